@@ -1,0 +1,1 @@
+"""Pure risk domain: instruments, canonical events, formulas and the hedge book (no I/O)."""

@@ -1,0 +1,157 @@
+"""Canonical events: the only shapes that leave a venue module.
+
+Every event carries the exchange's own time (``ts_event_ms``) and the time the monitor received it
+(``ts_receive_ms``), both in epoch milliseconds. Quantities follow the conventions of
+``risk-definitions.md``: ``PositionEvent.quantity`` is a signed contract count (negative = short),
+``BalanceEvent.quantity`` is in units of ``asset``. A position quantity of 0 closes the position.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+MarginMode = Literal["isolated", "cross"]
+MARGIN_MODES: tuple[MarginMode, ...] = ("isolated", "cross")
+
+
+class EventError(ValueError):
+    """An event field is missing, of the wrong type or outside its domain."""
+
+
+def _finite(name: str, value: float) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise EventError(f"{name} must be a finite number, got {value!r}")
+
+
+def _positive(name: str, value: float) -> None:
+    _finite(name, value)
+    if value <= 0:
+        raise EventError(f"{name} must be > 0, got {value!r}")
+
+
+def _time(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise EventError(f"{name} must be a non-negative integer of epoch milliseconds, got {value!r}")
+
+
+def _identifier(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise EventError(f"{name} must be a non-empty string of at most 200 characters")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceEvent:
+    """A mark (and optionally index and funding) price of one instrument ``venue:symbol``."""
+
+    instrument: str
+    mark: float
+    index: float | None
+    funding_rate: float | None
+    next_funding_ms: int | None
+    ts_event_ms: int
+    ts_receive_ms: int
+
+    def __post_init__(self) -> None:
+        _identifier("instrument", self.instrument)
+        _positive("mark", self.mark)
+        if self.index is not None:
+            _positive("index", self.index)
+        if self.funding_rate is not None:
+            _finite("funding_rate", self.funding_rate)
+        if self.next_funding_ms is not None:
+            _time("next_funding_ms", self.next_funding_ms)
+        _time("ts_event_ms", self.ts_event_ms)
+        _time("ts_receive_ms", self.ts_receive_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionEvent:
+    """The full current state of one futures position of one account (not a fill delta)."""
+
+    portfolio: str
+    account: str
+    instrument: str
+    quantity: float
+    entry_price: float
+    leverage: float | None
+    margin_mode: MarginMode
+    isolated_margin: float | None
+    ts_event_ms: int
+    ts_receive_ms: int
+
+    def __post_init__(self) -> None:
+        _identifier("portfolio", self.portfolio)
+        _identifier("account", self.account)
+        _identifier("instrument", self.instrument)
+        _finite("quantity", self.quantity)
+        _finite("entry_price", self.entry_price)
+        if self.entry_price < 0 or (self.quantity != 0 and self.entry_price == 0):
+            raise EventError(f"entry_price must be > 0 for an open position, got {self.entry_price!r}")
+        if self.leverage is not None:
+            _positive("leverage", self.leverage)
+        if self.margin_mode not in MARGIN_MODES:
+            raise EventError(f"margin_mode must be 'isolated' or 'cross', got {self.margin_mode!r}")
+        if self.isolated_margin is not None:
+            _finite("isolated_margin", self.isolated_margin)
+        _time("ts_event_ms", self.ts_event_ms)
+        _time("ts_receive_ms", self.ts_receive_ms)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The identity of the position inside its portfolio: (account, instrument)."""
+        return (self.account, self.instrument)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceEvent:
+    """The full current balance of one asset in one account (spot wallet, margin wallet, cold storage)."""
+
+    portfolio: str
+    account: str
+    asset: str
+    quantity: float
+    ts_event_ms: int
+    ts_receive_ms: int
+
+    def __post_init__(self) -> None:
+        _identifier("portfolio", self.portfolio)
+        _identifier("account", self.account)
+        _identifier("asset", self.asset)
+        _finite("quantity", self.quantity)
+        _time("ts_event_ms", self.ts_event_ms)
+        _time("ts_receive_ms", self.ts_receive_ms)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The identity of the balance inside its portfolio: (account, asset)."""
+        return (self.account, self.asset)
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """A trade on a hedge leg, carrying the fee paid (positive) or rebate received (negative)."""
+
+    portfolio: str
+    account: str
+    instrument: str
+    quantity: float
+    price: float
+    fee_usd: float
+    ts_event_ms: int
+    ts_receive_ms: int
+
+    def __post_init__(self) -> None:
+        _identifier("portfolio", self.portfolio)
+        _identifier("account", self.account)
+        _identifier("instrument", self.instrument)
+        _finite("quantity", self.quantity)
+        _positive("price", self.price)
+        _finite("fee_usd", self.fee_usd)
+        _time("ts_event_ms", self.ts_event_ms)
+        _time("ts_receive_ms", self.ts_receive_ms)
+
+
+AccountEvent = PositionEvent | BalanceEvent | FillEvent
+Event = PriceEvent | PositionEvent | BalanceEvent | FillEvent
