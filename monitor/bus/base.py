@@ -1,0 +1,160 @@
+"""The message bus seam: Kafka is one implementation, the in-process bus another.
+
+The processor and ingest see only these types. A ``Bus`` makes producers and two kinds of
+consumer: a *group* consumer (partitions shared among the members of a group, offsets committed,
+a listener told of assignment changes) and a *table* consumer (every partition, from the
+beginning, no group: used to read the latest price of every instrument and to restore state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPartition:
+    """One partition of one topic."""
+
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed message."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic to create: partitions and cleanup policy (``delete`` or ``compact``)."""
+
+    name: str
+    partitions: int = 1
+    compact: bool = False
+    retention_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The topic names of one deployment (prefix applied)."""
+
+    prices: str = "hedge.prices"
+    positions: str = "hedge.positions"
+    risk: str = "hedge.risk"
+    alerts: str = "hedge.alerts"
+    dlq: str = "hedge.dlq"
+    state: str = "hedge.state"
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        """Topic names with a deployment prefix, e.g. ``desk1.hedge.prices``."""
+        base = cls()
+        return cls(
+            prices=prefix + base.prices,
+            positions=prefix + base.positions,
+            risk=prefix + base.risk,
+            alerts=prefix + base.alerts,
+            dlq=prefix + base.dlq,
+            state=prefix + base.state,
+        )
+
+    def specs(self, partitions: int = 6) -> list[TopicSpec]:
+        """The topics a deployment needs, with their cleanup policies."""
+        return [
+            TopicSpec(self.prices, partitions, compact=True),
+            TopicSpec(self.positions, partitions),
+            TopicSpec(self.risk, partitions, compact=True),
+            TopicSpec(self.alerts, partitions),
+            TopicSpec(self.dlq, 1),
+            TopicSpec(self.state, partitions, compact=True),
+        ]
+
+
+AssignmentCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class Producer(Protocol):
+    """Buffered, batched sends; ``flush`` waits until every send so far is acknowledged."""
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Queue one message; errors surface from ``flush``."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait for every queued message to be acknowledged (raise on failure)."""
+        ...
+
+    async def stop(self) -> None:
+        """Flush and close."""
+        ...
+
+
+class Consumer(Protocol):
+    """Fetches records in batches."""
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        """Up to ``max_records`` records per fetch, waiting at most ``timeout_ms``."""
+        ...
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions currently assigned."""
+        ...
+
+    async def seek(self, partition: TopicPartition, offset: int) -> None:
+        """Continue ``partition`` from ``offset``."""
+        ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit the next offsets to read (group consumers only)."""
+        ...
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The current end (high watermark) of each partition."""
+        ...
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        """The group's committed offset of a partition, if any."""
+        ...
+
+    async def stop(self) -> None:
+        """Leave the group (if any) and close."""
+        ...
+
+
+class Bus(Protocol):
+    """Makes producers and consumers over one set of topics."""
+
+    async def create_topics(self, specs: Sequence[TopicSpec]) -> None:
+        """Create topics that do not exist yet."""
+        ...
+
+    async def producer(self) -> Producer:
+        """A started producer (idempotent, acks=all on Kafka)."""
+        ...
+
+    async def group_consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str,
+        on_assigned: AssignmentCallback,
+        on_revoked: AssignmentCallback,
+    ) -> Consumer:
+        """A started group member; callbacks run before fetching resumes after a rebalance."""
+        ...
+
+    async def table_consumer(self, topics: Sequence[str]) -> Consumer:
+        """A started consumer of every partition of ``topics`` from the beginning, no group."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the bus holds."""
+        ...

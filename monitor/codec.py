@@ -1,0 +1,182 @@
+"""Canonical event <-> JSON (the topic contract in docs/topics.md), with strict validation.
+
+``decode`` never raises anything but ``DecodeError``: a value that is not JSON, not an object, of an
+unknown type or version, missing a field, or carrying a wrong type or a non-finite number is
+rejected with a reason that the processor sends to the dead-letter topic. Nothing is ever
+deserialised with ``eval`` or ``pickle``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from monitor.domain.events import (
+    BalanceEvent,
+    Event,
+    EventError,
+    FillEvent,
+    MarginMode,
+    PositionEvent,
+    PriceEvent,
+)
+
+MAX_VALUE_BYTES = 64 * 1024
+
+
+class DecodeError(ValueError):
+    """A topic value could not be turned into a canonical event; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def encode_event(event: Event) -> bytes:
+    """The JSON value of an event on hedge.prices / hedge.positions."""
+    return orjson.dumps(event_to_dict(event))
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The topic-contract dict of an event (``v`` and ``type`` first)."""
+    if isinstance(event, PriceEvent):
+        kind = "price"
+    elif isinstance(event, PositionEvent):
+        kind = "position"
+    elif isinstance(event, BalanceEvent):
+        kind = "balance"
+    else:
+        kind = "fill"
+    data: dict[str, Any] = {"v": 1, "type": kind}
+    for name in type(event).__slots__:
+        data[name] = getattr(event, name)
+    return data
+
+
+def event_key(event: Event) -> bytes:
+    """The Kafka key: the instrument for prices, the portfolio for account events."""
+    if isinstance(event, PriceEvent):
+        return event.instrument.encode()
+    return event.portfolio.encode()
+
+
+def _require(data: dict[str, Any], name: str, kinds: tuple[type, ...], *, optional: bool = False) -> Any:
+    if name not in data or data[name] is None:
+        if optional:
+            return None
+        raise DecodeError(f"missing field {name!r}")
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise DecodeError(f"field {name!r} must be {expected}, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DecodeError(f"field {name!r} must be finite")
+    return value
+
+
+def _number(data: dict[str, Any], name: str, *, optional: bool = False) -> float | None:
+    value = _require(data, name, (int, float), optional=optional)
+    return None if value is None else float(value)
+
+
+def _integer(data: dict[str, Any], name: str, *, optional: bool = False) -> int | None:
+    value = _require(data, name, (int,), optional=optional)
+    return None if value is None else int(value)
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value: str = _require(data, name, (str,))
+    return value
+
+
+def decode(raw: bytes | str) -> Event:
+    """Parse and validate one topic value into a canonical event, or raise DecodeError."""
+    if len(raw) > MAX_VALUE_BYTES:
+        raise DecodeError(f"value of {len(raw)} bytes exceeds the {MAX_VALUE_BYTES}-byte limit")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DecodeError(f"value must be a JSON object, got {type(data).__name__}")
+    if data.get("v") != 1:
+        raise DecodeError(f"unsupported version {data.get('v')!r} (expected 1)")
+    kind = data.get("type")
+    try:
+        if kind == "price":
+            receive = _integer(data, "ts_receive_ms", optional=True)
+            event_time = _integer(data, "ts_event_ms")
+            assert event_time is not None  # noqa: S101 -- not optional
+            mark = _number(data, "mark")
+            assert mark is not None  # noqa: S101 -- not optional
+            return PriceEvent(
+                instrument=_text(data, "instrument"),
+                mark=mark,
+                index=_number(data, "index", optional=True),
+                funding_rate=_number(data, "funding_rate", optional=True),
+                next_funding_ms=_integer(data, "next_funding_ms", optional=True),
+                ts_event_ms=event_time,
+                ts_receive_ms=event_time if receive is None else receive,
+            )
+        if kind in ("position", "balance", "fill"):
+            return _decode_account(kind, data)
+    except EventError as exc:
+        raise DecodeError(str(exc)) from None
+    raise DecodeError(f"unknown type {kind!r} (expected price, position, balance or fill)")
+
+
+def _decode_account(kind: str, data: dict[str, Any]) -> Event:
+    event_time = _integer(data, "ts_event_ms")
+    assert event_time is not None  # noqa: S101 -- not optional
+    receive = _integer(data, "ts_receive_ms", optional=True)
+    receive_time = event_time if receive is None else receive
+    quantity = _number(data, "quantity")
+    assert quantity is not None  # noqa: S101 -- not optional
+    if kind == "balance":
+        return BalanceEvent(
+            portfolio=_text(data, "portfolio"),
+            account=_text(data, "account"),
+            asset=_text(data, "asset"),
+            quantity=quantity,
+            ts_event_ms=event_time,
+            ts_receive_ms=receive_time,
+        )
+    if kind == "fill":
+        price = _number(data, "price")
+        fee = _number(data, "fee_usd")
+        assert price is not None  # noqa: S101 -- not optional
+        assert fee is not None  # noqa: S101 -- not optional
+        return FillEvent(
+            portfolio=_text(data, "portfolio"),
+            account=_text(data, "account"),
+            instrument=_text(data, "instrument"),
+            quantity=quantity,
+            price=price,
+            fee_usd=fee,
+            ts_event_ms=event_time,
+            ts_receive_ms=receive_time,
+        )
+    entry = _number(data, "entry_price")
+    assert entry is not None  # noqa: S101 -- not optional
+    text = _text(data, "margin_mode")
+    mode: MarginMode
+    if text == "isolated":
+        mode = "isolated"
+    elif text == "cross":
+        mode = "cross"
+    else:
+        raise DecodeError(f"field 'margin_mode' must be 'isolated' or 'cross', got {text!r}")
+    return PositionEvent(
+        portfolio=_text(data, "portfolio"),
+        account=_text(data, "account"),
+        instrument=_text(data, "instrument"),
+        quantity=quantity,
+        entry_price=entry,
+        leverage=_number(data, "leverage", optional=True),
+        margin_mode=mode,
+        isolated_margin=_number(data, "isolated_margin", optional=True),
+        ts_event_ms=event_time,
+        ts_receive_ms=receive_time,
+    )

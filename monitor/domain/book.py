@@ -1,0 +1,858 @@
+"""The hedge book: one portfolio's positions, balances and accruals, and its risk snapshot.
+
+Prices live in a ``PriceTable`` shared by every book of a processor (each tick is stored once).
+A book applies account events (positions, balances, fills), price moves (for cumulative hedge
+effectiveness) and funding settlements, and builds a ``dict`` risk snapshot whose shape is the
+``hedge.risk`` topic contract (docs/topics.md). Every figure is defined in risk-definitions.md; the
+formulas and their sources are in ``monitor.domain.formulas``. Time is always event time, so the
+same input gives the same snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from monitor.domain import formulas as f
+from monitor.domain.events import BalanceEvent, FillEvent, PositionEvent, PriceEvent
+from monitor.domain.instruments import Catalog, Instrument
+from monitor.domain.plans import STABLE_ASSETS, PortfolioSettings
+
+
+def _number(value: float) -> float | None:
+    """A finite float, or None (JSON null) for NaN and infinities."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass(slots=True)
+class InstrumentPrice:
+    """Latest price state of one instrument, plus the funding settlement it is waiting for."""
+
+    mark: float
+    index: float | None
+    funding_rate: float | None
+    next_funding_ms: int | None
+    ts_event_ms: int
+    ts_receive_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class FundingSettlement:
+    """A funding payment time that passed for an instrument, at its rate and mark."""
+
+    instrument: str
+    rate: float
+    mark: float
+    ts_ms: int
+
+
+class PriceTable:
+    """Latest prices per instrument and the reference price per asset (spot, else index, else mark)."""
+
+    __slots__ = ("_asset_price", "_asset_source", "_catalog", "prices")
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self.prices: dict[str, InstrumentPrice] = {}
+        self._asset_price: dict[str, float] = {}
+        self._asset_source: dict[str, str] = {}
+
+    def apply(self, event: PriceEvent) -> bool:
+        """Store a price unless it is older than the one held; True when stored."""
+        previous = self.prices.get(event.instrument)
+        if previous is not None and event.ts_event_ms < previous.ts_event_ms:
+            return False  # out-of-order tick: the newer price stays
+        self.prices[event.instrument] = InstrumentPrice(
+            event.mark, event.index, event.funding_rate, event.next_funding_ms,
+            event.ts_event_ms, event.ts_receive_ms,
+        )
+        instrument = self._catalog.get(event.instrument)
+        if instrument is not None:
+            source = self._asset_source.get(instrument.base)
+            if instrument.kind == "spot":
+                self._asset_price[instrument.base] = event.mark
+                self._asset_source[instrument.base] = "spot"
+            elif source != "spot":
+                self._asset_price[instrument.base] = event.index or event.mark
+                self._asset_source[instrument.base] = "index"
+        return True
+
+    def instrument(self, instrument_id: str) -> Instrument | None:
+        """The catalog entry of an instrument."""
+        return self._catalog.get(instrument_id)
+
+    def mark(self, instrument_id: str) -> float | None:
+        """The latest mark of an instrument."""
+        price = self.prices.get(instrument_id)
+        return None if price is None else price.mark
+
+    def asset_price(self, asset: str) -> float | None:
+        """The reference price S of an asset in USD (stablecoins are 1)."""
+        if asset in STABLE_ASSETS:
+            return 1.0
+        return self._asset_price.get(asset)
+
+
+@dataclass(slots=True)
+class PositionState:
+    """A position with what has accrued on it since it was opened."""
+
+    event: PositionEvent
+    instrument: Instrument
+    funding_received_usd: float = 0.0
+    funding_paid_usd: float = 0.0
+    fees_usd: float = 0.0
+
+
+@dataclass(slots=True)
+class EffectivenessState:
+    """Cumulative and sampled USD value changes of one asset's hedged item and hedge."""
+
+    cumulative_spot_usd: float = 0.0
+    cumulative_hedge_usd: float = 0.0
+    started: bool = False
+    sample_due_ms: int | None = None
+    last_sample_spot_usd: float = 0.0
+    last_sample_hedge_usd: float = 0.0
+    spot_changes: deque[float] = field(default_factory=deque)
+    hedge_changes: deque[float] = field(default_factory=deque)
+    exposure_usd: float = 0.0
+
+
+class HedgeBook:
+    """One portfolio: apply events, then ``snapshot()`` for every figure of risk-definitions.md."""
+
+    def __init__(
+        self,
+        portfolio: str,
+        catalog: Catalog,
+        prices: PriceTable,
+        settings: PortfolioSettings | None = None,
+    ) -> None:
+        self.portfolio = portfolio
+        self.catalog = catalog
+        self.prices = prices
+        self.settings = settings or PortfolioSettings()
+        self.positions: dict[tuple[str, str], PositionState] = {}
+        self.balances: dict[tuple[str, str], float] = {}
+        self.effectiveness: dict[str, EffectivenessState] = {}
+        self.asset_samples: dict[str, deque[float]] = {}
+        self.last_event_ms = 0
+        self.asset_sample_due: dict[str, int] = {}
+        self.followed: dict[str, InstrumentPrice] = {}
+        self.followed_assets: dict[str, tuple[float, int]] = {}
+        self.unknown_instruments: set[str] = set()
+        self.orphan_fees_usd = 0.0
+
+    # -- events -------------------------------------------------------------------------------
+
+    def apply_position(self, event: PositionEvent) -> bool:
+        """Replace a position's state (quantity 0 closes it); False when the instrument is unknown."""
+        instrument = self.catalog.get(event.instrument)
+        if instrument is None or not instrument.is_future:
+            self.unknown_instruments.add(event.instrument)
+            return False
+        self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+        key = event.key
+        if event.quantity == 0:
+            self.positions.pop(key, None)
+            return True
+        current = self.positions.get(key)
+        if current is None:
+            self.positions[key] = PositionState(event, instrument)
+        else:
+            current.event = event
+        return True
+
+    def apply_balance(self, event: BalanceEvent) -> None:
+        """Replace one account's balance of an asset (0 removes it)."""
+        self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+        if event.quantity == 0:
+            self.balances.pop(event.key, None)
+        else:
+            self.balances[event.key] = event.quantity
+
+    def apply_fill(self, event: FillEvent) -> None:
+        """Accrue the fee of a fill on its position (fees: risk-definitions.md)."""
+        self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+        state = self.positions.get((event.account, event.instrument))
+        if state is None:
+            self.orphan_fees_usd += event.fee_usd
+        else:
+            state.fees_usd += event.fee_usd
+
+    def holds(self, instrument_id: str) -> bool:
+        """True when a position of this book is in the instrument or its asset is held spot."""
+        if any(position_instrument == instrument_id for (_, position_instrument) in self.positions):
+            return True
+        instrument = self.catalog.get(instrument_id)
+        if instrument is None:
+            return False
+        return any(asset == instrument.base for (_, asset) in self.balances)
+
+    def instruments_held(self) -> set[str]:
+        """Instruments whose prices this book depends on."""
+        return {instrument for (_, instrument) in self.positions}
+
+    def apply_instrument_price(self, event: PriceEvent) -> None:
+        """Follow a held contract's price: accrue funding that fell due and the hedge value change.
+
+        Funding: a perpetual pays at ``next_funding_ms`` at the rate announced before it (Binance
+        "Funding Rate" FAQ; OKX, Bybit alike), so an event stamped at or after the previous
+        ``next_funding_ms`` proves that settlement happened at the previous rate and mark.
+        Hedge value change: ``dF = PnL(P') - PnL(P)`` (risk-definitions.md, effectiveness).
+        Idempotent: an event not newer than the last one the book followed is ignored.
+        """
+        last = self.followed.get(event.instrument)
+        self.followed[event.instrument] = InstrumentPrice(
+            event.mark, event.index, event.funding_rate, event.next_funding_ms,
+            event.ts_event_ms, event.ts_receive_ms,
+        ) if last is None or event.ts_event_ms > last.ts_event_ms else last
+        if last is None or event.ts_event_ms <= last.ts_event_ms:
+            return
+        if (
+            last.next_funding_ms is not None
+            and last.funding_rate is not None
+            and event.ts_event_ms >= last.next_funding_ms > last.ts_event_ms
+        ):
+            self._apply_funding(FundingSettlement(
+                event.instrument, last.funding_rate, last.mark, last.next_funding_ms))
+        for (_, position_instrument), position in self.positions.items():
+            if position_instrument != event.instrument:
+                continue
+            change = self._leg_pnl(position, event.mark) - self._leg_pnl(position, last.mark)
+            asset = self._hedged_asset(position.instrument)
+            self._effectiveness_state(asset).cumulative_hedge_usd += change
+
+    def apply_asset_price(self, asset: str, price: float, ts_ms: int) -> None:
+        """Follow an asset's reference price: ``dS = spot delta * (S' - S)`` for the effectiveness test."""
+        last = self.followed_assets.get(asset)
+        if last is not None and ts_ms <= last[1]:
+            return
+        self.followed_assets[asset] = (price, ts_ms)
+        spot = self._spot_delta(asset)
+        if last is None or spot == 0:
+            return
+        state = self._effectiveness_state(asset)
+        state.cumulative_spot_usd += spot * (price - last[0])
+        state.exposure_usd = abs(spot * price)
+
+    def _apply_funding(self, settlement: FundingSettlement) -> None:
+        """Accrue a funding payment on every position in the instrument.
+
+        Linear: ``-q * cs * P * rate`` received (shorts receive when rate > 0); inverse:
+        ``-q * cv * rate`` in USD (Binance and OKX funding FAQs; risk-definitions.md).
+        """
+        for (_, instrument_id), state in self.positions.items():
+            if instrument_id != settlement.instrument:
+                continue
+            if state.event.ts_event_ms > settlement.ts_ms:
+                continue  # opened after the funding time
+            instrument = state.instrument
+            quantity = state.event.quantity
+            if instrument.kind == "linear":
+                payment = float(f.funding_payment_linear(
+                    quantity, instrument.contract_size, settlement.mark, settlement.rate))
+            else:
+                payment = float(f.funding_payment_inverse(
+                    quantity, instrument.contract_value, settlement.rate))
+            if payment >= 0:
+                state.funding_received_usd += payment
+            else:
+                state.funding_paid_usd -= payment
+            self._effectiveness_state(self._hedged_asset(instrument)).cumulative_hedge_usd += payment
+
+    def sample(self, now_ms: int) -> None:
+        """Close every sampling interval that ended by ``now_ms`` (fixed clock, default 60 s)."""
+        settings = self.settings.effectiveness
+        for state in self.effectiveness.values():
+            if state.sample_due_ms is None:
+                state.sample_due_ms = now_ms + settings.sample_interval_ms
+                continue
+            if now_ms < state.sample_due_ms:
+                continue
+            state.spot_changes.append(state.cumulative_spot_usd - state.last_sample_spot_usd)
+            state.hedge_changes.append(state.cumulative_hedge_usd - state.last_sample_hedge_usd)
+            while len(state.spot_changes) > settings.window:
+                state.spot_changes.popleft()
+                state.hedge_changes.popleft()
+            state.last_sample_spot_usd = state.cumulative_spot_usd
+            state.last_sample_hedge_usd = state.cumulative_hedge_usd
+            elapsed = (now_ms - state.sample_due_ms) // settings.sample_interval_ms + 1
+            state.sample_due_ms += elapsed * settings.sample_interval_ms
+        for asset in self._assets():
+            price = self.prices.asset_price(asset)
+            if price is None:
+                continue
+            samples = self.asset_samples.setdefault(asset, deque())
+            due = self.asset_sample_due.get(asset)
+            if due is None or now_ms >= due:
+                samples.append(price)
+                while len(samples) > settings.window + 1:
+                    samples.popleft()
+                self.asset_sample_due[asset] = now_ms + settings.sample_interval_ms
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _effectiveness_state(self, asset: str) -> EffectivenessState:
+        state = self.effectiveness.get(asset)
+        if state is None:
+            state = EffectivenessState(started=True)
+            self.effectiveness[asset] = state
+        return state
+
+    def _hedged_asset(self, instrument: Instrument) -> str:
+        """The asset a futures instrument hedges: a plan naming it (cross hedge), else its base."""
+        for plan in self.settings.plans.values():
+            if plan.instrument == instrument.id:
+                return plan.asset
+        return instrument.base
+
+    def _assets(self) -> list[str]:
+        assets = {asset for (_, asset) in self.balances if asset not in STABLE_ASSETS}
+        assets.update(state.instrument.base for state in self.positions.values())
+        assets.update(
+            plan.asset for plan in self.settings.plans.values() if plan.asset not in STABLE_ASSETS
+        )
+        return sorted(assets)
+
+    def _spot_delta(self, asset: str) -> float:
+        return sum(q for (_, a), q in self.balances.items() if a == asset)
+
+    def _position_mark(self, state: PositionState) -> float | None:
+        return self.prices.mark(state.instrument.id)
+
+    def _leg_delta(self, state: PositionState, mark: float) -> float:
+        instrument = state.instrument
+        if instrument.kind == "linear":
+            return float(f.linear_delta(state.event.quantity, instrument.contract_size))
+        return float(f.inverse_delta(state.event.quantity, instrument.contract_value, mark))
+
+    def _leg_pnl(self, state: PositionState, mark: float) -> float:
+        instrument = state.instrument
+        event = state.event
+        if instrument.kind == "linear":
+            return float(f.linear_pnl(event.quantity, instrument.contract_size, event.entry_price, mark))
+        return float(f.inverse_pnl_usd(
+            event.quantity, instrument.contract_value, event.entry_price, mark))
+
+    def _notional(self, state: PositionState, mark: float) -> float:
+        instrument = state.instrument
+        if instrument.kind == "linear":
+            return float(f.linear_notional(state.event.quantity, instrument.contract_size, mark))
+        return float(f.inverse_notional(state.event.quantity, instrument.contract_value))
+
+    def _maintenance_margin(self, state: PositionState, mark: float) -> float | None:
+        tiers = state.instrument.tiers
+        if not tiers:
+            return None
+        notional = self._notional(state, mark)
+        tier = state.instrument.tier_for(notional)
+        assert tier is not None  # noqa: S101 -- tiers is non-empty
+        return float(f.tiered_maintenance_margin(notional, tier.mmr, tier.cum))
+
+    def _cross_wallet_usd(self, account: str, settle: str, mark: float) -> float:
+        """Cross wallet in USD: the account's balance of the settlement currency."""
+        if settle in STABLE_ASSETS or settle == "USD":
+            return sum(q for (a, asset), q in self.balances.items()
+                       if a == account and asset in STABLE_ASSETS)
+        return sum(q for (a, asset), q in self.balances.items()
+                   if a == account and asset == settle) * mark
+
+    # -- snapshot -----------------------------------------------------------------------------
+
+    def snapshot(self, *, stale_instruments: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """Every figure of risk-definitions.md for this portfolio, as the hedge.risk value."""
+        positions_out, leg_figures = self._positions_snapshot()
+        assets_out = self._assets_snapshot(leg_figures)
+        effectiveness_out = self._effectiveness_snapshot()
+        stress_out = self._stress_snapshot(leg_figures, assets_out)
+        costs_out = self._costs_snapshot(leg_figures)
+        lifecycle_out = self._lifecycle_snapshot(assets_out, leg_figures, costs_out)
+        held = self.instruments_held()
+        return {
+            "v": 1,
+            "type": "risk",
+            "portfolio": self.portfolio,
+            "seq": 0,
+            "ts_ms": self.last_event_ms,
+            "ts_event_ms": self.last_event_ms,
+            "assets": assets_out,
+            "positions": positions_out,
+            "effectiveness": effectiveness_out,
+            "stress": stress_out,
+            "costs": costs_out,
+            "lifecycle": lifecycle_out,
+            "feeds": {"stale": sorted(i for i in stale_instruments if i in held)},
+            "latency_ms": {"event_to_publish": None},
+        }
+
+    def _positions_snapshot(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        out: list[dict[str, Any]] = []
+        figures: list[dict[str, Any]] = []
+        cross_totals: dict[tuple[str, str], tuple[float, float]] = {}
+        marks: dict[tuple[str, str], float] = {}
+        for key, state in self.positions.items():
+            mark = self._position_mark(state)
+            if mark is None:
+                continue
+            marks[key] = mark
+            if state.event.margin_mode == "cross":
+                upnl = self._leg_pnl(state, mark)
+                own_mm = self._maintenance_margin(state, mark) or 0.0
+                total_mm, total_upnl = cross_totals.get((key[0], state.instrument.settle), (0.0, 0.0))
+                cross_totals[(key[0], state.instrument.settle)] = (total_mm + own_mm, total_upnl + upnl)
+        for key in sorted(self.positions):
+            state = self.positions[key]
+            event = state.event
+            instrument = state.instrument
+            mark = marks.get(key)
+            record: dict[str, Any] = {
+                "account": event.account,
+                "instrument": instrument.id,
+                "asset": instrument.base,
+                "hedges": self._hedged_asset(instrument),
+                "kind": instrument.kind,
+                "quantity": event.quantity,
+                "entry_price": event.entry_price,
+                "mark_price": mark,
+                "margin_mode": event.margin_mode,
+                "funding_rate": None,
+                "funding_accrued_usd": state.funding_received_usd - state.funding_paid_usd,
+                "fees_usd": state.fees_usd,
+            }
+            if mark is None:
+                record.update(dict.fromkeys((
+                    "notional_usd", "delta", "unrealized_pnl_usd", "maintenance_margin_usd",
+                    "margin_balance_usd", "margin_ratio", "margin_buffer_usd",
+                    "margin_buffer_fraction", "liquidation_price", "liquidation_distance",
+                    "basis_bps")))
+                out.append(record)
+                continue
+            record["funding_rate"] = self.prices.prices[instrument.id].funding_rate
+            notional = self._notional(state, mark)
+            upnl = self._leg_pnl(state, mark)
+            mm = self._maintenance_margin(state, mark)
+            margin_balance = self._margin_balance(state, mark, upnl, cross_totals)
+            liquidation = self._liquidation_price(state, mark, margin_balance, cross_totals)
+            spot = self.prices.asset_price(instrument.base)
+            record.update({
+                "notional_usd": notional,
+                "delta": self._leg_delta(state, mark),
+                "unrealized_pnl_usd": upnl,
+                "maintenance_margin_usd": mm,
+                "margin_balance_usd": margin_balance,
+                "margin_ratio": (
+                    None if mm is None or margin_balance is None
+                    else _number(f.margin_ratio(mm, margin_balance))
+                ),
+                "margin_buffer_usd": (
+                    None if mm is None or margin_balance is None
+                    else float(f.margin_buffer(margin_balance, mm))
+                ),
+                "margin_buffer_fraction": (
+                    None if mm is None or margin_balance is None
+                    else _number(f.margin_buffer_fraction(margin_balance, mm))
+                ),
+                "liquidation_price": _number(liquidation) if liquidation is not None else None,
+                "liquidation_distance": (
+                    None if liquidation is None
+                    else _number(f.liquidation_distance(liquidation, mark))
+                ),
+                "basis_bps": None if spot is None else _number(f.basis_bps(mark, spot)),
+            })
+            out.append(record)
+            figures.append({"state": state, "mark": mark, "record": record})
+        return out, figures
+
+    def _margin_balance(
+        self,
+        state: PositionState,
+        mark: float,
+        upnl: float,
+        cross_totals: dict[tuple[str, str], tuple[float, float]],
+    ) -> float | None:
+        """Isolated: isolated wallet + uPnL; cross: wallet + total cross uPnL (risk-definitions.md)."""
+        event = state.event
+        instrument = state.instrument
+        if event.margin_mode == "isolated":
+            wallet = event.isolated_margin
+            if wallet is None and event.leverage:
+                wallet = float(f.initial_margin(
+                    self._notional_at(state, event.entry_price), event.leverage))
+                if instrument.kind == "inverse":
+                    wallet /= event.entry_price
+            if wallet is None:
+                return None
+            wallet_usd = wallet * mark if instrument.kind == "inverse" else wallet
+            return wallet_usd + upnl
+        wallet_usd = self._cross_wallet_usd(event.account, instrument.settle, mark)
+        _, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, upnl))
+        return wallet_usd + total_upnl
+
+    def _notional_at(self, state: PositionState, price: float) -> float:
+        return self._notional(state, price)
+
+    def _liquidation_price(
+        self,
+        state: PositionState,
+        mark: float,
+        margin_balance: float | None,
+        cross_totals: dict[tuple[str, str], tuple[float, float]],
+    ) -> float | None:
+        """Binance one-way formula (risk-definitions.md), tier chosen at the liquidation notional."""
+        instrument = state.instrument
+        event = state.event
+        if not instrument.tiers or margin_balance is None:
+            return None
+        side = 1.0 if event.quantity > 0 else -1.0
+        caps = np.array([t.cap for t in instrument.tiers])
+        mmrs = np.array([t.mmr for t in instrument.tiers])
+        cums = np.array([t.cum for t in instrument.tiers])
+        upnl = self._leg_pnl(state, mark)
+        if instrument.kind == "linear":
+            quantity = abs(event.quantity) * instrument.contract_size
+            other_mm = 0.0
+            other_upnl = 0.0
+            if event.margin_mode == "isolated":
+                wallet = margin_balance - upnl
+            else:
+                wallet = self._cross_wallet_usd(event.account, instrument.settle, mark)
+                total_mm, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, 0.0))
+                own_mm = self._maintenance_margin(state, mark) or 0.0
+                other_mm = total_mm - own_mm
+                other_upnl = total_upnl - upnl
+            return float(f.liquidation_price_linear_tiered(
+                side, quantity, event.entry_price, wallet, caps, mmrs, cums, other_mm, other_upnl))
+        notional = abs(event.quantity) * instrument.contract_value
+        tier = instrument.tier_for(notional)
+        assert tier is not None  # noqa: S101 -- tiers is non-empty
+        wallet_coin = (margin_balance - upnl) / mark
+        return float(f.liquidation_price_inverse(
+            side, notional, event.entry_price, wallet_coin, tier.mmr, tier.cum / mark))
+
+    def _hedge_instrument(self, asset: str) -> Instrument | None:
+        plan = self.settings.plan_for(asset)
+        if plan.instrument:
+            return self.catalog.get(plan.instrument)
+        best: PositionState | None = None
+        for state in self.positions.values():
+            if state.instrument.base == asset and (
+                best is None or abs(state.event.quantity) > abs(best.event.quantity)
+            ):
+                best = state
+        return None if best is None else best.instrument
+
+    def _assets_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for asset in self._assets():
+            price = self.prices.asset_price(asset)
+            spot = self._spot_delta(asset)
+            futures = sum(
+                figure["record"]["delta"] for figure in leg_figures
+                if figure["state"].instrument.base == asset
+            )
+            # A cross hedge: the plan's instrument has another base; its USD value hedges this asset.
+            cross_hedge_usd = sum(
+                figure["record"]["delta"] * figure["mark"] for figure in leg_figures
+                if figure["record"]["hedges"] == asset and figure["state"].instrument.base != asset
+            )
+            plan = self.settings.plan_for(asset)
+            net = spot + futures
+            record: dict[str, Any] = {
+                "price": price,
+                "spot_delta": spot,
+                "futures_delta": futures,
+                "net_delta": net,
+                "net_delta_usd": None if price is None else net * price,
+                "hedge_ratio": None,
+                "target_hedge_ratio": plan.target_ratio,
+                "hedge_band": plan.band,
+                "contracts_to_target": None,
+                "hedge_instrument": None,
+                "residual_delta": None,
+                "standard_contracts_to_target": None,
+                "standard_residual_delta": None,
+                "basis_bps": None,
+                "min_variance_ratio": None,
+            }
+            instrument = self._hedge_instrument(asset)
+            if instrument is not None:
+                record["hedge_instrument"] = instrument.id
+            if price is not None and spot != 0:
+                if cross_hedge_usd:
+                    record["hedge_ratio"] = _number(-cross_hedge_usd / (spot * price))
+                else:
+                    record["hedge_ratio"] = _number(f.hedge_ratio(spot, futures))
+            if instrument is not None and price is not None:
+                self._rebalance(asset, instrument, plan.target_ratio, spot, futures, price, record)
+            hedge_mark = None if instrument is None else self.prices.mark(instrument.id)
+            if hedge_mark is not None and price is not None and instrument is not None \
+                    and instrument.base == asset:
+                record["basis_bps"] = _number(f.basis_bps(hedge_mark, price))
+            if instrument is not None and instrument.base != asset:
+                record["min_variance_ratio"] = self._min_variance_ratio(asset, instrument.base)
+            out[asset] = record
+        return out
+
+    def _rebalance(
+        self,
+        asset: str,
+        instrument: Instrument,
+        target: float,
+        spot: float,
+        futures: float,
+        price: float,
+        record: dict[str, Any],
+    ) -> None:
+        """Contracts to short (+) or buy back (-) to reach the target, after lot rounding.
+
+        ``N = h * exposure_usd / (cs * P)`` (linear), ``h * exposure_usd / cv`` (inverse);
+        min-variance ``h*`` scales a cross hedge (risk-definitions.md, "Hedge ratio and rebalance").
+        """
+        mark = self.prices.mark(instrument.id)
+        if mark is None:
+            return
+        if instrument.base == asset:
+            needed_base = target * spot + futures  # positive: too long, short more
+            exposure_usd = needed_base * price
+        else:
+            beta = self._min_variance_ratio(asset, instrument.base)
+            hedge_usd = sum(
+                self._leg_delta(state, mark) * mark for state in self.positions.values()
+                if state.instrument.id == instrument.id
+            )
+            exposure_usd = target * (beta if beta is not None else 1.0) * spot * price + hedge_usd
+        if instrument.kind == "linear":
+            raw = f.contracts_for_target_linear(1.0, exposure_usd, instrument.contract_size, mark)
+            size = instrument.contract_size
+        else:
+            raw = f.contracts_for_target_inverse(1.0, exposure_usd, instrument.contract_value)
+            size = instrument.contract_value / mark
+        contracts = float(f.round_to_lot(raw, instrument.lot_step))
+        record["contracts_to_target"] = contracts
+        if instrument.base == asset:
+            record["residual_delta"] = target * spot + futures - contracts * size
+            standard = self.catalog.standard_contract_size(asset)
+            standard_contracts = float(f.round_to_lot(
+                (target * spot + futures) / standard, 1.0))
+            record["standard_contracts_to_target"] = standard_contracts
+            record["standard_residual_delta"] = target * spot + futures - standard_contracts * standard
+
+    def _min_variance_ratio(self, asset: str, hedge_asset: str) -> float | None:
+        """h* = Cov(rA, rB) / Var(rB) over the sampled window (Hull, ch. 3)."""
+        a = self.asset_samples.get(asset)
+        b = self.asset_samples.get(hedge_asset)
+        if a is None or b is None:
+            return None
+        n = min(len(a), len(b))
+        if n < 3:
+            return None
+        series_a = np.array(list(a)[-n:])
+        series_b = np.array(list(b)[-n:])
+        returns_a = np.diff(series_a) / series_a[:-1]
+        returns_b = np.diff(series_b) / series_b[:-1]
+        return _number(f.min_variance_ratio(returns_a, returns_b))
+
+    def _effectiveness_snapshot(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        settings = self.settings.effectiveness
+        for asset, state in sorted(self.effectiveness.items()):
+            offset = _number(f.dollar_offset(
+                state.cumulative_hedge_usd, state.cumulative_spot_usd, state.exposure_usd,
+                settings.min_move_fraction))
+            spot_changes = np.array(state.spot_changes, dtype=float)
+            hedge_changes = np.array(state.hedge_changes, dtype=float)
+            slope, r2 = f.regression_slope_r2(spot_changes, hedge_changes)
+            reduction = f.variance_reduction(spot_changes, hedge_changes)
+            out[asset] = {
+                "dollar_offset": offset,
+                "slope": _number(slope),
+                "r2": _number(r2),
+                "variance_reduction": _number(reduction),
+                "samples": len(state.spot_changes),
+                "spot_change_usd": state.cumulative_spot_usd,
+                "hedge_change_usd": state.cumulative_hedge_usd,
+                "effective": None if offset is None else bool(f.effective_dollar_offset(offset)),
+            }
+        return out
+
+    def _stress_snapshot(
+        self, leg_figures: list[dict[str, Any]], assets: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Shock every price by (1 + s), a cross-hedge asset by its beta; liquidation caps a leg."""
+        out: list[dict[str, Any]] = []
+        for shock in self.settings.shocks:
+            spot_pnl = 0.0
+            for asset_record in assets.values():
+                if asset_record["price"] is not None:
+                    spot_pnl += asset_record["spot_delta"] * asset_record["price"] * shock
+            hedge_pnl = 0.0
+            liquidated: list[str] = []
+            for figure in leg_figures:
+                state: PositionState = figure["state"]
+                record = figure["record"]
+                instrument = state.instrument
+                leg_shock = shock
+                hedged = record["hedges"]
+                if hedged != instrument.base:
+                    beta = self._min_variance_ratio(instrument.base, hedged)
+                    leg_shock = shock * (beta if beta is not None else 1.0)
+                mark = figure["mark"]
+                shocked = mark * (1.0 + leg_shock)
+                liquidation = record["liquidation_price"]
+                liquidation_value = math.nan if liquidation is None else liquidation
+                margin_balance = record["margin_balance_usd"]
+                margin_value = math.inf if margin_balance is None else margin_balance
+                if instrument.kind == "linear":
+                    pnl = float(f.stress_leg_pnl_linear(
+                        state.event.quantity, instrument.contract_size, mark, shocked,
+                        liquidation_value, margin_value))
+                else:
+                    pnl = float(f.stress_leg_pnl_inverse(
+                        state.event.quantity, instrument.contract_value, mark, shocked,
+                        liquidation_value, margin_value))
+                side = 1.0 if state.event.quantity > 0 else -1.0
+                if liquidation is not None and bool(f.is_liquidated_at(side, shocked, liquidation)):
+                    liquidated.append(instrument.id)
+                hedge_pnl += pnl
+            out.append({
+                "shock": shock,
+                "spot_pnl_usd": spot_pnl,
+                "hedge_pnl_usd": hedge_pnl,
+                "net_pnl_usd": spot_pnl + hedge_pnl,
+                "liquidated": liquidated,
+            })
+        return out
+
+    def _costs_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
+        received = sum(s.funding_received_usd for s in self.positions.values())
+        paid = sum(s.funding_paid_usd for s in self.positions.values())
+        fees = sum(s.fees_usd for s in self.positions.values()) + self.orphan_fees_usd
+        hedge_pnl = sum(figure["record"]["unrealized_pnl_usd"] for figure in leg_figures)
+        budgets = [p.cost_budget_usd for p in self.settings.plans.values() if p.cost_budget_usd]
+        return {
+            "funding_received_usd": received,
+            "funding_paid_usd": paid,
+            "fees_usd": fees,
+            "hedge_cost_usd": fees + paid - received,
+            "protection_usd": max(0.0, hedge_pnl),
+            "cost_budget_usd": sum(budgets) if budgets else None,
+        }
+
+    def _lifecycle_snapshot(
+        self,
+        assets: dict[str, Any],
+        leg_figures: list[dict[str, Any]],
+        costs: dict[str, Any],
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        now = self.last_event_ms
+        for asset, plan in sorted(self.settings.plans.items()):
+            price = assets.get(asset, {}).get("price")
+            hedge_pnl = sum(
+                figure["record"]["unrealized_pnl_usd"] for figure in leg_figures
+                if figure["record"]["hedges"] == asset
+            )
+            time_left = None if plan.expiry_ms is None else float(
+                f.time_left_seconds(plan.expiry_ms, now))
+            crossed = price is not None and (
+                (plan.exit_above is not None and price >= plan.exit_above)
+                or (plan.exit_below is not None and price <= plan.exit_below)
+            )
+            budget = plan.cost_budget_usd
+            out[asset] = {
+                "time_left_s": time_left,
+                "expired": time_left is not None and time_left <= 0,
+                "exit_level_crossed": crossed,
+                "stop_loss_hit": plan.stop_loss_usd is not None and hedge_pnl <= -plan.stop_loss_usd,
+                "cost_budget_exceeded": budget is not None and costs["hedge_cost_usd"] > budget,
+                "opportunity_cost_usd": float(f.opportunity_cost_usd(hedge_pnl)),
+                "hedge_pnl_usd": hedge_pnl,
+            }
+        return out
+
+    # -- checkpoint ---------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything the book has accumulated, as JSON-ready data (for the state checkpoint)."""
+        return {
+            "positions": [
+                {
+                    "event": _event_fields(state.event),
+                    "funding_received_usd": state.funding_received_usd,
+                    "funding_paid_usd": state.funding_paid_usd,
+                    "fees_usd": state.fees_usd,
+                }
+                for state in self.positions.values()
+            ],
+            "balances": [[account, asset, q] for (account, asset), q in self.balances.items()],
+            "effectiveness": {
+                asset: {
+                    "cumulative_spot_usd": e.cumulative_spot_usd,
+                    "cumulative_hedge_usd": e.cumulative_hedge_usd,
+                    "sample_due_ms": e.sample_due_ms,
+                    "last_sample_spot_usd": e.last_sample_spot_usd,
+                    "last_sample_hedge_usd": e.last_sample_hedge_usd,
+                    "spot_changes": list(e.spot_changes),
+                    "hedge_changes": list(e.hedge_changes),
+                    "exposure_usd": e.exposure_usd,
+                }
+                for asset, e in self.effectiveness.items()
+            },
+            "asset_samples": {asset: list(v) for asset, v in self.asset_samples.items()},
+            "asset_sample_due": dict(self.asset_sample_due),
+            "followed": {
+                i: [p.mark, p.index, p.funding_rate, p.next_funding_ms, p.ts_event_ms, p.ts_receive_ms]
+                for i, p in self.followed.items()
+            },
+            "followed_assets": {a: [p, t] for a, (p, t) in self.followed_assets.items()},
+            "last_event_ms": self.last_event_ms,
+            "orphan_fees_usd": self.orphan_fees_usd,
+        }
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        """Load what ``to_state`` produced (positions whose instrument is unknown are skipped)."""
+        self.positions.clear()
+        for item in data.get("positions", []):
+            event = PositionEvent(**item["event"])
+            instrument = self.catalog.get(event.instrument)
+            if instrument is None:
+                self.unknown_instruments.add(event.instrument)
+                continue
+            self.positions[event.key] = PositionState(
+                event, instrument, float(item["funding_received_usd"]),
+                float(item["funding_paid_usd"]), float(item["fees_usd"]))
+        self.balances = {(str(a), str(asset)): float(q) for a, asset, q in data.get("balances", [])}
+        self.effectiveness = {}
+        for asset, e in data.get("effectiveness", {}).items():
+            self.effectiveness[asset] = EffectivenessState(
+                cumulative_spot_usd=float(e["cumulative_spot_usd"]),
+                cumulative_hedge_usd=float(e["cumulative_hedge_usd"]),
+                started=True,
+                sample_due_ms=e["sample_due_ms"],
+                last_sample_spot_usd=float(e["last_sample_spot_usd"]),
+                last_sample_hedge_usd=float(e["last_sample_hedge_usd"]),
+                spot_changes=deque(float(x) for x in e["spot_changes"]),
+                hedge_changes=deque(float(x) for x in e["hedge_changes"]),
+                exposure_usd=float(e["exposure_usd"]),
+            )
+        self.asset_samples = {
+            asset: deque(float(x) for x in v) for asset, v in data.get("asset_samples", {}).items()
+        }
+        self.asset_sample_due = {a: int(v) for a, v in data.get("asset_sample_due", {}).items()}
+        self.followed = {i: InstrumentPrice(*v) for i, v in data.get("followed", {}).items()}
+        self.followed_assets = {
+            a: (float(v[0]), int(v[1])) for a, v in data.get("followed_assets", {}).items()
+        }
+        self.last_event_ms = int(data.get("last_event_ms", 0))
+        self.orphan_fees_usd = float(data.get("orphan_fees_usd", 0.0))
+
+
+def _event_fields(event: PositionEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in PositionEvent.__slots__}

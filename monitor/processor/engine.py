@@ -1,0 +1,221 @@
+"""The risk engine: books of every portfolio a processor owns, and the price table they share.
+
+No I/O here: the processor (``monitor.processor.runner``) feeds decoded events in and publishes
+what comes out. A price tick reaches only the portfolios that hold the instrument (or the asset,
+for a spot price); an account event reaches its own portfolio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from monitor.domain.book import HedgeBook, PriceTable
+from monitor.domain.events import BalanceEvent, FillEvent, PositionEvent, PriceEvent
+from monitor.domain.instruments import Catalog
+from monitor.domain.plans import PortfolioSettings
+
+if TYPE_CHECKING:
+    from monitor.alerts.engine import AlertEngine, AlertTransition
+
+AlertEngineFactory = Callable[[str], "AlertEngine"]
+
+
+class UnknownInstrumentError(ValueError):
+    """An account event names an instrument the catalog does not know."""
+
+
+@dataclass(slots=True)
+class PortfolioState:
+    """A book with its alert engine and its place in the input stream."""
+
+    book: HedgeBook
+    alerts: AlertEngine | None
+    partition: int
+    applied_offset: int = -1
+    dirty: bool = True
+    last_receive_ms: int = 0
+    watched: set[str] = field(default_factory=set)
+
+
+class RiskEngine:
+    """Owns books, the shared price table and the instrument → portfolios index."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings_for: Callable[[str], PortfolioSettings],
+        alert_engine_for: AlertEngineFactory | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.prices = PriceTable(catalog)
+        self._settings_for = settings_for
+        self._alert_engine_for = alert_engine_for
+        self.portfolios: dict[str, PortfolioState] = {}
+        self._watchers: dict[str, set[str]] = {}
+        self._spot_instruments: dict[str, list[str]] = {}
+        for instrument_id in catalog.ids():
+            instrument = catalog.require(instrument_id)
+            if instrument.kind == "spot":
+                self._spot_instruments.setdefault(instrument.base, []).append(instrument_id)
+
+    def portfolio(self, portfolio_id: str, partition: int) -> PortfolioState:
+        """The portfolio's state, created with its settings on first sight."""
+        state = self.portfolios.get(portfolio_id)
+        if state is None:
+            book = HedgeBook(portfolio_id, self.catalog, self.prices, self._settings_for(portfolio_id))
+            alerts = None if self._alert_engine_for is None else self._alert_engine_for(portfolio_id)
+            state = PortfolioState(book, alerts, partition)
+            self.portfolios[portfolio_id] = state
+        return state
+
+    def drop_partition(self, partition: int) -> list[str]:
+        """Forget every portfolio of a partition (revoked from this instance)."""
+        dropped = [p for p, s in self.portfolios.items() if s.partition == partition]
+        for portfolio_id in dropped:
+            self._unwatch(portfolio_id, self.portfolios[portfolio_id].watched)
+            del self.portfolios[portfolio_id]
+        return dropped
+
+    def apply_account(
+        self, event: PositionEvent | BalanceEvent | FillEvent, partition: int, offset: int
+    ) -> str | None:
+        """Apply an account event; None when the portfolio already reflects this offset."""
+        state = self.portfolio(event.portfolio, partition)
+        if offset <= state.applied_offset:
+            return None
+        if isinstance(event, PositionEvent):
+            instrument = self.catalog.get(event.instrument)
+            if instrument is None or not instrument.is_future:
+                raise UnknownInstrumentError(
+                    f"unknown futures instrument {event.instrument!r}: add it to the catalog "
+                    "([instruments] in the config)")
+            state.book.apply_position(event)
+        elif isinstance(event, BalanceEvent):
+            state.book.apply_balance(event)
+            price = self.prices.asset_price(event.asset)
+            if price is not None:
+                state.book.apply_asset_price(event.asset, price, event.ts_event_ms)
+        else:
+            state.book.apply_fill(event)
+        if isinstance(event, PositionEvent):
+            latest = self.prices.prices.get(event.instrument)
+            if latest is not None:
+                state.book.apply_instrument_price(PriceEvent(
+                    event.instrument, latest.mark, latest.index, latest.funding_rate,
+                    latest.next_funding_ms, latest.ts_event_ms, latest.ts_receive_ms))
+        state.applied_offset = offset
+        state.dirty = True
+        state.last_receive_ms = max(state.last_receive_ms, event.ts_receive_ms)
+        self._rewatch(event.portfolio, state)
+        return event.portfolio
+
+    def apply_price(self, event: PriceEvent) -> set[str]:
+        """Store a price and let every watching book follow it; the portfolios it touched."""
+        if not self.prices.apply(event):
+            return set()
+        touched = set(self._watchers.get(event.instrument, ()))
+        instrument = self.catalog.get(event.instrument)
+        asset_price = None if instrument is None else self.prices.asset_price(instrument.base)
+        for portfolio_id in touched:
+            state = self.portfolios[portfolio_id]
+            book = state.book
+            if instrument is not None and instrument.is_future and any(
+                key[1] == event.instrument for key in book.positions
+            ):
+                book.apply_instrument_price(event)
+            if instrument is not None and asset_price is not None:
+                book.apply_asset_price(instrument.base, asset_price, event.ts_event_ms)
+            book.last_event_ms = max(book.last_event_ms, event.ts_event_ms)
+            state.dirty = True
+            state.last_receive_ms = max(state.last_receive_ms, event.ts_receive_ms)
+        return touched
+
+    def sample(self, portfolio_ids: Iterable[str]) -> None:
+        """Advance the effectiveness sampling clock of the given books to their event time."""
+        for portfolio_id in portfolio_ids:
+            book = self.portfolios[portfolio_id].book
+            book.sample(book.last_event_ms)
+
+    def snapshot(
+        self, portfolio_id: str, stale: frozenset[str] = frozenset()
+    ) -> tuple[dict[str, Any], list[AlertTransition]]:
+        """A risk snapshot and the alert transitions it causes."""
+        state = self.portfolios[portfolio_id]
+        snapshot = state.book.snapshot(stale_instruments=stale)
+        transitions = [] if state.alerts is None else state.alerts.evaluate(snapshot)
+        return snapshot, transitions
+
+    def _watch_set(self, state: PortfolioState) -> set[str]:
+        book = state.book
+        watched = set(book.instruments_held())
+        for (_, asset) in book.balances:
+            watched.update(self._spot_instruments.get(asset, ()))
+        for (_, instrument_id) in book.positions:
+            instrument = self.catalog.get(instrument_id)
+            if instrument is not None:
+                watched.update(self._spot_instruments.get(instrument.base, ()))
+        for plan in book.settings.plans.values():
+            watched.update(self._spot_instruments.get(plan.asset, ()))
+            if plan.instrument:
+                watched.add(plan.instrument)
+        return watched
+
+    def _rewatch(self, portfolio_id: str, state: PortfolioState) -> None:
+        watched = self._watch_set(state)
+        if watched == state.watched:
+            return
+        self._unwatch(portfolio_id, state.watched - watched)
+        for instrument_id in watched - state.watched:
+            self._watchers.setdefault(instrument_id, set()).add(portfolio_id)
+        state.watched = watched
+
+    def _unwatch(self, portfolio_id: str, instruments: Iterable[str]) -> None:
+        for instrument_id in instruments:
+            watchers = self._watchers.get(instrument_id)
+            if watchers is not None:
+                watchers.discard(portfolio_id)
+                if not watchers:
+                    del self._watchers[instrument_id]
+
+    def restore(self, portfolio_id: str, partition: int, data: dict[str, Any]) -> None:
+        """Rebuild a portfolio from its checkpoint."""
+        state = self.portfolio(portfolio_id, partition)
+        state.book.restore_state(data["book"])
+        if state.alerts is not None and data.get("alerts") is not None:
+            state.alerts.restore(data["alerts"])
+        state.applied_offset = int(data["applied_offset"])
+        state.dirty = False
+        self._rewatch(portfolio_id, state)
+
+    def catch_up_prices(self, portfolio_id: str) -> None:
+        """Let a restored book follow the latest price of everything it watches."""
+        state = self.portfolios[portfolio_id]
+        book = state.book
+        held = book.instruments_held()
+        for instrument_id in sorted(state.watched):
+            latest = self.prices.prices.get(instrument_id)
+            instrument = self.catalog.get(instrument_id)
+            if latest is None or instrument is None:
+                continue
+            if instrument_id in held:
+                book.apply_instrument_price(PriceEvent(
+                    instrument_id, latest.mark, latest.index, latest.funding_rate,
+                    latest.next_funding_ms, latest.ts_event_ms, latest.ts_receive_ms))
+            asset_price = self.prices.asset_price(instrument.base)
+            if asset_price is not None:
+                book.apply_asset_price(instrument.base, asset_price, latest.ts_event_ms)
+
+    def checkpoint(self, portfolio_id: str) -> dict[str, Any]:
+        """A portfolio's checkpoint: book, alert states and the last input offset applied."""
+        state = self.portfolios[portfolio_id]
+        state.dirty = False
+        return {
+            "v": 1,
+            "portfolio": portfolio_id,
+            "partition": state.partition,
+            "applied_offset": state.applied_offset,
+            "book": state.book.to_state(),
+            "alerts": None if state.alerts is None else state.alerts.state(),
+        }

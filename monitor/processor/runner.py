@@ -1,0 +1,417 @@
+"""The stateful processor: hedge.prices + hedge.positions in, hedge.risk + hedge.alerts out.
+
+Guarantees (docs/guarantees.md):
+
+* ``hedge.positions`` is consumed in a consumer group, so portfolios are spread over instances;
+  ``hedge.prices`` is read in full by every instance as a table of latest prices.
+* At-least-once with idempotent outputs. The commit order of one checkpoint is: publish the
+  outputs of every processed record -> write the state of every changed portfolio and a partition
+  marker holding the next input offset -> flush the producer (wait for every ack) -> commit that
+  offset. On assignment the state is read back and the partition resumes from its marker; a
+  portfolio skips input offsets it already reflects, so a replay does not double-count fees.
+* A position or balance record is never conflated or dropped; a malformed one goes to
+  ``hedge.dlq`` with the reason, and processing continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from monitor.bus.base import Bus, Consumer, Producer, Record, TopicPartition, Topics
+from monitor.codec import DecodeError, decode
+from monitor.domain.events import PriceEvent
+from monitor.processor.engine import RiskEngine, UnknownInstrumentError
+
+if TYPE_CHECKING:
+    from monitor.alerts.engine import AlertTransition
+    from monitor.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+DLQ_RAW_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSettings:
+    """How the processor reads, publishes and checkpoints."""
+
+    topics: Topics = field(default_factory=Topics)
+    group_id: str = "hedge-monitor"
+    publish_interval_ms: int = 0
+    checkpoint_interval_ms: int = 1_000
+    max_batch_records: int = 5_000
+    fetch_timeout_ms: int = 200
+    stale_after_ms: int = 30_000
+    tick_interval_s: float = 0.25
+
+
+def dead_letter_value(
+    source: str, reason: str, raw: bytes, now_ms: int, partition: int | None = None,
+    offset: int | None = None,
+) -> bytes:
+    """The hedge.dlq value: the source, the reason and the raw input (truncated)."""
+    return orjson.dumps({
+        "v": 1,
+        "type": "dead_letter",
+        "source": source,
+        "partition": partition,
+        "offset": offset,
+        "reason": reason,
+        "raw": raw[:DLQ_RAW_LIMIT].decode("utf-8", errors="replace"),
+        "raw_bytes": len(raw),
+        "ts_ms": now_ms,
+    })
+
+
+class Processor:
+    """Runs the risk engine over a bus until stopped."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        engine: RiskEngine,
+        settings: ProcessorSettings | None = None,
+        *,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bus = bus
+        self.engine = engine
+        self.settings = settings or ProcessorSettings()
+        self.metrics = metrics
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._producer: Producer | None = None
+        self._group: Consumer | None = None
+        self._owned: set[int] = set()
+        self._next_offset: dict[int, int] = {}
+        self._price_next: dict[int, int] = {}
+        self._pending_publish: set[str] = set()
+        self._last_publish_ms: dict[str, int] = {}
+        self._last_checkpoint_ms = 0
+        self._stale: frozenset[str] = frozenset()
+        self._pending_seeks: dict[TopicPartition, int] = {}
+        self.ready = asyncio.Event()
+        self.published_snapshots = 0
+        self.dead_letters = 0
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Catch up on prices, join the group and process until ``stop`` is set; then checkpoint."""
+        topics = self.settings.topics
+        self._producer = await self.bus.producer()
+        prices = await self.bus.table_consumer([topics.prices])
+        group: Consumer | None = None
+        try:
+            await self._catch_up_prices(prices)
+            group = await self.bus.group_consumer(
+                [topics.positions], self.settings.group_id, self._on_assigned, self._on_revoked)
+            self._group = group
+            for target, offset in self._pending_seeks.items():
+                await group.seek(target, offset)
+            self._pending_seeks.clear()
+            self.ready.set()
+            await self._loop(prices, group, stop)
+        finally:
+            if group is not None:
+                async with self._lock:
+                    await self._checkpoint(force=True)
+                await group.stop()
+            await prices.stop()
+            await self._producer.stop()
+
+    async def _catch_up_prices(self, prices: Consumer) -> None:
+        ends = await prices.end_offsets(sorted(prices.assignment(), key=lambda p: p.partition))
+        while any(self._price_next.get(p.partition, 0) < end for p, end in ends.items()):
+            batches = await prices.getmany(self.settings.fetch_timeout_ms, self.settings.max_batch_records)
+            for records in batches.values():
+                self._apply_prices(records)
+
+    async def _loop(self, prices: Consumer, group: Consumer, stop: asyncio.Event) -> None:
+        limit = self.settings.max_batch_records
+        timeout = self.settings.fetch_timeout_ms
+        price_fetch = asyncio.create_task(prices.getmany(timeout, limit), name="fetch-prices")
+        position_fetch = asyncio.create_task(group.getmany(timeout, limit), name="fetch-positions")
+        stop_wait = asyncio.create_task(stop.wait(), name="stop-wait")
+        try:
+            while not stop.is_set():
+                done, _ = await asyncio.wait(
+                    {price_fetch, position_fetch, stop_wait},
+                    timeout=self.settings.tick_interval_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                async with self._lock:
+                    if price_fetch in done:
+                        for records in price_fetch.result().values():
+                            self._apply_prices(records)
+                        price_fetch = asyncio.create_task(prices.getmany(timeout, limit))
+                    if position_fetch in done:
+                        for partition, records in position_fetch.result().items():
+                            self._apply_positions(partition, records)
+                        position_fetch = asyncio.create_task(group.getmany(timeout, limit))
+                    self._update_stale()
+                    self._publish_due()
+                    await self._producer_or_fail().flush()
+                    await self._checkpoint(force=False)
+        finally:
+            for task in (price_fetch, position_fetch, stop_wait):
+                task.cancel()
+            for task in (price_fetch, position_fetch, stop_wait):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _producer_or_fail(self) -> Producer:
+        if self._producer is None:
+            raise RuntimeError("the processor is not running")
+        return self._producer
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def _dead_letter(self, record: Record, reason: str) -> None:
+        self.dead_letters += 1
+        if self.metrics is not None:
+            self.metrics.dead_letter(record.topic)
+        log.warning("dead letter from %s[%d]@%d: %s", record.topic, record.partition,
+                    record.offset, reason)
+        self._producer_or_fail().send(
+            self.settings.topics.dlq, record.topic.encode(),
+            dead_letter_value(record.topic, reason, record.value, self._now_ms(),
+                              record.partition, record.offset))
+
+    def _apply_prices(self, records: list[Record]) -> None:
+        if not records:
+            return
+        self._price_next[records[0].partition] = records[-1].offset + 1
+        latest: dict[str, PriceEvent] = {}
+        for record in records:
+            try:
+                event = decode(record.value)
+            except DecodeError as exc:
+                self._dead_letter(record, exc.reason)
+                continue
+            if not isinstance(event, PriceEvent):
+                self._dead_letter(record, f"a {type(event).__name__} on the prices topic")
+                continue
+            # Prices may be conflated to the latest within a fetched batch.
+            current = latest.get(event.instrument)
+            if current is None or event.ts_event_ms >= current.ts_event_ms:
+                latest[event.instrument] = event
+        for event in latest.values():
+            touched = self.engine.apply_price(event)
+            self._pending_publish.update(touched)
+            if self.metrics is not None:
+                self.metrics.feed_event(event.instrument, event.ts_event_ms)
+        if self.metrics is not None:
+            self.metrics.events_processed("price", len(records))
+
+    def _apply_positions(self, partition: TopicPartition, records: list[Record]) -> None:
+        if partition.partition not in self._owned or not records:
+            return
+        for record in records:
+            try:
+                event = decode(record.value)
+            except DecodeError as exc:
+                self._dead_letter(record, exc.reason)
+                continue
+            if isinstance(event, PriceEvent):
+                self._dead_letter(record, "a price on the positions topic")
+                continue
+            try:
+                portfolio = self.engine.apply_account(event, partition.partition, record.offset)
+            except UnknownInstrumentError as exc:
+                self._dead_letter(record, str(exc))
+                continue
+            if portfolio is not None:
+                self._pending_publish.add(portfolio)
+        self._next_offset[partition.partition] = records[-1].offset + 1
+        if self.metrics is not None:
+            self.metrics.events_processed("account", len(records))
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def _update_stale(self) -> None:
+        now = self._now_ms()
+        limit = self.settings.stale_after_ms
+        stale = frozenset(
+            instrument for instrument, price in self.engine.prices.prices.items()
+            if now - price.ts_receive_ms > limit
+        )
+        if stale == self._stale:
+            return
+        changed = stale ^ self._stale
+        self._stale = stale
+        for instrument in changed:
+            if self.metrics is not None:
+                self.metrics.feed_stale(instrument, instrument in stale)
+            for portfolio_id, state in self.engine.portfolios.items():
+                if instrument in state.watched:
+                    self._pending_publish.add(portfolio_id)
+
+    def _seq(self, partition: int) -> int:
+        return sum(self._price_next.values()) + self._next_offset.get(partition, 0)
+
+    def _publish_due(self) -> None:
+        if not self._pending_publish:
+            return
+        now = self._now_ms()
+        interval = self.settings.publish_interval_ms
+        producer = self._producer_or_fail()
+        topics = self.settings.topics
+        deferred: set[str] = set()
+        due = [p for p in self._pending_publish if p in self.engine.portfolios]
+        self.engine.sample(due)
+        firing_changed = False
+        for portfolio_id in due:
+            if interval and now - self._last_publish_ms.get(portfolio_id, 0) < interval:
+                deferred.add(portfolio_id)
+                continue
+            state = self.engine.portfolios[portfolio_id]
+            snapshot, transitions = self.engine.snapshot(portfolio_id, self._stale)
+            snapshot["seq"] = self._seq(state.partition)
+            snapshot["ts_ms"] = now
+            latency_ms = max(0, now - state.last_receive_ms) if state.last_receive_ms else None
+            snapshot["latency_ms"] = {"event_to_publish": latency_ms}
+            key = portfolio_id.encode()
+            producer.send(topics.risk, key, orjson.dumps(snapshot))
+            self._publish_alerts(key, transitions)
+            firing_changed = firing_changed or bool(transitions)
+            self._last_publish_ms[portfolio_id] = now
+            self.published_snapshots += 1
+            if self.metrics is not None:
+                self.metrics.observe_snapshot(snapshot)
+                if latency_ms is not None:
+                    self.metrics.observe_latency(latency_ms / 1000)
+        self._pending_publish = deferred
+        if firing_changed and self.metrics is not None:
+            self.metrics.set_firing_alerts(self.firing_alerts())
+
+    def _publish_alerts(self, key: bytes, transitions: list[AlertTransition]) -> None:
+        producer = self._producer_or_fail()
+        for transition in transitions:
+            producer.send(self.settings.topics.alerts, key, orjson.dumps(transition.to_dict()))
+
+    def firing_alerts(self) -> list[tuple[str, str, str]]:
+        """(portfolio, rule, severity) of every firing alert this instance owns."""
+        firing: list[tuple[str, str, str]] = []
+        for state in self.engine.portfolios.values():
+            if state.alerts is not None:
+                firing.extend((p, rule, severity) for p, rule, _, severity in state.alerts.firing())
+        return firing
+
+    def report_condition(
+        self, portfolio: str, rule: str, subject: str, active: bool, value: float | None,
+        message: str,
+    ) -> None:
+        """An externally detected condition (a resync mismatch) for an owned portfolio."""
+        state = self.engine.portfolios.get(portfolio)
+        if state is None or state.alerts is None:
+            return
+        transitions = state.alerts.report_condition(
+            portfolio, rule, subject, active, value, self._now_ms(), message)
+        self._publish_alerts(portfolio.encode(), transitions)
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def _state_key(self, partition: int, portfolio: str | None = None) -> bytes:
+        base = f"{self.settings.group_id}/{partition}"
+        return (base if portfolio is None else f"{base}/{portfolio}").encode()
+
+    async def _checkpoint(self, *, force: bool, partitions: set[int] | None = None) -> None:
+        now = self._now_ms()
+        if not force and now - self._last_checkpoint_ms < self.settings.checkpoint_interval_ms:
+            return
+        self._last_checkpoint_ms = now
+        owned = self._owned if partitions is None else partitions & self._owned
+        if not owned:
+            return
+        self._publish_due()
+        producer = self._producer_or_fail()
+        state_topic = self.settings.topics.state
+        for portfolio_id, state in self.engine.portfolios.items():
+            if state.partition in owned and state.dirty:
+                producer.send(state_topic, self._state_key(state.partition, portfolio_id),
+                              orjson.dumps(self.engine.checkpoint(portfolio_id)))
+        offsets: dict[TopicPartition, int] = {}
+        for partition in owned:
+            offset = self._next_offset.get(partition)
+            if offset is None:
+                continue
+            producer.send(state_topic, self._state_key(partition),
+                          orjson.dumps({"v": 1, "offset": offset}))
+            offsets[TopicPartition(self.settings.topics.positions, partition)] = offset
+        await producer.flush()
+        if self._group is not None and offsets:
+            try:
+                await self._group.commit(offsets)
+            except Exception as exc:  # noqa: BLE001 -- a failed commit is recovered by the state marker
+                log.warning("offset commit failed (%s); the state marker still holds the offset",
+                            type(exc).__name__)
+
+    async def _read_state(self, partitions: set[int]) -> dict[bytes, Any]:
+        consumer = await self.bus.table_consumer([self.settings.topics.state])
+        latest: dict[bytes, Any] = {}
+        prefixes = tuple(f"{self.settings.group_id}/{p}".encode() for p in partitions)
+        try:
+            ends = await consumer.end_offsets(sorted(consumer.assignment(), key=lambda p: p.partition))
+            positions = dict.fromkeys(ends, 0)
+            while any(positions[p] < end for p, end in ends.items()):
+                batches = await consumer.getmany(self.settings.fetch_timeout_ms, 10_000)
+                for partition, records in batches.items():
+                    for record in records:
+                        positions[partition] = record.offset + 1
+                        key = record.key or b""
+                        if any(
+                            key == prefix or key.startswith(prefix + b"/") for prefix in prefixes
+                        ):
+                            latest[key] = orjson.loads(record.value)
+        finally:
+            await consumer.stop()
+        return latest
+
+    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        partitions = {p.partition for p in assigned if p.topic == self.settings.topics.positions}
+        async with self._lock:
+            state = await self._read_state(partitions)
+            restored = 0
+            for partition in sorted(partitions):
+                marker = state.get(self._state_key(partition))
+                for key, value in state.items():
+                    if key.startswith(self._state_key(partition) + b"/"):
+                        self.engine.restore(value["portfolio"], partition, value)
+                        self.engine.catch_up_prices(value["portfolio"])
+                        restored += 1
+                if marker is not None:
+                    offset = int(marker["offset"])
+                    target = TopicPartition(self.settings.topics.positions, partition)
+                    if self._group is None:
+                        self._pending_seeks[target] = offset
+                    else:
+                        await self._group.seek(target, offset)
+                    self._next_offset[partition] = offset
+                self._owned.add(partition)
+            log.info("assigned partitions %s; restored %d portfolios", sorted(partitions), restored)
+            if self.metrics is not None:
+                self.metrics.state_restored(len(partitions))
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        partitions = {p.partition for p in revoked if p.topic == self.settings.topics.positions}
+        async with self._lock:
+            await self._checkpoint(force=True, partitions=partitions)
+            for partition in partitions:
+                for portfolio_id in self.engine.drop_partition(partition):
+                    self._pending_publish.discard(portfolio_id)
+                self._owned.discard(partition)
+                self._next_offset.pop(partition, None)
+            log.info("revoked partitions %s", sorted(partitions))
