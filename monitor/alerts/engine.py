@@ -1,0 +1,314 @@
+"""The alert engine: per (portfolio, rule, subject) state machines driven by risk snapshots.
+
+States and transitions (time is the snapshot's ``ts_event_ms``, never the wall clock, so replaying
+the same snapshots gives the same transitions)::
+
+    inactive --breach--> pending(since) --breach held for for_ms--> firing   => "firing"
+    pending  --between/clear/gone--> inactive                                 (nothing published)
+    firing   --between / unknown--> firing                                   (hysteresis)
+    firing   --clear / gone / rule disabled--> inactive                      => "resolved"
+    any      --unknown (null figure)--> unchanged
+
+A firing alert's id is a hash of (portfolio, rule, subject, firing ts_ms); its resolution has the
+same id + ":resolved", so a duplicate delivered by at-least-once processing carries the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from monitor.alerts.rules import (
+    EXTERNAL_RULES,
+    SEVERITIES,
+    SNAPSHOT_RULES,
+    SPECS_BY_NAME,
+    AlertsConfig,
+    Observation,
+    RuleConfig,
+    Severity,
+    observe,
+)
+
+TransitionState = Literal["firing", "resolved"]
+Phase = Literal["pending", "firing"]
+_Absence = Literal["gone", "disabled"]
+"""Why a known subject has no observation: it left the snapshot, or its rule is disabled."""
+STATE_VERSION = 1
+
+
+class AlertStateError(ValueError):
+    """A checkpointed alert state cannot be restored, or an input is malformed."""
+
+
+def alert_id(portfolio: str, rule: str, subject: str, fired_ms: int) -> str:
+    """The deterministic id of one firing: 16 hex digits of SHA-256 over its identity and start."""
+    identity = "\x1f".join((portfolio, rule, subject, str(fired_ms)))
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTransition:
+    """An alert starting to fire or resolving, as published on ``hedge.alerts``.
+
+    ``since_ms`` is when the condition began to hold (start of the pending period; equal to the
+    firing ``ts_ms`` when ``for_ms`` is 0) and is the same on a firing and its resolution.
+    ``threshold`` is the level the value was compared with: the firing level on a firing, the
+    clear level on a resolution by value, null for flag rules and resolutions without a value.
+    """
+
+    id: str
+    portfolio: str
+    rule: str
+    subject: str
+    severity: Severity
+    state: TransitionState
+    value: float | None
+    threshold: float | None
+    message: str
+    ts_ms: int
+    since_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``hedge.alerts`` JSON value (``"v": 1, "type": "alert"``)."""
+        return {
+            "v": 1,
+            "type": "alert",
+            "id": self.id,
+            "portfolio": self.portfolio,
+            "rule": self.rule,
+            "subject": self.subject,
+            "severity": self.severity,
+            "state": self.state,
+            "value": self.value,
+            "threshold": self.threshold,
+            "message": self.message,
+            "ts_ms": self.ts_ms,
+            "since_ms": self.since_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _AlertState:
+    """A pending or firing alert; inactive alerts have no entry."""
+
+    phase: Phase
+    since_ms: int
+    fired_ms: int | None
+    severity: Severity
+
+
+_Key = tuple[str, str, str]
+
+
+def _gone_message(rule: str, subject: str) -> str:
+    spec = SPECS_BY_NAME[rule]
+    if spec.subject_kind == "instrument":
+        return f"{subject} is no longer held (position closed); {spec.label} alert resolved"
+    return f"{subject} is no longer in the risk snapshot; {spec.label} alert resolved"
+
+
+class AlertEngine:
+    """Evaluates the alert rules on every risk snapshot and returns the alert transitions."""
+
+    def __init__(self, config: AlertsConfig, per_portfolio: Mapping[str, AlertsConfig] | None = None) -> None:
+        self._config = config
+        self._per_portfolio = dict(per_portfolio or {})
+        self._states: dict[_Key, _AlertState] = {}
+
+    def config_for(self, portfolio: str) -> AlertsConfig:
+        """The settings that apply to ``portfolio`` (its own, else the global ones)."""
+        return self._per_portfolio.get(portfolio, self._config)
+
+    def evaluate(self, snapshot: Mapping[str, Any]) -> list[AlertTransition]:
+        """Apply every snapshot rule to one risk snapshot at its ``ts_event_ms``."""
+        portfolio = snapshot.get("portfolio")
+        ts_ms = snapshot.get("ts_event_ms")
+        if not isinstance(portfolio, str) or not portfolio:
+            raise AlertStateError(f"risk snapshot has no portfolio id: {portfolio!r}")
+        if not isinstance(ts_ms, int) or isinstance(ts_ms, bool):
+            raise AlertStateError(f"risk snapshot has no integer ts_event_ms: {ts_ms!r}")
+        config = self.config_for(portfolio)
+        transitions: list[AlertTransition] = []
+        for spec in SNAPSHOT_RULES:
+            rule = config.rule(spec.name)
+            known = {key[2] for key in self._states if key[0] == portfolio and key[1] == spec.name}
+            observations: Mapping[str, Observation] | None = {}
+            if rule.enabled:
+                observations = observe(spec.name, snapshot, rule)
+            if observations is None:
+                continue
+            for subject in sorted(known | observations.keys()):
+                transition = self._step(
+                    (portfolio, spec.name, subject),
+                    observations.get(subject, "disabled" if not rule.enabled else "gone"),
+                    ts_ms=ts_ms,
+                    rule=rule,
+                )
+                if transition is not None:
+                    transitions.append(transition)
+        return transitions
+
+    def report_condition(
+        self,
+        portfolio: str,
+        rule: str,
+        subject: str,
+        active: bool,
+        value: float | None,
+        ts_ms: int,
+        message: str,
+    ) -> list[AlertTransition]:
+        """Feed an externally detected condition (``position_mismatch`` from a resync).
+
+        ``active`` True is a breach (fires after the rule's ``for_ms``), False clears it;
+        ``message`` is used verbatim for the transition it causes. A disabled rule reports nothing.
+        """
+        if rule not in EXTERNAL_RULES:
+            raise AlertStateError(
+                f"{rule!r} is not an externally reported rule; expected one of: {', '.join(EXTERNAL_RULES)}"
+            )
+        settings = self.config_for(portfolio).rule(rule)
+        if not settings.enabled:
+            return []
+        observation = Observation("breach" if active else "clear", value, None, None, message)
+        transition = self._step((portfolio, rule, subject), observation, ts_ms=ts_ms, rule=settings)
+        return [] if transition is None else [transition]
+
+    def firing(self) -> list[tuple[str, str, str, str]]:
+        """Every firing alert as (portfolio, rule, subject, severity), sorted: the metrics gauge."""
+        return sorted(
+            (*key, state.severity) for key, state in self._states.items() if state.phase == "firing"
+        )
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-serialisable checkpoint of every pending and firing alert, with their times."""
+        return {
+            "v": STATE_VERSION,
+            "alerts": [
+                {
+                    "portfolio": key[0],
+                    "rule": key[1],
+                    "subject": key[2],
+                    "phase": state.phase,
+                    "since_ms": state.since_ms,
+                    "fired_ms": state.fired_ms,
+                    "severity": state.severity,
+                }
+                for key, state in sorted(self._states.items())
+            ],
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Replace every alert state with a checkpoint made by :meth:`state` (all or nothing)."""
+        if not isinstance(state, Mapping) or state.get("v") != STATE_VERSION:
+            raise AlertStateError(f"alert state must be a mapping with v={STATE_VERSION}")
+        entries = state.get("alerts")
+        if not isinstance(entries, list):
+            raise AlertStateError("alert state: 'alerts' must be a list")
+        restored: dict[_Key, _AlertState] = {}
+        for index, entry in enumerate(entries):
+            key, alert = _parse_entry(index, entry)
+            restored[key] = alert
+        self._states = restored
+
+    def _step(
+        self, key: _Key, observation: Observation | _Absence, *, ts_ms: int, rule: RuleConfig
+    ) -> AlertTransition | None:
+        """Advance one alert's state machine; return the transition to publish, if any."""
+        current = self._states.get(key)
+        status = observation if isinstance(observation, str) else observation.status
+        if status == "unknown":
+            return None
+        if isinstance(observation, Observation) and status == "breach":
+            if current is None:
+                current = _AlertState("pending", ts_ms, None, rule.severity)
+                self._states[key] = current
+            if current.phase == "firing" or ts_ms - current.since_ms < rule.for_ms:
+                return None
+            self._states[key] = _AlertState("firing", current.since_ms, ts_ms, current.severity)
+            return _transition(key, "firing", current, fired_ms=ts_ms, ts_ms=ts_ms, observation=observation)
+        if current is None:
+            return None
+        if current.phase == "pending":
+            # the condition stopped holding before for_ms elapsed: start over next time
+            del self._states[key]
+            return None
+        if status == "between":
+            return None
+        del self._states[key]
+        fired_ms = current.fired_ms if current.fired_ms is not None else current.since_ms
+        if observation == "gone":
+            observation = Observation("clear", None, None, None, _gone_message(key[1], key[2]))
+        elif observation == "disabled":
+            label = SPECS_BY_NAME[key[1]].label
+            message = f"{label} alert for {key[2]} resolved: rule disabled"
+            observation = Observation("clear", None, None, None, message)
+        return _transition(key, "resolved", current, fired_ms=fired_ms, ts_ms=ts_ms, observation=observation)
+
+
+def _transition(
+    key: _Key,
+    state: TransitionState,
+    alert: _AlertState,
+    *,
+    fired_ms: int,
+    ts_ms: int,
+    observation: Observation,
+) -> AlertTransition:
+    identifier = alert_id(*key, fired_ms)
+    if state == "resolved":
+        identifier += ":resolved"
+    threshold = observation.clear_threshold if state == "resolved" else observation.threshold
+    return AlertTransition(
+        id=identifier,
+        portfolio=key[0],
+        rule=key[1],
+        subject=key[2],
+        severity=alert.severity,
+        state=state,
+        value=observation.value,
+        threshold=threshold,
+        message=observation.message,
+        ts_ms=ts_ms,
+        since_ms=alert.since_ms,
+    )
+
+
+def _parse_entry(index: int, entry: object) -> tuple[_Key, _AlertState]:
+    where = f"alert state: alerts[{index}]"
+    if not isinstance(entry, Mapping):
+        raise AlertStateError(f"{where}: expected a mapping")
+    names = ("portfolio", "rule", "subject")
+    identity = [entry.get(name) for name in names]
+    for name, item in zip(names, identity, strict=True):
+        if not isinstance(item, str) or not item:
+            raise AlertStateError(f"{where}.{name}: expected a non-empty string, got {item!r}")
+    portfolio, rule, subject = (str(item) for item in identity)
+    if rule not in SPECS_BY_NAME:
+        raise AlertStateError(f"{where}.rule: unknown rule {rule!r}")
+    phase = entry.get("phase")
+    since_ms = entry.get("since_ms")
+    fired_ms = entry.get("fired_ms")
+    severity = entry.get("severity")
+    parsed_phase: Phase
+    if phase == "pending":
+        parsed_phase = "pending"
+    elif phase == "firing":
+        parsed_phase = "firing"
+    else:
+        raise AlertStateError(f"{where}.phase: expected 'pending' or 'firing', got {phase!r}")
+    if not isinstance(since_ms, int) or isinstance(since_ms, bool):
+        raise AlertStateError(f"{where}.since_ms: expected an integer, got {since_ms!r}")
+    if phase == "firing" and (not isinstance(fired_ms, int) or isinstance(fired_ms, bool)):
+        raise AlertStateError(f"{where}.fired_ms: expected an integer, got {fired_ms!r}")
+    if phase == "pending" and fired_ms is not None:
+        raise AlertStateError(f"{where}.fired_ms: expected null for a pending alert, got {fired_ms!r}")
+    parsed_severity = next((level for level in SEVERITIES if level == severity), None)
+    if parsed_severity is None:
+        raise AlertStateError(f"{where}.severity: expected one of {SEVERITIES}, got {severity!r}")
+    parsed_fired = fired_ms if isinstance(fired_ms, int) else None
+    alert = _AlertState(parsed_phase, since_ms, parsed_fired, parsed_severity)
+    return (portfolio, rule, subject), alert

@@ -1,0 +1,852 @@
+"""Alert rules: their configuration and how each one reads a risk snapshot.
+
+A rule looks at one figure of the risk snapshot (``docs/topics.md``) per subject, an asset ("BTC"),
+an instrument ("okx:BTC-USDT-SWAP") or the whole portfolio, and classifies it as
+
+- ``breach``: beyond the firing threshold (the alert goes pending, then fires after ``for_ms``);
+- ``between``: past neither threshold (a firing alert stays firing: hysteresis);
+- ``clear``: back past the clear threshold (a firing alert resolves);
+- ``unknown``: the figure is null or missing (the alert keeps its state).
+
+A subject missing from a section that is present (a closed position, an asset no longer held) is
+"gone" and its alerts resolve; a section that is missing or null as a whole is unknown.
+
+What ``threshold`` (t) and ``clear_threshold`` (c) mean per rule, [defaults]:
+
+=========================  ============================================  ========================
+rule                       fires when                                    resolves when
+=========================  ============================================  ========================
+hedge_ratio_low            ratio < target - band; band = the snapshot's  ratio >= target - c*band
+                           hedge_band, else t [0.10]                     [c = 0.5 of the band]
+hedge_ratio_high           ratio > target + band                         ratio <= target + c*band
+margin_buffer_low          buffer fraction < t [0.50]                    >= c [0.55]
+margin_ratio_high          margin ratio > t [0.80]                       <= c [0.75]
+liquidation_distance_low   distance < t [0.05]                           >= c [0.06]
+dollar_offset_out_of_band  offset outside [t, 1/t] [0.80: 0.80-1.25]     inside [c, 1/c] [0.85]
+r2_low                     R² < t [0.80]                                 >= c [0.85]
+basis_wide                 abs(basis_bps) > t [100 bps for 60 s]         <= c [80 bps]
+cost_budget_exceeded       hedge cost > t * cost budget [1.0]            <= c * budget [0.95]
+hedge_expired              lifecycle.<A>.expired is true                 it is false
+exit_level_crossed         lifecycle.<A>.exit_level_crossed is true      it is false
+stop_loss_hit              lifecycle.<A>.stop_loss_hit is true           it is false
+stale_feed                 feeds.stale lists a held instrument           it no longer does
+position_mismatch          reported by a resync (``report_condition``)   reported cleared
+=========================  ============================================  ========================
+
+Sources: hedge ratio, margin ratio (Binance sense, liquidation at 100 %), margin buffer, distance
+to liquidation, basis and hedge cost as defined in ``risk-definitions.md``; the 80-125 %
+dollar-offset range from IAS 39 (AG105) and the R² >= 0.80 regression test from hedge-accounting
+practice (ASC 815); the lifecycle flags from the hedge plan (risk-definitions "Hedge lifecycle").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+Severity = Literal["critical", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+Status = Literal["breach", "between", "clear", "unknown"]
+SubjectKind = Literal["asset", "instrument", "portfolio"]
+
+EN_DASH = "\u2013"
+PORTFOLIO_SUBJECT = "portfolio"
+"""The subject of portfolio-wide rules (``cost_budget_exceeded``)."""
+
+
+class AlertConfigError(ValueError):
+    """An alert setting is unknown, of the wrong type or outside its range."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """Settings of one rule; ``threshold``/``clear_threshold`` are None for rules without levels."""
+
+    threshold: float | None
+    clear_threshold: float | None
+    for_ms: int = 0
+    severity: Severity = "warning"
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """A numeric range with the wording used in error messages."""
+
+    low: float | None
+    high: float | None
+    low_inclusive: bool
+    high_inclusive: bool
+    text: str
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (value == self.low and not self.low_inclusive)):
+            return False
+        return not (
+            self.high is not None and (value > self.high or (value == self.high and not self.high_inclusive))
+        )
+
+
+_FRACTION = _Range(0.0, 1.0, True, True, "a number between 0 and 1")
+_OPEN_FRACTION = _Range(0.0, 1.0, False, False, "a number greater than 0 and less than 1")
+_POSITIVE = _Range(0.0, None, False, False, "a number greater than 0")
+_NON_NEGATIVE = _Range(0.0, None, True, False, "a number at or above 0")
+
+Relation = Literal["at_or_above", "at_or_below", "independent"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What a rule is: its subject kind, the ranges of its levels and its defaults."""
+
+    name: str
+    label: str
+    subject_kind: SubjectKind
+    default: RuleConfig
+    threshold_range: _Range | None = None
+    clear_range: _Range | None = None
+    clear_relation: Relation = "independent"
+    external: bool = False
+
+    @property
+    def has_levels(self) -> bool:
+        """Whether the rule takes ``threshold`` and ``clear_threshold``."""
+        return self.threshold_range is not None
+
+
+RULE_SPECS: tuple[RuleSpec, ...] = (
+    RuleSpec(
+        "hedge_ratio_low",
+        "hedge ratio below target band",
+        "asset",
+        RuleConfig(0.10, 0.5, 0, "warning"),
+        _POSITIVE,
+        _FRACTION,
+    ),
+    RuleSpec(
+        "hedge_ratio_high",
+        "hedge ratio above target band",
+        "asset",
+        RuleConfig(0.10, 0.5, 0, "warning"),
+        _POSITIVE,
+        _FRACTION,
+    ),
+    RuleSpec(
+        "margin_buffer_low",
+        "margin buffer low",
+        "instrument",
+        RuleConfig(0.5, 0.55, 0, "warning"),
+        _FRACTION,
+        _FRACTION,
+        "at_or_above",
+    ),
+    RuleSpec(
+        "margin_ratio_high",
+        "margin ratio high",
+        "instrument",
+        RuleConfig(0.8, 0.75, 0, "critical"),
+        _FRACTION,
+        _FRACTION,
+        "at_or_below",
+    ),
+    RuleSpec(
+        "liquidation_distance_low",
+        "liquidation distance low",
+        "instrument",
+        RuleConfig(0.05, 0.06, 0, "critical"),
+        _FRACTION,
+        _FRACTION,
+        "at_or_above",
+    ),
+    RuleSpec(
+        "dollar_offset_out_of_band",
+        "dollar offset out of band",
+        "asset",
+        RuleConfig(0.80, 0.85, 0, "warning"),
+        _OPEN_FRACTION,
+        _OPEN_FRACTION,
+        "at_or_above",
+    ),
+    RuleSpec(
+        "r2_low",
+        "hedge regression R\u00b2 low",
+        "asset",
+        RuleConfig(0.80, 0.85, 0, "warning"),
+        _FRACTION,
+        _FRACTION,
+        "at_or_above",
+    ),
+    RuleSpec(
+        "basis_wide",
+        "basis wide",
+        "instrument",
+        RuleConfig(100.0, 80.0, 60_000, "info"),
+        _POSITIVE,
+        _NON_NEGATIVE,
+        "at_or_below",
+    ),
+    RuleSpec(
+        "cost_budget_exceeded",
+        "cost budget exceeded",
+        "portfolio",
+        RuleConfig(1.0, 0.95, 0, "warning"),
+        _POSITIVE,
+        _NON_NEGATIVE,
+        "at_or_below",
+    ),
+    RuleSpec("hedge_expired", "hedge expired", "asset", RuleConfig(None, None, 0, "warning")),
+    RuleSpec(
+        "exit_level_crossed",
+        "exit level crossed",
+        "asset",
+        RuleConfig(None, None, 0, "warning"),
+    ),
+    RuleSpec("stop_loss_hit", "stop-loss hit", "asset", RuleConfig(None, None, 0, "critical")),
+    RuleSpec("stale_feed", "stale price feed", "instrument", RuleConfig(None, None, 0, "warning")),
+    RuleSpec(
+        "position_mismatch",
+        "position mismatch",
+        "instrument",
+        RuleConfig(None, None, 0, "critical"),
+        external=True,
+    ),
+)
+SPECS_BY_NAME: Mapping[str, RuleSpec] = {spec.name: spec for spec in RULE_SPECS}
+RULE_NAMES: tuple[str, ...] = tuple(spec.name for spec in RULE_SPECS)
+SNAPSHOT_RULES: tuple[RuleSpec, ...] = tuple(spec for spec in RULE_SPECS if not spec.external)
+EXTERNAL_RULES: tuple[str, ...] = tuple(spec.name for spec in RULE_SPECS if spec.external)
+
+_LEVEL_KEYS = ("threshold", "clear_threshold")
+_COMMON_KEYS = ("enabled", "for_ms", "severity")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def _fail(source: str, path: str, expected: str, value: object) -> AlertConfigError:
+    return AlertConfigError(f"{source}: {path}: expected {expected}, got {value!r}")
+
+
+def _relation_text(relation: Relation, threshold: float) -> str:
+    side = "at or above" if relation == "at_or_above" else "at or below"
+    return f"{side} the threshold {threshold!r}"
+
+
+def _check_rule(spec: RuleSpec, rule: RuleConfig, source: str, path: str) -> None:
+    """Check one rule's values against its spec; ``path`` is the rule's key path."""
+    if not isinstance(rule.enabled, bool):
+        raise _fail(source, f"{path}.enabled", "true or false", rule.enabled)
+    if not isinstance(rule.for_ms, int) or isinstance(rule.for_ms, bool) or rule.for_ms < 0:
+        raise _fail(source, f"{path}.for_ms", "a non-negative integer of milliseconds", rule.for_ms)
+    if rule.severity not in SEVERITIES:
+        raise _fail(source, f"{path}.severity", "one of 'critical', 'warning', 'info'", rule.severity)
+    if spec.threshold_range is None or spec.clear_range is None:
+        for key in _LEVEL_KEYS:
+            if getattr(rule, key) is not None:
+                raise AlertConfigError(
+                    f"{source}: {path}.{key}: unknown key; expected one of: "
+                    f"{', '.join(_COMMON_KEYS)} (this rule has no threshold)"
+                )
+        return
+    levels: list[float] = []
+    for key, allowed in (
+        ("threshold", spec.threshold_range),
+        ("clear_threshold", spec.clear_range),
+    ):
+        value = getattr(rule, key)
+        if not _is_number(value) or not allowed.contains(float(value)):
+            raise _fail(source, f"{path}.{key}", allowed.text, value)
+        levels.append(float(value))
+    threshold, clear = levels
+    if (spec.clear_relation == "at_or_above" and clear < threshold) or (
+        spec.clear_relation == "at_or_below" and clear > threshold
+    ):
+        expected = f"a number {_relation_text(spec.clear_relation, threshold)}"
+        raise _fail(source, f"{path}.clear_threshold", expected, rule.clear_threshold)
+
+
+def _derived_clear(spec: RuleSpec, base: RuleConfig, threshold: float) -> float | None:
+    """The clear level that keeps ``base``'s hysteresis gap when only the threshold is set."""
+    if spec.clear_relation == "independent" or spec.clear_range is None:
+        return base.clear_threshold
+    if base.threshold is None or base.clear_threshold is None:
+        return base.clear_threshold
+    clear = threshold + (base.clear_threshold - base.threshold)
+    return clear if spec.clear_range.contains(clear) else threshold
+
+
+def _rule_from_mapping(spec: RuleSpec, data: object, base: RuleConfig, source: str, path: str) -> RuleConfig:
+    if not isinstance(data, Mapping):
+        raise _fail(source, path, "a table of rule settings", data)
+    allowed = (*_COMMON_KEYS, *_LEVEL_KEYS) if spec.has_levels else _COMMON_KEYS
+    for key in data:
+        if key not in allowed:
+            note = "" if spec.has_levels or key not in _LEVEL_KEYS else " (this rule has no threshold)"
+            raise AlertConfigError(
+                f"{source}: {path}.{key}: unknown key; expected one of: {', '.join(sorted(allowed))}{note}"
+            )
+    if "enabled" in data and not isinstance(data["enabled"], bool):
+        raise _fail(source, f"{path}.enabled", "true or false", data["enabled"])
+    if "for_ms" in data:
+        for_ms = data["for_ms"]
+        if not isinstance(for_ms, int) or isinstance(for_ms, bool) or for_ms < 0:
+            raise _fail(source, f"{path}.for_ms", "a non-negative integer of milliseconds", for_ms)
+    if "severity" in data and data["severity"] not in SEVERITIES:
+        raise _fail(source, f"{path}.severity", "one of 'critical', 'warning', 'info'", data["severity"])
+    rule = replace(
+        base,
+        enabled=data.get("enabled", base.enabled),
+        for_ms=data.get("for_ms", base.for_ms),
+        severity=data.get("severity", base.severity),
+    )
+    if spec.threshold_range is not None and spec.clear_range is not None:
+        for key, allowed_range in (
+            ("threshold", spec.threshold_range),
+            ("clear_threshold", spec.clear_range),
+        ):
+            if key in data and (not _is_number(data[key]) or not allowed_range.contains(float(data[key]))):
+                raise _fail(source, f"{path}.{key}", allowed_range.text, data[key])
+        threshold = float(data["threshold"]) if "threshold" in data else base.threshold
+        if "clear_threshold" in data:
+            clear: float | None = float(data["clear_threshold"])
+        elif "threshold" in data and threshold is not None:
+            clear = _derived_clear(spec, base, threshold)
+        else:
+            clear = base.clear_threshold
+        rule = replace(rule, threshold=threshold, clear_threshold=clear)
+    _check_rule(spec, rule, source, path)
+    return rule
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """Settings of every alert rule, one field per rule name (see the module table)."""
+
+    hedge_ratio_low: RuleConfig = SPECS_BY_NAME["hedge_ratio_low"].default
+    hedge_ratio_high: RuleConfig = SPECS_BY_NAME["hedge_ratio_high"].default
+    margin_buffer_low: RuleConfig = SPECS_BY_NAME["margin_buffer_low"].default
+    margin_ratio_high: RuleConfig = SPECS_BY_NAME["margin_ratio_high"].default
+    liquidation_distance_low: RuleConfig = SPECS_BY_NAME["liquidation_distance_low"].default
+    dollar_offset_out_of_band: RuleConfig = SPECS_BY_NAME["dollar_offset_out_of_band"].default
+    r2_low: RuleConfig = SPECS_BY_NAME["r2_low"].default
+    basis_wide: RuleConfig = SPECS_BY_NAME["basis_wide"].default
+    cost_budget_exceeded: RuleConfig = SPECS_BY_NAME["cost_budget_exceeded"].default
+    hedge_expired: RuleConfig = SPECS_BY_NAME["hedge_expired"].default
+    exit_level_crossed: RuleConfig = SPECS_BY_NAME["exit_level_crossed"].default
+    stop_loss_hit: RuleConfig = SPECS_BY_NAME["stop_loss_hit"].default
+    stale_feed: RuleConfig = SPECS_BY_NAME["stale_feed"].default
+    position_mismatch: RuleConfig = SPECS_BY_NAME["position_mismatch"].default
+
+    def __post_init__(self) -> None:
+        for spec in RULE_SPECS:
+            rule = getattr(self, spec.name)
+            if not isinstance(rule, RuleConfig):
+                raise _fail("AlertsConfig", spec.name, "a RuleConfig", rule)
+            _check_rule(spec, rule, "AlertsConfig", spec.name)
+
+    def rule(self, name: str) -> RuleConfig:
+        """The settings of the rule called ``name`` (KeyError if there is no such rule)."""
+        if name not in SPECS_BY_NAME:
+            raise KeyError(name)
+        rule: RuleConfig = getattr(self, name)
+        return rule
+
+    @classmethod
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: str,
+        prefix: str = "alerts",
+        base: AlertsConfig | None = None,
+    ) -> AlertsConfig:
+        """Build from the ``[alerts]`` table of a config file: ``{"margin_buffer_low": {...}}``.
+
+        Keys absent from ``data`` keep ``base`` (the defaults when None), so a per-portfolio table
+        can override a few settings of the global one. Setting only ``threshold`` moves
+        ``clear_threshold`` with it, keeping the base hysteresis gap. Errors name ``source``, the
+        key path under ``prefix`` and what is expected.
+        """
+        start = base if base is not None else cls()
+        if not isinstance(data, Mapping):
+            raise _fail(source, prefix, "a table of alert rules", data)
+        rules: dict[str, RuleConfig] = {}
+        for key, value in data.items():
+            path = f"{prefix}.{key}"
+            spec = SPECS_BY_NAME.get(key) if isinstance(key, str) else None
+            if spec is None:
+                raise AlertConfigError(
+                    f"{source}: {path}: unknown rule; expected one of: {', '.join(RULE_NAMES)}"
+                )
+            rules[key] = _rule_from_mapping(spec, value, start.rule(key), source, path)
+        return replace(start, **rules)
+
+
+_CONFIG_FIELDS = tuple(field.name for field in fields(AlertsConfig))
+if _CONFIG_FIELDS != RULE_NAMES:  # pragma: no cover - a developer error caught at import
+    raise RuntimeError("AlertsConfig fields must list RULE_SPECS in the same order")
+
+
+# --- reading the snapshot -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One rule's reading of one subject: its status, figure, levels and a human sentence."""
+
+    status: Status
+    value: float | None
+    threshold: float | None
+    clear_threshold: float | None
+    message: str
+
+
+def _number(value: object) -> float | None:
+    """A finite float, or None for null, non-numbers, booleans and non-finite values."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _table(value: object) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def _below(value: float | None, threshold: float, clear: float) -> Status:
+    if value is None:
+        return "unknown"
+    if value < threshold:
+        return "breach"
+    return "clear" if value >= clear else "between"
+
+
+def _above(value: float | None, threshold: float, clear: float) -> Status:
+    if value is None:
+        return "unknown"
+    if value > threshold:
+        return "breach"
+    return "clear" if value <= clear else "between"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.1f} %"
+
+
+def _usd(value: float) -> str:
+    return f"{value:,.2f} USD"
+
+
+def _levels(rule: RuleConfig) -> tuple[float, float]:
+    if rule.threshold is None or rule.clear_threshold is None:
+        raise AlertConfigError("a rule with levels has no threshold")  # AlertsConfig prevents it
+    return rule.threshold, rule.clear_threshold
+
+
+def _open_positions(snapshot: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]] | None:
+    """Open positions grouped by instrument (sorted by account), or None if the list is missing."""
+    positions = snapshot.get("positions")
+    if not isinstance(positions, Sequence) or isinstance(positions, (str, bytes)):
+        return None
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for position in positions:
+        if not isinstance(position, Mapping):
+            continue
+        instrument = position.get("instrument")
+        if not isinstance(instrument, str) or position.get("quantity") == 0:
+            continue
+        grouped.setdefault(instrument, []).append(position)
+    for group in grouped.values():
+        group.sort(key=lambda position: str(position.get("account", "")))
+    return grouped
+
+
+def _worst(group: Sequence[Mapping[str, Any]], figure: str, *, highest: bool) -> tuple[float | None, str]:
+    """The worst value of ``figure`` across accounts holding one instrument, and its account."""
+    worst: float | None = None
+    account = ""
+    for position in group:
+        value = _number(position.get(figure))
+        if value is None:
+            continue
+        if worst is None or (value > worst if highest else value < worst):
+            worst, account = value, str(position.get("account", ""))
+    return worst, account
+
+
+def _hedge_ratio(
+    snapshot: Mapping[str, Any], rule: RuleConfig, *, high: bool
+) -> dict[str, Observation] | None:
+    """Hedge ratio outside ``target ± band`` (risk-definitions "Hedge ratio and rebalance").
+
+    Band from ``assets.<A>.hedge_band`` when positive, else the rule's ``threshold``; it resolves
+    inside ``target ± clear_threshold * band``.
+    """
+    assets = _table(snapshot.get("assets"))
+    if assets is None:
+        return None
+    default_band, clear_fraction = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for asset, figures in assets.items():
+        row = _table(figures) or {}
+        ratio = _number(row.get("hedge_ratio"))
+        target = _number(row.get("target_hedge_ratio"))
+        snapshot_band = _number(row.get("hedge_band"))
+        band = snapshot_band if snapshot_band is not None and snapshot_band > 0 else default_band
+        if target is None:
+            observations[asset] = Observation("unknown", ratio, None, None, "")
+            continue
+        band_text = f"{_ratio(target - band)}{EN_DASH}{_ratio(target + band)}"
+        clear_text = (
+            f"{_ratio(target - clear_fraction * band)}{EN_DASH}{_ratio(target + clear_fraction * band)}"
+        )
+        if high:
+            threshold, clear = target + band, target + clear_fraction * band
+            status = _above(ratio, threshold, clear)
+            side = "above"
+        else:
+            threshold, clear = target - band, target - clear_fraction * band
+            status = _below(ratio, threshold, clear)
+            side = "below"
+        message = ""
+        if status == "breach" and ratio is not None:
+            message = (
+                f"{asset} hedge ratio {_ratio(ratio)} is {side} the target band {band_text} "
+                f"(target {_ratio(target)})"
+            )
+        elif status == "clear" and ratio is not None:
+            message = (
+                f"{asset} hedge ratio {_ratio(ratio)} is back within {clear_text} "
+                f"(target {_ratio(target)}, band {band_text})"
+            )
+        observations[asset] = Observation(status, ratio, threshold, clear, message)
+    return observations
+
+
+def _hedge_ratio_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    return _hedge_ratio(snapshot, rule, high=False)
+
+
+def _hedge_ratio_high(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    return _hedge_ratio(snapshot, rule, high=True)
+
+
+def _margin_buffer_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    """Margin buffer ``(margin balance - maintenance margin) / margin balance`` below a fraction.
+
+    risk-definitions "Margin (hedge leg)"; the lowest buffer across accounts holding the instrument.
+    """
+    grouped = _open_positions(snapshot)
+    if grouped is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        value, account = _worst(group, "margin_buffer_fraction", highest=False)
+        status = _below(value, threshold, clear)
+        message = ""
+        if value is not None and status == "breach":
+            message = (
+                f"{instrument} margin buffer is {_percent(value)} of margin balance "
+                f"(account {account}), below {_percent(threshold)}"
+            )
+        elif value is not None and status == "clear":
+            message = (
+                f"{instrument} margin buffer recovered to {_percent(value)} of margin balance "
+                f"(account {account}), at or above {_percent(clear)}"
+            )
+        observations[instrument] = Observation(status, value, threshold, clear, message)
+    return observations
+
+
+def _margin_ratio_high(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    """Margin ratio ``maintenance margin / margin balance`` above a level (Binance sense).
+
+    Liquidation at 100 %;
+
+    risk-definitions "Margin (hedge leg)"; the highest ratio across accounts holding the instrument.
+    """
+    grouped = _open_positions(snapshot)
+    if grouped is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        value, account = _worst(group, "margin_ratio", highest=True)
+        status = _above(value, threshold, clear)
+        message = ""
+        if value is not None and status == "breach":
+            message = (
+                f"{instrument} margin ratio {_percent(value)} (account {account}) is above "
+                f"{_percent(threshold)}; liquidation at 100.0 %"
+            )
+        elif value is not None and status == "clear":
+            message = (
+                f"{instrument} margin ratio {_percent(value)} (account {account}) is back at or "
+                f"below {_percent(clear)}"
+            )
+        observations[instrument] = Observation(status, value, threshold, clear, message)
+    return observations
+
+
+def _liquidation_distance_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    """Distance to liquidation ``|LP - P| / P`` below a fraction (risk-definitions "Margin")."""
+    grouped = _open_positions(snapshot)
+    if grouped is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        value, account = _worst(group, "liquidation_distance", highest=False)
+        liquidation_price: float | None = None
+        for position in group:
+            if str(position.get("account", "")) == account:
+                liquidation_price = _number(position.get("liquidation_price"))
+        price_text = f" {liquidation_price:,.2f}" if liquidation_price is not None else ""
+        status = _below(value, threshold, clear)
+        message = ""
+        if value is not None and status == "breach":
+            message = (
+                f"{instrument} is {_percent(value)} from its liquidation price{price_text} "
+                f"(account {account}), below {_percent(threshold)}"
+            )
+        elif value is not None and status == "clear":
+            message = (
+                f"{instrument} is {_percent(value)} from its liquidation price{price_text} "
+                f"(account {account}), at or above {_percent(clear)}"
+            )
+        observations[instrument] = Observation(status, value, threshold, clear, message)
+    return observations
+
+
+def _dollar_offset_out_of_band(
+    snapshot: Mapping[str, Any], rule: RuleConfig
+) -> dict[str, Observation] | None:
+    """Dollar offset ``-(F_t - F_0) / (S_t - S_0)`` outside ``[t, 1/t]`` (IAS 39 AG105: 80-125 %).
+
+    Resolves inside ``[c, 1/c]``. The transition's threshold is the bound that was crossed.
+    """
+    effectiveness = _table(snapshot.get("effectiveness"))
+    if effectiveness is None:
+        return None
+    lower, clear_lower = _levels(rule)
+    upper, clear_upper = 1.0 / lower, 1.0 / clear_lower
+    band_text = f"{_ratio(lower)}{EN_DASH}{_ratio(upper)}"
+    clear_text = f"{_ratio(clear_lower)}{EN_DASH}{_ratio(clear_upper)}"
+    observations: dict[str, Observation] = {}
+    for asset, figures in effectiveness.items():
+        value = _number((_table(figures) or {}).get("dollar_offset"))
+        if value is None:
+            observations[asset] = Observation("unknown", None, None, None, "")
+            continue
+        threshold = lower if value < 1.0 else upper
+        clear = clear_lower if value < 1.0 else clear_upper
+        if value < lower or value > upper:
+            status: Status = "breach"
+            message = f"{asset} dollar offset {_ratio(value)} is outside the effective range {band_text}"
+        elif clear_lower <= value <= clear_upper:
+            status = "clear"
+            message = f"{asset} dollar offset {_ratio(value)} is back within {clear_text}"
+        else:
+            status, message = "between", ""
+        observations[asset] = Observation(status, value, threshold, clear, message)
+    return observations
+
+
+def _r2_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    """R² of the regression of ``dF`` on ``dS`` below a level (ASC 815 practice: >= 0.80)."""
+    effectiveness = _table(snapshot.get("effectiveness"))
+    if effectiveness is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for asset, figures in effectiveness.items():
+        row = _table(figures) or {}
+        value = _number(row.get("r2"))
+        samples = _number(row.get("samples"))
+        samples_text = f" over {int(samples)} samples" if samples is not None else ""
+        status = _below(value, threshold, clear)
+        message = ""
+        if value is not None and status == "breach":
+            message = (
+                f"{asset} hedge regression R\u00b2 {_ratio(value)}{samples_text} is below {_ratio(threshold)}"
+            )
+        elif value is not None and status == "clear":
+            message = (
+                f"{asset} hedge regression R\u00b2 {_ratio(value)}{samples_text} is back at or "
+                f"above {_ratio(clear)}"
+            )
+        observations[asset] = Observation(status, value, threshold, clear, message)
+    return observations
+
+
+def _basis_wide(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    """Basis ``(P - S) / S`` in bps wider than ``±threshold``.
+
+    risk-definitions "Funding, fees, basis". The transition's value is the signed basis; the
+    comparison is on its absolute value, the widest across accounts holding the instrument.
+    """
+    grouped = _open_positions(snapshot)
+    if grouped is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        basis: float | None = None
+        for position in group:
+            value = _number(position.get("basis_bps"))
+            if value is not None and (basis is None or abs(value) > abs(basis)):
+                basis = value
+        status = _above(None if basis is None else abs(basis), threshold, clear)
+        message = ""
+        if basis is not None and status == "breach":
+            message = f"{instrument} basis {basis:+.1f} bps is wider than \u00b1{threshold:.1f} bps"
+        elif basis is not None and status == "clear":
+            message = f"{instrument} basis {basis:+.1f} bps is back within \u00b1{clear:.1f} bps"
+        observations[instrument] = Observation(status, basis, threshold, clear, message)
+    return observations
+
+
+def _cost_budget_exceeded(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    """Hedge cost ``fees + funding paid - funding received`` above ``threshold * cost budget``.
+
+    risk-definitions "Funding, fees, basis" and "Hedge lifecycle". Subject: "portfolio".
+    """
+    costs = _table(snapshot.get("costs"))
+    if costs is None:
+        return None
+    fraction, clear_fraction = _levels(rule)
+    cost = _number(costs.get("hedge_cost_usd"))
+    budget = _number(costs.get("cost_budget_usd"))
+    if cost is None or budget is None:
+        return {PORTFOLIO_SUBJECT: Observation("unknown", cost, None, None, "")}
+    threshold, clear = fraction * budget, clear_fraction * budget
+    status = _above(cost, threshold, clear)
+    message = ""
+    if status == "breach":
+        message = f"hedge cost {_usd(cost)} is above {_percent(fraction)} of the cost budget {_usd(budget)}"
+    elif status == "clear":
+        message = (
+            f"hedge cost {_usd(cost)} is back at or below {_percent(clear_fraction)} of the cost "
+            f"budget {_usd(budget)}"
+        )
+    return {PORTFOLIO_SUBJECT: Observation(status, cost, threshold, clear, message)}
+
+
+def _lifecycle_flag(
+    snapshot: Mapping[str, Any],
+    flag: str,
+    firing_text: Callable[[str, Mapping[str, Any]], str],
+    resolved_text: str,
+) -> dict[str, Observation] | None:
+    lifecycle = _table(snapshot.get("lifecycle"))
+    if lifecycle is None:
+        return None
+    assets = _table(snapshot.get("assets")) or {}
+    observations: dict[str, Observation] = {}
+    for asset, figures in lifecycle.items():
+        value = (_table(figures) or {}).get(flag)
+        if value is True:
+            text = firing_text(asset, _table(assets.get(asset)) or {})
+            observations[asset] = Observation("breach", None, None, None, text)
+        elif value is False:
+            observations[asset] = Observation("clear", None, None, None, f"{asset} {resolved_text}")
+        else:
+            observations[asset] = Observation("unknown", None, None, None, "")
+    return observations
+
+
+def _hedge_expired(snapshot: Mapping[str, Any], _rule: RuleConfig) -> dict[str, Observation] | None:
+    """``lifecycle.<A>.expired``: the hedge plan's expiry has passed (risk-definitions)."""
+    return _lifecycle_flag(
+        snapshot,
+        "expired",
+        lambda asset, _figures: f"{asset} hedge plan has expired: roll or close the hedge",
+        "hedge plan is no longer expired",
+    )
+
+
+def _exit_text(asset: str, figures: Mapping[str, Any]) -> str:
+    price = _number(figures.get("price"))
+    price_text = f" at {price:,.2f}" if price is not None else ""
+    return f"{asset} price{price_text} crossed the hedge plan's exit level"
+
+
+def _exit_level_crossed(snapshot: Mapping[str, Any], _rule: RuleConfig) -> dict[str, Observation] | None:
+    """``lifecycle.<A>.exit_level_crossed``: the plan's exit price level was crossed."""
+    return _lifecycle_flag(
+        snapshot,
+        "exit_level_crossed",
+        _exit_text,
+        "price is back on the hedge side of its exit level",
+    )
+
+
+def _stop_loss_hit(snapshot: Mapping[str, Any], _rule: RuleConfig) -> dict[str, Observation] | None:
+    """``lifecycle.<A>.stop_loss_hit``: the hedge leg's USD loss reached the plan's stop-loss."""
+    return _lifecycle_flag(
+        snapshot,
+        "stop_loss_hit",
+        lambda asset, _figures: f"{asset} hedge leg reached its stop-loss",
+        "hedge leg is back above its stop-loss",
+    )
+
+
+def _stale_feed(snapshot: Mapping[str, Any], _rule: RuleConfig) -> dict[str, Observation] | None:
+    """An instrument the portfolio holds (in ``positions``) is listed in ``feeds.stale``."""
+    grouped = _open_positions(snapshot)
+    if grouped is None:
+        return None
+    feeds = _table(snapshot.get("feeds"))
+    stale_list = feeds.get("stale") if feeds is not None else None
+    stale: set[str] | None = None
+    if isinstance(stale_list, Sequence) and not isinstance(stale_list, (str, bytes)):
+        stale = {item for item in stale_list if isinstance(item, str)}
+    observations: dict[str, Observation] = {}
+    for instrument in grouped:
+        if stale is None:
+            observations[instrument] = Observation("unknown", None, None, None, "")
+        elif instrument in stale:
+            observations[instrument] = Observation(
+                "breach",
+                None,
+                None,
+                None,
+                f"{instrument} price feed is stale; risk figures that use it are out of date",
+            )
+        else:
+            observations[instrument] = Observation(
+                "clear", None, None, None, f"{instrument} price feed is live again"
+            )
+    return observations
+
+
+Observer = Callable[[Mapping[str, Any], RuleConfig], "dict[str, Observation] | None"]
+
+OBSERVERS: Mapping[str, Observer] = {
+    "hedge_ratio_low": _hedge_ratio_low,
+    "hedge_ratio_high": _hedge_ratio_high,
+    "margin_buffer_low": _margin_buffer_low,
+    "margin_ratio_high": _margin_ratio_high,
+    "liquidation_distance_low": _liquidation_distance_low,
+    "dollar_offset_out_of_band": _dollar_offset_out_of_band,
+    "r2_low": _r2_low,
+    "basis_wide": _basis_wide,
+    "cost_budget_exceeded": _cost_budget_exceeded,
+    "hedge_expired": _hedge_expired,
+    "exit_level_crossed": _exit_level_crossed,
+    "stop_loss_hit": _stop_loss_hit,
+    "stale_feed": _stale_feed,
+}
+
+
+def observe(name: str, snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+    """Read one rule's subjects from a snapshot; None when the section it reads is missing."""
+    return OBSERVERS[name](snapshot, rule)
