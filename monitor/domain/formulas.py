@@ -500,7 +500,7 @@ def liquidation_price_linear(
     other_maintenance_margin: FloatOrArray = 0.0,
     other_unrealized_pnl: FloatOrArray = 0.0,
 ) -> FloatOrArray: ...
-def liquidation_price_linear(  # noqa: PLR0917 -- the exchange formula's variables, called positionally
+def liquidation_price_linear(
     side: FloatOrArray,
     base_quantity: FloatOrArray,
     entry_price: FloatOrArray,
@@ -531,7 +531,7 @@ def liquidation_price_linear(  # noqa: PLR0917 -- the exchange formula's variabl
     return _result(np.where(price > 0, price, np.nan))
 
 
-def liquidation_price_linear_tiered(  # noqa: PLR0917 -- the exchange formula's variables, called positionally
+def liquidation_price_linear_tiered(
     side: float,
     base_quantity: float,
     entry_price: float,
@@ -602,7 +602,7 @@ def liquidation_price_inverse(
     mmr: FloatOrArray,
     cum_coin: FloatOrArray,
 ) -> FloatOrArray: ...
-def liquidation_price_inverse(  # noqa: PLR0917 -- the exchange formula's variables, called positionally
+def liquidation_price_inverse(
     side: FloatOrArray,
     contract_value_quantity: FloatOrArray,
     entry_price: FloatOrArray,
@@ -886,7 +886,7 @@ def stress_leg_pnl_linear(
     liquidation_price: FloatOrArray,
     margin_balance: FloatOrArray,
 ) -> FloatOrArray: ...
-def stress_leg_pnl_linear(  # noqa: PLR0917 -- the exchange formula's variables, called positionally
+def stress_leg_pnl_linear(
     quantity: FloatOrArray,
     contract_size: FloatOrArray,
     price: FloatOrArray,
@@ -925,7 +925,7 @@ def stress_leg_pnl_inverse(
     liquidation_price: FloatOrArray,
     margin_balance_usd: FloatOrArray,
 ) -> FloatOrArray: ...
-def stress_leg_pnl_inverse(  # noqa: PLR0917 -- the exchange formula's variables, called positionally
+def stress_leg_pnl_inverse(
     quantity: FloatOrArray,
     contract_value: FloatOrArray,
     price: FloatOrArray,
