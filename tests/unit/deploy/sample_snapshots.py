@@ -97,3 +97,25 @@ def seed_snapshot(portfolio: str = "alice", *, seq: int = 1, ts_ms: int = SEED_T
         "feeds": {"stale": []},
         "latency_ms": {"event_to_publish": 5.0},
     }
+
+
+def exercise_every_metric(metrics: Any, *, portfolio: str = "alice", ts_ms: int = SEED_TS_MS,
+                          latency_seconds: float = 0.004) -> None:
+    """Feed ``metrics`` (a ``monitor.metrics.Metrics``) so that every metric it has gets a series.
+
+    Used to list the exported names and to feed a real Prometheus; calling it again moves the
+    counters and the feed clock on, so ``rate()`` has something to measure.
+    """
+    metrics.observe_snapshot(seed_snapshot(portfolio, ts_ms=ts_ms))
+    metrics.set_firing_alerts([(portfolio, "margin_buffer_low", "warning")])
+    metrics.events_processed("price", 10)
+    metrics.events_processed("position")
+    metrics.dead_letter("okx")
+    metrics.reconnect("okx", "public")
+    for instrument in ("okx:BTC-USDT-SWAP", "okx:BTC-USDT", "binance:BTCUSDT"):
+        metrics.feed_event(instrument, ts_ms)
+        metrics.feed_stale(instrument, stale=False)
+    metrics.consumer_lag("hedge.prices", 0, 3)
+    metrics.observe_latency(latency_seconds)
+    metrics.ingest_buffered(0)
+    metrics.state_restored(3)
