@@ -1,9 +1,44 @@
-"""Command-line interface (wiring only)."""
+"""Command-line interface: parses flags and hands each sub-command to ``monitor.commands``."""
 
 from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from monitor import __version__
+from monitor.commands import plan
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the flag, with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``hedge-monitor`` parser with every sub-command."""
+    parser = _Parser(
+        prog="hedge-monitor",
+        description="Live risk monitor for crypto holdings hedged with futures.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  hedge-monitor demo --scenario seed-drop\n",
+    )
+    parser.add_argument("--version", action="version", version=f"hedge-monitor {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    plan_parser = commands.add_parser(
+        "plan", help="compute a hedge: contracts, residual, margin, stress",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"example:\n  {plan.EXAMPLE}\n")
+    plan.add_arguments(plan_parser)
+    plan_parser.set_defaults(handler=plan.run)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hedge-monitor`` command."""
-    del argv
-    return 0
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    status: int = args.handler(args)
+    return status

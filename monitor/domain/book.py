@@ -208,6 +208,7 @@ class HedgeBook:
         Hedge value change: ``dF = PnL(P') - PnL(P)`` (risk-definitions.md, effectiveness).
         Idempotent: an event not newer than the last one the book followed is ignored.
         """
+        self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
         last = self.followed.get(event.instrument)
         self.followed[event.instrument] = InstrumentPrice(
             event.mark, event.index, event.funding_rate, event.next_funding_ms,
@@ -231,6 +232,7 @@ class HedgeBook:
 
     def apply_asset_price(self, asset: str, price: float, ts_ms: int) -> None:
         """Follow an asset's reference price: ``dS = spot delta * (S' - S)`` for the effectiveness test."""
+        self.last_event_ms = max(self.last_event_ms, ts_ms)
         last = self.followed_assets.get(asset)
         if last is not None and ts_ms <= last[1]:
             return

@@ -319,7 +319,7 @@ class Processor:
         if state is None or state.alerts is None:
             return
         transitions = state.alerts.report_condition(
-            portfolio, rule, subject, active, value, self._now_ms(), message)
+            portfolio, rule, subject, active, value, state.book.last_event_ms, message)
         self._publish_alerts(portfolio.encode(), transitions)
 
     # -- state ----------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""One module per ``hedge-monitor`` sub-command; ``monitor.cli`` only wires them."""

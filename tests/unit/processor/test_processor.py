@@ -1,0 +1,160 @@
+"""The processor on the in-process bus: seed scenario, restore after restart, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import pytest
+
+from monitor.alerts import AlertEngine, AlertsConfig
+from monitor.bus.base import Topics
+from monitor.bus.memory import MemoryBus
+from monitor.codec import encode_event, event_key
+from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
+from monitor.domain.instruments import default_catalog
+from monitor.domain.plans import PortfolioSettings
+from monitor.processor.engine import RiskEngine
+from monitor.processor.runner import Processor, ProcessorSettings
+
+TOPICS = Topics()
+SWAP = "okx:BTC-USDT-SWAP"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _publish(bus: MemoryBus, *events: Event) -> None:
+    for event in events:
+        topic = TOPICS.prices if isinstance(event, PriceEvent) else TOPICS.positions
+        bus.append(topic, event_key(event), encode_event(event))
+
+
+def _prices(price: float, ts: int) -> list[Event]:
+    return [PriceEvent(i, price, None, None, None, ts, _now_ms()) for i in (SWAP, "okx:BTC-USDT")]
+
+
+def _seed_events(ts: int) -> list[Event]:
+    return [
+        BalanceEvent("seed", "cold", "BTC", 1.5, ts, ts),
+        PositionEvent("seed", "okx", SWAP, -150, 60_000, 10, "isolated", 9_000, ts, ts),
+    ]
+
+
+async def _until(condition: Callable[[], Any], timeout_s: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met before the deadline")
+
+
+def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
+    for record in reversed(bus.records(TOPICS.risk)):
+        if record.key == portfolio.encode():
+            value: dict[str, Any] = orjson.loads(record.value)
+            return value
+    return None
+
+
+@asynccontextmanager
+async def _running(bus: MemoryBus) -> AsyncIterator[Processor]:
+    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
+                        lambda _: AlertEngine(AlertsConfig()))
+    processor = Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0,
+                                                         fetch_timeout_ms=20))
+    stop = asyncio.Event()
+    task = asyncio.create_task(processor.run(stop))
+    await _until(lambda: processor.ready.is_set() or task.done())
+    try:
+        yield processor
+    finally:
+        stop.set()
+        await task
+
+
+async def test_seed_scenario_offsets_the_drop() -> None:
+    """1.5 BTC + 150 short at 60000 -> 54000: net delta 0, hedge ratio 1.0, hedge PnL +9000."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        _publish(bus, *_prices(54_000, 3_000))
+        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and
+                            r["assets"]["BTC"]["price"] == 54_000 and r)
+    btc = risk["assets"]["BTC"]
+    assert btc["net_delta"] == pytest.approx(0.0, abs=1e-12)  # 1.5 - 150 * 0.01
+    assert btc["hedge_ratio"] == pytest.approx(1.0)
+    assert risk["positions"][0]["unrealized_pnl_usd"] == pytest.approx(9_000.0)  # -1.5 * -6000
+    assert risk["seq"] > 0
+    assert risk["latency_ms"]["event_to_publish"] is not None
+
+
+async def test_restart_restores_state_without_resent_positions() -> None:
+    """A restarted processor gets its positions back from the state topic, not from new input."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await _until(lambda: _latest_risk(bus, "seed"))
+    # the state topic now holds the checkpoint; only a new price arrives after the restart
+    async with _running(bus):
+        _publish(bus, *_prices(57_000, 4_000))
+        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and
+                            r["assets"]["BTC"]["price"] == 57_000 and r)
+    assert risk["assets"]["BTC"]["spot_delta"] == 1.5
+    assert risk["positions"][0]["quantity"] == -150
+    # -150 * 0.01 * (57000 - 60000) = +4500
+    assert risk["positions"][0]["unrealized_pnl_usd"] == pytest.approx(4_500.0)
+    # the hedge value change kept accumulating across the restart: 1.5 * -3000 = -4500
+    assert risk["effectiveness"]["BTC"]["spot_change_usd"] == pytest.approx(-4_500.0)
+
+
+async def test_malformed_events_go_to_dead_letters_and_processing_continues() -> None:
+    """Not JSON, a wrong type, and an unknown instrument reach hedge.dlq with reasons."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(1))
+    async with _running(bus) as processor:
+        bus.append(TOPICS.positions, b"seed", b"{not json")
+        bus.append(TOPICS.positions, b"seed", orjson.dumps({
+            "v": 1, "type": "balance", "portfolio": "seed", "account": "a", "asset": "BTC",
+            "quantity": "1.5", "ts_event_ms": 1}))
+        bus.append(TOPICS.positions, b"seed", orjson.dumps({
+            "v": 1, "type": "position", "portfolio": "seed", "account": "a",
+            "instrument": "nowhere:XYZ", "quantity": -1.0, "entry_price": 1.0, "leverage": None,
+            "margin_mode": "cross", "isolated_margin": None, "ts_event_ms": 1}))
+        bus.append(TOPICS.prices, b"x", b'{"v":1,"type":"price","instrument":"x","mark":NaN}')
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await _until(lambda: len(bus.records(TOPICS.dlq)) == 4)
+        risk = await _until(lambda: _latest_risk(bus, "seed"))
+        assert processor.dead_letters == 4
+    reasons = [orjson.loads(r.value)["reason"] for r in bus.records(TOPICS.dlq)]
+    assert any(reason.startswith("not JSON") for reason in reasons)
+    assert "field 'quantity' must be int or float, got str" in reasons
+    assert any("unknown futures instrument 'nowhere:XYZ'" in reason for reason in reasons)
+    assert risk["assets"]["BTC"]["spot_delta"] == 1.5
+    letters = [orjson.loads(r.value) for r in bus.records(TOPICS.dlq)]
+    assert {"raw": "{not json", "source": TOPICS.positions, "offset": 0} in [
+        {k: letter[k] for k in ("raw", "source", "offset")} for letter in letters]
+
+
+async def test_alert_transitions_are_published() -> None:
+    """Closing half the hedge fires the under-hedged alert on hedge.alerts."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(1))
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        _publish(bus, PositionEvent("seed", "okx", SWAP, -75, 60_000, 10, "isolated", 4_500,
+                                    3_000, 3_000))
+        alerts = await _until(lambda: [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)])
+    low = [a for a in alerts if a["rule"] == "hedge_ratio_low"]
+    assert len(low) == 1
+    assert low[0]["state"] == "firing"
+    assert low[0]["value"] == pytest.approx(0.5)  # 75 * 0.01 / 1.5
