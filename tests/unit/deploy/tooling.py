@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -45,3 +48,55 @@ def exported_sample_names() -> frozenset[str]:
     registry = CollectorRegistry()
     exercise_every_metric(Metrics(registry))
     return frozenset(sample.name for family in registry.collect() for sample in family.samples)
+
+
+# Grafana built-ins the dashboards use, with the values the checks give them.
+GRAFANA_BUILTINS = {"$__rate_interval": "1m"}
+VARIABLE = re.compile(r"\$(?:\{)?(\w+)")
+
+
+@dataclass(frozen=True, slots=True)
+class PanelQuery:
+    """One query of one dashboard panel."""
+
+    dashboard: str
+    panel: str
+    ref_id: str
+    expr: str
+
+    def resolved(self, variables: dict[str, str]) -> str:
+        """The query with Grafana built-ins and the given dashboard variables substituted."""
+        expr = self.expr
+        replacements = {**GRAFANA_BUILTINS, **{f"${name}": v for name, v in variables.items()}}
+        for name, value in replacements.items():
+            expr = expr.replace(name, value)
+        return expr
+
+
+def load_dashboards() -> dict[str, dict[str, Any]]:
+    """Every dashboard JSON of grafana/dashboards/, by file name."""
+    return {
+        path.name: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((GRAFANA_DIR / "dashboards").glob("*.json"))
+    }
+
+
+def panels_of(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's panels, rows' nested panels included, rows themselves excluded."""
+    found: list[dict[str, Any]] = []
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            found.extend(panel.get("panels", []))
+        else:
+            found.append(panel)
+    return found
+
+
+def dashboard_queries() -> list[PanelQuery]:
+    """Every panel query of every dashboard."""
+    return [
+        PanelQuery(name, panel["title"], target["refId"], target["expr"])
+        for name, dashboard in load_dashboards().items()
+        for panel in panels_of(dashboard)
+        for target in panel["targets"]
+    ]
