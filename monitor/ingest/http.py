@@ -55,10 +55,15 @@ class HttpTransport(Protocol):
 
 
 def request_url(request: HttpRequest) -> str:
-    """The full URL of a request: base URL, path and url-encoded query."""
+    """The full URL of a request: base URL, path and query in order, percent-encoded.
+
+    Everything but RFC 3986 unreserved characters is percent-encoded (``%20`` for a space), the
+    encoding venues sign (``monitor.venues.signing.query_string``): the signed string and the sent
+    string must be byte-identical.
+    """
     url = request.base_url.rstrip("/") + request.path
     if request.query:
-        url += "?" + urllib.parse.urlencode(request.query)
+        url += "?" + urllib.parse.urlencode(request.query, safe="", quote_via=urllib.parse.quote)
     return url
 
 
@@ -85,9 +90,7 @@ class UrllibTransport:
         self._max_response_bytes = max_response_bytes
         self._opener = urllib.request.build_opener(_NoRedirect())
 
-    async def send(
-        self, request: HttpRequest, timeout_s: float = DEFAULT_TIMEOUT_S
-    ) -> HttpResponse:
+    async def send(self, request: HttpRequest, timeout_s: float = DEFAULT_TIMEOUT_S) -> HttpResponse:
         """Send ``request`` and return any HTTP response; raise IngestError otherwise."""
         scheme = urllib.parse.urlsplit(request.base_url).scheme
         if scheme not in ("http", "https"):
@@ -122,9 +125,7 @@ class UrllibTransport:
     def _read(self, stream: _Readable, request: HttpRequest) -> bytes:
         body = stream.read(self._max_response_bytes + 1)
         if len(body) > self._max_response_bytes:
-            raise IngestError(
-                f"{describe(request)}: response larger than {self._max_response_bytes} bytes"
-            )
+            raise IngestError(f"{describe(request)}: response larger than {self._max_response_bytes} bytes")
         return body
 
 

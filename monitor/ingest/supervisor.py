@@ -15,7 +15,9 @@ Life of one connection::
                        end if parsed.reconnect_reason; no frame for stale_after_s -> "stale";
                        age >= the share of max_connection_age_s -> planned reconnect
         pinger         send plan.ping_frame every ping_interval_s (websockets pings as well)
-        keepalive      HTTP venue.keepalive_request every keepalive_interval_s; non-2xx -> end
+        keepalive      HTTP venue.keepalive_request every keepalive_interval_s; non-2xx -> end;
+                       a 2xx body goes to venue.parse_resync too (a venue may poll REST data
+                       this way) and its events are published
         resync         after connect and whenever asked: venue.resync_requests -> HTTP
                        -> venue.parse_resync -> publish; status "resynced"
     status "reconnecting" ; sleep full-jitter backoff ; repeat
@@ -231,9 +233,10 @@ class ConnectionSupervisor:
                 return ended(f"setup failed: {describe(setup)} HTTP {response.status}")
             setup_body = response.body
         try:
-            plan = self._scaled(
-                self.venue.connect_plan(self.stream, self._wall_clock_ms(), setup_body)
-            )
+            plan = self._scaled(self.venue.connect_plan(self.stream, self._wall_clock_ms(), setup_body))
+        except FrameError as exc:
+            await self._dead_letter(f"setup response: {exc.reason}", setup_body or b"")
+            return ended(f"setup response unreadable: {exc.reason}")
         except Exception as exc:
             logger.exception("%s: connect_plan failed", self.name)
             return ended(f"internal: {type(exc).__name__} in connect_plan")
@@ -363,9 +366,7 @@ class ConnectionSupervisor:
 
     # -- helpers running beside the read loop -----------------------------------------------
 
-    async def _ping_loop(
-        self, connection: ClientConnection, frame: str | bytes, interval_s: float
-    ) -> None:
+    async def _ping_loop(self, connection: ClientConnection, frame: str | bytes, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
             await _send(connection, frame)
@@ -391,6 +392,7 @@ class ConnectionSupervisor:
                     f"keepalive failed: {describe(request)} HTTP {response.status}", planned=False
                 )
             self.keepalives += 1
+            await self._publish_response(request, response.body)
 
     async def _resync_loop(self, wanted: asyncio.Event) -> None:
         while True:
@@ -426,27 +428,29 @@ class ConnectionSupervisor:
                 logger.warning("%s: resync %s failed: %s", self.name, request.purpose, exc)
                 return False
             if not response.ok:
-                logger.warning(
-                    "%s: resync %s: HTTP %d", self.name, describe(request), response.status
-                )
-                await self._dead_letter(
-                    f"resync {request.purpose}: HTTP {response.status}", response.body
-                )
+                logger.warning("%s: resync %s: HTTP %d", self.name, describe(request), response.status)
+                await self._dead_letter(f"resync {request.purpose}: HTTP {response.status}", response.body)
                 return False
-            try:
-                events = self.venue.parse_resync(request, response.body, self._wall_clock_ms())
-            except FrameError as exc:
-                await self._dead_letter(f"resync {request.purpose}: {exc.reason}", response.body)
+            if not await self._publish_response(request, response.body):
                 return False
-            except Exception as exc:
-                logger.exception("%s: parse_resync raised %s", self.name, type(exc).__name__)
-                await self._dead_letter(f"internal: {type(exc).__name__}", response.body)
-                return False
-            if events:
-                await self.sink.publish(events)
-                self.events += len(events)
         self.resyncs += 1
         self._set_status("resynced", f"{len(requests)} request(s)")
+        return True
+
+    async def _publish_response(self, request: HttpRequest, body: bytes) -> bool:
+        """Hand a 2xx REST body to ``venue.parse_resync`` and publish its events."""
+        try:
+            events = self.venue.parse_resync(request, body, self._wall_clock_ms())
+        except FrameError as exc:
+            await self._dead_letter(f"{request.purpose}: {exc.reason}", body)
+            return False
+        except Exception as exc:
+            logger.exception("%s: parse_resync raised %s", self.name, type(exc).__name__)
+            await self._dead_letter(f"internal: {type(exc).__name__}", body)
+            return False
+        if events:
+            await self.sink.publish(events)
+            self.events += len(events)
         return True
 
     # -- small pieces ------------------------------------------------------------------------

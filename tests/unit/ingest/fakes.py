@@ -30,6 +30,7 @@ class FakeVenue:
     max_connection_age_s: float | None = None
     setup: bool = False
     resync: bool = False
+    reject_setup: bool = False
     resets: int = 0
     setup_bodies: list[bytes | None] = field(default_factory=list)
 
@@ -43,6 +44,8 @@ class FakeVenue:
 
     def connect_plan(self, stream: str, now_ms: int, setup_response: bytes | None) -> StreamPlan:
         self.setup_bodies.append(setup_response)
+        if self.reject_setup:
+            raise FrameError("no listenKey")
         return StreamPlan(
             url=self.url,
             on_open=("subscribe",),
@@ -85,7 +88,15 @@ class FakeVenue:
         return (HttpRequest("GET", "http://fake.invalid", "/positions", "positions"),)
 
     def parse_resync(self, request: HttpRequest, body: bytes, receive_ms: int) -> tuple[Event, ...]:
-        quantity = float(json.loads(body)["quantity"])
+        content = json.loads(body)
+        if request.purpose == "keepalive":
+            if "price" not in content:
+                return ()
+            mark = float(content["price"])
+            return (PriceEvent("fake:BTC", mark, None, None, None, 1, receive_ms),)
+        if request.purpose != "positions":
+            raise FrameError(f"unexpected purpose {request.purpose}")
+        quantity = float(content["quantity"])
         event = PositionEvent(
             "main", "acct", "fake:BTC-SWAP", quantity, 60000.0, None, "cross", None, 1, receive_ms
         )

@@ -53,9 +53,11 @@ def _request(port: int, path: str = "/fapi/v2/positionRisk") -> HttpRequest:
 
 
 def test_request_url_joins_base_path_and_query() -> None:
-    """The URL is base + path + url-encoded query."""
-    request = HttpRequest("GET", "https://fapi.binance.com/", "/fapi/v1/x", "p", (("a", "1 2"),))
-    assert request_url(request) == "https://fapi.binance.com/fapi/v1/x?a=1+2"
+    """The URL is base + path + the query percent-encoded exactly as venues sign it."""
+    query = (("b", "1 2"), ("a", "x/y~z"))
+    request = HttpRequest("GET", "https://fapi.binance.com/", "/fapi/v1/x", "p", query)
+    # order kept, space -> %20, "/" -> %2F, "~" unreserved: the same bytes the venue signed
+    assert request_url(request) == "https://fapi.binance.com/fapi/v1/x?b=1%202&a=x%2Fy~z"
     assert describe(request) == "GET fapi.binance.com/fapi/v1/x"
 
 

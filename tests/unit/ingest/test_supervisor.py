@@ -118,9 +118,7 @@ async def test_frame_errors_and_venue_bugs_are_dead_lettered_and_reading_continu
     """A FrameError and any other parse exception go to dead_letter; later frames still parse."""
     sink = CollectingSink()
     async with scripted_server() as server:
-        supervisor = ConnectionSupervisor(
-            FakeVenue(server.url), "market", sink, _ok_transport(), FAST
-        )
+        supervisor = ConnectionSupervisor(FakeVenue(server.url), "market", sink, _ok_transport(), FAST)
         async with running(supervisor):
             await server.wait_for(lambda: server.accepted == 1)
             await server.push("{not json")
@@ -204,9 +202,7 @@ async def test_dropped_connection_is_reconnected_with_backoff() -> None:
     """An abrupt drop (no close frame) is reconnected after a jittered delay within bounds."""
     sink = CollectingSink()
     async with scripted_server() as server:
-        supervisor = ConnectionSupervisor(
-            FakeVenue(server.url), "market", sink, _ok_transport(), FAST
-        )
+        supervisor = ConnectionSupervisor(FakeVenue(server.url), "market", sink, _ok_transport(), FAST)
         async with running(supervisor):
             await server.wait_for(lambda: server.accepted == 1)
             server.drop()
@@ -331,3 +327,37 @@ async def test_time_scale_shrinks_the_plan_intervals() -> None:
         async with running(supervisor):
             await eventually(lambda: supervisor.stale_count >= 1)
     assert sink.statuses_of("fake", "market")[1] == "stale"
+
+
+async def test_keepalive_responses_are_parsed_and_published() -> None:
+    """A 2xx keepalive body goes through parse_resync and its events are published."""
+    sink = CollectingSink()
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        if request.purpose == "keepalive":
+            return HttpResponse(200, b'{"price": "60500"}')
+        return HttpResponse(200, b'{"listenKey":"key-1"}')
+
+    async with scripted_server() as server:
+        venue = FakeVenue(server.url, setup=True, keepalive_interval_s=0.02)
+        supervisor = ConnectionSupervisor(venue, "market", sink, MemoryTransport(answer), FAST)
+        async with running(supervisor):
+            await sink.wait_for(lambda: len(sink.events) >= 2, 5.0)
+    marks = {event.mark for event in sink.events if isinstance(event, PriceEvent)}
+    assert marks == {60500.0}
+    assert sink.dead_letters == []
+
+
+async def test_unreadable_setup_response_is_dead_lettered_and_retried() -> None:
+    """A setup body connect_plan rejects with FrameError is dead-lettered; the stream retries."""
+    sink = CollectingSink()
+    transport = MemoryTransport(lambda _: HttpResponse(200, b'{"code":-1}'))
+    async with scripted_server() as server:
+        venue = FakeVenue(server.url, setup=True, reject_setup=True)
+        supervisor = ConnectionSupervisor(venue, "market", sink, transport, FAST)
+        async with running(supervisor):
+            await sink.wait_for(lambda: len(sink.dead_letters) >= 2, 5.0)
+    assert sink.dead_letters[0].reason == "setup response: no listenKey"
+    assert sink.dead_letters[0].raw == b'{"code":-1}'
+    assert supervisor.connects == 0
+    assert server.accepted == 0
