@@ -7,7 +7,7 @@ import sys
 from typing import NoReturn
 
 from monitor import __version__
-from monitor.commands import plan
+from monitor.commands import plan, process, tail
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"example:\n  {plan.EXAMPLE}\n")
     plan.add_arguments(plan_parser)
     plan_parser.set_defaults(handler=plan.run)
+
+    for name, module, help_text in (
+        ("process", process, "run the stateful risk processor on Kafka"),
+        ("tail", tail, "print risk snapshots or alerts from Kafka"),
+    ):
+        sub = commands.add_parser(
+            name, help=help_text, formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=f"example:\n  {module.EXAMPLE}\n")
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
     return parser
 
 

@@ -103,6 +103,11 @@ class Processor:
         self.published_snapshots = 0
         self.dead_letters = 0
 
+    @property
+    def owned_partitions(self) -> frozenset[int]:
+        """The input partitions this instance currently owns."""
+        return frozenset(self._owned)
+
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 

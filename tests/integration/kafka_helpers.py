@@ -1,0 +1,91 @@
+"""Small helpers for integration tests against the real broker: produce inputs, read outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from monitor.bus.base import Topics
+from monitor.codec import encode_event, event_key
+from monitor.domain.events import Event, PriceEvent
+
+
+async def produce(bootstrap: str, topics: Topics, events: Sequence[Event]) -> None:
+    """Send canonical events to hedge.prices / hedge.positions and wait for every ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        deliveries = []
+        for event in events:
+            topic = topics.prices if isinstance(event, PriceEvent) else topics.positions
+            deliveries.append(await producer.send(topic, encode_event(event), key=event_key(event)))
+        await asyncio.gather(*deliveries)
+    finally:
+        await producer.stop()
+
+
+async def produce_raw(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    """Send one raw value."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, dict[str, Any]]]:
+    """Every value of a topic so far, as (key, decoded JSON), partition by partition."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
+                                                              or (await _partitions(consumer, topic)))]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        result: list[tuple[bytes | None, dict[str, Any]]] = []
+        positions = dict.fromkeys(partitions, 0)
+        while any(positions[p] < ends[p] for p in partitions):
+            batches = await consumer.getmany(timeout_ms=200)
+            for partition, messages in batches.items():
+                for message in messages:
+                    positions[partition] = message.offset + 1
+                    result.append((message.key, orjson.loads(message.value)))
+        return result
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+def latest_by_key(records: list[tuple[bytes | None, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The last value per key (what a compacted topic keeps)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for key, value in records:
+        if key is not None:
+            latest[key.decode()] = value
+    return latest
+
+
+async def poll(condition: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.2) -> Any:
+    """Await ``condition()`` (a coroutine function or plain function) until truthy, with a deadline."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s (last value {last!r})")

@@ -1,0 +1,211 @@
+"""The stateful processor against the real broker: seed scenario, scale-out, failover, restore, DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.bus.base import Topics
+from monitor.bus.kafka import KafkaBus, KafkaSettings
+from monitor.commands.process import build_engine
+from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
+from monitor.processor.runner import Processor, ProcessorSettings
+from tests.integration.kafka_helpers import latest_by_key, poll, produce, produce_raw, read_all
+
+SWAP = "okx:BTC-USDT-SWAP"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _prices(price: float, ts: int) -> list[Event]:
+    return [PriceEvent(i, price, None, None, None, ts, _now()) for i in (SWAP, "okx:BTC-USDT")]
+
+
+def _portfolio(name: str, btc: float, ts: int) -> list[Event]:
+    """``btc`` held and hedged one to one with 0.01 BTC contracts at 60000."""
+    contracts = round(btc / 0.01)
+    return [
+        BalanceEvent(name, "cold", "BTC", btc, ts, ts),
+        PositionEvent(name, "okx", SWAP, -contracts, 60_000, 10, "isolated",
+                      contracts * 600 / 10, ts, ts),
+    ]
+
+
+@asynccontextmanager
+async def _processor(bootstrap: str, topics: Topics, group: str) -> AsyncIterator[Processor]:
+    bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap))
+    await bus.create_topics(topics.specs(4))
+    settings = ProcessorSettings(topics=topics, group_id=group, checkpoint_interval_ms=200)
+    processor = Processor(bus, build_engine(), settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(processor.run(stop))
+    await poll(lambda: processor.ready.is_set() or task.done(), 60)
+    if task.done():
+        task.result()
+    try:
+        yield processor
+    finally:
+        stop.set()
+        await task
+
+
+@contextmanager
+def _process(
+    bootstrap: str, topics: Topics, group: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    prefix = topics.prices.removesuffix("hedge.prices")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "process", "--kafka", bootstrap, "--topic-prefix",
+             prefix, "--group-id", group, "--partitions", "4", "--checkpoint-interval-ms", "200"],
+            env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _risk(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]]:
+    return latest_by_key(await read_all(bootstrap, topics.risk))
+
+
+async def test_seed_scenario_through_kafka(kafka_bootstrap: str, topic_prefix: str) -> None:
+    """Seed events in Kafka -> hedge.risk shows net delta 0, ratio 1.0, hedge PnL +9000."""
+    topics = Topics.with_prefix(topic_prefix)
+    async with _processor(kafka_bootstrap, topics, f"{topic_prefix}g"):
+        await produce(kafka_bootstrap, topics, [*_portfolio("seed", 1.5, 1_000),
+                                                *_prices(60_000, 2_000)])
+        await produce(kafka_bootstrap, topics, _prices(54_000, 3_000))
+
+        async def dropped() -> dict[str, Any] | None:
+            seed = (await _risk(kafka_bootstrap, topics)).get("seed")
+            return seed if seed and seed["assets"]["BTC"]["price"] == 54_000 else None
+
+        risk = await poll(dropped)
+    btc = risk["assets"]["BTC"]
+    assert btc["net_delta"] == pytest.approx(0.0, abs=1e-12)  # 1.5 - 150 * 0.01
+    assert btc["hedge_ratio"] == pytest.approx(1.0)
+    assert risk["positions"][0]["unrealized_pnl_usd"] == pytest.approx(9_000.0)  # -1.5 * -6000
+    stress = {row["shock"]: row for row in risk["stress"]}
+    assert stress[-0.1]["net_pnl_usd"] == pytest.approx(0.0, abs=0.005)
+
+
+async def test_two_processors_split_and_cover_all_portfolios(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Two members of one group each own some partitions; together they publish every portfolio."""
+    topics = Topics.with_prefix(topic_prefix)
+    group = f"{topic_prefix}g"
+    names = [f"p{i}" for i in range(12)]
+    async with _processor(kafka_bootstrap, topics, group) as first, \
+            _processor(kafka_bootstrap, topics, group) as second:
+        await poll(lambda: first.owned_partitions and second.owned_partitions and
+                   len(first.owned_partitions | second.owned_partitions) == 4, 60)
+        assert not first.owned_partitions & second.owned_partitions
+        events: list[Event] = [*_prices(60_000, 1_000)]
+        for index, name in enumerate(names):
+            events += _portfolio(name, 0.1 * (index + 1), 2_000)
+        await produce(kafka_bootstrap, topics, events)
+        risk = await poll(lambda: _all_published(kafka_bootstrap, topics, names), 60)
+        assert first.published_snapshots > 0
+        assert second.published_snapshots > 0
+    for index, name in enumerate(names):
+        # 0.1 * (i + 1) BTC hedged by round(0.1 * (i + 1) / 0.01) contracts: net delta 0
+        assert risk[name]["assets"]["BTC"]["spot_delta"] == pytest.approx(0.1 * (index + 1))
+        assert risk[name]["assets"]["BTC"]["net_delta"] == pytest.approx(0.0, abs=1e-9)
+
+
+async def _all_published(bootstrap: str, topics: Topics, names: list[str]) -> dict[str, Any] | None:
+    risk = await _risk(bootstrap, topics)
+    return risk if all(name in risk for name in names) else None
+
+
+async def test_killed_processor_fails_over_with_state(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """SIGKILL one of two processes: the survivor takes its portfolios over with their state."""
+    topics = Topics.with_prefix(topic_prefix)
+    group = f"{topic_prefix}g"
+    names = [f"k{i}" for i in range(8)]
+    bus = KafkaBus(KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    await bus.create_topics(topics.specs(4))
+    with _process(kafka_bootstrap, topics, group, tmp_path / "victim.log") as victim, \
+            _process(kafka_bootstrap, topics, group, tmp_path / "survivor.log") as survivor:
+        events: list[Event] = [*_prices(60_000, 1_000)]
+        for name in names:
+            events += _portfolio(name, 1.0, 2_000)
+        await produce(kafka_bootstrap, topics, events)
+        await poll(lambda: _all_published(kafka_bootstrap, topics, names), 90)
+        await asyncio.sleep(0.5)  # let both checkpoint (interval 200 ms) before the kill
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        # only a price arrives after the kill: positions must come from the checkpointed state
+        await produce(kafka_bootstrap, topics, _prices(50_000, 5_000))
+
+        async def repriced() -> dict[str, Any] | None:
+            risk = await _risk(kafka_bootstrap, topics)
+            done = all(risk.get(n, {}).get("assets", {}).get("BTC", {}).get("price") == 50_000
+                       for n in names)
+            return risk if done else None
+
+        risk = await poll(repriced, 90)
+        assert survivor.poll() is None
+    for name in names:
+        position = risk[name]["positions"][0]
+        assert position["quantity"] == -100
+        # -100 * 0.01 * (50000 - 60000) = +10000
+        assert position["unrealized_pnl_usd"] == pytest.approx(10_000.0)
+
+
+async def test_restart_restores_state(kafka_bootstrap: str, topic_prefix: str) -> None:
+    """A restarted processor needs no re-sent positions: its state comes back from hedge.state."""
+    topics = Topics.with_prefix(topic_prefix)
+    group = f"{topic_prefix}g"
+    async with _processor(kafka_bootstrap, topics, group):
+        await produce(kafka_bootstrap, topics, [*_portfolio("r", 1.5, 1_000), *_prices(60_000, 2_000)])
+        await poll(lambda: _all_published(kafka_bootstrap, topics, ["r"]))
+    async with _processor(kafka_bootstrap, topics, group):
+        await produce(kafka_bootstrap, topics, _prices(57_000, 3_000))
+
+        async def repriced() -> dict[str, Any] | None:
+            r = (await _risk(kafka_bootstrap, topics)).get("r")
+            return r if r and r["assets"]["BTC"]["price"] == 57_000 else None
+
+        risk = await poll(repriced)
+    assert risk["assets"]["BTC"]["spot_delta"] == 1.5
+    assert risk["positions"][0]["unrealized_pnl_usd"] == pytest.approx(4_500.0)  # -1.5 * -3000
+
+
+async def test_malformed_events_reach_the_dead_letter_topic(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """A malformed value lands in hedge.dlq with its reason and processing continues."""
+    topics = Topics.with_prefix(topic_prefix)
+    async with _processor(kafka_bootstrap, topics, f"{topic_prefix}g") as processor:
+        await produce_raw(kafka_bootstrap, topics.positions, b"bad", b'{"v":1,"type":"balance"}')
+        await produce(kafka_bootstrap, topics, [*_portfolio("ok", 1.0, 1_000), *_prices(60_000, 2_000)])
+        letters = await poll(lambda: read_all(kafka_bootstrap, topics.dlq))
+        await poll(lambda: _all_published(kafka_bootstrap, topics, ["ok"]))
+        assert processor.dead_letters == 1
+    assert letters[0][1]["reason"] == "missing field 'ts_event_ms'"
+    assert letters[0][1]["raw"] == '{"v":1,"type":"balance"}'
