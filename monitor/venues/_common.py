@@ -1,0 +1,409 @@
+"""Pure helpers shared by the venue modules: strict JSON field access and position netting.
+
+Every accessor raises ``FrameError`` with a reason naming the field (never the frame's content beyond
+the offending field name), so malformed input reaches the dead-letter topic instead of escaping as
+KeyError/TypeError/ValueError. Numbers may arrive as JSON numbers or as decimal strings (the
+exchanges send most numbers as strings, exchange-wire-formats.md §0.3); NaN, Infinity, empty
+strings, booleans and Python-only spellings such as ``1_000`` are refused where a number is required.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import orjson
+
+from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent
+from monitor.venues.base import (
+    MAX_FRAME_BYTES,
+    MAX_LIST_ITEMS,
+    AccountContext,
+    Credentials,
+    FrameError,
+)
+
+JsonObject = Mapping[str, object]
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_DIGITS = re.compile(r"\d{1,18}")
+# Relative size under which the sum of hedge legs counts as flat (float noise of e.g. 0.1 + 0.2 - 0.3).
+_FLAT_TOLERANCE = 1e-9
+
+
+@contextmanager
+def frame_errors(venue: str) -> Iterator[None]:
+    """Turn any stray parsing exception inside the block into a FrameError naming the venue."""
+    try:
+        yield
+    except FrameError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError) as exc:
+        raise FrameError(f"{venue}: malformed frame ({type(exc).__name__}: {exc})") from None
+
+
+def load_json(frame: str | bytes, venue: str) -> object:
+    """Decode one frame or response body, refusing oversized input and invalid JSON."""
+    size = len(frame) if isinstance(frame, bytes) else len(frame.encode("utf-8", "replace"))
+    if size > MAX_FRAME_BYTES:
+        raise FrameError(f"{venue}: frame of {size} bytes exceeds the limit of {MAX_FRAME_BYTES}")
+    try:
+        return orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(f"{venue}: invalid JSON ({exc})") from None
+
+
+def dump_json(value: object) -> str:
+    """Compact JSON text of an outgoing frame."""
+    return orjson.dumps(value).decode("utf-8")
+
+
+def as_object(value: object, what: str) -> JsonObject:
+    """``value`` as a JSON object, or FrameError."""
+    if not isinstance(value, dict):
+        raise FrameError(f"{what} must be a JSON object")
+    return value
+
+
+def as_list(value: object, what: str) -> Sequence[object]:
+    """``value`` as a JSON array of at most MAX_LIST_ITEMS items, or FrameError."""
+    if not isinstance(value, list):
+        raise FrameError(f"{what} must be a JSON array")
+    if len(value) > MAX_LIST_ITEMS:
+        raise FrameError(f"{what} has {len(value)} items; at most {MAX_LIST_ITEMS} are accepted")
+    return value
+
+
+def objects(obj: JsonObject, key: str, what: str, *, default_empty: bool = False) -> list[JsonObject]:
+    """The array ``obj[key]`` whose items are all objects; absent counts as empty if allowed."""
+    if key not in obj and default_empty:
+        return []
+    items = as_list(required(obj, key, what), f"{what}: field {key!r}")
+    return [as_object(item, f"{what}: item of {key!r}") for item in items]
+
+
+def required(obj: JsonObject, key: str, what: str) -> object:
+    """``obj[key]``, or FrameError when the field is missing."""
+    if key not in obj:
+        raise FrameError(f"{what}: missing field {key!r}")
+    return obj[key]
+
+
+def text(obj: JsonObject, key: str, what: str) -> str:
+    """A required non-empty string field."""
+    value = required(obj, key, what)
+    if not isinstance(value, str) or not value:
+        raise FrameError(f"{what}: field {key!r} must be a non-empty string")
+    return value
+
+
+def optional_text(obj: JsonObject, key: str, what: str) -> str | None:
+    """A string field that may be absent or null (``""`` is returned as is)."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FrameError(f"{what}: field {key!r} must be a string")
+    return value
+
+
+def to_number(value: object, what: str) -> float:
+    """A finite float from a JSON number or a plain decimal string."""
+    if isinstance(value, bool):
+        raise FrameError(f"{what} must be a number, got a boolean")
+    if isinstance(value, int | float):
+        try:
+            result = float(value)
+        except OverflowError:
+            raise FrameError(f"{what} is out of range") from None
+    elif isinstance(value, str):
+        if not _DECIMAL.fullmatch(value):
+            raise FrameError(f"{what} must be a decimal number, got {value[:40]!r}")
+        result = float(value)
+    else:
+        raise FrameError(f"{what} must be a number")
+    if not math.isfinite(result):
+        raise FrameError(f"{what} must be finite")
+    return result
+
+
+def number(obj: JsonObject, key: str, what: str) -> float:
+    """A required finite number field (JSON number or decimal string)."""
+    return to_number(required(obj, key, what), f"{what}: field {key!r}")
+
+
+def optional_number(obj: JsonObject, key: str, what: str) -> float | None:
+    """A number field where absent, null or ``""`` means "not applicable" (None)."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    return to_number(value, f"{what}: field {key!r}")
+
+
+def to_time_ms(value: object, what: str) -> int:
+    """Epoch milliseconds from a JSON integer or a string of digits (Binance ``listenKeyExpired``)."""
+    if isinstance(value, bool):
+        raise FrameError(f"{what} must be epoch milliseconds, got a boolean")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        result = int(value)
+    else:
+        raise FrameError(f"{what} must be epoch milliseconds")
+    if not 0 <= result < 10**16:
+        raise FrameError(f"{what} is out of range for epoch milliseconds")
+    return result
+
+
+def time_ms(obj: JsonObject, key: str, what: str) -> int:
+    """A required epoch-millisecond field."""
+    return to_time_ms(required(obj, key, what), f"{what}: field {key!r}")
+
+
+def optional_time_ms(obj: JsonObject, key: str, what: str) -> int | None:
+    """An epoch-millisecond field where absent, null, ``""`` or 0 means "none"."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    result = to_time_ms(value, f"{what}: field {key!r}")
+    return result or None
+
+
+def integer(obj: JsonObject, key: str, what: str) -> int:
+    """A required integer field (JSON integer or a string of digits)."""
+    value = required(obj, key, what)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    raise FrameError(f"{what}: field {key!r} must be an integer")
+
+
+def margin_mode(value: str, what: str) -> MarginMode:
+    """Canonical margin mode from the venues' spellings (``cross``, ``CROSSED``, ``isolated``, ...)."""
+    lowered = value.lower()
+    if lowered == "isolated":
+        return "isolated"
+    if lowered in ("cross", "crossed"):
+        return "cross"
+    raise FrameError(f"{what}: unknown margin mode {value[:20]!r}")
+
+
+def positive_or_none(value: float | None) -> float | None:
+    """A leverage-like value, with 0 or negative (venues' "not applicable") as None."""
+    return value if value is not None and value > 0 else None
+
+
+def validate_symbols(symbols: Sequence[str], pattern: str, venue: str) -> tuple[str, ...]:
+    """The configured symbols, checked against the venue's symbol syntax (ValueError otherwise)."""
+    if isinstance(symbols, str):
+        raise TypeError(f"{venue}: symbols must be a sequence of symbols, not one string")
+    checked = tuple(dict.fromkeys(symbols))
+    compiled = re.compile(pattern)
+    for symbol in checked:
+        if not isinstance(symbol, str) or not compiled.fullmatch(symbol):
+            raise ValueError(f"{venue}: {symbol!r} is not a valid symbol (expected {pattern})")
+    return checked
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One position leg as the venue reports it: signed contracts, entry, margin terms."""
+
+    quantity: float
+    entry_price: float
+    margin_mode: MarginMode
+    isolated_margin: float | None
+    leverage: float | None
+
+
+FLAT_CROSS = Leg(0.0, 0.0, "cross", None, None)
+
+
+def net_legs(legs: Sequence[Leg], *, inverse: bool = False) -> Leg:
+    """Net the legs of one instrument (hedge-mode long + short, or a single one-way leg) into one.
+
+    The canonical position key is (account, instrument), so hedge-mode legs cannot be published
+    separately. ``Q = sum(q_i)``. The entry price keeps the legs' summed unrealised PnL
+    (risk-definitions.md "Profit and loss"):
+    linear ``sum(q_i * (P - EP_i)) = Q * (P - EP)`` gives ``EP = sum(q_i * EP_i) / Q``;
+    inverse ``sum(q_i * cv * (1/EP_i - 1/P)) = Q * cv * (1/EP - 1/P)`` gives ``EP = Q / sum(q_i / EP_i)``.
+    When the legs nearly offset, that EP can be <= 0 (it then carries a locked-in PnL that no single
+    entry price can express): the |q|-weighted mean entry is used instead, so delta stays exact
+    and the PnL of the net is approximate. ``|Q|`` below ``1e-9 * sum(|q_i|)`` is flat (Q = 0, EP = 0)
+    even if both legs are open; their locked margin is then not reported.
+    Margin mode: isolated only if every open leg (every leg when all are flat) is isolated; isolated
+    margin: the sum over those legs, None if any is unknown. Leverage: that of the largest open leg.
+    """
+    if not legs:
+        return FLAT_CROSS
+    open_legs = [leg for leg in legs if leg.quantity != 0]
+    considered = open_legs or list(legs)
+    mode: MarginMode = (
+        "isolated" if all(leg.margin_mode == "isolated" for leg in considered) else "cross"
+    )
+    isolated_margin: float | None = None
+    if mode == "isolated":
+        margins = [leg.isolated_margin for leg in considered]
+        isolated_margin = None if None in margins else sum(m for m in margins if m is not None)
+    leverage = next((leg.leverage for leg in legs if leg.leverage is not None), None)
+    if open_legs:
+        leverage = max(open_legs, key=lambda leg: abs(leg.quantity)).leverage or leverage
+    quantity = sum(leg.quantity for leg in open_legs)
+    gross = sum(abs(leg.quantity) for leg in open_legs)
+    if not open_legs or abs(quantity) <= _FLAT_TOLERANCE * gross:
+        return Leg(0.0, 0.0, mode, isolated_margin, leverage)
+    if len(open_legs) == 1:
+        entry = open_legs[0].entry_price
+    elif inverse:
+        reciprocal = sum(leg.quantity / leg.entry_price for leg in open_legs)
+        entry = quantity / reciprocal if reciprocal != 0 else -1.0
+    else:
+        entry = sum(leg.quantity * leg.entry_price for leg in open_legs) / quantity
+    if not entry > 0 or not math.isfinite(entry):
+        entry = sum(abs(leg.quantity) * leg.entry_price for leg in open_legs) / gross
+    return Leg(quantity, entry, mode, isolated_margin, leverage)
+
+
+class PositionBook:
+    """Leg state of one account's positions, netted into one canonical position per symbol.
+
+    Legs are keyed per symbol by a venue-defined leg key (Binance ``BOTH``/``LONG``/``SHORT``, Bybit
+    ``positionIdx``, OKX ``posSide/mgnMode``). ``sibling(key)`` names the other leg of a hedge-mode
+    pair (None for one-way legs). Until the first complete snapshot is loaded, an update of a hedge
+    leg whose sibling is unknown is held back and a resync is asked for, because netting it alone
+    could report the opposite leg as closed. After a snapshot, an unseen leg is flat (the venues'
+    snapshots list every open position). ``clear`` (on reconnect) forgets the legs but remembers
+    which symbols were last reported open, so the next snapshot can close those that disappeared.
+    """
+
+    __slots__ = ("_inverse", "_legs", "_loaded", "_open", "_sibling")
+
+    def __init__(
+        self, sibling: Callable[[str], str | None], inverse: Callable[[str], bool] | None = None
+    ) -> None:
+        self._sibling = sibling
+        self._inverse = inverse or (lambda _symbol: False)
+        self._legs: dict[str, dict[str, Leg]] = {}
+        self._loaded = False
+        self._open: set[str] = set()
+
+    @property
+    def loaded(self) -> bool:
+        """True once a complete snapshot has been loaded since the last ``clear``."""
+        return self._loaded
+
+    def clear(self) -> None:
+        """Forget every leg (before a reconnect); the set of symbols reported open is kept."""
+        self._legs.clear()
+        self._loaded = False
+
+    def legs(self, symbol: str) -> dict[str, Leg]:
+        """A copy of the known legs of one symbol."""
+        return dict(self._legs.get(symbol, {}))
+
+    def load(
+        self, snapshot: Iterable[tuple[str, str, Leg]], also: Iterable[str] = ()
+    ) -> list[tuple[str, Leg]]:
+        """Replace all legs by a complete snapshot; net positions of the open, ``also`` and
+        previously open symbols (the latter closed if the snapshot no longer has them)."""
+        legs: dict[str, dict[str, Leg]] = {}
+        for symbol, key, leg in snapshot:
+            legs.setdefault(symbol, {})[key] = leg
+        previously_open = sorted(self._open)
+        self._legs = legs
+        self._loaded = True
+        netted = {symbol: self._net(symbol) for symbol in legs}
+        report = [symbol for symbol, leg in netted.items() if leg.quantity != 0]
+        for symbol in (*also, *previously_open):
+            if symbol not in report:
+                report.append(symbol)
+        return [(symbol, netted.get(symbol) or self._net(symbol)) for symbol in report]
+
+    def apply(self, updates: Sequence[tuple[str, str, Leg]]) -> tuple[list[tuple[str, Leg]], bool]:
+        """Store leg updates; return the net position of each touched symbol that can be netted,
+        and whether a resync is needed (a hedge leg's sibling is unknown before any snapshot)."""
+        touched = list(dict.fromkeys(symbol for symbol, _, _ in updates))
+        for symbol, key, leg in updates:
+            self._legs.setdefault(symbol, {})[key] = leg
+        result: list[tuple[str, Leg]] = []
+        resync = False
+        for symbol in touched:
+            if not self._loaded and self._sibling_missing(symbol):
+                resync = True
+                continue
+            result.append((symbol, self._net(symbol)))
+        return result, resync
+
+    def set_leverage(self, symbol: str, leverage: float) -> list[tuple[str, Leg]]:
+        """Apply a leverage change to every leg of ``symbol``; its net position if it has legs."""
+        legs = self._legs.get(symbol)
+        if not legs:
+            return []
+        for key, leg in legs.items():
+            legs[key] = replace(leg, leverage=leverage)
+        if not self._loaded and self._sibling_missing(symbol):
+            return []
+        return [(symbol, self._net(symbol))]
+
+    def _sibling_missing(self, symbol: str) -> bool:
+        legs = self._legs.get(symbol, {})
+        for key in legs:
+            sibling = self._sibling(key)
+            if sibling is not None and sibling not in legs:
+                return True
+        return False
+
+    def _net(self, symbol: str) -> Leg:
+        netted = net_legs(list(self._legs.get(symbol, {}).values()), inverse=self._inverse(symbol))
+        if netted.quantity != 0:
+            self._open.add(symbol)
+        else:
+            self._open.discard(symbol)
+        return netted
+
+
+def position_event(
+    account: AccountContext, instrument: str, leg: Leg, ts_event_ms: int, ts_receive_ms: int
+) -> PositionEvent:
+    """The canonical full-state position of one netted leg."""
+    return PositionEvent(
+        portfolio=account.portfolio,
+        account=account.account,
+        instrument=instrument,
+        quantity=leg.quantity,
+        entry_price=leg.entry_price,
+        leverage=leg.leverage,
+        margin_mode=leg.margin_mode,
+        isolated_margin=leg.isolated_margin,
+        ts_event_ms=ts_event_ms,
+        ts_receive_ms=ts_receive_ms,
+    )
+
+
+def balance_event(
+    account: AccountContext, asset: str, quantity: float, ts_event_ms: int, ts_receive_ms: int
+) -> BalanceEvent:
+    """The canonical full balance of one asset."""
+    return BalanceEvent(
+        portfolio=account.portfolio,
+        account=account.account,
+        asset=asset,
+        quantity=quantity,
+        ts_event_ms=ts_event_ms,
+        ts_receive_ms=ts_receive_ms,
+    )
+
+
+def require_credentials(account: AccountContext | None, venue: str) -> Credentials | None:
+    """The account's credentials; ValueError when an account is configured without them."""
+    if account is None:
+        return None
+    if account.credentials is None:
+        raise ValueError(
+            f"{venue}: account {account.account!r} has no credentials; private streams need an API key"
+        )
+    return account.credentials

@@ -1,0 +1,440 @@
+"""Binance USDⓈ-M futures: mark prices, the listenKey user data stream and the signed REST resync.
+
+Wire formats: exchange-wire-formats.md §1, from developers.binance.com USDⓈ-M pages
+"websocket-market-streams", "Important-WebSocket-Change-Notice", "Mark-Price-Stream",
+"user-data-streams", "Event-Balance-and-Position-Update", "Event-Order-Update", "Event-Margin-Call",
+"Event-User-Data-Stream-Expired", "Position-Information-V2", "Account-Information-V2" and the
+"SIGNED Endpoint security" section of the REST general info.
+
+Streams:
+
+- ``market``: ``{ws}/market/stream?streams=btcusdt@markPrice@1s/...``. Since 2026 the base URL is
+  routed; markPrice lives under ``/market`` and an unrouted connection silently receives nothing.
+  Frames come in the combined-stream wrapper ``{"stream": .., "data": ..}``.
+  ``!markPrice@arr`` arrays are accepted too (only the configured symbols are emitted).
+- ``private`` (only with an account): ``stream_setup`` is ``POST /fapi/v1/listenKey`` (API-key
+  header), then ``{ws}/private/ws?listenKey=<key>``. No ``events=`` filter is sent: the parameter is
+  optional and omitting it delivers every user-data event (a list could silently exclude
+  ``listenKeyExpired``); unknown events are ignored here. The key lives 60 minutes;
+  ``keepalive_request`` is ``PUT /fapi/v1/listenKey`` every 30 minutes. ``listenKeyExpired`` (whose
+  ``E`` is a string) asks the supervisor to reconnect, which creates a new key.
+- Both: Binance closes every connection at 24 h, so ``max_connection_age_s`` is 23.5 h and the
+  supervisor reconnects first. The server sends ping control frames every 3 minutes that the
+  websocket library answers, so there is no application ping (``ping_frame`` None). The private
+  stream can be silent for hours, so its ``stale_after_s`` is long; protocol pings detect a dead link.
+
+Decisions:
+
+- Positions: ``ACCOUNT_UPDATE.a.P`` carries only changed legs (may be ``[]``). Hedge mode has LONG
+  and SHORT legs of one symbol while the canonical key is (account, instrument): the legs are kept
+  per (symbol, positionSide) and published netted (``_common.net_legs``: summed quantity, PnL-
+  preserving entry price). A SHORT leg is forced negative and a LONG positive. ``isolated_margin``
+  is the isolated wallet ``iw`` / ``isolatedWallet`` (excludes unrealised PnL, risk-definitions.md
+  "Margin"); None for cross. Leverage is not in ACCOUNT_UPDATE: it comes from ``positionRisk`` and
+  ``ACCOUNT_CONFIG_UPDATE`` and is remembered per symbol.
+- ``MARGIN_CALL`` carries no full state (and ``mt`` is ``"CROSSED"`` there): it emits nothing and
+  asks for a resync, so positions are refreshed from REST in case one was liquidated meanwhile.
+- ``ORDER_TRADE_UPDATE`` with execution type TRADE or CALCULATED (liquidation) and a non-zero last
+  filled quantity ``l`` gives a FillEvent (quantity signed by side ``S``, price ``L``). The
+  commission ``n`` is in asset ``N``: counted 1:1 as USD when ``N`` is USDT, USDC or USD; any other
+  asset (e.g. BNB fee discount) gives ``fee_usd = 0.0`` because the venue has no price for it, so
+  such fees are under-reported.
+- Balances: ``B[].wb`` wallet balance per asset (includes isolated wallets; ``cw`` is the cross part).
+- Resync: signed ``GET /fapi/v2/positionRisk`` and ``GET /fapi/v2/account`` (HMAC-SHA256 hex of the
+  query string with ``recvWindow`` and ``timestamp``, ``X-MBX-APIKEY`` header). positionRisk lists
+  every symbol and, in hedge mode, both legs; positions are emitted for open symbols, the configured
+  symbols and symbols last reported open. REST snapshot events carry the receive time as event time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from monitor.domain.events import Event, FillEvent, MarginMode, PriceEvent
+from monitor.domain.instruments import Catalog, default_catalog
+from monitor.venues._common import (
+    JsonObject,
+    Leg,
+    PositionBook,
+    as_list,
+    as_object,
+    balance_event,
+    frame_errors,
+    load_json,
+    margin_mode,
+    number,
+    objects,
+    optional_number,
+    optional_text,
+    optional_time_ms,
+    position_event,
+    positive_or_none,
+    require_credentials,
+    required,
+    text,
+    time_ms,
+    validate_symbols,
+)
+from monitor.venues.base import (
+    AccountContext,
+    Credentials,
+    FrameError,
+    FrameKind,
+    HttpRequest,
+    Parsed,
+    StreamPlan,
+)
+from monitor.venues.signing import api_key, hmac_sha256_hex, query_string
+
+NAME = "binance"
+PRODUCTION_WS_URL = "wss://fstream.binance.com"
+PRODUCTION_REST_URL = "https://fapi.binance.com"
+MARKET = "market"
+PRIVATE = "private"
+RECV_WINDOW_MS = 5000
+LISTEN_KEY_KEEPALIVE_S = 30 * 60.0
+MAX_CONNECTION_AGE_S = 23.5 * 3600
+PRIVATE_STALE_AFTER_S = 3600.0
+LISTEN_KEY_PATH = "/fapi/v1/listenKey"
+POSITIONS_PATH = "/fapi/v2/positionRisk"
+ACCOUNT_PATH = "/fapi/v2/account"
+
+_SYMBOL = r"[A-Z0-9]{2,30}(?:_[0-9]{6})?"
+_LISTEN_KEY = re.compile(r"[A-Za-z0-9]{1,128}")
+_USD_FEE_ASSETS = frozenset({"USDT", "USDC", "USD"})
+_POSITION_SIDES = frozenset({"BOTH", "LONG", "SHORT"})
+_FILL_EXECUTIONS = frozenset({"TRADE", "CALCULATED"})
+_SIBLING = {"LONG": "SHORT", "SHORT": "LONG"}
+
+
+class BinanceUsdm:
+    """Binance USDⓈ-M futures venue (instrument ids ``binance:<SYMBOL>``)."""
+
+    name: str
+
+    def __init__(
+        self,
+        *,
+        symbols: Sequence[str],
+        account: AccountContext | None = None,
+        ws_base_url: str = PRODUCTION_WS_URL,
+        rest_base_url: str = PRODUCTION_REST_URL,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.name = NAME
+        self.catalog = catalog or default_catalog()
+        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
+        self._account = account
+        self._credentials = require_credentials(account, NAME)
+        self._ws = ws_base_url.rstrip("/")
+        self._rest = rest_base_url.rstrip("/")
+        self._book = PositionBook(_SIBLING.get)
+        self._leverage: dict[str, float] = {}
+        self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
+            "markPriceUpdate": self._mark_price,
+            "ACCOUNT_UPDATE": self._account_update,
+            "ORDER_TRADE_UPDATE": self._order_trade_update,
+            "MARGIN_CALL": self._margin_call,
+            "listenKeyExpired": self._listen_key_expired,
+            "ACCOUNT_CONFIG_UPDATE": self._account_config_update,
+        }
+
+    def __repr__(self) -> str:
+        account = self._account.account if self._account else None
+        return f"BinanceUsdm(symbols={self._symbols!r}, account={account!r})"
+
+    # -- connection -----------------------------------------------------------------------------
+
+    def stream_names(self) -> tuple[str, ...]:
+        """``market``, plus ``private`` when an account is configured."""
+        return (MARKET, PRIVATE) if self._account else (MARKET,)
+
+    def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
+        """``POST /fapi/v1/listenKey`` before the private stream; nothing before the market one."""
+        self._check_stream(stream)
+        if stream != PRIVATE:
+            return None
+        return HttpRequest(
+            method="POST", base_url=self._rest, path=LISTEN_KEY_PATH, purpose="listenKey",
+            headers=self._key_header(),
+        )
+
+    def connect_plan(self, stream: str, now_ms: int, setup_response: bytes | None) -> StreamPlan:  # noqa: ARG002 -- Venue protocol
+        """Routed market URL with the mark price streams, or the private URL with the listenKey."""
+        self._check_stream(stream)
+        if stream == MARKET:
+            streams = "/".join(f"{symbol.lower()}@markPrice@1s" for symbol in self._symbols)
+            return StreamPlan(
+                url=f"{self._ws}/market/stream?streams={streams}",
+                ping_frame=None, ping_interval_s=20.0, stale_after_s=10.0,
+                max_connection_age_s=MAX_CONNECTION_AGE_S,
+            )
+        if setup_response is None:
+            raise FrameError(f"{NAME}: the private stream needs the listenKey response")
+        with frame_errors(NAME):
+            body = as_object(load_json(setup_response, NAME), "listenKey response")
+            listen_key = text(body, "listenKey", "listenKey response")
+        if not _LISTEN_KEY.fullmatch(listen_key):
+            raise FrameError(f"{NAME}: the listenKey response holds an invalid key")
+        return StreamPlan(
+            url=f"{self._ws}/private/ws?listenKey={listen_key}",
+            ping_frame=None, ping_interval_s=20.0, stale_after_s=PRIVATE_STALE_AFTER_S,
+            keepalive_interval_s=LISTEN_KEY_KEEPALIVE_S, max_connection_age_s=MAX_CONNECTION_AGE_S,
+        )
+
+    def reset(self, stream: str) -> None:
+        """Forget position legs and leverage before the private stream reconnects (resync rebuilds them)."""
+        self._check_stream(stream)
+        if stream == PRIVATE:
+            self._book.clear()
+            self._leverage.clear()
+
+    def keepalive_request(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
+        """``PUT /fapi/v1/listenKey`` for the private stream (extends the key by 60 minutes)."""
+        self._check_stream(stream)
+        if stream != PRIVATE:
+            return None
+        return HttpRequest(
+            method="PUT", base_url=self._rest, path=LISTEN_KEY_PATH, purpose="listenKey",
+            headers=self._key_header(),
+        )
+
+    def resync_requests(self, now_ms: int) -> tuple[HttpRequest, ...]:
+        """Signed ``positionRisk`` and ``account`` requests; none without an account."""
+        if self._credentials is None:
+            return ()
+        return (
+            self._signed(POSITIONS_PATH, "positions", now_ms),
+            self._signed(ACCOUNT_PATH, "balances", now_ms),
+        )
+
+    # -- frames ---------------------------------------------------------------------------------
+
+    def parse(self, stream: str, frame: str | bytes, receive_ms: int) -> Parsed:
+        """Read one market or user-data frame (combined wrapper or raw)."""
+        self._check_stream(stream)
+        with frame_errors(NAME):
+            return self._parse_payload(load_json(frame, NAME), receive_ms)
+
+    def _parse_payload(self, payload: object, receive_ms: int) -> Parsed:
+        if isinstance(payload, dict) and "stream" in payload and "data" in payload:
+            payload = payload["data"]
+        if isinstance(payload, list):
+            return self._mark_price_array(payload, receive_ms)
+        obj = as_object(payload, "frame")
+        if "result" in obj and "id" in obj:
+            return Parsed(kind=FrameKind.ACK)
+        if "e" not in obj and "code" in obj:
+            raise FrameError(f"{NAME}: error response with code {obj['code']!r}")
+        handler = self._handlers.get(text(obj, "e", "event"))
+        return handler(obj, receive_ms) if handler else Parsed(kind=FrameKind.IGNORED)
+
+    def _mark_price(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        return Parsed(events=(_price_event(obj, receive_ms),))
+
+    def _mark_price_array(self, items: list[object], receive_ms: int) -> Parsed:
+        events: list[Event] = []
+        for item in as_list(items, "mark price array"):
+            obj = as_object(item, "mark price")
+            if text(obj, "s", "mark price") in self._symbols:
+                events.append(_price_event(obj, receive_ms))
+        return Parsed(events=tuple(events))
+
+    def _account_update(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``{"e":"ACCOUNT_UPDATE","E":..,"a":{"m":"ORDER","B":[{"a","wb","cw","bc"}],"P":[{"s","pa",
+        "ep","mt","iw","ps",..}]}}``: balances of changed assets, changed position legs."""
+        account = self._require_account()
+        ts = time_ms(obj, "E", "ACCOUNT_UPDATE")
+        update = as_object(required(obj, "a", "ACCOUNT_UPDATE"), "ACCOUNT_UPDATE.a")
+        events: list[Event] = [
+            balance_event(account, text(b, "a", "balance"), number(b, "wb", "balance"), ts, receive_ms)
+            for b in objects(update, "B", "ACCOUNT_UPDATE.a", default_empty=True)
+        ]
+        legs = [
+            self._stream_leg(p) for p in objects(update, "P", "ACCOUNT_UPDATE.a", default_empty=True)
+        ]
+        netted, resync = self._book.apply(legs)
+        events.extend(
+            position_event(account, f"{NAME}:{symbol}", leg, ts, receive_ms) for symbol, leg in netted
+        )
+        return Parsed(events=tuple(events), resync=resync)
+
+    def _stream_leg(self, p: JsonObject) -> tuple[str, str, Leg]:
+        symbol = text(p, "s", "position")
+        mode = margin_mode(text(p, "mt", "position"), "position")
+        leg = _leg(
+            side=text(p, "ps", "position"),
+            quantity=number(p, "pa", "position"),
+            entry=number(p, "ep", "position"),
+            mode=mode,
+            isolated_wallet=optional_number(p, "iw", "position") if mode == "isolated" else None,
+            leverage=self._leverage.get(symbol),
+        )
+        return symbol, text(p, "ps", "position"), leg
+
+    def _order_trade_update(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """A fill when the execution type is TRADE/CALCULATED and ``l`` > 0; other updates ignored."""
+        account = self._require_account()
+        order = as_object(required(obj, "o", "ORDER_TRADE_UPDATE"), "ORDER_TRADE_UPDATE.o")
+        filled = number(order, "l", "order")
+        if text(order, "x", "order") not in _FILL_EXECUTIONS or filled == 0:
+            return Parsed(kind=FrameKind.IGNORED)
+        side = text(order, "S", "order")
+        if side not in ("BUY", "SELL"):
+            raise FrameError(f"{NAME}: order side must be BUY or SELL, got {side[:10]!r}")
+        fee_asset = optional_text(order, "N", "order")
+        commission = optional_number(order, "n", "order") or 0.0
+        fill = FillEvent(
+            portfolio=account.portfolio,
+            account=account.account,
+            instrument=f"{NAME}:{text(order, 's', 'order')}",
+            quantity=filled if side == "BUY" else -filled,
+            price=number(order, "L", "order"),
+            fee_usd=commission if fee_asset in _USD_FEE_ASSETS else 0.0,
+            ts_event_ms=time_ms(obj, "E", "ORDER_TRADE_UPDATE"),
+            ts_receive_ms=receive_ms,
+        )
+        return Parsed(events=(fill,))
+
+    def _margin_call(self, obj: JsonObject, receive_ms: int) -> Parsed:  # noqa: ARG002 -- handler signature
+        self._require_account()
+        time_ms(obj, "E", "MARGIN_CALL")
+        return Parsed(resync=True)
+
+    def _listen_key_expired(self, obj: JsonObject, receive_ms: int) -> Parsed:  # noqa: ARG002 -- handler signature
+        time_ms(obj, "E", "listenKeyExpired")
+        return Parsed(reconnect_reason="listenKeyExpired")
+
+    def _account_config_update(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``{"e":"ACCOUNT_CONFIG_UPDATE","E":..,"ac":{"s":"BTCUSDT","l":25}}``: a leverage change."""
+        account = self._require_account()
+        if "ac" not in obj:
+            return Parsed(kind=FrameKind.IGNORED)
+        config = as_object(obj["ac"], "ACCOUNT_CONFIG_UPDATE.ac")
+        symbol = text(config, "s", "ACCOUNT_CONFIG_UPDATE.ac")
+        leverage = positive_or_none(number(config, "l", "ACCOUNT_CONFIG_UPDATE.ac"))
+        if leverage is None:
+            raise FrameError(f"{NAME}: ACCOUNT_CONFIG_UPDATE leverage must be > 0")
+        ts = time_ms(obj, "E", "ACCOUNT_CONFIG_UPDATE")
+        self._leverage[symbol] = leverage
+        events = tuple(
+            position_event(account, f"{NAME}:{s}", leg, ts, receive_ms)
+            for s, leg in self._book.set_leverage(symbol, leverage)
+        )
+        return Parsed(events=events)
+
+    # -- resync ---------------------------------------------------------------------------------
+
+    def parse_resync(self, request: HttpRequest, body: bytes, receive_ms: int) -> tuple[Event, ...]:
+        """Full positions from ``positionRisk`` or wallet balances from ``account``."""
+        account = self._require_account()
+        with frame_errors(NAME):
+            payload = load_json(body, NAME)
+            if isinstance(payload, dict) and "code" in payload and "msg" in payload:
+                raise FrameError(f"{NAME}: {request.purpose} request failed with code {payload['code']!r}")
+            if request.purpose == "positions":
+                return self._positions_snapshot(account, payload, receive_ms)
+            if request.purpose == "balances":
+                obj = as_object(payload, "account response")
+                return tuple(
+                    balance_event(
+                        account, text(a, "asset", "asset"), number(a, "walletBalance", "asset"),
+                        receive_ms, receive_ms,
+                    )
+                    for a in objects(obj, "assets", "account response")
+                )
+        raise FrameError(f"{NAME}: unknown resync purpose {request.purpose!r}")
+
+    def _positions_snapshot(
+        self, account: AccountContext, payload: object, receive_ms: int
+    ) -> tuple[Event, ...]:
+        """``[{"symbol","positionAmt","entryPrice","marginType","isolatedWallet","leverage",
+        "positionSide",..}]`` — every symbol, both legs in hedge mode."""
+        legs: list[tuple[str, str, Leg]] = []
+        leverage: dict[str, float] = {}
+        for item in as_list(payload, "positionRisk response"):
+            row = as_object(item, "position")
+            symbol = text(row, "symbol", "position")
+            mode = margin_mode(text(row, "marginType", "position"), "position")
+            symbol_leverage = positive_or_none(optional_number(row, "leverage", "position"))
+            if symbol_leverage is not None:
+                leverage[symbol] = symbol_leverage
+            side = text(row, "positionSide", "position")
+            legs.append((symbol, side, _leg(
+                side=side,
+                quantity=number(row, "positionAmt", "position"),
+                entry=number(row, "entryPrice", "position"),
+                mode=mode,
+                isolated_wallet=(
+                    optional_number(row, "isolatedWallet", "position") if mode == "isolated" else None
+                ),
+                leverage=symbol_leverage,
+            )))
+        self._leverage = leverage
+        netted = self._book.load(legs, also=self._symbols)
+        return tuple(
+            position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
+            for symbol, leg in netted
+        )
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _check_stream(self, stream: str) -> None:
+        if stream not in self.stream_names():
+            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
+
+    def _require_account(self) -> AccountContext:
+        if self._account is None:
+            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
+        return self._account
+
+    def _require_credentials(self) -> Credentials:
+        if self._credentials is None:
+            raise ValueError(f"{NAME}: this request needs an account with credentials")
+        return self._credentials
+
+    def _key_header(self) -> dict[str, str]:
+        return {"X-MBX-APIKEY": api_key(self._require_credentials())}
+
+    def _signed(self, path: str, purpose: str, now_ms: int) -> HttpRequest:
+        """A GET signed per Binance "SIGNED Endpoint security": ``signature`` = HMAC-SHA256 hex of
+        the query string, with ``recvWindow`` and ``timestamp``."""
+        credentials = self._require_credentials()
+        pairs = (("recvWindow", str(RECV_WINDOW_MS)), ("timestamp", str(now_ms)))
+        signature = hmac_sha256_hex(credentials.api_secret, query_string(pairs))
+        return HttpRequest(
+            method="GET", base_url=self._rest, path=path, purpose=purpose,
+            query=(*pairs, ("signature", signature)), headers=self._key_header(),
+        )
+
+
+def _price_event(obj: JsonObject, receive_ms: int) -> PriceEvent:
+    """``{"e":"markPriceUpdate","E":..,"s":"BTCUSDT","p":mark,"i":index,"r":funding,"T":next}``;
+    delivery contracts send ``"r":""`` and ``"T":0`` (no funding)."""
+    symbol = text(obj, "s", "mark price")
+    return PriceEvent(
+        instrument=f"{NAME}:{symbol}",
+        mark=number(obj, "p", "mark price"),
+        index=optional_number(obj, "i", "mark price"),
+        funding_rate=optional_number(obj, "r", "mark price"),
+        next_funding_ms=optional_time_ms(obj, "T", "mark price"),
+        ts_event_ms=time_ms(obj, "E", "mark price"),
+        ts_receive_ms=receive_ms,
+    )
+
+
+def _leg(
+    *, side: str, quantity: float, entry: float, mode: MarginMode, isolated_wallet: float | None,
+    leverage: float | None,
+) -> Leg:
+    """One leg; LONG legs are positive and SHORT legs negative whatever sign the venue sent."""
+    if side not in _POSITION_SIDES:
+        raise FrameError(f"{NAME}: position side must be BOTH, LONG or SHORT, got {side[:10]!r}")
+    if side == "LONG":
+        quantity = abs(quantity)
+    elif side == "SHORT":
+        quantity = -abs(quantity)
+    if quantity == 0:
+        entry = 0.0
+    return Leg(quantity, entry, mode, isolated_wallet, leverage)

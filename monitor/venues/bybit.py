@@ -1,0 +1,392 @@
+"""Bybit v5: linear tickers, private position and wallet topics, signed REST resync.
+
+Wire formats: exchange-wire-formats.md §3, from github.com/bybit-exchange/docs (docs/v5/websocket/
+wss-authentication.mdx, public/ticker.mdx, private/position.mdx, private/wallet.mdx; docs/v5/guide.mdx
+"Authentication"; docs/v5/position/position.mdx; docs/v5/account/wallet-balance.mdx and
+account-info.mdx).
+
+Streams:
+
+- ``market``: ``{ws}/v5/public/linear``, ``{"op":"subscribe","args":["tickers.BTCUSDT",..]}`` (at most
+  10 topics per request). ``tickers`` sends a snapshot, then deltas carrying only changed fields:
+  "If a response param is not found in the message, then its value has not changed". The venue
+  merges each delta into the symbol's snapshot (a missing field is never zero) and emits a
+  PriceEvent (``markPrice``, ``indexPrice``, ``fundingRate``, ``nextFundingTime``; ``""`` for dated
+  futures means no funding) only when a delta changes one of those four fields. A delta before any
+  snapshot (just after a reconnect) is skipped until the snapshot arrives.
+- ``private``: ``{ws}/v5/private``. On open the venue sends ``{"op":"auth","args":[apiKey, expires,
+  signature]}`` with ``signature = hex(HMAC_SHA256(secret, "GET/realtime" + expires))`` and expires
+  10 s ahead; the subscription to ``position`` and ``wallet`` is sent as the reply to the auth
+  success. A failed auth asks for a reconnect.
+- Heartbeat on both: ``{"op":"ping"}`` every 20 s; the pong is ``{"op":"ping","ret_msg":"pong",..}``
+  on public and ``{"op":"pong",..}`` on private connections.
+
+Positions: ``size`` is unsigned with direction ``side`` (``Buy``/``Sell``, ``""`` or ``"None"`` when
+empty); quantity is in coin, i.e. contracts of size 1 as the catalog defines bybit linear contracts.
+Hedge mode has ``positionIdx`` 1 (buy side) and 2 (sell side) legs; they are kept per (symbol,
+positionIdx) and published netted (``_common.net_legs``). Margin mode: ``tradeMode`` 1 means isolated
+on classic accounts; unified accounts always send 0 and set the mode account-wide, read from
+``GET /v5/account/info`` ``marginMode`` (``ISOLATED_MARGIN`` = isolated). ``isolated_margin`` is
+``positionBalance`` ("Position margin": the margin allocated to the position, without unrealised
+PnL, in the settlement coin), None for cross. ``leverage`` ``""`` (portfolio margin) is None.
+
+Balances: the ``wallet`` topic's ``coin[].walletBalance`` (excludes unrealised PnL).
+
+Resync: ``GET /v5/account/info``, ``/v5/position/list?category=linear&settleCoin=USDT&limit=200``
+(positions with size > 0; a previously open symbol missing there is published closed; more than 200
+positions are not paged) and ``/v5/account/wallet-balance?accountType=UNIFIED``, signed with
+``X-BAPI-SIGN = hex(HMAC_SHA256(secret, timestamp + apiKey + recvWindow + queryString))`` and the
+``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP``, ``X-BAPI-RECV-WINDOW`` headers. REST snapshot events carry
+the receive time as event time; stream events carry the message ``creationTime`` / ``ts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from monitor.domain.events import Event, MarginMode, PriceEvent
+from monitor.domain.instruments import Catalog, default_catalog
+from monitor.venues._common import (
+    JsonObject,
+    Leg,
+    PositionBook,
+    as_object,
+    balance_event,
+    dump_json,
+    frame_errors,
+    integer,
+    load_json,
+    number,
+    objects,
+    optional_number,
+    optional_text,
+    optional_time_ms,
+    position_event,
+    positive_or_none,
+    require_credentials,
+    required,
+    text,
+    time_ms,
+    validate_symbols,
+)
+from monitor.venues.base import (
+    AccountContext,
+    Credentials,
+    FrameError,
+    FrameKind,
+    HttpRequest,
+    Parsed,
+    StreamPlan,
+)
+from monitor.venues.signing import Redacted, api_key, hmac_sha256_hex, query_string
+
+NAME = "bybit"
+PRODUCTION_WS_URL = "wss://stream.bybit.com"
+PRODUCTION_REST_URL = "https://api.bybit.com"
+MARKET = "market"
+PRIVATE = "private"
+RECV_WINDOW_MS = 5000
+AUTH_VALIDITY_MS = 10_000
+TOPICS_PER_REQUEST = 10
+PING_FRAME = dump_json({"op": "ping"})
+PRIVATE_TOPICS = ("position", "wallet")
+ACCOUNT_INFO_PATH = "/v5/account/info"
+POSITIONS_PATH = "/v5/position/list"
+WALLET_PATH = "/v5/account/wallet-balance"
+SETTLE_COIN = "USDT"
+
+_SYMBOL = r"[A-Z0-9][A-Z0-9-]{1,30}"
+_PRICE_FIELDS = frozenset({"markPrice", "indexPrice", "fundingRate", "nextFundingTime"})
+_SIBLING = {"1": "2", "2": "1"}
+_FUTURES_CATEGORIES = frozenset({"linear", "inverse"})
+
+
+class Bybit:
+    """Bybit v5 venue (instrument ids ``bybit:<SYMBOL>``)."""
+
+    name: str
+
+    def __init__(
+        self,
+        *,
+        symbols: Sequence[str],
+        account: AccountContext | None = None,
+        ws_base_url: str = PRODUCTION_WS_URL,
+        rest_base_url: str = PRODUCTION_REST_URL,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.name = NAME
+        self.catalog = catalog or default_catalog()
+        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
+        self._account = account
+        self._credentials = require_credentials(account, NAME)
+        self._ws = ws_base_url.rstrip("/")
+        self._rest = rest_base_url.rstrip("/")
+        self._tickers: dict[str, dict[str, object]] = {}
+        self._inverse: set[str] = set()
+        self._book = PositionBook(_SIBLING.get, lambda symbol: symbol in self._inverse)
+        self._account_isolated = False
+        self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
+            "tickers": self._ticker,
+            "position": self._position,
+            "wallet": self._wallet,
+        }
+
+    def __repr__(self) -> str:
+        account = self._account.account if self._account else None
+        return f"Bybit(symbols={self._symbols!r}, account={account!r})"
+
+    # -- connection -----------------------------------------------------------------------------
+
+    def stream_names(self) -> tuple[str, ...]:
+        """``market``, plus ``private`` when an account is configured."""
+        return (MARKET, PRIVATE) if self._account else (MARKET,)
+
+    def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
+        """No REST call before connecting."""
+        self._check_stream(stream)
+        return None
+
+    def connect_plan(self, stream: str, now_ms: int, setup_response: bytes | None) -> StreamPlan:  # noqa: ARG002 -- Venue protocol
+        """Public linear URL with ticker subscriptions, or the private URL with the auth frame."""
+        self._check_stream(stream)
+        if stream == MARKET:
+            topics = [f"tickers.{symbol}" for symbol in self._symbols]
+            frames = tuple(
+                dump_json({"op": "subscribe", "args": topics[i : i + TOPICS_PER_REQUEST]})
+                for i in range(0, len(topics), TOPICS_PER_REQUEST)
+            )
+            return StreamPlan(
+                url=f"{self._ws}/v5/public/linear", on_open=frames,
+                ping_frame=PING_FRAME, ping_interval_s=20.0, stale_after_s=30.0,
+            )
+        return StreamPlan(
+            url=f"{self._ws}/v5/private", on_open=(self.auth_frame(now_ms),),
+            ping_frame=PING_FRAME, ping_interval_s=20.0, stale_after_s=60.0,
+        )
+
+    def auth_frame(self, now_ms: int) -> Redacted:
+        """``{"op":"auth","args":[apiKey, expires, hex(HMAC_SHA256(secret, "GET/realtime"+expires))]}``."""
+        credentials = self._require_credentials()
+        expires = now_ms + AUTH_VALIDITY_MS
+        signature = hmac_sha256_hex(credentials.api_secret, f"GET/realtime{expires}")
+        return Redacted(dump_json({
+            "req_id": "auth", "op": "auth", "args": [str(api_key(credentials)), expires, signature],
+        }))
+
+    @staticmethod
+    def private_subscribe_frame() -> str:
+        """``{"op":"subscribe","args":["position","wallet"]}``, sent after the auth success."""
+        return dump_json({"req_id": "subscribe", "op": "subscribe", "args": list(PRIVATE_TOPICS)})
+
+    def reset(self, stream: str) -> None:
+        """Forget ticker snapshots (market) or position legs (private)."""
+        self._check_stream(stream)
+        if stream == MARKET:
+            self._tickers.clear()
+        else:
+            self._book.clear()
+
+    def keepalive_request(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
+        """None: Bybit needs no REST keepalive."""
+        self._check_stream(stream)
+        return None
+
+    def resync_requests(self, now_ms: int) -> tuple[HttpRequest, ...]:
+        """Signed account info, linear positions and unified wallet requests; none without an account."""
+        if self._credentials is None:
+            return ()
+        return (
+            self._signed(ACCOUNT_INFO_PATH, "account-info", (), now_ms),
+            self._signed(
+                POSITIONS_PATH, "positions",
+                (("category", "linear"), ("settleCoin", SETTLE_COIN), ("limit", "200")), now_ms,
+            ),
+            self._signed(WALLET_PATH, "balances", (("accountType", "UNIFIED"),), now_ms),
+        )
+
+    # -- frames ---------------------------------------------------------------------------------
+
+    def parse(self, stream: str, frame: str | bytes, receive_ms: int) -> Parsed:
+        """Read a control response (auth, subscribe, pong) or a topic push."""
+        self._check_stream(stream)
+        with frame_errors(NAME):
+            obj = as_object(load_json(frame, NAME), "frame")
+            if "op" in obj:
+                return self._control(obj)
+            topic = text(obj, "topic", "push")
+            handler = self._handlers.get(topic.partition(".")[0])
+            return handler(obj, receive_ms) if handler else Parsed(kind=FrameKind.IGNORED)
+
+    def _control(self, obj: JsonObject) -> Parsed:
+        """Auth, subscribe and ping responses (public pong: ``op`` "ping", ``ret_msg`` "pong")."""
+        op = text(obj, "op", "response")
+        success = obj.get("success")
+        if op in ("ping", "pong"):
+            return Parsed(kind=FrameKind.PONG)
+        if op == "auth":
+            if success is True:
+                return Parsed(kind=FrameKind.ACK, replies=(self.private_subscribe_frame(),))
+            return Parsed(kind=FrameKind.ACK, reconnect_reason=f"{NAME}: authentication failed")
+        if op in ("subscribe", "unsubscribe"):
+            if success is not True:
+                message = optional_text(obj, "ret_msg", "response") or ""
+                raise FrameError(f"{NAME}: {op} rejected: {message[:200]}")
+            return Parsed(kind=FrameKind.ACK)
+        return Parsed(kind=FrameKind.IGNORED)
+
+    def _ticker(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``{"topic":"tickers.BTCUSDT","type":"snapshot"|"delta","data":{..},"cs":..,"ts":..}``."""
+        kind = text(obj, "type", "tickers")
+        data = as_object(required(obj, "data", "tickers"), "tickers data")
+        symbol = text(data, "symbol", "tickers data")
+        ts = time_ms(obj, "ts", "tickers")
+        if kind == "snapshot":
+            merged = dict(data)
+        elif kind == "delta":
+            known = self._tickers.get(symbol)
+            if known is None:
+                return Parsed()
+            merged = {**known, **data}
+        else:
+            raise FrameError(f"{NAME}: tickers type must be snapshot or delta, got {kind[:20]!r}")
+        event = PriceEvent(
+            instrument=f"{NAME}:{symbol}",
+            mark=number(merged, "markPrice", "tickers"),
+            index=optional_number(merged, "indexPrice", "tickers"),
+            funding_rate=optional_number(merged, "fundingRate", "tickers"),
+            next_funding_ms=optional_time_ms(merged, "nextFundingTime", "tickers"),
+            ts_event_ms=ts,
+            ts_receive_ms=receive_ms,
+        )
+        self._tickers[symbol] = merged
+        if kind == "delta" and not _PRICE_FIELDS.intersection(data):
+            return Parsed()
+        return Parsed(events=(event,))
+
+    def _position(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``{"topic":"position","creationTime":..,"data":[{"symbol","side","size","entryPrice",
+        "positionIdx","tradeMode","leverage","positionBalance","category",..}]}``."""
+        account = self._require_account()
+        ts = time_ms(obj, "creationTime", "position")
+        legs = [
+            leg for p in objects(obj, "data", "position")
+            if (leg := self._leg(p, entry_field="entryPrice")) is not None
+        ]
+        netted, resync = self._book.apply(legs)
+        events = tuple(
+            position_event(account, f"{NAME}:{symbol}", leg, ts, receive_ms) for symbol, leg in netted
+        )
+        return Parsed(events=events, resync=resync)
+
+    def _wallet(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``{"topic":"wallet","creationTime":..,"data":[{"coin":[{"coin","walletBalance",..}],..}]}``."""
+        account = self._require_account()
+        ts = time_ms(obj, "creationTime", "wallet")
+        return Parsed(events=_wallet_events(account, objects(obj, "data", "wallet"), ts, receive_ms))
+
+    def _leg(self, p: JsonObject, *, entry_field: str) -> tuple[str, str, Leg] | None:
+        """One position leg; None for option positions. REST calls the entry ``avgPrice``."""
+        category = optional_text(p, "category", "position")
+        if category is not None and category not in _FUTURES_CATEGORIES:
+            return None
+        symbol = text(p, "symbol", "position")
+        if category == "inverse":
+            self._inverse.add(symbol)
+        index = integer(p, "positionIdx", "position")
+        if index not in (0, 1, 2):
+            raise FrameError(f"{NAME}: positionIdx must be 0, 1 or 2, got {index}")
+        side = optional_text(p, "side", "position") or ""
+        size = number(p, "size", "position")
+        if side == "Buy":
+            quantity = abs(size)
+        elif side == "Sell":
+            quantity = -abs(size)
+        elif side in ("", "None") and size == 0:
+            quantity = 0.0
+        else:
+            raise FrameError(f"{NAME}: position side {side[:10]!r} does not fit size {size}")
+        isolated = self._account_isolated or optional_number(p, "tradeMode", "position") == 1
+        mode: MarginMode = "isolated" if isolated else "cross"
+        leg = Leg(
+            quantity=quantity,
+            entry_price=number(p, entry_field, "position") if quantity else 0.0,
+            margin_mode=mode,
+            isolated_margin=optional_number(p, "positionBalance", "position") if isolated else None,
+            leverage=positive_or_none(optional_number(p, "leverage", "position")),
+        )
+        return symbol, str(index), leg
+
+    # -- resync ---------------------------------------------------------------------------------
+
+    def parse_resync(self, request: HttpRequest, body: bytes, receive_ms: int) -> tuple[Event, ...]:
+        """Account margin mode, full positions or wallet balances from a v5 REST response."""
+        account = self._require_account()
+        with frame_errors(NAME):
+            obj = as_object(load_json(body, NAME), f"{request.purpose} response")
+            code = obj.get("retCode")
+            if code != 0:
+                raise FrameError(f"{NAME}: {request.purpose} request failed with retCode {code!r}")
+            result = as_object(required(obj, "result", "response"), "result")
+            if request.purpose == "account-info":
+                mode = optional_text(result, "marginMode", "account info")
+                self._account_isolated = mode == "ISOLATED_MARGIN"
+                return ()
+            if request.purpose == "positions":
+                legs = [
+                    leg for p in objects(result, "list", "position list")
+                    if (leg := self._leg(p, entry_field="avgPrice")) is not None
+                ]
+                return tuple(
+                    position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
+                    for symbol, leg in self._book.load(legs, also=self._symbols)
+                )
+            if request.purpose == "balances":
+                wallets = objects(result, "list", "wallet balance")
+                return _wallet_events(account, wallets, receive_ms, receive_ms)
+        raise FrameError(f"{NAME}: unknown resync purpose {request.purpose!r}")
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _signed(
+        self, path: str, purpose: str, pairs: tuple[tuple[str, str], ...], now_ms: int
+    ) -> HttpRequest:
+        """A GET signed per Bybit v5 "Integration Guidance: Authentication" (GET rule:
+        ``timestamp + apiKey + recvWindow + queryString``, HMAC-SHA256, hex)."""
+        credentials = self._require_credentials()
+        key = api_key(credentials)
+        timestamp = str(now_ms)
+        payload = f"{timestamp}{key}{RECV_WINDOW_MS}{query_string(pairs)}"
+        return HttpRequest(
+            method="GET", base_url=self._rest, path=path, purpose=purpose, query=pairs,
+            headers={
+                "X-BAPI-API-KEY": key,
+                "X-BAPI-TIMESTAMP": timestamp,
+                "X-BAPI-RECV-WINDOW": str(RECV_WINDOW_MS),
+                "X-BAPI-SIGN": hmac_sha256_hex(credentials.api_secret, payload),
+            },
+        )
+
+    def _check_stream(self, stream: str) -> None:
+        if stream not in self.stream_names():
+            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
+
+    def _require_account(self) -> AccountContext:
+        if self._account is None:
+            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
+        return self._account
+
+    def _require_credentials(self) -> Credentials:
+        if self._credentials is None:
+            raise ValueError(f"{NAME}: this request needs an account with credentials")
+        return self._credentials
+
+
+def _wallet_events(
+    account: AccountContext, wallets: list[JsonObject], ts: int, receive_ms: int
+) -> tuple[Event, ...]:
+    return tuple(
+        balance_event(account, text(c, "coin", "coin"), number(c, "walletBalance", "coin"), ts, receive_ms)
+        for wallet in wallets
+        for c in objects(wallet, "coin", "wallet")
+    )

@@ -1,0 +1,433 @@
+"""Binance USDⓈ-M venue: documented fixtures to canonical events, stream plans, signing, robustness."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from monitor.domain.events import BalanceEvent, FillEvent, PositionEvent, PriceEvent
+from monitor.venues.base import MAX_FRAME_BYTES, MAX_LIST_ITEMS, FrameError, FrameKind, Venue
+from monitor.venues.binance_usdm import BinanceUsdm
+from tests.unit.venues._support import (
+    CANARY_HMAC,
+    CANARY_KEY,
+    RECEIVE_MS,
+    account,
+    assert_only_frame_errors,
+    fixture_json,
+    fixture_text,
+    leaked,
+    mutations,
+)
+
+
+def venue(symbols: tuple[str, ...] = ("BTCUSDT",), *, private: bool = True) -> BinanceUsdm:
+    """A venue with the canary account (or public only)."""
+    return BinanceUsdm(symbols=symbols, account=account() if private else None)
+
+
+def position(instrument: str, quantity: float, entry: float, mode: str, margin: float | None,
+             leverage: float | None, ts: int) -> PositionEvent:
+    """The expected canonical position of the canary account."""
+    return PositionEvent(
+        portfolio="alice", account="acct-1", instrument=instrument, quantity=quantity,
+        entry_price=entry, leverage=leverage, margin_mode=mode,  # type: ignore[arg-type]
+        isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS,
+    )
+
+
+def balance(asset: str, quantity: float, ts: int) -> BalanceEvent:
+    """The expected canonical balance of the canary account."""
+    return BalanceEvent("alice", "acct-1", asset, quantity, ts, RECEIVE_MS)
+
+
+def test_is_a_venue() -> None:
+    """The class satisfies the Venue protocol and names its instruments ``binance:``."""
+    subject = venue()
+    assert isinstance(subject, Venue)
+    assert subject.name == "binance"
+    assert subject.stream_names() == ("market", "private")
+    assert venue(private=False).stream_names() == ("market",)
+
+
+@pytest.mark.parametrize("name", ["binance_usdm_markPrice.json", "binance_usdm_markPrice_combined.json"])
+def test_mark_price_raw_and_combined(name: str) -> None:
+    """A markPriceUpdate, raw or in the combined wrapper, becomes one PriceEvent with funding."""
+    parsed = venue().parse("market", fixture_text(name), RECEIVE_MS)
+    assert parsed.kind is FrameKind.DATA
+    assert parsed.events == (PriceEvent(
+        instrument="binance:BTCUSDT", mark=11794.15, index=11784.62659091, funding_rate=0.00038167,
+        next_funding_ms=1562306400000, ts_event_ms=1562305380000, ts_receive_ms=RECEIVE_MS,
+    ),)
+
+
+def test_mark_price_array_keeps_configured_symbols() -> None:
+    """``!markPrice@arr`` emits only the configured symbols."""
+    frame = fixture_text("binance_usdm_markPrice_arr.json")
+    assert venue().parse("market", frame, RECEIVE_MS).events == (PriceEvent(
+        instrument="binance:BTCUSDT", mark=11185.87786614, index=11784.62659091,
+        funding_rate=0.0003, next_funding_ms=1562306400000, ts_event_ms=1562305380000,
+        ts_receive_ms=RECEIVE_MS,
+    ),)
+    assert venue(("ETHUSDT",)).parse("market", frame, RECEIVE_MS).events == ()
+
+
+def test_delivery_contract_has_no_funding() -> None:
+    """A delivery symbol's ``"r":""`` and ``"T":0`` mean no funding rate and no funding time."""
+    payload = fixture_json("binance_usdm_markPrice.json")
+    assert isinstance(payload, dict)
+    payload.update({"s": "BTCUSDT_250627", "r": "", "T": 0})
+    (event,) = venue().parse("market", json.dumps(payload), RECEIVE_MS).events
+    assert isinstance(event, PriceEvent)
+    assert (event.instrument, event.funding_rate, event.next_funding_ms) == (
+        "binance:BTCUSDT_250627", None, None,
+    )
+
+
+def test_book_ticker_and_subscription_ack_emit_nothing() -> None:
+    """The futures bookTicker is ignored; a SUBSCRIBE response is an ack."""
+    subject = venue()
+    ticker = subject.parse("market", fixture_text("binance_usdm_bookTicker.json"), RECEIVE_MS)
+    assert (ticker.kind, ticker.events) == (FrameKind.IGNORED, ())
+    ack = subject.parse("market", '{"result": null, "id": 1}', RECEIVE_MS)
+    assert (ack.kind, ack.events) == (FrameKind.ACK, ())
+
+
+def test_account_update_hedge_legs_are_netted() -> None:
+    """The documented ACCOUNT_UPDATE gives both balances and one netted BTCUSDT position."""
+    parsed = venue().parse("private", fixture_text("binance_usdm_ACCOUNT_UPDATE.json"), RECEIVE_MS)
+    ts = 1564745798939
+    assert parsed.events[:2] == (
+        balance("USDT", 122624.12345678, ts),
+        balance("BUSD", 1.0, ts),
+    )
+    (netted,) = parsed.events[2:]
+    assert isinstance(netted, PositionEvent)
+    # LONG 20 + SHORT -10 (+ BOTH 0) = 10 contracts
+    assert netted.quantity == 10.0
+    # PnL-preserving entry: (20 * 6563.665 + (-10) * 6563.86) / 10 = 65634.7 / 10 = 6563.47
+    assert netted.entry_price == pytest.approx(6563.47, abs=1e-9)
+    # isolated wallets: 0 + 13200.70726908 + 6570.42511771 = 19771.13238679
+    assert netted.isolated_margin == pytest.approx(19771.13238679, abs=1e-8)
+    assert (netted.instrument, netted.margin_mode, netted.leverage, netted.ts_event_ms) == (
+        "binance:BTCUSDT", "isolated", None, ts,
+    )
+    assert not parsed.resync
+
+
+def test_account_update_open_and_closed_captures() -> None:
+    """Real captures: an opened one-way position and its close with ``pa`` "0"."""
+    subject = venue()
+    opened = subject.parse(
+        "private", fixture_text("binance_usdm_ACCOUNT_UPDATE_open_thirdparty_capture.json"), RECEIVE_MS
+    )
+    assert opened.events == (
+        balance("USDT", 19.27388055, 1704388422173),
+        position("binance:ACHUSDT", 300.0, 0.02, "cross", None, None, 1704388422173),
+    )
+    closed = subject.parse(
+        "private", fixture_text("binance_usdm_ACCOUNT_UPDATE_closed_thirdparty_capture.json"),
+        RECEIVE_MS,
+    )
+    assert closed.events == (
+        balance("USDT", 19.26788205, 1704388431287),
+        position("binance:ACHUSDT", 0.0, 0.0, "cross", None, None, 1704388431287),
+    )
+
+
+def test_account_update_with_empty_positions_is_balances_only() -> None:
+    """``"P":[]`` (a deposit) yields only the balance."""
+    parsed = venue().parse(
+        "private", fixture_text("binance_usdm_ACCOUNT_UPDATE_deposit_emptyP_thirdparty_capture.json"),
+        RECEIVE_MS,
+    )
+    assert parsed.events == (balance("USDT", 5735.79804855, 1688396711123),)
+    assert not parsed.resync
+
+
+def test_hedge_leg_with_unknown_sibling_waits_for_resync() -> None:
+    """Before any snapshot a lone LONG leg is held back and a resync requested; after the
+    positionRisk snapshot the same update is netted with the known SHORT leg."""
+    subject = venue()
+    update = {
+        "e": "ACCOUNT_UPDATE", "E": 1700000000000, "T": 1700000000000,
+        "a": {"m": "ORDER", "B": [], "P": [{
+            "s": "BTCUSDT", "pa": "0.003", "ep": "22000", "mt": "cross", "iw": "0", "ps": "LONG",
+        }]},
+    }
+    held = subject.parse("private", json.dumps(update), RECEIVE_MS)
+    assert (held.events, held.resync) == ((), True)
+
+    request = subject.resync_requests(RECEIVE_MS)[0]
+    body = fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode()
+    subject.parse_resync(request, body, RECEIVE_MS)
+    after = subject.parse("private", json.dumps(update), RECEIVE_MS)
+    # LONG 0.003 + SHORT 0 (known from the snapshot); leverage 4 remembered from positionRisk
+    assert after.events == (position("binance:BTCUSDT", 0.003, 22000.0, "cross", None, 4.0, 1700000000000),)
+    assert not after.resync
+
+
+def test_short_leg_is_negative_whatever_its_sign() -> None:
+    """A SHORT leg counts as short even if the venue sent a positive amount."""
+    update = {
+        "e": "ACCOUNT_UPDATE", "E": 1, "T": 1,
+        "a": {"B": [], "P": [
+            {"s": "ETHUSDT", "pa": "2", "ep": "3000", "mt": "cross", "iw": "0", "ps": "LONG"},
+            {"s": "ETHUSDT", "pa": "5", "ep": "3100", "mt": "cross", "iw": "0", "ps": "SHORT"},
+        ]},
+    }
+    (event,) = venue().parse("private", json.dumps(update), RECEIVE_MS).events
+    assert isinstance(event, PositionEvent)
+    # 2 - 5 = -3; entry (2 * 3000 - 5 * 3100) / -3 = (6000 - 15500) / -3 = 3166.67
+    assert event.quantity == -3.0
+    assert event.entry_price == pytest.approx(9500 / 3)
+
+
+def test_margin_call_requests_resync() -> None:
+    """MARGIN_CALL (``mt`` "CROSSED") emits nothing and asks for a position resync."""
+    parsed = venue(("ETHUSDT",)).parse("private", fixture_text("binance_usdm_MARGIN_CALL.json"), RECEIVE_MS)
+    assert (parsed.kind, parsed.events, parsed.resync) == (FrameKind.DATA, (), True)
+
+
+def test_listen_key_expired_with_string_event_time_reconnects() -> None:
+    """``listenKeyExpired`` (``E`` is a string) asks for a reconnect; a non-numeric E is refused."""
+    parsed = venue().parse("private", fixture_text("binance_usdm_listenKeyExpired.json"), RECEIVE_MS)
+    assert (parsed.events, parsed.reconnect_reason) == ((), "listenKeyExpired")
+    with pytest.raises(FrameError, match="epoch milliseconds"):
+        venue().parse("private", '{"e":"listenKeyExpired","E":"soon","listenKey":"x"}', RECEIVE_MS)
+
+
+def test_order_update_without_trade_is_ignored() -> None:
+    """The documented NEW order update carries no fill."""
+    parsed = venue().parse("private", fixture_text("binance_usdm_ORDER_TRADE_UPDATE.json"), RECEIVE_MS)
+    assert (parsed.kind, parsed.events) == (FrameKind.IGNORED, ())
+
+
+@pytest.mark.parametrize(("fee_asset", "fee_usd"), [("USDT", 0.00355152), ("BNB", 0.0)])
+def test_order_trade_gives_signed_fill_with_fee(fee_asset: str, fee_usd: float) -> None:
+    """A TRADE execution (the documented update with a fill) gives a FillEvent; a fee in BNB
+    cannot be priced here and counts as 0."""
+    payload = fixture_json("binance_usdm_ORDER_TRADE_UPDATE.json")
+    assert isinstance(payload, dict)
+    # fee 0.001 * 7103.04 * 0.0005 = 0.00355152 USDT
+    payload["o"].update({
+        "x": "TRADE", "X": "FILLED", "l": "0.001", "z": "0.001", "L": "7103.04",
+        "n": "0.00355152", "N": fee_asset,
+    })
+    parsed = venue().parse("private", json.dumps(payload), RECEIVE_MS)
+    assert parsed.events == (FillEvent(
+        portfolio="alice", account="acct-1", instrument="binance:BTCUSDT", quantity=-0.001,
+        price=7103.04, fee_usd=fee_usd, ts_event_ms=1568879465651, ts_receive_ms=RECEIVE_MS,
+    ),)
+
+
+def test_leverage_change_updates_the_position() -> None:
+    """ACCOUNT_CONFIG_UPDATE re-publishes the known position with the new leverage."""
+    subject = venue()
+    subject.parse(
+        "private", fixture_text("binance_usdm_ACCOUNT_UPDATE_open_thirdparty_capture.json"), RECEIVE_MS
+    )
+    parsed = subject.parse(
+        "private", '{"e":"ACCOUNT_CONFIG_UPDATE","E":1704388500000,"T":1,"ac":{"s":"ACHUSDT","l":25}}',
+        RECEIVE_MS,
+    )
+    assert parsed.events == (position("binance:ACHUSDT", 300.0, 0.02, "cross", None, 25.0, 1704388500000),)
+
+
+def test_position_risk_one_way_and_hedge_snapshots() -> None:
+    """positionRisk rows become full positions (flat one-way isolated; hedge LONG + flat SHORT)."""
+    subject = venue()
+    positions, balances = subject.resync_requests(RECEIVE_MS)
+    oneway = subject.parse_resync(
+        positions, fixture_text("binance_usdm_positionRisk_v2_oneway.json").encode(), RECEIVE_MS
+    )
+    # isolated, isolatedWallet "0" -> isolated margin 0.0, leverage "10"
+    assert oneway == (position("binance:BTCUSDT", 0.0, 0.0, "isolated", 0.0, 10.0, RECEIVE_MS),)
+    hedge = subject.parse_resync(
+        positions, fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode(), RECEIVE_MS
+    )
+    # LONG 0.001 @ 22185.2 + SHORT 0 = 0.001 @ 22185.2, cross, leverage "4"
+    assert hedge == (position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS),)
+    assert balances.purpose == "balances"
+
+
+def test_account_snapshot_balances() -> None:
+    """``GET /fapi/v2/account`` assets become wallet balances stamped with the receive time."""
+    subject = venue()
+    _, request = subject.resync_requests(RECEIVE_MS)
+    body = json.dumps({"assets": [
+        {"asset": "USDT", "walletBalance": "23.72469206", "crossWalletBalance": "23.72469206"},
+        {"asset": "BNB", "walletBalance": "0.00000000"},
+    ]}).encode()
+    assert subject.parse_resync(request, body, RECEIVE_MS) == (
+        balance("USDT", 23.72469206, RECEIVE_MS),
+        balance("BNB", 0.0, RECEIVE_MS),
+    )
+
+
+def test_resync_error_response_is_a_frame_error() -> None:
+    """A Binance error body on a resync raises FrameError with the code."""
+    subject = venue()
+    request = subject.resync_requests(RECEIVE_MS)[0]
+    with pytest.raises(FrameError, match="-1022"):
+        subject.parse_resync(request, b'{"code":-1022,"msg":"Signature invalid."}', RECEIVE_MS)
+
+
+def test_market_plan_uses_routed_market_url() -> None:
+    """markPrice@1s streams go to the routed ``/market`` URL with a 23.5 h connection age."""
+    plan = venue(("BTCUSDT", "ETHUSDT")).connect_plan("market", RECEIVE_MS, None)
+    assert plan.url == (
+        "wss://fstream.binance.com/market/stream?streams=btcusdt@markPrice@1s/ethusdt@markPrice@1s"
+    )
+    assert plan.on_open == ()
+    assert plan.ping_frame is None
+    assert plan.max_connection_age_s == 23.5 * 3600  # before Binance's 24 h disconnect
+
+
+def test_private_stream_listen_key_lifecycle() -> None:
+    """POST listenKey, connect to ``/private/ws?listenKey=``, PUT keepalive every 30 minutes."""
+    subject = venue()
+    assert subject.stream_setup("market", RECEIVE_MS) is None
+    setup = subject.stream_setup("private", RECEIVE_MS)
+    assert setup is not None
+    assert (setup.method, setup.base_url, setup.path) == (
+        "POST", "https://fapi.binance.com", "/fapi/v1/listenKey",
+    )
+    assert dict(setup.headers) == {"X-MBX-APIKEY": CANARY_KEY}
+    body = b'{"listenKey":"pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"}'
+    plan = subject.connect_plan("private", RECEIVE_MS, body)
+    assert plan.url == (
+        "wss://fstream.binance.com/private/ws?listenKey="
+        "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
+    )
+    assert plan.keepalive_interval_s == 1800.0  # the key lives 60 minutes
+    keepalive = subject.keepalive_request("private", RECEIVE_MS)
+    assert keepalive is not None
+    assert (keepalive.method, keepalive.path) == ("PUT", "/fapi/v1/listenKey")
+    assert subject.keepalive_request("market", RECEIVE_MS) is None
+    with pytest.raises(FrameError, match="listenKey"):
+        subject.connect_plan("private", RECEIVE_MS, b'{"listenKey":"../../evil?x="}')
+    with pytest.raises(FrameError):
+        subject.connect_plan("private", RECEIVE_MS, None)
+
+
+def test_resync_requests_are_signed() -> None:
+    """positionRisk and account are signed: HMAC-SHA256 hex of ``recvWindow=5000&timestamp=..``."""
+    positions, balances = venue().resync_requests(1499827319559)
+    expected = hmac.new(
+        CANARY_HMAC.encode(), b"recvWindow=5000&timestamp=1499827319559", hashlib.sha256
+    ).hexdigest()
+    for request, path in ((positions, "/fapi/v2/positionRisk"), (balances, "/fapi/v2/account")):
+        assert (request.method, request.path) == ("GET", path)
+        assert request.query == (
+            ("recvWindow", "5000"), ("timestamp", "1499827319559"), ("signature", expected),
+        )
+        assert dict(request.headers) == {"X-MBX-APIKEY": CANARY_KEY}
+    assert venue(private=False).resync_requests(RECEIVE_MS) == ()
+
+
+def test_reset_forgets_legs_until_the_next_snapshot() -> None:
+    """After a private reset a lone hedge leg again waits for the resync."""
+    subject = venue()
+    request = subject.resync_requests(RECEIVE_MS)[0]
+    body = fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode()
+    subject.parse_resync(request, body, RECEIVE_MS)
+    subject.reset("private")
+    update = {"e": "ACCOUNT_UPDATE", "E": 1, "T": 1, "a": {"B": [], "P": [
+        {"s": "BTCUSDT", "pa": "0.002", "ep": "22000", "mt": "cross", "iw": "0", "ps": "LONG"},
+    ]}}
+    parsed = subject.parse("private", json.dumps(update), RECEIVE_MS)
+    assert (parsed.events, parsed.resync) == ((), True)
+
+
+def test_account_event_without_account_is_a_frame_error() -> None:
+    """User-data events on a public-only venue cannot be attributed and are refused."""
+    with pytest.raises(FrameError, match="without an account"):
+        venue(private=False).parse(
+            "market", fixture_text("binance_usdm_ACCOUNT_UPDATE.json"), RECEIVE_MS
+        )
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ('{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1', "invalid JSON"),
+        ('{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"NaN"}', "decimal number"),
+        ('{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":""}', "decimal number"),
+        ('{"e":"markPriceUpdate","E":1,"s":"BTCUSDT"}', "missing field 'p'"),
+        ('{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"-5"}', "mark must be > 0"),
+        ('{"code": 2, "msg": "Invalid request"}', "error response"),
+        ("[1, 2]", "must be a JSON object"),
+        ('"text"', "must be a JSON object"),
+    ],
+)
+def test_malformed_frames_raise_frame_error(frame: str, reason: str) -> None:
+    """Truncated, non-finite, empty, missing or out-of-domain values raise FrameError."""
+    with pytest.raises(FrameError, match=reason):
+        venue().parse("market", frame, RECEIVE_MS)
+
+
+def test_oversized_frame_and_list_are_refused() -> None:
+    """Frames over MAX_FRAME_BYTES and arrays over MAX_LIST_ITEMS raise FrameError."""
+    with pytest.raises(FrameError, match="exceeds"):
+        venue().parse("market", " " * (MAX_FRAME_BYTES + 1), RECEIVE_MS)
+    item = {"e": "markPriceUpdate", "E": 1, "s": "X", "p": "1"}
+    with pytest.raises(FrameError, match="at most"):
+        venue().parse("market", json.dumps([item] * (MAX_LIST_ITEMS + 1)), RECEIVE_MS)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "binance_usdm_markPrice_combined.json",
+        "binance_usdm_markPrice_arr.json",
+        "binance_usdm_ACCOUNT_UPDATE.json",
+        "binance_usdm_ACCOUNT_UPDATE_open_thirdparty_capture.json",
+        "binance_usdm_ORDER_TRADE_UPDATE.json",
+        "binance_usdm_MARGIN_CALL.json",
+        "binance_usdm_listenKeyExpired.json",
+    ],
+)
+def test_every_field_mutation_gives_parsed_or_frame_error(name: str) -> None:
+    """Deleting or corrupting any single field never lets another exception escape."""
+    subject = venue(("BTCUSDT", "ETHUSDT"))
+    count = assert_only_frame_errors(
+        lambda frame: subject.parse("private", frame, RECEIVE_MS), fixture_json(name)
+    )
+    assert count > 10
+
+
+def test_resync_mutations_give_events_or_frame_error() -> None:
+    """Corrupting any field of a positionRisk body never lets another exception escape."""
+    subject = venue()
+    request = subject.resync_requests(RECEIVE_MS)[0]
+
+    reasons: list[str] = []
+    for body in mutations(fixture_json("binance_usdm_positionRisk_v2_hedge.json")):
+        try:
+            subject.parse_resync(request, body.encode(), RECEIVE_MS)
+        except FrameError as error:
+            reasons.append(error.reason)
+    assert reasons
+    assert not any(leaked(reason) for reason in reasons)
+
+
+def test_secrets_never_leak() -> None:
+    """Canary credentials appear in no repr of the venue, plans, requests or error reasons."""
+    subject = venue()
+    texts = [repr(subject)]
+    setup = subject.stream_setup("private", RECEIVE_MS)
+    texts += [repr(setup), repr(subject.keepalive_request("private", RECEIVE_MS))]
+    texts += [repr(plan) for plan in (
+        subject.connect_plan("market", RECEIVE_MS, None),
+        subject.connect_plan("private", RECEIVE_MS, b'{"listenKey":"abc"}'),
+    )]
+    texts += [repr(request) for request in subject.resync_requests(RECEIVE_MS)]
+    for frame in ("{", '{"e":"ACCOUNT_UPDATE"}', '{"e":"ORDER_TRADE_UPDATE","o":{}}'):
+        with pytest.raises(FrameError) as error:
+            subject.parse("private", frame, RECEIVE_MS)
+        texts.append(str(error.value))
+    assert not any(leaked(text) for text in texts)
