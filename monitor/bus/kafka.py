@@ -188,11 +188,17 @@ class KafkaProducer:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        deliveries = []
-        for topic, key, value in pending:
-            # send() only waits for buffer room; the returned future resolves on acknowledgement.
-            deliveries.append(await self._producer.send(topic, value, key=key))
-        await asyncio.gather(*deliveries)
+        deliveries: list[asyncio.Future[Any]] = []
+        try:
+            for topic, key, value in pending:
+                # send() only waits for buffer room; the returned future resolves on acknowledgement.
+                deliveries.append(await self._producer.send(topic, value, key=key))
+        finally:
+            # Every enqueued send is awaited, so no acknowledgement error goes unretrieved.
+            results = await asyncio.gather(*deliveries, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def stop(self) -> None:
         """Flush and close."""

@@ -1,0 +1,164 @@
+"""The production ingest sink: canonical events onto the bus, buffered while the broker is away.
+
+Account events (positions, balances, fills) are kept in order in a bounded queue and leave it only
+after the broker acknowledged them; when the queue is full, ``publish`` waits (backpressure on the
+websocket reader) instead of dropping anything. Prices are conflated to the latest per instrument.
+Dead letters are buffered too (bounded; the oldest beyond the bound are dropped and counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from monitor.bus.base import Producer, Topics
+from monitor.codec import encode_event, event_key
+from monitor.domain.events import AccountEvent, Event, PriceEvent
+from monitor.processor.runner import dead_letter_value
+
+if TYPE_CHECKING:
+    from monitor.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class BusSink:
+    """An ``IngestSink`` publishing to ``hedge.prices``, ``hedge.positions`` and ``hedge.dlq``."""
+
+    def __init__(
+        self,
+        producer: Producer,
+        topics: Topics,
+        *,
+        max_buffered_account_events: int = 100_000,
+        max_buffered_dead_letters: int = 10_000,
+        retry_backoff_s: float = 0.5,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._producer = producer
+        self._topics = topics
+        self._accounts: deque[AccountEvent] = deque()
+        self._prices: dict[str, PriceEvent] = {}
+        self._dead_letters: deque[tuple[bytes, bytes]] = deque(maxlen=max_buffered_dead_letters)
+        self._max_accounts = max_buffered_account_events
+        self._retry_backoff_s = retry_backoff_s
+        self._metrics = metrics
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._outage_since: float | None = None
+        self.statuses: dict[tuple[str, str], tuple[str, str]] = {}
+        self.published_events = 0
+        self.dead_letters = 0
+        self.dropped_dead_letters = 0
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting for the broker (account events plus conflated prices)."""
+        return len(self._accounts) + len(self._prices)
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Queue events; waits for room instead of dropping an account event."""
+        for event in events:
+            if isinstance(event, PriceEvent):
+                current = self._prices.get(event.instrument)
+                if current is None or event.ts_event_ms >= current.ts_event_ms:
+                    self._prices[event.instrument] = event
+                continue
+            while len(self._accounts) >= self._max_accounts:
+                self._space.clear()
+                self._wake.set()
+                await self._space.wait()
+            self._accounts.append(event)
+        self._wake.set()
+
+    async def dead_letter(self, source: str, reason: str, raw: bytes) -> None:
+        """Queue a dead letter for ``hedge.dlq``."""
+        self.dead_letters += 1
+        if self._metrics is not None:
+            self._metrics.dead_letter(source)
+        if len(self._dead_letters) == self._dead_letters.maxlen:
+            self.dropped_dead_letters += 1
+        value = dead_letter_value(source, reason, raw, int(self._clock() * 1000))
+        self._dead_letters.append((source.encode(), value))
+        self._wake.set()
+
+    def feed_status(self, venue: str, stream: str, status: str, detail: str) -> None:
+        """Record and log a stream's state; count reconnects."""
+        previous = self.statuses.get((venue, stream))
+        self.statuses[(venue, stream)] = (status, detail)
+        if previous is None or previous[0] != status:
+            level = logging.WARNING if status in ("stale", "reconnecting", "disconnected") else logging.INFO
+            log.log(level, "feed %s/%s %s: %s", venue, stream, status, detail)
+        if status == "reconnecting" and self._metrics is not None:
+            self._metrics.reconnect(venue, stream)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send what is buffered until ``stop`` is set and the buffer is empty (or stop again)."""
+        while True:
+            if stop.is_set() and not self._has_work():
+                return
+            if not self._has_work():
+                self._wake.clear()
+                stop_wait = asyncio.ensure_future(stop.wait())
+                wake_wait = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({stop_wait, wake_wait}, return_when=asyncio.FIRST_COMPLETED)
+                stop_wait.cancel()
+                wake_wait.cancel()
+                continue
+            try:
+                await self._send_once()
+            except Exception as exc:  # noqa: BLE001 -- a broker outage: keep the buffer, retry
+                self._note_outage(exc)
+                if stop.is_set() and self._outage_since is not None and \
+                        self._clock() - self._outage_since > 30:
+                    log.error(  # noqa: TRY400 -- the outage was logged; no traceback wanted
+                        "giving up after 30 s of broker outage at shutdown; %d events unsent",
+                        self.buffered)
+                    return
+                await asyncio.sleep(self._retry_backoff_s)
+
+    def _has_work(self) -> bool:
+        return bool(self._accounts or self._prices or self._dead_letters)
+
+    async def _send_once(self) -> None:
+        accounts = list(self._accounts)
+        prices = dict(self._prices)
+        dead_letters = list(self._dead_letters)
+        for account_event in accounts:
+            self._producer.send(
+                self._topics.positions, event_key(account_event), encode_event(account_event))
+        for price in prices.values():
+            self._producer.send(self._topics.prices, event_key(price), encode_event(price))
+        for key, value in dead_letters:
+            self._producer.send(self._topics.dlq, key, value)
+        await self._producer.flush()
+        for _ in accounts:
+            self._accounts.popleft()
+        for instrument, price in prices.items():
+            if self._prices.get(instrument) is price:
+                del self._prices[instrument]
+        for _ in dead_letters:
+            self._dead_letters.popleft()
+        self.published_events += len(accounts) + len(prices)
+        self._space.set()
+        if self._outage_since is not None:
+            log.warning("broker reachable again after %.1f s; buffer drained",
+                        self._clock() - self._outage_since)
+            self._outage_since = None
+        if self._metrics is not None:
+            self._metrics.ingest_buffered(self.buffered)
+
+    def _note_outage(self, exc: Exception) -> None:
+        if self._outage_since is None:
+            self._outage_since = self._clock()
+            log.warning("broker unavailable (%s); buffering %d events (account events are kept, "
+                        "prices conflated)", type(exc).__name__, self.buffered)
+        if self._metrics is not None:
+            self._metrics.ingest_buffered(self.buffered)

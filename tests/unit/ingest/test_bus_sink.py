@@ -1,0 +1,91 @@
+"""The ingest's bus sink: nothing lost while the broker is away, prices conflated."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from monitor.bus.base import Topics
+from monitor.domain.events import BalanceEvent, PriceEvent
+from monitor.ingest.bus_sink import BusSink
+
+TOPICS = Topics()
+
+
+class FlakyProducer:
+    """Fails ``failures`` flushes (a broker outage), then stores what it was sent."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.pending: list[tuple[str, bytes | None, bytes]] = []
+        self.delivered: list[tuple[str, bytes | None, bytes]] = []
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.pending.append((topic, key, value))
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("broker away")
+        self.delivered.extend(pending)
+
+    async def stop(self) -> None:
+        await self.flush()
+
+
+def _balance(quantity: float, ts: int) -> BalanceEvent:
+    return BalanceEvent("p", "a", "BTC", quantity, ts, ts)
+
+
+def _price(mark: float, ts: int) -> PriceEvent:
+    return PriceEvent("okx:BTC-USDT-SWAP", mark, None, None, None, ts, ts)
+
+
+async def test_outage_keeps_every_account_event_and_conflates_prices() -> None:
+    """Three failed flushes: all 50 balances arrive in order, only the latest price is sent."""
+    producer = FlakyProducer(failures=3)
+    sink = BusSink(producer, TOPICS, retry_backoff_s=0.001)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(sink.run(stop))
+    for index in range(50):
+        await sink.publish([_balance(float(index), index), _price(60_000 + index, index)])
+    stop.set()
+    await asyncio.wait_for(runner, 5)
+    balances = [orjson.loads(v)["quantity"] for t, _, v in producer.delivered if t == TOPICS.positions]
+    assert balances == [float(i) for i in range(50)]
+    marks = [orjson.loads(v)["mark"] for t, _, v in producer.delivered if t == TOPICS.prices]
+    assert marks[-1] == 60_049
+    assert len(marks) < 50
+    assert sink.buffered == 0
+
+
+async def test_full_buffer_applies_backpressure_instead_of_dropping() -> None:
+    """With room for 2 account events, a third publish waits until the broker takes them."""
+    producer = FlakyProducer(failures=0)
+    sink = BusSink(producer, TOPICS, max_buffered_account_events=2)
+    await sink.publish([_balance(1, 1), _balance(2, 2)])
+    blocked = asyncio.create_task(sink.publish([_balance(3, 3)]))
+    await asyncio.sleep(0.01)
+    assert not blocked.done()
+    stop = asyncio.Event()
+    runner = asyncio.create_task(sink.run(stop))
+    await asyncio.wait_for(blocked, 5)
+    stop.set()
+    await asyncio.wait_for(runner, 5)
+    assert [orjson.loads(v)["quantity"] for _, _, v in producer.delivered] == [1, 2, 3]
+
+
+async def test_dead_letters_reach_the_dlq_topic() -> None:
+    """A dead letter carries the venue, the reason and the raw frame."""
+    producer = FlakyProducer(failures=0)
+    sink = BusSink(producer, TOPICS)
+    await sink.dead_letter("okx", "not JSON", b"{oops")
+    stop = asyncio.Event()
+    stop.set()
+    await sink.run(stop)
+    topic, key, value = producer.delivered[0]
+    letter = orjson.loads(value)
+    assert (topic, key) == (TOPICS.dlq, b"okx")
+    assert (letter["source"], letter["reason"], letter["raw"]) == ("okx", "not JSON", "{oops")
