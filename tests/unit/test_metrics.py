@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from monitor.metrics import Metrics, serve_metrics
-from tests.unit.deploy.sample_snapshots import SEED_TS_MS, seed_snapshot
+from tests.unit.deploy.sample_snapshots import SEED_TS_MS, exercise_every_metric, seed_snapshot
 
 ALICE_BTC = {"portfolio": "alice", "asset": "BTC"}
 ALICE_SWAP = {"portfolio": "alice", "account": "okx-main", "instrument": "okx:BTC-USDT-SWAP"}
@@ -335,6 +335,16 @@ def test_hot_path_caches_labelled_children(
         metrics.events_processed("fill")
     assert calls == [("fill",)]
     assert value(registry, "hedge_events_processed_total", kind="fill") == 5
+
+
+def test_sample_run_gives_every_metric_a_series(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """The deploy checks' sample run leaves no metric family without a series."""
+    exercise_every_metric(metrics)
+    empty = [family.name for family in registry.collect() if not family.samples]
+    assert empty == []
+    assert len(list(registry.collect())) > 50
 
 
 def test_negative_label_limit_is_rejected() -> None:

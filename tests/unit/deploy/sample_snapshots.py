@@ -106,7 +106,9 @@ def exercise_every_metric(metrics: Any, *, portfolio: str = "alice", ts_ms: int 
     Used to list the exported names and to feed a real Prometheus; calling it again moves the
     counters and the feed clock on, so ``rate()`` has something to measure.
     """
-    metrics.observe_snapshot(seed_snapshot(portfolio, ts_ms=ts_ms))
+    snapshot = seed_snapshot(portfolio, ts_ms=ts_ms)
+    snapshot["assets"]["BTC"]["min_variance_ratio"] = 0.98  # null for a same-asset hedge
+    metrics.observe_snapshot(snapshot)
     metrics.set_firing_alerts([(portfolio, "margin_buffer_low", "warning")])
     metrics.events_processed("price", 10)
     metrics.events_processed("position")
