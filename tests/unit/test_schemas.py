@@ -70,7 +70,9 @@ async def test_published_values_validate() -> None:
     risk = [orjson.loads(r.value) for r in bus.records(TOPICS.risk)]
     alerts = [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)]
     letters = [orjson.loads(r.value) for r in bus.records(TOPICS.dlq)]
-    assert risk and alerts and letters
+    assert risk
+    assert alerts
+    assert letters
     for value in risk:
         validators["risk"].validate(value)
     for value in alerts:
