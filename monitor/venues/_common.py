@@ -398,6 +398,14 @@ def balance_event(
     )
 
 
+def streams_for(symbols: Sequence[str], account: AccountContext | None, venue: str) -> tuple[str, ...]:
+    """``market`` when symbols are configured, ``private`` when an account is (ValueError if neither)."""
+    streams = (("market",) if symbols else ()) + (("private",) if account is not None else ())
+    if not streams:
+        raise ValueError(f"{venue}: configure symbols, an account, or both")
+    return streams
+
+
 def require_credentials(account: AccountContext | None, venue: str) -> Credentials | None:
     """The account's credentials; ValueError when an account is configured without them."""
     if account is None:

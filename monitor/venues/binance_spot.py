@@ -49,6 +49,7 @@ from monitor.venues._common import (
     number,
     objects,
     require_credentials,
+    streams_for,
     text,
     time_ms,
     validate_symbols,
@@ -107,6 +108,7 @@ class BinanceSpot:
         self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
         self._account = account
         self._credentials = require_credentials(account, NAME)
+        self._streams = streams_for(self._symbols, account, NAME)
         self._ws = ws_base_url.rstrip("/")
         self._ws_api = ws_api_url
         self._rest = rest_base_url.rstrip("/")
@@ -126,8 +128,8 @@ class BinanceSpot:
     # -- connection -----------------------------------------------------------------------------
 
     def stream_names(self) -> tuple[str, ...]:
-        """``market``, plus ``private`` when an account is configured."""
-        return (MARKET, PRIVATE) if self._account else (MARKET,)
+        """``market`` when symbols are configured, ``private`` when an account is."""
+        return self._streams
 
     def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """No REST call before connecting (the WebSocket API subscription is signed in-band)."""

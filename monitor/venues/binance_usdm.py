@@ -72,6 +72,7 @@ from monitor.venues._common import (
     positive_or_none,
     require_credentials,
     required,
+    streams_for,
     text,
     time_ms,
     validate_symbols,
@@ -127,6 +128,7 @@ class BinanceUsdm:
         self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
         self._account = account
         self._credentials = require_credentials(account, NAME)
+        self._streams = streams_for(self._symbols, account, NAME)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
         self._book = PositionBook(_SIBLING.get)
@@ -147,8 +149,8 @@ class BinanceUsdm:
     # -- connection -----------------------------------------------------------------------------
 
     def stream_names(self) -> tuple[str, ...]:
-        """``market``, plus ``private`` when an account is configured."""
-        return (MARKET, PRIVATE) if self._account else (MARKET,)
+        """``market`` when symbols are configured, ``private`` when an account is."""
+        return self._streams
 
     def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """``POST /fapi/v1/listenKey`` before the private stream; nothing before the market one."""

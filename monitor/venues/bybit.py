@@ -32,9 +32,11 @@ PnL, in the settlement coin), None for cross. ``leverage`` ``""`` (portfolio mar
 
 Balances: the ``wallet`` topic's ``coin[].walletBalance`` (excludes unrealised PnL).
 
-Resync: ``GET /v5/account/info``, ``/v5/position/list?category=linear&settleCoin=USDT&limit=200``
-(positions with size > 0; a previously open symbol missing there is published closed; more than 200
-positions are not paged) and ``/v5/account/wallet-balance?accountType=UNIFIED``, signed with
+Resync: ``GET /v5/account/info``; ``/v5/position/list`` three times (``category=linear`` with
+``settleCoin=USDT`` and with ``settleCoin=USDC``, and ``category=inverse``; each lists positions with
+size > 0, at most 200 per request, no paging); ``/v5/account/wallet-balance?accountType=UNIFIED``.
+The three position lists together are one complete snapshot: it is loaded (and a previously open
+symbol missing from it published closed) when the last of them arrives. Requests are signed with
 ``X-BAPI-SIGN = hex(HMAC_SHA256(secret, timestamp + apiKey + recvWindow + queryString))`` and the
 ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP``, ``X-BAPI-RECV-WINDOW`` headers. REST snapshot events carry
 the receive time as event time; stream events carry the message ``creationTime`` / ``ts``.
@@ -65,6 +67,7 @@ from monitor.venues._common import (
     positive_or_none,
     require_credentials,
     required,
+    streams_for,
     text,
     time_ms,
     validate_symbols,
@@ -93,9 +96,15 @@ PRIVATE_TOPICS = ("position", "wallet")
 ACCOUNT_INFO_PATH = "/v5/account/info"
 POSITIONS_PATH = "/v5/position/list"
 WALLET_PATH = "/v5/account/wallet-balance"
-SETTLE_COIN = "USDT"
+# (purpose, query) of the position-list requests that together form one complete snapshot
+POSITION_QUERIES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("positions-linear-USDT", (("category", "linear"), ("settleCoin", "USDT"), ("limit", "200"))),
+    ("positions-linear-USDC", (("category", "linear"), ("settleCoin", "USDC"), ("limit", "200"))),
+    ("positions-inverse", (("category", "inverse"), ("limit", "200"))),
+)
 
 _SYMBOL = r"[A-Z0-9][A-Z0-9-]{1,30}"
+_POSITION_PURPOSES = frozenset(purpose for purpose, _ in POSITION_QUERIES)
 _PRICE_FIELDS = frozenset({"markPrice", "indexPrice", "fundingRate", "nextFundingTime"})
 _SIBLING = {"1": "2", "2": "1"}
 _FUTURES_CATEGORIES = frozenset({"linear", "inverse"})
@@ -120,12 +129,15 @@ class Bybit:
         self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
         self._account = account
         self._credentials = require_credentials(account, NAME)
+        self._streams = streams_for(self._symbols, account, NAME)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
         self._tickers: dict[str, dict[str, object]] = {}
         self._inverse: set[str] = set()
         self._book = PositionBook(_SIBLING.get, lambda symbol: symbol in self._inverse)
         self._account_isolated = False
+        self._pending_lists: set[str] = set()
+        self._pending_legs: list[tuple[str, str, Leg]] = []
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
             "tickers": self._ticker,
             "position": self._position,
@@ -139,8 +151,8 @@ class Bybit:
     # -- connection -----------------------------------------------------------------------------
 
     def stream_names(self) -> tuple[str, ...]:
-        """``market``, plus ``private`` when an account is configured."""
-        return (MARKET, PRIVATE) if self._account else (MARKET,)
+        """``market`` when symbols are configured, ``private`` when an account is."""
+        return self._streams
 
     def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """No REST call before connecting."""
@@ -193,15 +205,15 @@ class Bybit:
         return None
 
     def resync_requests(self, now_ms: int) -> tuple[HttpRequest, ...]:
-        """Signed account info, linear positions and unified wallet requests; none without an account."""
+        """Signed account info, the three position lists and the unified wallet; none without an
+        account. Starts a new resync round: the position snapshot loads when all lists arrived."""
         if self._credentials is None:
             return ()
+        self._pending_lists = {purpose for purpose, _ in POSITION_QUERIES}
+        self._pending_legs = []
         return (
             self._signed(ACCOUNT_INFO_PATH, "account-info", (), now_ms),
-            self._signed(
-                POSITIONS_PATH, "positions",
-                (("category", "linear"), ("settleCoin", SETTLE_COIN), ("limit", "200")), now_ms,
-            ),
+            *(self._signed(POSITIONS_PATH, purpose, query, now_ms) for purpose, query in POSITION_QUERIES),
             self._signed(WALLET_PATH, "balances", (("accountType", "UNIFIED"),), now_ms),
         )
 
@@ -332,19 +344,36 @@ class Bybit:
                 mode = optional_text(result, "marginMode", "account info")
                 self._account_isolated = mode == "ISOLATED_MARGIN"
                 return ()
-            if request.purpose == "positions":
-                legs = [
-                    leg for p in objects(result, "list", "position list")
-                    if (leg := self._leg(p, entry_field="avgPrice")) is not None
-                ]
-                return tuple(
-                    position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
-                    for symbol, leg in self._book.load(legs, also=self._symbols)
-                )
+            if request.purpose in _POSITION_PURPOSES:
+                return self._position_list(account, result, request.purpose, receive_ms)
             if request.purpose == "balances":
                 wallets = objects(result, "list", "wallet balance")
                 return _wallet_events(account, wallets, receive_ms, receive_ms)
         raise FrameError(f"{NAME}: unknown resync purpose {request.purpose!r}")
+
+    def _position_list(
+        self, account: AccountContext, result: JsonObject, purpose: str, receive_ms: int
+    ) -> tuple[Event, ...]:
+        """Collect one position list; load the snapshot when the last list of this resync arrived.
+        A list that is not awaited (a retry after the round completed) is ignored: alone it is
+        not a complete snapshot."""
+        if purpose not in self._pending_lists:
+            return ()
+        legs = [
+            leg for p in objects(result, "list", "position list")
+            if (leg := self._leg(p, entry_field="avgPrice")) is not None
+        ]
+        if result.get("category") == "inverse":
+            self._inverse.update(symbol for symbol, _, _ in legs)
+        self._pending_legs.extend(legs)
+        self._pending_lists.discard(purpose)
+        if self._pending_lists:
+            return ()
+        legs, self._pending_legs = self._pending_legs, []
+        return tuple(
+            position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
+            for symbol, leg in self._book.load(legs, also=self._symbols)
+        )
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ from monitor.venues._common import (
     positive_or_none,
     require_credentials,
     required,
+    streams_for,
     text,
     time_ms,
     validate_symbols,
@@ -141,6 +142,7 @@ class Okx:
         self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
         self._account = account
         self._credentials = require_credentials(account, NAME)
+        self._streams = streams_for(self._symbols, account, NAME)
         if self._credentials is not None:
             passphrase(self._credentials)  # refuse credentials without a passphrase now
         self._ws = ws_base_url.rstrip("/")
@@ -165,8 +167,8 @@ class Okx:
     # -- connection -----------------------------------------------------------------------------
 
     def stream_names(self) -> tuple[str, ...]:
-        """``market``, plus ``private`` when an account is configured."""
-        return (MARKET, PRIVATE) if self._account else (MARKET,)
+        """``market`` when symbols are configured, ``private`` when an account is."""
+        return self._streams
 
     def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """No REST call before connecting."""

@@ -149,8 +149,7 @@ def test_account_update_with_empty_positions_is_balances_only() -> None:
 
 
 def test_hedge_leg_with_unknown_sibling_waits_for_resync() -> None:
-    """Before any snapshot a lone LONG leg is held back and a resync requested; after the
-    positionRisk snapshot the same update is netted with the known SHORT leg."""
+    """A lone LONG leg waits for a resync before any snapshot and is netted after one."""
     subject = venue()
     update = {
         "e": "ACCOUNT_UPDATE", "E": 1700000000000, "T": 1700000000000,
@@ -208,8 +207,7 @@ def test_order_update_without_trade_is_ignored() -> None:
 
 @pytest.mark.parametrize(("fee_asset", "fee_usd"), [("USDT", 0.00355152), ("BNB", 0.0)])
 def test_order_trade_gives_signed_fill_with_fee(fee_asset: str, fee_usd: float) -> None:
-    """A TRADE execution (the documented update with a fill) gives a FillEvent; a fee in BNB
-    cannot be priced here and counts as 0."""
+    """A TRADE execution gives a signed FillEvent; a BNB fee cannot be priced and counts as 0."""
     payload = fixture_json("binance_usdm_ORDER_TRADE_UPDATE.json")
     assert isinstance(payload, dict)
     # fee 0.001 * 7103.04 * 0.0005 = 0.00355152 USDT

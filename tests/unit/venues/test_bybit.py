@@ -38,11 +38,18 @@ def position(symbol: str, quantity: float, entry: float, mode: str, margin: floa
     )
 
 
+def position_list(rows: list[dict[str, object]], category: str = "linear") -> bytes:
+    """A ``/v5/position/list`` response body (rows carry ``avgPrice`` and no ``category``)."""
+    body = {"retCode": 0, "retMsg": "OK", "result": {"list": rows, "category": category}}
+    return json.dumps(body).encode()
+
+
 def rest_positions(subject: Bybit, rows: list[dict[str, object]]) -> tuple[object, ...]:
-    """Feed a ``/v5/position/list`` response (``avgPrice``, no ``category`` per row)."""
-    request = subject.resync_requests(RECEIVE_MS)[1]
-    body = {"retCode": 0, "retMsg": "OK", "result": {"list": rows, "category": "linear"}}
-    return subject.parse_resync(request, json.dumps(body).encode(), RECEIVE_MS)
+    """A resync round whose USDT list holds ``rows`` and whose USDC and inverse lists are empty."""
+    _, usdt, usdc, inverse, _ = subject.resync_requests(RECEIVE_MS)
+    assert subject.parse_resync(usdt, position_list(rows), RECEIVE_MS) == ()
+    assert subject.parse_resync(usdc, position_list([]), RECEIVE_MS) == ()
+    return subject.parse_resync(inverse, position_list([], "inverse"), RECEIVE_MS)
 
 
 def rest_row(side: str, size: str, index: int = 0, **extra: object) -> dict[str, object]:
@@ -187,8 +194,7 @@ def test_subscriptions_are_chunked_by_ten() -> None:
 
 
 def test_position_fixture_before_and_after_snapshot() -> None:
-    """The documented closed hedge Sell leg (positionIdx 2) waits for a resync before any
-    snapshot, and after one becomes a flat position."""
+    """The documented closed Sell leg (positionIdx 2) waits for a snapshot, then is flat."""
     subject = venue()
     held = subject.parse("private", fixture_text("bybit_position.json"), RECEIVE_MS)
     assert (held.events, held.resync) == ((), True)
@@ -210,6 +216,23 @@ def test_rest_positions_and_account_margin_mode() -> None:
     assert rest_positions(subject, [rest_row("Sell", "0.5")]) == (
         position("BTCUSDT", -0.5, 60000.0, "isolated", 3000.0, 10.0, RECEIVE_MS),
     )
+
+
+def test_position_snapshot_spans_all_lists() -> None:
+    """The position snapshot loads once all three lists (USDT, USDC, inverse) have arrived."""
+    subject = venue(())
+    _, usdt, usdc, inverse, _ = subject.resync_requests(RECEIVE_MS)
+    assert subject.parse_resync(usdt, position_list([rest_row("Buy", "1")]), RECEIVE_MS) == ()
+    usdc_row = rest_row("Sell", "2", symbol="ETHPERP", avgPrice="3000")
+    assert subject.parse_resync(usdc, position_list([usdc_row]), RECEIVE_MS) == ()
+    inverse_row = rest_row("Sell", "100", symbol="BTCUSD", avgPrice="50000")
+    assert subject.parse_resync(inverse, position_list([inverse_row], "inverse"), RECEIVE_MS) == (
+        position("BTCUSDT", 1.0, 60000.0, "cross", None, 10.0, RECEIVE_MS),
+        position("ETHPERP", -2.0, 3000.0, "cross", None, 10.0, RECEIVE_MS),
+        position("BTCUSD", -100.0, 50000.0, "cross", None, 10.0, RECEIVE_MS),
+    )
+    # a retried list after the round completed is not a snapshot on its own
+    assert subject.parse_resync(usdt, position_list([]), RECEIVE_MS) == ()
 
 
 def test_classic_trade_mode_isolated() -> None:
@@ -270,7 +293,7 @@ def test_wallet_stream_and_rest() -> None:
     wallet = fixture_json("bybit_wallet.json")
     assert isinstance(wallet, dict)
     body = {"retCode": 0, "retMsg": "OK", "result": {"list": wallet["data"]}}
-    request = subject.resync_requests(RECEIVE_MS)[2]
+    request = subject.resync_requests(RECEIVE_MS)[-1]
     assert subject.parse_resync(request, json.dumps(body).encode(), RECEIVE_MS) == (
         BalanceEvent("alice", "acct-1", "BTC", 0.00102964, RECEIVE_MS, RECEIVE_MS),
     )
@@ -278,11 +301,14 @@ def test_wallet_stream_and_rest() -> None:
 
 def test_resync_requests_are_signed() -> None:
     """X-BAPI-SIGN = hex(HMAC_SHA256(secret, timestamp + apiKey + recvWindow + queryString))."""
-    info, positions, wallet = venue().resync_requests(1658384314791)
-    assert (info.path, positions.path, wallet.path) == (
-        "/v5/account/info", "/v5/position/list", "/v5/account/wallet-balance",
+    info, positions, usdc, inverse, wallet = venue().resync_requests(1658384314791)
+    assert (info.path, positions.path, usdc.path, inverse.path, wallet.path) == (
+        "/v5/account/info", "/v5/position/list", "/v5/position/list", "/v5/position/list",
+        "/v5/account/wallet-balance",
     )
     assert positions.query == (("category", "linear"), ("settleCoin", "USDT"), ("limit", "200"))
+    assert usdc.query == (("category", "linear"), ("settleCoin", "USDC"), ("limit", "200"))
+    assert inverse.query == (("category", "inverse"), ("limit", "200"))
     payload = f"1658384314791{CANARY_KEY}5000category=linear&settleCoin=USDT&limit=200"
     assert dict(positions.headers) == {
         "X-BAPI-API-KEY": CANARY_KEY,

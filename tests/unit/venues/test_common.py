@@ -11,11 +11,12 @@ from monitor.venues._common import (
     net_legs,
     optional_number,
     optional_time_ms,
+    streams_for,
     to_number,
     to_time_ms,
     validate_symbols,
 )
-from monitor.venues.base import FrameError
+from monitor.venues.base import AccountContext, FrameError
 
 
 @pytest.mark.parametrize(
@@ -108,3 +109,13 @@ def test_position_book_holds_unknown_siblings_until_loaded() -> None:
     assert not book.loaded
     # BTC was reported open: a snapshot without it reports it flat
     assert book.load([]) == [("BTC", Leg(0.0, 0.0, "cross", None, None))]
+
+
+def test_streams_follow_configuration() -> None:
+    """A market stream needs symbols, a private stream an account; neither is a config error."""
+    context = AccountContext("acct-1", "alice")
+    assert streams_for(["BTCUSDT"], None, "v") == ("market",)
+    assert streams_for([], context, "v") == ("private",)
+    assert streams_for(["BTCUSDT"], context, "v") == ("market", "private")
+    with pytest.raises(ValueError, match="symbols, an account"):
+        streams_for([], None, "v")

@@ -143,8 +143,7 @@ def test_text_pong_and_acks() -> None:
 
 
 def test_login_flow_sends_subscription_after_success() -> None:
-    """The login frame is signed over ``timestamp + GET + /users/self/verify`` (seconds); the
-    private subscription is the reply to the login success."""
+    """The signed login is sent on open; the private subscription replies to its success."""
     subject = venue()
     plan = subject.connect_plan("private", 1538054050123, None)
     assert plan.url == "wss://ws.okx.com:8443/ws/v5/private"
@@ -353,8 +352,7 @@ def test_every_field_mutation_gives_parsed_or_frame_error(name: str) -> None:
 
 
 def test_secrets_never_leak() -> None:
-    """Canary key, secret and passphrase appear in no repr of the venue, plans or requests, nor
-    in FrameErrors (the login frame itself must carry key and passphrase; its repr is masked)."""
+    """Canary key, secret and passphrase appear in no repr of venue, plans, requests or errors."""
     subject = venue()
     texts = [repr(subject), repr(subject.connect_plan("private", RECEIVE_MS, None))]
     texts += [repr(request) for request in subject.resync_requests(RECEIVE_MS)]
