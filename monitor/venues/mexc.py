@@ -369,13 +369,17 @@ class MexcContract:
         quote = self._quotes[symbol]
         if quote.mark is None:
             return Parsed()
+        ts = time_ms(obj, "ts", "push")
+        next_funding = quote.next_funding_ms
+        if next_funding is not None and next_funding < ts:
+            next_funding = None  # a remembered settle time that has passed is no longer "next"
         event = PriceEvent(
             instrument=f"{NAME}:{symbol}",
             mark=quote.mark,
             index=quote.index,
             funding_rate=quote.funding_rate,
-            next_funding_ms=quote.next_funding_ms,
-            ts_event_ms=time_ms(obj, "ts", "push"),
+            next_funding_ms=next_funding,
+            ts_event_ms=ts,
             ts_receive_ms=receive_ms,
         )
         return Parsed(events=(event,))

@@ -234,6 +234,17 @@ def test_funding_rate_resync_feeds_prices() -> None:
     )
 
 
+def test_past_settle_time_is_not_reported() -> None:
+    """A remembered nextSettleTime earlier than the push's time is reported as None."""
+    contract = venue()
+    contract.parse("market", fixture("mexc_ws_funding_rate_push_observed.json"), RECEIVED)
+    late = b'{"channel":"push.fair.price","data":{"price":1,"symbol":"BTC_USDT"},"ts":1771084800001}'
+    (event,) = contract.parse("market", late, RECEIVED).events
+    assert isinstance(event, PriceEvent)
+    # 1771084800001 > nextSettleTime 1771084800000: that settlement is in the past
+    assert (event.funding_rate, event.next_funding_ms) == (-0.000021, None)
+
+
 @pytest.mark.parametrize(
     "frame",
     [
