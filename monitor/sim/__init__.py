@@ -1,0 +1,38 @@
+"""Exchange simulator: Binance USDⓈ-M, Binance Spot, Bybit v5 and OKX v5 on one local port.
+
+``SimulatorServer`` (``monitor.sim.server``) keeps the authoritative state (prices, positions,
+balances; ``monitor.sim.world``), speaks each exchange's wire format (``monitor.sim.venues``),
+plays scenarios (``monitor.sim.scenario``, ``monitor/sim/scenarios/*.json``) and injects faults.
+
+URL layout. A venue's base URLs are ``ws://127.0.0.1:<port>/<venue>`` and
+``http://127.0.0.1:<port>/<venue>``; what follows the prefix is the exchange's own path, so a
+venue module pointed at the simulator builds exactly the paths (and signs exactly the strings) it
+uses in production::
+
+    venue          prefix          websocket paths after the prefix      REST paths after it
+    binance        /binance        /public/ws/<s>, /public/stream?..     /fapi/v1/listenKey
+                                   /market/ws/<s>, /market/stream?..     /fapi/v2|v3/positionRisk
+                                   /private/ws?listenKey=<k>             /fapi/v2|v3/account
+                                   /private/ws/<k>, /private/stream?..   /fapi/v2|v3/balance
+                                                                         /fapi/v1/premiumIndex
+    binance-spot   /binance-spot   /ws/<s>, /ws, /stream?streams=..      /api/v3/account
+                                   /ws-api/v3 (WebSocket API)            /api/v3/ticker/bookTicker
+    bybit          /bybit          /v5/public/linear, /v5/public/spot    /v5/position/list
+                                   /v5/private                           /v5/account/wallet-balance
+                                                                         /v5/market/tickers
+    okx            /okx            /ws/v5/public, /ws/v5/private         /api/v5/account/positions
+                                                                         /api/v5/account/balance
+                                                                         /api/v5/public/mark-price
+
+(``/bybit-spot`` is an alias of ``/bybit``: Bybit serves spot tickers from the same host.)
+Production equivalents: ``wss://fstream.binance.com`` + ``https://fapi.binance.com``;
+``wss://stream.binance.com:9443`` + ``wss://ws-api.binance.com:443`` + ``https://api.binance.com``;
+``wss://stream.bybit.com`` + ``https://api.bybit.com``; ``wss://ws.okx.com:8443`` +
+``https://www.okx.com``. For Binance Spot the WebSocket API lives on another host in production,
+so a venue module should derive it from its own setting, not from the stream URL, and pointing
+both at the simulator base works because both paths are served under ``/binance-spot``.
+
+Authentication is checked like the exchanges do (API key, timestamp window, HMAC signature);
+``SimulatorServer.credentials(venue, account)`` gives the credentials of a simulated account.
+Quantities are in each venue's unit (OKX swaps in contracts, Binance/Bybit linear in coin).
+"""

@@ -1,0 +1,1 @@
+"""Wire writers of the simulated venues: one module per exchange, mirroring its real formats."""

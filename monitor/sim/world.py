@@ -1,0 +1,330 @@
+"""The simulator's authoritative state: quotes, accounts, positions and balances.
+
+Pure bookkeeping, no I/O: the server changes the world and asks each venue's wire writer to tell
+connected clients. Quantities are in each venue's own unit (OKX swaps: contracts; Binance USDⓈ-M,
+Bybit linear: base coin), signed, negative = short.
+
+Fill accounting (average-cost method, as Binance, Bybit and OKX report ``entryPrice``/``avgPx``):
+
+- adding to a position:  entry' = (|q0| * e0 + |q| * p) / |q0 + q|
+- reducing it:           realised = min(|q|, |q0|) * m * (p - e0) * sign(q0), entry unchanged
+- flipping through zero: the remainder opens at ``p``; a flat position has entry 0
+- linear contracts settle in the quote asset with multiplier m = contract size; inverse
+  contracts settle in the base asset, realised = closed * contract_value * (1/e0 - 1/p) * sign(q0)
+- the fee is paid in the settlement asset; a spot fill moves base (+q) and quote (-q * p - fee).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from monitor.domain.instruments import Catalog, Instrument
+from monitor.secrets import Secret
+from monitor.venues.base import Credentials
+
+STABLE_ASSETS = frozenset({"USDT", "USDC", "USD", "BUSD", "FDUSD"})
+FUNDING_PERIOD_MS = 8 * 3600 * 1000
+QUANTITY_DECIMALS = 10
+
+
+def wall_clock_ms() -> int:
+    """Epoch milliseconds now."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class Quote:
+    """Mark, index and funding of one instrument."""
+
+    mark: float
+    index: float
+    funding_rate: float | None = None
+    next_funding_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimPosition:
+    """One position as the exchange holds it (venue units, signed)."""
+
+    quantity: float
+    entry_price: float
+    leverage: float = 5.0
+    margin_mode: str = "cross"
+    updated_ms: int = 0
+    realised_pnl: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimFill:
+    """One execution the simulator applied to an account."""
+
+    trade_id: int
+    symbol: str
+    quantity: float
+    price: float
+    fee: float
+    fee_asset: str
+    realised_pnl: float
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimAccount:
+    """An account at one venue with its deterministic simulator credentials."""
+
+    venue: str
+    account: str
+    api_key: str
+    api_secret: str
+    passphrase: str
+
+    def credentials(self) -> Credentials:
+        """The credentials a venue module needs to log in to the simulator."""
+        return Credentials(Secret(self.api_key), Secret(self.api_secret), Secret(self.passphrase))
+
+
+def next_funding_ms(now_ms: int) -> int:
+    """The next 00:00/08:00/16:00 UTC funding time after ``now_ms``."""
+    return (now_ms // FUNDING_PERIOD_MS + 1) * FUNDING_PERIOD_MS
+
+
+class SimWorld:
+    """Quotes and account state of every simulated venue."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        rng: random.Random,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.catalog = catalog
+        self.rng = rng
+        self.clock_ms = clock_ms
+        self.quotes: dict[tuple[str, str], Quote] = {}
+        self.positions: dict[tuple[str, str, str], SimPosition] = {}
+        self.balances: dict[tuple[str, str, str], float] = {}
+        self.accounts: dict[tuple[str, str], SimAccount] = {}
+        self._by_key: dict[tuple[str, str], SimAccount] = {}
+        self._trade_ids = 1000
+
+    def now_ms(self) -> int:
+        """The simulator's clock, epoch ms."""
+        return self.clock_ms()
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def account(self, venue: str, account: str) -> SimAccount:
+        """The account (created on first use) with deterministic credentials."""
+        key = (venue, account)
+        existing = self.accounts.get(key)
+        if existing is not None:
+            return existing
+        created = SimAccount(
+            venue=venue,
+            account=account,
+            api_key=f"sim-{venue}-{account}-key",
+            api_secret=f"sim-{venue}-{account}-secret",
+            passphrase=f"sim-{venue}-{account}-passphrase",
+        )
+        self.accounts[key] = created
+        self._by_key[(venue, created.api_key)] = created
+        return created
+
+    def account_for_key(self, venue: str, api_key: str) -> SimAccount | None:
+        """The account an API key belongs to at a venue, or None."""
+        return self._by_key.get((venue, api_key))
+
+    # -- instruments and quotes ---------------------------------------------------------------
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None:
+        """The catalog entry of ``venue:symbol``, or None."""
+        return self.catalog.get(f"{venue}:{symbol}")
+
+    def symbols(self, venue: str) -> list[str]:
+        """Every symbol of a venue that has a quote or a position, sorted."""
+        found = {symbol for (v, symbol) in self.quotes if v == venue}
+        found |= {symbol for (v, _, symbol) in self.positions if v == venue}
+        return sorted(found)
+
+    def quote(self, venue: str, symbol: str) -> Quote | None:
+        """The current quote of an instrument, or None."""
+        return self.quotes.get((venue, symbol))
+
+    def set_quote(
+        self,
+        venue: str,
+        symbol: str,
+        mark: float,
+        index: float | None = None,
+        funding_rate: float | None = None,
+    ) -> Quote:
+        """Set mark (and index, funding) of an instrument; funding and index persist if omitted."""
+        if not (math.isfinite(mark) and mark > 0):
+            raise ValueError(f"price must be a positive number, got {mark!r}")
+        previous = self.quotes.get((venue, symbol))
+        if index is None:
+            index = mark if previous is None else previous.index * (mark / previous.mark)
+        if funding_rate is None and previous is not None:
+            funding_rate = previous.funding_rate
+        quote = Quote(mark, index, funding_rate, next_funding_ms(self.now_ms()))
+        self.quotes[(venue, symbol)] = quote
+        return quote
+
+    def asset_price(self, asset: str) -> float | None:
+        """A USD price of an asset: 1 for stablecoins, else the first quote of an instrument on it."""
+        if asset in STABLE_ASSETS:
+            return 1.0
+        best: float | None = None
+        for (venue, symbol), quote in sorted(self.quotes.items()):
+            instrument = self.instrument(venue, symbol)
+            base = instrument.base if instrument is not None else _base_guess(symbol)
+            if base == asset:
+                if instrument is not None and instrument.kind == "spot":
+                    return quote.mark
+                best = best if best is not None else quote.index
+        return best
+
+    # -- positions and balances ----------------------------------------------------------------
+
+    def positions_of(self, venue: str, account: str) -> dict[str, SimPosition]:
+        """Positions (including closed ones kept at 0) of one account, by symbol."""
+        return {
+            symbol: position
+            for (v, a, symbol), position in sorted(self.positions.items())
+            if v == venue and a == account
+        }
+
+    def balances_of(self, venue: str, account: str) -> dict[str, float]:
+        """Balances of one account, by asset."""
+        return {
+            asset: quantity
+            for (v, a, asset), quantity in sorted(self.balances.items())
+            if v == venue and a == account
+        }
+
+    def set_position(
+        self,
+        venue: str,
+        account: str,
+        symbol: str,
+        quantity: float,
+        entry_price: float,
+        leverage: float = 5.0,
+        margin_mode: str = "cross",
+    ) -> SimPosition:
+        """Overwrite one position."""
+        if margin_mode not in ("cross", "isolated"):
+            raise ValueError("margin_mode must be 'cross' or 'isolated'")
+        self.account(venue, account)
+        position = SimPosition(
+            round(quantity, QUANTITY_DECIMALS),
+            entry_price if quantity != 0 else 0.0,
+            leverage,
+            margin_mode,
+            self.now_ms(),
+        )
+        self.positions[(venue, account, symbol)] = position
+        return position
+
+    def set_balance(self, venue: str, account: str, asset: str, quantity: float) -> float:
+        """Overwrite one balance; returns the change."""
+        self.account(venue, account)
+        previous = self.balances.get((venue, account, asset), 0.0)
+        self.balances[(venue, account, asset)] = quantity
+        return quantity - previous
+
+    def apply_fill(
+        self,
+        venue: str,
+        account: str,
+        symbol: str,
+        quantity: float,
+        price: float,
+        fee: float = 0.0,
+    ) -> tuple[SimFill, tuple[str, ...]]:
+        """Apply one execution (see module docstring); returns the fill and the changed assets."""
+        if quantity == 0 or not (math.isfinite(price) and price > 0):
+            raise ValueError("a fill needs a non-zero quantity and a positive price")
+        self.account(venue, account)
+        instrument = self.instrument(venue, symbol)
+        self._trade_ids += 1
+        now = self.now_ms()
+        if instrument is not None and instrument.kind == "spot":
+            base, quote_asset = instrument.base, instrument.quote
+            self._add_balance(venue, account, base, quantity)
+            self._add_balance(venue, account, quote_asset, -quantity * price - fee)
+            fill = SimFill(self._trade_ids, symbol, quantity, price, fee, quote_asset, 0.0, now)
+            return fill, (base, quote_asset)
+        previous = self.positions.get((venue, account, symbol), SimPosition(0.0, 0.0))
+        old_quantity, entry = previous.quantity, previous.entry_price
+        new_quantity = round(old_quantity + quantity, QUANTITY_DECIMALS)
+        realised = 0.0
+        if old_quantity == 0 or math.copysign(1, old_quantity) == math.copysign(1, quantity):
+            entry = (abs(old_quantity) * entry + abs(quantity) * price) / abs(new_quantity)
+        else:
+            closed = min(abs(quantity), abs(old_quantity))
+            direction = math.copysign(1, old_quantity)
+            if instrument is not None and instrument.kind == "inverse":
+                realised = closed * instrument.contract_value * (1 / entry - 1 / price) * direction
+            else:
+                multiplier = instrument.contract_size if instrument is not None else 1.0
+                realised = closed * multiplier * (price - entry) * direction
+            if new_quantity == 0:
+                entry = 0.0
+            elif math.copysign(1, new_quantity) != direction:
+                entry = price
+        settle = self.settle_asset(venue, symbol)
+        self._add_balance(venue, account, settle, realised - fee)
+        self.positions[(venue, account, symbol)] = SimPosition(
+            new_quantity,
+            entry,
+            previous.leverage,
+            previous.margin_mode,
+            now,
+            previous.realised_pnl + realised,
+        )
+        return SimFill(self._trade_ids, symbol, quantity, price, fee, settle, realised, now), (settle,)
+
+    def settle_asset(self, venue: str, symbol: str) -> str:
+        """The asset a contract settles (and pays fees) in."""
+        instrument = self.instrument(venue, symbol)
+        if instrument is None:
+            return "USDT"
+        if instrument.kind == "inverse":
+            return instrument.base
+        return instrument.quote if instrument.quote != "USD" else "USDT"
+
+    def contract_multiplier(self, venue: str, symbol: str) -> float:
+        """Base units per contract (1 when the catalog does not know the instrument)."""
+        instrument = self.instrument(venue, symbol)
+        if instrument is None or instrument.kind == "spot":
+            return 1.0
+        return instrument.contract_size if instrument.kind == "linear" else 1.0
+
+    def unrealised_pnl(self, venue: str, symbol: str, position: SimPosition) -> float:
+        """Mark-to-market PnL of a position in its settlement asset (0 without a quote)."""
+        quote = self.quote(venue, symbol)
+        if quote is None or position.quantity == 0:
+            return 0.0
+        instrument = self.instrument(venue, symbol)
+        if instrument is not None and instrument.kind == "inverse":
+            return position.quantity * instrument.contract_value * (1 / position.entry_price - 1 / quote.mark)
+        multiplier = self.contract_multiplier(venue, symbol)
+        return position.quantity * multiplier * (quote.mark - position.entry_price)
+
+    def _add_balance(self, venue: str, account: str, asset: str, change: float) -> None:
+        key = (venue, account, asset)
+        self.balances[key] = round(self.balances.get(key, 0.0) + change, QUANTITY_DECIMALS)
+
+
+def _base_guess(symbol: str) -> str:
+    """The base asset of a symbol the catalog does not know (``BTC`` of BTCUSDT, BTC-USDT-SWAP)."""
+    head = symbol.split("-", maxsplit=1)[0].split("_", maxsplit=1)[0]
+    for quote_asset in ("USDT", "USDC", "USD"):
+        if head.endswith(quote_asset) and len(head) > len(quote_asset):
+            return head[: -len(quote_asset)]
+    return head
