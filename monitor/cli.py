@@ -7,7 +7,7 @@ import sys
 from typing import NoReturn
 
 from monitor import __version__
-from monitor.commands import plan, process, tail
+from monitor.commands import pipeline, plan, process, tail
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=f"example:\n  {module.EXAMPLE}\n")
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
+
+    for name, add, handler, example, help_text in (
+        ("ingest", pipeline.add_arguments, pipeline.run_ingest_command, pipeline.INGEST_EXAMPLE,
+         "connect the configured venues and publish canonical events to Kafka"),
+        ("run", pipeline.add_arguments, pipeline.run_run_command, pipeline.RUN_EXAMPLE,
+         "ingest and processor in one process (in-process bus unless Kafka is configured)"),
+        ("check-config", pipeline.add_check_arguments, pipeline.run_check, pipeline.CHECK_EXAMPLE,
+         "check a configuration file and report every problem"),
+    ):
+        sub = commands.add_parser(
+            name, help=help_text, formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=f"example:\n  {example}\n")
+        add(sub)
+        sub.set_defaults(handler=handler)
     return parser
 
 

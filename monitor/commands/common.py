@@ -10,10 +10,10 @@ from monitor.bus.kafka import KafkaBus, KafkaSettings
 
 def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
     """--log-format and --log-level."""
-    parser.add_argument("--log-format", choices=("text", "json"), default="text",
-                        help="log lines as text or JSON objects (default text)")
+    parser.add_argument("--log-format", choices=("text", "json"), default=None,
+                        help="log lines as text or JSON objects (default text, or the config's)")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                        default="info", help="least severe level logged (default info)")
+                        default=None, help="least severe level logged (default info, or the config's)")
 
 
 def add_kafka_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:

@@ -80,5 +80,5 @@ async def _main(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the processor until SIGINT/SIGTERM."""
-    setup_logging(args.log_format, args.log_level)
+    setup_logging(args.log_format or "text", args.log_level or "info")
     return asyncio.run(_main(args))
