@@ -1,0 +1,437 @@
+"""Columnar fan-out: every held futures position in numpy columns, repriced per tick in one step.
+
+``HedgeBook`` computes a position's figures one position at a time inside a full snapshot. When one
+instrument is held by many portfolios, a price tick must reprice every holder; here the holders of
+an instrument live in one block of numpy columns, so a tick reprices all of them with a handful of
+vectorised calls to the same formulas (``monitor.domain.formulas``) and says which portfolios' figures
+moved. No I/O and no asyncio: the risk engine owns one ``ColumnarPositions`` and feeds it events.
+
+Layout: one ``_Block`` per instrument. Contract size / value and the tier table are per-instrument
+constants; per-position float columns are rows of one 2-D array (``_COLUMNS``), with the portfolio
+index in an int array beside it. A position is added or updated in O(1) amortised (capacity
+doubles) and removed in O(1) by moving the last row into its slot (swap-remove). A slot number is
+therefore only valid until the next change to that instrument's block.
+
+What is per position and mark-dependent is computed on each tick: notional, delta, unrealised PnL,
+maintenance margin (tier picked by notional), margin balance, margin ratio and liquidation distance.
+What does not depend on the mark is computed once when the position changes: the isolated wallet,
+the linear isolated liquidation price (Binance one-way, tier of the liquidation notional), and the
+inverse maintenance margin (its USD notional ``|q| * cv`` does not move with the price). Cross-margin
+legs share their wallet with other positions of the account, so their margin balance, margin ratio
+and liquidation price are the snapshot's business: they are NaN here (a caller may feed the
+snapshot's liquidation price back with ``set_liquidation_price`` to get its distance per tick).
+Every figure follows risk-definitions.md exactly as ``HedgeBook`` does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from monitor.domain import formulas as f
+from monitor.domain.events import PositionEvent
+from monitor.domain.formulas import BoolArray, FloatArray, IndexArray
+from monitor.domain.instruments import Catalog, Instrument
+
+# Rows of a block's float matrix: one contiguous row per column, one matrix column per position.
+_QUANTITY: Final = 0  # signed contracts
+_ENTRY_PRICE: Final = 1
+_WALLET: Final = 2  # isolated wallet: USD (linear) or coin (inverse); NaN for cross or unknown
+_ISOLATED: Final = 3  # 1.0 isolated, 0.0 cross
+_LIQUIDATION_PRICE: Final = 4  # precomputed (linear isolated) or fed back; NaN when none
+_INVERSE_MAINTENANCE: Final = 5  # inverse: |q| * cv * MMR - cum in USD (mark-independent)
+_INVERSE_MMR: Final = 6  # inverse: MMR of the tier of |q| * cv
+_INVERSE_CUM: Final = 7  # inverse: cum (USD) of that tier
+_LAST_PNL: Final = 8  # uPnL at the last reprice (for the hedge value change); NaN before any
+_REPORTED_PNL: Final = 9  # figures when the position last counted as changed (change detection)
+_REPORTED_RATIO: Final = 10
+_REPORTED_DISTANCE: Final = 11
+_COLUMNS: Final = 12
+
+_INITIAL_CAPACITY: Final = 16
+_NO_LIQUIDATION: Final = math.nan
+
+PositionKey = tuple[str, str]  # (portfolio, account) inside one instrument
+
+
+@dataclass(frozen=True, slots=True)
+class Repricing:
+    """The figures of every holder of one instrument after a tick, position by position.
+
+    Arrays are aligned: entry ``i`` is the position in slot ``i`` of the instrument's block, held
+    by portfolio index ``portfolios[i]`` (``ColumnarPositions.portfolio_name`` maps it back).
+    NaN marks a figure that does not exist (no tiers, cross margin, no liquidation price); a
+    margin ratio of inf means a margin balance <= 0. ``changed`` holds the sorted indices of the
+    portfolios with at least one position whose figures moved beyond the store's tolerances.
+    """
+
+    instrument: str
+    mark: float
+    portfolios: IndexArray
+    notional_usd: FloatArray
+    delta: FloatArray
+    unrealized_pnl_usd: FloatArray
+    pnl_change_usd: FloatArray
+    maintenance_margin_usd: FloatArray
+    margin_balance_usd: FloatArray
+    margin_ratio: FloatArray
+    liquidation_price: FloatArray
+    liquidation_distance: FloatArray
+    changed: IndexArray
+
+    def totals(self, values: FloatArray) -> tuple[IndexArray, FloatArray]:
+        """Per-portfolio sums of a per-position array: (portfolio indices, sums), via bincount."""
+        if self.portfolios.size == 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64)
+        counts = np.bincount(self.portfolios)
+        holders = np.flatnonzero(counts)
+        sums = np.bincount(self.portfolios, weights=values, minlength=counts.size)
+        return holders.astype(np.intp, copy=False), np.asarray(sums[holders], dtype=np.float64)
+
+    def futures_delta(self) -> tuple[IndexArray, FloatArray]:
+        """Each holder's futures delta in this instrument (base units, summed over its legs)."""
+        return self.totals(self.delta)
+
+    def hedge_pnl_change(self) -> tuple[IndexArray, FloatArray]:
+        """Each holder's hedge value change ``dF = PnL(P') - PnL(P)`` in USD since the last tick."""
+        return self.totals(self.pnl_change_usd)
+
+
+class _Block:
+    """The holders of one instrument: float columns, portfolio indices, slot lookup."""
+
+    __slots__ = (
+        "caps", "cums", "floats", "instrument", "inverse", "keys", "last_mark", "mmrs",
+        "portfolios", "size", "slots",
+    )
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.inverse = instrument.kind == "inverse"
+        self.caps: FloatArray | None = None
+        self.mmrs: FloatArray | None = None
+        self.cums: FloatArray | None = None
+        if instrument.tiers:
+            self.caps = np.array([tier.cap for tier in instrument.tiers], dtype=np.float64)
+            self.mmrs = np.array([tier.mmr for tier in instrument.tiers], dtype=np.float64)
+            self.cums = np.array([tier.cum for tier in instrument.tiers], dtype=np.float64)
+        self.floats: FloatArray = np.full((_COLUMNS, _INITIAL_CAPACITY), np.nan)
+        self.portfolios: IndexArray = np.zeros(_INITIAL_CAPACITY, dtype=np.intp)
+        self.keys: list[PositionKey] = []
+        self.slots: dict[PositionKey, int] = {}
+        self.size = 0
+        self.last_mark: float | None = None
+
+    def append_slot(self) -> int:
+        if self.size == self.portfolios.size:
+            capacity = 2 * self.size
+            floats = np.full((_COLUMNS, capacity), np.nan)
+            floats[:, : self.size] = self.floats[:, : self.size]
+            portfolios = np.zeros(capacity, dtype=np.intp)
+            portfolios[: self.size] = self.portfolios[: self.size]
+            self.floats, self.portfolios = floats, portfolios
+        self.size += 1
+        return self.size - 1
+
+    def remove_slot(self, slot: int) -> None:
+        last = self.size - 1
+        if slot != last:
+            self.floats[:, slot] = self.floats[:, last]
+            self.portfolios[slot] = self.portfolios[last]
+            moved = self.keys[last]
+            self.keys[slot] = moved
+            self.slots[moved] = slot
+        self.keys.pop()
+        self.size = last
+
+
+class ColumnarPositions:
+    """Held futures positions of every portfolio, as per-instrument numpy columns.
+
+    ``pnl_tolerance_usd`` and ``ratio_tolerance`` decide when a position counts as changed: its
+    unrealised PnL moved by more than ``pnl_tolerance_usd``, or its margin ratio or liquidation
+    distance by more than ``ratio_tolerance``, since the tick at which it last counted as changed
+    (0 and 0: any movement). Portfolio names are interned to dense indices that are never reused.
+    """
+
+    def __init__(
+        self, catalog: Catalog, *, pnl_tolerance_usd: float = 0.0, ratio_tolerance: float = 0.0
+    ) -> None:
+        self.catalog = catalog
+        self.pnl_tolerance_usd = pnl_tolerance_usd
+        self.ratio_tolerance = ratio_tolerance
+        self._blocks: dict[str, _Block] = {}
+        self._portfolio_index: dict[str, int] = {}
+        self._portfolio_names: list[str] = []
+        self._held: dict[int, list[tuple[str, str]]] = {}  # portfolio -> [(account, instrument)]
+
+    # -- positions ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return sum(block.size for block in self._blocks.values())
+
+    def held(self, instrument_id: str) -> int:
+        """How many positions are held in an instrument."""
+        block = self._blocks.get(instrument_id)
+        return 0 if block is None else block.size
+
+    def portfolio_index(self, portfolio: str) -> int:
+        """The dense index of a portfolio (interned on first sight)."""
+        index = self._portfolio_index.get(portfolio)
+        if index is None:
+            index = len(self._portfolio_names)
+            self._portfolio_index[portfolio] = index
+            self._portfolio_names.append(portfolio)
+        return index
+
+    def portfolio_name(self, index: int) -> str:
+        """The portfolio of a dense index."""
+        return self._portfolio_names[index]
+
+    def portfolio_names(self, indices: IndexArray) -> list[str]:
+        """The portfolios of dense indices, in order."""
+        names = self._portfolio_names
+        return [names[index] for index in indices.tolist()]
+
+    def slot(self, portfolio: str, account: str, instrument_id: str) -> int | None:
+        """A position's slot in its instrument's arrays (valid until that instrument next changes)."""
+        block = self._blocks.get(instrument_id)
+        return None if block is None else block.slots.get((portfolio, account))
+
+    def upsert(self, event: PositionEvent) -> bool:
+        """Add, replace or (quantity 0) remove a position; False when the instrument is no future."""
+        instrument = self.catalog.get(event.instrument)
+        if instrument is None or not instrument.is_future:
+            return False
+        if event.quantity == 0:
+            self.remove(event.portfolio, event.account, event.instrument)
+            return True
+        block = self._blocks.get(instrument.id)
+        if block is None:
+            block = _Block(instrument)
+            self._blocks[instrument.id] = block
+        key = (event.portfolio, event.account)
+        slot = block.slots.get(key)
+        portfolio = self.portfolio_index(event.portfolio)
+        if slot is None:
+            slot = block.append_slot()
+            block.slots[key] = slot
+            block.keys.append(key)
+            self._held.setdefault(portfolio, []).append((event.account, instrument.id))
+        block.portfolios[slot] = portfolio
+        _write_position(block, slot, event)
+        return True
+
+    def remove(self, portfolio: str, account: str, instrument_id: str) -> bool:
+        """Remove one position (swap-remove); False when it is not held."""
+        block = self._blocks.get(instrument_id)
+        if block is None:
+            return False
+        slot = block.slots.pop((portfolio, account), None)
+        if slot is None:
+            return False
+        block.remove_slot(slot)
+        index = self._portfolio_index[portfolio]
+        held = self._held.get(index)
+        if held is not None:
+            held.remove((account, instrument_id))
+            if not held:
+                del self._held[index]
+        return True
+
+    def drop_portfolio(self, portfolio: str) -> int:
+        """Remove every position of a portfolio (its partition was revoked); how many were held."""
+        index = self._portfolio_index.get(portfolio)
+        if index is None:
+            return 0
+        held = sorted(self._held.get(index, ()))
+        for account, instrument_id in held:
+            self.remove(portfolio, account, instrument_id)
+        return len(held)
+
+    def set_liquidation_price(
+        self, portfolio: str, account: str, instrument_id: str, price: float | None
+    ) -> bool:
+        """Use a liquidation price computed elsewhere (a cross leg's, from the snapshot)."""
+        block = self._blocks.get(instrument_id)
+        slot = None if block is None else block.slots.get((portfolio, account))
+        if block is None or slot is None:
+            return False
+        block.floats[_LIQUIDATION_PRICE, slot] = _NO_LIQUIDATION if price is None else price
+        return True
+
+    def nbytes(self) -> int:
+        """Bytes held by the numpy columns (capacity included; Python lookups excluded)."""
+        return sum(block.floats.nbytes + block.portfolios.nbytes for block in self._blocks.values())
+
+    # -- ticks --------------------------------------------------------------------------------
+
+    def reprice(self, instrument_id: str, mark: float) -> Repricing | None:
+        """Reprice every holder of an instrument at ``mark``; None when nobody holds it.
+
+        Linear: notional ``|q| cs P``, uPnL ``q cs (P - EP)``, delta ``q cs``, maintenance margin
+        ``notional * MMR_n - cum_n``; inverse: notional ``|q| cv``, uPnL ``q cv (1/EP - 1/P) P``,
+        delta ``q cv / P``, liquidation price ``Q (MMR + side) / (WB + cum/P + side Q / EP)``.
+        Isolated margin balance = wallet (USD; coin * P for inverse) + uPnL; margin ratio
+        ``MM / MB``; liquidation distance ``|LP - P| / P`` (risk-definitions.md; Binance USDⓈ-M
+        and COIN-M margin and liquidation FAQs, as cited in ``monitor.domain.formulas``).
+        """
+        block = self._blocks.get(instrument_id)
+        if block is None or block.size == 0:
+            if block is not None:
+                block.last_mark = mark
+            return None
+        n = block.size
+        columns = block.floats[:, :n]
+        quantity = columns[_QUANTITY]
+        entry_price = columns[_ENTRY_PRICE]
+        wallet = columns[_WALLET]
+        instrument = block.instrument
+        if block.inverse:
+            contract_value = instrument.contract_value
+            notional = f.inverse_notional(quantity, contract_value)
+            upnl = f.inverse_pnl_usd(quantity, contract_value, entry_price, mark)
+            delta = f.inverse_delta(quantity, contract_value, mark)
+            maintenance = columns[_INVERSE_MAINTENANCE].copy()
+            margin_balance = wallet * mark + upnl
+            # cum is in USD; the coin formula takes cum / P. Cross legs keep a fed-back price.
+            computed = f.liquidation_price_inverse(
+                quantity, notional, entry_price, wallet, columns[_INVERSE_MMR],
+                columns[_INVERSE_CUM] / mark)
+            liquidation = np.where(np.isnan(wallet), columns[_LIQUIDATION_PRICE], computed)
+        else:
+            contract_size = instrument.contract_size
+            notional = f.linear_notional(quantity, contract_size, mark)
+            upnl = f.linear_pnl(quantity, contract_size, entry_price, mark)
+            delta = f.linear_delta(quantity, contract_size)
+            if block.caps is None or block.mmrs is None or block.cums is None:
+                maintenance = np.full(n, np.nan)
+            else:
+                maintenance = f.maintenance_margin_for_tiers(notional, block.caps, block.mmrs, block.cums)
+            margin_balance = wallet + upnl
+            liquidation = columns[_LIQUIDATION_PRICE].copy()
+        notional, upnl, delta, maintenance, margin_balance, liquidation = (
+            np.asarray(value, dtype=np.float64)
+            for value in (notional, upnl, delta, maintenance, margin_balance, liquidation)
+        )
+        ratio = np.asarray(f.margin_ratio(maintenance, margin_balance), dtype=np.float64)
+        ratio[np.isnan(maintenance) | np.isnan(margin_balance)] = np.nan
+        distance = np.asarray(f.liquidation_distance(liquidation, mark), dtype=np.float64)
+        last_pnl = columns[_LAST_PNL]
+        pnl_change = np.subtract(upnl, last_pnl)
+        pnl_change[np.isnan(last_pnl)] = 0.0
+        last_pnl[:] = upnl
+        changed = self._changed(block, columns, upnl, ratio, distance)
+        block.last_mark = mark
+        return Repricing(
+            instrument=instrument_id,
+            mark=mark,
+            portfolios=block.portfolios[:n].copy(),
+            notional_usd=notional,
+            delta=delta,
+            unrealized_pnl_usd=upnl,
+            pnl_change_usd=pnl_change,
+            maintenance_margin_usd=maintenance,
+            margin_balance_usd=margin_balance,
+            margin_ratio=ratio,
+            liquidation_price=liquidation,
+            liquidation_distance=distance,
+            changed=changed,
+        )
+
+    def _changed(
+        self, block: _Block, columns: FloatArray, upnl: FloatArray, ratio: FloatArray,
+        distance: FloatArray,
+    ) -> IndexArray:
+        """Portfolios with a position that moved beyond tolerance; those positions' references reset."""
+        moved = _moved(upnl, columns[_REPORTED_PNL], self.pnl_tolerance_usd)
+        moved |= _moved(ratio, columns[_REPORTED_RATIO], self.ratio_tolerance)
+        moved |= _moved(distance, columns[_REPORTED_DISTANCE], self.ratio_tolerance)
+        np.copyto(columns[_REPORTED_PNL], upnl, where=moved)
+        np.copyto(columns[_REPORTED_RATIO], ratio, where=moved)
+        np.copyto(columns[_REPORTED_DISTANCE], distance, where=moved)
+        portfolios = block.portfolios[: block.size]
+        flags = np.zeros(len(self._portfolio_names), dtype=np.bool_)
+        flags[portfolios[moved]] = True
+        return np.flatnonzero(flags).astype(np.intp, copy=False)
+
+
+def _moved(current: FloatArray, reported: FloatArray, tolerance: float) -> BoolArray:
+    """Where a figure moved by more than ``tolerance`` or appeared / disappeared (NaN <-> number)."""
+    current_nan = np.isnan(current)
+    reported_nan = np.isnan(reported)
+    with np.errstate(invalid="ignore"):
+        difference = np.abs(current - reported)
+    moved = difference > tolerance
+    moved |= current_nan != reported_nan
+    # inf - inf is NaN: an unchanged inf margin ratio did not move; inf <-> finite did
+    moved |= np.isinf(current) != np.isinf(reported)
+    return moved
+
+
+
+def _isolated_wallet(instrument: Instrument, event: PositionEvent) -> float:
+    """The isolated wallet, as ``HedgeBook`` takes it: reported, else ``notional(EP) / leverage``.
+
+    USD for linear, coin for inverse (the initial margin in USD divided by the entry price).
+    Source: Binance USDⓈ-M "Initial Margin = Notional Position Value / Leverage Level".
+    """
+    if event.margin_mode != "isolated":
+        return math.nan
+    if event.isolated_margin is not None:
+        return event.isolated_margin
+    if not event.leverage:
+        return math.nan
+    if instrument.kind == "inverse":
+        notional = float(f.inverse_notional(event.quantity, instrument.contract_value))
+        return float(f.initial_margin(notional, event.leverage)) / event.entry_price
+    notional = float(f.linear_notional(event.quantity, instrument.contract_size, event.entry_price))
+    return float(f.initial_margin(notional, event.leverage))
+
+
+def _write_position(block: _Block, slot: int, event: PositionEvent) -> None:
+    """Fill one slot with a position's mark-independent columns."""
+    instrument = block.instrument
+    column = block.floats[:, slot]
+    wallet = _isolated_wallet(instrument, event)
+    column[_QUANTITY] = event.quantity
+    column[_ENTRY_PRICE] = event.entry_price
+    column[_WALLET] = wallet
+    column[_ISOLATED] = 1.0 if event.margin_mode == "isolated" else 0.0
+    column[_LIQUIDATION_PRICE] = _NO_LIQUIDATION
+    column[_INVERSE_MAINTENANCE] = math.nan
+    column[_INVERSE_MMR] = math.nan
+    column[_INVERSE_CUM] = math.nan
+    side = 1.0 if event.quantity > 0 else -1.0
+    if block.inverse:
+        notional = float(f.inverse_notional(event.quantity, instrument.contract_value))
+        tier = instrument.tier_for(notional)
+        if tier is not None:
+            column[_INVERSE_MAINTENANCE] = float(
+                f.tiered_maintenance_margin(notional, tier.mmr, tier.cum))
+            column[_INVERSE_MMR] = tier.mmr
+            column[_INVERSE_CUM] = tier.cum
+    elif block.caps is not None and block.mmrs is not None and block.cums is not None \
+            and not math.isnan(wallet):
+        base_quantity = abs(event.quantity) * instrument.contract_size
+        column[_LIQUIDATION_PRICE] = f.liquidation_price_linear_tiered(
+            side, base_quantity, event.entry_price, wallet, block.caps, block.mmrs, block.cums)
+    # The hedge value change of an updated position counts from the last mark at its new size.
+    mark = block.last_mark
+    if mark is None:
+        column[_LAST_PNL] = math.nan
+    elif block.inverse:
+        column[_LAST_PNL] = f.inverse_pnl_usd(
+            event.quantity, instrument.contract_value, event.entry_price, mark)
+    else:
+        column[_LAST_PNL] = f.linear_pnl(
+            event.quantity, instrument.contract_size, event.entry_price, mark)
+    column[_REPORTED_PNL] = math.nan
+    column[_REPORTED_RATIO] = math.nan
+    column[_REPORTED_DISTANCE] = math.nan
+
+
+__all__ = ["ColumnarPositions", "Repricing"]
