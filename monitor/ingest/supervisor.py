@@ -17,7 +17,8 @@ Life of one connection::
         pinger         send plan.ping_frame every ping_interval_s (websockets pings as well)
         keepalive      HTTP venue.keepalive_request every keepalive_interval_s; non-2xx -> end;
                        a 2xx body goes to venue.parse_resync too (a venue may poll REST data
-                       this way) and its events are published
+                       this way) and its events are published; a FrameError there is only
+                       counted (keepalive_unread), since most venues do not read these bodies
         resync         after connect and whenever asked: venue.resync_requests -> HTTP
                        -> venue.parse_resync -> publish; status "resynced"
     status "reconnecting" ; sleep full-jitter backoff ; repeat
@@ -138,7 +139,8 @@ class ConnectionSupervisor:
     """Keeps one stream of one venue connected and delivers what it reads to the sink.
 
     Counters (read by metrics): ``frames``, ``events``, ``dead_letters``, ``reconnects``,
-    ``stale_count``, ``connects``, ``resyncs``, ``resync_failures``, ``keepalives``; ``status``
+    ``stale_count``, ``connects``, ``resyncs``, ``resync_failures``, ``keepalives``,
+    ``keepalive_unread``; ``status``
     is the latest feed status and ``last_backoff_s`` the latest reconnect delay.
     """
 
@@ -173,6 +175,7 @@ class ConnectionSupervisor:
         self.resyncs = 0
         self.resync_failures = 0
         self.keepalives = 0
+        self.keepalive_unread = 0
         self.status = "disconnected"
         self.last_backoff_s = 0.0
         self.last_outcome: ConnectionOutcome | None = None
@@ -392,7 +395,7 @@ class ConnectionSupervisor:
                     f"keepalive failed: {describe(request)} HTTP {response.status}", planned=False
                 )
             self.keepalives += 1
-            await self._publish_response(request, response.body)
+            await self._publish_response(request, response.body, best_effort=True)
 
     async def _resync_loop(self, wanted: asyncio.Event) -> None:
         while True:
@@ -437,11 +440,21 @@ class ConnectionSupervisor:
         self._set_status("resynced", f"{len(requests)} request(s)")
         return True
 
-    async def _publish_response(self, request: HttpRequest, body: bytes) -> bool:
-        """Hand a 2xx REST body to ``venue.parse_resync`` and publish its events."""
+    async def _publish_response(
+        self, request: HttpRequest, body: bytes, *, best_effort: bool = False
+    ) -> bool:
+        """Hand a 2xx REST body to ``venue.parse_resync`` and publish its events.
+
+        Keepalive bodies are ``best_effort``: a venue that does not read them (FrameError, e.g.
+        "unknown resync purpose") is not a dead letter; it is counted and logged at debug level.
+        """
         try:
             events = self.venue.parse_resync(request, body, self._wall_clock_ms())
         except FrameError as exc:
+            if best_effort:
+                self.keepalive_unread += 1
+                logger.debug("%s: keepalive body not read: %s", self.name, exc.reason)
+                return False
             await self._dead_letter(f"{request.purpose}: {exc.reason}", body)
             return False
         except Exception as exc:

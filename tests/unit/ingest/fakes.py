@@ -31,6 +31,7 @@ class FakeVenue:
     setup: bool = False
     resync: bool = False
     reject_setup: bool = False
+    keepalive_purpose: str = "keepalive"
     resets: int = 0
     setup_bodies: list[bytes | None] = field(default_factory=list)
 
@@ -80,7 +81,7 @@ class FakeVenue:
         raise FrameError("unknown command")
 
     def keepalive_request(self, stream: str, now_ms: int) -> HttpRequest | None:
-        return HttpRequest("PUT", "http://fake.invalid", "/listenKey", "keepalive")
+        return HttpRequest("PUT", "http://fake.invalid", "/listenKey", self.keepalive_purpose)
 
     def resync_requests(self, now_ms: int) -> tuple[HttpRequest, ...]:
         if not self.resync:
@@ -173,5 +174,5 @@ async def scripted_server() -> AsyncIterator[ScriptedServer]:
 async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
     """Poll ``condition`` every 10 ms until it holds; raise TimeoutError after ``timeout_s``."""
     async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 -- polling plain attributes with a deadline
+        while not condition():
             await asyncio.sleep(0.01)

@@ -361,3 +361,16 @@ async def test_unreadable_setup_response_is_dead_lettered_and_retried() -> None:
     assert sink.dead_letters[0].raw == b'{"code":-1}'
     assert supervisor.connects == 0
     assert server.accepted == 0
+
+
+async def test_unreadable_keepalive_bodies_are_counted_not_dead_lettered() -> None:
+    """A keepalive body the venue does not read (FrameError) is counted, not a dead letter."""
+    sink = CollectingSink()
+    transport = MemoryTransport(lambda _: HttpResponse(200, b'{"listenKey":"key-1"}'))
+    async with scripted_server() as server:
+        venue = FakeVenue(server.url, setup=True, keepalive_interval_s=0.02, keepalive_purpose="listenKey")
+        supervisor = ConnectionSupervisor(venue, "market", sink, transport, FAST)
+        async with running(supervisor):
+            await eventually(lambda: supervisor.keepalive_unread >= 2)
+    assert sink.dead_letters == []
+    assert supervisor.connects == 1
