@@ -18,7 +18,11 @@ from monitor.venues.base import Venue
 
 
 class VenueRunner:
-    """The supervisors of a set of venues; ``supervisors`` is exposed for metrics."""
+    """The supervisors of a set of venues; ``supervisors`` is exposed for metrics.
+
+    Two venues of one name (two accounts at one exchange) are labelled ``okx`` and ``okx#2`` in
+    feed status, so their streams stay apart.
+    """
 
     def __init__(
         self,
@@ -29,28 +33,30 @@ class VenueRunner:
         *,
         seed: int | None = None,
     ) -> None:
-        names = [venue.name for venue in venues]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"each venue may be run once; duplicated: {', '.join(duplicates)}")
         rng = random.Random(seed)
-        self.supervisors: tuple[ConnectionSupervisor, ...] = tuple(
-            ConnectionSupervisor(
-                venue,
-                stream,
-                sink,
-                http,
-                settings,
-                rng=random.Random(rng.getrandbits(64)),
+        seen: dict[str, int] = {}
+        supervisors: list[ConnectionSupervisor] = []
+        for venue in venues:
+            seen[venue.name] = seen.get(venue.name, 0) + 1
+            label = venue.name if seen[venue.name] == 1 else f"{venue.name}#{seen[venue.name]}"
+            supervisors.extend(
+                ConnectionSupervisor(
+                    venue,
+                    stream,
+                    sink,
+                    http,
+                    settings,
+                    rng=random.Random(rng.getrandbits(64)),
+                    label=label,
+                )
+                for stream in venue.stream_names()
             )
-            for venue in venues
-            for stream in venue.stream_names()
-        )
+        self.supervisors: tuple[ConnectionSupervisor, ...] = tuple(supervisors)
 
     def supervisor(self, venue: str, stream: str) -> ConnectionSupervisor:
-        """The supervisor of one stream; KeyError if there is none."""
+        """The supervisor of one stream by label (``okx``, ``okx#2``); KeyError if there is none."""
         for candidate in self.supervisors:
-            if candidate.venue.name == venue and candidate.stream == stream:
+            if candidate.label == venue and candidate.stream == stream:
                 return candidate
         raise KeyError(f"{venue}/{stream}")
 

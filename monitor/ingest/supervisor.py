@@ -138,6 +138,9 @@ def _enabled(interval_s: float | None) -> bool:
 class ConnectionSupervisor:
     """Keeps one stream of one venue connected and delivers what it reads to the sink.
 
+    ``label`` names the venue in feed status and logs (the venue name unless a runner runs two
+    venues of one name, e.g. two OKX accounts); dead letters always carry ``venue.name``.
+
     Counters (read by metrics): ``frames``, ``events``, ``dead_letters``, ``reconnects``,
     ``stale_count``, ``connects``, ``resyncs``, ``resync_failures``, ``keepalives``,
     ``keepalive_unread``; ``status``
@@ -156,8 +159,10 @@ class ConnectionSupervisor:
         clock: Callable[[], float] = time.monotonic,
         wall_clock_ms: Callable[[], int] = _wall_clock_ms,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        label: str | None = None,
     ) -> None:
         self.venue = venue
+        self.label = label or venue.name
         self.stream = stream
         self.sink = sink
         self.http = http
@@ -183,7 +188,7 @@ class ConnectionSupervisor:
     @property
     def name(self) -> str:
         """``venue/stream``, for logs and task names."""
-        return f"{self.venue.name}/{self.stream}"
+        return f"{self.label}/{self.stream}"
 
     async def run(self) -> None:
         """Connect, read and reconnect until cancelled."""
@@ -489,7 +494,7 @@ class ConnectionSupervisor:
 
     def _set_status(self, status: str, detail: str) -> None:
         self.status = status
-        self.sink.feed_status(self.venue.name, self.stream, status, detail)
+        self.sink.feed_status(self.label, self.stream, status, detail)
 
 
 async def _send(connection: ClientConnection, frame: str | bytes) -> None:
