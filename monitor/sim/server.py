@@ -25,7 +25,8 @@ import logging
 import math
 import random
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 
@@ -50,7 +51,8 @@ from monitor.sim.venues.binance_usdm import BinanceUsdmSim
 from monitor.sim.venues.bybit import BybitSim
 from monitor.sim.venues.okx import OkxSim
 from monitor.sim.world import Quote, SimFill, SimPosition, SimWorld, wall_clock_ms
-from monitor.venues.base import MAX_FRAME_BYTES, Credentials
+from monitor.venues.base import MAX_FRAME_BYTES, AccountContext, Credentials, Venue
+from monitor.venues.registry import build_venue
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,15 @@ QUOTE_WRITERS: Mapping[str, str] = {"bybit-spot": "bybit"}
 
 class SimulatorError(ValueError):
     """A control call names an unknown venue or gives an invalid value."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimUrls:
+    """The base URLs of one simulated venue (``ws_api_url`` only for Binance Spot)."""
+
+    ws_base_url: str
+    rest_base_url: str
+    ws_api_url: str | None = None
 
 
 def _response(status: int, body: bytes) -> Response:
@@ -161,6 +172,11 @@ class SimulatorServer:
         """The REST base URL of a venue, ``http://host:port/<venue>``."""
         self._venue(venue)
         return f"http://{self.host}:{self.port}/{venue}"
+
+    def urls(self, venue: str) -> SimUrls:
+        """Base URLs a venue module needs to talk to this simulator."""
+        ws_api_url = f"{self.ws_url(venue)}/ws-api/v3" if venue == "binance-spot" else None
+        return SimUrls(self.ws_url(venue), self.rest_url(venue), ws_api_url)
 
     def credentials(self, venue: str, account: str) -> Credentials:
         """Credentials of an account (created on first use); the simulator checks them."""
@@ -348,13 +364,16 @@ class SimulatorServer:
                     margin_mode=position.margin_mode,
                 )
 
-    async def run_scenario(self, scenario: Scenario, speed: float = 1.0) -> None:
-        """Play a scenario: accounts, then one price tick per ``tick_s / speed`` real seconds."""
+    async def run_scenario(
+        self, scenario: Scenario, speed: float = 1.0, *, load_accounts: bool = True
+    ) -> None:
+        """Play a scenario: accounts (unless already loaded), then one tick per tick_s / speed s."""
         if not speed > 0:
             raise SimulatorError("speed must be > 0")
         for instrument in scenario.instruments:
             self._quote_writer(instrument.venue)
-        await self.load_accounts(scenario)
+        if load_accounts:
+            await self.load_accounts(scenario)
         basis = {instrument.id: instrument.basis for instrument in scenario.instruments}
         funding = {instrument.id: instrument.funding_rate for instrument in scenario.instruments}
         steps = [step for step in scenario.steps if step.kind != "trend"]
@@ -499,3 +518,83 @@ class SimulatorServer:
     async def _handle(self, websocket: ServerConnection) -> None:
         writer, route = self._routes.pop(websocket)
         await writer.serve(SimConnection(writer, websocket, route))
+
+
+def scenario_venues(
+    sim: SimulatorServer,
+    scenario: Scenario,
+    *,
+    portfolio: str = "main",
+    catalog: Catalog | None = None,
+) -> list[Venue]:
+    """Venue modules pointed at ``sim`` for every account and quoted instrument of a scenario.
+
+    One venue object per scenario account (its credentials come from the simulator); the
+    scenario's instruments of a venue are subscribed by the first account of that venue, or by a
+    public-only venue object when the scenario holds no account there.
+    """
+    catalog = catalog or sim.world.catalog
+    symbols: dict[str, list[str]] = {}
+    for instrument in scenario.instruments:
+        symbols.setdefault(instrument.venue, []).append(instrument.symbol)
+    venues: list[Venue] = []
+    subscribed: set[str] = set()
+    for account in scenario.accounts:
+        urls = sim.urls(account.venue)
+        context = AccountContext(account.account, portfolio, sim.credentials(account.venue, account.account))
+        wanted = () if account.venue in subscribed else tuple(symbols.get(account.venue, ()))
+        subscribed.add(account.venue)
+        venues.append(
+            build_venue(
+                account.venue,
+                symbols=wanted,
+                account=context,
+                catalog=catalog,
+                ws_base_url=urls.ws_base_url,
+                rest_base_url=urls.rest_base_url,
+                ws_api_url=urls.ws_api_url,
+            )
+        )
+    for venue, venue_symbols in symbols.items():
+        if venue in subscribed:
+            continue
+        urls = sim.urls(venue)
+        venues.append(
+            build_venue(
+                venue,
+                symbols=tuple(venue_symbols),
+                account=None,
+                catalog=catalog,
+                ws_base_url=urls.ws_base_url,
+                rest_base_url=urls.rest_base_url,
+                ws_api_url=urls.ws_api_url,
+            )
+        )
+    return venues
+
+
+async def serve_simulator(
+    scenario: Scenario | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: int = 0,
+    speed: float = 1.0,
+    heartbeat_s: float = 1.0,
+    on_ready: Callable[[SimulatorServer], None] | None = None,
+) -> None:
+    """Run a simulator until cancelled: play ``scenario`` once (if any), then keep serving.
+
+    ``on_ready`` is called once the port is bound (e.g. to print the venue URLs), before the
+    scenario starts; the scenario's accounts are loaded first so that clients connecting at once
+    see them.
+    """
+    async with SimulatorServer(port, host, seed=seed, heartbeat_s=heartbeat_s) as sim:
+        if scenario is not None:
+            await sim.load_accounts(scenario)
+        if on_ready is not None:
+            on_ready(sim)
+        if scenario is not None:
+            await sim.run_scenario(scenario, speed, load_accounts=False)
+            logger.info("scenario %s finished; serving the last state", scenario.name)
+        await asyncio.Event().wait()

@@ -20,7 +20,7 @@ from monitor.ingest.runner import VenueRunner
 from monitor.ingest.sink import CollectingSink
 from monitor.ingest.supervisor import SupervisorSettings
 from monitor.sim.scenario import load_scenario
-from monitor.sim.server import SimulatorServer
+from monitor.sim.server import SimulatorServer, scenario_venues
 from monitor.venues.base import AccountContext, Venue
 from monitor.venues.binance_spot import BinanceSpot
 from monitor.venues.binance_usdm import BinanceUsdm
@@ -98,7 +98,7 @@ async def test_seed_drop_scenario_reaches_the_sink_as_canonical_events() -> None
         await sim.load_accounts(scenario)
         async with ingesting([_binance_spot(sim), _okx(sim)]) as (sink, runner):
             await eventually(lambda: all(s.resyncs >= 1 for s in runner.supervisors))
-            await sim.run_scenario(scenario, speed=150.0)
+            await sim.run_scenario(scenario, speed=150.0, load_accounts=False)
             final = sim.quote("okx", "BTC-USDT-SWAP")
             assert final is not None
             # markPx is sent with 2 decimals
@@ -241,4 +241,33 @@ async def test_listen_key_expiry_gets_a_new_key_and_the_feed_continues() -> None
     # (1 * 60000 + 0.5 * 59000) / 1.5 = 59666.67
     latest = _positions(sink.events, "binance:BTCUSDT")[-1]
     assert latest.entry_price == pytest.approx(59666.67, abs=0.01)
+    assert sink.dead_letters == []
+
+
+async def test_multi_venue_scenario_survives_key_expiry_and_a_drop() -> None:
+    """All four venues from scenario_venues; listenKey expiry and a Bybit drop mid-run lose nothing."""
+    scenario = load_scenario("multi-venue")
+    async with SimulatorServer(seed=3, heartbeat_s=0.2) as sim:
+        await sim.load_accounts(scenario)
+        venues = scenario_venues(sim, scenario)
+        assert sorted(v.name for v in venues) == ["binance", "binance-spot", "bybit", "okx"]
+        async with ingesting(venues) as (sink, runner):
+            await eventually(lambda: all(s.resyncs >= 1 for s in runner.supervisors))
+            await sim.run_scenario(scenario, speed=150.0, load_accounts=False)
+            await sink.wait_for(
+                lambda: any(p.quantity == -1.2 for p in _positions(sink.events, "binance:BTCUSDT")),
+                TIMEOUT_S,
+            )
+            await eventually(lambda: runner.supervisor("bybit", "private").resyncs >= 2)
+    latest = {
+        instrument: _positions(sink.events, instrument)[-1].quantity
+        for instrument in ("okx:BTC-USDT-SWAP", "binance:BTCUSDT", "bybit:BTCUSDT")
+    }
+    # -1 BTC - 0.2 BTC filled at 200 s = -1.2
+    assert latest == {"okx:BTC-USDT-SWAP": -100.0, "binance:BTCUSDT": -1.2, "bybit:BTCUSDT": -1.0}
+    spot = [e for e in sink.events if isinstance(e, BalanceEvent) and e.asset == "BTC"]
+    assert spot[-1].quantity == 3.0
+    binance_private = runner.supervisor("binance", "private")
+    assert binance_private.connects >= 2  # the expired listenKey forced a reconnect
+    assert runner.supervisor("bybit", "market").connects >= 2  # the drop
     assert sink.dead_letters == []

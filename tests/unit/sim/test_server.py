@@ -16,8 +16,13 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from monitor.ingest.http import UrllibTransport
-from monitor.sim.scenario import scenario_from_dict
-from monitor.sim.server import SimulatorError, SimulatorServer
+from monitor.sim.scenario import load_scenario, scenario_from_dict
+from monitor.sim.server import (
+    SimulatorError,
+    SimulatorServer,
+    scenario_venues,
+    serve_simulator,
+)
 from monitor.venues.base import HttpRequest
 
 TIMEOUT_S = 5.0
@@ -318,3 +323,34 @@ async def test_run_scenario_applies_accounts_prices_fills_and_faults() -> None:
     assert quote.mark == pytest.approx(54000.0)
     assert position is not None
     assert position.quantity == -100.0
+
+
+async def test_scenario_venues_point_every_account_at_the_simulator(sim: SimulatorServer) -> None:
+    """One venue per scenario account, all on the simulator, market symbols on the first account."""
+    venues = scenario_venues(sim, load_scenario("seed-drop"))
+    assert [(v.name, v.stream_names()) for v in venues] == [
+        ("binance-spot", ("market", "private")),
+        ("okx", ("market", "private")),
+    ]
+    plan = venues[1].connect_plan("market", 0, None)
+    assert plan.url.startswith(f"ws://127.0.0.1:{sim.port}/okx/")
+    assert sim.urls("binance-spot").ws_api_url == f"{sim.ws_url('binance-spot')}/ws-api/v3"
+    assert sim.urls("okx").ws_api_url is None
+
+
+async def test_serve_simulator_reports_ready_and_serves_until_cancelled() -> None:
+    """serve_simulator binds, calls on_ready, loads accounts and serves until cancelled."""
+    ready: asyncio.Queue[SimulatorServer] = asyncio.Queue()
+    task = asyncio.create_task(
+        serve_simulator(load_scenario("seed-drop"), speed=1000.0, on_ready=ready.put_nowait)
+    )
+    server = await asyncio.wait_for(ready.get(), TIMEOUT_S)
+    assert server.balance("binance-spot", "spot-main", "BTC") == 1.5
+    position = server.position("okx", "okx-main", "BTC-USDT-SWAP")
+    assert position is not None
+    assert position.quantity == -150.0
+    request = HttpRequest("GET", server.rest_url("okx"), "/api/v5/public/time", "t")
+    assert (await UrllibTransport().send(request, TIMEOUT_S)).status == 200
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
