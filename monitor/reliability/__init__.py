@@ -1,0 +1,1 @@
+"""Reliability harnesses: the crash test (SIGKILLed processors) and its verifier (docs/reliability.md)."""

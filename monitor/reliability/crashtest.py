@@ -1,0 +1,552 @@
+"""The crash test: SIGKILL stateful processors while a seeded workload flows, then verify.
+
+The driver (after Kafka Streams' own system tests)::
+
+    create the topics (unique prefix) ; start N ``hedge-monitor process`` subprocesses (one group)
+    for each of K random kill points in the event stream:
+        wait until every processor owns partitions (the group is stable)
+        write the events up to the kill point (chunks, acks awaited)
+        after a random delay (the processors are busy with that burst) SIGKILL a random processor,
+        start it again at once
+    write the rest, then one settle tick per instrument
+    wait until the group's lag on hedge.positions is 0 and every portfolio's last hedge.risk
+        snapshot shows the settle prices ; SIGTERM the processors (they checkpoint and exit 0)
+    verify (``monitor.reliability.verify``): recompute every portfolio from the input topics alone
+
+Run it with ``hedge-monitor crash-test`` (``monitor.commands.crashtest``) or
+``python -m monitor.reliability.crashtest``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import logging
+import os
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+import monitor
+from monitor.bus.base import Producer, Topics
+from monitor.bus.kafka import KafkaBus, KafkaSettings
+from monitor.codec import encode_event, event_key
+from monitor.domain.events import BalanceEvent, Event, FillEvent, PositionEvent, PriceEvent
+from monitor.domain.instruments import default_catalog
+from monitor.reliability.kafka_io import TopicTail, group_lag, read_topic
+from monitor.reliability.verify import (
+    CHECKS,
+    AlertLog,
+    InputLog,
+    SnapshotLog,
+    VerificationReport,
+    reflects_settle,
+    verify,
+)
+from monitor.reliability.workload import Workload, WorkloadSettings
+
+log = logging.getLogger(__name__)
+
+READY_PATTERN = re.compile(rb"assigned partitions \[\d")
+POLL_INTERVAL_S = 0.25
+LOG_TAIL_BYTES = 3_000
+
+
+class CrashTestError(RuntimeError):
+    """The crash test could not run to the end (a processor died on its own, a deadline passed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrashTestSettings:
+    """Everything one crash-test run needs; sizes are parameters (CI size vs full size)."""
+
+    bootstrap: str
+    workload: WorkloadSettings = field(default_factory=WorkloadSettings)
+    kills: int = 20
+    processors: int = 2
+    partitions: int = 6
+    topic_prefix: str = ""
+    checkpoint_interval_ms: int = 200
+    chunk_events: int = 100
+    write_rate: float = 2_000.0
+    max_kill_delay_s: float = 1.0
+    unready_kill_share: float = 0.2
+    ready_timeout_s: float = 120.0
+    catch_up_timeout_s: float = 300.0
+    stop_timeout_s: float = 60.0
+    work_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.kills < 0 or self.kills >= self.workload.events:
+            raise ValueError("kills must be at least 0 and fewer than the events")
+        if not (1 <= self.processors <= self.partitions):
+            raise ValueError("processors must be between 1 and the number of partitions")
+        if self.chunk_events < 1 or self.write_rate <= 0:
+            raise ValueError("chunk_events must be at least 1 and write_rate above 0")
+
+    @property
+    def prefix(self) -> str:
+        """The topic prefix: the one given, else one unique to this run."""
+        if self.topic_prefix:
+            return self.topic_prefix
+        return f"crash-{self.workload.seed}-{os.getpid()}-{int(time.time())}."
+
+
+@dataclass(frozen=True, slots=True)
+class KillRecord:
+    """One SIGKILL: which processor, which of its lives, where in the stream, after how long."""
+
+    number: int
+    victim: int
+    incarnation: int
+    at_event: int
+    uptime_s: float
+    delay_s: float
+    owned_partitions: bool
+
+
+@dataclass(slots=True)
+class CrashTestResult:
+    """The figures of one run and the verifier's report."""
+
+    started_at: str
+    command: str
+    bootstrap: str
+    topic_prefix: str
+    seed: int
+    portfolios: int
+    instruments: int
+    processors: int
+    partitions: int
+    events_written: int = 0
+    price_events: int = 0
+    account_events: int = 0
+    settle_ticks: int = 0
+    kills: list[KillRecord] = field(default_factory=list)
+    incarnations: int = 0
+    exit_codes: list[int | None] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    write_time_s: float = 0.0
+    catch_up_time_s: float = 0.0
+    verify_time_s: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    verification: VerificationReport = field(default_factory=VerificationReport)
+    log_dir: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the run completed and the verifier found nothing wrong."""
+        return not self.problems and self.verification.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "ok": self.ok,
+            "started_at": self.started_at,
+            "command": self.command,
+            "bootstrap": self.bootstrap,
+            "topic_prefix": self.topic_prefix,
+            "seed": self.seed,
+            "portfolios": self.portfolios,
+            "instruments": self.instruments,
+            "processors": self.processors,
+            "partitions": self.partitions,
+            "events_written": self.events_written,
+            "price_events": self.price_events,
+            "account_events": self.account_events,
+            "settle_ticks": self.settle_ticks,
+            "kills": [asdict(kill) for kill in self.kills],
+            "incarnations": self.incarnations,
+            "exit_codes": self.exit_codes,
+            "wall_time_s": round(self.wall_time_s, 1),
+            "write_time_s": round(self.write_time_s, 1),
+            "catch_up_time_s": round(self.catch_up_time_s, 1),
+            "verify_time_s": round(self.verify_time_s, 1),
+            "problems": self.problems,
+            "verification": self.verification.to_dict(),
+            "log_dir": self.log_dir,
+        }
+
+    def table(self) -> str:
+        """A two-column text table of the headline figures."""
+        report = self.verification
+        rows = [
+            ("result", "PASS" if self.ok else "FAIL"),
+            ("started (UTC)", self.started_at),
+            ("events written", (f"{self.events_written} ({self.price_events} prices, "
+                               f"{self.account_events} account) + {self.settle_ticks} settle ticks")),
+            ("portfolios / instruments", f"{self.portfolios} / {self.instruments}"),
+            ("processors / partitions", f"{self.processors} / {self.partitions}"),
+            ("SIGKILLs / processor lives", f"{len(self.kills)} / {self.incarnations}"),
+            ("wall time", (f"{self.wall_time_s:.1f} s (write {self.write_time_s:.1f}, catch-up "
+                          f"{self.catch_up_time_s:.1f}, verify {self.verify_time_s:.1f})")),
+            ("snapshots read", str(report.snapshots)),
+            ("replayed snapshots (seq went back)", str(report.replayed_snapshots)),
+            ("portfolios verified", f"{report.portfolios_verified} of {report.portfolios}"),
+            ("last positions / balances checked", f"{report.positions_checked} / {report.balances_checked}"),
+            ("alert transitions / distinct ids", f"{report.alert_transitions} / {report.alert_ids}"),
+            ("duplicate alerts (same id)", str(report.alert_duplicates)),
+            ("final alert states checked", str(report.final_alert_states_checked)),
+            ("dead letters", str(report.dead_letters)),
+        ]
+        rows.extend((f"check {check}", "ok" if report.passed(check) else
+                     f"FAILED ({report.failure_counts[check]})") for check in CHECKS)
+        width = max(len(name) for name, _ in rows)
+        lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
+        lines.extend(f"problem: {problem}" for problem in self.problems)
+        for check in CHECKS:
+            lines.extend(f"{check}: {message}" for message in report.failures[check][:10])
+        return "\n".join(lines)
+
+
+# -- the processors ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Slot:
+    index: int
+    process: asyncio.subprocess.Process | None = None
+    log_path: Path | None = None
+    incarnation: int = 0
+    started: float = 0.0
+
+
+class ProcessorFleet:
+    """N ``hedge-monitor process`` subprocesses of one group; each life logs to its own file."""
+
+    def __init__(self, command: list[str], log_dir: Path, count: int) -> None:
+        self.command = command
+        self.log_dir = log_dir
+        self.slots = [_Slot(index) for index in range(count)]
+        package_root = str(Path(monitor.__file__).resolve().parents[1])
+        path = os.environ.get("PYTHONPATH")
+        self._env = {**os.environ, "PYTHONPATH": package_root if not path else f"{package_root}:{path}"}
+
+    @property
+    def incarnations(self) -> int:
+        """Processor lives started so far."""
+        return sum(slot.incarnation for slot in self.slots)
+
+    async def start(self, index: int) -> None:
+        """Start (or restart) processor ``index``."""
+        slot = self.slots[index]
+        slot.incarnation += 1
+        slot.log_path = self.log_dir / f"processor-{index}-life-{slot.incarnation}.log"
+        with slot.log_path.open("wb") as log_file:
+            slot.process = await asyncio.create_subprocess_exec(
+                *self.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=log_file, env=self._env)
+        slot.started = time.monotonic()
+
+    def _log_bytes(self, slot: _Slot) -> bytes:
+        if slot.log_path is None or not slot.log_path.exists():
+            return b""
+        return slot.log_path.read_bytes()
+
+    def log_tail(self, index: int) -> str:
+        """The end of the current life's log."""
+        return self._log_bytes(self.slots[index])[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
+
+    def ready(self, index: int) -> bool:
+        """True once the current life logged a non-empty partition assignment."""
+        return READY_PATTERN.search(self._log_bytes(self.slots[index])) is not None
+
+    def check_alive(self) -> None:
+        """Raise if a processor exited without being told to."""
+        for slot in self.slots:
+            if slot.process is not None and slot.process.returncode is not None:
+                raise CrashTestError(
+                    f"processor {slot.index} (life {slot.incarnation}) exited with "
+                    f"{slot.process.returncode}:\n{self.log_tail(slot.index)}")
+
+    async def wait_all_ready(self, timeout_s: float) -> None:
+        """Wait until every processor owns partitions (the group is stable)."""
+        deadline = time.monotonic() + timeout_s
+        while not all(self.ready(slot.index) for slot in self.slots):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                waiting = [slot.index for slot in self.slots if not self.ready(slot.index)]
+                raise CrashTestError(f"processors {waiting} own no partitions after {timeout_s:.0f} s")
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+    async def kill(self, index: int) -> float:
+        """SIGKILL processor ``index`` and reap it; its uptime in seconds."""
+        slot = self.slots[index]
+        if slot.process is None:
+            raise CrashTestError(f"processor {index} is not running")
+        slot.process.send_signal(signal.SIGKILL)
+        await slot.process.wait()
+        slot.process = None
+        return time.monotonic() - slot.started
+
+    async def stop_all(self, timeout_s: float) -> list[int | None]:
+        """SIGTERM every processor and wait (SIGKILL after ``timeout_s``); their exit codes."""
+        for slot in self.slots:
+            if slot.process is not None and slot.process.returncode is None:
+                slot.process.send_signal(signal.SIGTERM)
+        codes: list[int | None] = []
+        for slot in self.slots:
+            process = slot.process
+            if process is None:
+                codes.append(None)
+                continue
+            try:
+                async with asyncio.timeout(timeout_s):
+                    codes.append(await process.wait())
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                codes.append(None)
+        return codes
+
+    async def kill_all(self) -> None:
+        """SIGKILL whatever still runs (cleanup after a failure)."""
+        for slot in self.slots:
+            process = slot.process
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+# -- the driver -------------------------------------------------------------------------------
+
+
+def processor_command(settings: CrashTestSettings, prefix: str, group_id: str) -> list[str]:
+    """The command line of one processor."""
+    return [
+        sys.executable, "-m", "monitor", "process", "--kafka", settings.bootstrap,
+        "--topic-prefix", prefix, "--group-id", group_id, "--partitions", str(settings.partitions),
+        "--checkpoint-interval-ms", str(settings.checkpoint_interval_ms),
+    ]
+
+
+class _Writer:
+    """Sends events in acknowledged chunks (one idempotent producer) and keeps what it wrote."""
+
+    def __init__(self, producer: Producer, topics: Topics) -> None:
+        self.producer = producer
+        self.topics = topics
+        self.accounts: list[PositionEvent | BalanceEvent | FillEvent] = []
+        self.prices = 0
+
+    async def write(self, events: list[Event]) -> None:
+        """Send ``events`` and wait until the broker acknowledged every one."""
+        for event in events:
+            if isinstance(event, PriceEvent):
+                self.producer.send(self.topics.prices, event_key(event), encode_event(event))
+                self.prices += 1
+            else:
+                self.producer.send(self.topics.positions, event_key(event), encode_event(event))
+                self.accounts.append(event)
+        await self.producer.flush()
+
+
+async def run_crash_test(settings: CrashTestSettings, command: str = "") -> CrashTestResult:
+    """Run one crash test end to end and verify it; never raises for a failed check."""
+    started = time.monotonic()
+    prefix = settings.prefix
+    topics = Topics.with_prefix(prefix)
+    group_id = f"{prefix}processors"
+    kafka = KafkaSettings(bootstrap_servers=settings.bootstrap, client_id="hedge-crash-test")
+    bus = KafkaBus(kafka)
+    catalog = default_catalog()
+    workload = Workload(settings.workload, catalog)
+    log_dir = settings.work_dir or Path(tempfile.mkdtemp(prefix="hedge-crash-test-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    result = CrashTestResult(
+        started_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        command=command, bootstrap=settings.bootstrap, topic_prefix=prefix,
+        seed=settings.workload.seed, portfolios=settings.workload.portfolios,
+        instruments=len(workload.instruments), processors=settings.processors,
+        partitions=settings.partitions, log_dir=str(log_dir),
+    )
+    await bus.create_topics(topics.specs(settings.partitions))
+    fleet = ProcessorFleet(processor_command(settings, prefix, group_id), log_dir, settings.processors)
+    writer = _Writer(await bus.producer(), topics)
+    snapshots = SnapshotLog()
+    try:
+        for index in range(settings.processors):
+            await fleet.start(index)
+        await _write_and_kill(settings, workload, writer, fleet, result)
+        settle = workload.settle()
+        await writer.write(list(settle))
+        result.settle_ticks = len(settle)
+        result.write_time_s = time.monotonic() - started
+        log.info("wrote %d events and %d settle ticks; waiting for the processors to catch up",
+                 result.events_written, len(settle))
+        catch_up_started = time.monotonic()
+        portfolios = sorted({event.portfolio for event in writer.accounts})
+        async with TopicTail(bus, topics.risk, snapshots.add) as risk:
+            try:
+                await _catch_up(settings, bus, kafka, group_id, topics, fleet, risk, snapshots,
+                                portfolios, workload)
+            except CrashTestError as exc:
+                result.problems.append(str(exc))
+            result.catch_up_time_s = time.monotonic() - catch_up_started
+            result.exit_codes = await fleet.stop_all(settings.stop_timeout_s)
+            if any(code != 0 for code in result.exit_codes):
+                result.problems.append(f"processors exited with {result.exit_codes} after SIGTERM")
+            await risk.read_to_end()
+    except CrashTestError as exc:
+        result.problems.append(str(exc))
+    finally:
+        await fleet.kill_all()
+        await writer.producer.stop()
+        result.incarnations = fleet.incarnations
+    verify_started = time.monotonic()
+    result.verification = await verify_topics(bus, topics, snapshots, writer.accounts)
+    result.verify_time_s = time.monotonic() - verify_started
+    result.wall_time_s = time.monotonic() - started
+    return result
+
+
+async def verify_topics(
+    bus: KafkaBus,
+    topics: Topics,
+    snapshots: SnapshotLog,
+    written_accounts: list[PositionEvent | BalanceEvent | FillEvent] | None = None,
+) -> VerificationReport:
+    """Read the input, alert and dead-letter topics in full and verify ``snapshots`` against them."""
+    inputs = InputLog()
+    alerts = AlertLog()
+    await read_topic(bus, topics.prices, inputs.add_price)
+    await read_topic(bus, topics.positions, inputs.add_account)
+    await read_topic(bus, topics.alerts, alerts.add)
+    dead_letters = await read_topic(bus, topics.dlq, lambda _: None)
+    return verify(inputs, snapshots, alerts, dead_letters=dead_letters, written_accounts=written_accounts)
+
+
+async def _write_and_kill(
+    settings: CrashTestSettings,
+    workload: Workload,
+    writer: _Writer,
+    fleet: ProcessorFleet,
+    result: CrashTestResult,
+) -> None:
+    """Write every event at ``write_rate``; at each kill point start a kill that lands mid-stream."""
+    total = settings.workload.events
+    kill_rng = random.Random(settings.workload.seed * 7919 + 17)
+    kill_points = sorted(kill_rng.sample(range(1, total), settings.kills))
+    events = workload.events()
+    written = 0
+    kill: asyncio.Task[None] | None = None
+    interval_s = settings.chunk_events / settings.write_rate
+    await fleet.wait_all_ready(settings.ready_timeout_s)
+    next_write = time.monotonic()
+    try:
+        for number, point in enumerate([*kill_points, total], start=1):
+            while written < point:
+                chunk = list(itertools.islice(events, min(settings.chunk_events, point - written)))
+                await writer.write(chunk)
+                written += len(chunk)
+                result.events_written = written
+                result.price_events = writer.prices
+                result.account_events = len(writer.accounts)
+                # Pace the stream so that it is still flowing when a kill lands.
+                next_write = max(next_write + interval_s, time.monotonic() - interval_s)
+                await asyncio.sleep(max(0.0, next_write - time.monotonic()))
+            if number > len(kill_points):
+                break
+            if kill is not None:
+                await kill
+            victim = kill_rng.randrange(settings.processors)
+            delay = kill_rng.uniform(0.0, settings.max_kill_delay_s)
+            if kill_rng.random() >= settings.unready_kill_share:
+                await fleet.wait_all_ready(settings.ready_timeout_s)
+            kill = asyncio.create_task(
+                _kill_later(fleet, result, number, len(kill_points), victim, delay),
+                name=f"kill-{number}")
+        if kill is not None:
+            await kill
+    finally:
+        if kill is not None and not kill.done():
+            kill.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await kill
+
+
+async def _kill_later(
+    fleet: ProcessorFleet,
+    result: CrashTestResult,
+    number: int,
+    kills: int,
+    victim: int,
+    delay_s: float,
+) -> None:
+    """After ``delay_s`` (the writer keeps writing) SIGKILL ``victim`` and start it again."""
+    await asyncio.sleep(delay_s)
+    incarnation = fleet.slots[victim].incarnation
+    ready = fleet.ready(victim)
+    uptime = await fleet.kill(victim)
+    at_event = result.events_written
+    result.kills.append(KillRecord(number, victim, incarnation, at_event, round(uptime, 2),
+                                   round(delay_s, 3), ready))
+    log.info("kill %d/%d: SIGKILL processor %d (life %d, up %.1f s, %s) at event %d",
+             number, kills, victim, incarnation, uptime,
+             "owning partitions" if ready else "before owning partitions", at_event)
+    await fleet.start(victim)
+
+
+async def _catch_up(
+    settings: CrashTestSettings,
+    bus: KafkaBus,
+    kafka: KafkaSettings,
+    group_id: str,
+    topics: Topics,
+    fleet: ProcessorFleet,
+    risk: TopicTail,
+    snapshots: SnapshotLog,
+    portfolios: list[str],
+    workload: Workload,
+) -> None:
+    """Wait for lag 0 on hedge.positions and settle prices in every portfolio's last snapshot."""
+    asset_prices = workload.settle_asset_prices()
+    marks = workload.settle_marks()
+    deadline = time.monotonic() + settings.catch_up_timeout_s
+    lag: dict[int, int] = {}
+    behind: list[str] = portfolios
+    while True:
+        fleet.check_alive()
+        await risk.read_to_end()
+        lag = await group_lag(bus, kafka, group_id, topics.positions)
+        behind = [p for p in portfolios if not reflects_settle(snapshots.last.get(p), asset_prices, marks)]
+        if not any(lag.values()) and not behind:
+            return
+        if time.monotonic() > deadline:
+            raise CrashTestError(
+                f"not caught up after {settings.catch_up_timeout_s:.0f} s: lag {lag}, "
+                f"{len(behind)} portfolios without the settle prices (first: {behind[:5]})")
+        await asyncio.sleep(POLL_INTERVAL_S)
+
+
+def print_result(result: CrashTestResult, stream: IO[str]) -> None:
+    """The table, then the JSON document."""
+    stream.write(result.table() + "\n")
+    stream.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m monitor.reliability.crashtest``: the ``crash-test`` command without the CLI."""
+    import argparse  # noqa: PLC0415 -- only the entry point needs it
+
+    from monitor.commands import crashtest  # noqa: PLC0415 -- the command imports this module
+
+    parser = argparse.ArgumentParser(prog="python -m monitor.reliability.crashtest",
+                                     description=crashtest.__doc__)
+    crashtest.add_arguments(parser)
+    return crashtest.run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        raise SystemExit(main())
