@@ -100,7 +100,11 @@ class CollectingSink:
         return [c.status for c in self.statuses if c.venue == venue and c.stream == stream]
 
     async def wait_for(self, condition: Callable[[], bool], timeout_s: float) -> None:
-        """Return once ``condition()`` is true; raise TimeoutError after ``timeout_s``."""
+        """Return once ``condition()`` is true; raise TimeoutError after ``timeout_s``.
+
+        The condition is re-checked whenever the sink records something (event, dead letter,
+        status); a condition on other state (a supervisor's counters) needs a polling loop.
+        """
         async with asyncio.timeout(timeout_s):
             while not condition():
                 # No await between the check and clear(), so no change can slip in between.

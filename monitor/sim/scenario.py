@@ -23,7 +23,10 @@ Price model (per asset, one value per tick)::
     X_t  Ornstein-Uhlenbeck deviation, X_{t+1} = (1 - reversion) * X_t + noise * Z_t
     Z_t  standard normals, correlated across assets by the Cholesky factor of ``correlations``
 
-The deviation keeps the path close to its trend (stationary sd = noise / sqrt(2r - r^2)), so the
+This is the Euler discretisation of an Ornstein-Uhlenbeck process (Uhlenbeck & Ornstein, Phys.
+Rev. 36, 1930) with shocks correlated through the Cholesky factor of the correlation matrix
+(Glasserman, "Monte Carlo Methods in Financial Engineering", 2003, section 2.3). The AR(1)
+deviation keeps the path close to its trend (stationary sd = noise / sqrt(2r - r^2)), so the
 scripted targets ("falls 10 %") are met within a fraction of a percent, while the path stays
 noisy. An instrument's mark is ``P * (1 + basis)`` and its index ``P``. The same seed always gives
 the same path (``random.Random(seed)``, draws in a fixed order).

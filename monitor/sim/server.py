@@ -55,6 +55,9 @@ from monitor.venues.base import MAX_FRAME_BYTES, AccountContext, Credentials, Ve
 from monitor.venues.registry import build_venue
 
 logger = logging.getLogger(__name__)
+# websockets logs every REST answer as a rejected handshake at INFO; keep only its warnings.
+_websockets_logger = logging.getLogger("monitor.sim.websockets")
+_websockets_logger.setLevel(logging.WARNING)
 
 VENUE_CLASSES: tuple[type[SimVenue], ...] = (BinanceUsdmSim, BinanceSpotSim, BybitSim, OkxSim)
 # URL prefixes served by another venue's writer (Bybit spot tickers come from stream.bybit.com).
@@ -127,7 +130,7 @@ class SimulatorServer:
             self.requested_port,
             process_request=self._process_request,
             max_size=MAX_FRAME_BYTES,
-            logger=logging.getLogger("monitor.sim.websockets"),
+            logger=_websockets_logger,
         )
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="sim:heartbeat")
 

@@ -12,6 +12,9 @@ Fill accounting (average-cost method, as Binance, Bybit and OKX report ``entryPr
 - linear contracts settle in the quote asset with multiplier m = contract size; inverse
   contracts settle in the base asset, realised = closed * contract_value * (1/e0 - 1/p) * sign(q0)
 - the fee is paid in the settlement asset; a spot fill moves base (+q) and quote (-q * p - fee).
+
+Unrealised PnL follows risk-definitions.md ("PnL"): linear ``q * cs * (P - EP)`` in the quote,
+inverse ``q * cv * (1/EP - 1/P)`` in the base coin.
 """
 
 from __future__ import annotations
