@@ -116,14 +116,11 @@ class BusSink:
                 await self._send_once()
             except Exception as exc:  # noqa: BLE001 -- a broker outage: keep the buffer, retry
                 self._note_outage(exc)
-                if (
-                    stop.is_set()
-                    and self._outage_since is not None
-                    and self._clock() - self._outage_since > 30
-                ):
+                if stop.is_set() and self._outage_since is not None and \
+                        self._clock() - self._outage_since > 30:
                     log.error(  # noqa: TRY400 -- the outage was logged; no traceback wanted
-                        "giving up after 30 s of broker outage at shutdown; %d events unsent", self.buffered
-                    )
+                        "giving up after 30 s of broker outage at shutdown; %d events unsent",
+                        self.buffered)
                     return
                 await asyncio.sleep(self._retry_backoff_s)
 
@@ -135,7 +132,8 @@ class BusSink:
         prices = dict(self._prices)
         dead_letters = list(self._dead_letters)
         for account_event in accounts:
-            self._producer.send(self._topics.positions, event_key(account_event), encode_event(account_event))
+            self._producer.send(
+                self._topics.positions, event_key(account_event), encode_event(account_event))
         for price in prices.values():
             self._producer.send(self._topics.prices, event_key(price), encode_event(price))
         for key, value in dead_letters:
@@ -151,9 +149,8 @@ class BusSink:
         self.published_events += len(accounts) + len(prices)
         self._space.set()
         if self._outage_since is not None:
-            log.warning(
-                "broker reachable again after %.1f s; buffer drained", self._clock() - self._outage_since
-            )
+            log.warning("broker reachable again after %.1f s; buffer drained",
+                        self._clock() - self._outage_since)
             self._outage_since = None
         if self._metrics is not None:
             self._metrics.ingest_buffered(self.buffered)
@@ -161,10 +158,7 @@ class BusSink:
     def _note_outage(self, exc: Exception) -> None:
         if self._outage_since is None:
             self._outage_since = self._clock()
-            log.warning(
-                "broker unavailable (%s); buffering %d events (account events are kept, prices conflated)",
-                type(exc).__name__,
-                self.buffered,
-            )
+            log.warning("broker unavailable (%s); buffering %d events (account events are kept, "
+                        "prices conflated)", type(exc).__name__, self.buffered)
         if self._metrics is not None:
             self._metrics.ingest_buffered(self.buffered)
