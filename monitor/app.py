@@ -123,11 +123,12 @@ async def run_ingest(
     http: HttpTransport | None = None,
     supervisor_settings: SupervisorSettings | None = None,
     on_started: Callable[[IngestHandle], None] | None = None,
+    venues: Sequence[Venue] | None = None,
 ) -> None:
-    """Connect every configured venue and publish until ``stop``; then drain the sink."""
+    """Connect every configured venue (or ``venues``) and publish until ``stop``; then drain."""
     producer = await bus.producer()
     sink = BusSink(producer, config.topics, metrics=metrics)
-    venues = build_venues(config)
+    venues = build_venues(config) if venues is None else venues
     runner = VenueRunner(venues, sink, http or UrllibTransport(), supervisor_settings)
     if on_started is not None:
         on_started(IngestHandle(sink, runner))
@@ -181,6 +182,7 @@ async def run_pipeline(
     extra: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = (),
     on_ingest: Callable[[IngestHandle], None] | None = None,
     on_processor: Callable[[Processor], None] | None = None,
+    venues: Sequence[Venue] | None = None,
 ) -> None:
     """Ingest and processor in one process (in-process bus unless the config names Kafka)."""
     bus = bus or build_bus(config)
@@ -203,7 +205,8 @@ async def run_pipeline(
         group.create_task(shutdown_in_order(), name="shutdown")
         ingest = group.create_task(
             run_ingest(config, bus, ingest_stop, metrics=metrics, http=http,
-                       supervisor_settings=supervisor_settings, on_started=on_ingest),
+                       supervisor_settings=supervisor_settings, on_started=on_ingest,
+                       venues=venues),
             name="ingest")
         group.create_task(
             run_processor(config, bus, processor_stop, metrics=metrics, on_started=on_processor),

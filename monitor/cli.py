@@ -7,7 +7,7 @@ import sys
 from typing import NoReturn
 
 from monitor import __version__
-from monitor.commands import pipeline, plan, process, tail
+from monitor.commands import demo, pipeline, plan, process, tail
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan_parser.set_defaults(handler=plan.run)
 
     for name, module, help_text in (
+        ("demo", demo, "watch a hedge live: simulator, ingest, processor, alerts, metrics"),
         ("process", process, "run the stateful risk processor on Kafka"),
         ("tail", tail, "print risk snapshots or alerts from Kafka"),
     ):

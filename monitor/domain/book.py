@@ -233,6 +233,8 @@ class HedgeBook:
     def apply_asset_price(self, asset: str, price: float, ts_ms: int) -> None:
         """Follow an asset's reference price: ``dS = spot delta * (S' - S)`` for the effectiveness test."""
         self.last_event_ms = max(self.last_event_ms, ts_ms)
+        if asset in STABLE_ASSETS:
+            return
         last = self.followed_assets.get(asset)
         if last is not None and ts_ms <= last[1]:
             return

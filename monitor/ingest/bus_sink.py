@@ -94,7 +94,7 @@ class BusSink:
         previous = self.statuses.get((venue, stream))
         self.statuses[(venue, stream)] = (status, detail)
         if previous is None or previous[0] != status:
-            level = logging.WARNING if status in ("stale", "reconnecting", "disconnected") else logging.INFO
+            level = logging.WARNING if status in ("stale", "reconnecting") else logging.INFO
             log.log(level, "feed %s/%s %s: %s", venue, stream, status, detail)
         if status == "reconnecting" and self._metrics is not None:
             self._metrics.reconnect(venue, stream)

@@ -1,0 +1,258 @@
+"""``hedge-monitor demo``: the whole monitor against the exchange simulator, in one process.
+
+The simulator plays a scenario; the real websocket ingest connects to it; canonical events go
+over the in-process bus (or a real Kafka with ``--kafka``) to the processor; alerts fire; metrics
+are served; the live view (or plain lines when not on a terminal) shows it all, then a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from rich.live import Live
+
+from monitor.app import IngestHandle, build_bus, run_pipeline
+from monitor.bus.base import Bus, Topics
+from monitor.bus.kafka import KafkaSettings
+from monitor.config import MonitorConfig, PortfolioConfig
+from monitor.domain.plans import EffectivenessSettings, HedgePlan, PortfolioSettings
+from monitor.ingest.supervisor import SupervisorSettings
+from monitor.metrics import Metrics, MetricsServer, serve_metrics
+from monitor.processor.runner import Processor, ProcessorSettings
+from monitor.runtime import install_stop_signals, setup_logging
+from monitor.sim.scenario import Scenario, load_scenario, scenario_names
+from monitor.sim.server import SimulatorServer, scenario_venues
+from monitor.view import ViewState, make_console, plain_lines, render
+
+EXAMPLE = "hedge-monitor demo --scenario seed-drop"
+PORTFOLIO = "demo"
+DAY_MS = 86_400_000
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo command's flags."""
+    parser.add_argument("--scenario", default="seed-drop",
+                        help=f"one of {', '.join(scenario_names())} (default seed-drop)")
+    parser.add_argument("--speed", type=float, default=None,
+                        help="scenario seconds per wall second (default: the scenario in ~60 s)")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="stop after this many wall seconds (default: the whole scenario)")
+    parser.add_argument("--kafka", metavar="HOST:PORT", help="run over a real Kafka broker")
+    parser.add_argument("--metrics-port", type=int, default=9464,
+                        help="port of /metrics on 127.0.0.1 (default 9464; a free one if taken)")
+    parser.add_argument("--plain", action="store_true", help="plain periodic lines, no live view")
+    parser.add_argument("--refresh", type=float, default=None,
+                        help="seconds between plain status lines (default 5)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        default="warning", help="log level (default warning: the view is the output)")
+
+
+def _plan(scenario: Scenario, start_ms: int) -> dict[str, HedgePlan]:
+    """The hedge plan the demo monitors for each scenario (seed steps 3 to 6)."""
+    if scenario.name == "cross-hedge":
+        return {"BTC": HedgePlan("BTC", "okx:ETH-USDT-SWAP", target_ratio=1.0, band=0.1,
+                                 start_ms=start_ms, expiry_ms=start_ms + 7 * DAY_MS,
+                                 cost_budget_usd=150.0)}
+    if scenario.name == "multi-venue":
+        return {"BTC": HedgePlan("BTC", None, target_ratio=1.0, band=0.1, start_ms=start_ms,
+                                 expiry_ms=start_ms + 7 * DAY_MS)}
+    return {"BTC": HedgePlan("BTC", "okx:BTC-USDT-SWAP", target_ratio=1.0, band=0.1,
+                             start_ms=start_ms, expiry_ms=start_ms + 7 * DAY_MS,
+                             exit_above=65_000.0, stop_loss_usd=12_000.0, cost_budget_usd=150.0)}
+
+
+def demo_config(scenario: Scenario, speed: float, kafka: str | None) -> MonitorConfig:
+    """The monitor's configuration for a scenario played ``speed`` times faster than real time."""
+    start_ms = int(time.time() * 1000)
+    effectiveness = EffectivenessSettings(sample_interval_ms=max(50, int(10_000 / speed)), window=120)
+    settings = PortfolioSettings(plans=_plan(scenario, start_ms), effectiveness=effectiveness)
+    config = MonitorConfig(source="<demo>")
+    topics = Topics.with_prefix(f"demo-{uuid.uuid4().hex[:8]}.") if kafka else Topics()
+    processor = ProcessorSettings(
+        topics=topics, group_id=f"demo-{uuid.uuid4().hex[:8]}", fetch_timeout_ms=50,
+        stale_after_ms=max(500, int(15_000 / speed)), checkpoint_interval_ms=1_000)
+    return replace(
+        config,
+        kafka=None if kafka is None else KafkaSettings(bootstrap_servers=kafka),
+        topics=topics,
+        topic_partitions=1 if kafka is None else 3,
+        processor=processor,
+        effectiveness=effectiveness,
+        portfolios={PORTFOLIO: PortfolioConfig(PORTFOLIO, settings, config.alerts)},
+    )
+
+
+async def _follow_outputs(bus: Bus, topics: Topics, state: ViewState, stop: asyncio.Event) -> None:
+    consumer = await bus.table_consumer([topics.risk, topics.alerts])
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(200, 1_000)
+            for records in batches.values():
+                for record in records:
+                    value = orjson.loads(record.value)
+                    if record.topic == topics.risk:
+                        state.on_snapshot(value)
+                    else:
+                        state.on_alert(value)
+    finally:
+        await consumer.stop()
+
+
+async def _metrics_server(metrics: Metrics, port: int) -> MetricsServer:
+    try:
+        return await serve_metrics(metrics, "127.0.0.1", port)
+    except OSError:
+        log.warning("port %d is taken; serving /metrics on a free port", port)
+        return await serve_metrics(metrics, "127.0.0.1", 0)
+
+
+def summary(state: ViewState, scenario: Scenario) -> list[str]:
+    """The end-of-demo summary: what the hedge did, what fired."""
+    lines = [f"== summary of {scenario.name}: {scenario.description}"]
+    snapshot = state.snapshots.get(PORTFOLIO)
+    if snapshot is None:
+        return [*lines, "no risk snapshot was published"]
+    for asset, figures in sorted(snapshot.get("assets", {}).items()):
+        lines.append(
+            f"{asset}: price {figures.get('price'):,.2f}, net delta {figures.get('net_delta'):+.4f} "
+            f"{asset}, hedge ratio {_fmt(figures.get('hedge_ratio'), 3)}, contracts to target "
+            f"{_fmt(figures.get('contracts_to_target'), 0)}")
+    for asset, figures in sorted(snapshot.get("effectiveness", {}).items()):
+        spot = figures.get("spot_change_usd", 0.0)
+        hedge = figures.get("hedge_change_usd", 0.0)
+        lines.append(
+            f"{asset}: spot value change {spot:+,.2f} USD, hedge value change {hedge:+,.2f} USD "
+            f"(incl. funding), net {spot + hedge:+,.2f} USD; dollar offset "
+            f"{_fmt(figures.get('dollar_offset'), 3)}, R2 {_fmt(figures.get('r2'), 3)}, variance "
+            f"reduction {_fmt(figures.get('variance_reduction'), 3)} over {figures.get('samples')} samples")
+    lines.extend(
+        f"{position['instrument']}: {position['quantity']:g} contracts, uPnL "
+        f"{_fmt(position.get('unrealized_pnl_usd'), 2)} USD, margin buffer "
+        f"{_fmt(position.get('margin_buffer_usd'), 2)} USD, liquidation "
+        f"{_fmt(position.get('liquidation_price'), 2)} "
+        f"({_fmt(position.get('liquidation_distance'), 4)} away)"
+        for position in snapshot.get("positions", [])
+    )
+    costs = snapshot.get("costs", {})
+    lines.append(f"costs: fees {_fmt(costs.get('fees_usd'), 2)} USD, funding received "
+                 f"{_fmt(costs.get('funding_received_usd'), 2)} USD, paid "
+                 f"{_fmt(costs.get('funding_paid_usd'), 2)} USD")
+    fired = [a for a in state.alert_log if a["state"] == "firing"]
+    lines.append(f"alerts fired: {len(fired)}")
+    lines.extend(f"  {a['severity']} {a['rule']} {a['subject']}: {a['message']}" for a in fired)
+    return lines
+
+
+def _fmt(value: Any, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    """Play the scenario through the whole monitor and show it."""
+    scenario = load_scenario(args.scenario)
+    speed = args.speed or max(1.0, scenario.duration_s / 60.0)
+    config = demo_config(scenario, speed, args.kafka)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    state = ViewState()
+    metrics = Metrics()
+    server = await _metrics_server(metrics, args.metrics_port)
+    console, live_view = make_console(force_plain=args.plain)
+    handles: dict[str, Any] = {}
+    print(f"hedge-monitor demo: scenario {scenario.name} at {speed:g}x "
+          f"({scenario.duration_s / speed:.0f} s), bus "
+          f"{'Kafka ' + args.kafka if args.kafka else 'in-process'}, "
+          f"metrics http://127.0.0.1:{server.port}/metrics", flush=True)
+    async with SimulatorServer(seed=scenario.seed, heartbeat_s=1.0 / speed) as sim:
+        await sim.load_accounts(scenario)
+        venues = scenario_venues(sim, scenario, portfolio=PORTFOLIO, catalog=config.catalog)
+        bus = build_bus(config)
+
+        async def play(stop_event: asyncio.Event) -> None:
+            with contextlib.suppress(asyncio.CancelledError):
+                task = asyncio.ensure_future(
+                    sim.run_scenario(scenario, speed, load_accounts=False))
+                limit = args.duration if args.duration is not None else scenario.duration_s / speed + 2
+                stopper = asyncio.ensure_future(stop_event.wait())
+                await asyncio.wait({task, stopper}, timeout=limit)
+                stopper.cancel()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            stop_event.set()
+
+        async def show(stop_event: asyncio.Event) -> None:
+            follower = asyncio.ensure_future(_follow_outputs(bus, config.topics, state, stop_event))
+            try:
+                await _show(state, scenario, speed, stop_event, console, live_view,
+                            args.refresh or 5.0, handles)
+            finally:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
+
+        def on_ingest(handle: IngestHandle) -> None:
+            handles["ingest"] = handle
+
+        def on_processor(processor: Processor) -> None:
+            handles["processor"] = processor
+
+        try:
+            await run_pipeline(
+                config, stop, bus=bus, metrics=metrics,
+                supervisor_settings=SupervisorSettings(time_scale=1.0 / speed),
+                extra=[play, show], on_ingest=on_ingest, on_processor=on_processor, venues=venues)
+        finally:
+            await server.close()
+    for line in summary(state, scenario):
+        print(line)
+    return 0
+
+
+def _update_feeds(state: ViewState, handles: dict[str, Any]) -> None:
+    ingest: IngestHandle | None = handles.get("ingest")
+    processor: Processor | None = handles.get("processor")
+    if ingest is not None:
+        for supervisor in ingest.runner.supervisors:
+            state.feeds[supervisor.name] = (supervisor.status, "")
+        state.events = sum(s.events for s in ingest.runner.supervisors)
+        state.dead_letters = ingest.sink.dead_letters
+    if processor is not None:
+        state.dead_letters += processor.dead_letters
+
+
+async def _show(
+    state: ViewState, scenario: Scenario, speed: float, stop: asyncio.Event, console: Any,
+    live_view: bool, refresh_s: float, handles: dict[str, Any],
+) -> None:
+    title = f"hedge-monitor demo: {scenario.name} at {speed:g}x"
+    if live_view:
+        with Live(render(state, title), console=console, refresh_per_second=4,
+                  screen=False) as live:
+            while not stop.is_set():
+                _update_feeds(state, handles)
+                live.update(render(state, title))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.25)
+        return
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), refresh_s)
+        _update_feeds(state, handles)
+        for line in plain_lines(state):
+            print(line, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo to the end of its scenario (or --duration), then print a summary."""
+    setup_logging("text", args.log_level)
+    return asyncio.run(run_demo(args))
