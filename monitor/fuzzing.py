@@ -1025,7 +1025,8 @@ async def run_fuzz(
     ``variants`` limits the run to some venue variants (``VARIANTS``, ``codec`` for the decoder).
 
     With ``hang_timeout_s``, a frame that does not return within that many seconds dumps every
-    thread's stack and ends the process (``faulthandler``): a hang is a failure, not a wait.
+    thread's stack to file descriptor 2 and ends the process with status 1 (``faulthandler``, re-armed every
+    1000 frames): a hang is a failure, not a wait.
     """
     load = fixture_loader(fixtures or default_fixture_dir())
     report = FuzzReport(seed=seed)
@@ -1042,11 +1043,12 @@ async def run_fuzz(
     supervisor_log.addHandler(run.exceptions)
     propagate = supervisor_log.propagate
     supervisor_log.propagate = False  # a crash is counted and sampled here, not printed per frame
+    watchdog = hang_timeout_s is not None
     started = time.perf_counter()
     try:
         for index in range(frames):
-            if hang_timeout_s is not None and index % 1000 == 0:
-                faulthandler.dump_traceback_later(hang_timeout_s, exit=True)
+            if watchdog and index % 1000 == 0:
+                faulthandler.dump_traceback_later(hang_timeout_s or 0.0, exit=True, file=2)
             target = targets[index % len(targets)]
             mutator = run.mutators[target.variant in GZIP_VENUES]
             mutation = mutator.frame(
@@ -1057,7 +1059,7 @@ async def run_fuzz(
                 report.elapsed_s = time.perf_counter() - started
                 progress(report)
     finally:
-        if hang_timeout_s is not None:
+        if watchdog:
             faulthandler.cancel_dump_traceback_later()
         supervisor_log.removeHandler(run.exceptions)
         supervisor_log.propagate = propagate
