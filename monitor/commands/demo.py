@@ -183,7 +183,8 @@ async def run_demo(args: argparse.Namespace) -> int:
                     sim.run_scenario(scenario, speed, load_accounts=False))
                 limit = args.duration if args.duration is not None else scenario.duration_s / speed + 2
                 stopper = asyncio.ensure_future(stop_event.wait())
-                await asyncio.wait({task, stopper}, timeout=limit)
+                await asyncio.wait({task, stopper}, timeout=limit,
+                                   return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -546,7 +546,8 @@ class HedgeBook:
             return self.catalog.get(plan.instrument)
         best: PositionState | None = None
         for state in self.positions.values():
-            if state.instrument.base == asset and (
+            # A leg that a plan assigns to another asset (a cross hedge) is not this asset's hedge.
+            if self._hedged_asset(state.instrument) == asset and (
                 best is None or abs(state.event.quantity) > abs(best.event.quantity)
             ):
                 best = state
