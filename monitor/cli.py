@@ -7,7 +7,7 @@ import sys
 from typing import NoReturn
 
 from monitor import __version__
-from monitor.commands import demo, pipeline, plan, process, tail
+from monitor.commands import demo, pipeline, plan, process, simulate, tail
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", demo, "watch a hedge live: simulator, ingest, processor, alerts, metrics"),
         ("process", process, "run the stateful risk processor on Kafka"),
         ("tail", tail, "print risk snapshots or alerts from Kafka"),
+        ("simulate", simulate, "serve the exchange simulator (Binance, Bybit, OKX wire formats)"),
     ):
         sub = commands.add_parser(
             name, help=help_text, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, add, handler, example, help_text in (
         ("ingest", pipeline.add_arguments, pipeline.run_ingest_command, pipeline.INGEST_EXAMPLE,
          "connect the configured venues and publish canonical events to Kafka"),
-        ("run", pipeline.add_arguments, pipeline.run_run_command, pipeline.RUN_EXAMPLE,
+        ("run", pipeline.add_run_arguments, pipeline.run_run_command, pipeline.RUN_EXAMPLE,
          "ingest and processor in one process (in-process bus unless Kafka is configured)"),
         ("check-config", pipeline.add_check_arguments, pipeline.run_check, pipeline.CHECK_EXAMPLE,
          "check a configuration file and report every problem"),

@@ -16,21 +16,19 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-import orjson
-from rich.live import Live
-
 from monitor.app import IngestHandle, build_bus, run_pipeline
-from monitor.bus.base import Bus, Topics
+from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
 from monitor.config import MonitorConfig, PortfolioConfig
 from monitor.domain.plans import EffectivenessSettings, HedgePlan, PortfolioSettings
 from monitor.ingest.supervisor import SupervisorSettings
+from monitor.live import follow_and_show
 from monitor.metrics import Metrics, MetricsServer, serve_metrics
 from monitor.processor.runner import Processor, ProcessorSettings
 from monitor.runtime import install_stop_signals, setup_logging
 from monitor.sim.scenario import Scenario, load_scenario, scenario_names
 from monitor.sim.server import SimulatorServer, scenario_venues
-from monitor.view import ViewState, make_console, plain_lines, render
+from monitor.view import ViewState
 
 EXAMPLE = "hedge-monitor demo --scenario seed-drop"
 PORTFOLIO = "demo"
@@ -89,22 +87,6 @@ def demo_config(scenario: Scenario, speed: float, kafka: str | None) -> MonitorC
         effectiveness=effectiveness,
         portfolios={PORTFOLIO: PortfolioConfig(PORTFOLIO, settings, config.alerts)},
     )
-
-
-async def _follow_outputs(bus: Bus, topics: Topics, state: ViewState, stop: asyncio.Event) -> None:
-    consumer = await bus.table_consumer([topics.risk, topics.alerts])
-    try:
-        while not stop.is_set():
-            batches = await consumer.getmany(200, 1_000)
-            for records in batches.values():
-                for record in records:
-                    value = orjson.loads(record.value)
-                    if record.topic == topics.risk:
-                        state.on_snapshot(value)
-                    else:
-                        state.on_alert(value)
-    finally:
-        await consumer.stop()
 
 
 async def _metrics_server(metrics: Metrics, port: int) -> MetricsServer:
@@ -166,7 +148,6 @@ async def run_demo(args: argparse.Namespace) -> int:
     state = ViewState()
     metrics = Metrics()
     server = await _metrics_server(metrics, args.metrics_port)
-    console, live_view = make_console(force_plain=args.plain)
     handles: dict[str, Any] = {}
     print(f"hedge-monitor demo: scenario {scenario.name} at {speed:g}x "
           f"({scenario.duration_s / speed:.0f} s), bus "
@@ -192,14 +173,9 @@ async def run_demo(args: argparse.Namespace) -> int:
             stop_event.set()
 
         async def show(stop_event: asyncio.Event) -> None:
-            follower = asyncio.ensure_future(_follow_outputs(bus, config.topics, state, stop_event))
-            try:
-                await _show(state, scenario, speed, stop_event, console, live_view,
-                            args.refresh or 5.0, handles)
-            finally:
-                follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await follower
+            await follow_and_show(
+                bus, config.topics, state, f"hedge-monitor demo: {scenario.name} at {speed:g}x",
+                stop_event, plain=args.plain, refresh_s=args.refresh or 5.0, handles=handles)
 
         def on_ingest(handle: IngestHandle) -> None:
             handles["ingest"] = handle
@@ -217,40 +193,6 @@ async def run_demo(args: argparse.Namespace) -> int:
     for line in summary(state, scenario):
         print(line)
     return 0
-
-
-def _update_feeds(state: ViewState, handles: dict[str, Any]) -> None:
-    ingest: IngestHandle | None = handles.get("ingest")
-    processor: Processor | None = handles.get("processor")
-    if ingest is not None:
-        for supervisor in ingest.runner.supervisors:
-            state.feeds[supervisor.name] = (supervisor.status, "")
-        state.events = sum(s.events for s in ingest.runner.supervisors)
-        state.dead_letters = ingest.sink.dead_letters
-    if processor is not None:
-        state.dead_letters += processor.dead_letters
-
-
-async def _show(
-    state: ViewState, scenario: Scenario, speed: float, stop: asyncio.Event, console: Any,
-    live_view: bool, refresh_s: float, handles: dict[str, Any],
-) -> None:
-    title = f"hedge-monitor demo: {scenario.name} at {speed:g}x"
-    if live_view:
-        with Live(render(state, title), console=console, refresh_per_second=4,
-                  screen=False) as live:
-            while not stop.is_set():
-                _update_feeds(state, handles)
-                live.update(render(state, title))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.25)
-        return
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), refresh_s)
-        _update_feeds(state, handles)
-        for line in plain_lines(state):
-            print(line, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,8 +13,10 @@ from monitor.app import build_bus, run_ingest, run_pipeline, start_metrics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.commands.common import add_logging_arguments
 from monitor.config import ConfigError, MonitorConfig, check_config_command, load_config
+from monitor.live import follow_and_show
 from monitor.metrics import Metrics
 from monitor.runtime import install_stop_signals, setup_logging
+from monitor.view import ViewState
 
 INGEST_EXAMPLE = "hedge-monitor ingest --config examples/monitor.toml --kafka 127.0.0.1:9092"
 RUN_EXAMPLE = "hedge-monitor run --config examples/monitor.toml"
@@ -40,6 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-host", default=None, help="bind address of /metrics")
     parser.add_argument("--metrics-port", type=int, default=None, help="port of /metrics")
     add_logging_arguments(parser)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of run: the shared ones plus the view."""
+    add_arguments(parser)
+    parser.add_argument("--view", choices=("auto", "live", "plain", "none"), default="auto",
+                        help="live view on a terminal, plain lines otherwise (auto), or none")
+    parser.add_argument("--refresh", type=float, default=5.0,
+                        help="seconds between plain status lines (default 5)")
 
 
 def _load(args: argparse.Namespace) -> MonitorConfig | None:
@@ -85,8 +96,21 @@ async def _run(config: MonitorConfig, args: argparse.Namespace) -> int:
     log.info("run: %s bus, %d accounts, %d feeds, %d holdings",
              "Kafka" if config.kafka else "in-process", len(config.accounts), len(config.feeds),
              len(config.holdings))
+    handles: dict[str, Any] = {}
+    extra = []
+    if args.view != "none":
+        state = ViewState()
+
+        async def show(stop_event: asyncio.Event) -> None:
+            await follow_and_show(bus, config.topics, state, f"hedge-monitor run: {config.source}",
+                                  stop_event, plain=args.view == "plain", refresh_s=args.refresh,
+                                  handles=handles)
+
+        extra.append(show)
     try:
-        await run_pipeline(config, stop, bus=bus, metrics=metrics)
+        await run_pipeline(config, stop, bus=bus, metrics=metrics, extra=extra,
+                           on_ingest=lambda handle: handles.__setitem__("ingest", handle),
+                           on_processor=lambda processor: handles.__setitem__("processor", processor))
     finally:
         if server is not None:
             await server.close()

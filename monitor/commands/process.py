@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from dataclasses import replace
 
 from monitor.alerts import AlertEngine, AlertsConfig
+from monitor.app import build_engine as build_config_engine
 from monitor.bus.base import Bus
 from monitor.commands.common import add_kafka_arguments, add_logging_arguments, kafka_bus, topics_from
+from monitor.config import ConfigError, load_config
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
 from monitor.metrics import Metrics, serve_metrics
@@ -25,11 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The process command's flags."""
     add_kafka_arguments(parser, required=True)
     parser.add_argument("--config", help="TOML configuration file (portfolios, plans, alerts)")
-    parser.add_argument("--group-id", default="hedge-monitor", help="consumer group of the processors")
+    parser.add_argument("--group-id", default=None,
+                        help="consumer group of the processors (default hedge-monitor)")
     parser.add_argument("--partitions", type=int, default=6, help="partitions of created topics")
-    parser.add_argument("--publish-interval-ms", type=int, default=0,
+    parser.add_argument("--publish-interval-ms", type=int, default=None,
                         help="at most one snapshot per portfolio per interval (0 = every change)")
-    parser.add_argument("--checkpoint-interval-ms", type=int, default=1000,
+    parser.add_argument("--checkpoint-interval-ms", type=int, default=None,
                         help="how often state and offsets are checkpointed (default 1000)")
     parser.add_argument("--metrics-host", default="127.0.0.1", help="bind address of /metrics")
     parser.add_argument("--metrics-port", type=int, default=None,
@@ -54,23 +58,45 @@ async def run_processor(
     return processor
 
 
+def _engine_and_settings(args: argparse.Namespace) -> tuple[RiskEngine, ProcessorSettings] | None:
+    base = ProcessorSettings()
+    engine = build_engine()
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return None
+        base = config.processor
+        engine = build_config_engine(config)
+    topics = topics_from(args) if args.topic_prefix else base.topics
+    settings = replace(
+        base,
+        topics=topics,
+        group_id=args.group_id or base.group_id,
+        publish_interval_ms=(base.publish_interval_ms if args.publish_interval_ms is None
+                             else args.publish_interval_ms),
+        checkpoint_interval_ms=(base.checkpoint_interval_ms if args.checkpoint_interval_ms is None
+                                else args.checkpoint_interval_ms),
+    )
+    return engine, settings
+
+
 async def _main(args: argparse.Namespace) -> int:
+    built = _engine_and_settings(args)
+    if built is None:
+        return 2
+    engine, settings = built
     stop = asyncio.Event()
     install_stop_signals(stop)
-    settings = replace(
-        ProcessorSettings(),
-        topics=topics_from(args),
-        group_id=args.group_id,
-        publish_interval_ms=args.publish_interval_ms,
-        checkpoint_interval_ms=args.checkpoint_interval_ms,
-    )
     metrics = Metrics()
     server = None
     if args.metrics_port is not None:
         server = await serve_metrics(metrics, args.metrics_host, args.metrics_port)
         log.info("metrics on http://%s:%d/metrics", args.metrics_host, server.port)
     try:
-        await run_processor(kafka_bus(args.kafka), build_engine(), settings, stop,
+        await run_processor(kafka_bus(args.kafka), engine, settings, stop,
                             partitions=args.partitions, metrics=metrics)
     finally:
         if server is not None:
