@@ -1,0 +1,22 @@
+"""``python -m bench <scenario>``: the same flags as ``hedge-monitor bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.runner import run
+from monitor.commands.bench import EXAMPLE, add_arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the flags and run the chosen scenarios."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="hedge-monitor benchmark suite",
+        epilog=f"example:\n  {EXAMPLE}\n", formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

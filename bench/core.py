@@ -1,0 +1,169 @@
+"""core: events/s through the Processor on the in-process MemoryBus, draining a pre-filled input.
+
+For each portfolio count a processor (with alert engines, as ``hedge-monitor process`` builds it) is
+started on a fresh MemoryBus with one partition per topic, the portfolios' balances and positions are
+fed and drained (not timed), then each run appends a pre-encoded stream (99 % prices, 1 % position
+changes) in one go and times how long the processor takes to apply all of it and publish the
+snapshots it causes. "Drained" is read from the engine: every instrument's latest price is the
+stream's last tick of it and the last position record's portfolio reflects that offset; the
+processor publishes in the same loop iteration, with no await in between, so by then the snapshots
+are on hedge.risk. Staleness is switched off (a backlog would otherwise age the prices).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.report import median, table
+from bench.workload import Workload, bench_catalog
+from monitor.alerts import AlertEngine, AlertsConfig
+from monitor.bus.base import Topics
+from monitor.bus.memory import MemoryBus
+from monitor.codec import encode_event, event_key
+from monitor.domain.events import Event, PriceEvent
+from monitor.domain.plans import PortfolioSettings
+from monitor.processor.engine import RiskEngine
+from monitor.processor.runner import Processor, ProcessorSettings
+
+DRAIN_TIMEOUT_S = 900.0
+POLL_INTERVAL_S = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class CoreCase:
+    """One portfolio count and how many stream events each run drains."""
+
+    portfolios: int
+    events: int
+
+
+FULL_CASES = (CoreCase(1, 200_000), CoreCase(1_000, 100_000), CoreCase(10_000, 30_000))
+TINY_CASES = (CoreCase(1, 2_000), CoreCase(100, 2_000), CoreCase(1_000, 1_000))
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _append(bus: MemoryBus, values: Sequence[tuple[str, bytes, bytes]]) -> None:
+    for topic, key, value in values:
+        bus.append(topic, key, value)
+
+
+def _encoded(topics: Topics, events: Sequence[Event]) -> list[tuple[str, bytes, bytes]]:
+    return [
+        (topics.prices if isinstance(event, PriceEvent) else topics.positions,
+         event_key(event), encode_event(event))
+        for event in events
+    ]
+
+
+class _Drain:
+    """Knows when the engine has applied everything appended so far."""
+
+    def __init__(self, bus: MemoryBus, topics: Topics, engine: RiskEngine, workload: Workload) -> None:
+        self.bus = bus
+        self.topics = topics
+        self.engine = engine
+        self.workload = workload
+
+    def done(self) -> bool:
+        prices = self.engine.prices.prices
+        for instrument, ts in self.workload.last_price_ts.items():
+            price = prices.get(instrument)
+            if price is None or price.ts_event_ms < ts:
+                return False
+        records = self.bus.partitions(self.topics.positions)[0]
+        if not records:
+            return True
+        last = records[-1]
+        state = self.engine.portfolios.get((last.key or b"").decode())
+        return state is not None and state.applied_offset >= last.offset
+
+    async def wait(self) -> None:
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while not self.done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the processor did not drain its input in {DRAIN_TIMEOUT_S} s")
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def measure_case(case: CoreCase, repeats: int) -> dict[str, Any]:
+    """Set up ``case.portfolios`` portfolios, then time ``repeats`` drains of ``case.events``."""
+    catalog = bench_catalog()
+    workload = Workload(case.portfolios, catalog, seed=case.portfolios, base_ms=_now_ms())
+    topics = Topics()
+    bus = MemoryBus()
+    await bus.create_topics(topics.specs(1))
+    alerts = AlertsConfig()
+    engine = RiskEngine(catalog, lambda _: PortfolioSettings(), lambda _: AlertEngine(alerts))
+    settings = ProcessorSettings(topics=topics, stale_after_ms=24 * 3_600_000)
+    processor = Processor(bus, engine, settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(processor.run(stop), name="bench-processor")
+    drain = _Drain(bus, topics, engine, workload)
+    runs: list[dict[str, float]] = []
+    try:
+        while not processor.ready.is_set():
+            if task.done():
+                task.result()
+            await asyncio.sleep(POLL_INTERVAL_S)
+        setup = _encoded(topics, workload.setup_events(_now_ms()))
+        started = time.perf_counter()
+        _append(bus, setup)
+        await drain.wait()
+        setup_s = time.perf_counter() - started
+        for _ in range(repeats):
+            values = _encoded(topics, workload.stream(case.events, _now_ms()))
+            published = processor.published_snapshots
+            _append(bus, values)
+            started = time.perf_counter()
+            await drain.wait()
+            elapsed = time.perf_counter() - started
+            snapshots = processor.published_snapshots - published
+            runs.append({
+                "seconds": elapsed,
+                "events_per_s": case.events / elapsed,
+                "snapshots": snapshots,
+                "snapshots_per_s": snapshots / elapsed,
+            })
+    finally:
+        stop.set()
+        await task
+    return {
+        "portfolios": case.portfolios,
+        "positions": workload.held_positions(),
+        "events": case.events,
+        "runs": runs,
+        "setup_account_events": sum(1 for _, _, _ in setup) - len(workload.instruments),
+        "setup_seconds": setup_s,
+        "events_per_s": median([r["events_per_s"] for r in runs]),
+        "snapshots_per_s": median([r["snapshots_per_s"] for r in runs]),
+        "snapshots_per_event": median([r["snapshots"] / case.events for r in runs]),
+        "us_per_event": 1e6 / median([r["events_per_s"] for r in runs]),
+    }
+
+
+COLUMNS = (
+    ("portfolios", "portfolios"), ("positions", "positions"), ("events", "events/run"),
+    ("events_per_s", "events/s"), ("snapshots_per_s", "snapshots/s"),
+    ("snapshots_per_event", "snapshots/event"), ("us_per_event", "us/event"),
+)
+
+
+def run(size: str, repeats: int) -> dict[str, Any]:
+    """The core scenario at ``size``: one row per portfolio count."""
+    cases = FULL_CASES if size == "full" else TINY_CASES
+    rows = [asyncio.run(measure_case(case, repeats)) for case in cases]
+    return {
+        "description": "Processor on the in-process MemoryBus, draining a pre-filled input "
+                       "(99 % prices, 1 % position changes, 20 instruments); medians of runs",
+        "settings": {"max_batch_records": ProcessorSettings().max_batch_records,
+                     "publish_interval_ms": 0, "partitions": 1, "alerts": True},
+        "rows": rows,
+        "table": table("core: Processor on MemoryBus (median of runs)", COLUMNS, rows),
+    }

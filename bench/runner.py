@@ -1,0 +1,51 @@
+"""Runs the chosen scenarios, prints their tables and writes one JSON file for the run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import core, e2e, fanout
+from bench.broker import kafka_broker
+from bench.report import DEFAULT_RESULTS_DIR, context, write_json
+
+FULL_REPEATS = 3
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``args.scenario`` at ``args.size``; 0 when every scenario ran (targets are reported only)."""
+    scenario: str = args.scenario
+    size: str = args.size
+    repeats: int = args.repeats if args.repeats is not None else (FULL_REPEATS if size == "full" else 1)
+    if repeats < 1:
+        sys.stderr.write("bench: --repeats must be at least 1\n")
+        return 2
+    results: dict[str, Any] = {"scenario": scenario, "size": size, "repeats": repeats,
+                               **context(sys.argv), "scenarios": {}}
+    scenarios = results["scenarios"]
+    if scenario in ("core", "all"):
+        _say(f"core ({size}, {repeats} run(s)) ...")
+        scenarios["core"] = core.run(size, repeats)
+        _say(scenarios["core"]["table"] + "\n")
+    if scenario in ("fanout", "all"):
+        _say(f"fanout ({size}, {repeats} run(s)) ...")
+        scenarios["fanout"] = fanout.run(size, repeats)
+        _say(scenarios["fanout"]["table"] + "\n")
+    if scenario in ("e2e", "ceiling", "all"):
+        latency = scenario in ("e2e", "all")
+        ceiling = scenario in ("ceiling", "all")
+        _say(f"{scenario} on Kafka ({size}, {repeats} run(s)) ...")
+        with kafka_broker(args.kafka) as bootstrap:
+            figures = e2e.run(size, repeats, bootstrap, latency=latency, ceiling=ceiling)
+        scenarios["ceiling" if ceiling and not latency else "e2e"] = figures
+        _say(figures["table"] + "\n")
+    path = Path(args.json_out) if args.json_out else DEFAULT_RESULTS_DIR / f"{scenario}-{size}.json"
+    _say(f"results written to {write_json(path, results)}")
+    return 0

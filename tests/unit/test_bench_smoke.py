@@ -1,0 +1,89 @@
+"""Smoke test of the benchmark suite: the in-process scenarios run at tiny size and write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+from typing import Any
+
+import pytest
+
+from bench.runner import run
+from monitor.cli import build_parser
+from monitor.commands import bench as bench_command
+
+
+def _arguments(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench_command.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run `bench core` and `bench fanout` once at tiny size: {scenario: (JSON, printed text)}."""
+    directory = tmp_path_factory.mktemp("bench")
+    results: dict[str, Any] = {}
+    for scenario in ("core", "fanout"):
+        out = directory / f"{scenario}.json"
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            status = run(_arguments(scenario, "--size", "tiny", "--json-out", str(out)))
+        assert status == 0
+        results[scenario] = (json.loads(out.read_text()), printed.getvalue())
+    return results
+
+
+def test_tiny_runs_print_tables_and_write_the_context(tiny_results: dict[str, Any]) -> None:
+    """Each scenario prints its table and writes date, machine, versions and one run per figure."""
+    for scenario, title in (("core", "core: Processor on MemoryBus"),
+                            ("fanout", "fanout: one tick over N held positions")):
+        results, printed = tiny_results[scenario]
+        assert title in printed
+        assert results["size"] == "tiny"
+        assert results["repeats"] == 1
+        assert results["date"]
+        assert results["versions"]["numpy"]
+        assert results["machine"]["cpus"] >= 1
+        assert list(results["scenarios"]) == [scenario]
+
+
+def test_core_reports_throughput_and_snapshot_rates_per_portfolio_count(
+    tiny_results: dict[str, Any],
+) -> None:
+    """Each core row has positive event and snapshot rates; positions are the portfolios' 1-3 legs."""
+    rows = tiny_results["core"][0]["scenarios"]["core"]["rows"]
+    assert [row["portfolios"] for row in rows] == [1, 100, 1_000]
+    for row in rows:
+        assert row["events_per_s"] > 0
+        assert row["snapshots_per_s"] > 0
+        assert len(row["runs"]) == 1
+        assert row["portfolios"] <= row["positions"] <= 3 * row["portfolios"]
+
+
+def test_fanout_compares_the_columnar_and_per_book_paths(tiny_results: dict[str, Any]) -> None:
+    """The fanout rows cover both paths; every holder's portfolio counts as changed by a tick."""
+    scenario = tiny_results["fanout"][0]["scenarios"]["fanout"]
+    assert {row["path"] for row in scenario["rows"]} == {"columnar", "per-book"}
+    for row in scenario["rows"]:
+        assert row["tick_ms"] > 0
+        assert row["bytes_per_position"] > 0
+        assert row["changed_portfolios"] == row["positions"]  # one position per portfolio, all moved
+    assert scenario["target"]["met"] is None  # tiny size stops short of 100k positions
+
+
+def test_the_cli_parses_the_bench_command() -> None:
+    """`hedge-monitor bench` takes a scenario, a size and a JSON path (once wired into the CLI)."""
+    try:
+        args = build_parser().parse_args(["bench", "fanout", "--size", "tiny", "--json-out", "x.json"])
+    except SystemExit:
+        pytest.skip("the bench sub-command is not wired into monitor/cli.py yet")
+    assert (args.scenario, args.size, args.json_out) == ("fanout", "tiny", "x.json")
+
+
+def test_repeats_below_one_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """--repeats 0 is an error, not an empty run."""
+    assert run(_arguments("core", "--size", "tiny", "--repeats", "0")) == 2
+    assert "--repeats" in capsys.readouterr().err
