@@ -82,22 +82,31 @@ class Repricing:
     liquidation_distance: FloatArray
     changed: IndexArray
 
-    def totals(self, values: FloatArray) -> tuple[IndexArray, FloatArray]:
-        """Per-portfolio sums of a per-position array: (portfolio indices, sums), via bincount."""
+    def totals(self, *values: FloatArray) -> tuple[IndexArray, list[FloatArray]]:
+        """Per-portfolio sums of per-position arrays: (holder indices, one sum array per input).
+
+        ``np.bincount`` with weights adds each position's value into its portfolio's bin.
+        """
         if self.portfolios.size == 0:
-            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64)
-        counts = np.bincount(self.portfolios)
-        holders = np.flatnonzero(counts)
-        sums = np.bincount(self.portfolios, weights=values, minlength=counts.size)
-        return holders.astype(np.intp, copy=False), np.asarray(sums[holders], dtype=np.float64)
+            return np.empty(0, dtype=np.intp), [np.empty(0, dtype=np.float64) for _ in values]
+        size = int(self.portfolios.max()) + 1
+        holders = np.flatnonzero(np.bincount(self.portfolios, minlength=size) > 0)
+        sums = [
+            np.asarray(np.bincount(self.portfolios, weights=value, minlength=size)[holders],
+                       dtype=np.float64)
+            for value in values
+        ]
+        return holders.astype(np.intp, copy=False), sums
 
     def futures_delta(self) -> tuple[IndexArray, FloatArray]:
         """Each holder's futures delta in this instrument (base units, summed over its legs)."""
-        return self.totals(self.delta)
+        holders, (sums,) = self.totals(self.delta)
+        return holders, sums
 
     def hedge_pnl_change(self) -> tuple[IndexArray, FloatArray]:
         """Each holder's hedge value change ``dF = PnL(P') - PnL(P)`` in USD since the last tick."""
-        return self.totals(self.pnl_change_usd)
+        holders, (sums,) = self.totals(self.pnl_change_usd)
+        return holders, sums
 
 
 class _Block:
@@ -310,7 +319,8 @@ class ColumnarPositions:
             if block.caps is None or block.mmrs is None or block.cums is None:
                 maintenance = np.full(n, np.nan)
             else:
-                maintenance = f.maintenance_margin_for_tiers(notional, block.caps, block.mmrs, block.cums)
+                tier = tier_index(notional, block.caps)
+                maintenance = f.tiered_maintenance_margin(notional, block.mmrs[tier], block.cums[tier])
             margin_balance = wallet + upnl
             liquidation = columns[_LIQUIDATION_PRICE].copy()
         notional, upnl, delta, maintenance, margin_balance, liquidation = (
@@ -359,16 +369,28 @@ class ColumnarPositions:
         return np.flatnonzero(flags).astype(np.intp, copy=False)
 
 
+def tier_index(notional: FloatArray, caps: FloatArray) -> IndexArray:
+    """Index of the first tier whose cap > notional (the last tier beyond every cap), per position.
+
+    The same tier as ``formulas.tier_index`` (``searchsorted(caps, notional, "right")`` clipped to
+    the last tier) for finite notionals, counted as ``sum(notional >= cap)`` over all caps but the
+    last: a few vectorised comparisons beat a binary search per element for the ~10 tiers a venue
+    lists. Source: Binance USDⓈ-M ``GET /fapi/v1/leverageBracket`` (floor inclusive, cap exclusive).
+    """
+    index = np.zeros(notional.shape, dtype=np.intp)
+    for cap in caps[:-1].tolist():
+        index += notional >= cap
+    return index
+
+
 def _moved(current: FloatArray, reported: FloatArray, tolerance: float) -> BoolArray:
-    """Where a figure moved by more than ``tolerance`` or appeared / disappeared (NaN <-> number)."""
-    current_nan = np.isnan(current)
-    reported_nan = np.isnan(reported)
+    """Where a figure moved by more than ``tolerance`` or appeared / disappeared (NaN <-> number).
+
+    inf - inf is NaN (an unchanged inf margin ratio did not move); inf - finite is inf (moved).
+    """
     with np.errstate(invalid="ignore"):
-        difference = np.abs(current - reported)
-    moved = difference > tolerance
-    moved |= current_nan != reported_nan
-    # inf - inf is NaN: an unchanged inf margin ratio did not move; inf <-> finite did
-    moved |= np.isinf(current) != np.isinf(reported)
+        moved = np.abs(current - reported) > tolerance
+    moved |= np.isnan(current) != np.isnan(reported)
     return moved
 
 
@@ -434,4 +456,4 @@ def _write_position(block: _Block, slot: int, event: PositionEvent) -> None:
     column[_REPORTED_DISTANCE] = math.nan
 
 
-__all__ = ["ColumnarPositions", "Repricing"]
+__all__ = ["ColumnarPositions", "Repricing", "tier_index"]

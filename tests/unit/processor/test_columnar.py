@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from monitor.domain import formulas as f
 from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
-from monitor.processor.columnar import ColumnarPositions, Repricing
+from monitor.processor.columnar import ColumnarPositions, Repricing, tier_index
 
 CATALOG = default_catalog()
 OKX_SWAP = "okx:BTC-USDT-SWAP"  # linear, cs 0.01 BTC, tiers 0.4 % / 0.5 % / 1 %
@@ -292,3 +293,16 @@ def test_fed_back_liquidation_price_gives_a_cross_leg_its_distance() -> None:
     after = columns.reprice(OKX_SWAP, 60_000)
     assert after is not None
     assert float(after.liquidation_distance[0]) == pytest.approx(0.25)  # |75000 - 60000| / 60000
+
+
+def test_tier_index_by_comparisons_equals_the_binary_search_of_the_formulas() -> None:
+    """Counting caps <= notional picks the tier formulas.tier_index picks, boundaries included."""
+    instrument = CATALOG.require(BINANCE)
+    caps = np.array([tier.cap for tier in instrument.tiers])
+    rng = np.random.default_rng(3)
+    notionals = np.concatenate([
+        caps, np.nextafter(caps, 0), [0.0, 1.0, 49_999.99, 2e12], rng.uniform(0, 6e8, 1_000)])
+    expected = np.asarray(f.tier_index(notionals, caps))
+    np.testing.assert_array_equal(tier_index(notionals, caps), expected)
+    # 50000 is tier 2's floor (caps are exclusive): index 1; 49999.99 stays in tier 1: index 0
+    assert tier_index(np.array([50_000.0, 49_999.99]), caps).tolist() == [1, 0]
