@@ -1,0 +1,188 @@
+"""Crash test at CI size: two processor subprocesses SIGKILLed five times while 10k events flow.
+
+One run (module fixture, about a minute on 2 cores) feeds every test below; each test asserts one
+of the verifier's checks (monitor.reliability.verify). The full-size run is the
+``hedge-monitor crash-test`` command (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.bus.base import Topics
+from monitor.bus.kafka import KafkaBus, KafkaSettings
+from monitor.commands.process import build_engine
+from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
+from monitor.processor.runner import Processor, ProcessorSettings
+from monitor.reliability.crashtest import CrashTestResult, CrashTestSettings, run_crash_test
+from monitor.reliability.kafka_io import read_topic
+from monitor.reliability.verify import AlertLog, VerificationReport, check_alerts
+from monitor.reliability.workload import WorkloadSettings
+from tests.integration.kafka_helpers import latest_by_key, poll, produce, read_all
+
+ROOT = Path(__file__).resolve().parents[2]
+SWAP = "okx:BTC-USDT-SWAP"
+
+EVENTS = 10_000
+PORTFOLIOS = 40
+KILLS = 5
+
+
+@pytest.fixture(scope="module")
+def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> CrashTestResult:
+    """One crash-test run: 10k events, 40 portfolios, 5 SIGKILLs, then verification."""
+    settings = CrashTestSettings(
+        bootstrap=kafka_bootstrap,
+        workload=WorkloadSettings(events=EVENTS, portfolios=PORTFOLIOS, seed=7),
+        kills=KILLS,
+        processors=2,
+        partitions=6,
+        topic_prefix=f"crash{uuid.uuid4().hex[:8]}.",
+        catch_up_timeout_s=180.0,
+        work_dir=Path(tmp_path_factory.mktemp("crash-logs")),
+    )
+    return asyncio.run(run_crash_test(settings, command="tests/integration/test_crash.py"))
+
+
+def _details(result: CrashTestResult) -> str:
+    return result.table() + f"\nprocessor logs: {result.log_dir}"
+
+
+def test_run_completes_with_every_kill(crash_run: CrashTestResult) -> None:
+    """Every event is written, every kill lands and every processor stops cleanly after SIGTERM."""
+    assert crash_run.problems == [], _details(crash_run)
+    assert crash_run.events_written == EVENTS
+    assert len(crash_run.kills) == KILLS
+    # 2 first lives + 1 restart per kill
+    assert crash_run.incarnations == 2 + KILLS
+    assert crash_run.exit_codes == [0, 0], _details(crash_run)
+    assert any(kill.owned_partitions for kill in crash_run.kills)
+
+
+def test_inputs_hold_exactly_what_the_driver_wrote(crash_run: CrashTestResult) -> None:
+    """hedge.positions holds every account event once, nothing is undecodable or dead-lettered."""
+    report = crash_run.verification
+    assert report.passed("inputs"), report.failures["inputs"]
+    assert report.account_records == crash_run.account_events
+    # every price tick plus one settle tick per instrument
+    assert report.price_records == crash_run.price_events + crash_run.settle_ticks
+
+
+def test_every_final_snapshot_equals_the_recomputation(crash_run: CrashTestResult) -> None:
+    """The last hedge.risk snapshot of every portfolio equals a replay of the inputs to 1e-9."""
+    report = crash_run.verification
+    assert report.passed("snapshots"), report.failures["snapshots"]
+    assert report.portfolios == PORTFOLIOS
+    assert report.portfolios_verified == PORTFOLIOS
+
+
+def test_every_position_and_balance_update_is_reflected(crash_run: CrashTestResult) -> None:
+    """The final quantities are the last update of every position and balance key."""
+    report = crash_run.verification
+    assert report.passed("updates"), report.failures["updates"]
+    assert report.positions_checked > PORTFOLIOS
+    assert report.balances_checked > PORTFOLIOS
+
+
+ALERT_BUG = (
+    "processor bug: an alert transition is published before the alert state that produced it is "
+    "checkpointed, and the replay after a crash runs against newer prices, so the same firing comes "
+    "back with another id (or a published transition is contradicted by the restored state); fix: "
+    "an outbox of transitions in the checkpoint, written before the transitions are sent "
+    "(docs/reliability.md, 'Known bug')"
+)
+
+
+# Not strict: whether one of five random kills lands between an alert and its checkpoint is a
+# matter of timing (it does in most runs); the deterministic reproduction is strict, below.
+@pytest.mark.xfail(strict=False, reason=ALERT_BUG)
+def test_alert_transitions_stay_consistent_across_kills(crash_run: CrashTestResult) -> None:
+    """Duplicated alerts share ids, firings pair with resolutions and end in the final state."""
+    report = crash_run.verification
+    assert report.passed("alert_pairs"), report.failures["alert_pairs"]
+    assert report.passed("alert_final"), report.failures["alert_final"]
+    assert report.final_alert_states_checked > 0
+
+
+def _prices(mark: float, ts_ms: int) -> list[Event]:
+    """Swap and spot at ``mark``, received now (so no feed counts as stale)."""
+    received = int(time.time() * 1000)
+    return [PriceEvent(instrument, mark, None, None, None, ts_ms, received)
+            for instrument in (SWAP, "okx:BTC-USDT")]
+
+
+def _start_processor(bootstrap: str, topics: Topics, group: str, log: Path) -> subprocess.Popen[bytes]:
+    """A processor subprocess that checkpoints only once, when it starts (interval 10 minutes)."""
+    prefix = topics.prices.removesuffix("hedge.prices")
+    with log.open("wb") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", "process", "--kafka", bootstrap, "--topic-prefix", prefix,
+             "--group-id", group, "--partitions", "2", "--checkpoint-interval-ms", "600000"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=log_file)
+
+
+async def _alerts(bootstrap: str, topics: Topics) -> list[dict[str, Any]]:
+    return [value for _, value in await read_all(bootstrap, topics.alerts)]
+
+
+@pytest.mark.xfail(strict=True, reason=ALERT_BUG)
+async def test_alert_fired_before_a_crash_keeps_its_id_after_the_replay(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A firing published just before a SIGKILL is not fired again under another id after restart."""
+    topics = Topics.with_prefix(topic_prefix)
+    group = f"{topic_prefix}g"
+    bus = KafkaBus(KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    await bus.create_topics(topics.specs(2))
+    hedged = [BalanceEvent("a", "cold", "BTC", 1.0, 2_000, 2_000),
+              PositionEvent("a", "okx", SWAP, -100, 60_000, 10, "isolated", 6_000, 2_000, 2_000)]
+    victim = _start_processor(kafka_bootstrap, topics, group, tmp_path / "victim.log")
+    try:
+        await produce(kafka_bootstrap, topics, [*_prices(60_000, 1_000), *hedged])
+
+        async def ratio() -> float | None:
+            snapshot = latest_by_key(await read_all(kafka_bootstrap, topics.risk)).get("a")
+            return None if snapshot is None else snapshot["assets"]["BTC"]["hedge_ratio"]
+
+        # 100 contracts * 0.01 BTC hedge 1.0 BTC held: ratio 1.0, no alert
+        assert await poll(ratio, 90) == pytest.approx(1.0)
+        # 2.0 BTC held, 1.0 hedged: ratio 0.5 < 0.9 (target 1.0 - band 0.1) fires hedge_ratio_low
+        await produce(kafka_bootstrap, topics, [BalanceEvent("a", "cold", "BTC", 2.0, 3_000, 3_000)])
+        fired = await poll(lambda: _alerts(kafka_bootstrap, topics), 60)
+        assert [(t["rule"], t["state"], t["ts_ms"]) for t in fired] == [("hedge_ratio_low", "firing", 3_000)]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    # the market moves on while no processor runs: a newer price (same level)
+    await produce(kafka_bootstrap, topics, _prices(60_000, 5_000))
+    stop = asyncio.Event()
+    successor = Processor(bus, build_engine(), ProcessorSettings(
+        topics=topics, group_id=group, checkpoint_interval_ms=200))
+    task = asyncio.create_task(successor.run(stop))
+    try:
+        async def repriced() -> bool:
+            snapshot = latest_by_key(await read_all(kafka_bootstrap, topics.risk)).get("a")
+            return snapshot is not None and snapshot["ts_event_ms"] >= 5_000
+
+        await poll(lambda: task.done() or repriced(), 90)
+    finally:
+        stop.set()
+        await task
+    alerts = AlertLog()
+    await read_topic(bus, topics.alerts, alerts.add)
+    report = VerificationReport()
+    check_alerts(report, alerts.transitions, {})
+    assert report.passed("alert_pairs"), report.failures["alert_pairs"]
