@@ -80,6 +80,10 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+_WEBSOCKETS_LOGGER = logging.getLogger("monitor.ingest.websockets")
+_WEBSOCKETS_LOGGER.setLevel(logging.INFO)
+
+
 def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -258,6 +262,9 @@ class ConnectionSupervisor:
                 ping_interval=self.settings.protocol_ping_interval_s,
                 ping_timeout=self.settings.protocol_ping_timeout_s,
                 max_size=MAX_FRAME_BYTES,
+                # websockets logs the start of every sent frame at DEBUG, and login frames carry
+                # API keys: its own logger is pinned at INFO whatever the root level is.
+                logger=_WEBSOCKETS_LOGGER,
             ) as connection:
                 started = self._clock()
                 for frame in plan.on_open:

@@ -41,7 +41,7 @@ def frame_errors(venue: str) -> Iterator[None]:
         yield
     except FrameError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, ArithmeticError, AttributeError) as exc:
         raise FrameError(f"{venue}: malformed frame ({type(exc).__name__}: {exc})") from None
 
 
@@ -258,11 +258,13 @@ def net_legs(legs: Sequence[Leg], *, inverse: bool = False) -> Leg:
         return Leg(0.0, 0.0, mode, isolated_margin, leverage)
     if len(open_legs) == 1:
         entry = open_legs[0].entry_price
-    elif inverse:
+    elif inverse and all(leg.entry_price > 0 for leg in open_legs):
         reciprocal = sum(leg.quantity / leg.entry_price for leg in open_legs)
         entry = quantity / reciprocal if reciprocal != 0 else -1.0
-    else:
+    elif not inverse:
         entry = sum(leg.quantity * leg.entry_price for leg in open_legs) / quantity
+    else:
+        entry = -1.0  # an inverse leg without an entry price: use the |q|-weighted fallback
     if not entry > 0 or not math.isfinite(entry):
         entry = sum(abs(leg.quantity) * leg.entry_price for leg in open_legs) / gross
     return Leg(quantity, entry, mode, isolated_margin, leverage)

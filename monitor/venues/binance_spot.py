@@ -285,21 +285,26 @@ class BinanceSpot:
                 text(b, "asset", "balance"): number(b, "free", "balance") + number(b, "locked", "balance")
                 for b in objects(obj, "balances", "account response")
             }
-        for asset in sorted(self._reported_assets - balances.keys()):
-            balances[asset] = 0.0
+            for asset in sorted(self._reported_assets - balances.keys()):
+                balances[asset] = 0.0
+            # Every event is built (and validated) before any state changes.
+            events = tuple(
+                balance_event(account, asset, quantity, receive_ms, receive_ms)
+                for asset, quantity in balances.items()
+            )
         self._balances = {asset: (quantity, as_of) for asset, quantity in balances.items()}
-        return tuple(
-            self._balance(account, asset, quantity, receive_ms, receive_ms)
-            for asset, quantity in balances.items()
-        )
+        self._reported_assets.update(balances)
+        return events
 
     # -- helpers --------------------------------------------------------------------------------
 
     def _balance(
         self, account: AccountContext, asset: str, quantity: float, ts: int, receive_ms: int
     ) -> BalanceEvent:
+        with frame_errors(NAME):
+            event = balance_event(account, asset, quantity, ts, receive_ms)
         self._reported_assets.add(asset)
-        return balance_event(account, asset, quantity, ts, receive_ms)
+        return event
 
     def _check_stream(self, stream: str) -> None:
         if stream not in self.stream_names():

@@ -335,6 +335,8 @@ class BinanceUsdm:
             payload = load_json(body, NAME)
             if isinstance(payload, dict) and "code" in payload and "msg" in payload:
                 raise FrameError(f"{NAME}: {request.purpose} request failed with code {payload['code']!r}")
+            if request.purpose == "listenKey":
+                return ()  # the keepalive answer ({} or the key) carries no account state
             if request.purpose == "positions":
                 return self._positions_snapshot(account, payload, receive_ms)
             if request.purpose == "balances":

@@ -1,8 +1,7 @@
 """Defects the fuzzer found, each pinned by the smallest frame that shows it.
 
-Each test states the behaviour the parser must have and is a strict expected failure until the
-owner of the module applies the fix named in its reason (docs/reliability.md "Fuzzing"); the fix
-makes it pass, strict mode then reports XPASS as a failure, and the marker is removed with the fix.
+Each test states the behaviour the parser must have; the fix it pinned is named beside it
+(docs/reliability.md "Fuzzing"), and the tests now guard against the defect coming back.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import json
 
 import pytest
 
-from monitor.domain.events import EventError
 from monitor.fuzzing import event_problem
 from monitor.venues.base import FrameError
 
@@ -39,7 +37,6 @@ def _okx_position(side: str, pos: str, average: str) -> dict[str, str]:
             "pTime": "1700000000000"}
 
 
-@pytest.mark.xfail(strict=True, raises=EventError, reason=BINANCE_SPOT_FIX)
 def test_binance_spot_resync_with_an_invalid_asset_is_a_frame_error() -> None:
     """A balances response naming a 300-character asset is refused with FrameError."""
     venue, requests = primed_venue(target("binance-spot/resync:balances"))
@@ -48,7 +45,6 @@ def test_binance_spot_resync_with_an_invalid_asset_is_a_frame_error() -> None:
         venue.parse_resync(requests["balances"], body.encode(), RECEIVE_MS)
 
 
-@pytest.mark.xfail(strict=True, raises=EventError, reason=BINANCE_SPOT_FIX)
 def test_binance_spot_rejected_push_does_not_break_later_resyncs() -> None:
     """After a push with an invalid asset was refused, a valid balances resync still works."""
     venue, requests = primed_venue(target("binance-spot/stream:private"))
@@ -62,7 +58,6 @@ def test_binance_spot_rejected_push_does_not_break_later_resyncs() -> None:
     assert [event_problem(event) for event in events] == [None] * len(events)
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=NET_LEGS_FIX)
 @pytest.mark.parametrize("label", ["okx/stream:private", "okx/resync:positions"])
 def test_okx_inverse_hedge_leg_with_zero_entry_is_a_frame_error_or_valid(label: str) -> None:
     """OKX inverse long 2 @ 0 and short 1 @ 60000 give FrameError or a valid netted position."""
@@ -82,7 +77,6 @@ def test_okx_inverse_hedge_leg_with_zero_entry_is_a_frame_error_or_valid(label: 
     assert [event_problem(event) for event in events] == [None] * len(events)
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=NET_LEGS_FIX)
 def test_bybit_inverse_hedge_leg_with_zero_entry_is_a_frame_error_or_valid() -> None:
     """Bybit inverse Buy 200 @ 0 and Sell 100 @ 50000 give FrameError or a valid position."""
     venue, requests = primed_venue(target("bybit/resync:positions-inverse"))
@@ -108,7 +102,6 @@ def test_bybit_inverse_hedge_leg_with_zero_entry_is_a_frame_error_or_valid() -> 
     assert [event_problem(event) for event in events] == [None] * len(events)
 
 
-@pytest.mark.xfail(strict=True, raises=FrameError, reason=BINANCE_KEEPALIVE_FIX)
 def test_binance_listen_key_keepalive_response_is_not_a_dead_letter() -> None:
     """The ``{}`` body of ``PUT /fapi/v1/listenKey`` that the supervisor hands to parse_resync
     gives no events and no FrameError (otherwise every keepalive is a dead letter)."""
