@@ -99,7 +99,7 @@ ALERT_BUG = (
     "checkpointed, and the replay after a crash runs against newer prices, so the same firing comes "
     "back with another id (or a published transition is contradicted by the restored state); fix: "
     "an outbox of transitions in the checkpoint, written before the transitions are sent "
-    "(docs/reliability.md, 'Known bug')"
+    "(docs/reliability.md, 'Known bugs')"
 )
 
 
