@@ -37,6 +37,7 @@ class BusSink:
         max_buffered_account_events: int = 100_000,
         max_buffered_dead_letters: int = 10_000,
         retry_backoff_s: float = 0.5,
+        outage_after_s: float = 5.0,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -47,6 +48,7 @@ class BusSink:
         self._dead_letters: deque[tuple[bytes, bytes]] = deque(maxlen=max_buffered_dead_letters)
         self._max_accounts = max_buffered_account_events
         self._retry_backoff_s = retry_backoff_s
+        self._outage_after_s = outage_after_s
         self._metrics = metrics
         self._clock = clock
         self._wake = asyncio.Event()
@@ -138,7 +140,15 @@ class BusSink:
             self._producer.send(self._topics.prices, event_key(price), encode_event(price))
         for key, value in dead_letters:
             self._producer.send(self._topics.dlq, key, value)
-        await self._producer.flush()
+        flush = asyncio.ensure_future(self._producer.flush())
+        while True:
+            # An idempotent producer retries an unacknowledged batch until the broker is back, so
+            # an outage shows up as a flush that does not finish, not as an error.
+            done, _ = await asyncio.wait({flush}, timeout=self._outage_after_s)
+            if done:
+                flush.result()
+                break
+            self._note_outage(TimeoutError(f"no acknowledgement for {self._outage_after_s:g} s"))
         for _ in accounts:
             self._accounts.popleft()
         for instrument, price in prices.items():

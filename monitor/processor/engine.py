@@ -37,6 +37,7 @@ class PortfolioState:
     dirty: bool = True
     last_receive_ms: int = 0
     watched: set[str] = field(default_factory=set)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RiskEngine:
@@ -186,6 +187,7 @@ class RiskEngine:
         if state.alerts is not None and data.get("alerts") is not None:
             state.alerts.restore(data["alerts"])
         state.applied_offset = int(data["applied_offset"])
+        state.outbox = list(data.get("outbox") or [])
         state.dirty = False
         self._rewatch(portfolio_id, state)
 
@@ -218,4 +220,5 @@ class RiskEngine:
             "applied_offset": state.applied_offset,
             "book": state.book.to_state(),
             "alerts": None if state.alerts is None else state.alerts.state(),
+            "outbox": list(state.outbox),
         }

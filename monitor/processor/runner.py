@@ -9,6 +9,9 @@ Guarantees (docs/guarantees.md):
   marker holding the next input offset -> flush the producer (wait for every ack) -> commit that
   offset. On assignment the state is read back and the partition resumes from its marker; a
   portfolio skips input offsets it already reflects, so a replay does not double-count fees.
+* Alert transitions go through an outbox: the alert state that produced them is written to
+  ``hedge.state`` (and flushed) before they are published, so a crash can only re-publish the
+  same transitions with the same ids, never fire the same alert again under another id.
 * A position or balance record is never conflated or dropped; a malformed one goes to
   ``hedge.dlq`` with the reason, and processing continues.
 """
@@ -31,7 +34,6 @@ from monitor.domain.events import PriceEvent
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
 
 if TYPE_CHECKING:
-    from monitor.alerts.engine import AlertTransition
     from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -168,6 +170,7 @@ class Processor:
                         position_fetch = asyncio.create_task(group.getmany(timeout, limit))
                     self._update_stale()
                     self._publish_due()
+                    await self._flush_outbox()
                     await self._producer_or_fail().flush()
                     await self._checkpoint(force=False)
         finally:
@@ -290,7 +293,7 @@ class Processor:
             snapshot["latency_ms"] = {"event_to_publish": latency_ms}
             key = portfolio_id.encode()
             producer.send(topics.risk, key, orjson.dumps(snapshot))
-            self._publish_alerts(key, transitions)
+            state.outbox.extend(transition.to_dict() for transition in transitions)
             firing_changed = firing_changed or bool(transitions)
             self._last_publish_ms[portfolio_id] = now
             self.published_snapshots += 1
@@ -302,10 +305,22 @@ class Processor:
         if firing_changed and self.metrics is not None:
             self.metrics.set_firing_alerts(self.firing_alerts())
 
-    def _publish_alerts(self, key: bytes, transitions: list[AlertTransition]) -> None:
+    async def _flush_outbox(self) -> None:
+        """Persist the state behind pending alert transitions, then publish them (same ids)."""
+        pending = [(p, s) for p, s in self.engine.portfolios.items() if s.outbox]
+        if not pending:
+            return
         producer = self._producer_or_fail()
-        for transition in transitions:
-            producer.send(self.settings.topics.alerts, key, orjson.dumps(transition.to_dict()))
+        for portfolio_id, state in pending:
+            producer.send(self.settings.topics.state, self._state_key(state.partition, portfolio_id),
+                          orjson.dumps(self.engine.checkpoint(portfolio_id)))
+        await producer.flush()
+        for portfolio_id, state in pending:
+            for transition in state.outbox:
+                producer.send(self.settings.topics.alerts, portfolio_id.encode(), orjson.dumps(transition))
+            state.outbox.clear()
+            state.dirty = True  # the next checkpoint records the emptied outbox
+        await producer.flush()
 
     def firing_alerts(self) -> list[tuple[str, str, str]]:
         """(portfolio, rule, severity) of every firing alert this instance owns."""
@@ -325,7 +340,8 @@ class Processor:
             return
         transitions = state.alerts.report_condition(
             portfolio, rule, subject, active, value, state.book.last_event_ms, message)
-        self._publish_alerts(portfolio.encode(), transitions)
+        state.outbox.extend(transition.to_dict() for transition in transitions)
+        state.dirty = True
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -342,6 +358,7 @@ class Processor:
         if not owned:
             return
         self._publish_due()
+        await self._flush_outbox()
         producer = self._producer_or_fail()
         state_topic = self.settings.topics.state
         for portfolio_id, state in self.engine.portfolios.items():
@@ -406,6 +423,8 @@ class Processor:
                         await self._group.seek(target, offset)
                     self._next_offset[partition] = offset
                 self._owned.add(partition)
+            # Transitions a predecessor persisted but may not have published: publish them now.
+            await self._flush_outbox()
             log.info("assigned partitions %s; restored %d portfolios", sorted(partitions), restored)
             if self.metrics is not None:
                 self.metrics.state_restored(len(partitions))
