@@ -141,14 +141,15 @@ class BusSink:
         for key, value in dead_letters:
             self._producer.send(self._topics.dlq, key, value)
         flush = asyncio.ensure_future(self._producer.flush())
-        while True:
+        try:
             # An idempotent producer retries an unacknowledged batch until the broker is back, so
             # an outage shows up as a flush that does not finish, not as an error.
-            done, _ = await asyncio.wait({flush}, timeout=self._outage_after_s)
-            if done:
-                flush.result()
-                break
-            self._note_outage(TimeoutError(f"no acknowledgement for {self._outage_after_s:g} s"))
+            while not (await asyncio.wait({flush}, timeout=self._outage_after_s))[0]:
+                self._note_outage(TimeoutError(f"no acknowledgement for {self._outage_after_s:g} s"))
+        except asyncio.CancelledError:
+            flush.cancel()
+            raise
+        flush.result()
         for _ in accounts:
             self._accounts.popleft()
         for instrument, price in prices.items():

@@ -218,6 +218,7 @@ class Leg:
     margin_mode: MarginMode
     isolated_margin: float | None
     leverage: float | None
+    updated_ms: int = 0  # the exchange's own update time of the leg; 0 when it sends none
 
 
 FLAT_CROSS = Leg(0.0, 0.0, "cross", None, None)
@@ -330,7 +331,11 @@ class PositionBook:
         and whether a resync is needed (a hedge leg's sibling is unknown before any snapshot)."""
         touched = list(dict.fromkeys(symbol for symbol, _, _ in updates))
         for symbol, key, leg in updates:
-            self._legs.setdefault(symbol, {})[key] = leg
+            legs = self._legs.setdefault(symbol, {})
+            known = legs.get(key)
+            if known is not None and 0 < leg.updated_ms < known.updated_ms:
+                continue  # an older update replayed or delivered out of order: keep the newer leg
+            legs[key] = leg
         result: list[tuple[str, Leg]] = []
         resync = False
         for symbol in touched:

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from monitor.domain.events import Event, FillEvent, MarginMode, PriceEvent
 from monitor.domain.instruments import Catalog, default_catalog
@@ -253,8 +254,14 @@ class BinanceUsdm:
             balance_event(account, text(b, "a", "balance"), number(b, "wb", "balance"), ts, receive_ms)
             for b in objects(update, "B", "ACCOUNT_UPDATE.a", default_empty=True)
         ]
+        # Legs are ordered by the transaction time T (Binance: "order your updates using E/T").
+        transaction_ms = optional_time_ms(obj, "T", "ACCOUNT_UPDATE") or ts
         legs = [
-            self._stream_leg(p) for p in objects(update, "P", "ACCOUNT_UPDATE.a", default_empty=True)
+            (symbol, key, replace(leg, updated_ms=transaction_ms))
+            for symbol, key, leg in (
+                self._stream_leg(p)
+                for p in objects(update, "P", "ACCOUNT_UPDATE.a", default_empty=True)
+            )
         ]
         netted, resync = self._book.apply(legs)
         events.extend(
@@ -374,6 +381,7 @@ class BinanceUsdm:
                     optional_number(row, "isolatedWallet", "position") if mode == "isolated" else None
                 ),
                 leverage=symbol_leverage,
+                updated_ms=optional_time_ms(row, "updateTime", "position") or 0,
             )))
         self._leverage = leverage
         netted = self._book.load(legs, also=self._symbols)
@@ -430,7 +438,7 @@ def _price_event(obj: JsonObject, receive_ms: int) -> PriceEvent:
 
 def _leg(
     *, side: str, quantity: float, entry: float, mode: MarginMode, isolated_wallet: float | None,
-    leverage: float | None,
+    leverage: float | None, updated_ms: int = 0,
 ) -> Leg:
     """One leg; LONG legs are positive and SHORT legs negative whatever sign the venue sent."""
     if side not in _POSITION_SIDES:
@@ -441,4 +449,4 @@ def _leg(
         quantity = -abs(quantity)
     if quantity == 0:
         entry = 0.0
-    return Leg(quantity, entry, mode, isolated_wallet, leverage)
+    return Leg(quantity, entry, mode, isolated_wallet, leverage, updated_ms)

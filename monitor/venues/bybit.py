@@ -326,6 +326,7 @@ class Bybit:
             margin_mode=mode,
             isolated_margin=optional_number(p, "positionBalance", "position") if isolated else None,
             leverage=positive_or_none(optional_number(p, "leverage", "position")),
+            updated_ms=optional_time_ms(p, "updatedTime", "position") or 0,
         )
         return symbol, str(index), leg
 

@@ -251,6 +251,11 @@ class Okx:
         """Read the text ``pong``, an event (login, subscribe, error, notice) or a channel push."""
         self._check_stream(stream)
         if frame in (PONG_FRAME, PONG_FRAME.encode()):
+            if stream == "private" and self._awaiting_login:
+                # The login answer was lost (the private channels are subscribed only in reply to
+                # it), and pongs would keep this deaf connection looking healthy: start again.
+                return Parsed(kind=FrameKind.PONG,
+                              reconnect_reason="okx: no login response before the first pong")
             return Parsed(kind=FrameKind.PONG)
         with frame_errors(NAME):
             obj = as_object(load_json(frame, NAME), "frame")
@@ -441,6 +446,7 @@ def _leg(item: JsonObject) -> tuple[str, str, Leg] | None:
         margin_mode=mode,
         isolated_margin=optional_number(item, "margin", "position") if mode == "isolated" else None,
         leverage=positive_or_none(optional_number(item, "lever", "position")),
+        updated_ms=optional_time_ms(item, "uTime", "position") or 0,
     )
     return symbol, f"{side}/{mode}", leg
 

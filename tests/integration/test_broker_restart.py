@@ -154,13 +154,6 @@ async def test_no_account_change_is_lost_across_a_broker_restart(
     assert snapshot["assets"]["BTC"]["hedge_ratio"] == pytest.approx(1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BusSink bug: its idempotent producer retries an unacknowledged batch forever, so "
-    "flush() never raises while the broker is down and 'broker unavailable' is never logged nor "
-    "the buffered gauge updated; fix: wait for flush with a timeout in BusSink._send_once and "
-    "note the outage on each timeout (docs/reliability.md, 'Known bugs')",
-)
 async def test_bus_sink_reports_a_broker_outage(
     kafka_broker: KafkaBroker | None, kafka_restart: RestartBroker, kafka_bootstrap: str,
     topic_prefix: str, caplog: pytest.LogCaptureFixture,

@@ -94,18 +94,8 @@ def test_every_position_and_balance_update_is_reflected(crash_run: CrashTestResu
     assert report.balances_checked > PORTFOLIOS
 
 
-ALERT_BUG = (
-    "processor bug: an alert transition is published before the alert state that produced it is "
-    "checkpointed, and the replay after a crash runs against newer prices, so the same firing comes "
-    "back with another id (or a published transition is contradicted by the restored state); fix: "
-    "an outbox of transitions in the checkpoint, written before the transitions are sent "
-    "(docs/reliability.md, 'Known bugs')"
-)
 
 
-# Not strict: whether one of five random kills lands between an alert and its checkpoint is a
-# matter of timing (it does in most runs); the deterministic reproduction is strict, below.
-@pytest.mark.xfail(strict=False, reason=ALERT_BUG)
 def test_alert_transitions_stay_consistent_across_kills(crash_run: CrashTestResult) -> None:
     """Duplicated alerts share ids, firings pair with resolutions and end in the final state."""
     report = crash_run.verification
@@ -135,7 +125,6 @@ async def _alerts(bootstrap: str, topics: Topics) -> list[dict[str, Any]]:
     return [value for _, value in await read_all(bootstrap, topics.alerts)]
 
 
-@pytest.mark.xfail(strict=True, reason=ALERT_BUG)
 async def test_alert_fired_before_a_crash_keeps_its_id_after_the_replay(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:

@@ -152,16 +152,6 @@ def _stale_feed(alerts: list[dict[str, object]], state: str) -> dict[str, object
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "monitor/venues/okx.py Okx.parse: a private connection opened during a stall loses its "
-        "login ack, so the subscribe (sent only as the reply to that ack) never goes out; pongs "
-        "keep it 'fresh', so it stays connected but deaf. Real OKX cuts a connection without a "
-        "subscription after 30 s; the simulator does not, so here the loss is permanent"
-    ),
-)
 async def test_private_stream_opened_during_a_stall_delivers_afterwards() -> None:
     """A private reconnect made while the venue is silent still delivers account pushes after it."""
     # OKX plan x 0.02: ping 0.3 s, stale 0.8 s (see the silent-stall test)
@@ -385,11 +375,6 @@ async def test_gapped_market_updates_leave_the_final_state_right() -> None:
     assert seen_marks.isdisjoint({60100.0, 60200.0, 60300.0})  # the gap really swallowed them
 
 
-OUT_OF_ORDER_REASON = (
-    "no ordering check on position updates: the venue PositionBook (monitor/venues/_common.py) "
-    "and HedgeBook.apply_position (monitor/domain/book.py) apply a replayed older push over a "
-    "newer one, and nothing asks for a resync, so hedge.risk keeps the stale quantity"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +396,6 @@ class _Replay:
         return okx_venue(sim) if self.venue == "okx" else binance_venue(sim)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OUT_OF_ORDER_REASON)
 @pytest.mark.parametrize(
     "case",
     [
