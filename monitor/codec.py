@@ -19,6 +19,7 @@ from monitor.domain.events import (
     EventError,
     FillEvent,
     MarginMode,
+    MismatchEvent,
     PositionEvent,
     PriceEvent,
 )
@@ -47,6 +48,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         kind = "position"
     elif isinstance(event, BalanceEvent):
         kind = "balance"
+    elif isinstance(event, MismatchEvent):
+        kind = "mismatch"
     else:
         kind = "fill"
     data: dict[str, Any] = {"v": 1, "type": kind}
@@ -120,11 +123,11 @@ def decode(raw: bytes | str) -> Event:
                 ts_event_ms=event_time,
                 ts_receive_ms=event_time if receive is None else receive,
             )
-        if kind in ("position", "balance", "fill"):
+        if kind in ("position", "balance", "fill", "mismatch"):
             return _decode_account(kind, data)
     except EventError as exc:
         raise DecodeError(str(exc)) from None
-    raise DecodeError(f"unknown type {kind!r} (expected price, position, balance or fill)")
+    raise DecodeError(f"unknown type {kind!r} (expected price, position, balance, fill or mismatch)")
 
 
 def _decode_account(kind: str, data: dict[str, Any]) -> Event:
@@ -132,6 +135,24 @@ def _decode_account(kind: str, data: dict[str, Any]) -> Event:
     assert event_time is not None  # noqa: S101 -- not optional
     receive = _integer(data, "ts_receive_ms", optional=True)
     receive_time = event_time if receive is None else receive
+    if kind == "mismatch":
+        stream_quantity = _number(data, "stream_quantity")
+        resync_quantity = _number(data, "resync_quantity")
+        assert stream_quantity is not None  # noqa: S101 -- not optional
+        assert resync_quantity is not None  # noqa: S101 -- not optional
+        active = data.get("active")
+        if not isinstance(active, bool):
+            raise DecodeError("field 'active' must be a boolean")
+        return MismatchEvent(
+            portfolio=_text(data, "portfolio"),
+            account=_text(data, "account"),
+            subject=_text(data, "subject"),
+            stream_quantity=stream_quantity,
+            resync_quantity=resync_quantity,
+            active=active,
+            ts_event_ms=event_time,
+            ts_receive_ms=receive_time,
+        )
     quantity = _number(data, "quantity")
     assert quantity is not None  # noqa: S101 -- not optional
     if kind == "balance":

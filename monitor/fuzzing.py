@@ -784,7 +784,7 @@ class _CountingSink:
         self.last_reason: str | None = None
         self.events_seen = 0
 
-    async def publish(self, events: Sequence[Event]) -> None:
+    async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:  # noqa: ARG002 -- the fuzzer only counts events
         """Check every event."""
         self.events_seen += len(events)
         for event in events:

@@ -153,5 +153,34 @@ class FillEvent:
         _time("ts_receive_ms", self.ts_receive_ms)
 
 
-AccountEvent = PositionEvent | BalanceEvent | FillEvent
-Event = PriceEvent | PositionEvent | BalanceEvent | FillEvent
+@dataclass(frozen=True, slots=True)
+class MismatchEvent:
+    """A REST resync disagreed (``active``) or agreed again with what the stream had reported.
+
+    ``subject`` is the instrument of a position or the asset of a balance; the quantities are the
+    stream's last value and the resync's value.
+    """
+
+    portfolio: str
+    account: str
+    subject: str
+    stream_quantity: float
+    resync_quantity: float
+    active: bool
+    ts_event_ms: int
+    ts_receive_ms: int
+
+    def __post_init__(self) -> None:
+        _identifier("portfolio", self.portfolio)
+        _identifier("account", self.account)
+        _identifier("subject", self.subject)
+        _finite("stream_quantity", self.stream_quantity)
+        _finite("resync_quantity", self.resync_quantity)
+        if not isinstance(self.active, bool):
+            raise EventError(f"active must be a boolean, got {self.active!r}")
+        _time("ts_event_ms", self.ts_event_ms)
+        _time("ts_receive_ms", self.ts_receive_ms)
+
+
+AccountEvent = PositionEvent | BalanceEvent | FillEvent | MismatchEvent
+Event = PriceEvent | PositionEvent | BalanceEvent | FillEvent | MismatchEvent

@@ -4,6 +4,11 @@ Account events (positions, balances, fills) are kept in order in a bounded queue
 after the broker acknowledged them; when the queue is full, ``publish`` waits (backpressure on the
 websocket reader) instead of dropping anything. Prices are conflated to the latest per instrument.
 Dead letters are buffered too (bounded; the oldest beyond the bound are dropped and counted).
+
+A REST resync's full state is compared with the last value the stream published for the same
+position or balance; a difference means the stream missed an update, and a ``MismatchEvent``
+(``active``) goes to ``hedge.positions`` after the corrected state, for the processor's
+``position_mismatch`` alert; the next resync that agrees sends it again with ``active`` False.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import TYPE_CHECKING
 
 from monitor.bus.base import Producer, Topics
 from monitor.codec import encode_event, event_key
-from monitor.domain.events import AccountEvent, Event, PriceEvent
+from monitor.domain.events import (
+    AccountEvent,
+    BalanceEvent,
+    Event,
+    MismatchEvent,
+    PositionEvent,
+    PriceEvent,
+)
 from monitor.processor.runner import dead_letter_value
 
 if TYPE_CHECKING:
@@ -56,7 +68,10 @@ class BusSink:
         self._space.set()
         self._outage_since: float | None = None
         self.statuses: dict[tuple[str, str], tuple[str, str]] = {}
+        self._stream_state: dict[tuple[str, str, str], float] = {}
+        self._mismatched: set[tuple[str, str, str]] = set()
         self.published_events = 0
+        self.mismatches = 0
         self.dead_letters = 0
         self.dropped_dead_letters = 0
 
@@ -65,8 +80,15 @@ class BusSink:
         """Events waiting for the broker (account events plus conflated prices)."""
         return len(self._accounts) + len(self._prices)
 
-    async def publish(self, events: Sequence[Event]) -> None:
+    async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:
         """Queue events; waits for room instead of dropping an account event."""
+        if resync:
+            events = [*events, *self._compare_resync(events)]
+        else:
+            for event in events:
+                state = _state_of(event)
+                if state is not None:
+                    self._stream_state[state[0]] = state[1]
         for event in events:
             if isinstance(event, PriceEvent):
                 current = self._prices.get(event.instrument)
@@ -79,6 +101,33 @@ class BusSink:
                 await self._space.wait()
             self._accounts.append(event)
         self._wake.set()
+
+    def _compare_resync(self, events: Sequence[Event]) -> list[MismatchEvent]:
+        """Mismatch events for resync values that differ from (or agree again with) the stream's."""
+        found: list[MismatchEvent] = []
+        for event in events:
+            state = _state_of(event)
+            if state is None:
+                continue
+            key, resync_quantity = state
+            stream_quantity = self._stream_state.get(key)
+            self._stream_state[key] = resync_quantity
+            if stream_quantity is None:
+                continue
+            differs = abs(resync_quantity - stream_quantity) > 1e-9 * max(1.0, abs(stream_quantity))
+            if not differs and key not in self._mismatched:
+                continue
+            if differs:
+                self._mismatched.add(key)
+                self.mismatches += 1
+                log.warning("resync of %s/%s found %s = %g where the stream said %g",
+                            key[0], key[1], key[2], resync_quantity, stream_quantity)
+            else:
+                self._mismatched.discard(key)
+            found.append(MismatchEvent(
+                key[0], key[1], key[2], stream_quantity, resync_quantity, differs,
+                event.ts_event_ms, event.ts_receive_ms))
+        return found
 
     async def dead_letter(self, source: str, reason: str, raw: bytes) -> None:
         """Queue a dead letter for ``hedge.dlq``."""
@@ -173,3 +222,12 @@ class BusSink:
                         "prices conflated)", type(exc).__name__, self.buffered)
         if self._metrics is not None:
             self._metrics.ingest_buffered(self.buffered)
+
+
+def _state_of(event: Event) -> tuple[tuple[str, str, str], float] | None:
+    """(portfolio, account, instrument or asset) and quantity of a position or balance event."""
+    if isinstance(event, PositionEvent):
+        return (event.portfolio, event.account, event.instrument), event.quantity
+    if isinstance(event, BalanceEvent):
+        return (event.portfolio, event.account, event.asset), event.quantity
+    return None

@@ -4,7 +4,9 @@ The production sink publishes to Kafka (``hedge.prices``, ``hedge.positions``, t
 topic) and feeds metrics; tests use ``CollectingSink``. Contract for implementations:
 
 - ``publish`` must never drop a position, balance or fill event (they are full state or money);
-  price events may be conflated (only the newest price of an instrument matters).
+  price events may be conflated (only the newest price of an instrument matters). ``resync`` is
+  True for the full state read back by a REST resync, which a sink may compare with what the
+  stream had said (``BusSink`` reports the differences as position mismatches).
 - ``dead_letter`` receives frames a venue could not read; ``raw`` is already truncated by the
   caller and never contains credentials (frames are market or account data, not requests).
 - ``feed_status`` is synchronous and cheap: it only records the state of one (venue, stream).
@@ -32,7 +34,7 @@ FEED_STATUSES: tuple[FeedStatus, ...] = (
 class IngestSink(Protocol):
     """The consumer of one or more connection supervisors."""
 
-    async def publish(self, events: Sequence[Event]) -> None:
+    async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:
         """Deliver canonical events (never drop position/balance/fill; prices may be conflated)."""
         ...
 
@@ -73,7 +75,7 @@ class CollectingSink:
         self.statuses: list[StatusChange] = []
         self._changed = asyncio.Event()
 
-    async def publish(self, events: Sequence[Event]) -> None:
+    async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:  # noqa: ARG002 -- keeps every event whatever its origin
         """Keep every event, in arrival order."""
         self.events.extend(events)
         self._changed.set()

@@ -474,7 +474,7 @@ class ConnectionSupervisor:
             await self._dead_letter(f"internal: {type(exc).__name__}", body)
             return False
         if events:
-            await self.sink.publish(events)
+            await self.sink.publish(events, resync=not best_effort)
             self.events += len(events)
         return True
 

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from monitor.domain.book import HedgeBook, PriceTable
-from monitor.domain.events import BalanceEvent, FillEvent, PositionEvent, PriceEvent
+from monitor.domain.events import (
+    AccountEvent,
+    BalanceEvent,
+    MismatchEvent,
+    PositionEvent,
+    PriceEvent,
+)
 from monitor.domain.instruments import Catalog
 from monitor.domain.plans import PortfolioSettings
 
@@ -79,9 +85,7 @@ class RiskEngine:
             del self.portfolios[portfolio_id]
         return dropped
 
-    def apply_account(
-        self, event: PositionEvent | BalanceEvent | FillEvent, partition: int, offset: int
-    ) -> str | None:
+    def apply_account(self, event: AccountEvent, partition: int, offset: int) -> str | None:
         """Apply an account event; None when the portfolio already reflects this offset."""
         state = self.portfolio(event.portfolio, partition)
         if offset <= state.applied_offset:
@@ -98,6 +102,8 @@ class RiskEngine:
             price = self.prices.asset_price(event.asset)
             if price is not None:
                 state.book.apply_asset_price(event.asset, price, event.ts_event_ms)
+        elif isinstance(event, MismatchEvent):
+            self._report_mismatch(state, event)
         else:
             state.book.apply_fill(event)
         if isinstance(event, PositionEvent):
@@ -111,6 +117,22 @@ class RiskEngine:
         state.last_receive_ms = max(state.last_receive_ms, event.ts_receive_ms)
         self._rewatch(event.portfolio, state)
         return event.portfolio
+
+    @staticmethod
+    def _report_mismatch(state: PortfolioState, event: MismatchEvent) -> None:
+        """A resync found (or no longer finds) the stream's state wrong: the position_mismatch alert."""
+        if state.alerts is None:
+            return
+        if event.active:
+            message = (f"{event.subject} in account {event.account}: the stream said "
+                       f"{event.stream_quantity:g}, a REST resync found {event.resync_quantity:g}; "
+                       "a stream update was missed (corrected by the resync)")
+        else:
+            message = f"{event.subject} in account {event.account}: stream and resync agree again"
+        transitions = state.alerts.report_condition(
+            event.portfolio, "position_mismatch", event.subject, event.active,
+            event.resync_quantity - event.stream_quantity, event.ts_event_ms, message)
+        state.outbox.extend(transition.to_dict() for transition in transitions)
 
     def apply_price(self, event: PriceEvent) -> set[str]:
         """Store a price and let every watching book follow it; the portfolios it touched."""

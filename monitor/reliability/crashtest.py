@@ -41,7 +41,11 @@ import monitor
 from monitor.bus.base import Producer, Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.codec import encode_event, event_key
-from monitor.domain.events import BalanceEvent, Event, FillEvent, PositionEvent, PriceEvent
+from monitor.domain.events import (
+    AccountEvent,
+    Event,
+    PriceEvent,
+)
 from monitor.domain.instruments import default_catalog
 from monitor.reliability.kafka_io import TopicTail, group_lag, read_topic
 from monitor.reliability.verify import (
@@ -336,7 +340,7 @@ class _Writer:
     def __init__(self, producer: Producer, topics: Topics) -> None:
         self.producer = producer
         self.topics = topics
-        self.accounts: list[PositionEvent | BalanceEvent | FillEvent] = []
+        self.accounts: list[AccountEvent] = []
         self.prices = 0
 
     async def write(self, events: list[Event]) -> None:
@@ -414,7 +418,7 @@ async def verify_topics(
     bus: KafkaBus,
     topics: Topics,
     snapshots: SnapshotLog,
-    written_accounts: list[PositionEvent | BalanceEvent | FillEvent] | None = None,
+    written_accounts: list[AccountEvent] | None = None,
 ) -> VerificationReport:
     """Read the input, alert and dead-letter topics in full and verify ``snapshots`` against them."""
     inputs = InputLog()

@@ -28,7 +28,13 @@ from monitor.alerts.rules import AlertsConfig, observe
 from monitor.bus.base import Record
 from monitor.codec import DecodeError, decode
 from monitor.commands.process import build_engine
-from monitor.domain.events import BalanceEvent, Event, FillEvent, PositionEvent, PriceEvent
+from monitor.domain.events import (
+    AccountEvent,
+    BalanceEvent,
+    Event,
+    PositionEvent,
+    PriceEvent,
+)
 from monitor.domain.plans import STABLE_ASSETS
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
 
@@ -76,7 +82,7 @@ class InputLog:
     """Every decoded record of hedge.prices and hedge.positions, with its partition and offset."""
 
     prices: list[tuple[int, int, PriceEvent]] = field(default_factory=list)
-    accounts: list[tuple[int, int, PositionEvent | BalanceEvent | FillEvent]] = field(default_factory=list)
+    accounts: list[tuple[int, int, AccountEvent]] = field(default_factory=list)
     undecodable: int = 0
 
     def add_price(self, record: Record) -> None:
@@ -104,7 +110,7 @@ class InputLog:
             self.undecodable += 1
             return None
 
-    def ordered_accounts(self) -> list[tuple[int, int, PositionEvent | BalanceEvent | FillEvent]]:
+    def ordered_accounts(self) -> list[tuple[int, int, AccountEvent]]:
         """Account events partition by partition, in offset order."""
         return sorted(self.accounts, key=lambda item: (item[0], item[1]))
 
@@ -165,7 +171,7 @@ def recompute(inputs: InputLog) -> RiskEngine:
 
 
 def last_updates(
-    events: Iterable[PositionEvent | BalanceEvent | FillEvent],
+    events: Iterable[AccountEvent],
 ) -> tuple[dict[tuple[str, str, str], PositionEvent], dict[tuple[str, str, str], BalanceEvent]]:
     """The last position per (portfolio, account, instrument) and balance per (portfolio, account, asset)."""
     positions: dict[tuple[str, str, str], PositionEvent] = {}
@@ -429,7 +435,7 @@ def verify(
     alerts: AlertLog,
     *,
     dead_letters: int = 0,
-    written_accounts: Iterable[PositionEvent | BalanceEvent | FillEvent] | None = None,
+    written_accounts: Iterable[AccountEvent] | None = None,
 ) -> VerificationReport:
     """Recompute from the inputs and check the outputs; ``written_accounts`` is what the driver sent."""
     report = VerificationReport(

@@ -281,6 +281,13 @@ async def test_listen_key_expiry_new_key_and_later_fills_reach_hedge_risk() -> N
             )
             expected = _binance_quantity(sim)
             new_keys = set(getattr(binance, "listen_keys", {})) - keys_before
+            await eventually(
+                lambda: any(a["rule"] == "position_mismatch" for a in run.alerts()), state=run.describe
+            )
+    # the resync found the fill the stream never pushed: resync -1.5 minus stream -1.0 = -0.5 BTC
+    mismatch = next(a for a in run.alerts() if a["rule"] == "position_mismatch")
+    assert (mismatch["subject"], mismatch["state"]) == (BINANCE_PERP, "firing")
+    assert mismatch["value"] == pytest.approx(-0.5)
     # -1.0 - 0.5 - 0.1 = -1.6 BTC
     assert expected == pytest.approx(-1.6)
     assert run.quantity(BINANCE_ACCOUNT, BINANCE_PERP) == expected

@@ -7,7 +7,7 @@ import asyncio
 import orjson
 
 from monitor.bus.base import Topics
-from monitor.domain.events import BalanceEvent, PriceEvent
+from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
 from monitor.ingest.bus_sink import BusSink
 
 TOPICS = Topics()
@@ -89,3 +89,27 @@ async def test_dead_letters_reach_the_dlq_topic() -> None:
     letter = orjson.loads(value)
     assert (topic, key) == (TOPICS.dlq, b"okx")
     assert (letter["source"], letter["reason"], letter["raw"]) == ("okx", "not JSON", "{oops")
+
+
+def _position(quantity: float, ts: int) -> PositionEvent:
+    return PositionEvent("p", "a", "binance:BTCUSDT", quantity, 60_000.0, None, "cross", None, ts, ts)
+
+
+async def test_resync_that_differs_from_the_stream_reports_a_mismatch() -> None:
+    """Stream said -1.0, the resync finds -1.5: an active mismatch; a later agreeing resync clears it."""
+    producer = FlakyProducer(failures=0)
+    sink = BusSink(producer, TOPICS)
+    await sink.publish([_position(-1.0, 1)])
+    await sink.publish([_position(-1.5, 2)], resync=True)
+    await sink.publish([_position(-1.5, 3)], resync=True)
+    await sink.publish([_position(-1.5, 4)], resync=True)
+    stop = asyncio.Event()
+    stop.set()
+    await sink.run(stop)
+    values = [orjson.loads(v) for _, _, v in producer.delivered]
+    mismatches = [v for v in values if v["type"] == "mismatch"]
+    # one firing (-1.0 -> -1.5), one clearing (agrees again), then nothing more
+    assert [(m["active"], m["stream_quantity"], m["resync_quantity"]) for m in mismatches] == [
+        (True, -1.0, -1.5), (False, -1.5, -1.5)]
+    assert sink.mismatches == 1
+    assert [v["quantity"] for v in values if v["type"] == "position"] == [-1.0, -1.5, -1.5, -1.5]

@@ -42,7 +42,7 @@ async def test_cancelling_the_runner_disconnects_every_stream() -> None:
 
 
 class _FailingSink(CollectingSink):
-    async def publish(self, events: Sequence[Event]) -> None:
+    async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:  # noqa: ARG002 -- a failing sink ignores it
         del events
         raise RuntimeError("broker gone")
 
