@@ -48,8 +48,11 @@ from monitor.sim.venues.base import (
 )
 from monitor.sim.venues.binance_spot import BinanceSpotSim
 from monitor.sim.venues.binance_usdm import BinanceUsdmSim
+from monitor.sim.venues.bingx import BingxSim
 from monitor.sim.venues.bybit import BybitSim
+from monitor.sim.venues.mexc import MexcSim
 from monitor.sim.venues.okx import OkxSim
+from monitor.sim.venues.weex import WeexSim
 from monitor.sim.world import Quote, SimFill, SimPosition, SimWorld, wall_clock_ms
 from monitor.venues.base import MAX_FRAME_BYTES, AccountContext, Credentials, Venue
 from monitor.venues.registry import build_venue
@@ -59,11 +62,15 @@ logger = logging.getLogger(__name__)
 _websockets_logger = logging.getLogger("monitor.sim.websockets")
 _websockets_logger.setLevel(logging.WARNING)
 
-VENUE_CLASSES: tuple[type[SimVenue], ...] = (BinanceUsdmSim, BinanceSpotSim, BybitSim, OkxSim)
+VENUE_CLASSES: tuple[type[SimVenue], ...] = (
+    BinanceUsdmSim, BinanceSpotSim, BybitSim, OkxSim, BingxSim, MexcSim, WeexSim,
+)  # fmt: skip
 # URL prefixes served by another venue's writer (Bybit spot tickers come from stream.bybit.com).
 PREFIX_ALIASES: Mapping[str, str] = {"bybit-spot": "bybit"}
 # Venues whose quotes another writer publishes.
 QUOTE_WRITERS: Mapping[str, str] = {"bybit-spot": "bybit"}
+# Venues whose production websocket URL has a path the venue module does not add itself.
+WS_URL_PATHS: Mapping[str, str] = {"bingx": "/swap-market", "mexc": "/edge"}
 
 
 class SimulatorError(ValueError):
@@ -179,7 +186,8 @@ class SimulatorServer:
     def urls(self, venue: str) -> SimUrls:
         """Base URLs a venue module needs to talk to this simulator."""
         ws_api_url = f"{self.ws_url(venue)}/ws-api/v3" if venue == "binance-spot" else None
-        return SimUrls(self.ws_url(venue), self.rest_url(venue), ws_api_url)
+        ws_base_url = self.ws_url(venue) + WS_URL_PATHS.get(venue, "")
+        return SimUrls(ws_base_url, self.rest_url(venue), ws_api_url)
 
     def credentials(self, venue: str, account: str) -> Credentials:
         """Credentials of an account (created on first use); the simulator checks them."""
@@ -329,10 +337,11 @@ class SimulatorServer:
         """Swallow the next ``updates`` market updates (sequence numbers still advance)."""
         self._venue(venue).skip_market_updates += updates
 
-    async def expire_listen_key(self, account: str | None = None) -> int:
-        """Binance USDⓈ-M: send ``listenKeyExpired`` and invalidate the key(s)."""
-        writer = self.venues["binance"]
-        assert isinstance(writer, BinanceUsdmSim)  # noqa: S101 -- fixed venue table
+    async def expire_listen_key(self, account: str | None = None, venue: str = "binance") -> int:
+        """Binance USDⓈ-M or BingX: send ``listenKeyExpired`` and invalidate the key(s)."""
+        writer = self._venue(venue)
+        if not isinstance(writer, BinanceUsdmSim | BingxSim):
+            raise SimulatorError(f"{venue} has no listenKey to expire")
         return await writer.expire_listen_key(account)
 
     async def change_while_disconnected(
@@ -458,7 +467,7 @@ class SimulatorServer:
         elif fault == "gap":
             await self.gap(venue, int(step.number("updates", 5.0)))
         elif fault == "expire_listen_key":
-            await self.expire_listen_key(step.optional_text("account"))
+            await self.expire_listen_key(step.optional_text("account"), venue)
         elif fault == "server_close":
             await self.server_close(venue)
         elif fault == "offline_change":
@@ -512,7 +521,7 @@ class SimulatorServer:
             return _response(answer.status, answer.body)
         if writer.refusing():
             return _response(503, dumps({"error": "service unavailable"}).encode())
-        route = writer.accept("/" + rest_path, query)
+        route = writer.accept_request("/" + rest_path, query, dict(request.headers.raw_items()))
         if isinstance(route, Rejection):
             return _response(route.status, dumps(route.body).encode())
         self._routes[connection] = (writer, route)

@@ -131,11 +131,12 @@ class SimConnection:
         self.listen_key: str | None = route.listen_key
         self.subscriptions: set[str] = set(route.streams)
         self.state: dict[str, Any] = {}
-        self.recent: deque[str] = deque(maxlen=RECENT_FRAMES)
+        self.recent: deque[str | bytes] = deque(maxlen=RECENT_FRAMES)
         self.connection_id = f"{venue.world.rng.getrandbits(40):010x}"
 
-    async def send(self, frame: str, *, data: bool = True) -> None:
-        """Send a frame unless the venue is silenced; ``data`` frames can be replayed later."""
+    async def send(self, frame: str | bytes, *, data: bool = True) -> None:
+        """Send a frame (bytes: a binary frame) unless the venue is silenced; ``data`` frames can
+        be replayed later."""
         if self.venue.silenced():
             return
         if data:
@@ -169,6 +170,12 @@ class SimVenue(ABC):
     def accept(self, path: str, query: str) -> Route | Rejection:
         """Classify a websocket upgrade for ``path`` (after the venue prefix)."""
 
+    def accept_request(self, path: str, query: str, headers: Mapping[str, str]) -> Route | Rejection:
+        """Classify an upgrade with its HTTP headers (venues that sign the handshake override
+        this; the default ignores the headers)."""
+        del headers
+        return self.accept(path, query)
+
     @abstractmethod
     async def on_open(self, connection: SimConnection) -> None:
         """Push what a fresh connection gets before the client sends anything."""
@@ -194,8 +201,9 @@ class SimVenue(ABC):
         """Push balance changes of ``assets`` to the account's connections."""
 
     @abstractmethod
-    def malformed_frame(self, kind: StreamKind) -> str:
-        """A frame that looks like the venue's but cannot be parsed (truncated JSON)."""
+    def malformed_frame(self, kind: StreamKind) -> str | bytes:
+        """A frame that looks like the venue's but cannot be parsed (truncated JSON; bytes for a
+        venue that sends binary frames)."""
 
     async def heartbeat(self) -> None:  # noqa: B027 -- optional hook, most venues push nothing
         """Periodic pushes a real venue makes even without changes (default: none)."""
