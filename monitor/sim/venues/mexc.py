@@ -58,7 +58,7 @@ from monitor.sim.venues.base import (
     StreamKind,
     hmac_hex,
 )
-from monitor.sim.world import SimAccount, SimFill, SimPosition
+from monitor.sim.world import Quote, SimAccount, SimFill, SimPosition, next_funding_ms
 
 WEBSOCKET_PATHS = ("/edge", "/")
 PUBLIC_TOPICS = ("fair.price", "index.price", "funding.rate", "ticker")
@@ -443,10 +443,15 @@ class MexcSim(SimVenue):
         kind, _, symbol = endpoint.partition("/")
         if kind not in ("funding_rate", "fair_price", "index_price") or not symbol:
             return RestResponse.json(404, {"success": False, "code": 404, "message": "Not Found"})
-        quote = self.world.quote(self.name, symbol)
-        if quote is None:
+        if self.world.instrument(self.name, symbol) is None:
             return _error(1001, "Contract does not exist!")
         now = self.world.now_ms()
+        quote = self.world.quote(self.name, symbol)
+        if quote is None:
+            # a listed contract always has a funding rate; it has no price until one is set
+            if kind != "funding_rate":
+                return _error(1001, "Contract has no price yet")
+            quote = Quote(0.0, 0.0, 0.0, next_funding_ms(now))
         if kind == "fair_price":
             return _ok({"symbol": symbol, "fairPrice": rounded(quote.mark), "timestamp": now})
         if kind == "index_price":
