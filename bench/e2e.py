@@ -12,12 +12,21 @@ newest ``ts_event_ms`` that touched it; for the passthrough, N records are reada
 truly pre-filled and the producer's speed does not limit the figure. The processor and the
 passthrough are measured alternately in the same run; the ratio is of their medians.
 
+The drain rate is a backlog rate: the processor conflates the prices of one fetched batch (up to
+5,000 records) to one per instrument, so a backlog costs one fan-out per instrument per batch. A live
+stream arrives in small batches and pays a fan-out per tick, so the sustained maximum is found
+separately by a ramp: offered rates doubling from 10 events/s, each step held for a few seconds,
+until the processor saturates (its CPU share reaches 90 %, or the step's p99 latency exceeds twice
+the first step's plus 20 ms: latency has started to rise); the sustained maximum is the last rate
+before that.
+
 Latency: with the processor running, events are offered to the ``BusSink`` at 25 %, 50 % and 80 %
-of the processor's median drain rate, each stamped with ``ts_receive_ms`` (and its exact wall time)
-when made. ``ts_event_ms`` is ``base + sequence``, so a snapshot's ``ts_event_ms`` names the newest
-event it reflects; the latency of a snapshot is its arrival on hedge.risk minus that event's receive
-time. The sink conflates prices of one instrument that wait for the same send (by design), so fewer
-events may reach Kafka than were offered; both rates are reported.
+of the sustained maximum (and, as a floor, at 50 % through the passthrough), each stamped with
+``ts_receive_ms`` (and its exact wall time) when made. ``ts_event_ms`` is ``base + sequence``, so a
+snapshot's ``ts_event_ms`` names the newest event it reflects; the latency of a snapshot is its
+arrival on hedge.risk minus that event's receive time. The sink conflates prices of one instrument
+that wait for the same send (by design), so fewer events may reach Kafka than were offered; both
+rates are reported.
 """
 
 from __future__ import annotations
@@ -61,16 +70,26 @@ _EVENT_TIME = re.compile(rb'"ts_event_ms":(\d+)')
 
 @dataclass(frozen=True, slots=True)
 class E2eSize:
-    """Portfolios, events per drain and seconds per offered load."""
+    """Portfolios, events per drain, seconds per offered load and per ramp step."""
 
     portfolios: int
     drain_events: int
     load_seconds: float
     warmup_seconds: float
+    ramp_seconds: float
 
 
-FULL = E2eSize(portfolios=1_000, drain_events=60_000, load_seconds=10.0, warmup_seconds=1.0)
-TINY = E2eSize(portfolios=20, drain_events=2_000, load_seconds=1.5, warmup_seconds=0.25)
+FULL = E2eSize(portfolios=1_000, drain_events=60_000, load_seconds=10.0, warmup_seconds=1.0,
+               ramp_seconds=4.0)
+TINY = E2eSize(portfolios=20, drain_events=2_000, load_seconds=1.5, warmup_seconds=0.25,
+               ramp_seconds=1.0)
+RAMP_START_PER_S = 10.0
+RAMP_FACTOR = 2.0
+# The processor is saturated at a ramp step when its CPU share reaches SATURATED_CPU, or when the
+# step's p99 exceeds KNEE_FACTOR x the first step's p99 + KNEE_SLACK_MS (latency has started to rise).
+SATURATED_CPU = 0.9
+KNEE_FACTOR = 2.0
+KNEE_SLACK_MS = 20.0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -163,6 +182,7 @@ class OutputTail:
     done_at: float | None = None
     on_output: Callable[[int, int | None, float], None] | None = None
     consumer: AIOKafkaConsumer | None = None
+    task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Assign every partition of the topic from the beginning (the topic is new)."""
@@ -241,6 +261,9 @@ class OutputTail:
         """The arrival time of the fetch that completed what was expected."""
         deadline = time.monotonic() + timeout_s
         while True:
+            if self.task is not None and self.task.done():
+                self.task.result()  # the tail failed: raise its error here
+                raise RuntimeError(f"the tail of {self.topic} stopped")
             if self.done_at is not None:
                 return self.done_at
             if self.count_target is None and not self.pending:
@@ -279,20 +302,24 @@ def _retarget(values: Sequence[tuple[str, bytes, bytes]], source: Topics, target
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A worker with its topics and the tail of its output."""
+    """A worker with its topics, the tail of its output and its own copy of the workload.
+
+    Both targets' workloads have the same seed, so they make the same kinds and sizes of events;
+    each tracks what its own worker was sent (the newest event per instrument and portfolio).
+    """
 
     name: str
     worker: Worker
     topics: Topics
     tail: OutputTail
+    workload: Workload
 
 
 @dataclass(slots=True)
 class KafkaRun:
-    """Everything one e2e/ceiling run holds: the workload, the producer, the two targets."""
+    """Everything one e2e/ceiling run holds: the producer and the two targets."""
 
     size: E2eSize
-    workload: Workload
     bus: KafkaBus
     producer: Producer
     processor: Target
@@ -306,14 +333,14 @@ class KafkaRun:
 
     async def drain(self, target: Target) -> dict[str, float]:
         """Freeze the worker, pre-fill N events, thaw, time until their last effect is readable."""
-        events = self.workload.stream(self.size.drain_events, self.now_ms())
+        events = target.workload.stream(self.size.drain_events, self.now_ms())
         values = _encode(target.topics, events)
         target.worker.freeze()
         try:
             await _produce(self.producer, values)
         finally:
             if target is self.processor:
-                target.tail.expect_snapshots(self.workload.expected_final_ts())
+                target.tail.expect_snapshots(target.workload.expected_final_ts())
             else:
                 target.tail.expect_count(target.tail.count + len(values))
             cpu_before = target.worker.cpu_seconds()
@@ -330,10 +357,11 @@ class KafkaRun:
         sink = BusSink(sink_producer, target.topics)
         stop = asyncio.Event()
         sink_task = asyncio.create_task(sink.run(stop), name="bench-sink")
-        workload = self.workload
+        workload = target.workload
         latencies = _Latencies(warm_until=workload.base_ms + workload.sequence + 1)
         count_before = target.tail.count
         target.tail.on_output = latencies.on_output
+        cpu_before = target.worker.cpu_seconds()
         started = time.perf_counter()
         offered = 0
         try:
@@ -350,6 +378,7 @@ class KafkaRun:
                 await asyncio.sleep(OFFER_STEP_S)
             stop.set()
             await sink_task
+            cpu_share = (target.worker.cpu_seconds() - cpu_before) / (time.perf_counter() - started)
             if target is self.processor:
                 target.tail.expect_snapshots(workload.expected_final_ts())
             else:
@@ -366,8 +395,34 @@ class KafkaRun:
         return {
             "offered_per_s": offered / seconds,
             "delivered_per_s": sink.published_events / seconds,
+            "cpu_share": cpu_share,
             **latencies.summary(),
         }
+
+    async def ramp(self, ceiling_per_s: float) -> tuple[list[dict[str, Any]], float]:
+        """Offered rates doubling from RAMP_START_PER_S until the processor saturates.
+
+        Returns every step and the sustained maximum: the highest offered rate of a step at which
+        the processor was not saturated (see SATURATED_CPU and KNEE_FACTOR).
+        """
+        steps: list[dict[str, Any]] = []
+        sustained = 0.0
+        rate = RAMP_START_PER_S
+        baseline: float | None = None
+        while rate <= ceiling_per_s:
+            step = await self.offer(self.processor, rate, self.size.ramp_seconds)
+            step.pop("latencies_ms")
+            p99 = step["p99_ms"]
+            if baseline is None:
+                baseline = p99
+            saturated = step["cpu_share"] >= SATURATED_CPU or p99 is None or (
+                baseline is not None and p99 > KNEE_FACTOR * baseline + KNEE_SLACK_MS)
+            steps.append({"target": "processor", "rate": rate, "saturated": saturated, **step})
+            if saturated:
+                break
+            sustained = step["offered_per_s"]
+            rate *= RAMP_FACTOR
+        return steps, sustained
 
 
 @dataclass(slots=True)
@@ -410,20 +465,21 @@ class _Latencies:
 async def _open(bootstrap: str, size: E2eSize) -> KafkaRun:
     run_id = uuid.uuid4().hex[:8]
     bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap))
-    workload = Workload(size.portfolios, bench_catalog(), seed=size.portfolios,
-                        base_ms=int(time.time() * 1000))
     targets: list[Target] = []
     for name, role, prefix in (("processor", "processor", f"bench{run_id}."),
                                ("passthrough", "ceiling", f"bench{run_id}c.")):
         topics = Topics.with_prefix(prefix)
         await bus.create_topics(topics.specs(PARTITIONS))
+        workload = Workload(size.portfolios, bench_catalog(), seed=size.portfolios,
+                            base_ms=int(time.time() * 1000))
         targets.append(Target(name, Worker(role, bootstrap, prefix), topics,
-                              OutputTail(bootstrap, topics.risk, snapshots=role == "processor")))
-    run = KafkaRun(size, workload, bus, await bus.producer(), targets[0], targets[1])
+                              OutputTail(bootstrap, topics.risk, snapshots=role == "processor"), workload))
+    run = KafkaRun(size, bus, await bus.producer(), targets[0], targets[1])
     try:
         for target in targets:
             await target.tail.start()
-            run.tasks.append(asyncio.create_task(target.tail.run(), name=f"tail-{target.name}"))
+            target.tail.task = asyncio.create_task(target.tail.run(), name=f"tail-{target.name}")
+            run.tasks.append(target.tail.task)
             await target.worker.start()
     except BaseException:
         await _close(run)
@@ -463,6 +519,7 @@ def _level(load: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "max_ms": max(pooled) if pooled else None,
         "p50_to_publish_ms": median(to_publish) if to_publish else None,
         "p50_publish_to_read_ms": median(to_read) if to_read else None,
+        "cpu_share": median([r["cpu_share"] for r in runs]),
         "runs": runs,
     }
 
@@ -473,8 +530,9 @@ async def measure(
     """Drain rates (processor, and passthrough when ``ceiling``), then latencies when ``latency``."""
     run = await _open(bootstrap, size)
     try:
-        await _produce(run.producer, _encode(run.processor.topics, run.workload.setup_events(run.now_ms())))
-        run.processor.tail.expect_snapshots(run.workload.expected_final_ts())
+        workload = run.processor.workload
+        await _produce(run.producer, _encode(run.processor.topics, workload.setup_events(run.now_ms())))
+        run.processor.tail.expect_snapshots(workload.expected_final_ts())
         await run.processor.tail.wait(DRAIN_TIMEOUT_S)
         processor_runs: list[dict[str, float]] = []
         ceiling_runs: list[dict[str, float]] = []
@@ -490,7 +548,7 @@ async def measure(
         maximum = median([r["events_per_s"] for r in processor_runs])
         result: dict[str, Any] = {
             "portfolios": size.portfolios,
-            "positions": run.workload.held_positions(),
+            "positions": workload.held_positions(),
             "partitions": PARTITIONS,
             "drain_events": size.drain_events,
             "processor_runs": processor_runs,
@@ -508,17 +566,22 @@ async def measure(
                 "ratio_met": maximum / ceiling_rate >= CEILING_TARGET,
             })
         if latency:
+            steps, sustained = await run.ramp(maximum)
+            if sustained <= 0:
+                sustained = RAMP_START_PER_S / RAMP_FACTOR  # saturated from the first step
             loads: list[dict[str, Any]] = []
             for load in LOADS:
-                runs = [await run.offer(run.processor, maximum * load, size.load_seconds)
+                runs = [await run.offer(run.processor, sustained * load, size.load_seconds)
                         for _ in range(repeats)]
                 loads.append({"target": "processor", **_level(load, runs)})
             # The floor: the same sink, load and broker with the passthrough instead of the processor.
-            floor = [await run.offer(run.ceiling, maximum * TARGET_LOAD, size.load_seconds)
+            floor = [await run.offer(run.ceiling, sustained * TARGET_LOAD, size.load_seconds)
                      for _ in range(repeats)]
             loads.append({"target": "passthrough", **_level(TARGET_LOAD, floor)})
             half = loads[LOADS.index(TARGET_LOAD)]
             result.update({
+                "ramp": steps,
+                "sustained_events_per_s": sustained,
                 "loads": loads,
                 "latency_target_ms": LATENCY_TARGET_MS,
                 "latency_met": half["p99_ms"] is not None and half["p99_ms"] <= LATENCY_TARGET_MS,
@@ -533,16 +596,21 @@ async def measure(
 
 
 THROUGHPUT_COLUMNS = (
-    ("portfolios", "portfolios"), ("positions", "positions"), ("drain_events", "events/run"),
-    ("processor_events_per_s", "processor events/s"), ("processor_cpu_share", "processor CPU"),
-    ("ceiling_events_per_s", "passthrough events/s"), ("ceiling_cpu_share", "passthrough CPU"),
-    ("ratio", "ratio"),
+    ("portfolios", "portfolios"), ("positions", "positions"), ("drain_events", "events/drain"),
+    ("processor_events_per_s", "processor drain/s"), ("processor_cpu_share", "processor CPU"),
+    ("ceiling_events_per_s", "passthrough drain/s"), ("ceiling_cpu_share", "passthrough CPU"),
+    ("ratio", "ratio"), ("sustained_events_per_s", "sustained/s"),
+)
+RAMP_COLUMNS = (
+    ("rate", "offered/s"), ("delivered_per_s", "to Kafka/s"), ("cpu_share", "processor CPU"),
+    ("outputs_measured", "snapshots"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
+    ("saturated", "saturated"),
 )
 LATENCY_COLUMNS = (
     ("target", "through"), ("load", "load"), ("offered_per_s", "offered/s"),
-    ("delivered_per_s", "to Kafka/s"), ("outputs_measured", "outputs"), ("p50_ms", "p50 ms"),
-    ("p99_ms", "p99 ms"), ("max_ms", "max ms"), ("p50_to_publish_ms", "p50 to publish"),
-    ("p50_publish_to_read_ms", "p50 publish->read"),
+    ("delivered_per_s", "to Kafka/s"), ("cpu_share", "CPU"), ("outputs_measured", "outputs"),
+    ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("max_ms", "max ms"),
+    ("p50_to_publish_ms", "p50 to publish"), ("p50_publish_to_read_ms", "p50 publish->read"),
 )
 
 
@@ -552,7 +620,9 @@ def run(size: str, repeats: int, bootstrap: str, *, latency: bool, ceiling: bool
     result = asyncio.run(measure(bootstrap, plan, repeats, latency=latency, ceiling=ceiling))
     tables = [table("e2e: maximum throughput through Kafka (median of drains)", THROUGHPUT_COLUMNS, [result])]
     if latency:
-        tables.append(table("e2e: receive -> readable on the output topic, per output (median of runs)",
-                            LATENCY_COLUMNS, result["loads"]))
+        tables.append(table("e2e: ramp to the sustained maximum (processor not saturated)",
+                            RAMP_COLUMNS, result["ramp"]))
+        tables.append(table("e2e: receive -> readable on the output topic, per output, at loads of "
+                            "the sustained maximum (median of runs)", LATENCY_COLUMNS, result["loads"]))
     result["table"] = "\n\n".join(tables)
     return result

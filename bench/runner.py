@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
             figures = e2e.run(size, repeats, bootstrap, latency=latency, ceiling=ceiling)
         scenarios["ceiling" if ceiling and not latency else "e2e"] = figures
         _say(figures["table"] + "\n")
+    if hasattr(os, "getloadavg"):
+        results["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     path = Path(args.json_out) if args.json_out else DEFAULT_RESULTS_DIR / f"{scenario}-{size}.json"
     _say(f"results written to {write_json(path, results)}")
     return 0
