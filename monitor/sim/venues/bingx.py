@@ -25,7 +25,8 @@ as the websocket URL, as in production (``/`` is accepted as an alias):
   answers ``{"listenKey":..}`` without an envelope, official; every POST creates a new key, valid
   60 minutes, extended by PUT); SIGNED ``GET /openApi/swap/v2/user/positions`` and
   ``/openApi/swap/v3/user/balance``; public ``GET /openApi/swap/v2/quote/premiumIndex`` (an object
-  with ``symbol``, a list without), ``/openApi/swap/v2/quote/contracts``,
+  with ``symbol``, a list without; an empty list for a listed symbol the simulator has no price for
+  yet), ``/openApi/swap/v2/quote/contracts``,
   ``/openApi/swap/v2/server/time``. Answers use the envelope ``{"code":0,"msg":"","data":..}``;
   errors are HTTP 200 with a non-zero ``code`` (ccxt's BingX error table: 100001 signature
   verification failed, 100412 null signature, 100413 incorrect apiKey, 100421 null timestamp or
@@ -472,14 +473,14 @@ class BingxSim(SimVenue):
         return rows
 
     def _premium_index(self, symbol: str | None) -> RestResponse:
+        if symbol and self.world.instrument(self.name, symbol) is None:
+            return _error(109400, f"{symbol[:40]} does not exist", self.world.now_ms())
         symbols = [symbol] if symbol else self.world.symbols(self.name)
         rows = []
         for name in symbols:
             quote = self.world.quote(self.name, name)
             if quote is None:
-                if symbol:
-                    return _error(109400, f"{symbol[:40]} does not exist", self.world.now_ms())
-                continue
+                continue  # a listed contract the simulator has no price for yet: no row
             rows.append(
                 {
                     "symbol": name,
@@ -489,7 +490,7 @@ class BingxSim(SimVenue):
                     "nextFundingTime": quote.next_funding_ms or 0,
                 }
             )
-        return _data(rows[0] if symbol else rows)
+        return _data(rows[0] if symbol and rows else rows)
 
     def contracts(self) -> list[dict[str, Any]]:
         """``GET /openApi/swap/v2/quote/contracts`` rows from the catalog's BingX instruments."""
