@@ -87,6 +87,11 @@ async def test_urls_point_at_the_production_paths(sim: SimulatorServer) -> None:
     urls = sim.urls("bingx")
     assert urls.ws_base_url == f"ws://127.0.0.1:{sim.port}/bingx/swap-market"
     assert urls.rest_base_url == f"http://127.0.0.1:{sim.port}/bingx"
+    async with connect(sim.ws_url("bingx")):  # the bare prefix is an alias of /swap-market
+        await _eventually(lambda: sim.connection_count("bingx", "market") == 1)
+    with pytest.raises(websockets.InvalidStatus):
+        async with connect(f"{sim.ws_url('bingx')}/elsewhere"):
+            pass
 
 
 async def test_mark_prices_are_gzip_frames_the_module_reads(sim: SimulatorServer) -> None:
@@ -275,3 +280,43 @@ async def test_contracts_endpoint_gives_the_catalog_terms(sim: SimulatorServer) 
     btc = overrides["bingx:BTC-USDT"]
     assert (btc["contract_size"], btc["lot_step"], btc["min_quantity"]) == (1.0, 0.0001, 0.0001)
     assert (btc["base"], btc["quote"]) == ("BTC", "USDT")
+
+
+async def test_gap_and_out_of_order_faults_apply_to_gzip_frames(sim: SimulatorServer) -> None:
+    """gap(1) swallows the next mark; send_out_of_order replays the previous gzip frame."""
+    await sim.set_price("bingx", "BTC-USDT", 60000.0)
+    async with connect(sim.urls("bingx").ws_base_url) as websocket:
+        await websocket.send(json.dumps({"id": "1", "reqType": "sub", "dataType": "BTC-USDT@markPrice"}))
+        await _recv(websocket)  # ack
+        older = await _recv(websocket)
+        await sim.gap("bingx", 1)
+        await sim.set_price("bingx", "BTC-USDT", 60100.0)
+        await sim.set_price("bingx", "BTC-USDT", 60200.0)
+        newer = await _recv(websocket)
+        assert await sim.send_out_of_order("bingx") == 1
+        replayed = await _recv(websocket)
+    assert _decoded(newer)["data"]["p"] == "60200"
+    assert replayed == older
+
+
+async def test_listen_key_not_extended_for_an_hour_expires(sim: SimulatorServer) -> None:
+    """A key past its 60 minutes gets listenKeyExpired on the next heartbeat; PUT had extended it."""
+    venue = _venue(sim)
+    setup = venue.stream_setup("private", _now_ms())
+    assert setup is not None
+    plan = venue.connect_plan("private", _now_ms(), await _http(setup))
+    (state,) = _writer(sim).listen_keys.values()
+    state.expires_ms = _now_ms() + 60_000  # one minute left
+    keepalive = venue.keepalive_request("private", _now_ms())
+    assert keepalive is not None
+    await _http(keepalive)
+    assert state.expires_ms >= _now_ms() + 59 * 60_000  # PUT: 60 minutes from now again
+    async with connect(plan.url) as websocket:
+        await _eventually(lambda: sim.connection_count("bingx", "private") == 1)
+        state.expires_ms = _now_ms() - 1  # as if 60 minutes had passed without a PUT
+        await _writer(sim).heartbeat()
+        frames = [await _recv(websocket), await _recv(websocket)]
+    parsed = [venue.parse("private", frame, 1) for frame in frames]
+    assert [p.kind for p in parsed] == [FrameKind.PING, FrameKind.DATA]
+    assert parsed[1].reconnect_reason == "listenKeyExpired"
+    assert state.valid is False

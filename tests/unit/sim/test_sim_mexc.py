@@ -75,7 +75,7 @@ async def _resync(venue: MexcContract) -> list[Event]:
     return events
 
 
-async def _login(sim: SimulatorServer, websocket: ClientConnection, venue: MexcContract) -> Any:
+async def _login(websocket: ClientConnection, venue: MexcContract) -> Any:
     (login,) = venue.connect_plan("private", _now_ms(), None).on_open
     await websocket.send(login)
     return await _recv(websocket)
@@ -84,6 +84,9 @@ async def _login(sim: SimulatorServer, websocket: ClientConnection, venue: MexcC
 async def test_urls_point_at_the_edge_endpoint(sim: SimulatorServer) -> None:
     """The websocket base URL ends in /edge, as wss://contract.mexc.com/edge."""
     assert sim.urls("mexc").ws_base_url == f"ws://127.0.0.1:{sim.port}/mexc/edge"
+    async with connect(sim.ws_url("mexc")) as websocket:  # the bare prefix is an alias of /edge
+        await websocket.send('{"method":"ping"}')
+        assert json.loads(await _recv(websocket))["channel"] == "pong"
 
 
 async def test_fair_index_and_funding_pushes_merge_into_prices(sim: SimulatorServer) -> None:
@@ -144,7 +147,7 @@ async def test_login_is_verified_and_private_pushes_parse(sim: SimulatorServer) 
     venue = _venue(sim)
     await _resync(venue)
     async with connect(sim.urls("mexc").ws_base_url) as websocket:
-        assert venue.parse("private", await _login(sim, websocket, venue), 1).kind is FrameKind.ACK
+        assert venue.parse("private", await _login(websocket, venue), 1).kind is FrameKind.ACK
         await sim.fill("mexc", ACCOUNT, SYMBOL, -2000.0, 59000.0, fee=1.0)
         position_push, asset_push = await _recv(websocket), await _recv(websocket)
     (position,) = venue.parse("private", position_push, 1).events
@@ -166,7 +169,7 @@ async def test_wrong_login_signature_is_refused(sim: SimulatorServer) -> None:
     good = sim.credentials("mexc", ACCOUNT)
     venue = _venue(sim, Credentials(good.api_key, Secret("wrong")))
     async with connect(sim.urls("mexc").ws_base_url) as websocket:
-        refused = await _login(sim, websocket, venue)
+        refused = await _login(websocket, venue)
         await sim.set_balance("mexc", ACCOUNT, "USDT", 5.0)
         await websocket.send('{"method":"ping"}')
         after = await _recv(websocket)
@@ -182,7 +185,7 @@ async def test_flip_pushes_the_closed_leg_first(sim: SimulatorServer) -> None:
     venue = _venue(sim)
     await _resync(venue)
     async with connect(sim.urls("mexc").ws_base_url) as websocket:
-        await _login(sim, websocket, venue)
+        await _login(websocket, venue)
         await sim.set_position("mexc", ACCOUNT, SYMBOL, 50.0, 61000.0, margin_mode="isolated", leverage=10)
         closed, opened = await _recv(websocket), await _recv(websocket)
     assert (json.loads(closed)["data"]["state"], json.loads(closed)["data"]["positionType"]) == (3, 2)
@@ -199,7 +202,7 @@ async def test_personal_filter_narrows_the_pushes(sim: SimulatorServer) -> None:
     """With a filter on asset only, position changes are not pushed but balances are."""
     venue = _venue(sim)
     async with connect(sim.urls("mexc").ws_base_url) as websocket:
-        await _login(sim, websocket, venue)
+        await _login(websocket, venue)
         only_assets = {"method": "personal.filter", "param": {"filters": [{"filter": "asset"}]}}
         await websocket.send(json.dumps(only_assets))
         ack = await _recv(websocket)
@@ -247,7 +250,7 @@ async def test_malformed_frame_is_a_frame_error(sim: SimulatorServer) -> None:
     """send_malformed sends truncated JSON on logged-in connections when asked for private."""
     venue = _venue(sim)
     async with connect(sim.urls("mexc").ws_base_url) as websocket:
-        await _login(sim, websocket, venue)
+        await _login(websocket, venue)
         assert await sim.send_malformed("mexc", "private") == 1
         frame = await _recv(websocket)
     assert str(frame).startswith('{"channel":"push.personal.position"')
