@@ -1,4 +1,4 @@
-"""Exchange simulator: Binance USDⓈ-M, Binance Spot, Bybit v5 and OKX v5 on one local port.
+"""Exchange simulator: Binance USDⓈ-M and Spot, Bybit v5, OKX v5, BingX, MEXC, WEEX on one port.
 
 ``SimulatorServer`` (``monitor.sim.server``) keeps the authoritative state (prices, positions,
 balances; ``monitor.sim.world``), speaks each exchange's wire format (``monitor.sim.venues``),
@@ -23,6 +23,13 @@ uses in production::
     okx            /okx            /ws/v5/public, /ws/v5/private         /api/v5/account/positions
                                                                          /api/v5/account/balance
                                                                          /api/v5/public/mark-price
+
+    bingx          /bingx          /swap-market[?listenKey=<k>] (gzip)   /openApi/swap/v2|v3/...
+                                                                         /openApi/user/auth/userDataStream
+    mexc           /mexc           /edge                                 /api/v1/private/...
+                                                                         /api/v1/contract/...
+    weex           /weex           /v3/ws/public, /v3/ws/private         /capi/v3/...
+                                   (signed ACCESS-* handshake headers)
 
 (``/bybit-spot`` is an alias of ``/bybit``: Bybit serves spot tickers from the same host.)
 Production equivalents: ``wss://fstream.binance.com`` + ``https://fapi.binance.com``;

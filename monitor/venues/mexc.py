@@ -227,6 +227,7 @@ class MexcContract:
         self._quotes: dict[str, _Quote] = {}
         self._position_mode: int | None = None
         self._book = PositionBook(self._sibling)
+        self._logged_in = False
         self._risk_limits: dict[tuple[str, Side], RiskLimit] = {}
         self._handlers: dict[str, Callable[[JsonObject, JsonObject, int], Parsed]] = {
             "push.fair.price": self._fair_price,
@@ -282,6 +283,7 @@ class MexcContract:
             self._quotes.clear()
         else:
             self._book.clear()
+            self._logged_in = False
 
     def keepalive_request(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """None: the websocket ping keeps both streams alive."""
@@ -314,9 +316,14 @@ class MexcContract:
             if channel == "pong":
                 return Parsed(kind=FrameKind.PONG)
             if channel == "rs.error":
+                if stream == PRIVATE and not self._logged_in:
+                    # MEXC refuses a login on rs.error: without a session the private stream is
+                    # deaf, so start again rather than idle (the reply is not a dead letter).
+                    return Parsed(reconnect_reason=f"login failed ({str(obj.get('data'))[:100]!r})")
                 raise FrameError(f"{NAME}: error reply ({str(obj.get('data'))[:200]!r})")
             if channel == "rs.login":
                 if obj.get("data") == "success":
+                    self._logged_in = True
                     return Parsed(kind=FrameKind.ACK)
                 return Parsed(reconnect_reason=f"login failed ({str(obj.get('data'))[:100]!r})")
             if channel.startswith("rs."):

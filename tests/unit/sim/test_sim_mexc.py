@@ -257,12 +257,6 @@ async def test_malformed_frame_is_a_frame_error(sim: SimulatorServer) -> None:
         venue.parse("private", frame, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="monitor.venues.mexc reconnects only on rs.login with data != success, but MEXC refuses "
-    "a login on rs.error (reference §2): the refusal is dead-lettered and the private stream stays "
-    "connected and pinging, healthy-looking, with no private data",
-)
 async def test_refused_login_asks_for_a_reconnect(sim: SimulatorServer) -> None:
     """A login refused on rs.error makes the private stream reconnect instead of idling."""
     good = sim.credentials("mexc", ACCOUNT)

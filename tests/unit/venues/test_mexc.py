@@ -592,10 +592,15 @@ def test_secrets_never_print() -> None:
     contract = venue()
     texts = [repr(contract), repr(contract.connect_plan("private", RECEIVED, None))]
     texts.extend(repr(r) for r in contract.resync_requests(RECEIVED))
-    for frame in (b"{}", b'{"channel":"rs.error","data":"bad"}', b"{"):
+    for stream, frame in (("private", b"{}"), ("market", b'{"channel":"rs.error","data":"bad"}'),
+                          ("private", b"{")):
         with pytest.raises(FrameError) as caught:
-            contract.parse("private", frame, RECEIVED)
+            contract.parse(stream, frame, RECEIVED)
         texts.append(str(caught.value))
+    # a refused login (rs.error before rs.login success) asks for a reconnect, naming no secret
+    refused = contract.parse("private", b'{"channel":"rs.error","data":"bad"}', RECEIVED)
+    assert refused.reconnect_reason == "login failed ('bad')"
+    texts.append(refused.reconnect_reason)
     for text in texts:
         assert CANARY_KEY not in text
         assert CANARY_SECRET not in text
