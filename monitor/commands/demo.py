@@ -60,7 +60,7 @@ def _plan(scenario: Scenario, start_ms: int) -> dict[str, HedgePlan]:
         return {"BTC": HedgePlan("BTC", "okx:ETH-USDT-SWAP", target_ratio=1.0, band=0.1,
                                  start_ms=start_ms, expiry_ms=start_ms + 7 * DAY_MS,
                                  cost_budget_usd=150.0)}
-    if scenario.name == "multi-venue":
+    if scenario.name in ("multi-venue", "guide-venues"):
         return {"BTC": HedgePlan("BTC", None, target_ratio=1.0, band=0.1, start_ms=start_ms,
                                  expiry_ms=start_ms + 7 * DAY_MS)}
     return {"BTC": HedgePlan("BTC", "okx:BTC-USDT-SWAP", target_ratio=1.0, band=0.1,

@@ -545,12 +545,16 @@ class HedgeBook:
         if plan.instrument:
             return self.catalog.get(plan.instrument)
         best: PositionState | None = None
+        best_delta = 0.0
         for state in self.positions.values():
             # A leg that a plan assigns to another asset (a cross hedge) is not this asset's hedge.
-            if self._hedged_asset(state.instrument) == asset and (
-                best is None or abs(state.event.quantity) > abs(best.event.quantity)
-            ):
-                best = state
+            if self._hedged_asset(state.instrument) != asset:
+                continue
+            # Legs are compared by their delta in base units: contract counts differ per venue.
+            mark = self.prices.mark(state.instrument.id) or state.event.entry_price
+            delta = abs(self._leg_delta(state, mark))
+            if best is None or delta > best_delta:
+                best, best_delta = state, delta
         return None if best is None else best.instrument
 
     def _assets_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
@@ -619,13 +623,16 @@ class HedgeBook:
 
         ``N = h * exposure_usd / (cs * P)`` (linear), ``h * exposure_usd / cv`` (inverse);
         min-variance ``h*`` scales a cross hedge (risk-definitions.md, "Hedge ratio and rebalance").
+        For a same-asset hedge the exposure is valued at the contract's own mark P, which is the
+        definition when P = S and, under basis, keeps the delta hedge ratio exactly at target
+        (N = missing base units / cs).
         """
         mark = self.prices.mark(instrument.id)
         if mark is None:
             return
         if instrument.base == asset:
             needed_base = target * spot + futures  # positive: too long, short more
-            exposure_usd = needed_base * price
+            exposure_usd = needed_base * mark  # so that N = needed_base / cs exactly (linear)
         else:
             beta = self._min_variance_ratio(asset, instrument.base)
             hedge_usd = sum(
