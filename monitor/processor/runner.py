@@ -380,6 +380,20 @@ class Processor:
             except Exception as exc:  # noqa: BLE001 -- a failed commit is recovered by the state marker
                 log.warning("offset commit failed (%s); the state marker still holds the offset",
                             type(exc).__name__)
+            await self._report_lag(offsets)
+
+    async def _report_lag(self, offsets: dict[TopicPartition, int]) -> None:
+        """Consumer lag of the positions partitions: end offset minus the next offset to apply."""
+        if self.metrics is None or self._group is None:
+            return
+        try:
+            ends = await self._group.end_offsets(sorted(offsets, key=lambda p: p.partition))
+        except Exception as exc:  # noqa: BLE001 -- lag is a metric; its failure must not stop processing
+            log.debug("end offsets unavailable (%s)", type(exc).__name__)
+            return
+        for partition, end in ends.items():
+            self.metrics.consumer_lag(partition.topic, partition.partition,
+                                      max(0, end - offsets[partition]))
 
     async def _read_state(self, partitions: set[int]) -> dict[bytes, Any]:
         consumer = await self.bus.table_consumer([self.settings.topics.state])

@@ -158,3 +158,29 @@ async def test_alert_transitions_are_published() -> None:
     assert len(low) == 1
     assert low[0]["state"] == "firing"
     assert low[0]["value"] == pytest.approx(0.5)  # 75 * 0.01 / 1.5
+
+
+async def test_hedge_ratio_drift_fires_and_resolves_once_without_flapping() -> None:
+    """Out of band, noise around the edge, back in: exactly one firing and one resolution."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(1))
+    # target 1.0, band 0.1 (fires below 0.90); clear at half the band (resolves at 0.95 or above)
+    contracts = [150, 130, 136, 131, 137, 132, 141, 150]  # ratios 1.0, .867, .907, .873, .913, .88, .94, 1.0
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        for step, quantity in enumerate(contracts):
+            ts = 3_000 + step * 1_000
+            _publish(bus, PositionEvent("seed", "okx", SWAP, -quantity, 60_000, 10, "isolated",
+                                        9_000, ts, ts))
+            await _until(lambda q=quantity: (r := _latest_risk(bus, "seed")) and
+                         r["positions"][0]["quantity"] == -q)
+        alerts = await _until(lambda: [a for a in (orjson.loads(r.value) for r in
+                                                   bus.records(TOPICS.alerts))
+                                       if a["rule"] == "hedge_ratio_low" and a["state"] == "resolved"]
+                              and [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)])
+    low = [a for a in alerts if a["rule"] == "hedge_ratio_low"]
+    assert [a["state"] for a in low] == ["firing", "resolved"]
+    # fired at 130 contracts: 130 * 0.01 / 1.5 = 0.8667; resolved at 150: 1.0 >= 0.95
+    assert low[0]["value"] == pytest.approx(1.3 / 1.5)
+    assert low[1]["value"] == pytest.approx(1.0)
+    assert low[1]["id"] == low[0]["id"] + ":resolved"
