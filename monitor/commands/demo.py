@@ -77,7 +77,7 @@ def demo_config(scenario: Scenario, speed: float, kafka: str | None) -> MonitorC
     topics = Topics.with_prefix(f"demo-{uuid.uuid4().hex[:8]}.") if kafka else Topics()
     processor = ProcessorSettings(
         topics=topics, group_id=f"demo-{uuid.uuid4().hex[:8]}", fetch_timeout_ms=50,
-        stale_after_ms=max(2_000, int(15_000 / speed)), checkpoint_interval_ms=1_000)
+        stale_after_ms=max(1_000, int(15_000 / speed)), checkpoint_interval_ms=1_000)
     return replace(
         config,
         kafka=None if kafka is None else KafkaSettings(bootstrap_servers=kafka),
