@@ -7,7 +7,17 @@ import sys
 from typing import NoReturn
 
 from monitor import __version__
-from monitor.commands import crashtest, demo, fuzz, pipeline, plan, process, simulate, tail
+from monitor.commands import (
+    bench,
+    crashtest,
+    demo,
+    fuzz,
+    pipeline,
+    plan,
+    process,
+    simulate,
+    tail,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", demo, "watch a hedge live: simulator, ingest, processor, alerts, metrics"),
         ("process", process, "run the stateful risk processor on Kafka"),
         ("tail", tail, "print risk snapshots or alerts from Kafka"),
+        ("bench", bench, "run the benchmarks (core, fanout, e2e, ceiling) and write JSON results"),
         ("crash-test", crashtest, "kill processors under load and verify outputs against a recomputation"),
         ("fuzz", fuzz, "fuzz every venue parser and the event decoder with mutated fixtures"),
         ("simulate", simulate, "serve the exchange simulator (Binance, Bybit, OKX wire formats)"),
