@@ -57,11 +57,19 @@ def kafka_version() -> str | None:
     return None if found is None else found.group(1)
 
 
+def _command(argv: Sequence[str]) -> str:
+    """The command line as typed: ``python -m bench ...`` or ``hedge-monitor bench ...``."""
+    program = Path(argv[0]).name if argv else "bench"
+    if program in ("__main__.py", "bench"):
+        program = "python -m bench"
+    return " ".join([program, *argv[1:]])
+
+
 def context(command: Sequence[str]) -> dict[str, Any]:
     """Where and how the figures were taken."""
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(command),
+        "command": _command(command),
         "machine": {
             "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "memory_gib": _memory_gib(),
