@@ -17,8 +17,8 @@ The drain rate is a backlog rate: the processor conflates the prices of one fetc
 stream arrives in small batches and pays a fan-out per tick, so the sustained maximum is found
 separately by a ramp: offered rates doubling from 10 events/s, each step held for a few seconds,
 until the processor saturates (its CPU share reaches 90 %, or the step's p99 latency exceeds twice
-the first step's plus 20 ms: latency has started to rise); the sustained maximum is the last rate
-before that.
+the first step's plus 20 ms: latency has started to rise), then one step halfway between the last
+good rate and that one; the sustained maximum is the highest rate that did not saturate.
 
 Latency: with the processor running, events are offered to the ``BusSink`` at 25 %, 50 % and 80 %
 of the sustained maximum (and, as a floor, at 50 % through the passthrough), each stamped with
@@ -407,27 +407,39 @@ class KafkaRun:
         }
 
     async def ramp(self, ceiling_per_s: float) -> tuple[list[dict[str, Any]], float]:
-        """Offered rates doubling from RAMP_START_PER_S until the processor saturates.
+        """Offered rates doubling from RAMP_START_PER_S until the processor saturates, then one step
+        halfway between the last good rate and the saturated one.
 
         Returns every step and the sustained maximum: the highest offered rate of a step at which
         the processor was not saturated (see SATURATED_CPU and KNEE_FACTOR).
         """
         steps: list[dict[str, Any]] = []
         sustained = 0.0
+        good = 0.0
         rate = RAMP_START_PER_S
         baseline: float | None = None
-        while rate <= ceiling_per_s:
-            step = await self.offer(self.processor, rate, self.size.ramp_seconds)
-            step.pop("latencies_ms")
-            p99 = step["p99_ms"]
+
+        async def step(rate: float, *, bisect: bool) -> bool:
+            nonlocal baseline, sustained
+            figures = await self.offer(self.processor, rate, self.size.ramp_seconds)
+            figures.pop("latencies_ms")
+            p99 = figures["p99_ms"]
             if baseline is None:
                 baseline = p99
-            saturated = step["cpu_share"] >= SATURATED_CPU or p99 is None or (
+            saturated = figures["cpu_share"] >= SATURATED_CPU or p99 is None or (
                 baseline is not None and p99 > KNEE_FACTOR * baseline + KNEE_SLACK_MS)
-            steps.append({"target": "processor", "rate": rate, "saturated": saturated, **step})
-            if saturated:
+            steps.append({"target": "processor", "rate": rate, "bisect": bisect,
+                          "saturated": saturated, **figures})
+            if not saturated:
+                sustained = figures["offered_per_s"]
+            return saturated
+
+        while rate <= ceiling_per_s:
+            if await step(rate, bisect=False):
+                if good > 0:
+                    await step((good + rate) / 2, bisect=True)
                 break
-            sustained = step["offered_per_s"]
+            good = rate
             rate *= RAMP_FACTOR
         return steps, sustained
 
