@@ -197,9 +197,15 @@ class ConnectionSupervisor:
     async def run(self) -> None:
         """Connect, read and reconnect until cancelled."""
         attempt = 0
+        task = asyncio.current_task()
         try:
             while True:
                 outcome = await self._connect_once()
+                if task is not None and task.cancelling():
+                    # A cancellation that raced with the connection's own end (a TaskGroup that
+                    # raises its children's errors, a timeout firing at the same moment) can be
+                    # absorbed on the way out; it must still stop the supervisor.
+                    raise asyncio.CancelledError
                 self.last_outcome = outcome
                 if outcome.lived_s >= self.settings.healthy_after_s:
                     attempt = 0

@@ -187,6 +187,8 @@ async def test_resync_corrects_a_position_changed_while_disconnected() -> None:
                 lambda: _positions(sink.events, "okx:BTC-USDT-SWAP")[-1].quantity == -140.0,
                 TIMEOUT_S,
             )
+            # the market stream's resync may deliver the correction first: wait for the private one
+            await eventually(lambda: private.connects >= 2)
     assert private.connects >= 2
     quantities = [p.quantity for p in _positions(sink.events, "okx:BTC-USDT-SWAP")]
     assert quantities[0] == -150.0
