@@ -697,50 +697,57 @@ class HedgeBook:
     def _stress_snapshot(
         self, leg_figures: list[dict[str, Any]], assets: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Shock every price by (1 + s), a cross-hedge asset by its beta; liquidation caps a leg."""
-        out: list[dict[str, Any]] = []
-        for shock in self.settings.shocks:
-            spot_pnl = 0.0
-            for asset_record in assets.values():
-                if asset_record["price"] is not None:
-                    spot_pnl += asset_record["spot_delta"] * asset_record["price"] * shock
-            hedge_pnl = 0.0
-            liquidated: list[str] = []
-            for figure in leg_figures:
-                state: PositionState = figure["state"]
-                record = figure["record"]
-                instrument = state.instrument
-                leg_shock = shock
-                hedged = record["hedges"]
-                if hedged != instrument.base:
-                    beta = self._min_variance_ratio(instrument.base, hedged)
-                    leg_shock = shock * (beta if beta is not None else 1.0)
-                mark = figure["mark"]
-                shocked = mark * (1.0 + leg_shock)
-                liquidation = record["liquidation_price"]
-                liquidation_value = math.nan if liquidation is None else liquidation
-                margin_balance = record["margin_balance_usd"]
-                margin_value = math.inf if margin_balance is None else margin_balance
-                if instrument.kind == "linear":
-                    pnl = float(f.stress_leg_pnl_linear(
-                        state.event.quantity, instrument.contract_size, mark, shocked,
-                        liquidation_value, margin_value))
-                else:
-                    pnl = float(f.stress_leg_pnl_inverse(
-                        state.event.quantity, instrument.contract_value, mark, shocked,
-                        liquidation_value, margin_value))
+        """Shock every price by (1 + s), a cross-hedge asset by its beta; liquidation caps a leg.
+
+        Each leg is repriced at every shock in one vectorised call (the stress formulas take an
+        array of shocked prices).
+        """
+        shocks = np.asarray(self.settings.shocks, dtype=np.float64)
+        spot_exposure = sum(
+            record["spot_delta"] * record["price"] for record in assets.values()
+            if record["price"] is not None
+        )
+        spot_pnl = spot_exposure * shocks
+        hedge_pnl = np.zeros_like(shocks)
+        liquidated: list[list[str]] = [[] for _ in self.settings.shocks]
+        for figure in leg_figures:
+            state: PositionState = figure["state"]
+            record = figure["record"]
+            instrument = state.instrument
+            leg_shocks = shocks
+            if record["hedges"] != instrument.base:
+                beta = self._min_variance_ratio(instrument.base, record["hedges"])
+                leg_shocks = shocks * (beta if beta is not None else 1.0)
+            mark = figure["mark"]
+            shocked = mark * (1.0 + leg_shocks)
+            liquidation = record["liquidation_price"]
+            liquidation_value = math.nan if liquidation is None else liquidation
+            margin_balance = record["margin_balance_usd"]
+            margin_value = math.inf if margin_balance is None else margin_balance
+            if instrument.kind == "linear":
+                pnl = f.stress_leg_pnl_linear(
+                    state.event.quantity, instrument.contract_size, mark, shocked,
+                    liquidation_value, margin_value)
+            else:
+                pnl = f.stress_leg_pnl_inverse(
+                    state.event.quantity, instrument.contract_value, mark, shocked,
+                    liquidation_value, margin_value)
+            hedge_pnl = hedge_pnl + pnl
+            if liquidation is not None:
                 side = 1.0 if state.event.quantity > 0 else -1.0
-                if liquidation is not None and bool(f.is_liquidated_at(side, shocked, liquidation)):
-                    liquidated.append(instrument.id)
-                hedge_pnl += pnl
-            out.append({
+                hit = np.asarray(f.is_liquidated_at(side, shocked, liquidation))
+                for index in np.flatnonzero(hit):
+                    liquidated[index].append(instrument.id)
+        return [
+            {
                 "shock": shock,
-                "spot_pnl_usd": spot_pnl,
-                "hedge_pnl_usd": hedge_pnl,
-                "net_pnl_usd": spot_pnl + hedge_pnl,
-                "liquidated": liquidated,
-            })
-        return out
+                "spot_pnl_usd": float(spot_pnl[index]),
+                "hedge_pnl_usd": float(hedge_pnl[index]),
+                "net_pnl_usd": float(spot_pnl[index] + hedge_pnl[index]),
+                "liquidated": liquidated[index],
+            }
+            for index, shock in enumerate(self.settings.shocks)
+        ]
 
     def _costs_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
         received = sum(s.funding_received_usd for s in self.positions.values())
