@@ -82,10 +82,6 @@ class PriceTable:
                 self._asset_source[instrument.base] = "index"
         return True
 
-    def instrument(self, instrument_id: str) -> Instrument | None:
-        """The catalog entry of an instrument."""
-        return self._catalog.get(instrument_id)
-
     def mark(self, instrument_id: str) -> float | None:
         """The latest mark of an instrument."""
         price = self.prices.get(instrument_id)
@@ -185,15 +181,6 @@ class HedgeBook:
             self.orphan_fees_usd += event.fee_usd
         else:
             state.fees_usd += event.fee_usd
-
-    def holds(self, instrument_id: str) -> bool:
-        """True when a position of this book is in the instrument or its asset is held spot."""
-        if any(position_instrument == instrument_id for (_, position_instrument) in self.positions):
-            return True
-        instrument = self.catalog.get(instrument_id)
-        if instrument is None:
-            return False
-        return any(asset == instrument.base for (_, asset) in self.balances)
 
     def instruments_held(self) -> set[str]:
         """Instruments whose prices this book depends on."""
@@ -488,7 +475,7 @@ class HedgeBook:
             wallet = event.isolated_margin
             if wallet is None and event.leverage:
                 wallet = float(f.initial_margin(
-                    self._notional_at(state, event.entry_price), event.leverage))
+                    self._notional(state, event.entry_price), event.leverage))
                 if instrument.kind == "inverse":
                     wallet /= event.entry_price
             if wallet is None:
@@ -498,9 +485,6 @@ class HedgeBook:
         wallet_usd = self._cross_wallet_usd(event.account, instrument.settle, mark)
         _, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, upnl))
         return wallet_usd + total_upnl
-
-    def _notional_at(self, state: PositionState, price: float) -> float:
-        return self._notional(state, price)
 
     def _liquidation_price(
         self,

@@ -212,12 +212,6 @@ class Catalog:
                 merged[instrument_id] = instrument_from_mapping(instrument_id, data)
         return Catalog(merged.values(), self._standard_sizes)
 
-    def replace(self, instrument: Instrument) -> Catalog:
-        """A new catalog with one instrument replaced or added."""
-        merged = dict(self._by_id)
-        merged[instrument.id] = instrument
-        return Catalog(merged.values(), self._standard_sizes)
-
 
 def _instrument_as_mapping(instrument: Instrument) -> dict[str, Any]:
     data: dict[str, Any] = {

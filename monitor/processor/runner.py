@@ -330,19 +330,6 @@ class Processor:
                 firing.extend((p, rule, severity) for p, rule, _, severity in state.alerts.firing())
         return firing
 
-    def report_condition(
-        self, portfolio: str, rule: str, subject: str, active: bool, value: float | None,
-        message: str,
-    ) -> None:
-        """An externally detected condition (a resync mismatch) for an owned portfolio."""
-        state = self.engine.portfolios.get(portfolio)
-        if state is None or state.alerts is None:
-            return
-        transitions = state.alerts.report_condition(
-            portfolio, rule, subject, active, value, state.book.last_event_ms, message)
-        state.outbox.extend(transition.to_dict() for transition in transitions)
-        state.dirty = True
-
     # -- state ----------------------------------------------------------------------------------
 
     def _state_key(self, partition: int, portfolio: str | None = None) -> bytes:
