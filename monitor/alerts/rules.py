@@ -538,92 +538,86 @@ def _hedge_ratio_high(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str
     return _hedge_ratio(snapshot, rule, high=True)
 
 
+def _per_position(
+    snapshot: Mapping[str, Any],
+    rule: RuleConfig,
+    figure: str,
+    *,
+    highest: bool,
+    message: Callable[[str, str, float, Status, float, float], str],
+) -> dict[str, Observation] | None:
+    """One observation per open instrument: the worst ``figure`` across the accounts holding it.
+
+    ``highest`` picks the largest value and fires above the threshold, else the smallest and fires
+    below it; ``message(instrument, account, value, status, threshold, clear)`` words a change.
+    """
+    grouped = _open_positions(snapshot)
+    if grouped is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        value, account = _worst(group, figure, highest=highest)
+        status = (_above if highest else _below)(value, threshold, clear)
+        text = ""
+        if value is not None and status in ("breach", "clear"):
+            text = message(instrument, account, value, status, threshold, clear)
+        observations[instrument] = Observation(status, value, threshold, clear, text)
+    return observations
+
+
 def _margin_buffer_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
     """Margin buffer ``(margin balance - maintenance margin) / margin balance`` below a fraction.
 
     risk-definitions "Margin (hedge leg)"; the lowest buffer across accounts holding the instrument.
     """
-    grouped = _open_positions(snapshot)
-    if grouped is None:
-        return None
-    threshold, clear = _levels(rule)
-    observations: dict[str, Observation] = {}
-    for instrument, group in grouped.items():
-        value, account = _worst(group, "margin_buffer_fraction", highest=False)
-        status = _below(value, threshold, clear)
-        message = ""
-        if value is not None and status == "breach":
-            message = (
-                f"{instrument} margin buffer is {_percent(value)} of margin balance "
-                f"(account {account}), below {_percent(threshold)}"
-            )
-        elif value is not None and status == "clear":
-            message = (
-                f"{instrument} margin buffer recovered to {_percent(value)} of margin balance "
-                f"(account {account}), at or above {_percent(clear)}"
-            )
-        observations[instrument] = Observation(status, value, threshold, clear, message)
-    return observations
+    def message(instrument: str, account: str, value: float, status: Status, threshold: float,
+                clear: float) -> str:
+        if status == "breach":
+            return (f"{instrument} margin buffer is {_percent(value)} of margin balance "
+                    f"(account {account}), below {_percent(threshold)}")
+        return (f"{instrument} margin buffer recovered to {_percent(value)} of margin balance "
+                f"(account {account}), at or above {_percent(clear)}")
+
+    return _per_position(snapshot, rule, "margin_buffer_fraction", highest=False, message=message)
 
 
 def _margin_ratio_high(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
     """Margin ratio ``maintenance margin / margin balance`` above a level (Binance sense).
 
-    Liquidation at 100 %;
-
-    risk-definitions "Margin (hedge leg)"; the highest ratio across accounts holding the instrument.
+    Liquidation at 100 %; risk-definitions "Margin (hedge leg)"; the highest ratio across accounts
+    holding the instrument.
     """
-    grouped = _open_positions(snapshot)
-    if grouped is None:
-        return None
-    threshold, clear = _levels(rule)
-    observations: dict[str, Observation] = {}
-    for instrument, group in grouped.items():
-        value, account = _worst(group, "margin_ratio", highest=True)
-        status = _above(value, threshold, clear)
-        message = ""
-        if value is not None and status == "breach":
-            message = (
-                f"{instrument} margin ratio {_percent(value)} (account {account}) is above "
-                f"{_percent(threshold)}; liquidation at 100.0 %"
-            )
-        elif value is not None and status == "clear":
-            message = (
-                f"{instrument} margin ratio {_percent(value)} (account {account}) is back at or "
-                f"below {_percent(clear)}"
-            )
-        observations[instrument] = Observation(status, value, threshold, clear, message)
-    return observations
+    def message(instrument: str, account: str, value: float, status: Status, threshold: float,
+                clear: float) -> str:
+        if status == "breach":
+            return (f"{instrument} margin ratio {_percent(value)} (account {account}) is above "
+                    f"{_percent(threshold)}; liquidation at 100.0 %")
+        return (f"{instrument} margin ratio {_percent(value)} (account {account}) is back at or "
+                f"below {_percent(clear)}")
+
+    return _per_position(snapshot, rule, "margin_ratio", highest=True, message=message)
 
 
 def _liquidation_distance_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
     """Distance to liquidation ``|LP - P| / P`` below a fraction (risk-definitions "Margin")."""
-    grouped = _open_positions(snapshot)
-    if grouped is None:
-        return None
-    threshold, clear = _levels(rule)
-    observations: dict[str, Observation] = {}
-    for instrument, group in grouped.items():
-        value, account = _worst(group, "liquidation_distance", highest=False)
+    positions = snapshot.get("positions")
+
+    def message(instrument: str, account: str, value: float, status: Status, threshold: float,
+                clear: float) -> str:
         liquidation_price: float | None = None
-        for position in group:
-            if str(position.get("account", "")) == account:
+        for position in positions if isinstance(positions, Sequence) else ():
+            if (isinstance(position, Mapping) and position.get("instrument") == instrument
+                    and str(position.get("account", "")) == account):
                 liquidation_price = _number(position.get("liquidation_price"))
         price_text = f" {liquidation_price:,.2f}" if liquidation_price is not None else ""
-        status = _below(value, threshold, clear)
-        message = ""
-        if value is not None and status == "breach":
-            message = (
-                f"{instrument} is {_percent(value)} from its liquidation price{price_text} "
-                f"(account {account}), below {_percent(threshold)}"
-            )
-        elif value is not None and status == "clear":
-            message = (
-                f"{instrument} is {_percent(value)} from its liquidation price{price_text} "
-                f"(account {account}), at or above {_percent(clear)}"
-            )
-        observations[instrument] = Observation(status, value, threshold, clear, message)
-    return observations
+        where = (f"{instrument} is {_percent(value)} from its liquidation price{price_text} "
+                 f"(account {account})")
+        if status == "breach":
+            return f"{where}, below {_percent(threshold)}"
+        return f"{where}, at or above {_percent(clear)}"
+
+    return _per_position(snapshot, rule, "liquidation_distance", highest=False, message=message)
 
 
 def _dollar_offset_out_of_band(
