@@ -103,6 +103,8 @@ class PositionState:
     funding_received_usd: float = 0.0
     funding_paid_usd: float = 0.0
     fees_usd: float = 0.0
+    # The liquidation price of an isolated linear leg depends on its event only, not on the mark.
+    isolated_liquidation: tuple[PositionEvent, float] | None = None
 
 
 @dataclass(slots=True)
@@ -118,6 +120,26 @@ class EffectivenessState:
     spot_changes: deque[float] = field(default_factory=deque)
     hedge_changes: deque[float] = field(default_factory=deque)
     exposure_usd: float = 0.0
+
+
+_TierColumns = tuple[f.FloatArray, f.FloatArray, f.FloatArray]
+_TIER_COLUMNS: dict[str, tuple[Instrument, _TierColumns]] = {}
+
+
+def _tier_columns(instrument: Instrument) -> _TierColumns:
+    """The instrument's tier caps, MMRs and maintenance amounts as arrays, built once per instrument."""
+    cached = _TIER_COLUMNS.get(instrument.id)
+    if cached is not None and cached[0] is instrument:
+        return cached[1]
+    columns = (
+        np.array([tier.cap for tier in instrument.tiers], dtype=np.float64),
+        np.array([tier.mmr for tier in instrument.tiers], dtype=np.float64),
+        np.array([tier.cum for tier in instrument.tiers], dtype=np.float64),
+    )
+    for column in columns:
+        column.flags.writeable = False
+    _TIER_COLUMNS[instrument.id] = (instrument, columns)
+    return columns
 
 
 class HedgeBook:
@@ -472,12 +494,7 @@ class HedgeBook:
         event = state.event
         instrument = state.instrument
         if event.margin_mode == "isolated":
-            wallet = event.isolated_margin
-            if wallet is None and event.leverage:
-                wallet = float(f.initial_margin(
-                    self._notional(state, event.entry_price), event.leverage))
-                if instrument.kind == "inverse":
-                    wallet /= event.entry_price
+            wallet = self._isolated_wallet(state)
             if wallet is None:
                 return None
             wallet_usd = wallet * mark if instrument.kind == "inverse" else wallet
@@ -485,6 +502,16 @@ class HedgeBook:
         wallet_usd = self._cross_wallet_usd(event.account, instrument.settle, mark)
         _, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, upnl))
         return wallet_usd + total_upnl
+
+    def _isolated_wallet(self, state: PositionState) -> float | None:
+        """An isolated leg's wallet in its settlement currency: reported, else the initial margin."""
+        event = state.event
+        wallet = event.isolated_margin
+        if wallet is None and event.leverage:
+            wallet = float(f.initial_margin(self._notional(state, event.entry_price), event.leverage))
+            if state.instrument.kind == "inverse":
+                wallet /= event.entry_price
+        return wallet
 
     def _liquidation_price(
         self,
@@ -499,22 +526,26 @@ class HedgeBook:
         if not instrument.tiers or margin_balance is None:
             return None
         side = 1.0 if event.quantity > 0 else -1.0
-        caps = np.array([t.cap for t in instrument.tiers])
-        mmrs = np.array([t.mmr for t in instrument.tiers])
-        cums = np.array([t.cum for t in instrument.tiers])
         upnl = self._leg_pnl(state, mark)
         if instrument.kind == "linear":
+            caps, mmrs, cums = _tier_columns(instrument)
             quantity = abs(event.quantity) * instrument.contract_size
-            other_mm = 0.0
-            other_upnl = 0.0
             if event.margin_mode == "isolated":
-                wallet = margin_balance - upnl
-            else:
-                wallet = self._cross_wallet_usd(event.account, instrument.settle, mark)
-                total_mm, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, 0.0))
-                own_mm = self._maintenance_margin(state, mark) or 0.0
-                other_mm = total_mm - own_mm
-                other_upnl = total_upnl - upnl
+                cached = state.isolated_liquidation
+                if cached is not None and cached[0] is event:
+                    return cached[1]
+                wallet = self._isolated_wallet(state)
+                if wallet is None:
+                    return None
+                price = float(f.liquidation_price_linear_tiered(
+                    side, quantity, event.entry_price, wallet, caps, mmrs, cums))
+                state.isolated_liquidation = (event, price)
+                return price
+            wallet = self._cross_wallet_usd(event.account, instrument.settle, mark)
+            total_mm, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, 0.0))
+            own_mm = self._maintenance_margin(state, mark) or 0.0
+            other_mm = total_mm - own_mm
+            other_upnl = total_upnl - upnl
             return float(f.liquidation_price_linear_tiered(
                 side, quantity, event.entry_price, wallet, caps, mmrs, cums, other_mm, other_upnl))
         notional = abs(event.quantity) * instrument.contract_value

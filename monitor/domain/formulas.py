@@ -65,6 +65,11 @@ def _bool_result(value: BoolArray) -> BoolOrArray:
 
 def _divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     """numerator / denominator; NaN where the denominator is 0 or the quotient is not finite."""
+    if numerator.ndim == 0 and denominator.ndim == 0:
+        # Scalar fast path (a snapshot divides ~50 scalars): same result, a tenth of the cost.
+        divisor = float(denominator)
+        quotient = float(numerator) / divisor if divisor != 0.0 else math.nan
+        return np.asarray(quotient if math.isfinite(quotient) else math.nan)
     numerator, denominator = np.broadcast_arrays(numerator, denominator)
     out = np.full(numerator.shape, np.nan)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -74,6 +79,8 @@ def _divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
 
 def _divide_positive(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     """numerator / denominator; NaN unless the denominator is > 0 (prices, sizes, leverage)."""
+    if numerator.ndim == 0 and denominator.ndim == 0:
+        return _divide(numerator, denominator) if float(denominator) > 0 else np.asarray(math.nan)
     return np.where(denominator > 0, _divide(numerator, denominator), np.nan)
 
 
@@ -234,6 +241,8 @@ def round_to_lot(contracts: FloatOrArray, lot_step: FloatOrArray) -> FloatOrArra
     Decimal lot steps (0.1, 0.001, ...) divide by 1 / lot so the result is the nearest double to the
     decimal multiple. Source: Binance ``exchangeInfo`` LOT_SIZE ``stepSize``; OKX ``lotSz``.
     """
+    if isinstance(contracts, (float, int)) and isinstance(lot_step, (float, int)):
+        return _round_to_lot_scalar(float(contracts), float(lot_step))
     lot = _array(lot_step)
     units = np.round(_divide_positive(_array(contracts), lot), _LOT_NOISE_DECIMALS)
     whole_units = np.sign(units) * np.floor(np.abs(units) + 0.5)
@@ -241,6 +250,31 @@ def round_to_lot(contracts: FloatOrArray, lot_step: FloatOrArray) -> FloatOrArra
     decimal_lot = (lot < 1) & (np.abs(lots_per_unit * lot - 1.0) <= 1e-12)
     by_division = _divide(whole_units, lots_per_unit)
     return _result(np.where(decimal_lot, by_division, whole_units * lot))
+
+
+def _round_to_lot_scalar(contracts: float, lot: float) -> float:
+    """``round_to_lot`` on floats, step for step as the array path (``np.round`` = rint(x * 10^d) / 10^d)."""
+    if not lot > 0:
+        return math.nan
+    quotient = contracts / lot
+    if not math.isfinite(quotient):
+        return math.nan
+    scale = 10.0**_LOT_NOISE_DECIMALS
+    scaled = quotient * scale
+    # From 2^52 on a float is whole, so rint is the identity (and round() would fail on inf).
+    units = (round(scaled) if abs(scaled) < 2.0**52 else scaled) / scale
+    if math.isfinite(units):
+        whole_units = float(((units > 0) - (units < 0)) * math.floor(abs(units) + 0.5))
+    else:
+        whole_units = units
+    inverse = 1.0 / lot
+    if not math.isfinite(inverse):
+        return whole_units * lot
+    lots_per_unit = float(round(inverse))
+    if lot < 1 and abs(lots_per_unit * lot - 1.0) <= 1e-12:
+        by_division = whole_units / lots_per_unit
+        return by_division if math.isfinite(by_division) else math.nan
+    return whole_units * lot
 
 
 # --------------------------------------------------------------------------------------------

@@ -70,6 +70,19 @@ def test_seed_drop_offsets() -> None:
     assert stress[-0.1]["net_pnl_usd"] == pytest.approx(0.0, abs=0.005)
 
 
+def test_isolated_liquidation_price_follows_a_position_update() -> None:
+    """The isolated leg's liquidation price is kept per position event, so an update replaces it."""
+    book, table = _seed_book()
+    first = book.snapshot()["positions"][0]["liquidation_price"]
+    _move(book, table, 61_000, 3_000)
+    # the mark does not enter an isolated linear liquidation price: still 99000 / 1.506
+    assert book.snapshot()["positions"][0]["liquidation_price"] == first
+    book.apply_position(PositionEvent("seed", "okx", SWAP, -150, 60_000, 10, "isolated", 4_500,
+                                      4_000, 4_000))
+    # (4500 + 1.5 * 60000) / 1.506 = 94500 / 1.506 = 62749.00
+    assert book.snapshot()["positions"][0]["liquidation_price"] == pytest.approx(62_749.00, abs=0.005)
+
+
 def test_under_hedged_contracts_to_target() -> None:
     """Half the hedge closed: ratio 0.5 and 75 more contracts to short."""
     book, _ = _seed_book()
