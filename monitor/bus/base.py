@@ -89,6 +89,10 @@ class Producer(Protocol):
         """Queue one message; errors surface from ``flush``."""
         ...
 
+    async def hand_off(self) -> None:
+        """Start sending what is queued without waiting for acknowledgements (``flush`` waits)."""
+        ...
+
     async def flush(self) -> None:
         """Wait for every queued message to be acknowledged (raise on failure)."""
         ...

@@ -173,27 +173,33 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class KafkaProducer:
-    """Queues sends and hands them to aiokafka in one go on ``flush``, then awaits all acks."""
+    """Queues sends, hands them to aiokafka in batches, and awaits every ack on ``flush``."""
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
         self._pending: list[tuple[str, bytes | None, bytes]] = []
+        self._deliveries: list[asyncio.Future[Any]] = []
 
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         """Queue one message."""
         self._pending.append((topic, key, value))
 
-    async def flush(self) -> None:
-        """Enqueue every queued message into aiokafka's batches, then wait for all acks."""
+    async def hand_off(self) -> None:
+        """Enqueue the queued messages into aiokafka's batches and let its sender run once."""
         pending, self._pending = self._pending, []
         if not pending:
             return
-        deliveries: list[asyncio.Future[Any]] = []
+        for topic, key, value in pending:
+            # send() only waits for buffer room; the returned future resolves on acknowledgement.
+            self._deliveries.append(await self._producer.send(topic, value, key=key))
+        await asyncio.sleep(0)
+
+    async def flush(self) -> None:
+        """Enqueue every queued message into aiokafka's batches, then wait for all acks."""
         try:
-            for topic, key, value in pending:
-                # send() only waits for buffer room; the returned future resolves on acknowledgement.
-                deliveries.append(await self._producer.send(topic, value, key=key))
+            await self.hand_off()
         finally:
+            deliveries, self._deliveries = self._deliveries, []
             # Every enqueued send is awaited, so no acknowledgement error goes unretrieved.
             results = await asyncio.gather(*deliveries, return_exceptions=True)
         for result in results:

@@ -133,6 +133,9 @@ class MemoryProducer:
         """Append one record."""
         self._bus.append(topic, key, value)
 
+    async def hand_off(self) -> None:
+        """Every send is already stored."""
+
     async def flush(self) -> None:
         """Every send is already stored."""
 

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DLQ_RAW_LIMIT = 4096
+# While building the snapshots of one round, hand what is built to the producer this often.
+HAND_OFF_INTERVAL_S = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +171,7 @@ class Processor:
                             self._apply_positions(partition, records)
                         position_fetch = asyncio.create_task(group.getmany(timeout, limit))
                     self._update_stale()
-                    self._publish_due()
+                    await self._publish_due()
                     await self._flush_outbox()
                     await self._producer_or_fail().flush()
                     await self._checkpoint(force=False)
@@ -270,7 +272,13 @@ class Processor:
     def _seq(self, partition: int) -> int:
         return sum(self._price_next.values()) + self._next_offset.get(partition, 0)
 
-    def _publish_due(self) -> None:
+    async def _publish_due(self) -> None:
+        """Publish a snapshot of every pending portfolio (and its alert transitions to the outbox).
+
+        Snapshots go to the producer in slices of about ``HAND_OFF_INTERVAL_S`` of work, so the first
+        portfolios of a large fan-out are on their way while the rest are built; ``flush`` still
+        waits for every acknowledgement before a checkpoint.
+        """
         if not self._pending_publish:
             return
         now = self._now_ms()
@@ -281,6 +289,7 @@ class Processor:
         due = [p for p in self._pending_publish if p in self.engine.portfolios]
         self.engine.sample(due)
         firing_changed = False
+        hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
         for portfolio_id in due:
             if interval and now - self._last_publish_ms.get(portfolio_id, 0) < interval:
                 deferred.add(portfolio_id)
@@ -301,6 +310,9 @@ class Processor:
                 self.metrics.observe_snapshot(snapshot)
                 if latency_ms is not None:
                     self.metrics.observe_latency(latency_ms / 1000)
+            if time.perf_counter() >= hand_off_at:
+                await producer.hand_off()
+                hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
         self._pending_publish = deferred
         if firing_changed and self.metrics is not None:
             self.metrics.set_firing_alerts(self.firing_alerts())
@@ -344,7 +356,7 @@ class Processor:
         owned = self._owned if partitions is None else partitions & self._owned
         if not owned:
             return
-        self._publish_due()
+        await self._publish_due()
         await self._flush_outbox()
         producer = self._producer_or_fail()
         state_topic = self.settings.topics.state

@@ -184,3 +184,49 @@ async def test_hedge_ratio_drift_fires_and_resolves_once_without_flapping() -> N
     assert low[0]["value"] == pytest.approx(1.3 / 1.5)
     assert low[1]["value"] == pytest.approx(1.0)
     assert low[1]["id"] == low[0]["id"] + ":resolved"
+
+
+class _HandOffCounter:
+    """A MemoryBus producer that records, at each hand-off, how many snapshots were sent so far."""
+
+    def __init__(self, bus: MemoryBus) -> None:
+        self._bus = bus
+        self.sent_at_hand_off: list[int] = []
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self._bus.append(topic, key, value)
+
+    async def hand_off(self) -> None:
+        self.sent_at_hand_off.append(len(self._bus.records(TOPICS.risk)))
+
+    async def flush(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_a_large_round_is_handed_off_while_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots of one fan-out reach the producer in slices, not only at the round's flush."""
+    monkeypatch.setattr("monitor.processor.runner.HAND_OFF_INTERVAL_S", 0.0)
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    counter = _HandOffCounter(bus)
+
+    async def producer() -> _HandOffCounter:
+        return counter
+
+    monkeypatch.setattr(bus, "producer", producer)
+    holders = [f"desk-{index}" for index in range(5)]
+    async with _running(bus):
+        for portfolio in holders:
+            _publish(bus, PositionEvent(portfolio, "okx", SWAP, -10, 60_000, 10, "isolated", 600,
+                                        1_000, 1_000))
+        await _until(lambda: all(_latest_risk(bus, p) for p in holders))
+        counter.sent_at_hand_off.clear()
+        _publish(bus, PriceEvent(SWAP, 59_000, None, None, None, 5_000, _now_ms()))
+        await _until(lambda: all((r := _latest_risk(bus, p)) and r["ts_event_ms"] == 5_000
+                                 for p in holders))
+    # with a zero interval every snapshot of the tick's fan-out is handed off as soon as it is built
+    assert len(counter.sent_at_hand_off) >= len(holders)
+    assert counter.sent_at_hand_off == sorted(counter.sent_at_hand_off)
