@@ -25,7 +25,7 @@ from monitor.ingest.http import HttpTransport, UrllibTransport
 from monitor.ingest.runner import VenueRunner
 from monitor.ingest.supervisor import SupervisorSettings
 from monitor.metrics import Metrics, MetricsServer, serve_metrics
-from monitor.processor.engine import RiskEngine
+from monitor.processor.engine import RiskEngine, RiskLevels
 from monitor.processor.runner import Processor
 from monitor.venues.base import Venue
 from monitor.venues.registry import build_venue
@@ -35,10 +35,12 @@ log = logging.getLogger(__name__)
 
 def build_engine(config: MonitorConfig) -> RiskEngine:
     """A risk engine with the configured catalog, plans and alert rules."""
+    alert_configs = [config.alerts, *(config.alerts_for(p) for p in config.portfolio_ids())]
     return RiskEngine(
         config.catalog,
         config.settings_for,
         lambda portfolio: AlertEngine(config.alerts_for(portfolio)),
+        risk_levels=RiskLevels.from_alerts(alert_configs),
     )
 
 

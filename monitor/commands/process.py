@@ -11,12 +11,19 @@ from dataclasses import replace
 from monitor.alerts import AlertEngine, AlertsConfig
 from monitor.app import build_engine as build_config_engine
 from monitor.bus.base import Bus
-from monitor.commands.common import add_kafka_arguments, add_logging_arguments, kafka_bus, topics_from
+from monitor.commands.common import (
+    add_event_loop_argument,
+    add_kafka_arguments,
+    add_logging_arguments,
+    kafka_bus,
+    run_in_event_loop,
+    topics_from,
+)
 from monitor.config import ConfigError, load_config
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
 from monitor.metrics import Metrics, serve_metrics
-from monitor.processor.engine import RiskEngine
+from monitor.processor.engine import RiskEngine, RiskLevels
 from monitor.processor.runner import Processor, ProcessorSettings
 from monitor.runtime import install_stop_signals, setup_logging
 
@@ -39,12 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-port", type=int, default=None,
                         help="serve Prometheus /metrics on this port (omit: no endpoint)")
     add_logging_arguments(parser)
+    add_event_loop_argument(parser, config=True)
 
 
 def build_engine() -> RiskEngine:
     """A risk engine with default settings and alert rules for every portfolio."""
     alerts = AlertsConfig()
-    return RiskEngine(default_catalog(), lambda _: PortfolioSettings(), lambda _: AlertEngine(alerts))
+    return RiskEngine(default_catalog(), lambda _: PortfolioSettings(), lambda _: AlertEngine(alerts),
+                      risk_levels=RiskLevels.from_alerts([alerts]))
 
 
 async def run_processor(
@@ -58,9 +67,11 @@ async def run_processor(
     return processor
 
 
-def _engine_and_settings(args: argparse.Namespace) -> tuple[RiskEngine, ProcessorSettings] | None:
+def _engine_and_settings(args: argparse.Namespace) -> tuple[RiskEngine, ProcessorSettings, str | None] | None:
+    """The engine, the processor settings and the config's event loop (None without --config)."""
     base = ProcessorSettings()
     engine = build_engine()
+    event_loop = None
     if args.config:
         try:
             config = load_config(args.config)
@@ -70,6 +81,7 @@ def _engine_and_settings(args: argparse.Namespace) -> tuple[RiskEngine, Processo
             return None
         base = config.processor
         engine = build_config_engine(config)
+        event_loop = config.event_loop
     topics = topics_from(args) if args.topic_prefix else base.topics
     settings = replace(
         base,
@@ -80,14 +92,10 @@ def _engine_and_settings(args: argparse.Namespace) -> tuple[RiskEngine, Processo
         checkpoint_interval_ms=(base.checkpoint_interval_ms if args.checkpoint_interval_ms is None
                                 else args.checkpoint_interval_ms),
     )
-    return engine, settings
+    return engine, settings, event_loop
 
 
-async def _main(args: argparse.Namespace) -> int:
-    built = _engine_and_settings(args)
-    if built is None:
-        return 2
-    engine, settings = built
+async def _main(args: argparse.Namespace, engine: RiskEngine, settings: ProcessorSettings) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
     metrics = Metrics()
@@ -107,4 +115,8 @@ async def _main(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run the processor until SIGINT/SIGTERM."""
     setup_logging(args.log_format or "text", args.log_level or "info")
-    return asyncio.run(_main(args))
+    built = _engine_and_settings(args)
+    if built is None:
+        return 2
+    engine, settings, event_loop = built
+    return run_in_event_loop(args, lambda: _main(args, engine, settings), configured=event_loop)

@@ -3,13 +3,21 @@
 No I/O here: the processor (``monitor.processor.runner``) feeds decoded events in and publishes
 what comes out. A price tick reaches only the portfolios that hold the instrument (or the asset,
 for a spot price); an account event reaches its own portfolio.
+
+Every held futures position is also kept in a columnar store (``ColumnarPositions``): a futures
+tick reprices all holders of the instrument in one vectorised step and compares their margin ratio
+and liquidation distance with ``RiskLevels``. A portfolio with a leg at or beyond those levels is
+*urgent*: the processor publishes it at once even when ``publish_interval_ms`` throttles snapshots.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import (
@@ -21,15 +29,45 @@ from monitor.domain.events import (
 )
 from monitor.domain.instruments import Catalog
 from monitor.domain.plans import PortfolioSettings
+from monitor.processor.columnar import ColumnarPositions
 
 if TYPE_CHECKING:
     from monitor.alerts.engine import AlertEngine, AlertTransition
+    from monitor.alerts.rules import AlertsConfig
 
 AlertEngineFactory = Callable[[str], "AlertEngine"]
 
 
 class UnknownInstrumentError(ValueError):
     """An account event names an instrument the catalog does not know."""
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLevels:
+    """Leg figures that make a portfolio urgent: margin ratio at or above, distance at or below.
+
+    The defaults are the default alert levels: ``margin_buffer_low`` 0.50 (a buffer fraction
+    ``1 - MM / MB`` below 0.50 is a margin ratio above 0.50; risk-definitions "Margin") and
+    ``liquidation_distance_low`` 0.05.
+    """
+
+    margin_ratio: float = 0.5
+    liquidation_distance: float = 0.05
+
+    @classmethod
+    def from_alerts(cls, configs: Iterable[AlertsConfig]) -> RiskLevels:
+        """The most sensitive levels of the enabled margin rules across alert configs."""
+        ratio = math.inf
+        distance = -math.inf
+        for config in configs:
+            for name, as_ratio in (("margin_ratio_high", False), ("margin_buffer_low", True)):
+                rule = config.rule(name)
+                if rule.enabled and rule.threshold is not None:
+                    ratio = min(ratio, 1.0 - rule.threshold if as_ratio else rule.threshold)
+            rule = config.rule("liquidation_distance_low")
+            if rule.enabled and rule.threshold is not None:
+                distance = max(distance, rule.threshold)
+        return cls(ratio, distance)
 
 
 @dataclass(slots=True)
@@ -54,9 +92,14 @@ class RiskEngine:
         catalog: Catalog,
         settings_for: Callable[[str], PortfolioSettings],
         alert_engine_for: AlertEngineFactory | None = None,
+        *,
+        risk_levels: RiskLevels | None = None,
     ) -> None:
         self.catalog = catalog
         self.prices = PriceTable(catalog)
+        self.columns = ColumnarPositions(catalog)
+        self.risk_levels = risk_levels or RiskLevels()
+        self.urgent: set[str] = set()
         self._settings_for = settings_for
         self._alert_engine_for = alert_engine_for
         self.portfolios: dict[str, PortfolioState] = {}
@@ -83,6 +126,8 @@ class RiskEngine:
         for portfolio_id in dropped:
             self._unwatch(portfolio_id, self.portfolios[portfolio_id].watched)
             del self.portfolios[portfolio_id]
+            self.columns.drop_portfolio(portfolio_id)
+            self.urgent.discard(portfolio_id)
         return dropped
 
     def apply_account(self, event: AccountEvent, partition: int, offset: int) -> str | None:
@@ -97,6 +142,7 @@ class RiskEngine:
                     f"unknown futures instrument {event.instrument!r}: add it to the catalog "
                     "([instruments] in the config)")
             state.book.apply_position(event)
+            self.columns.upsert(event)
         elif isinstance(event, BalanceEvent):
             state.book.apply_balance(event)
             price = self.prices.asset_price(event.asset)
@@ -140,6 +186,8 @@ class RiskEngine:
             return set()
         touched = set(self._watchers.get(event.instrument, ()))
         instrument = self.catalog.get(event.instrument)
+        if instrument is not None and instrument.is_future:
+            self._reprice(event.instrument, event.mark)
         asset_price = None if instrument is None else self.prices.asset_price(instrument.base)
         for portfolio_id in touched:
             state = self.portfolios[portfolio_id]
@@ -155,6 +203,18 @@ class RiskEngine:
             state.last_receive_ms = max(state.last_receive_ms, event.ts_receive_ms)
         return touched
 
+    def _reprice(self, instrument_id: str, mark: float) -> None:
+        """Reprice every holder of a contract at once; holders at or beyond the levels are urgent."""
+        repricing = self.columns.reprice(instrument_id, mark)
+        if repricing is None:
+            return
+        levels = self.risk_levels
+        # NaN (no tiers, no liquidation price, a cross leg's ratio) compares False: never urgent.
+        at_risk = (repricing.margin_ratio >= levels.margin_ratio) | (
+            repricing.liquidation_distance <= levels.liquidation_distance)
+        if at_risk.any():
+            self.urgent.update(self.columns.portfolio_names(np.unique(repricing.portfolios[at_risk])))
+
     def sample(self, portfolio_ids: Iterable[str]) -> None:
         """Advance the effectiveness sampling clock of the given books to their event time."""
         for portfolio_id in portfolio_ids:
@@ -167,6 +227,11 @@ class RiskEngine:
         """A risk snapshot and the alert transitions it causes."""
         state = self.portfolios[portfolio_id]
         snapshot = state.book.snapshot(stale_instruments=stale)
+        for position in snapshot["positions"]:
+            if position["margin_mode"] == "cross":
+                # A cross leg's liquidation price depends on the whole account: the snapshot's.
+                self.columns.set_liquidation_price(portfolio_id, position["account"],
+                                                   position["instrument"], position["liquidation_price"])
         transitions = [] if state.alerts is None else state.alerts.evaluate(snapshot)
         return snapshot, transitions
 
@@ -205,7 +270,10 @@ class RiskEngine:
     def restore(self, portfolio_id: str, partition: int, data: dict[str, Any]) -> None:
         """Rebuild a portfolio from its checkpoint."""
         state = self.portfolio(portfolio_id, partition)
+        self.columns.drop_portfolio(portfolio_id)
         state.book.restore_state(data["book"])
+        for position in state.book.positions.values():
+            self.columns.upsert(position.event)
         if state.alerts is not None and data.get("alerts") is not None:
             state.alerts.restore(data["alerts"])
         state.applied_offset = int(data["applied_offset"])

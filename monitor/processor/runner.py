@@ -290,8 +290,10 @@ class Processor:
         self.engine.sample(due)
         firing_changed = False
         hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
+        urgent = self.engine.urgent
         for portfolio_id in due:
-            if interval and now - self._last_publish_ms.get(portfolio_id, 0) < interval:
+            if (interval and portfolio_id not in urgent
+                    and now - self._last_publish_ms.get(portfolio_id, 0) < interval):
                 deferred.add(portfolio_id)
                 continue
             state = self.engine.portfolios[portfolio_id]
@@ -314,6 +316,7 @@ class Processor:
                 await producer.hand_off()
                 hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
         self._pending_publish = deferred
+        urgent.clear()
         if firing_changed and self.metrics is not None:
             self.metrics.set_firing_alerts(self.firing_alerts())
 

@@ -65,11 +65,12 @@ def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
 
 
 @asynccontextmanager
-async def _running(bus: MemoryBus) -> AsyncIterator[Processor]:
+async def _running(bus: MemoryBus, publish_interval_ms: int = 0) -> AsyncIterator[Processor]:
     engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
                         lambda _: AlertEngine(AlertsConfig()))
     processor = Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0,
-                                                         fetch_timeout_ms=20))
+                                                         fetch_timeout_ms=20,
+                                                         publish_interval_ms=publish_interval_ms))
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop))
     await _until(lambda: processor.ready.is_set() or task.done())
@@ -230,3 +231,21 @@ async def test_a_large_round_is_handed_off_while_it_is_built(monkeypatch: pytest
     # with a zero interval every snapshot of the tick's fan-out is handed off as soon as it is built
     assert len(counter.sent_at_hand_off) >= len(holders)
     assert counter.sent_at_hand_off == sorted(counter.sent_at_hand_off)
+
+
+async def test_a_throttled_portfolio_is_published_at_once_near_liquidation() -> None:
+    """With a 60 s publish interval a quiet tick waits; a tick within 5 % of liquidation does not."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    async with _running(bus, publish_interval_ms=60_000) as processor:
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await _until(lambda: _latest_risk(bus, "seed"))
+        published = processor.published_snapshots
+        _publish(bus, *_prices(61_000, 3_000))
+        await _until(lambda: processor.engine.prices.prices[SWAP].ts_event_ms == 3_000)
+        # |65737.05 - 61000| / 61000 = 7.8 % from liquidation: throttled, no snapshot
+        assert processor.published_snapshots == published
+        _publish(bus, *_prices(63_000, 4_000))
+        # |65737.05 - 63000| / 63000 = 4.3 % <= 5 %: published within the interval
+        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000 and r)
+    assert risk["positions"][0]["liquidation_distance"] == pytest.approx(2_737.05 / 63_000, abs=1e-6)

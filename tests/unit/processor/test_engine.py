@@ -1,0 +1,86 @@
+"""The risk engine's columnar store: kept in step with the books, and urgent portfolios per tick."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.alerts import AlertsConfig
+from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
+from monitor.domain.instruments import default_catalog
+from monitor.domain.plans import PortfolioSettings
+from monitor.processor.engine import RiskEngine, RiskLevels
+
+SWAP = "okx:BTC-USDT-SWAP"
+
+
+def _engine() -> RiskEngine:
+    return RiskEngine(default_catalog(), lambda _: PortfolioSettings())
+
+
+def _short(portfolio: str, wallet: float, offset: int, engine: RiskEngine, partition: int = 0) -> None:
+    engine.apply_account(BalanceEvent(portfolio, "cold", "BTC", 1.5, 1_000, 1_000), partition, offset)
+    engine.apply_account(PositionEvent(portfolio, "okx", SWAP, -150, 60_000, 10, "isolated", wallet,
+                                       1_000, 1_000), partition, offset + 1)
+
+
+def _tick(engine: RiskEngine, mark: float, ts: int) -> set[str]:
+    return engine.apply_price(PriceEvent(SWAP, mark, None, None, None, ts, ts))
+
+
+def test_default_levels_are_the_default_alert_levels() -> None:
+    """margin_buffer_low 0.50 -> margin ratio 1 - 0.50 = 0.50; liquidation_distance_low 0.05."""
+    assert RiskLevels.from_alerts([AlertsConfig()]) == RiskLevels(0.5, 0.05)
+
+
+def test_levels_take_the_most_sensitive_rule_of_every_config() -> None:
+    """A portfolio with a tighter margin_ratio_high (0.3) and a wider distance (0.1) sets both levels."""
+    tight = AlertsConfig.from_mapping({
+        "margin_ratio_high": {"threshold": 0.3, "clear_threshold": 0.25},
+        "liquidation_distance_low": {"threshold": 0.1, "clear_threshold": 0.12},
+    }, source="test")
+    assert RiskLevels.from_alerts([AlertsConfig(), tight]) == RiskLevels(0.3, 0.1)
+
+
+def test_columns_follow_positions_restore_and_revocation() -> None:
+    """Every held futures position is in the columnar store, and only those."""
+    engine = _engine()
+    _short("a", 9_000, 0, engine, partition=0)
+    _short("b", 9_000, 0, engine, partition=1)
+    assert engine.columns.held(SWAP) == 2
+    engine.apply_account(PositionEvent("b", "okx", SWAP, 0, 60_000, 10, "isolated", 0.0, 2_000, 2_000),
+                         1, 5)
+    assert engine.columns.held(SWAP) == 1  # closed: quantity 0
+    checkpoint = engine.checkpoint("a")
+    assert engine.drop_partition(0) == ["a"]
+    assert engine.columns.held(SWAP) == 0
+    engine.restore("a", 0, checkpoint)
+    assert engine.columns.held(SWAP) == 1
+
+
+def test_a_tick_near_liquidation_makes_the_portfolio_urgent() -> None:
+    """150 x 0.01 BTC short, wallet 9000 at 60000: liquidation at 65737.05 (see test_book)."""
+    engine = _engine()
+    _short("near", 9_000, 0, engine)
+    _short("far", 30_000, 0, engine, partition=1)
+    assert _tick(engine, 60_000, 2_000) == {"near", "far"}
+    # |65737.05 - 60000| / 60000 = 9.6 % > 5 %: not urgent
+    assert engine.urgent == set()
+    _tick(engine, 63_000, 3_000)
+    # |65737.05 - 63000| / 63000 = 4.3 % <= 5 %; "far": (30000 + 90000) / 1.506 = 79681 -> 26 %
+    assert engine.urgent == {"near"}
+
+
+def test_a_cross_leg_gets_its_liquidation_price_from_the_snapshot() -> None:
+    """A cross leg has no liquidation price of its own in the store until a snapshot supplies it."""
+    engine = _engine()
+    engine.apply_account(BalanceEvent("x", "okx", "USDT", 9_000, 1_000, 1_000), 0, 0)
+    engine.apply_account(PositionEvent("x", "okx", SWAP, -150, 60_000, 10, "cross", None,
+                                       1_000, 1_000), 0, 1)
+    _tick(engine, 63_000, 2_000)
+    assert engine.urgent == set()  # NaN distance: unknown, never urgent
+    snapshot, _ = engine.snapshot("x")
+    liquidation = snapshot["positions"][0]["liquidation_price"]
+    # cross wallet 9000 USDT and no other legs: the same price as the isolated leg, 65737.05
+    assert liquidation == pytest.approx(65_737.05, abs=0.005)
+    _tick(engine, 63_100, 3_000)
+    assert engine.urgent == {"x"}
