@@ -82,6 +82,7 @@ def context(command: Sequence[str]) -> dict[str, Any]:
             "numpy": _version("numpy"),
             "orjson": _version("orjson"),
             "aiokafka": _version("aiokafka"),
+            "uvloop": _version("uvloop"),
             "hedge-monitor": _version("hedge-monitor"),
             "kafka": kafka_version(),
         },

@@ -41,6 +41,7 @@ from monitor.bus.kafka import KafkaSettings
 from monitor.domain.events import BalanceEvent
 from monitor.domain.instruments import Catalog, CatalogError, default_catalog
 from monitor.domain.plans import EffectivenessSettings, HedgePlan, PortfolioSettings
+from monitor.eventloop import DEFAULT_EVENT_LOOP, EVENT_LOOPS
 from monitor.metrics import DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, DEFAULT_PORTFOLIO_LABEL_LIMIT
 from monitor.processor.runner import ProcessorSettings
 from monitor.secrets import Secret, SecretError, resolve_secret
@@ -70,7 +71,7 @@ _SECTION_KEYS: Final = (
     "monitor", "kafka", "processor", "metrics", "effectiveness", "alerts", "instruments",
     "accounts", "feeds", "holdings", "portfolios",
 )
-_MONITOR_KEYS: Final = ("log_format", "log_level")
+_MONITOR_KEYS: Final = ("log_format", "log_level", "event_loop")
 _KAFKA_KEYS: Final = (
     "bootstrap_servers", "topic_prefix", "partitions", "replication_factor", "client_id",
     "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password", "ssl_cafile",
@@ -228,6 +229,8 @@ class MonitorConfig:
 
     source: str
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    event_loop: str = DEFAULT_EVENT_LOOP
+    """``[monitor] event_loop``: "asyncio", "uvloop" or "auto" (see ``monitor.eventloop``)."""
     kafka: KafkaSettings | None = None
     topics: Topics = field(default_factory=Topics)
     topic_partitions: int = 6
@@ -1129,7 +1132,10 @@ def parse_config(text: str, *, source: str, base_dir: Path | None = None) -> Mon
         raise ConfigError([ConfigProblem(source, line, "", f"TOML syntax error: {message}")]) from None
     check = _Checker(source, _Locator(text), base_dir if base_dir is not None else Path())
     check.keys(document, (), _SECTION_KEYS)
-    logging_settings = _logging(check, _section(check, document, "monitor"))
+    monitor_section = _section(check, document, "monitor")
+    logging_settings = _logging(check, monitor_section)
+    event_loop = check.string(monitor_section, ("monitor",), "event_loop", DEFAULT_EVENT_LOOP,
+                              choices=EVENT_LOOPS)
     kafka, topics, partitions = _kafka(check, _section(check, document, "kafka"))
     processor = _processor(check, _section(check, document, "processor"), topics)
     metrics = _metrics(check, _section(check, document, "metrics"))
@@ -1147,6 +1153,7 @@ def parse_config(text: str, *, source: str, base_dir: Path | None = None) -> Mon
     return MonitorConfig(
         source=source,
         logging=logging_settings,
+        event_loop=event_loop,
         kafka=kafka,
         topics=topics,
         topic_partitions=partitions,

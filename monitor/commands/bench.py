@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+from monitor.commands.common import add_event_loop_argument
+
 EXAMPLE = "hedge-monitor bench core --size tiny --json-out bench-results/core.json"
 SCENARIOS = ("core", "fanout", "e2e", "ceiling", "all")
 SIZES = ("tiny", "full")
@@ -33,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kafka", metavar="HOST:PORT", default=None,
                         help="broker for e2e/ceiling (default $HEDGE_KAFKA_BOOTSTRAP, else start one "
                              "with deploy/kafka/kafka.sh on a free port)")
+    add_event_loop_argument(parser)
 
 
 def _load_runner() -> Callable[[argparse.Namespace], int] | None:

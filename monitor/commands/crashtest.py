@@ -9,7 +9,6 @@ Prints a table and a JSON document; exits 0 when everything matched, 1 otherwise
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import shlex
 import sys
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import orjson
 
-from monitor.commands.common import add_logging_arguments
+from monitor import eventloop
+from monitor.commands.common import add_event_loop_argument, add_logging_arguments, chosen_event_loop
 from monitor.reliability.crashtest import CrashTestSettings, print_result, run_crash_test
 from monitor.reliability.workload import WorkloadSettings
 from monitor.runtime import setup_logging
@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the processors' logs go (default: a new temporary directory)")
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON result to this file")
     add_logging_arguments(parser)
+    add_event_loop_argument(parser)
 
 
 def settings_from(args: argparse.Namespace) -> CrashTestSettings:
@@ -77,13 +78,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         sys.stderr.write(f"hedge-monitor crash-test: {exc}\n")
         return 2
+    loop = chosen_event_loop(args)
+    if loop is None:
+        return 2
     command = shlex.join([
         "hedge-monitor", "crash-test", "--kafka", settings.bootstrap,
         "--events", str(settings.workload.events), "--portfolios", str(settings.workload.portfolios),
         "--kills", str(settings.kills), "--seed", str(settings.workload.seed),
         "--processors", str(settings.processors), "--partitions", str(settings.partitions),
+        *(("--event-loop", loop) if loop != eventloop.DEFAULT_EVENT_LOOP else ()),
     ])
-    result = asyncio.run(run_crash_test(settings, command=command))
+    result = eventloop.run(run_crash_test(settings, command=command), loop)
     print_result(result, sys.stdout)
     if args.json is not None:
         args.json.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))

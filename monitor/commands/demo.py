@@ -19,6 +19,7 @@ from typing import Any
 from monitor.app import IngestHandle, build_bus, run_pipeline
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
+from monitor.commands.common import add_event_loop_argument, run_in_event_loop
 from monitor.config import MonitorConfig, PortfolioConfig
 from monitor.domain.plans import EffectivenessSettings, HedgePlan, PortfolioSettings
 from monitor.ingest.supervisor import SupervisorSettings
@@ -52,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between plain status lines (default 5)")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                         default="warning", help="log level (default warning: the view is the output)")
+    add_event_loop_argument(parser)
 
 
 def _plan(scenario: Scenario, start_ms: int) -> dict[str, HedgePlan]:
@@ -198,4 +200,4 @@ async def run_demo(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run the demo to the end of its scenario (or --duration), then print a summary."""
     setup_logging("text", args.log_level)
-    return asyncio.run(run_demo(args))
+    return run_in_event_loop(args, lambda: run_demo(args))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
+from monitor import eventloop
 from monitor.codec import MAX_VALUE_BYTES
+from monitor.commands.common import add_event_loop_argument, chosen_event_loop
 from monitor.fuzzing import VARIANTS, FuzzReport, default_fixture_dir, run_fuzz
 from monitor.venues.base import MAX_FRAME_BYTES, MAX_LIST_ITEMS
 
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a frame still being parsed after this long dumps the stacks and ends "
                              "the process with status 1 (default 60)")
     parser.add_argument("--per-target", action="store_true", help="also print the figures per target")
+    add_event_loop_argument(parser)
 
 
 def _positive(text: str) -> int:
@@ -73,6 +75,9 @@ def report_lines(report: FuzzReport, *, per_target: bool = False) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the fuzzer; 0 when no frame crashed a parser and every event was valid, else 1."""
+    loop = chosen_event_loop(args)
+    if loop is None:
+        return 2
     fixtures: Path = args.fixtures or default_fixture_dir()
     if not fixtures.is_dir():
         print(f"hedge-monitor fuzz: fixture directory {fixtures} not found (use --fixtures DIR)")
@@ -82,10 +87,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"... {report.frames} frames, {report.crashes} crashes, {report.frames_per_s:,.0f} frames/s",
               flush=True)
 
-    report = asyncio.run(run_fuzz(
+    report = eventloop.run(run_fuzz(
         args.frames, args.seed, fixtures, variants=args.variants, hang_timeout_s=args.hang_timeout,
         progress=progress,
-    ))
+    ), loop)
     for line in report_lines(report, per_target=args.per_target):
         print(line)
     return 0 if report.ok else 1

@@ -11,7 +11,7 @@ from typing import Any
 
 from monitor.app import build_bus, run_ingest, run_pipeline, start_metrics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
-from monitor.commands.common import add_logging_arguments
+from monitor.commands.common import add_event_loop_argument, add_logging_arguments, run_in_event_loop
 from monitor.config import ConfigError, MonitorConfig, check_config_command, load_config
 from monitor.live import follow_and_show
 from monitor.metrics import Metrics
@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-host", default=None, help="bind address of /metrics")
     parser.add_argument("--metrics-port", type=int, default=None, help="port of /metrics")
     add_logging_arguments(parser)
+    add_event_loop_argument(parser, config=True)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,8 +123,7 @@ def _start(args: argparse.Namespace, body: Any) -> int:
     if config is None:
         return 2
     setup_logging(args.log_format or config.logging.format, args.log_level or config.logging.level)
-    status: int = asyncio.run(body(config, args))
-    return status
+    return run_in_event_loop(args, lambda: body(config, args), configured=config.event_loop)
 
 
 def run_ingest_command(args: argparse.Namespace) -> int:

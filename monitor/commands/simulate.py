@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 
+from monitor.commands.common import add_event_loop_argument, run_in_event_loop
 from monitor.runtime import install_stop_signals, setup_logging
 from monitor.sim.scenario import load_scenario, scenario_names
 from monitor.sim.server import SimulatorServer, serve_simulator
@@ -22,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="scenario seconds per second")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    add_event_loop_argument(parser)
 
 
 def _announce(sim: SimulatorServer) -> None:
@@ -52,4 +54,4 @@ async def _main(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM."""
     setup_logging("text", args.log_level)
-    return asyncio.run(_main(args))
+    return run_in_event_loop(args, lambda: _main(args))

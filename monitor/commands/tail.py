@@ -11,7 +11,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from monitor.commands.common import add_kafka_arguments, topics_from
+from monitor.commands.common import (
+    add_event_loop_argument,
+    add_kafka_arguments,
+    run_in_event_loop,
+    topics_from,
+)
 from monitor.runtime import install_stop_signals
 
 EXAMPLE = "hedge-monitor tail risk --kafka 127.0.0.1:9092 --portfolio alice"
@@ -25,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
     parser.add_argument("--max-messages", type=int, default=None, help="exit after N messages")
+    add_event_loop_argument(parser)
 
 
 def _number(value: Any, digits: int = 2) -> str:
@@ -97,4 +103,4 @@ async def _main(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Follow the topic until interrupted (or --max-messages)."""
-    return asyncio.run(_main(args))
+    return run_in_event_loop(args, lambda: _main(args))

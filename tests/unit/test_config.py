@@ -236,6 +236,20 @@ def test_instrument_overrides_change_and_extend_the_catalog() -> None:
     assert "okx:SOL-USDT-SWAP" not in instruments.default_catalog()
 
 
+def test_event_loop_key_is_read_from_the_monitor_section() -> None:
+    """[monitor] event_loop takes auto, asyncio or uvloop; absent, the standard asyncio loop."""
+    assert _parse("").event_loop == "asyncio"
+    assert _parse('[monitor]\nevent_loop = "auto"\n').event_loop == "auto"
+    assert _parse('[monitor]\nevent_loop = "uvloop"\n').event_loop == "uvloop"
+
+
+def test_unknown_event_loop_is_a_problem_with_its_line() -> None:
+    """A misspelt event loop is reported as file:line: key: the valid choices."""
+    assert _parse_problems('[monitor]\nlog_level = "info"\nevent_loop = "fast"\n') == [
+        "test.toml:3: monitor.event_loop: expected one of 'auto', 'asyncio', 'uvloop', got 'fast'",
+    ]
+
+
 def test_instrument_keys_match_the_catalog_loader() -> None:
     """The config's instrument keys are exactly those instrument_from_mapping accepts."""
     assert set(INSTRUMENT_KEYS) == instruments._ALLOWED_KEYS
