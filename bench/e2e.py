@@ -1,32 +1,50 @@
 """e2e and ceiling: ingest -> Kafka -> Processor -> hedge.risk on a real broker, and the raw I/O floor.
 
+Two cases, measured in the same run by the same method, one after the other, on the same broker:
+
+* **desk**: 1,000 portfolios (20 at tiny size) over the 20 instruments; a tick fans out to every
+  portfolio holding its instrument (~100 at 1,000 portfolios).
+* **trader**: a single trader, one portfolio, whose stream ticks only the instruments it holds (2
+  for the seeded portfolio), so every tick reaches it: the latency without the desk's fan-out.
+
 Processes: this driver (workload generator, ``BusSink`` on a ``KafkaBus`` producer, and consumers
 of the output topics that timestamp arrivals), the processor (``python -m bench.worker processor``)
 and the passthrough loop (``python -m bench.worker ceiling``), each on its own topics (same
-partition counts). The broker runs in its own JVM. All share the machine's cores.
+partition counts). Each case has its own topics and its own processor worker, started for the case
+and stopped before the next case starts, so the two never compete for the cores; the passthrough
+worker is shared (its input is the case's own stream). The broker runs in its own JVM. All share the
+machine's cores.
 
 Maximum throughput (drain): the worker is frozen with SIGSTOP, a pre-encoded stream of N events is
 written to its input topics and acknowledged, then SIGCONT starts the clock; it stops when the
 output shows the last effect: for the processor, every portfolio's latest snapshot carries the
 newest ``ts_event_ms`` that touched it; for the passthrough, N records are readable. So the input is
 truly pre-filled and the producer's speed does not limit the figure. The processor and the
-passthrough are measured alternately in the same run; the ratio is of their medians.
+passthrough are measured alternately in each case; the ratio is of their medians in that case.
 
 The drain rate is a backlog rate: the processor conflates the prices of one fetched batch (up to
 5,000 records) to one per instrument, so a backlog costs one fan-out per instrument per batch. A live
 stream arrives in small batches and pays a fan-out per tick, so the sustained maximum is found
-separately by a ramp: offered rates doubling from 10 events/s, each step held for a few seconds,
-until the processor saturates (its CPU share reaches 90 %, or the step's p99 latency exceeds twice
-the first step's plus 20 ms: latency has started to rise), then one step halfway between the last
-good rate and that one; the sustained maximum is the highest rate that did not saturate.
+separately by a ramp: offered rates doubling from a start rate (10 events/s for the desk, 100 for the
+trader), each step held for a few seconds, until a step saturates: the processor's CPU share reaches
+90 %, or the step's p99 latency exceeds twice the first step's plus 20 ms (latency has started to
+rise), or the sink delivers less than half the offered events to Kafka. Then one step halfway between
+the last good rate and that one; the sustained maximum is the highest rate that did not saturate. The
+ramp stops at the case's drain rate. The sink rule is the trader's: ``BusSink`` conflates each
+instrument's prices to one per send round (a produce round trip), so the few instruments of one
+portfolio cap what reaches Kafka (a few hundred ticks/s at 2 instruments) however many are offered;
+beyond that, a higher offered rate loads this driver, not the processor.
 
-Latency: with the processor running, events are offered to the ``BusSink`` at 25 %, 50 % and 80 %
-of the sustained maximum (and, as a floor, at 50 % through the passthrough), each stamped with
-``ts_receive_ms`` (and its exact wall time) when made. ``ts_event_ms`` is ``base + sequence``, so a
-snapshot's ``ts_event_ms`` names the newest event it reflects; the latency of a snapshot is its
+Latency: with the case's processor running, events are offered to the ``BusSink`` at 25 %, 50 % and
+80 % of the case's sustained maximum (and, as a floor, at 50 % through the passthrough), each stamped
+with ``ts_receive_ms`` (and its exact wall time) when made. ``ts_event_ms`` is ``base + sequence``,
+so a snapshot's ``ts_event_ms`` names the newest event it reflects; the latency of a snapshot is its
 arrival on hedge.risk minus that event's receive time. The sink conflates prices of one instrument
 that wait for the same send (by design), so fewer events may reach Kafka than were offered; both
-rates are reported.
+rates are reported. The latency target (p99 at 50 % load) is evaluated for each case.
+
+JSON: the desk's figures are the top-level keys (as before the trader case existed); the trader's are
+under ``"trader"`` with the same keys. Each case, ramp step and load row carries ``"case"``.
 """
 
 from __future__ import annotations
@@ -70,26 +88,33 @@ _EVENT_TIME = re.compile(rb'"ts_event_ms":(\d+)')
 
 @dataclass(frozen=True, slots=True)
 class E2eSize:
-    """Portfolios, events per drain, seconds per offered load and per ramp step."""
+    """Portfolios (desk and trader), events per drain, seconds per offered load and per ramp step."""
 
     portfolios: int
+    trader_portfolios: int
     drain_events: int
     load_seconds: float
     warmup_seconds: float
     ramp_seconds: float
 
 
-FULL = E2eSize(portfolios=1_000, drain_events=60_000, load_seconds=10.0, warmup_seconds=1.0,
-               ramp_seconds=4.0)
-TINY = E2eSize(portfolios=20, drain_events=2_000, load_seconds=1.5, warmup_seconds=0.25,
-               ramp_seconds=1.0)
+FULL = E2eSize(portfolios=1_000, trader_portfolios=1, drain_events=60_000, load_seconds=10.0,
+               warmup_seconds=1.0, ramp_seconds=4.0)
+TINY = E2eSize(portfolios=20, trader_portfolios=1, drain_events=2_000, load_seconds=1.5,
+               warmup_seconds=0.25, ramp_seconds=1.0)
 RAMP_START_PER_S = 10.0
+# One portfolio takes far more events/s than the desk: its ramp starts higher (from 10/s: 3-4 more steps).
+TRADER_RAMP_START_PER_S = 100.0
 RAMP_FACTOR = 2.0
-# The processor is saturated at a ramp step when its CPU share reaches SATURATED_CPU, or when the
-# step's p99 exceeds KNEE_FACTOR x the first step's p99 + KNEE_SLACK_MS (latency has started to rise).
+# A ramp step is saturated when the processor's CPU share reaches SATURATED_CPU, when the step's p99
+# exceeds KNEE_FACTOR x the first step's p99 + KNEE_SLACK_MS (latency has started to rise), or when
+# the sink delivers less than DELIVERED_SHARE of the offered events to Kafka: it conflates each
+# instrument's prices to one per send round, so a stream on few instruments (the trader's) is capped
+# by the ingest side, not by the processor, and a higher offered rate would not load the processor.
 SATURATED_CPU = 0.9
 KNEE_FACTOR = 2.0
 KNEE_SLACK_MS = 20.0
+DELIVERED_SHARE = 0.5
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -303,11 +328,43 @@ def _retarget(values: Sequence[tuple[str, bytes, bytes]], source: Topics, target
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """A worker with its topics, the tail of its output and its own copy of the workload.
+class Case:
+    """One workload measured end to end: the desk (many portfolios) or a single trader."""
 
-    Both targets' workloads have the same seed, so they make the same kinds and sizes of events;
-    each tracks what its own worker was sent (the newest event per instrument and portfolio).
+    name: str
+    title: str
+    portfolios: int
+    ramp_start_per_s: float
+    # True: the stream ticks only the instruments the portfolios hold (every tick reaches one)
+    held_instruments_only: bool
+
+    def workload(self, base_ms: int) -> Workload:
+        """The case's workload (seeded by its portfolio count, so every copy makes the same events)."""
+        workload = Workload(self.portfolios, bench_catalog(), seed=self.portfolios, base_ms=base_ms)
+        if self.held_instruments_only:
+            held = {leg.instrument.id for portfolio in workload.portfolios for leg in portfolio.legs}
+            workload.instruments = [i for i in workload.instruments if i.id in held]
+        return workload
+
+
+def cases(size: E2eSize) -> tuple[Case, Case]:
+    """The desk and the single trader at ``size``."""
+    trader = "1 portfolio" if size.trader_portfolios == 1 else f"{size.trader_portfolios} portfolios"
+    return (
+        Case("desk", f"desk ({size.portfolios:,} portfolios)", size.portfolios, RAMP_START_PER_S,
+             held_instruments_only=False),
+        Case("trader", f"single trader ({trader})", size.trader_portfolios, TRADER_RAMP_START_PER_S,
+             held_instruments_only=True),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A worker with its topics, the tail of its output and its own copy of the case's workload.
+
+    The processor and the passthrough get copies of the same seed, so they make the same kinds and
+    sizes of events; each tracks what its own worker was sent (the newest event per instrument and
+    portfolio).
     """
 
     name: str
@@ -319,19 +376,32 @@ class Target:
 
 @dataclass(slots=True)
 class KafkaRun:
-    """Everything one e2e/ceiling run holds: the producer and the two targets."""
+    """What one e2e/ceiling run shares across its cases: the broker address, the bus and a producer."""
 
     size: E2eSize
+    bootstrap: str
     bus: KafkaBus
     producer: Producer
-    processor: Target
-    ceiling: Target
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @staticmethod
     def now_ms() -> int:
         """Wall-clock epoch milliseconds."""
         return int(time.time() * 1000)
+
+    async def start_target(self, name: str, role: str, prefix: str, workload: Workload) -> Target:
+        """Create the topics under ``prefix``, start tailing the output, then start the worker."""
+        topics = Topics.with_prefix(prefix)
+        await self.bus.create_topics(topics.specs(PARTITIONS))
+        tail = OutputTail(self.bootstrap, topics.risk, snapshots=role == "processor")
+        target = Target(name, Worker(role, self.bootstrap, prefix), topics, tail, workload)
+        try:
+            await tail.start()
+            tail.task = asyncio.create_task(tail.run(), name=f"tail-{prefix}")
+            await target.worker.start()
+        except BaseException:
+            await stop_target(target)
+            raise
+        return target
 
     async def drain(self, target: Target) -> dict[str, float]:
         """Freeze the worker, pre-fill N events, thaw, time until their last effect is readable."""
@@ -341,7 +411,7 @@ class KafkaRun:
         try:
             await _produce(self.producer, values)
         finally:
-            if target is self.processor:
+            if target.tail.snapshots:
                 target.tail.expect_snapshots(target.workload.expected_final_ts())
             else:
                 target.tail.expect_count(target.tail.count + len(values))
@@ -381,7 +451,7 @@ class KafkaRun:
             stop.set()
             await sink_task
             cpu_share = (target.worker.cpu_seconds() - cpu_before) / (time.perf_counter() - started)
-            if target is self.processor:
+            if target.tail.snapshots:
                 target.tail.expect_snapshots(workload.expected_final_ts())
             else:
                 target.tail.expect_count(count_before + sink.published_events)
@@ -406,30 +476,37 @@ class KafkaRun:
             **latencies.summary(),
         }
 
-    async def ramp(self, ceiling_per_s: float) -> tuple[list[dict[str, Any]], float]:
-        """Offered rates doubling from RAMP_START_PER_S until the processor saturates, then one step
-        halfway between the last good rate and the saturated one.
+    async def ramp(self, case: Case, processor: Target, ceiling_per_s: float) -> tuple[
+            list[dict[str, Any]], float]:
+        """Offered rates doubling from the case's start rate until the processor saturates, then one
+        step halfway between the last good rate and the saturated one.
 
         Returns every step and the sustained maximum: the highest offered rate of a step at which
-        the processor was not saturated (see SATURATED_CPU and KNEE_FACTOR).
+        the pipeline was not saturated (see SATURATED_CPU, KNEE_FACTOR and DELIVERED_SHARE).
         """
         steps: list[dict[str, Any]] = []
         sustained = 0.0
         good = 0.0
-        rate = RAMP_START_PER_S
+        rate = case.ramp_start_per_s
         baseline: float | None = None
 
         async def step(rate: float, *, bisect: bool) -> bool:
             nonlocal baseline, sustained
-            figures = await self.offer(self.processor, rate, self.size.ramp_seconds)
+            figures = await self.offer(processor, rate, self.size.ramp_seconds)
             figures.pop("latencies_ms")
             p99 = figures["p99_ms"]
             if baseline is None:
                 baseline = p99
-            saturated = figures["cpu_share"] >= SATURATED_CPU or p99 is None or (
-                baseline is not None and p99 > KNEE_FACTOR * baseline + KNEE_SLACK_MS)
-            steps.append({"target": "processor", "rate": rate, "bisect": bisect,
-                          "saturated": saturated, **figures})
+            limit = None
+            if figures["cpu_share"] >= SATURATED_CPU:
+                limit = "processor CPU"
+            elif p99 is None or (baseline is not None and p99 > KNEE_FACTOR * baseline + KNEE_SLACK_MS):
+                limit = "latency"
+            elif figures["delivered_per_s"] < DELIVERED_SHARE * figures["offered_per_s"]:
+                limit = "sink conflation"
+            saturated = limit is not None
+            steps.append({"case": case.name, "target": "processor", "rate": rate, "bisect": bisect,
+                          "saturated": saturated, "saturated_by": limit, **figures})
             if not saturated:
                 sustained = figures["offered_per_s"]
             return saturated
@@ -442,6 +519,17 @@ class KafkaRun:
             good = rate
             rate *= RAMP_FACTOR
         return steps, sustained
+
+
+async def stop_target(target: Target) -> None:
+    """Stop the worker, then the tail of its output."""
+    await target.worker.stop()
+    task = target.tail.task
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await target.tail.stop()
 
 
 @dataclass(slots=True)
@@ -483,44 +571,6 @@ class _Latencies:
         }
 
 
-async def _open(bootstrap: str, size: E2eSize) -> KafkaRun:
-    run_id = uuid.uuid4().hex[:8]
-    bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap))
-    targets: list[Target] = []
-    for name, role, prefix in (("processor", "processor", f"bench{run_id}."),
-                               ("passthrough", "ceiling", f"bench{run_id}c.")):
-        topics = Topics.with_prefix(prefix)
-        await bus.create_topics(topics.specs(PARTITIONS))
-        workload = Workload(size.portfolios, bench_catalog(), seed=size.portfolios,
-                            base_ms=int(time.time() * 1000))
-        targets.append(Target(name, Worker(role, bootstrap, prefix), topics,
-                              OutputTail(bootstrap, topics.risk, snapshots=role == "processor"), workload))
-    run = KafkaRun(size, bus, await bus.producer(), targets[0], targets[1])
-    try:
-        for target in targets:
-            await target.tail.start()
-            target.tail.task = asyncio.create_task(target.tail.run(), name=f"tail-{target.name}")
-            run.tasks.append(target.tail.task)
-            await target.worker.start()
-    except BaseException:
-        await _close(run)
-        raise
-    return run
-
-
-async def _close(run: KafkaRun) -> None:
-    for target in (run.processor, run.ceiling):
-        await target.worker.stop()
-    for task in run.tasks:
-        task.cancel()
-    for task in run.tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    for target in (run.processor, run.ceiling):
-        await target.tail.stop()
-    await run.producer.stop()
-
-
 def _level(load: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One offered load: medians over runs of each run's percentiles, and pooled percentiles."""
     p50 = [r["p50_ms"] for r in runs if r["p50_ms"] is not None]
@@ -545,33 +595,39 @@ def _level(load: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def measure(
-    bootstrap: str, size: E2eSize, repeats: int, *, latency: bool, ceiling: bool,
+async def measure_case(
+    run: KafkaRun, case: Case, passthrough: Target, prefix: str, repeats: int, *, latency: bool,
+    ceiling: bool,
 ) -> dict[str, Any]:
-    """Drain rates (processor, and passthrough when ``ceiling``), then latencies when ``latency``."""
-    run = await _open(bootstrap, size)
+    """One case with its own processor worker (stopped on return): drains, then latencies."""
+    processor = await run.start_target("processor", "processor", prefix, case.workload(run.now_ms()))
+    # The shared passthrough gets the case's stream, from a copy with the same seed.
+    passthrough = Target(passthrough.name, passthrough.worker, passthrough.topics, passthrough.tail,
+                         case.workload(run.now_ms()))
     try:
-        workload = run.processor.workload
-        await _produce(run.producer, _encode(run.processor.topics, workload.setup_events(run.now_ms())))
-        run.processor.tail.expect_snapshots(workload.expected_final_ts())
-        await run.processor.tail.wait(DRAIN_TIMEOUT_S)
+        workload = processor.workload
+        await _produce(run.producer, _encode(processor.topics, workload.setup_events(run.now_ms())))
+        processor.tail.expect_snapshots(workload.expected_final_ts())
+        await processor.tail.wait(DRAIN_TIMEOUT_S)
         processor_runs: list[dict[str, float]] = []
         ceiling_runs: list[dict[str, float]] = []
         for warmup in (True, *([False] * repeats)):
             # The first drain of each warms the JVM, the connections and the code paths: not counted.
-            processor_run = await run.drain(run.processor)
+            processor_run = await run.drain(processor)
             if not warmup:
                 processor_runs.append(processor_run)
             if ceiling:
-                ceiling_run = await run.drain(run.ceiling)
+                ceiling_run = await run.drain(passthrough)
                 if not warmup:
                     ceiling_runs.append(ceiling_run)
         maximum = median([r["events_per_s"] for r in processor_runs])
         result: dict[str, Any] = {
-            "portfolios": size.portfolios,
+            "case": case.name,
+            "portfolios": case.portfolios,
             "positions": workload.held_positions(),
+            "instruments": len(workload.instruments),
             "partitions": PARTITIONS,
-            "drain_events": size.drain_events,
+            "drain_events": run.size.drain_events,
             "processor_runs": processor_runs,
             "processor_events_per_s": maximum,
             "processor_cpu_share": median([r["cpu_share"] for r in processor_runs]),
@@ -587,63 +643,124 @@ async def measure(
                 "ratio_met": maximum / ceiling_rate >= CEILING_TARGET,
             })
         if latency:
-            steps, sustained = await run.ramp(maximum)
+            steps, sustained = await run.ramp(case, processor, maximum)
             if sustained <= 0:
-                sustained = RAMP_START_PER_S / RAMP_FACTOR  # saturated from the first step
+                sustained = case.ramp_start_per_s / RAMP_FACTOR  # saturated from the first step
             loads: list[dict[str, Any]] = []
             for load in LOADS:
-                runs = [await run.offer(run.processor, sustained * load, size.load_seconds)
+                runs = [await run.offer(processor, sustained * load, run.size.load_seconds)
                         for _ in range(repeats)]
-                loads.append({"target": "processor", **_level(load, runs)})
+                loads.append({"case": case.name, "target": "processor", **_level(load, runs)})
             # The floor: the same sink, load and broker with the passthrough instead of the processor.
-            floor = [await run.offer(run.ceiling, sustained * TARGET_LOAD, size.load_seconds)
+            floor = [await run.offer(passthrough, sustained * TARGET_LOAD, run.size.load_seconds)
                      for _ in range(repeats)]
-            loads.append({"target": "passthrough", **_level(TARGET_LOAD, floor)})
+            loads.append({"case": case.name, "target": "passthrough", **_level(TARGET_LOAD, floor)})
             half = loads[LOADS.index(TARGET_LOAD)]
             result.update({
+                "ramp_start_per_s": case.ramp_start_per_s,
                 "ramp": steps,
                 "sustained_events_per_s": sustained,
                 "loads": loads,
                 "latency_target_ms": LATENCY_TARGET_MS,
+                "latency_p99_ms": half["p99_ms"],
                 "latency_met": half["p99_ms"] is not None and half["p99_ms"] <= LATENCY_TARGET_MS,
             })
     except BaseException:
-        sys.stderr.write(f"processor log:\n{run.processor.worker.log_tail()}\n")
+        sys.stderr.write(f"{case.name} processor log:\n{processor.worker.log_tail()}\n")
         raise
     else:
         return result
     finally:
-        await _close(run)
+        await stop_target(processor)
+
+
+async def measure(
+    bootstrap: str, size: E2eSize, repeats: int, *, latency: bool, ceiling: bool,
+) -> dict[str, Any]:
+    """Each case in turn (drains, then latencies when ``latency``): the desk's figures at the top
+    level, the trader's under ``"trader"``."""
+    run_id = uuid.uuid4().hex[:8]
+    bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap))
+    run = KafkaRun(size, bootstrap, bus, await bus.producer())
+    desk, trader = cases(size)
+    try:
+        passthrough = await run.start_target("passthrough", "ceiling", f"bench{run_id}c.",
+                                             desk.workload(run.now_ms()))
+        try:
+            result = await measure_case(run, desk, passthrough, f"bench{run_id}.", repeats,
+                                        latency=latency, ceiling=ceiling)
+            result["trader"] = await measure_case(run, trader, passthrough, f"bench{run_id}t.", repeats,
+                                                  latency=latency, ceiling=ceiling)
+        finally:
+            await stop_target(passthrough)
+    finally:
+        await run.producer.stop()
+    return result
 
 
 THROUGHPUT_COLUMNS = (
-    ("portfolios", "portfolios"), ("positions", "positions"), ("drain_events", "events/drain"),
+    ("case", "case"), ("portfolios", "portfolios"), ("positions", "positions"),
+    ("instruments", "instruments"), ("drain_events", "events/drain"),
     ("processor_events_per_s", "processor drain/s"), ("processor_cpu_share", "processor CPU"),
     ("ceiling_events_per_s", "passthrough drain/s"), ("ceiling_cpu_share", "passthrough CPU"),
     ("ratio", "ratio"), ("sustained_events_per_s", "sustained/s"),
 )
 RAMP_COLUMNS = (
-    ("rate", "offered/s"), ("delivered_per_s", "to Kafka/s"), ("cpu_share", "processor CPU"),
-    ("outputs_measured", "snapshots"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
-    ("saturated", "saturated"),
+    ("case", "case"), ("rate", "offered/s"), ("delivered_per_s", "to Kafka/s"),
+    ("cpu_share", "processor CPU"), ("outputs_measured", "snapshots"), ("p50_ms", "p50 ms"),
+    ("p99_ms", "p99 ms"), ("saturated", "saturated"), ("saturated_by", "by"),
 )
 LATENCY_COLUMNS = (
-    ("target", "through"), ("load", "load"), ("offered_per_s", "offered/s"),
+    ("case", "case"), ("target", "through"), ("load", "load"), ("offered_per_s", "offered/s"),
     ("delivered_per_s", "to Kafka/s"), ("cpu_share", "CPU"), ("outputs_measured", "outputs"),
     ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("max_ms", "max ms"),
     ("p50_to_publish_ms", "p50 to round"), ("p50_publish_to_read_ms", "p50 round->read"),
 )
 
 
+def _verdict(met: bool) -> str:
+    return "met" if met else "missed"
+
+
+def _milliseconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def targets(size: E2eSize, result: dict[str, Any]) -> str:
+    """One line per target, with each case's figure and whether it is met."""
+    figures = list(zip(cases(size), (result, result["trader"]), strict=True))
+    lines = []
+    if "latency_met" in result:
+        verdicts = "; ".join(
+            f"{case.title} {_milliseconds(figure['latency_p99_ms'])} {_verdict(figure['latency_met'])}"
+            for case, figure in figures)
+        lines.append(f"target p99 <= {LATENCY_TARGET_MS:g} ms at {TARGET_LOAD * 100:g} % of the sustained "
+                     f"maximum: {verdicts}")
+    if "ratio_met" in result:
+        verdicts = "; ".join(f"{case.title} {figure['ratio']:.3f} {_verdict(figure['ratio_met'])}"
+                             for case, figure in figures)
+        lines.append(f"target processor drain >= {CEILING_TARGET:g} x the passthrough's: {verdicts}")
+    return "\n".join(lines)
+
+
 def run(size: str, repeats: int, bootstrap: str, *, latency: bool, ceiling: bool) -> dict[str, Any]:
-    """The e2e and/or ceiling figures on the broker at ``bootstrap``."""
+    """The e2e and/or ceiling figures on the broker at ``bootstrap``, for the desk and the trader."""
     plan = FULL if size == "full" else TINY
     result = asyncio.run(measure(bootstrap, plan, repeats, latency=latency, ceiling=ceiling))
-    tables = [table("e2e: maximum throughput through Kafka (median of drains)", THROUGHPUT_COLUMNS, [result])]
+    trader = result["trader"]
+    legend = "cases: " + "; ".join(
+        f"{case.name} = {case.title}, {figure['instruments']} instruments ticked"
+        for case, figure in zip(cases(plan), (result, trader), strict=True))
+    tables = [table("e2e: maximum throughput through Kafka (median of drains)", THROUGHPUT_COLUMNS,
+                    [result, trader]) + "\n" + legend]
     if latency:
-        tables.append(table("e2e: ramp to the sustained maximum (processor not saturated)",
-                            RAMP_COLUMNS, result["ramp"]))
+        tables.append(table("e2e: ramp to the sustained maximum (not saturated)",
+                            RAMP_COLUMNS, [*result["ramp"], *trader["ramp"]]))
         tables.append(table("e2e: receive -> readable on the output topic, per output, at loads of "
-                            "the sustained maximum (median of runs)", LATENCY_COLUMNS, result["loads"]))
+                            "the sustained maximum (median of runs)", LATENCY_COLUMNS,
+                            [*result["loads"], *trader["loads"]]))
+    lines = targets(plan, result)
+    if lines:
+        tables.append(lines)
     result["table"] = "\n\n".join(tables)
     return result

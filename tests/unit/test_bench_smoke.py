@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from bench import e2e
 from bench.runner import run
 from monitor.cli import build_parser
 from monitor.commands import bench as bench_command
+from monitor.domain.events import PriceEvent
 
 
 def _arguments(*argv: str) -> argparse.Namespace:
@@ -87,3 +89,27 @@ def test_repeats_below_one_are_refused(capsys: pytest.CaptureFixture[str]) -> No
     """--repeats 0 is an error, not an empty run."""
     assert run(_arguments("core", "--size", "tiny", "--repeats", "0")) == 2
     assert "--repeats" in capsys.readouterr().err
+
+
+def test_the_trader_case_ticks_only_the_instruments_its_portfolio_holds() -> None:
+    """The single trader's stream reaches its one portfolio on every tick; the desk's covers all 20."""
+    desk, trader = e2e.cases(e2e.FULL)
+    assert (desk.portfolios, trader.portfolios) == (1_000, 1)
+    workload = trader.workload(base_ms=0)
+    held = {leg.instrument.id for leg in workload.portfolios[0].legs}
+    stream = workload.stream(500, receive_ms=0)
+    ticked = {event.instrument for event in stream if isinstance(event, PriceEvent)}
+    assert ticked <= held
+    assert len(desk.workload(base_ms=0).instruments) == 20
+
+
+def test_the_targets_line_names_each_case_and_whether_it_is_met() -> None:
+    """The latency and ratio targets are judged for the desk and for the trader separately."""
+    desk = {"latency_p99_ms": 88.4, "latency_met": False, "ratio": 0.107, "ratio_met": False}
+    printed = e2e.targets(e2e.FULL, {**desk, "trader": {
+        "latency_p99_ms": 7.31, "latency_met": True, "ratio": 0.9, "ratio_met": True}})
+    latency, ratio = printed.splitlines()
+    assert latency == ("target p99 <= 10 ms at 50 % of the sustained maximum: desk (1,000 portfolios) "
+                       "88.4 ms missed; single trader (1 portfolio) 7.3 ms met")
+    assert ratio == ("target processor drain >= 0.8 x the passthrough's: desk (1,000 portfolios) "
+                     "0.107 missed; single trader (1 portfolio) 0.900 met")
