@@ -16,20 +16,23 @@ same id + ":resolved", so a duplicate delivered by at-least-once processing carr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from monitor.alerts.rules import (
     EXTERNAL_RULES,
+    OBSERVERS,
     SEVERITIES,
     SNAPSHOT_RULES,
     SPECS_BY_NAME,
     AlertsConfig,
     Observation,
+    Observer,
     RuleConfig,
     Severity,
-    observe,
+    read_snapshot,
 )
 
 TransitionState = Literal["firing", "resolved"]
@@ -101,6 +104,19 @@ class _AlertState:
 
 
 _Key = tuple[str, str, str]
+_Alerts = dict[str, dict[str, dict[str, _AlertState]]]
+"""Alert states by portfolio, then rule, then subject; a rule without alerts has no entry."""
+_Plan = tuple[tuple[str, RuleConfig, Observer], ...]
+"""Every snapshot rule of one configuration, in order, with its settings and observer."""
+_NO_SUBJECTS: Mapping[str, _AlertState] = {}
+
+
+def _plan(config: AlertsConfig) -> _Plan:
+    return tuple((spec.name, config.rule(spec.name), OBSERVERS[spec.name]) for spec in SNAPSHOT_RULES)
+
+
+def _disabled_message(rule: str, subject: str) -> str:
+    return f"{SPECS_BY_NAME[rule].label} alert for {subject} resolved: rule disabled"
 
 
 def _gone_message(rule: str, subject: str) -> str:
@@ -116,7 +132,9 @@ class AlertEngine:
     def __init__(self, config: AlertsConfig, per_portfolio: Mapping[str, AlertsConfig] | None = None) -> None:
         self._config = config
         self._per_portfolio = dict(per_portfolio or {})
-        self._states: dict[_Key, _AlertState] = {}
+        self._plan = _plan(config)
+        self._plans = {portfolio: _plan(settings) for portfolio, settings in self._per_portfolio.items()}
+        self._alerts: _Alerts = {}
 
     def config_for(self, portfolio: str) -> AlertsConfig:
         """The settings that apply to ``portfolio`` (its own, else the global ones)."""
@@ -130,22 +148,25 @@ class AlertEngine:
             raise AlertStateError(f"risk snapshot has no portfolio id: {portfolio!r}")
         if not isinstance(ts_ms, int) or isinstance(ts_ms, bool):
             raise AlertStateError(f"risk snapshot has no integer ts_event_ms: {ts_ms!r}")
-        config = self.config_for(portfolio)
+        reading = read_snapshot(snapshot)
+        by_rule = self._alerts.get(portfolio, {})
         transitions: list[AlertTransition] = []
-        for spec in SNAPSHOT_RULES:
-            rule = config.rule(spec.name)
-            known = {key[2] for key in self._states if key[0] == portfolio and key[1] == spec.name}
-            observations: Mapping[str, Observation] | None = {}
-            if rule.enabled:
-                observations = observe(spec.name, snapshot, rule)
-            if observations is None:
+        for name, rule, observer in self._plans.get(portfolio, self._plan):
+            # only subjects with an alert (``tracked``) and breaching ones can change state
+            tracked = by_rule.get(name, _NO_SUBJECTS)
+            if not rule.enabled:
+                observations: Mapping[str, Observation] = {}
+                absence: _Absence = "disabled"
+            else:
+                observed = observer(reading, rule, tracked)
+                if observed is None:
+                    continue
+                observations, absence = observed, "gone"
+            if not tracked and not observations:
                 continue
-            for subject in sorted(known | observations.keys()):
+            for subject in sorted(tracked.keys() | observations.keys()):
                 transition = self._step(
-                    (portfolio, spec.name, subject),
-                    observations.get(subject, "disabled" if not rule.enabled else "gone"),
-                    ts_ms=ts_ms,
-                    rule=rule,
+                    (portfolio, name, subject), observations.get(subject, absence), ts_ms=ts_ms, rule=rule
                 )
                 if transition is not None:
                     transitions.append(transition)
@@ -173,15 +194,13 @@ class AlertEngine:
         settings = self.config_for(portfolio).rule(rule)
         if not settings.enabled:
             return []
-        observation = Observation("breach" if active else "clear", value, None, None, message)
+        observation = Observation("breach" if active else "clear", value, None, None, lambda: message)
         transition = self._step((portfolio, rule, subject), observation, ts_ms=ts_ms, rule=settings)
         return [] if transition is None else [transition]
 
     def firing(self) -> list[tuple[str, str, str, str]]:
         """Every firing alert as (portfolio, rule, subject, severity), sorted: the metrics gauge."""
-        return sorted(
-            (*key, state.severity) for key, state in self._states.items() if state.phase == "firing"
-        )
+        return sorted((*key, state.severity) for key, state in self._entries() if state.phase == "firing")
 
     def state(self) -> dict[str, Any]:
         """A JSON-serialisable checkpoint of every pending and firing alert, with their times."""
@@ -197,7 +216,7 @@ class AlertEngine:
                     "fired_ms": state.fired_ms,
                     "severity": state.severity,
                 }
-                for key, state in sorted(self._states.items())
+                for key, state in sorted(self._entries(), key=lambda entry: entry[0])
             ],
         }
 
@@ -208,44 +227,60 @@ class AlertEngine:
         entries = state.get("alerts")
         if not isinstance(entries, list):
             raise AlertStateError("alert state: 'alerts' must be a list")
-        restored: dict[_Key, _AlertState] = {}
+        restored: _Alerts = {}
         for index, entry in enumerate(entries):
-            key, alert = _parse_entry(index, entry)
-            restored[key] = alert
-        self._states = restored
+            (portfolio, rule, subject), alert = _parse_entry(index, entry)
+            restored.setdefault(portfolio, {}).setdefault(rule, {})[subject] = alert
+        self._alerts = restored
+
+    def _entries(self) -> Iterator[tuple[_Key, _AlertState]]:
+        """Every pending and firing alert with its (portfolio, rule, subject) key, unordered."""
+        for portfolio, by_rule in self._alerts.items():
+            for rule, alerts in by_rule.items():
+                for subject, alert in alerts.items():
+                    yield (portfolio, rule, subject), alert
+
+    def _store(self, key: _Key, alert: _AlertState) -> None:
+        self._alerts.setdefault(key[0], {}).setdefault(key[1], {})[key[2]] = alert
+
+    def _forget(self, key: _Key) -> None:
+        """Drop one alert, and its rule's entry once the rule has no alert left for the portfolio."""
+        by_rule = self._alerts[key[0]]
+        alerts = by_rule[key[1]]
+        del alerts[key[2]]
+        if not alerts:
+            del by_rule[key[1]]
 
     def _step(
         self, key: _Key, observation: Observation | _Absence, *, ts_ms: int, rule: RuleConfig
     ) -> AlertTransition | None:
         """Advance one alert's state machine; return the transition to publish, if any."""
-        current = self._states.get(key)
+        current = self._alerts.get(key[0], {}).get(key[1], _NO_SUBJECTS).get(key[2])
         status = observation if isinstance(observation, str) else observation.status
         if status == "unknown":
             return None
         if isinstance(observation, Observation) and status == "breach":
             if current is None:
                 current = _AlertState("pending", ts_ms, None, rule.severity)
-                self._states[key] = current
+                self._store(key, current)
             if current.phase == "firing" or ts_ms - current.since_ms < rule.for_ms:
                 return None
-            self._states[key] = _AlertState("firing", current.since_ms, ts_ms, current.severity)
+            self._store(key, _AlertState("firing", current.since_ms, ts_ms, current.severity))
             return _transition(key, "firing", current, fired_ms=ts_ms, ts_ms=ts_ms, observation=observation)
         if current is None:
             return None
         if current.phase == "pending":
             # the condition stopped holding before for_ms elapsed: start over next time
-            del self._states[key]
+            self._forget(key)
             return None
         if status == "between":
             return None
-        del self._states[key]
+        self._forget(key)
         fired_ms = current.fired_ms if current.fired_ms is not None else current.since_ms
         if observation == "gone":
-            observation = Observation("clear", None, None, None, _gone_message(key[1], key[2]))
+            observation = Observation("clear", None, None, None, partial(_gone_message, key[1], key[2]))
         elif observation == "disabled":
-            label = SPECS_BY_NAME[key[1]].label
-            message = f"{label} alert for {key[2]} resolved: rule disabled"
-            observation = Observation("clear", None, None, None, message)
+            observation = Observation("clear", None, None, None, partial(_disabled_message, key[1], key[2]))
         return _transition(key, "resolved", current, fired_ms=fired_ms, ts_ms=ts_ms, observation=observation)
 
 

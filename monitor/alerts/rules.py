@@ -42,8 +42,9 @@ practice (ASC 815); the lifecycle flags from the hedge plan (risk-definitions "H
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from typing import Any, Literal
 
 Severity = Literal["critical", "warning", "info"]
@@ -393,19 +394,47 @@ if _CONFIG_FIELDS != RULE_NAMES:  # pragma: no cover - a developer error caught 
 # --- reading the snapshot -------------------------------------------------------------------------
 
 
+def _no_message() -> str:
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One rule's reading of one subject: its status, figure, levels and a human sentence."""
+    """One rule's reading of one subject: its status, figure, levels and how to word a change.
+
+    ``describe`` words a breach or a clear; it runs only when a transition needs the sentence, so a
+    snapshot that changes nothing formats no text.
+    """
 
     status: Status
     value: float | None
     threshold: float | None
     clear_threshold: float | None
-    message: str
+    describe: Callable[[], str] = _no_message
+
+    @property
+    def message(self) -> str:
+        """The human sentence for a transition caused by this reading ("" unless breach or clear)."""
+        return self.describe() if self.status in ("breach", "clear") else ""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotReading:
+    """One risk snapshot with its open positions grouped once for every rule that reads them."""
+
+    snapshot: Mapping[str, Any]
+    open_positions: dict[str, list[Mapping[str, Any]]] | None
+
+
+def read_snapshot(snapshot: Mapping[str, Any]) -> SnapshotReading:
+    """Prepare one risk snapshot for the observers (groups its open positions)."""
+    return SnapshotReading(snapshot, _open_positions(snapshot))
 
 
 def _number(value: object) -> float | None:
     """A finite float, or None for null, non-numbers, booleans and non-finite values."""
+    if type(value) is float:  # the common case, checked without the isinstance chain
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     number = float(value)
@@ -413,6 +442,8 @@ def _number(value: object) -> float | None:
 
 
 def _table(value: object) -> Mapping[str, Any] | None:
+    if type(value) is dict:  # the common case, checked without the Mapping ABC
+        return value
     return value if isinstance(value, Mapping) else None
 
 
@@ -453,18 +484,25 @@ def _levels(rule: RuleConfig) -> tuple[float, float]:
 def _open_positions(snapshot: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]] | None:
     """Open positions grouped by instrument (sorted by account), or None if the list is missing."""
     positions = snapshot.get("positions")
-    if not isinstance(positions, Sequence) or isinstance(positions, (str, bytes)):
+    if type(positions) is not list and (
+        not isinstance(positions, Sequence) or isinstance(positions, (str, bytes))
+    ):
         return None
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for position in positions:
-        if not isinstance(position, Mapping):
+        if type(position) is not dict and not isinstance(position, Mapping):
             continue
         instrument = position.get("instrument")
         if not isinstance(instrument, str) or position.get("quantity") == 0:
             continue
-        grouped.setdefault(instrument, []).append(position)
+        group = grouped.get(instrument)
+        if group is None:
+            grouped[instrument] = [position]
+        else:
+            group.append(position)
     for group in grouped.values():
-        group.sort(key=lambda position: str(position.get("account", "")))
+        if len(group) > 1:
+            group.sort(key=lambda position: str(position.get("account", "")))
     return grouped
 
 
@@ -481,66 +519,81 @@ def _worst(group: Sequence[Mapping[str, Any]], figure: str, *, highest: bool) ->
     return worst, account
 
 
+# Every observer takes ``tracked``, the subjects with a pending or firing alert of its rule, and
+# reports a subject only when it breaches or is tracked: any other reading changes nothing.
+
+
+def _hedge_ratio_message(
+    asset: str, ratio: float, target: float, band: float, clear_fraction: float, status: Status, side: str
+) -> str:
+    band_text = f"{_ratio(target - band)}{EN_DASH}{_ratio(target + band)}"
+    if status == "breach":
+        return (
+            f"{asset} hedge ratio {_ratio(ratio)} is {side} the target band {band_text} "
+            f"(target {_ratio(target)})"
+        )
+    clear_text = f"{_ratio(target - clear_fraction * band)}{EN_DASH}{_ratio(target + clear_fraction * band)}"
+    return (
+        f"{asset} hedge ratio {_ratio(ratio)} is back within {clear_text} "
+        f"(target {_ratio(target)}, band {band_text})"
+    )
+
+
 def _hedge_ratio(
-    snapshot: Mapping[str, Any], rule: RuleConfig, *, high: bool
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str], *, high: bool
 ) -> dict[str, Observation] | None:
     """Hedge ratio outside ``target ± band`` (risk-definitions "Hedge ratio and rebalance").
 
     Band from ``assets.<A>.hedge_band`` when positive, else the rule's ``threshold``; it resolves
     inside ``target ± clear_threshold * band``.
     """
-    assets = _table(snapshot.get("assets"))
+    assets = _table(reading.snapshot.get("assets"))
     if assets is None:
         return None
     default_band, clear_fraction = _levels(rule)
+    side = "above" if high else "below"
     observations: dict[str, Observation] = {}
     for asset, figures in assets.items():
         row = _table(figures) or {}
         ratio = _number(row.get("hedge_ratio"))
         target = _number(row.get("target_hedge_ratio"))
+        if target is None:
+            if asset in tracked:
+                observations[asset] = Observation("unknown", ratio, None, None)
+            continue
         snapshot_band = _number(row.get("hedge_band"))
         band = snapshot_band if snapshot_band is not None and snapshot_band > 0 else default_band
-        if target is None:
-            observations[asset] = Observation("unknown", ratio, None, None, "")
-            continue
-        band_text = f"{_ratio(target - band)}{EN_DASH}{_ratio(target + band)}"
-        clear_text = (
-            f"{_ratio(target - clear_fraction * band)}{EN_DASH}{_ratio(target + clear_fraction * band)}"
-        )
         if high:
             threshold, clear = target + band, target + clear_fraction * band
             status = _above(ratio, threshold, clear)
-            side = "above"
         else:
             threshold, clear = target - band, target - clear_fraction * band
             status = _below(ratio, threshold, clear)
-            side = "below"
-        message = ""
-        if status == "breach" and ratio is not None:
-            message = (
-                f"{asset} hedge ratio {_ratio(ratio)} is {side} the target band {band_text} "
-                f"(target {_ratio(target)})"
-            )
-        elif status == "clear" and ratio is not None:
-            message = (
-                f"{asset} hedge ratio {_ratio(ratio)} is back within {clear_text} "
-                f"(target {_ratio(target)}, band {band_text})"
-            )
-        observations[asset] = Observation(status, ratio, threshold, clear, message)
+        if status != "breach" and asset not in tracked:
+            continue
+        describe = _no_message
+        if ratio is not None:
+            describe = partial(_hedge_ratio_message, asset, ratio, target, band, clear_fraction, status, side)
+        observations[asset] = Observation(status, ratio, threshold, clear, describe)
     return observations
 
 
-def _hedge_ratio_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
-    return _hedge_ratio(snapshot, rule, high=False)
+def _hedge_ratio_low(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
+    return _hedge_ratio(reading, rule, tracked, high=False)
 
 
-def _hedge_ratio_high(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
-    return _hedge_ratio(snapshot, rule, high=True)
+def _hedge_ratio_high(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
+    return _hedge_ratio(reading, rule, tracked, high=True)
 
 
 def _per_position(
-    snapshot: Mapping[str, Any],
+    reading: SnapshotReading,
     rule: RuleConfig,
+    tracked: Container[str],
     figure: str,
     *,
     highest: bool,
@@ -551,7 +604,7 @@ def _per_position(
     ``highest`` picks the largest value and fires above the threshold, else the smallest and fires
     below it; ``message(instrument, account, value, status, threshold, clear)`` words a change.
     """
-    grouped = _open_positions(snapshot)
+    grouped = reading.open_positions
     if grouped is None:
         return None
     threshold, clear = _levels(rule)
@@ -559,49 +612,63 @@ def _per_position(
     for instrument, group in grouped.items():
         value, account = _worst(group, figure, highest=highest)
         status = (_above if highest else _below)(value, threshold, clear)
-        text = ""
-        if value is not None and status in ("breach", "clear"):
-            text = message(instrument, account, value, status, threshold, clear)
-        observations[instrument] = Observation(status, value, threshold, clear, text)
+        if status != "breach" and instrument not in tracked:
+            continue
+        describe = _no_message
+        if value is not None:
+            describe = partial(message, instrument, account, value, status, threshold, clear)
+        observations[instrument] = Observation(status, value, threshold, clear, describe)
     return observations
 
 
-def _margin_buffer_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+def _margin_buffer_message(
+    instrument: str, account: str, value: float, status: Status, threshold: float, clear: float
+) -> str:
+    if status == "breach":
+        return (f"{instrument} margin buffer is {_percent(value)} of margin balance "
+                f"(account {account}), below {_percent(threshold)}")
+    return (f"{instrument} margin buffer recovered to {_percent(value)} of margin balance "
+            f"(account {account}), at or above {_percent(clear)}")
+
+
+def _margin_buffer_low(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """Margin buffer ``(margin balance - maintenance margin) / margin balance`` below a fraction.
 
     risk-definitions "Margin (hedge leg)"; the lowest buffer across accounts holding the instrument.
     """
-    def message(instrument: str, account: str, value: float, status: Status, threshold: float,
-                clear: float) -> str:
-        if status == "breach":
-            return (f"{instrument} margin buffer is {_percent(value)} of margin balance "
-                    f"(account {account}), below {_percent(threshold)}")
-        return (f"{instrument} margin buffer recovered to {_percent(value)} of margin balance "
-                f"(account {account}), at or above {_percent(clear)}")
-
-    return _per_position(snapshot, rule, "margin_buffer_fraction", highest=False, message=message)
+    return _per_position(
+        reading, rule, tracked, "margin_buffer_fraction", highest=False, message=_margin_buffer_message
+    )
 
 
-def _margin_ratio_high(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+def _margin_ratio_message(
+    instrument: str, account: str, value: float, status: Status, threshold: float, clear: float
+) -> str:
+    if status == "breach":
+        return (f"{instrument} margin ratio {_percent(value)} (account {account}) is above "
+                f"{_percent(threshold)}; liquidation at 100.0 %")
+    return (f"{instrument} margin ratio {_percent(value)} (account {account}) is back at or "
+            f"below {_percent(clear)}")
+
+
+def _margin_ratio_high(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """Margin ratio ``maintenance margin / margin balance`` above a level (Binance sense).
 
     Liquidation at 100 %; risk-definitions "Margin (hedge leg)"; the highest ratio across accounts
     holding the instrument.
     """
-    def message(instrument: str, account: str, value: float, status: Status, threshold: float,
-                clear: float) -> str:
-        if status == "breach":
-            return (f"{instrument} margin ratio {_percent(value)} (account {account}) is above "
-                    f"{_percent(threshold)}; liquidation at 100.0 %")
-        return (f"{instrument} margin ratio {_percent(value)} (account {account}) is back at or "
-                f"below {_percent(clear)}")
-
-    return _per_position(snapshot, rule, "margin_ratio", highest=True, message=message)
+    return _per_position(reading, rule, tracked, "margin_ratio", highest=True, message=_margin_ratio_message)
 
 
-def _liquidation_distance_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+def _liquidation_distance_low(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """Distance to liquidation ``|LP - P| / P`` below a fraction (risk-definitions "Margin")."""
-    positions = snapshot.get("positions")
+    positions = reading.snapshot.get("positions")
 
     def message(instrument: str, account: str, value: float, status: Status, threshold: float,
                 clear: float) -> str:
@@ -617,46 +684,72 @@ def _liquidation_distance_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> 
             return f"{where}, below {_percent(threshold)}"
         return f"{where}, at or above {_percent(clear)}"
 
-    return _per_position(snapshot, rule, "liquidation_distance", highest=False, message=message)
+    return _per_position(reading, rule, tracked, "liquidation_distance", highest=False, message=message)
+
+
+def _dollar_offset_message(
+    asset: str, value: float, status: Status, bounds: tuple[float, float], clear_bounds: tuple[float, float]
+) -> str:
+    if status == "breach":
+        band_text = f"{_ratio(bounds[0])}{EN_DASH}{_ratio(bounds[1])}"
+        return f"{asset} dollar offset {_ratio(value)} is outside the effective range {band_text}"
+    clear_text = f"{_ratio(clear_bounds[0])}{EN_DASH}{_ratio(clear_bounds[1])}"
+    return f"{asset} dollar offset {_ratio(value)} is back within {clear_text}"
 
 
 def _dollar_offset_out_of_band(
-    snapshot: Mapping[str, Any], rule: RuleConfig
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
 ) -> dict[str, Observation] | None:
     """Dollar offset ``-(F_t - F_0) / (S_t - S_0)`` outside ``[t, 1/t]`` (IAS 39 AG105: 80-125 %).
 
     Resolves inside ``[c, 1/c]``. The transition's threshold is the bound that was crossed.
     """
-    effectiveness = _table(snapshot.get("effectiveness"))
+    effectiveness = _table(reading.snapshot.get("effectiveness"))
     if effectiveness is None:
         return None
     lower, clear_lower = _levels(rule)
     upper, clear_upper = 1.0 / lower, 1.0 / clear_lower
-    band_text = f"{_ratio(lower)}{EN_DASH}{_ratio(upper)}"
-    clear_text = f"{_ratio(clear_lower)}{EN_DASH}{_ratio(clear_upper)}"
     observations: dict[str, Observation] = {}
     for asset, figures in effectiveness.items():
         value = _number((_table(figures) or {}).get("dollar_offset"))
         if value is None:
-            observations[asset] = Observation("unknown", None, None, None, "")
+            if asset in tracked:
+                observations[asset] = Observation("unknown", None, None, None)
+            continue
+        if value < lower or value > upper:
+            status: Status = "breach"
+        elif clear_lower <= value <= clear_upper:
+            status = "clear"
+        else:
+            status = "between"
+        if status != "breach" and asset not in tracked:
             continue
         threshold = lower if value < 1.0 else upper
         clear = clear_lower if value < 1.0 else clear_upper
-        if value < lower or value > upper:
-            status: Status = "breach"
-            message = f"{asset} dollar offset {_ratio(value)} is outside the effective range {band_text}"
-        elif clear_lower <= value <= clear_upper:
-            status = "clear"
-            message = f"{asset} dollar offset {_ratio(value)} is back within {clear_text}"
-        else:
-            status, message = "between", ""
-        observations[asset] = Observation(status, value, threshold, clear, message)
+        describe = partial(
+            _dollar_offset_message, asset, value, status, (lower, upper), (clear_lower, clear_upper)
+        )
+        observations[asset] = Observation(status, value, threshold, clear, describe)
     return observations
 
 
-def _r2_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+def _r2_message(
+    asset: str, value: float, samples: float | None, status: Status, threshold: float, clear: float
+) -> str:
+    samples_text = f" over {int(samples)} samples" if samples is not None else ""
+    if status == "breach":
+        return f"{asset} hedge regression R\u00b2 {_ratio(value)}{samples_text} is below {_ratio(threshold)}"
+    return (
+        f"{asset} hedge regression R\u00b2 {_ratio(value)}{samples_text} is back at or "
+        f"above {_ratio(clear)}"
+    )
+
+
+def _r2_low(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """R² of the regression of ``dF`` on ``dS`` below a level (ASC 815 practice: >= 0.80)."""
-    effectiveness = _table(snapshot.get("effectiveness"))
+    effectiveness = _table(reading.snapshot.get("effectiveness"))
     if effectiveness is None:
         return None
     threshold, clear = _levels(rule)
@@ -664,30 +757,32 @@ def _r2_low(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observat
     for asset, figures in effectiveness.items():
         row = _table(figures) or {}
         value = _number(row.get("r2"))
-        samples = _number(row.get("samples"))
-        samples_text = f" over {int(samples)} samples" if samples is not None else ""
         status = _below(value, threshold, clear)
-        message = ""
-        if value is not None and status == "breach":
-            message = (
-                f"{asset} hedge regression R\u00b2 {_ratio(value)}{samples_text} is below {_ratio(threshold)}"
-            )
-        elif value is not None and status == "clear":
-            message = (
-                f"{asset} hedge regression R\u00b2 {_ratio(value)}{samples_text} is back at or "
-                f"above {_ratio(clear)}"
-            )
-        observations[asset] = Observation(status, value, threshold, clear, message)
+        if status != "breach" and asset not in tracked:
+            continue
+        describe = _no_message
+        if value is not None:
+            samples = _number(row.get("samples"))
+            describe = partial(_r2_message, asset, value, samples, status, threshold, clear)
+        observations[asset] = Observation(status, value, threshold, clear, describe)
     return observations
 
 
-def _basis_wide(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+def _basis_message(instrument: str, basis: float, status: Status, threshold: float, clear: float) -> str:
+    if status == "breach":
+        return f"{instrument} basis {basis:+.1f} bps is wider than \u00b1{threshold:.1f} bps"
+    return f"{instrument} basis {basis:+.1f} bps is back within \u00b1{clear:.1f} bps"
+
+
+def _basis_wide(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """Basis ``(P - S) / S`` in bps wider than ``±threshold``.
 
     risk-definitions "Funding, fees, basis". The transition's value is the signed basis; the
     comparison is on its absolute value, the widest across accounts holding the instrument.
     """
-    grouped = _open_positions(snapshot)
+    grouped = reading.open_positions
     if grouped is None:
         return None
     threshold, clear = _levels(rule)
@@ -699,72 +794,98 @@ def _basis_wide(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Obse
             if value is not None and (basis is None or abs(value) > abs(basis)):
                 basis = value
         status = _above(None if basis is None else abs(basis), threshold, clear)
-        message = ""
-        if basis is not None and status == "breach":
-            message = f"{instrument} basis {basis:+.1f} bps is wider than \u00b1{threshold:.1f} bps"
-        elif basis is not None and status == "clear":
-            message = f"{instrument} basis {basis:+.1f} bps is back within \u00b1{clear:.1f} bps"
-        observations[instrument] = Observation(status, basis, threshold, clear, message)
+        if status != "breach" and instrument not in tracked:
+            continue
+        describe = _no_message
+        if basis is not None:
+            describe = partial(_basis_message, instrument, basis, status, threshold, clear)
+        observations[instrument] = Observation(status, basis, threshold, clear, describe)
     return observations
 
 
-def _cost_budget_exceeded(snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
+def _cost_message(cost: float, budget: float, status: Status, fraction: float, clear_fraction: float) -> str:
+    if status == "breach":
+        return f"hedge cost {_usd(cost)} is above {_percent(fraction)} of the cost budget {_usd(budget)}"
+    return (
+        f"hedge cost {_usd(cost)} is back at or below {_percent(clear_fraction)} of the cost "
+        f"budget {_usd(budget)}"
+    )
+
+
+def _cost_budget_exceeded(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """Hedge cost ``fees + funding paid - funding received`` above ``threshold * cost budget``.
 
     risk-definitions "Funding, fees, basis" and "Hedge lifecycle". Subject: "portfolio".
     """
-    costs = _table(snapshot.get("costs"))
+    costs = _table(reading.snapshot.get("costs"))
     if costs is None:
         return None
     fraction, clear_fraction = _levels(rule)
     cost = _number(costs.get("hedge_cost_usd"))
     budget = _number(costs.get("cost_budget_usd"))
     if cost is None or budget is None:
-        return {PORTFOLIO_SUBJECT: Observation("unknown", cost, None, None, "")}
+        if PORTFOLIO_SUBJECT not in tracked:
+            return {}
+        return {PORTFOLIO_SUBJECT: Observation("unknown", cost, None, None)}
     threshold, clear = fraction * budget, clear_fraction * budget
     status = _above(cost, threshold, clear)
-    message = ""
+    if status != "breach" and PORTFOLIO_SUBJECT not in tracked:
+        return {}
+    describe = partial(_cost_message, cost, budget, status, fraction, clear_fraction)
+    return {PORTFOLIO_SUBJECT: Observation(status, cost, threshold, clear, describe)}
+
+
+def _lifecycle_message(
+    asset: str,
+    status: Status,
+    firing_text: Callable[[str, Mapping[str, Any]], str],
+    resolved_text: str,
+    assets: Mapping[str, Any],
+) -> str:
     if status == "breach":
-        message = f"hedge cost {_usd(cost)} is above {_percent(fraction)} of the cost budget {_usd(budget)}"
-    elif status == "clear":
-        message = (
-            f"hedge cost {_usd(cost)} is back at or below {_percent(clear_fraction)} of the cost "
-            f"budget {_usd(budget)}"
-        )
-    return {PORTFOLIO_SUBJECT: Observation(status, cost, threshold, clear, message)}
+        return firing_text(asset, _table(assets.get(asset)) or {})
+    return f"{asset} {resolved_text}"
 
 
 def _lifecycle_flag(
-    snapshot: Mapping[str, Any],
+    reading: SnapshotReading,
+    tracked: Container[str],
     flag: str,
     firing_text: Callable[[str, Mapping[str, Any]], str],
     resolved_text: str,
 ) -> dict[str, Observation] | None:
-    lifecycle = _table(snapshot.get("lifecycle"))
+    lifecycle = _table(reading.snapshot.get("lifecycle"))
     if lifecycle is None:
         return None
-    assets = _table(snapshot.get("assets")) or {}
+    assets = _table(reading.snapshot.get("assets")) or {}
     observations: dict[str, Observation] = {}
     for asset, figures in lifecycle.items():
         value = (_table(figures) or {}).get(flag)
         if value is True:
-            text = firing_text(asset, _table(assets.get(asset)) or {})
-            observations[asset] = Observation("breach", None, None, None, text)
+            status: Status = "breach"
+        elif asset not in tracked:
+            continue
         elif value is False:
-            observations[asset] = Observation("clear", None, None, None, f"{asset} {resolved_text}")
+            status = "clear"
         else:
-            observations[asset] = Observation("unknown", None, None, None, "")
+            observations[asset] = Observation("unknown", None, None, None)
+            continue
+        describe = partial(_lifecycle_message, asset, status, firing_text, resolved_text, assets)
+        observations[asset] = Observation(status, None, None, None, describe)
     return observations
 
 
-def _hedge_expired(snapshot: Mapping[str, Any], _rule: RuleConfig) -> dict[str, Observation] | None:
+def _expired_text(asset: str, _figures: Mapping[str, Any]) -> str:
+    return f"{asset} hedge plan has expired: roll or close the hedge"
+
+
+def _hedge_expired(
+    reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """``lifecycle.<A>.expired``: the hedge plan's expiry has passed (risk-definitions)."""
-    return _lifecycle_flag(
-        snapshot,
-        "expired",
-        lambda asset, _figures: f"{asset} hedge plan has expired: roll or close the hedge",
-        "hedge plan is no longer expired",
-    )
+    return _lifecycle_flag(reading, tracked, "expired", _expired_text, "hedge plan is no longer expired")
 
 
 def _exit_text(asset: str, figures: Mapping[str, Any]) -> str:
@@ -773,56 +894,68 @@ def _exit_text(asset: str, figures: Mapping[str, Any]) -> str:
     return f"{asset} price{price_text} crossed the hedge plan's exit level"
 
 
-def _exit_level_crossed(snapshot: Mapping[str, Any], _rule: RuleConfig) -> dict[str, Observation] | None:
+def _exit_level_crossed(
+    reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """``lifecycle.<A>.exit_level_crossed``: the plan's exit price level was crossed."""
     return _lifecycle_flag(
-        snapshot,
+        reading,
+        tracked,
         "exit_level_crossed",
         _exit_text,
         "price is back on the hedge side of its exit level",
     )
 
 
-def _stop_loss_hit(snapshot: Mapping[str, Any], _rule: RuleConfig) -> dict[str, Observation] | None:
+def _stop_loss_text(asset: str, _figures: Mapping[str, Any]) -> str:
+    return f"{asset} hedge leg reached its stop-loss"
+
+
+def _stop_loss_hit(
+    reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """``lifecycle.<A>.stop_loss_hit``: the hedge leg's USD loss reached the plan's stop-loss."""
     return _lifecycle_flag(
-        snapshot,
-        "stop_loss_hit",
-        lambda asset, _figures: f"{asset} hedge leg reached its stop-loss",
-        "hedge leg is back above its stop-loss",
+        reading, tracked, "stop_loss_hit", _stop_loss_text, "hedge leg is back above its stop-loss"
     )
 
 
-def _stale_feed(snapshot: Mapping[str, Any], _rule: RuleConfig) -> dict[str, Observation] | None:
+def _stale_message(instrument: str, status: Status) -> str:
+    if status == "breach":
+        return f"{instrument} price feed is stale; risk figures that use it are out of date"
+    return f"{instrument} price feed is live again"
+
+
+def _stale_feed(
+    reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
     """An instrument the portfolio holds (in ``positions``) is listed in ``feeds.stale``."""
-    grouped = _open_positions(snapshot)
+    grouped = reading.open_positions
     if grouped is None:
         return None
-    feeds = _table(snapshot.get("feeds"))
+    feeds = _table(reading.snapshot.get("feeds"))
     stale_list = feeds.get("stale") if feeds is not None else None
     stale: set[str] | None = None
     if isinstance(stale_list, Sequence) and not isinstance(stale_list, (str, bytes)):
         stale = {item for item in stale_list if isinstance(item, str)}
     observations: dict[str, Observation] = {}
     for instrument in grouped:
-        if stale is None:
-            observations[instrument] = Observation("unknown", None, None, None, "")
-        elif instrument in stale:
-            observations[instrument] = Observation(
-                "breach",
-                None,
-                None,
-                None,
-                f"{instrument} price feed is stale; risk figures that use it are out of date",
-            )
+        if stale is not None and instrument in stale:
+            status: Status = "breach"
+        elif instrument not in tracked:
+            continue
+        elif stale is None:
+            observations[instrument] = Observation("unknown", None, None, None)
+            continue
         else:
-            observations[instrument] = Observation(
-                "clear", None, None, None, f"{instrument} price feed is live again"
-            )
+            status = "clear"
+        describe = partial(_stale_message, instrument, status)
+        observations[instrument] = Observation(status, None, None, None, describe)
     return observations
 
 
-Observer = Callable[[Mapping[str, Any], RuleConfig], "dict[str, Observation] | None"]
+Observer = Callable[[SnapshotReading, RuleConfig, Container[str]], "dict[str, Observation] | None"]
+"""Reads one rule's subjects: every breaching one and every tracked one (see above)."""
 
 OBSERVERS: Mapping[str, Observer] = {
     "hedge_ratio_low": _hedge_ratio_low,
@@ -841,6 +974,16 @@ OBSERVERS: Mapping[str, Observer] = {
 }
 
 
+class _EverySubject(Container[str]):
+    """Counts every subject as tracked, so an observer reports all of them."""
+
+    def __contains__(self, subject: object) -> bool:
+        return True
+
+
+_EVERY_SUBJECT = _EverySubject()
+
+
 def observe(name: str, snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
     """Read one rule's subjects from a snapshot; None when the section it reads is missing."""
-    return OBSERVERS[name](snapshot, rule)
+    return OBSERVERS[name](read_snapshot(snapshot), rule, _EVERY_SUBJECT)
