@@ -20,13 +20,14 @@ from typing import Any
 
 from bench.report import median, table
 from bench.workload import Workload, bench_catalog
+from monitor import eventloop
 from monitor.alerts import AlertEngine, AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.memory import MemoryBus
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import Event, PriceEvent
 from monitor.domain.plans import PortfolioSettings
-from monitor.processor.engine import RiskEngine
+from monitor.processor.engine import RiskEngine, RiskLevels
 from monitor.processor.runner import Processor, ProcessorSettings
 
 DRAIN_TIMEOUT_S = 900.0
@@ -39,10 +40,15 @@ class CoreCase:
 
     portfolios: int
     events: int
+    publish_interval_ms: int = 0
 
 
-FULL_CASES = (CoreCase(1, 200_000), CoreCase(1_000, 100_000), CoreCase(10_000, 30_000))
-TINY_CASES = (CoreCase(1, 2_000), CoreCase(100, 2_000), CoreCase(1_000, 1_000))
+# The last case is a desk throttling snapshots to one per portfolio per second: ticks then cost the
+# columnar repricing (and the urgent check) and a snapshot only when a portfolio's interval is up.
+FULL_CASES = (CoreCase(1, 200_000), CoreCase(1_000, 100_000), CoreCase(10_000, 30_000),
+              CoreCase(10_000, 100_000, publish_interval_ms=1_000))
+TINY_CASES = (CoreCase(1, 2_000), CoreCase(100, 2_000), CoreCase(1_000, 1_000),
+              CoreCase(1_000, 2_000, publish_interval_ms=1_000))
 
 
 def _now_ms() -> int:
@@ -100,8 +106,10 @@ async def measure_case(case: CoreCase, repeats: int) -> dict[str, Any]:
     bus = MemoryBus()
     await bus.create_topics(topics.specs(1))
     alerts = AlertsConfig()
-    engine = RiskEngine(catalog, lambda _: PortfolioSettings(), lambda _: AlertEngine(alerts))
-    settings = ProcessorSettings(topics=topics, stale_after_ms=24 * 3_600_000)
+    engine = RiskEngine(catalog, lambda _: PortfolioSettings(), lambda _: AlertEngine(alerts),
+                        risk_levels=RiskLevels.from_alerts([alerts]))
+    settings = ProcessorSettings(topics=topics, stale_after_ms=24 * 3_600_000,
+                                 publish_interval_ms=case.publish_interval_ms)
     processor = Processor(bus, engine, settings)
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop), name="bench-processor")
@@ -136,6 +144,7 @@ async def measure_case(case: CoreCase, repeats: int) -> dict[str, Any]:
         await task
     return {
         "portfolios": case.portfolios,
+        "publish_interval_ms": case.publish_interval_ms,
         "positions": workload.held_positions(),
         "events": case.events,
         "runs": runs,
@@ -149,7 +158,8 @@ async def measure_case(case: CoreCase, repeats: int) -> dict[str, Any]:
 
 
 COLUMNS = (
-    ("portfolios", "portfolios"), ("positions", "positions"), ("events", "events/run"),
+    ("portfolios", "portfolios"), ("publish_interval_ms", "publish interval ms"),
+    ("positions", "positions"), ("events", "events/run"),
     ("events_per_s", "events/s"), ("snapshots_per_s", "snapshots/s"),
     ("snapshots_per_event", "snapshots/event"), ("us_per_event", "us/event"),
 )
@@ -158,12 +168,12 @@ COLUMNS = (
 def run(size: str, repeats: int) -> dict[str, Any]:
     """The core scenario at ``size``: one row per portfolio count."""
     cases = FULL_CASES if size == "full" else TINY_CASES
-    rows = [asyncio.run(measure_case(case, repeats)) for case in cases]
+    rows = [eventloop.run(measure_case(case, repeats)) for case in cases]
     return {
         "description": "Processor on the in-process MemoryBus, draining a pre-filled input "
                        "(99 % prices, 1 % position changes, 20 instruments); medians of runs",
         "settings": {"max_batch_records": ProcessorSettings().max_batch_records,
-                     "publish_interval_ms": 0, "partitions": 1, "alerts": True},
+                     "partitions": 1, "alerts": True},
         "rows": rows,
         "table": table("core: Processor on MemoryBus (median of runs)", COLUMNS, rows),
     }
