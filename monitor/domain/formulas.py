@@ -63,13 +63,33 @@ def _bool_result(value: BoolArray) -> BoolOrArray:
     return value
 
 
+def _scalars(*values: object) -> bool:
+    """True when every value is a built-in float or int: the function may take its float path.
+
+    A risk snapshot calls these formulas ~100 times on single numbers; numpy's fixed cost per call
+    (0-d arrays, ``np.where``) is then most of the time, so the hot formulas also have a float path
+    with the same operations in the same order (the agreement tests compare both paths).
+    """
+    return all(type(value) is float or type(value) is int for value in values)
+
+
+def _float_divide(numerator: float, denominator: float) -> float:
+    """``_divide`` on floats."""
+    if denominator == 0.0:
+        return math.nan
+    quotient = numerator / denominator
+    return quotient if math.isfinite(quotient) else math.nan
+
+
+def _float_divide_positive(numerator: float, denominator: float) -> float:
+    """``_divide_positive`` on floats."""
+    return _float_divide(numerator, denominator) if denominator > 0 else math.nan
+
+
 def _divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     """numerator / denominator; NaN where the denominator is 0 or the quotient is not finite."""
     if numerator.ndim == 0 and denominator.ndim == 0:
-        # Scalar fast path (a snapshot divides ~50 scalars): same result, a tenth of the cost.
-        divisor = float(denominator)
-        quotient = float(numerator) / divisor if divisor != 0.0 else math.nan
-        return np.asarray(quotient if math.isfinite(quotient) else math.nan)
+        return np.asarray(_float_divide(float(numerator), float(denominator)))
     numerator, denominator = np.broadcast_arrays(numerator, denominator)
     out = np.full(numerator.shape, np.nan)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -154,6 +174,8 @@ def linear_delta(quantity: FloatOrArray, contract_size: FloatOrArray) -> FloatOr
 
     Source: OKX v5 "Get instruments" (``ctVal`` in base currency); Binance USDⓈ-M contract specs.
     """
+    if _scalars(quantity, contract_size):
+        return float(quantity) * float(contract_size)
     return _result(_array(quantity) * _array(contract_size))
 
 
@@ -170,6 +192,8 @@ def inverse_delta(
 
     Source: OKX v5 "Get instruments" (inverse ``ctVal`` in USD); Deribit inverse perpetual docs.
     """
+    if _scalars(quantity, contract_value, price):
+        return _float_divide_positive(float(quantity) * float(contract_value), float(price))
     return _result(_divide_positive(_array(quantity) * _array(contract_value), _array(price)))
 
 
@@ -182,6 +206,8 @@ def hedge_ratio(spot_delta: FloatOrArray, futures_delta: FloatOrArray) -> FloatO
 
     Source: Hull, Options, Futures and Other Derivatives, ch. 3 (hedge ratio).
     """
+    if _scalars(spot_delta, futures_delta):
+        return _float_divide(-float(futures_delta), float(spot_delta))
     return _result(_divide(-_array(futures_delta), _array(spot_delta)))
 
 
@@ -302,6 +328,8 @@ def linear_pnl(
 
     Source: Binance USDⓈ-M "Unrealized PnL = position size * direction * (mark - entry price)".
     """
+    if _scalars(quantity, contract_size, entry_price, price):
+        return float(quantity) * float(contract_size) * (float(price) - float(entry_price))
     move = _array(price) - _array(entry_price)
     return _result(_array(quantity) * _array(contract_size) * move)
 
@@ -327,6 +355,9 @@ def inverse_pnl_coin(
 
     Source: Binance COIN-M "Unrealized PnL = size * multiplier * direction * (1/entry - 1/mark)".
     """
+    if _scalars(quantity, contract_value, entry_price, price):
+        return float(quantity) * float(contract_value) * (
+            _float_divide_positive(1.0, float(entry_price)) - _float_divide_positive(1.0, float(price)))
     ones = np.ones(())
     per_usd = _divide_positive(ones, _array(entry_price)) - _divide_positive(ones, _array(price))
     return _result(_array(quantity) * _array(contract_value) * per_usd)
@@ -353,6 +384,9 @@ def inverse_pnl_usd(
 
     Source: Binance COIN-M PnL (coin) converted at the mark price; OKX v5 inverse ``upl``.
     """
+    if _scalars(quantity, contract_value, entry_price, price):
+        mark = float(price)
+        return inverse_pnl_coin(float(quantity), float(contract_value), float(entry_price), mark) * mark
     coin = _array(inverse_pnl_coin(quantity, contract_value, entry_price, price))
     return _result(coin * _array(price))
 
@@ -370,6 +404,8 @@ def linear_notional(
 
     Source: Binance USDⓈ-M Leverage & Margin FAQ (notional value = position size * mark price).
     """
+    if _scalars(quantity, contract_size, price):
+        return abs(float(quantity)) * float(contract_size) * float(price)
     return _result(np.abs(_array(quantity)) * _array(contract_size) * _array(price))
 
 
@@ -382,6 +418,8 @@ def inverse_notional(quantity: FloatOrArray, contract_value: FloatOrArray) -> Fl
 
     Source: Binance COIN-M contract specifications (contract multiplier in USD); OKX ``ctVal``.
     """
+    if _scalars(quantity, contract_value):
+        return abs(float(quantity)) * float(contract_value)
     return _result(np.abs(_array(quantity)) * _array(contract_value))
 
 
@@ -423,6 +461,8 @@ def tiered_maintenance_margin(
 
     Source: Binance USDⓈ-M Leverage & Margin FAQ (maintenance amount ``cum``).
     """
+    if _scalars(notional, mmr, cum):
+        return float(notional) * float(mmr) - float(cum)
     return _result(_array(notional) * _array(mmr) - _array(cum))
 
 
@@ -459,6 +499,9 @@ def margin_ratio(maintenance_margin: FloatOrArray, margin_balance: FloatOrArray)
 
     Source: Binance USDⓈ-M "Margin Ratio = Maintenance Margin / Margin Balance".
     """
+    if _scalars(maintenance_margin, margin_balance):
+        return (math.inf if margin_balance <= 0
+                else _float_divide_positive(float(maintenance_margin), float(margin_balance)))
     maintenance = _array(maintenance_margin)
     balance = _array(margin_balance)
     ratio = _divide_positive(maintenance, balance)
@@ -476,6 +519,8 @@ def margin_buffer(margin_balance: FloatOrArray, maintenance_margin: FloatOrArray
 
     Source: Binance USDⓈ-M margin ratio FAQ (liquidation when margin balance <= maintenance margin).
     """
+    if _scalars(margin_balance, maintenance_margin):
+        return float(margin_balance) - float(maintenance_margin)
     return _result(_array(margin_balance) - _array(maintenance_margin))
 
 
@@ -492,6 +537,9 @@ def margin_buffer_fraction(
 
     Source: Binance USDⓈ-M margin ratio FAQ (equals ``1 - margin ratio``).
     """
+    if _scalars(margin_balance, maintenance_margin):
+        scalar_balance = float(margin_balance)
+        return _float_divide_positive(scalar_balance - float(maintenance_margin), scalar_balance)
     balance = _array(margin_balance)
     return _result(_divide_positive(balance - _array(maintenance_margin), balance))
 
@@ -675,6 +723,8 @@ def liquidation_distance(liquidation_price: FloatOrArray, price: FloatOrArray) -
 
     Source: Binance USDⓈ-M liquidation FAQ (liquidation triggers on the mark price reaching LP).
     """
+    if _scalars(liquidation_price, price):
+        return _float_divide_positive(abs(float(liquidation_price) - float(price)), float(price))
     mark = _array(price)
     return _result(_divide_positive(np.abs(_array(liquidation_price) - mark), mark))
 
@@ -760,6 +810,8 @@ def basis(mark_price: FloatOrArray, spot_price: FloatOrArray) -> FloatOrArray:
 
     Source: Binance ``GET /futures/data/basis`` (``basisRate = (futures - index) / index``).
     """
+    if _scalars(mark_price, spot_price):
+        return _float_divide_positive(float(mark_price) - float(spot_price), float(spot_price))
     spot = _array(spot_price)
     return _result(_divide_positive(_array(mark_price) - spot, spot))
 
@@ -773,6 +825,8 @@ def basis_bps(mark_price: FloatOrArray, spot_price: FloatOrArray) -> FloatOrArra
 
     Source: Binance ``GET /futures/data/basis`` (``basisRate``) expressed in bps.
     """
+    if _scalars(mark_price, spot_price):
+        return BASIS_POINTS * basis(float(mark_price), float(spot_price))
     return _result(BASIS_POINTS * _array(basis(mark_price, spot_price)))
 
 
