@@ -410,16 +410,19 @@ class HedgeBook:
         figures: list[dict[str, Any]] = []
         cross_totals: dict[tuple[str, str], tuple[float, float]] = {}
         marks: dict[tuple[str, str], float] = {}
+        pnls: dict[tuple[str, str], float] = {}
+        maintenance: dict[tuple[str, str], float | None] = {}
         for key, state in self.positions.items():
             mark = self._position_mark(state)
             if mark is None:
                 continue
             marks[key] = mark
+            upnl = pnls[key] = self._leg_pnl(state, mark)
+            own_mm = maintenance[key] = self._maintenance_margin(state, mark)
             if state.event.margin_mode == "cross":
-                upnl = self._leg_pnl(state, mark)
-                own_mm = self._maintenance_margin(state, mark) or 0.0
                 total_mm, total_upnl = cross_totals.get((key[0], state.instrument.settle), (0.0, 0.0))
-                cross_totals[(key[0], state.instrument.settle)] = (total_mm + own_mm, total_upnl + upnl)
+                cross_totals[(key[0], state.instrument.settle)] = (
+                    total_mm + (own_mm or 0.0), total_upnl + upnl)
         for key in sorted(self.positions):
             state = self.positions[key]
             event = state.event
@@ -449,10 +452,10 @@ class HedgeBook:
                 continue
             record["funding_rate"] = self.prices.prices[instrument.id].funding_rate
             notional = self._notional(state, mark)
-            upnl = self._leg_pnl(state, mark)
-            mm = self._maintenance_margin(state, mark)
+            upnl = pnls[key]
+            mm = maintenance[key]
             margin_balance = self._margin_balance(state, mark, upnl, cross_totals)
-            liquidation = self._liquidation_price(state, mark, margin_balance, cross_totals)
+            liquidation = self._liquidation_price(state, mark, margin_balance, cross_totals, upnl, mm)
             spot = self.prices.asset_price(instrument.base)
             record.update({
                 "notional_usd": notional,
@@ -519,6 +522,8 @@ class HedgeBook:
         mark: float,
         margin_balance: float | None,
         cross_totals: dict[tuple[str, str], tuple[float, float]],
+        upnl: float,
+        own_maintenance: float | None,
     ) -> float | None:
         """Binance one-way formula (risk-definitions.md), tier chosen at the liquidation notional."""
         instrument = state.instrument
@@ -526,7 +531,6 @@ class HedgeBook:
         if not instrument.tiers or margin_balance is None:
             return None
         side = 1.0 if event.quantity > 0 else -1.0
-        upnl = self._leg_pnl(state, mark)
         if instrument.kind == "linear":
             caps, mmrs, cums = _tier_columns(instrument)
             quantity = abs(event.quantity) * instrument.contract_size
@@ -543,8 +547,7 @@ class HedgeBook:
                 return price
             wallet = self._cross_wallet_usd(event.account, instrument.settle, mark)
             total_mm, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, 0.0))
-            own_mm = self._maintenance_margin(state, mark) or 0.0
-            other_mm = total_mm - own_mm
+            other_mm = total_mm - (own_maintenance or 0.0)
             other_upnl = total_upnl - upnl
             return float(f.liquidation_price_linear_tiered(
                 side, quantity, event.entry_price, wallet, caps, mmrs, cums, other_mm, other_upnl))
