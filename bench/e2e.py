@@ -67,6 +67,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.report import PROJECT_DIR, median, percentile, table
 from bench.workload import Workload, bench_catalog
+from monitor import eventloop
 from monitor.bus.base import Producer, Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.codec import encode_event, event_key
@@ -746,7 +747,7 @@ def targets(size: E2eSize, result: dict[str, Any]) -> str:
 def run(size: str, repeats: int, bootstrap: str, *, latency: bool, ceiling: bool) -> dict[str, Any]:
     """The e2e and/or ceiling figures on the broker at ``bootstrap``, for the desk and the trader."""
     plan = FULL if size == "full" else TINY
-    result = asyncio.run(measure(bootstrap, plan, repeats, latency=latency, ceiling=ceiling))
+    result = eventloop.run(measure(bootstrap, plan, repeats, latency=latency, ceiling=ceiling))
     trader = result["trader"]
     legend = "cases: " + "; ".join(
         f"{case.name} = {case.title}, {figure['instruments']} instruments ticked"

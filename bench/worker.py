@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.workload import bench_catalog
+from monitor import eventloop
 from monitor.alerts import AlertEngine, AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
@@ -97,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     topics = Topics.with_prefix(args.prefix)
     if args.role == "processor":
-        asyncio.run(run_processor(args.bootstrap, topics, args.group))
+        eventloop.run(run_processor(args.bootstrap, topics, args.group))
     else:
-        asyncio.run(run_ceiling(args.bootstrap, topics, args.partitions))
+        eventloop.run(run_ceiling(args.bootstrap, topics, args.partitions))
     return 0
 
 

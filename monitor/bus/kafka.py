@@ -45,7 +45,7 @@ class KafkaSettings:
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
-    linger_ms: int = 2
+    linger_ms: int = 0
     max_batch_size: int = 256 * 1024
     replication_factor: int = 1
 
