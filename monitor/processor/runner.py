@@ -51,7 +51,7 @@ class ProcessorSettings:
     group_id: str = "hedge-monitor"
     publish_interval_ms: int = 0
     checkpoint_interval_ms: int = 1_000
-    max_batch_records: int = 5_000
+    max_batch_records: int = 20_000
     fetch_timeout_ms: int = 200
     stale_after_ms: int = 30_000
     tick_interval_s: float = 0.25
