@@ -59,7 +59,8 @@ Pipeline health: ``hedge_events_processed_total{kind}``, ``hedge_dead_letters_to
 ``hedge_event_to_publish_seconds`` (histogram), ``hedge_ingest_buffered_events``,
 ``hedge_state_restored_partitions``, ``hedge_state_restores_total``.
 ``observe_snapshot`` does not observe the latency histogram: the publisher calls
-``observe_latency`` once the snapshot is handed to the producer.
+``observe_latency`` once the snapshot is handed to the producer. The processor exports the snapshot
+gauges at most once a second (the latest snapshot of each portfolio), not on every snapshot.
 
 ``Metrics`` is not thread-safe: call it from one thread (the event loop). Scrapes from the HTTP
 server thread read prometheus_client's own locked structures only.

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from monitor.alerts import AlertEngine, AlertsConfig
 from monitor.bus.base import Topics
@@ -18,6 +19,7 @@ from monitor.codec import encode_event, event_key
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
+from monitor.metrics import Metrics
 from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
 
@@ -65,12 +67,15 @@ def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
 
 
 @asynccontextmanager
-async def _running(bus: MemoryBus, publish_interval_ms: int = 0) -> AsyncIterator[Processor]:
+async def _running(
+    bus: MemoryBus, publish_interval_ms: int = 0, metrics: Metrics | None = None,
+) -> AsyncIterator[Processor]:
     engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
                         lambda _: AlertEngine(AlertsConfig()))
     processor = Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0,
                                                          fetch_timeout_ms=20,
-                                                         publish_interval_ms=publish_interval_ms))
+                                                         publish_interval_ms=publish_interval_ms),
+                          metrics=metrics)
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop))
     await _until(lambda: processor.ready.is_set() or task.done())
@@ -249,3 +254,26 @@ async def test_a_throttled_portfolio_is_published_at_once_near_liquidation() -> 
         # |65737.05 - 63000| / 63000 = 4.3 % <= 5 %: published within the interval
         risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000 and r)
     assert risk["positions"][0]["liquidation_distance"] == pytest.approx(2_737.05 / 63_000, abs=1e-6)
+
+
+async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every snapshot is published; its gauges follow at the next export, the latest one only."""
+    registry = CollectorRegistry()
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+
+    def price() -> float | None:
+        return registry.get_sample_value("hedge_asset_price_usd", {"portfolio": "seed", "asset": "BTC"})
+
+    monkeypatch.setattr("monitor.processor.runner.METRICS_EXPORT_INTERVAL_S", 3_600.0)
+    async with _running(bus, metrics=Metrics(registry)):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await _until(lambda: price() == 60_000)  # the first export is due at once
+        _publish(bus, *_prices(57_000, 3_000))
+        _publish(bus, *_prices(54_000, 4_000))
+        await _until(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000)
+        assert price() == 60_000  # published, not yet exported: the hour has not passed
+        monkeypatch.setattr("monitor.processor.runner.METRICS_EXPORT_INTERVAL_S", 0.0)
+        await _until(lambda: price() == 54_000)  # the latest snapshot, at the next loop turn
