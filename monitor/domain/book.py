@@ -166,6 +166,9 @@ class HedgeBook:
         self.followed_assets: dict[str, tuple[float, int]] = {}
         self.unknown_instruments: set[str] = set()
         self.orphan_fees_usd = 0.0
+        # Before this event time no sampling interval can end (sample() returns at once); -inf after
+        # anything that may add an asset or an effectiveness state.
+        self._sample_horizon_ms = -math.inf
 
     # -- events -------------------------------------------------------------------------------
 
@@ -176,6 +179,7 @@ class HedgeBook:
             self.unknown_instruments.add(event.instrument)
             return False
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+        self._sample_horizon_ms = -math.inf
         key = event.key
         if event.quantity == 0:
             self.positions.pop(key, None)
@@ -190,6 +194,7 @@ class HedgeBook:
     def apply_balance(self, event: BalanceEvent) -> None:
         """Replace one account's balance of an asset (0 removes it)."""
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+        self._sample_horizon_ms = -math.inf
         if event.quantity == 0:
             self.balances.pop(event.key, None)
         else:
@@ -282,7 +287,10 @@ class HedgeBook:
 
     def sample(self, now_ms: int) -> None:
         """Close every sampling interval that ended by ``now_ms`` (fixed clock, default 60 s)."""
+        if now_ms < self._sample_horizon_ms:
+            return
         settings = self.settings.effectiveness
+        horizon = math.inf
         for state in self.effectiveness.values():
             if state.sample_due_ms is None:
                 state.sample_due_ms = now_ms + settings.sample_interval_ms
@@ -298,9 +306,13 @@ class HedgeBook:
             state.last_sample_hedge_usd = state.cumulative_hedge_usd
             elapsed = (now_ms - state.sample_due_ms) // settings.sample_interval_ms + 1
             state.sample_due_ms += elapsed * settings.sample_interval_ms
+        for state in self.effectiveness.values():
+            if state.sample_due_ms is not None:
+                horizon = min(horizon, state.sample_due_ms)
         for asset in self._assets():
             price = self.prices.asset_price(asset)
             if price is None:
+                horizon = -math.inf  # its first price may come from the shared table at any time
                 continue
             samples = self.asset_samples.setdefault(asset, deque())
             due = self.asset_sample_due.get(asset)
@@ -308,7 +320,9 @@ class HedgeBook:
                 samples.append(price)
                 while len(samples) > settings.window + 1:
                     samples.popleft()
-                self.asset_sample_due[asset] = now_ms + settings.sample_interval_ms
+                self.asset_sample_due[asset] = due = now_ms + settings.sample_interval_ms
+            horizon = min(horizon, due)
+        self._sample_horizon_ms = horizon
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -317,6 +331,7 @@ class HedgeBook:
         if state is None:
             state = EffectivenessState(started=True)
             self.effectiveness[asset] = state
+            self._sample_horizon_ms = -math.inf
         return state
 
     def _hedged_asset(self, instrument: Instrument) -> str:
@@ -855,6 +870,7 @@ class HedgeBook:
 
     def restore_state(self, data: dict[str, Any]) -> None:
         """Load what ``to_state`` produced (positions whose instrument is unknown are skipped)."""
+        self._sample_horizon_ms = -math.inf
         self.positions.clear()
         for item in data.get("positions", []):
             event = PositionEvent(**item["event"])

@@ -179,3 +179,20 @@ def test_state_round_trip() -> None:
     restored = HedgeBook("seed", default_catalog(), table)
     restored.restore_state(book.to_state())
     assert restored.snapshot() == book.snapshot()
+
+
+def test_sampling_waits_for_its_interval_but_not_for_a_new_asset() -> None:
+    """sample() skips work until an interval ends, yet a newly held asset is sampled at once."""
+    book, table = _seed_book()
+    book.sample(2_000)
+    assert len(book.asset_samples["BTC"]) == 1  # the first sample of BTC at 2000
+    book.sample(2_001)
+    assert len(book.asset_samples["BTC"]) == 1  # the 60 s interval has not ended
+    eth = PriceEvent("okx:ETH-USDT", 3_000, None, None, None, 2_002, 2_002)
+    table.apply(eth)
+    book.apply_balance(BalanceEvent("seed", "cold", "ETH", 10.0, 2_002, 2_002))
+    book.sample(2_002)
+    assert list(book.asset_samples["ETH"]) == [3_000]  # a new asset: sampled without waiting
+    assert len(book.asset_samples["BTC"]) == 1
+    book.sample(62_000)
+    assert len(book.asset_samples["BTC"]) == 2  # 2000 + 60000: BTC's interval ended
