@@ -195,6 +195,10 @@ class Workload:
         self.last_account_ts[portfolio.name] = ts
         return self._position_event(portfolio, leg, ts, receive_ms)
 
+    def price_tick(self, receive_ms: int) -> PriceEvent:
+        """One price tick of a random instrument (the live measurement feeds these one by one)."""
+        return self._price_event(self.random.choice(self.instruments), self._next_ts(), receive_ms)
+
     def stream(self, count: int, receive_ms: int) -> list[Event]:
         """``count`` stream events."""
         return [self.next_event(receive_ms) for _ in range(count)]

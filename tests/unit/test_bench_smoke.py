@@ -64,6 +64,9 @@ def test_core_reports_throughput_and_snapshot_rates_per_portfolio_count(
         # a throttled run shorter than its interval may publish nothing but urgent portfolios
         assert row["snapshots_per_s"] > 0 or row["publish_interval_ms"] > 0
         assert len(row["runs"]) == 1
+        assert row["live_ticks"] >= 1
+        assert 0 < row["live_tick_p50_ms"] <= row["live_tick_p99_ms"]
+        assert row["live_snapshots_per_tick"] >= 0
         assert row["portfolios"] <= row["positions"] <= 3 * row["portfolios"]
 
 
