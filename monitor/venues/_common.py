@@ -18,12 +18,14 @@ from dataclasses import dataclass, replace
 import orjson
 
 from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent
+from monitor.domain.instruments import Catalog, default_catalog
 from monitor.venues.base import (
     MAX_FRAME_BYTES,
     MAX_LIST_ITEMS,
     AccountContext,
     Credentials,
     FrameError,
+    HttpRequest,
 )
 
 JsonObject = Mapping[str, object]
@@ -422,3 +424,78 @@ def require_credentials(account: AccountContext | None, venue: str) -> Credentia
             f"{venue}: account {account.account!r} has no credentials; private streams need an API key"
         )
     return account.credentials
+
+
+def market_and_private(symbols: Sequence[str], account: AccountContext | None) -> tuple[str, ...]:  # noqa: ARG001 -- the streams signature
+    """``market`` always (REST quotes need it), plus ``private`` when an account is configured."""
+    return ("market", "private") if account is not None else ("market",)
+
+
+class VenueSession:
+    """What every venue module keeps alike: its name, catalog, symbols, account and streams.
+
+    A venue calls ``_start_session`` first in its constructor and inherits ``stream_names``, a
+    ``stream_setup`` that asks for no REST call (override it when the venue needs one), ``__repr__``
+    (no credentials) and the checks of a stream name, an account and credentials.
+    """
+
+    name: str
+    catalog: Catalog
+    _symbols: tuple[str, ...]
+    _account: AccountContext | None
+    _credentials: Credentials | None
+    _streams: tuple[str, ...]
+
+    def _start_session(
+        self,
+        name: str,
+        symbols: Sequence[str],
+        symbol_pattern: str,
+        account: AccountContext | None,
+        catalog: Catalog | None,
+        *,
+        listed_only: bool = False,
+        streams: Callable[[tuple[str, ...], AccountContext | None], tuple[str, ...]] | None = None,
+    ) -> None:
+        """Check and keep the venue's settings; ``listed_only``: every symbol must be in the catalog.
+
+        ``streams`` maps (symbols, account) to the stream names; default ``streams_for`` (``market``
+        when symbols are configured, ``private`` when an account is).
+        """
+        self.name = name
+        self.catalog = catalog or default_catalog()
+        self._symbols = validate_symbols(symbols, symbol_pattern, name)
+        if listed_only:
+            for symbol in self._symbols:
+                self.catalog.require(f"{name}:{symbol}")
+        self._account = account
+        self._credentials = require_credentials(account, name)
+        self._streams = (streams_for(self._symbols, account, name) if streams is None
+                         else streams(self._symbols, account))
+
+    def __repr__(self) -> str:
+        account = self._account.account if self._account else None
+        return f"{type(self).__name__}(symbols={self._symbols!r}, account={account!r})"
+
+    def stream_names(self) -> tuple[str, ...]:
+        """The venue's streams (``market`` and/or ``private``)."""
+        return self._streams
+
+    def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
+        """No REST call before connecting."""
+        self._check_stream(stream)
+        return None
+
+    def _check_stream(self, stream: str) -> None:
+        if stream not in self._streams:
+            raise ValueError(f"{self.name}: unknown stream {stream!r}; streams: {self._streams}")
+
+    def _require_account(self) -> AccountContext:
+        if self._account is None:
+            raise FrameError(f"{self.name}: account data received by a venue configured without an account")
+        return self._account
+
+    def _require_credentials(self) -> Credentials:
+        if self._credentials is None:
+            raise ValueError(f"{self.name}: this request needs an account with credentials")
+        return self._credentials

@@ -38,9 +38,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from monitor.domain.events import BalanceEvent, Event, PriceEvent
-from monitor.domain.instruments import Catalog, default_catalog
+from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
+    VenueSession,
     as_object,
     balance_event,
     dump_json,
@@ -48,15 +49,11 @@ from monitor.venues._common import (
     load_json,
     number,
     objects,
-    require_credentials,
-    streams_for,
     text,
     time_ms,
-    validate_symbols,
 )
 from monitor.venues.base import (
     AccountContext,
-    Credentials,
     FrameError,
     FrameKind,
     HttpRequest,
@@ -88,10 +85,8 @@ _SYMBOL = r"[A-Z0-9]{2,30}"
 _RECONNECT_EVENTS = frozenset({"eventStreamTerminated", "serverShutdown"})
 
 
-class BinanceSpot:
+class BinanceSpot(VenueSession):
     """Binance spot venue (instrument ids ``binance-spot:<SYMBOL>``, balances per asset)."""
-
-    name: str
 
     def __init__(
         self,
@@ -103,12 +98,7 @@ class BinanceSpot:
         rest_base_url: str = PRODUCTION_REST_URL,
         catalog: Catalog | None = None,
     ) -> None:
-        self.name = NAME
-        self.catalog = catalog or default_catalog()
-        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
-        self._account = account
-        self._credentials = require_credentials(account, NAME)
-        self._streams = streams_for(self._symbols, account, NAME)
+        self._start_session(NAME, symbols, _SYMBOL, account, catalog)
         self._ws = ws_base_url.rstrip("/")
         self._ws_api = ws_api_url
         self._rest = rest_base_url.rstrip("/")
@@ -121,20 +111,7 @@ class BinanceSpot:
             "balanceUpdate": self._balance_update,
         }
 
-    def __repr__(self) -> str:
-        account = self._account.account if self._account else None
-        return f"BinanceSpot(symbols={self._symbols!r}, account={account!r})"
-
     # -- connection -----------------------------------------------------------------------------
-
-    def stream_names(self) -> tuple[str, ...]:
-        """``market`` when symbols are configured, ``private`` when an account is."""
-        return self._streams
-
-    def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
-        """No REST call before connecting (the WebSocket API subscription is signed in-band)."""
-        self._check_stream(stream)
-        return None
 
     def connect_plan(self, stream: str, now_ms: int, setup_response: bytes | None) -> StreamPlan:  # noqa: ARG002 -- Venue protocol
         """bookTicker streams, or the WebSocket API with a signed user-data subscription."""
@@ -305,21 +282,6 @@ class BinanceSpot:
             event = balance_event(account, asset, quantity, ts, receive_ms)
         self._reported_assets.add(asset)
         return event
-
-    def _check_stream(self, stream: str) -> None:
-        if stream not in self.stream_names():
-            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
-
-    def _require_account(self) -> AccountContext:
-        if self._account is None:
-            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
-        return self._account
-
-    def _require_credentials(self) -> Credentials:
-        if self._credentials is None:
-            raise ValueError(f"{NAME}: the private stream needs an account with credentials")
-        return self._credentials
-
 
 def _api_response(obj: JsonObject) -> Parsed:
     """``{"id":"subscribe","status":200,"result":{"subscriptionId":0}}``; the ``ping`` response is

@@ -53,11 +53,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from monitor.domain.events import Event, FillEvent, MarginMode, PriceEvent
-from monitor.domain.instruments import Catalog, default_catalog
+from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueSession,
     as_list,
     as_object,
     balance_event,
@@ -71,16 +72,12 @@ from monitor.venues._common import (
     optional_time_ms,
     position_event,
     positive_or_none,
-    require_credentials,
     required,
-    streams_for,
     text,
     time_ms,
-    validate_symbols,
 )
 from monitor.venues.base import (
     AccountContext,
-    Credentials,
     FrameError,
     FrameKind,
     HttpRequest,
@@ -110,10 +107,8 @@ _FILL_EXECUTIONS = frozenset({"TRADE", "CALCULATED"})
 _SIBLING = {"LONG": "SHORT", "SHORT": "LONG"}
 
 
-class BinanceUsdm:
+class BinanceUsdm(VenueSession):
     """Binance USDⓈ-M futures venue (instrument ids ``binance:<SYMBOL>``)."""
-
-    name: str
 
     def __init__(
         self,
@@ -124,12 +119,7 @@ class BinanceUsdm:
         rest_base_url: str = PRODUCTION_REST_URL,
         catalog: Catalog | None = None,
     ) -> None:
-        self.name = NAME
-        self.catalog = catalog or default_catalog()
-        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
-        self._account = account
-        self._credentials = require_credentials(account, NAME)
-        self._streams = streams_for(self._symbols, account, NAME)
+        self._start_session(NAME, symbols, _SYMBOL, account, catalog)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
         self._book = PositionBook(_SIBLING.get)
@@ -143,15 +133,7 @@ class BinanceUsdm:
             "ACCOUNT_CONFIG_UPDATE": self._account_config_update,
         }
 
-    def __repr__(self) -> str:
-        account = self._account.account if self._account else None
-        return f"BinanceUsdm(symbols={self._symbols!r}, account={account!r})"
-
     # -- connection -----------------------------------------------------------------------------
-
-    def stream_names(self) -> tuple[str, ...]:
-        """``market`` when symbols are configured, ``private`` when an account is."""
-        return self._streams
 
     def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """``POST /fapi/v1/listenKey`` before the private stream; nothing before the market one."""
@@ -391,20 +373,6 @@ class BinanceUsdm:
         )
 
     # -- helpers --------------------------------------------------------------------------------
-
-    def _check_stream(self, stream: str) -> None:
-        if stream not in self.stream_names():
-            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
-
-    def _require_account(self) -> AccountContext:
-        if self._account is None:
-            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
-        return self._account
-
-    def _require_credentials(self) -> Credentials:
-        if self._credentials is None:
-            raise ValueError(f"{NAME}: this request needs an account with credentials")
-        return self._credentials
 
     def _key_header(self) -> dict[str, str]:
         return {"X-MBX-APIKEY": api_key(self._require_credentials())}

@@ -81,12 +81,13 @@ from decimal import Decimal
 from typing import Any
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
-from monitor.domain.instruments import Catalog, CatalogError, default_catalog, tiers_with_cum
+from monitor.domain.instruments import Catalog, CatalogError, tiers_with_cum
 from monitor.secrets import Secret
 from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueSession,
     as_list,
     as_object,
     balance_event,
@@ -94,22 +95,20 @@ from monitor.venues._common import (
     frame_errors,
     load_json,
     margin_mode,
+    market_and_private,
     number,
     objects,
     optional_number,
     optional_time_ms,
     position_event,
     positive_or_none,
-    require_credentials,
     required,
     text,
     time_ms,
-    validate_symbols,
 )
 from monitor.venues.base import (
     MAX_FRAME_BYTES,
     AccountContext,
-    Credentials,
     FrameError,
     FrameKind,
     HttpRequest,
@@ -191,10 +190,8 @@ class _RestQuote:
     received_ms: int
 
 
-class BingxSwap:
+class BingxSwap(VenueSession):
     """BingX USDT-M perpetual swap venue (instrument ids ``bingx:<BASE>-<QUOTE>``)."""
-
-    name: str
 
     def __init__(
         self,
@@ -205,13 +202,8 @@ class BingxSwap:
         rest_base_url: str = PRODUCTION_REST_URL,
         catalog: Catalog | None = None,
     ) -> None:
-        self.name = NAME
-        self.catalog = catalog or default_catalog()
-        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
-        for symbol in self._symbols:
-            self.catalog.require(f"{NAME}:{symbol}")
-        self._account = account
-        self._credentials = require_credentials(account, NAME)
+        self._start_session(NAME, symbols, _SYMBOL, account, catalog, listed_only=True,
+                            streams=market_and_private)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
         self._listen_key: str | None = None
@@ -219,15 +211,7 @@ class BingxSwap:
         self._leverage: dict[tuple[str, str], float] = {}
         self._quotes: dict[str, _RestQuote] = {}
 
-    def __repr__(self) -> str:
-        account = self._account.account if self._account else None
-        return f"BingxSwap(symbols={self._symbols!r}, account={account!r})"
-
     # -- connection -----------------------------------------------------------------------------
-
-    def stream_names(self) -> tuple[str, ...]:
-        """``market``, plus ``private`` when an account is configured."""
-        return (MARKET, PRIVATE) if self._account else (MARKET,)
 
     def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """``POST /openApi/user/auth/userDataStream`` (API-key header) before the private stream."""
@@ -521,20 +505,6 @@ class BingxSwap:
         return tuple(events)
 
     # -- helpers --------------------------------------------------------------------------------
-
-    def _check_stream(self, stream: str) -> None:
-        if stream not in self.stream_names():
-            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
-
-    def _require_account(self) -> AccountContext:
-        if self._account is None:
-            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
-        return self._account
-
-    def _require_credentials(self) -> Credentials:
-        if self._credentials is None:
-            raise ValueError(f"{NAME}: this request needs an account with credentials")
-        return self._credentials
 
     def _key_header(self) -> dict[str, str]:
         return {"X-BX-APIKEY": api_key(self._require_credentials())}

@@ -47,11 +47,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
-from monitor.domain.instruments import Catalog, default_catalog
+from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueSession,
     as_object,
     balance_event,
     dump_json,
@@ -65,16 +66,12 @@ from monitor.venues._common import (
     optional_time_ms,
     position_event,
     positive_or_none,
-    require_credentials,
     required,
-    streams_for,
     text,
     time_ms,
-    validate_symbols,
 )
 from monitor.venues.base import (
     AccountContext,
-    Credentials,
     FrameError,
     FrameKind,
     HttpRequest,
@@ -110,10 +107,8 @@ _SIBLING = {"1": "2", "2": "1"}
 _FUTURES_CATEGORIES = frozenset({"linear", "inverse"})
 
 
-class Bybit:
+class Bybit(VenueSession):
     """Bybit v5 venue (instrument ids ``bybit:<SYMBOL>``)."""
-
-    name: str
 
     def __init__(
         self,
@@ -124,12 +119,7 @@ class Bybit:
         rest_base_url: str = PRODUCTION_REST_URL,
         catalog: Catalog | None = None,
     ) -> None:
-        self.name = NAME
-        self.catalog = catalog or default_catalog()
-        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
-        self._account = account
-        self._credentials = require_credentials(account, NAME)
-        self._streams = streams_for(self._symbols, account, NAME)
+        self._start_session(NAME, symbols, _SYMBOL, account, catalog)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
         self._tickers: dict[str, dict[str, object]] = {}
@@ -144,20 +134,7 @@ class Bybit:
             "wallet": self._wallet,
         }
 
-    def __repr__(self) -> str:
-        account = self._account.account if self._account else None
-        return f"Bybit(symbols={self._symbols!r}, account={account!r})"
-
     # -- connection -----------------------------------------------------------------------------
-
-    def stream_names(self) -> tuple[str, ...]:
-        """``market`` when symbols are configured, ``private`` when an account is."""
-        return self._streams
-
-    def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
-        """No REST call before connecting."""
-        self._check_stream(stream)
-        return None
 
     def connect_plan(self, stream: str, now_ms: int, setup_response: bytes | None) -> StreamPlan:  # noqa: ARG002 -- Venue protocol
         """Public linear URL with ticker subscriptions, or the private URL with the auth frame."""
@@ -396,21 +373,6 @@ class Bybit:
                 "X-BAPI-SIGN": hmac_sha256_hex(credentials.api_secret, payload),
             },
         )
-
-    def _check_stream(self, stream: str) -> None:
-        if stream not in self.stream_names():
-            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
-
-    def _require_account(self) -> AccountContext:
-        if self._account is None:
-            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
-        return self._account
-
-    def _require_credentials(self) -> Credentials:
-        if self._credentials is None:
-            raise ValueError(f"{NAME}: this request needs an account with credentials")
-        return self._credentials
-
 
 def _wallet_events(
     account: AccountContext, wallets: list[JsonObject], ts: int, receive_ms: int

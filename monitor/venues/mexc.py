@@ -68,12 +68,13 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
-from monitor.domain.instruments import Catalog, default_catalog
+from monitor.domain.instruments import Catalog
 from monitor.secrets import Secret
 from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueSession,
     as_list,
     as_object,
     balance_event,
@@ -81,23 +82,21 @@ from monitor.venues._common import (
     frame_errors,
     integer,
     load_json,
+    market_and_private,
     number,
     optional_number,
     optional_time_ms,
     position_event,
     positive_or_none,
-    require_credentials,
     required,
     text,
     time_ms,
     to_number,
-    validate_symbols,
 )
 from monitor.venues.base import (
     MAX_FRAME_BYTES,
     MAX_LIST_ITEMS,
     AccountContext,
-    Credentials,
     FrameError,
     FrameKind,
     HttpRequest,
@@ -201,10 +200,8 @@ class _Quote:
     next_funding_ms: int | None = None
 
 
-class MexcContract:
+class MexcContract(VenueSession):
     """MEXC USDT-margined perpetual contracts venue (instrument ids ``mexc:<BASE>_<QUOTE>``)."""
-
-    name: str
 
     def __init__(
         self,
@@ -215,13 +212,8 @@ class MexcContract:
         rest_base_url: str = PRODUCTION_REST_URL,
         catalog: Catalog | None = None,
     ) -> None:
-        self.name = NAME
-        self.catalog = catalog or default_catalog()
-        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
-        for symbol in self._symbols:
-            self.catalog.require(f"{NAME}:{symbol}")
-        self._account = account
-        self._credentials = require_credentials(account, NAME)
+        self._start_session(NAME, symbols, _SYMBOL, account, catalog, listed_only=True,
+                            streams=market_and_private)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
         self._quotes: dict[str, _Quote] = {}
@@ -240,25 +232,12 @@ class MexcContract:
             "push.personal.position.mode": self._position_mode_push,
         }
 
-    def __repr__(self) -> str:
-        account = self._account.account if self._account else None
-        return f"MexcContract(symbols={self._symbols!r}, account={account!r})"
-
     @property
     def risk_limits(self) -> Mapping[tuple[str, Side], RiskLimit]:
         """The latest risk-limit tier per (symbol, side) pushed on the private stream."""
         return MappingProxyType(self._risk_limits)
 
     # -- connection -----------------------------------------------------------------------------
-
-    def stream_names(self) -> tuple[str, ...]:
-        """``market``, plus ``private`` when an account is configured."""
-        return (MARKET, PRIVATE) if self._account else (MARKET,)
-
-    def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
-        """MEXC needs no REST call before connecting."""
-        self._check_stream(stream)
-        return None
 
     def connect_plan(self, stream: str, now_ms: int, setup_response: bytes | None) -> StreamPlan:  # noqa: ARG002 -- Venue protocol
         """Market: fair/index/funding subscriptions. Private: the signed login frame. Both ping."""
@@ -457,20 +436,6 @@ class MexcContract:
         raise FrameError(f"{NAME}: unknown resync purpose {request.purpose!r}")
 
     # -- helpers --------------------------------------------------------------------------------
-
-    def _check_stream(self, stream: str) -> None:
-        if stream not in self.stream_names():
-            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
-
-    def _require_account(self) -> AccountContext:
-        if self._account is None:
-            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
-        return self._account
-
-    def _require_credentials(self) -> Credentials:
-        if self._credentials is None:
-            raise ValueError(f"{NAME}: this request needs an account with credentials")
-        return self._credentials
 
     def _login_frame(self, now_ms: int) -> Redacted:
         """``{"method":"login","param":{"apiKey","reqTime","signature"}}`` (MEXC websocket "Login")."""

@@ -52,11 +52,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
-from monitor.domain.instruments import Catalog, default_catalog
+from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueSession,
     as_object,
     balance_event,
     dump_json,
@@ -70,16 +71,12 @@ from monitor.venues._common import (
     optional_time_ms,
     position_event,
     positive_or_none,
-    require_credentials,
     required,
-    streams_for,
     text,
     time_ms,
-    validate_symbols,
 )
 from monitor.venues.base import (
     AccountContext,
-    Credentials,
     FrameError,
     FrameKind,
     HttpRequest,
@@ -123,10 +120,8 @@ def _sibling(key: str) -> str | None:
     return f"{opposite}/{mode}" if opposite else None
 
 
-class Okx:
+class Okx(VenueSession):
     """OKX v5 venue (instrument ids ``okx:<instId>``, e.g. ``okx:BTC-USDT-SWAP``, ``okx:BTC-USDT``)."""
-
-    name: str
 
     def __init__(
         self,
@@ -137,12 +132,7 @@ class Okx:
         rest_base_url: str = PRODUCTION_REST_URL,
         catalog: Catalog | None = None,
     ) -> None:
-        self.name = NAME
-        self.catalog = catalog or default_catalog()
-        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
-        self._account = account
-        self._credentials = require_credentials(account, NAME)
-        self._streams = streams_for(self._symbols, account, NAME)
+        self._start_session(NAME, symbols, _SYMBOL, account, catalog)
         if self._credentials is not None:
             passphrase(self._credentials)  # refuse credentials without a passphrase now
         self._ws = ws_base_url.rstrip("/")
@@ -160,20 +150,7 @@ class Okx:
             "account": self._account_push,
         }
 
-    def __repr__(self) -> str:
-        account = self._account.account if self._account else None
-        return f"Okx(symbols={self._symbols!r}, account={account!r})"
-
     # -- connection -----------------------------------------------------------------------------
-
-    def stream_names(self) -> tuple[str, ...]:
-        """``market`` when symbols are configured, ``private`` when an account is."""
-        return self._streams
-
-    def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
-        """No REST call before connecting."""
-        self._check_stream(stream)
-        return None
 
     def connect_plan(self, stream: str, now_ms: int, setup_response: bytes | None) -> StreamPlan:  # noqa: ARG002 -- Venue protocol
         """Public URL with the market subscriptions, or the private URL with the login frame."""
@@ -413,21 +390,6 @@ class Okx:
     def _private_symbols(self) -> tuple[str, ...]:
         """Configured derivatives: reported (closed if flat) after every complete snapshot."""
         return tuple(symbol for symbol in self._symbols if symbol.count("-") >= 2)
-
-    def _check_stream(self, stream: str) -> None:
-        if stream not in self.stream_names():
-            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
-
-    def _require_account(self) -> AccountContext:
-        if self._account is None:
-            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
-        return self._account
-
-    def _require_credentials(self) -> Credentials:
-        if self._credentials is None:
-            raise ValueError(f"{NAME}: this request needs an account with credentials")
-        return self._credentials
-
 
 def _leg(item: JsonObject) -> tuple[str, str, Leg] | None:
     """One SWAP/FUTURES position leg (``instId``, ``posSide/mgnMode``); None for other types."""

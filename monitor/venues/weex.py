@@ -68,12 +68,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
-from monitor.domain.instruments import Catalog, default_catalog
+from monitor.domain.instruments import Catalog
 from monitor.secrets import Secret
 from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueSession,
     as_list,
     as_object,
     balance_event,
@@ -81,21 +82,19 @@ from monitor.venues._common import (
     frame_errors,
     load_json,
     margin_mode,
+    market_and_private,
     number,
     objects,
     optional_number,
     optional_time_ms,
     position_event,
     positive_or_none,
-    require_credentials,
     required,
     text,
     time_ms,
-    validate_symbols,
 )
 from monitor.venues.base import (
     AccountContext,
-    Credentials,
     FrameError,
     FrameKind,
     HttpRequest,
@@ -166,10 +165,8 @@ class _RestQuote:
     received_ms: int
 
 
-class WeexFutures:
+class WeexFutures(VenueSession):
     """WEEX USDT-margined perpetual futures venue (instrument ids ``weex:<BASE><QUOTE>``)."""
-
-    name: str
 
     def __init__(
         self,
@@ -183,13 +180,8 @@ class WeexFutures:
     ) -> None:
         if api_version not in ("v3", "v2"):
             raise ValueError(f"{NAME}: api_version must be 'v3' or 'v2', got {api_version!r}")
-        self.name = NAME
-        self.catalog = catalog or default_catalog()
-        self._symbols = validate_symbols(symbols, _SYMBOL, NAME)
-        for symbol in self._symbols:
-            self.catalog.require(f"{NAME}:{symbol}")
-        self._account = account
-        self._credentials = require_credentials(account, NAME)
+        self._start_session(NAME, symbols, _SYMBOL, account, catalog, listed_only=True,
+                            streams=market_and_private)
         if self._credentials is not None:
             passphrase(self._credentials)  # WEEX signs with a passphrase: fail at startup
         self._version: ApiVersion = api_version
@@ -210,15 +202,6 @@ class WeexFutures:
         return f"WeexFutures(symbols={self._symbols!r}, account={account!r}, api={self._version!r})"
 
     # -- connection -----------------------------------------------------------------------------
-
-    def stream_names(self) -> tuple[str, ...]:
-        """``market``, plus ``private`` when an account is configured."""
-        return (MARKET, PRIVATE) if self._account else (MARKET,)
-
-    def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
-        """WEEX needs no REST call before connecting (the handshake itself is signed)."""
-        self._check_stream(stream)
-        return None
 
     def connect_plan(self, stream: str, now_ms: int, setup_response: bytes | None) -> StreamPlan:  # noqa: ARG002 -- Venue protocol
         """Market: ticker subscriptions, premiumIndex polled as keepalive. Private: signed
@@ -444,20 +427,6 @@ class WeexFutures:
     def _v3_subscribe(self, channels: list[str]) -> str:
         self._request_id += 1
         return dump_json({"method": "SUBSCRIBE", "params": channels, "id": self._request_id})
-
-    def _check_stream(self, stream: str) -> None:
-        if stream not in self.stream_names():
-            raise ValueError(f"{NAME}: unknown stream {stream!r}; streams: {self.stream_names()}")
-
-    def _require_account(self) -> AccountContext:
-        if self._account is None:
-            raise FrameError(f"{NAME}: account data received by a venue configured without an account")
-        return self._account
-
-    def _require_credentials(self) -> Credentials:
-        if self._credentials is None:
-            raise ValueError(f"{NAME}: this request needs an account with credentials")
-        return self._credentials
 
     def _signed_headers(self, payload: str, now_ms: int) -> dict[str, str]:
         """WEEX access headers for one signed payload (REST request or websocket handshake)."""
