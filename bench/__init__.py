@@ -7,6 +7,8 @@ Scenarios (docs/performance.md has the figures and how to read them):
   portfolios throttled to one snapshot per portfolio per second (the columnar tick path).
 * ``fanout``: time for one price tick to reprice N held positions with the columnar store
   (``monitor.processor.columnar``) and, for comparison, with the per-book path; memory per position.
+* ``snapshot``: µs per call of each stage of one risk snapshot (book, alerts, JSON, Prometheus
+  export) for a two-leg book timed alone.
 * ``e2e``: through a real Kafka broker, for a desk (1,000 portfolios) and a single trader (one
   portfolio): the processor's maximum drain rate, the sustained maximum, and the p50/p99 latency
   from an event's receive time to its snapshot being readable on hedge.risk at 25/50/80 % of it.

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import core, e2e, fanout
+from bench import core, e2e, fanout, snapshot
 from bench.broker import kafka_broker
 from bench.report import DEFAULT_RESULTS_DIR, context, write_json
 from monitor import eventloop
@@ -71,6 +71,10 @@ def _run(args: argparse.Namespace, scenario: str, size: str, repeats: int, event
         _say(f"fanout ({size}, {repeats} run(s)) ...")
         scenarios["fanout"] = fanout.run(size, repeats)
         _say(scenarios["fanout"]["table"] + "\n")
+    if scenario in ("snapshot", "all"):
+        _say(f"snapshot ({size}, {repeats} run(s)) ...")
+        scenarios["snapshot"] = snapshot.run(size, repeats)
+        _say(scenarios["snapshot"]["table"] + "\n")
     if scenario in ("e2e", "ceiling", "all"):
         latency = scenario in ("e2e", "all")
         ceiling = scenario in ("ceiling", "all")

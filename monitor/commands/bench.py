@@ -17,7 +17,7 @@ from typing import cast
 from monitor.commands.common import add_event_loop_argument
 
 EXAMPLE = "hedge-monitor bench core --size tiny --json-out bench-results/core.json"
-SCENARIOS = ("core", "fanout", "e2e", "ceiling", "all")
+SCENARIOS = ("core", "fanout", "snapshot", "e2e", "ceiling", "all")
 SIZES = ("tiny", "full")
 
 

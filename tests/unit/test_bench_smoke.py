@@ -25,10 +25,10 @@ def _arguments(*argv: str) -> argparse.Namespace:
 
 @pytest.fixture(scope="module")
 def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Run `bench core` and `bench fanout` once at tiny size: {scenario: (JSON, printed text)}."""
+    """Run `bench core`, `fanout` and `snapshot` once at tiny size: {scenario: (JSON, printed text)}."""
     directory = tmp_path_factory.mktemp("bench")
     results: dict[str, Any] = {}
-    for scenario in ("core", "fanout"):
+    for scenario in ("core", "fanout", "snapshot"):
         out = directory / f"{scenario}.json"
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
@@ -118,3 +118,15 @@ def test_the_targets_line_names_each_case_and_whether_it_is_met() -> None:
                        "88.4 ms missed; single trader (1 portfolio) 7.3 ms met")
     assert ratio == ("target processor drain >= 0.8 x the passthrough's: desk (1,000 portfolios) "
                      "0.107 missed; single trader (1 portfolio) 0.900 met")
+
+
+def test_snapshot_reports_every_stage(tiny_results: dict[str, Any]) -> None:
+    """The snapshot scenario times the book, the alerts, the JSON and the Prometheus export."""
+    results, printed = tiny_results["snapshot"]
+    rows = results["scenarios"]["snapshot"]["rows"]
+    assert [row["stage"] for row in rows] == [
+        "HedgeBook.snapshot", "AlertEngine.evaluate", "orjson.dumps", "Metrics.observe_snapshot"]
+    for row in rows:
+        assert row["us_per_call"] > 0
+        assert len(row["runs_us"]) == 1
+    assert "snapshot: µs per call of each stage" in printed
