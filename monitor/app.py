@@ -198,9 +198,20 @@ async def run_pipeline(
         await stop.wait()
         ingest_stop.set()
 
+    started: list[Processor] = []
+    processor_started = asyncio.Event()
+
+    def processor_running(processor: Processor) -> None:
+        started.append(processor)
+        processor_started.set()
+        if on_processor is not None:
+            on_processor(processor)
+
     async def processor_after_ingest(ingest: asyncio.Task[None]) -> None:
         await asyncio.wait({ingest})
-        await asyncio.sleep(0.3)  # let the processor fetch what the sink flushed last
+        if not ingest.cancelled() and ingest.exception() is None:
+            await processor_started.wait()
+            await started[0].drain()  # what the sink flushed last is applied and published
         processor_stop.set()
 
     async with asyncio.TaskGroup() as group:
@@ -211,7 +222,8 @@ async def run_pipeline(
                        venues=venues),
             name="ingest")
         group.create_task(
-            run_processor(config, bus, processor_stop, metrics=metrics, on_started=on_processor),
+            run_processor(config, bus, processor_stop, metrics=metrics,
+                          on_started=processor_running),
             name="processor")
         group.create_task(processor_after_ingest(ingest), name="processor-stop")
         for index, work in enumerate(extra):

@@ -65,6 +65,8 @@ class BusSink:
         self._clock = clock
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
+        self.waiting_publishers = 0
+        """How many ``publish`` calls are waiting for room (backpressure, observable)."""
         self._space.set()
         self._outage_since: float | None = None
         self.statuses: dict[tuple[str, str], tuple[str, str]] = {}
@@ -98,7 +100,11 @@ class BusSink:
             while len(self._accounts) >= self._max_accounts:
                 self._space.clear()
                 self._wake.set()
-                await self._space.wait()
+                self.waiting_publishers += 1
+                try:
+                    await self._space.wait()
+                finally:
+                    self.waiting_publishers -= 1
             self._accounts.append(event)
         self._wake.set()
 

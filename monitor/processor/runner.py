@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,7 +106,9 @@ class Processor:
         self._last_publish_ms: dict[str, int] = {}
         self._last_checkpoint_ms = 0
         self._metrics_pending: dict[str, dict[str, Any]] = {}
-        self._metrics_exported_at = 0.0
+        self._metrics_exported_at = -math.inf
+        self._prices_consumer: Consumer | None = None
+        self._round_done = asyncio.Event()
         self._stale: frozenset[str] = frozenset()
         self._pending_seeks: dict[TopicPartition, int] = {}
         self.ready = asyncio.Event()
@@ -127,6 +130,7 @@ class Processor:
         topics = self.settings.topics
         self._producer = await self.bus.producer()
         prices = await self.bus.table_consumer([topics.prices])
+        self._prices_consumer = prices
         group: Consumer | None = None
         try:
             await self._catch_up_prices(prices)
@@ -181,12 +185,38 @@ class Processor:
                     await self._producer_or_fail().flush()
                     await self._checkpoint(force=False)
                     self._export_metrics()
+                self._round_done.set()
+                self._round_done = asyncio.Event()
         finally:
             for task in (price_fetch, position_fetch, stop_wait):
                 task.cancel()
             for task in (price_fetch, position_fetch, stop_wait):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    async def drain(self) -> None:
+        """Return once every input record present now has been applied and its round published.
+
+        The input ends are read once; the processor's rounds are then awaited (a round ends at least
+        every ``tick_interval_s``) until its read positions reach them. Call it while ``run`` runs.
+        """
+        await self.ready.wait()
+        prices, group = self._prices_consumer, self._group
+        if prices is None or group is None:
+            raise RuntimeError("the processor is not running")
+        price_ends = await prices.end_offsets(sorted(prices.assignment(), key=lambda p: p.partition))
+        owned = sorted((p for p in group.assignment() if p.partition in self._owned),
+                       key=lambda p: p.partition)
+        position_ends = await group.end_offsets(owned)
+
+        def reached() -> bool:
+            return all(self._price_next.get(p.partition, 0) >= end for p, end in price_ends.items()) \
+                and all(self._next_offset.get(p.partition, 0) >= end
+                        for p, end in position_ends.items() if p.partition in self._owned)
+
+        while not reached():
+            await self._round_done.wait()
+        await self._round_done.wait()  # the round that applied the last record has been published
 
     def _producer_or_fail(self) -> Producer:
         if self._producer is None:

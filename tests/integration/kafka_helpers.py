@@ -89,3 +89,24 @@ async def poll(condition: Callable[[], Any], timeout_s: float = 30.0, interval_s
             return last
         await asyncio.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s} s (last value {last!r})")
+
+
+async def committed_and_ends(
+    bootstrap: str, group: str, topic: str, partitions: int
+) -> tuple[dict[int, int | None], dict[int, int]]:
+    """The group's committed offset and the end offset of each partition of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        wanted = [TopicPartition(topic, p) for p in range(partitions)]
+        committed = {p.partition: await consumer.committed(p) for p in wanted}
+        ends = {p.partition: int(o) for p, o in (await consumer.end_offsets(wanted)).items()}
+        return committed, ends
+    finally:
+        await consumer.stop()
+
+
+async def everything_committed(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
+    """True when the group has committed every partition of ``topic`` up to its end."""
+    committed, ends = await committed_and_ends(bootstrap, group, topic, partitions)
+    return all(committed[p] == end for p, end in ends.items() if end)

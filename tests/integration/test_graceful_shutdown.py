@@ -10,30 +10,20 @@ import sys
 import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
-from tests.integration.kafka_helpers import latest_by_key, poll, produce, read_all
+from tests.integration.kafka_helpers import (
+    committed_and_ends,
+    latest_by_key,
+    poll,
+    produce,
+    read_all,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SWAP = "okx:BTC-USDT-SWAP"
 PARTITIONS = 3
-
-
-async def _committed_and_ends(
-    bootstrap: str, group: str, topic: str
-) -> tuple[dict[int, int | None], dict[int, int]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        committed = {p.partition: await consumer.committed(p) for p in partitions}
-        ends = {p.partition: int(o) for p, o in (await consumer.end_offsets(partitions)).items()}
-        return committed, ends
-    finally:
-        await consumer.stop()
 
 
 async def test_sigterm_commits_every_processed_offset_with_its_state(
@@ -72,7 +62,7 @@ async def test_sigterm_commits_every_processed_offset_with_its_state(
             process.kill()
             process.wait()
         log.close()
-    committed, ends = await _committed_and_ends(kafka_bootstrap, group, topics.positions)
+    committed, ends = await committed_and_ends(kafka_bootstrap, group, topics.positions, PARTITIONS)
     # 9 portfolios x 2 account events = 18 records over the partitions: all committed
     assert sum(ends.values()) == 18
     assert all(committed[p] == ends[p] for p in ends if ends[p])

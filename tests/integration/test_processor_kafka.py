@@ -20,7 +20,14 @@ from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.commands.process import build_engine
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
 from monitor.processor.runner import Processor, ProcessorSettings
-from tests.integration.kafka_helpers import latest_by_key, poll, produce, produce_raw, read_all
+from tests.integration.kafka_helpers import (
+    everything_committed,
+    latest_by_key,
+    poll,
+    produce,
+    produce_raw,
+    read_all,
+)
 
 SWAP = "okx:BTC-USDT-SWAP"
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,7 +163,8 @@ async def test_killed_processor_fails_over_with_state(
             events += _portfolio(name, 1.0, 2_000)
         await produce(kafka_bootstrap, topics, events)
         await poll(lambda: _all_published(kafka_bootstrap, topics, names), 90)
-        await asyncio.sleep(0.5)  # let both checkpoint (interval 200 ms) before the kill
+        # both have checkpointed and committed every position before the kill
+        await poll(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60)
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         # only a price arrives after the kill: positions must come from the checkpointed state

@@ -9,6 +9,7 @@ import orjson
 from monitor.bus.base import Topics
 from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
 from monitor.ingest.bus_sink import BusSink
+from tests.support import eventually
 
 TOPICS = Topics()
 
@@ -67,7 +68,7 @@ async def test_full_buffer_applies_backpressure_instead_of_dropping() -> None:
     sink = BusSink(producer, TOPICS, max_buffered_account_events=2)
     await sink.publish([_balance(1, 1), _balance(2, 2)])
     blocked = asyncio.create_task(sink.publish([_balance(3, 3)]))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: sink.waiting_publishers == 1)
     assert not blocked.done()
     stop = asyncio.Event()
     runner = asyncio.create_task(sink.run(stop))

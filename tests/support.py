@@ -1,0 +1,36 @@
+"""Test tooling shared by every suite: waiting on observable conditions with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+POLL_INTERVAL_S = 0.01
+
+
+async def eventually(
+    condition: Callable[[], Any | Awaitable[Any]],
+    timeout_s: float = 10.0,
+    *,
+    interval_s: float = POLL_INTERVAL_S,
+    state: Callable[[], object] | None = None,
+) -> Any:
+    """Poll ``condition`` (plain or coroutine function) until truthy and return its value.
+
+    At the deadline raise ``AssertionError`` naming the last value (and ``state()`` when given).
+    Never a fixed sleep to order events: the wait ends as soon as the condition is observed.
+    """
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while True:
+        last = condition()
+        if asyncio.iscoroutine(last) or isinstance(last, Awaitable):
+            last = await last
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            seen = "" if state is None else f"; state: {state()!r}"
+            raise AssertionError(f"condition not met within {timeout_s} s (last value {last!r}){seen}")
+        await asyncio.sleep(interval_s)
