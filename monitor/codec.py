@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 
 from monitor.domain.events import (
+    POSITION_SIDES,
+    AccountModeEvent,
     BalanceEvent,
     Event,
     EventError,
@@ -21,10 +23,16 @@ from monitor.domain.events import (
     MarginMode,
     MismatchEvent,
     PositionEvent,
+    PositionSide,
     PriceEvent,
 )
 
 MAX_VALUE_BYTES = 64 * 1024
+SCHEMA_VERSION = 2
+"""Version of the hedge.prices / hedge.positions values written now (docs/topics.md, Migration)."""
+READABLE_VERSIONS = (1, 2)
+"""Versions ``decode`` reads: v1 values are v2 values without the fields v2 added (one-way legs,
+no separate cross wallet), so a topic written before the upgrade is still read."""
 
 
 class DecodeError(ValueError):
@@ -50,9 +58,11 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         kind = "balance"
     elif isinstance(event, MismatchEvent):
         kind = "mismatch"
+    elif isinstance(event, AccountModeEvent):
+        kind = "account_mode"
     else:
         kind = "fill"
-    data: dict[str, Any] = {"v": 1, "type": kind}
+    data: dict[str, Any] = {"v": SCHEMA_VERSION, "type": kind}
     for name in type(event).__slots__:
         data[name] = getattr(event, name)
     return data
@@ -104,8 +114,10 @@ def decode(raw: bytes | str) -> Event:
         raise DecodeError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise DecodeError(f"value must be a JSON object, got {type(data).__name__}")
-    if data.get("v") != 1:
-        raise DecodeError(f"unsupported version {data.get('v')!r} (expected 1)")
+    version = data.get("v")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise DecodeError(
+            f"unsupported version {version!r} (this release reads versions 1 and 2)")
     kind = data.get("type")
     try:
         if kind == "price":
@@ -123,11 +135,12 @@ def decode(raw: bytes | str) -> Event:
                 ts_event_ms=event_time,
                 ts_receive_ms=event_time if receive is None else receive,
             )
-        if kind in ("position", "balance", "fill", "mismatch"):
+        if kind in ("position", "balance", "fill", "mismatch", "account_mode"):
             return _decode_account(kind, data)
     except EventError as exc:
         raise DecodeError(str(exc)) from None
-    raise DecodeError(f"unknown type {kind!r} (expected price, position, balance, fill or mismatch)")
+    raise DecodeError(
+        f"unknown type {kind!r} (expected price, position, balance, fill, mismatch or account_mode)")
 
 
 def _decode_account(kind: str, data: dict[str, Any]) -> Event:
@@ -153,6 +166,17 @@ def _decode_account(kind: str, data: dict[str, Any]) -> Event:
             ts_event_ms=event_time,
             ts_receive_ms=receive_time,
         )
+    if kind == "account_mode":
+        multi_asset = data.get("multi_asset_margin")
+        if not isinstance(multi_asset, bool):
+            raise DecodeError("field 'multi_asset_margin' must be a boolean")
+        return AccountModeEvent(
+            portfolio=_text(data, "portfolio"),
+            account=_text(data, "account"),
+            multi_asset_margin=multi_asset,
+            ts_event_ms=event_time,
+            ts_receive_ms=receive_time,
+        )
     quantity = _number(data, "quantity")
     assert quantity is not None  # noqa: S101 -- not optional
     if kind == "balance":
@@ -163,6 +187,7 @@ def _decode_account(kind: str, data: dict[str, Any]) -> Event:
             quantity=quantity,
             ts_event_ms=event_time,
             ts_receive_ms=receive_time,
+            cross_wallet=_number(data, "cross_wallet", optional=True),
         )
     if kind == "fill":
         price = _number(data, "price")
@@ -200,4 +225,17 @@ def _decode_account(kind: str, data: dict[str, Any]) -> Event:
         isolated_margin=_number(data, "isolated_margin", optional=True),
         ts_event_ms=event_time,
         ts_receive_ms=receive_time,
+        position_side=_position_side(data),
+        risk_limit_value=_number(data, "risk_limit_value", optional=True),
     )
+
+
+def _position_side(data: dict[str, Any]) -> PositionSide:
+    """The leg of a position value; a v1 value (written before hedge mode) is one-way."""
+    text = data.get("position_side")
+    if text is None:
+        return "one_way"
+    for side in POSITION_SIDES:
+        if text == side:
+            return side
+    raise DecodeError(f"field 'position_side' must be 'one_way', 'long' or 'short', got {text!r}")

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from monitor.domain import formulas as f
-from monitor.domain.events import BalanceEvent, FillEvent, PositionEvent, PriceEvent
+from monitor.domain.events import (
+    AccountModeEvent,
+    BalanceEvent,
+    FillEvent,
+    PositionEvent,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.domain.instruments import Catalog, Instrument
 from monitor.domain.plans import STABLE_ASSETS, PortfolioSettings
 
@@ -156,7 +163,7 @@ class HedgeBook:
         self.catalog = catalog
         self.prices = prices
         self.settings = settings or PortfolioSettings()
-        self.positions: dict[tuple[str, str], PositionState] = {}
+        self.positions: dict[tuple[str, str, PositionSide], PositionState] = {}
         self.balances: dict[tuple[str, str], float] = {}
         self.effectiveness: dict[str, EffectivenessState] = {}
         self.asset_samples: dict[str, deque[float]] = {}
@@ -166,6 +173,7 @@ class HedgeBook:
         self.followed_assets: dict[str, tuple[float, int]] = {}
         self.unknown_instruments: set[str] = set()
         self.orphan_fees_usd = 0.0
+        self.multi_asset_accounts: set[str] = set()
         # Before this event time no sampling interval can end (sample() returns at once); -inf after
         # anything that may add an asset or an effectiveness state.
         self._sample_horizon_ms = -math.inf
@@ -200,18 +208,39 @@ class HedgeBook:
         else:
             self.balances[event.key] = event.quantity
 
+    def apply_account_mode(self, event: AccountModeEvent) -> None:
+        """Record how the venue margins an account (single-asset unless it says multi-asset)."""
+        self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+        if event.multi_asset_margin:
+            self.multi_asset_accounts.add(event.account)
+        else:
+            self.multi_asset_accounts.discard(event.account)
+
     def apply_fill(self, event: FillEvent) -> None:
         """Accrue the fee of a fill on its position (fees: risk-definitions.md)."""
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
-        state = self.positions.get((event.account, event.instrument))
+        state = self._fill_leg(event)
         if state is None:
             self.orphan_fees_usd += event.fee_usd
         else:
             state.fees_usd += event.fee_usd
 
+    def _fill_leg(self, event: FillEvent) -> PositionState | None:
+        """The leg a fill's fee accrues to: the one-way position, else the leg the fill traded."""
+        one_way = self.positions.get((event.account, event.instrument, "one_way"))
+        if one_way is not None:
+            return one_way
+        legs = [self.positions.get((event.account, event.instrument, side)) for side in ("long", "short")]
+        held = [leg for leg in legs if leg is not None]
+        if len(held) <= 1:
+            return held[0] if held else None
+        # Both legs open: a buy opens the long or closes the short; the fill's sign cannot tell
+        # which, so the fee goes to the leg whose size is closer to the fill's.
+        return min(held, key=lambda leg: abs(abs(leg.event.quantity) - abs(event.quantity)))
+
     def instruments_held(self) -> set[str]:
         """Instruments whose prices this book depends on."""
-        return {instrument for (_, instrument) in self.positions}
+        return {instrument for (_, instrument, _) in self.positions}
 
     def apply_instrument_price(self, event: PriceEvent) -> None:
         """Follow a held contract's price: accrue funding that fell due and the hedge value change.
@@ -237,7 +266,7 @@ class HedgeBook:
         ):
             self._apply_funding(FundingSettlement(
                 event.instrument, last.funding_rate, last.mark, last.next_funding_ms))
-        for (_, position_instrument), position in self.positions.items():
+        for (_, position_instrument, _), position in self.positions.items():
             if position_instrument != event.instrument:
                 continue
             change = self._leg_pnl(position, event.mark) - self._leg_pnl(position, last.mark)
@@ -266,7 +295,7 @@ class HedgeBook:
         Linear: ``-q * cs * P * rate`` received (shorts receive when rate > 0); inverse:
         ``-q * cv * rate`` in USD (Binance and OKX funding FAQs; risk-definitions.md).
         """
-        for (_, instrument_id), state in self.positions.items():
+        for (_, instrument_id, _), state in self.positions.items():
             if instrument_id != settlement.instrument:
                 continue
             if state.event.ts_event_ms > settlement.ts_ms:
@@ -424,9 +453,9 @@ class HedgeBook:
         out: list[dict[str, Any]] = []
         figures: list[dict[str, Any]] = []
         cross_totals: dict[tuple[str, str], tuple[float, float]] = {}
-        marks: dict[tuple[str, str], float] = {}
-        pnls: dict[tuple[str, str], float] = {}
-        maintenance: dict[tuple[str, str], float | None] = {}
+        marks: dict[tuple[str, str, PositionSide], float] = {}
+        pnls: dict[tuple[str, str, PositionSide], float] = {}
+        maintenance: dict[tuple[str, str, PositionSide], float | None] = {}
         for key, state in self.positions.items():
             mark = self._position_mark(state)
             if mark is None:
@@ -866,6 +895,7 @@ class HedgeBook:
             "followed_assets": {a: [p, t] for a, (p, t) in self.followed_assets.items()},
             "last_event_ms": self.last_event_ms,
             "orphan_fees_usd": self.orphan_fees_usd,
+            "multi_asset_accounts": sorted(self.multi_asset_accounts),
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -905,6 +935,7 @@ class HedgeBook:
         }
         self.last_event_ms = int(data.get("last_event_ms", 0))
         self.orphan_fees_usd = float(data.get("orphan_fees_usd", 0.0))
+        self.multi_asset_accounts = {str(a) for a in data.get("multi_asset_accounts", [])}
 
 
 def _event_fields(event: PositionEvent) -> dict[str, Any]:

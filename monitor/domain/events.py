@@ -14,6 +14,11 @@ from typing import Literal
 
 MarginMode = Literal["isolated", "cross"]
 MARGIN_MODES: tuple[MarginMode, ...] = ("isolated", "cross")
+PositionSide = Literal["one_way", "long", "short"]
+"""Which leg of a symbol a position is: the one net position (one-way mode), or one of the two
+legs of hedge mode (Binance ``ps`` LONG/SHORT, OKX ``posSide`` long/short, Bybit ``positionIdx``
+1/2). In hedge mode each leg is its own risk unit."""
+POSITION_SIDES: tuple[PositionSide, ...] = ("one_way", "long", "short")
 
 
 class EventError(ValueError):
@@ -68,7 +73,11 @@ class PriceEvent:
 
 @dataclass(frozen=True, slots=True)
 class PositionEvent:
-    """The full current state of one futures position of one account (not a fill delta)."""
+    """The full current state of one futures position (one leg) of one account (not a fill delta).
+
+    ``risk_limit_value`` is the cap of the risk-limit tier the venue says the position carries
+    (Bybit ``riskLimitValue``); None where the venue picks the tier by size.
+    """
 
     portfolio: str
     account: str
@@ -80,12 +89,23 @@ class PositionEvent:
     isolated_margin: float | None
     ts_event_ms: int
     ts_receive_ms: int
+    position_side: PositionSide = "one_way"
+    risk_limit_value: float | None = None
 
     def __post_init__(self) -> None:
         _identifier("portfolio", self.portfolio)
         _identifier("account", self.account)
         _identifier("instrument", self.instrument)
         _finite("quantity", self.quantity)
+        if self.position_side not in POSITION_SIDES:
+            raise EventError(
+                f"position_side must be 'one_way', 'long' or 'short', got {self.position_side!r}")
+        if (self.position_side == "long" and self.quantity < 0) or (
+                self.position_side == "short" and self.quantity > 0):
+            raise EventError(
+                f"a {self.position_side} leg cannot have quantity {self.quantity!r} (signed, short < 0)")
+        if self.risk_limit_value is not None:
+            _positive("risk_limit_value", self.risk_limit_value)
         _finite("entry_price", self.entry_price)
         if self.entry_price < 0 or (self.quantity != 0 and self.entry_price == 0):
             raise EventError(f"entry_price must be > 0 for an open position, got {self.entry_price!r}")
@@ -99,14 +119,19 @@ class PositionEvent:
         _time("ts_receive_ms", self.ts_receive_ms)
 
     @property
-    def key(self) -> tuple[str, str]:
-        """The identity of the position inside its portfolio: (account, instrument)."""
-        return (self.account, self.instrument)
+    def key(self) -> tuple[str, str, PositionSide]:
+        """The identity of the position inside its portfolio: (account, instrument, leg)."""
+        return (self.account, self.instrument, self.position_side)
 
 
 @dataclass(frozen=True, slots=True)
 class BalanceEvent:
-    """The full current balance of one asset in one account (spot wallet, margin wallet, cold storage)."""
+    """The full current balance of one asset in one account (spot wallet, margin wallet, cold storage).
+
+    ``cross_wallet`` is the part of it that backs cross-margin positions when the venue reports it
+    apart (Binance ``cw`` / ``crossWalletBalance``: the wallet without the isolated wallets); None
+    when the venue reports no such split (then the whole balance is the cross wallet).
+    """
 
     portfolio: str
     account: str
@@ -114,12 +139,15 @@ class BalanceEvent:
     quantity: float
     ts_event_ms: int
     ts_receive_ms: int
+    cross_wallet: float | None = None
 
     def __post_init__(self) -> None:
         _identifier("portfolio", self.portfolio)
         _identifier("account", self.account)
         _identifier("asset", self.asset)
         _finite("quantity", self.quantity)
+        if self.cross_wallet is not None:
+            _finite("cross_wallet", self.cross_wallet)
         _time("ts_event_ms", self.ts_event_ms)
         _time("ts_receive_ms", self.ts_receive_ms)
 
@@ -182,5 +210,29 @@ class MismatchEvent:
         _time("ts_receive_ms", self.ts_receive_ms)
 
 
-AccountEvent = PositionEvent | BalanceEvent | FillEvent | MismatchEvent
-Event = PriceEvent | PositionEvent | BalanceEvent | FillEvent | MismatchEvent
+@dataclass(frozen=True, slots=True)
+class AccountModeEvent:
+    """How an account's futures wallet is margined, as the venue reports it.
+
+    ``multi_asset_margin``: Binance USDⓈ-M Multi-Assets Mode (``GET /fapi/v1/multiAssetsMargin``,
+    ``ACCOUNT_CONFIG_UPDATE`` ``ai.j``): every eligible asset backs every cross position; in
+    single-asset mode (the default) a contract is margined by its settlement asset alone.
+    """
+
+    portfolio: str
+    account: str
+    multi_asset_margin: bool
+    ts_event_ms: int
+    ts_receive_ms: int
+
+    def __post_init__(self) -> None:
+        _identifier("portfolio", self.portfolio)
+        _identifier("account", self.account)
+        if not isinstance(self.multi_asset_margin, bool):
+            raise EventError(f"multi_asset_margin must be a boolean, got {self.multi_asset_margin!r}")
+        _time("ts_event_ms", self.ts_event_ms)
+        _time("ts_receive_ms", self.ts_receive_ms)
+
+
+AccountEvent = PositionEvent | BalanceEvent | FillEvent | MismatchEvent | AccountModeEvent
+Event = PriceEvent | PositionEvent | BalanceEvent | FillEvent | MismatchEvent | AccountModeEvent

@@ -22,6 +22,7 @@ import numpy as np
 from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import (
     AccountEvent,
+    AccountModeEvent,
     BalanceEvent,
     MismatchEvent,
     PositionEvent,
@@ -150,6 +151,8 @@ class RiskEngine:
                 state.book.apply_asset_price(event.asset, price, event.ts_event_ms)
         elif isinstance(event, MismatchEvent):
             self._report_mismatch(state, event)
+        elif isinstance(event, AccountModeEvent):
+            state.book.apply_account_mode(event)
         else:
             state.book.apply_fill(event)
         if isinstance(event, PositionEvent):
@@ -240,7 +243,7 @@ class RiskEngine:
         watched = set(book.instruments_held())
         for (_, asset) in book.balances:
             watched.update(self._spot_instruments.get(asset, ()))
-        for (_, instrument_id) in book.positions:
+        for (_, instrument_id, _) in book.positions:
             instrument = self.catalog.get(instrument_id)
             if instrument is not None:
                 watched.update(self._spot_instruments.get(instrument.base, ()))
