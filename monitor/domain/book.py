@@ -27,6 +27,7 @@ from monitor.domain.events import (
     PriceEvent,
 )
 from monitor.domain.instruments import Catalog, Instrument
+from monitor.domain.margin import MarginLeg, margin_model_for
 from monitor.domain.plans import STABLE_ASSETS, PortfolioSettings
 
 
@@ -59,15 +60,20 @@ class FundingSettlement:
 
 
 class PriceTable:
-    """Latest prices per instrument and the reference price per asset (spot, else index, else mark)."""
+    """Latest prices per instrument, shared by every book of a processor.
 
-    __slots__ = ("_asset_price", "_asset_source", "_catalog", "prices")
+    ``latest_asset_price`` is the rule of last resort for an asset's reference price: the newest by
+    event time among the asset's spot marks and its futures' index (else mark), ties broken by
+    instrument id, so the same input gives the same price whatever order partitions are read in.
+    A book picks its own reference first (``HedgeBook.reference_price``).
+    """
+
+    __slots__ = ("_catalog", "_latest", "prices")
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
         self.prices: dict[str, InstrumentPrice] = {}
-        self._asset_price: dict[str, float] = {}
-        self._asset_source: dict[str, str] = {}
+        self._latest: dict[str, tuple[int, str, float]] = {}
 
     def apply(self, event: PriceEvent) -> bool:
         """Store a price unless it is older than the one held; True when stored."""
@@ -80,13 +86,11 @@ class PriceTable:
         )
         instrument = self._catalog.get(event.instrument)
         if instrument is not None:
-            source = self._asset_source.get(instrument.base)
-            if instrument.kind == "spot":
-                self._asset_price[instrument.base] = event.mark
-                self._asset_source[instrument.base] = "spot"
-            elif source != "spot":
-                self._asset_price[instrument.base] = event.index or event.mark
-                self._asset_source[instrument.base] = "index"
+            price = event.mark if instrument.kind == "spot" else (event.index or event.mark)
+            candidate = (event.ts_event_ms, event.instrument, price)
+            held = self._latest.get(instrument.base)
+            if held is None or candidate[:2] >= held[:2]:
+                self._latest[instrument.base] = candidate
         return True
 
     def mark(self, instrument_id: str) -> float | None:
@@ -94,11 +98,19 @@ class PriceTable:
         price = self.prices.get(instrument_id)
         return None if price is None else price.mark
 
-    def asset_price(self, asset: str) -> float | None:
-        """The reference price S of an asset in USD (stablecoins are 1)."""
+    def index_or_mark(self, instrument_id: str) -> float | None:
+        """The instrument's index price, else its mark (spot: its mark)."""
+        price = self.prices.get(instrument_id)
+        if price is None:
+            return None
+        return price.index or price.mark
+
+    def latest_asset_price(self, asset: str) -> float | None:
+        """The newest price of an asset by event time (stablecoins are 1)."""
         if asset in STABLE_ASSETS:
             return 1.0
-        return self._asset_price.get(asset)
+        latest = self._latest.get(asset)
+        return None if latest is None else latest[2]
 
 
 @dataclass(slots=True)
@@ -110,8 +122,14 @@ class PositionState:
     funding_received_usd: float = 0.0
     funding_paid_usd: float = 0.0
     fees_usd: float = 0.0
-    # The liquidation price of an isolated linear leg depends on its event only, not on the mark.
+    # An isolated leg's liquidation price depends on its event only, not on the mark.
     isolated_liquidation: tuple[PositionEvent, float] | None = None
+
+    def margin_leg(self) -> MarginLeg:
+        """The leg as the venue margin model sees it."""
+        event = self.event
+        return MarginLeg(self.instrument, event.quantity, event.entry_price, None,
+                         event.risk_limit_value)
 
 
 @dataclass(slots=True)
@@ -127,26 +145,6 @@ class EffectivenessState:
     spot_changes: deque[float] = field(default_factory=deque)
     hedge_changes: deque[float] = field(default_factory=deque)
     exposure_usd: float = 0.0
-
-
-_TierColumns = tuple[f.FloatArray, f.FloatArray, f.FloatArray]
-_TIER_COLUMNS: dict[str, tuple[Instrument, _TierColumns]] = {}
-
-
-def _tier_columns(instrument: Instrument) -> _TierColumns:
-    """The instrument's tier caps, MMRs and maintenance amounts as arrays, built once per instrument."""
-    cached = _TIER_COLUMNS.get(instrument.id)
-    if cached is not None and cached[0] is instrument:
-        return cached[1]
-    columns = (
-        np.array([tier.cap for tier in instrument.tiers], dtype=np.float64),
-        np.array([tier.mmr for tier in instrument.tiers], dtype=np.float64),
-        np.array([tier.cum for tier in instrument.tiers], dtype=np.float64),
-    )
-    for column in columns:
-        column.flags.writeable = False
-    _TIER_COLUMNS[instrument.id] = (instrument, columns)
-    return columns
 
 
 class HedgeBook:
@@ -165,6 +163,7 @@ class HedgeBook:
         self.settings = settings or PortfolioSettings()
         self.positions: dict[tuple[str, str, PositionSide], PositionState] = {}
         self.balances: dict[tuple[str, str], float] = {}
+        self.cross_wallets: dict[tuple[str, str], float] = {}
         self.effectiveness: dict[str, EffectivenessState] = {}
         self.asset_samples: dict[str, deque[float]] = {}
         self.last_event_ms = 0
@@ -205,8 +204,13 @@ class HedgeBook:
         self._sample_horizon_ms = -math.inf
         if event.quantity == 0:
             self.balances.pop(event.key, None)
+            self.cross_wallets.pop(event.key, None)
         else:
             self.balances[event.key] = event.quantity
+            if event.cross_wallet is None:
+                self.cross_wallets.pop(event.key, None)
+            else:
+                self.cross_wallets[event.key] = event.cross_wallet
 
     def apply_account_mode(self, event: AccountModeEvent) -> None:
         """Record how the venue margins an account (single-asset unless it says multi-asset)."""
@@ -301,13 +305,8 @@ class HedgeBook:
             if state.event.ts_event_ms > settlement.ts_ms:
                 continue  # opened after the funding time
             instrument = state.instrument
-            quantity = state.event.quantity
-            if instrument.kind == "linear":
-                payment = float(f.funding_payment_linear(
-                    quantity, instrument.contract_size, settlement.mark, settlement.rate))
-            else:
-                payment = float(f.funding_payment_inverse(
-                    quantity, instrument.contract_value, settlement.rate))
+            payment = float(instrument.funding_usd(
+                state.event.quantity, settlement.mark, settlement.rate))
             if payment >= 0:
                 state.funding_received_usd += payment
             else:
@@ -339,7 +338,7 @@ class HedgeBook:
             if state.sample_due_ms is not None:
                 horizon = min(horizon, state.sample_due_ms)
         for asset in self._assets():
-            price = self.prices.asset_price(asset)
+            price = self.reference_price(asset)
             if price is None:
                 horizon = -math.inf  # its first price may come from the shared table at any time
                 continue
@@ -384,42 +383,61 @@ class HedgeBook:
     def _position_mark(self, state: PositionState) -> float | None:
         return self.prices.mark(state.instrument.id)
 
-    def _leg_delta(self, state: PositionState, mark: float) -> float:
-        instrument = state.instrument
-        if instrument.kind == "linear":
-            return float(f.linear_delta(state.event.quantity, instrument.contract_size))
-        return float(f.inverse_delta(state.event.quantity, instrument.contract_value, mark))
+    def _leg_delta(self, state: PositionState) -> float:
+        return float(state.instrument.delta(state.event.quantity, state.event.entry_price))
 
     def _leg_pnl(self, state: PositionState, mark: float) -> float:
-        instrument = state.instrument
         event = state.event
-        if instrument.kind == "linear":
-            return float(f.linear_pnl(event.quantity, instrument.contract_size, event.entry_price, mark))
-        return float(f.inverse_pnl_usd(
-            event.quantity, instrument.contract_value, event.entry_price, mark))
+        return float(state.instrument.value_usd(event.quantity, event.entry_price, mark))
 
     def _notional(self, state: PositionState, mark: float) -> float:
-        instrument = state.instrument
-        if instrument.kind == "linear":
-            return float(f.linear_notional(state.event.quantity, instrument.contract_size, mark))
-        return float(f.inverse_notional(state.event.quantity, instrument.contract_value))
+        return float(state.instrument.notional_value(state.event.quantity, mark))
 
     def _maintenance_margin(self, state: PositionState, mark: float) -> float | None:
-        tiers = state.instrument.tiers
-        if not tiers:
-            return None
-        notional = self._notional(state, mark)
-        tier = state.instrument.tier_for(notional)
-        assert tier is not None  # noqa: S101 -- tiers is non-empty
-        return float(f.tiered_maintenance_margin(notional, tier.mmr, tier.cum))
+        """The leg's maintenance margin in its settlement currency, by its venue's model."""
+        value = margin_model_for(state.instrument).maintenance_margin(state.margin_leg(), mark)
+        return None if math.isnan(value) else value
 
-    def _cross_wallet_usd(self, account: str, settle: str, mark: float) -> float:
-        """Cross wallet in USD: the account's balance of the settlement currency."""
-        if settle in STABLE_ASSETS or settle == "USD":
-            return sum(q for (a, asset), q in self.balances.items()
-                       if a == account and asset in STABLE_ASSETS)
-        return sum(q for (a, asset), q in self.balances.items()
-                   if a == account and asset == settle) * mark
+    def _cross_wallet(self, account: str, settle: str) -> float:
+        """The cross wallet backing an account's cross legs settled in ``settle``.
+
+        Single-asset mode (every venue's default): the settlement asset's cross wallet alone
+        (Binance ``cw``, which leaves out isolated wallets; the whole balance where the venue
+        reports no split). Binance Multi-Assets Mode: every stablecoin's cross wallet at 1 USD
+        (Binance "Multi-Assets Mode" FAQ; the haircut of non-stable collateral is not modelled).
+        """
+        multi = account in self.multi_asset_accounts and settle in STABLE_ASSETS
+        total = 0.0
+        for (owner, asset), quantity in self.balances.items():
+            if owner != account or not (asset == settle or (multi and asset in STABLE_ASSETS)):
+                continue
+            cross = self.cross_wallets.get((owner, asset))
+            total += quantity if cross is None else cross
+        return total
+
+    def reference_price(self, asset: str) -> float | None:
+        """The asset's reference price S in USD, chosen per book by a fixed rule.
+
+        1. the plan's configured spot source (``spot_source``), once priced;
+        2. else the index (else the mark) of the instrument the book hedges the asset with (the
+           plan's instrument, else the held leg of that base with the largest delta);
+        3. else the newest price of the asset by event time (``PriceTable.latest_asset_price``).
+        Stablecoins are 1. The same input gives the same price, whatever the arrival order of
+        other instruments' prices (risk-definitions.md: S = spot, else index).
+        """
+        if asset in STABLE_ASSETS:
+            return 1.0
+        plan = self.settings.plans.get(asset)
+        if plan is not None and plan.spot_source is not None:
+            spot = self.prices.mark(plan.spot_source)
+            if spot is not None:
+                return spot
+        hedge = self._hedge_instrument(asset)
+        if hedge is not None and hedge.base == asset:
+            price = self.prices.index_or_mark(hedge.id)
+            if price is not None:
+                return price
+        return self.prices.latest_asset_price(asset)
 
     # -- snapshot -----------------------------------------------------------------------------
 
@@ -450,6 +468,13 @@ class HedgeBook:
         }
 
     def _positions_snapshot(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each leg's figures, by its venue's margin model (risk-definitions.md "Margin").
+
+        Amounts are computed in the settlement currency (USD(T) linear, coin inverse) and reported
+        in USD at the leg's mark. A cross leg shares the wallet of its account's cross legs in the
+        same settlement asset: their maintenance margins add up leg by leg (gross, hedge-mode legs
+        included) and so do their unrealised PnLs.
+        """
         out: list[dict[str, Any]] = []
         figures: list[dict[str, Any]] = []
         cross_totals: dict[tuple[str, str], tuple[float, float]] = {}
@@ -461,12 +486,14 @@ class HedgeBook:
             if mark is None:
                 continue
             marks[key] = mark
-            upnl = pnls[key] = self._leg_pnl(state, mark)
+            event = state.event
+            pnls[key] = state.instrument.pnl_settlement(event.quantity, event.entry_price, mark)
             own_mm = maintenance[key] = self._maintenance_margin(state, mark)
-            if state.event.margin_mode == "cross":
-                total_mm, total_upnl = cross_totals.get((key[0], state.instrument.settle), (0.0, 0.0))
-                cross_totals[(key[0], state.instrument.settle)] = (
-                    total_mm + (own_mm or 0.0), total_upnl + upnl)
+            if event.margin_mode == "cross":
+                total = (key[0], state.instrument.settle)
+                total_mm, total_upnl = cross_totals.get(total, (0.0, 0.0))
+                cross_totals[total] = (
+                    total_mm + (math.nan if own_mm is None else own_mm), total_upnl + pnls[key])
         for key in sorted(self.positions):
             state = self.positions[key]
             event = state.event
@@ -475,9 +502,11 @@ class HedgeBook:
             record: dict[str, Any] = {
                 "account": event.account,
                 "instrument": instrument.id,
+                "position_side": event.position_side,
                 "asset": instrument.base,
                 "hedges": self._hedged_asset(instrument),
                 "kind": instrument.kind,
+                "margin_model": margin_model_for(instrument).name,
                 "quantity": event.quantity,
                 "entry_price": event.entry_price,
                 "mark_price": mark,
@@ -495,31 +524,28 @@ class HedgeBook:
                 out.append(record)
                 continue
             record["funding_rate"] = self.prices.prices[instrument.id].funding_rate
-            notional = self._notional(state, mark)
-            upnl = pnls[key]
-            mm = maintenance[key]
-            margin_balance = self._margin_balance(state, mark, upnl, cross_totals)
-            liquidation = self._liquidation_price(state, mark, margin_balance, cross_totals, upnl, mm)
-            spot = self.prices.asset_price(instrument.base)
+            own_mm = maintenance[key]
+            balance = self._margin_balance(state, pnls[key], cross_totals)
+            liquidation = self._liquidation_price(state, cross_totals, pnls, maintenance, marks)
+            to_usd = instrument.settlement_to_usd
+            mm = None if own_mm is None else float(to_usd(own_mm, mark))
+            margin_balance = None if balance is None else float(to_usd(balance, mark))
+            spot = self.reference_price(instrument.base)
+            ratio = buffer = buffer_fraction = None
+            if mm is not None and margin_balance is not None:
+                ratio = _number(f.margin_ratio(mm, margin_balance))
+                buffer = float(f.margin_buffer(margin_balance, mm))
+                buffer_fraction = _number(f.margin_buffer_fraction(margin_balance, mm))
             record.update({
-                "notional_usd": notional,
-                "delta": self._leg_delta(state, mark),
-                "unrealized_pnl_usd": upnl,
+                "notional_usd": self._notional(state, mark),
+                "delta": self._leg_delta(state),
+                "unrealized_pnl_usd": float(to_usd(pnls[key], mark)),
                 "maintenance_margin_usd": mm,
                 "margin_balance_usd": margin_balance,
-                "margin_ratio": (
-                    None if mm is None or margin_balance is None
-                    else _number(f.margin_ratio(mm, margin_balance))
-                ),
-                "margin_buffer_usd": (
-                    None if mm is None or margin_balance is None
-                    else float(f.margin_buffer(margin_balance, mm))
-                ),
-                "margin_buffer_fraction": (
-                    None if mm is None or margin_balance is None
-                    else _number(f.margin_buffer_fraction(margin_balance, mm))
-                ),
-                "liquidation_price": _number(liquidation) if liquidation is not None else None,
+                "margin_ratio": ratio,
+                "margin_buffer_usd": buffer,
+                "margin_buffer_fraction": buffer_fraction,
+                "liquidation_price": None if liquidation is None else _number(liquidation),
                 "liquidation_distance": (
                     None if liquidation is None
                     else _number(f.liquidation_distance(liquidation, mark))
@@ -533,74 +559,74 @@ class HedgeBook:
     def _margin_balance(
         self,
         state: PositionState,
-        mark: float,
         upnl: float,
         cross_totals: dict[tuple[str, str], tuple[float, float]],
     ) -> float | None:
-        """Isolated: isolated wallet + uPnL; cross: wallet + total cross uPnL (risk-definitions.md)."""
+        """Settlement currency. Isolated: wallet + uPnL; cross: cross wallet + the cross legs' uPnL."""
         event = state.event
-        instrument = state.instrument
         if event.margin_mode == "isolated":
             wallet = self._isolated_wallet(state)
-            if wallet is None:
-                return None
-            wallet_usd = wallet * mark if instrument.kind == "inverse" else wallet
-            return wallet_usd + upnl
-        wallet_usd = self._cross_wallet_usd(event.account, instrument.settle, mark)
-        _, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, upnl))
-        return wallet_usd + total_upnl
+            return None if wallet is None else wallet + upnl
+        settle = state.instrument.settle
+        _, total_upnl = cross_totals.get((event.account, settle), (0.0, upnl))
+        return self._cross_wallet(event.account, settle) + total_upnl
 
     def _isolated_wallet(self, state: PositionState) -> float | None:
-        """An isolated leg's wallet in its settlement currency: reported, else the initial margin."""
+        """An isolated leg's wallet in its settlement currency: reported, else the initial margin.
+
+        The initial margin is ``notional at entry / leverage`` (Binance "Initial Margin = Notional
+        Position Value / Leverage Level"), in USD (linear) or coin (inverse).
+        """
         event = state.event
         wallet = event.isolated_margin
         if wallet is None and event.leverage:
-            wallet = float(f.initial_margin(self._notional(state, event.entry_price), event.leverage))
-            if state.instrument.kind == "inverse":
-                wallet /= event.entry_price
+            notional = state.instrument.settlement_notional(event.quantity, event.entry_price)
+            wallet = float(f.initial_margin(notional, event.leverage))
         return wallet
 
     def _liquidation_price(
         self,
         state: PositionState,
-        mark: float,
-        margin_balance: float | None,
         cross_totals: dict[tuple[str, str], tuple[float, float]],
-        upnl: float,
-        own_maintenance: float | None,
+        pnls: dict[tuple[str, str, PositionSide], float],
+        maintenance: dict[tuple[str, str, PositionSide], float | None],
+        marks: dict[tuple[str, str, PositionSide], float],
     ) -> float | None:
-        """Binance one-way formula (risk-definitions.md), tier chosen at the liquidation notional."""
+        """The leg's liquidation price by its venue's margin model (``monitor.domain.margin``).
+
+        Isolated: the leg alone on its own wallet (each hedge-mode leg has its own). Cross: every
+        cross leg of the same instrument in the account (both hedge-mode legs) moves with the
+        price; the cross wallet less the other symbols' maintenance margin plus their uPnL is fixed
+        (Binance's TMM1 and UPNL1). None when the venue's tiers are unknown.
+        """
         instrument = state.instrument
         event = state.event
-        if not instrument.tiers or margin_balance is None:
+        if not instrument.tiers:
             return None
-        side = 1.0 if event.quantity > 0 else -1.0
-        if instrument.kind == "linear":
-            caps, mmrs, cums = _tier_columns(instrument)
-            quantity = abs(event.quantity) * instrument.contract_size
-            if event.margin_mode == "isolated":
-                cached = state.isolated_liquidation
-                if cached is not None and cached[0] is event:
-                    return cached[1]
-                wallet = self._isolated_wallet(state)
-                if wallet is None:
-                    return None
-                price = float(f.liquidation_price_linear_tiered(
-                    side, quantity, event.entry_price, wallet, caps, mmrs, cums))
-                state.isolated_liquidation = (event, price)
-                return price
-            wallet = self._cross_wallet_usd(event.account, instrument.settle, mark)
-            total_mm, total_upnl = cross_totals.get((event.account, instrument.settle), (0.0, 0.0))
-            other_mm = total_mm - (own_maintenance or 0.0)
-            other_upnl = total_upnl - upnl
-            return float(f.liquidation_price_linear_tiered(
-                side, quantity, event.entry_price, wallet, caps, mmrs, cums, other_mm, other_upnl))
-        notional = abs(event.quantity) * instrument.contract_value
-        tier = instrument.tier_for(notional)
-        assert tier is not None  # noqa: S101 -- tiers is non-empty
-        wallet_coin = (margin_balance - upnl) / mark
-        return float(f.liquidation_price_inverse(
-            side, notional, event.entry_price, wallet_coin, tier.mmr, tier.cum / mark))
+        model = margin_model_for(instrument)
+        if event.margin_mode == "isolated":
+            cached = state.isolated_liquidation
+            if cached is not None and cached[0] is event:
+                return cached[1]
+            wallet = self._isolated_wallet(state)
+            if wallet is None:
+                return None
+            price = model.liquidation_price([state.margin_leg()], wallet)
+            state.isolated_liquidation = (event, price)
+            return price
+        account, settle = event.account, instrument.settle
+        total_mm, total_upnl = cross_totals.get((account, settle), (0.0, 0.0))
+        moving = [
+            (key, other) for key, other in self.positions.items()
+            if key[0] == account and other.instrument.id == instrument.id
+            and other.event.margin_mode == "cross" and key in marks
+        ]
+        own_mm = sum(maintenance[key] or 0.0 for key, _ in moving)
+        own_upnl = sum(pnls[key] for key, _ in moving)
+        wallet = self._cross_wallet(account, settle) - (total_mm - own_mm) + (total_upnl - own_upnl)
+        if not math.isfinite(wallet):
+            return None  # another cross leg's maintenance margin is unknown
+        return model.liquidation_price([other.margin_leg() for _, other in moving], wallet)
 
     def _hedge_instrument(self, asset: str) -> Instrument | None:
         plan = self.settings.plan_for(asset)
@@ -613,8 +639,7 @@ class HedgeBook:
             if self._hedged_asset(state.instrument) != asset:
                 continue
             # Legs are compared by their delta in base units: contract counts differ per venue.
-            mark = self.prices.mark(state.instrument.id) or state.event.entry_price
-            delta = abs(self._leg_delta(state, mark))
+            delta = abs(self._leg_delta(state))
             if best is None or delta > best_delta:
                 best, best_delta = state, delta
         return None if best is None else best.instrument
@@ -622,7 +647,7 @@ class HedgeBook:
     def _assets_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for asset in self._assets():
-            price = self.prices.asset_price(asset)
+            price = self.reference_price(asset)
             spot = self._spot_delta(asset)
             futures = sum(
                 figure["record"]["delta"] for figure in leg_figures
@@ -683,7 +708,8 @@ class HedgeBook:
     ) -> None:
         """Contracts to short (+) or buy back (-) to reach the target, after lot rounding.
 
-        ``N = h * exposure_usd / (cs * P)`` (linear), ``h * exposure_usd / cv`` (inverse);
+        ``N = h * exposure_usd / (cs * P)`` (linear), ``h * exposure_usd / cv`` (inverse: a new
+        contract at P adds ``cv / P`` coin of delta, the open ones ``q cv / EP``);
         min-variance ``h*`` scales a cross hedge (risk-definitions.md, "Hedge ratio and rebalance").
         For a same-asset hedge the exposure is valued at the contract's own mark P, which is the
         definition when P = S and, under basis, keeps the delta hedge ratio exactly at target
@@ -698,16 +724,12 @@ class HedgeBook:
         else:
             beta = self._min_variance_ratio(asset, instrument.base)
             hedge_usd = sum(
-                self._leg_delta(state, mark) * mark for state in self.positions.values()
+                self._leg_delta(state) * mark for state in self.positions.values()
                 if state.instrument.id == instrument.id
             )
             exposure_usd = target * (beta if beta is not None else 1.0) * spot * price + hedge_usd
-        if instrument.kind == "linear":
-            raw = f.contracts_for_target_linear(1.0, exposure_usd, instrument.contract_size, mark)
-            size = instrument.contract_size
-        else:
-            raw = f.contracts_for_target_inverse(1.0, exposure_usd, instrument.contract_value)
-            size = instrument.contract_value / mark
+        raw = instrument.contracts_for_usd(exposure_usd, mark)
+        size = instrument.base_per_contract(mark)
         contracts = float(f.round_to_lot(raw, instrument.lot_step))
         record["contracts_to_target"] = contracts
         if instrument.base == asset:
@@ -786,14 +808,9 @@ class HedgeBook:
             liquidation_value = math.nan if liquidation is None else liquidation
             margin_balance = record["margin_balance_usd"]
             margin_value = math.inf if margin_balance is None else margin_balance
-            if instrument.kind == "linear":
-                pnl = f.stress_leg_pnl_linear(
-                    state.event.quantity, instrument.contract_size, mark, shocked,
-                    liquidation_value, margin_value)
-            else:
-                pnl = f.stress_leg_pnl_inverse(
-                    state.event.quantity, instrument.contract_value, mark, shocked,
-                    liquidation_value, margin_value)
+            pnl = instrument.stress_change_usd(
+                state.event.quantity, state.event.entry_price, mark, shocked, liquidation_value,
+                margin_value)
             hedge_pnl = hedge_pnl + pnl
             if liquidation is not None:
                 side = 1.0 if state.event.quantity > 0 else -1.0

@@ -183,21 +183,27 @@ def linear_delta(quantity: FloatOrArray, contract_size: FloatOrArray) -> FloatOr
 
 
 @overload
-def inverse_delta(quantity: float, contract_value: float, price: float) -> float: ...
+def inverse_delta(quantity: float, contract_value: float, entry_price: float) -> float: ...
 @overload
 def inverse_delta(
-    quantity: FloatOrArray, contract_value: FloatOrArray, price: FloatOrArray
+    quantity: FloatOrArray, contract_value: FloatOrArray, entry_price: FloatOrArray
 ) -> FloatOrArray: ...
 def inverse_delta(
-    quantity: FloatOrArray, contract_value: FloatOrArray, price: FloatOrArray
+    quantity: FloatOrArray, contract_value: FloatOrArray, entry_price: FloatOrArray
 ) -> FloatOrArray:
-    """Base-unit exposure of an inverse contract: ``q * cv / P`` (NaN when P <= 0).
+    """Base-unit exposure of an inverse position, its accrued coin PnL included: ``q * cv / EP``.
 
-    Source: OKX v5 "Get instruments" (inverse ``ctVal`` in USD); Deribit inverse perpetual docs.
+    The contracts' own coin exposure is ``q * cv / P``; the coin PnL accrued since entry,
+    ``q * cv * (1/EP - 1/P)``, is held in the coin too, and the sum is ``q * cv / EP``: the
+    position's USD value ``q * cv * (P/EP - 1)`` is linear in P with that slope (NaN when EP <= 0).
+    Check: short 900 x 100 USD from 60000 -> -90000 / 60000 = -1.5 BTC at any mark.
+    Source: risk-definitions.md "Delta" (inverse); OKX v5 "Get instruments" (inverse ``ctVal`` in
+    USD); Binance COIN-M "Unrealized PnL = size * multiplier * direction * (1/entry - 1/mark)".
     """
-    if _scalars(quantity, contract_value, price):
-        return _float_divide_positive(float(quantity) * float(contract_value), float(price))
-    return _result(_divide_positive(_array(quantity) * _array(contract_value), _array(price)))
+    if _scalars(quantity, contract_value, entry_price):
+        return _float_divide_positive(float(quantity) * float(contract_value), float(entry_price))
+    return _result(
+        _divide_positive(_array(quantity) * _array(contract_value), _array(entry_price)))
 
 
 @overload
@@ -1002,6 +1008,7 @@ def stress_leg_pnl_linear(
 def stress_leg_pnl_inverse(
     quantity: float,
     contract_value: float,
+    entry_price: float,
     price: float,
     shocked_price: float,
     liquidation_price: float,
@@ -1011,6 +1018,7 @@ def stress_leg_pnl_inverse(
 def stress_leg_pnl_inverse(
     quantity: FloatOrArray,
     contract_value: FloatOrArray,
+    entry_price: FloatOrArray,
     price: FloatOrArray,
     shocked_price: FloatOrArray,
     liquidation_price: FloatOrArray,
@@ -1019,19 +1027,25 @@ def stress_leg_pnl_inverse(
 def stress_leg_pnl_inverse(
     quantity: FloatOrArray,
     contract_value: FloatOrArray,
+    entry_price: FloatOrArray,
     price: FloatOrArray,
     shocked_price: FloatOrArray,
     liquidation_price: FloatOrArray,
     margin_balance_usd: FloatOrArray,
 ) -> FloatOrArray:
-    """Inverse leg PnL in USD at the shocked price: ``q * cv * (1/P - 1/P') * P'``, or ``-MB``.
+    """Inverse leg value change in USD for a shock: ``q * cv * (P' - P) / EP``, or ``-MB``.
 
-    A liquidated leg (P' reaches LP; NaN LP = never) loses its margin balance in USD.
-    Source: Binance COIN-M PnL and liquidation FAQ; PnL as ``inverse_pnl_usd`` from P to P'.
+    The leg's USD value (contracts plus the coin PnL they accrued) is ``q * cv * (P/EP - 1)``,
+    linear in P, so the change from P to P' is exact; a liquidated leg (P' reaches LP; NaN LP =
+    never) loses its margin balance in USD.
+    Source: risk-definitions.md "Delta" (inverse) and "Stress grid"; Binance COIN-M PnL FAQ.
     """
     signed = _array(quantity)
     shocked = _array(shocked_price)
-    pnl = _array(inverse_pnl_usd(signed, _array(contract_value), _array(price), shocked))
+    entry = _array(entry_price)
+    value_now = _array(inverse_pnl_usd(signed, _array(contract_value), entry, _array(price)))
+    value_shocked = _array(inverse_pnl_usd(signed, _array(contract_value), entry, shocked))
+    pnl = value_shocked - value_now
     liquidated = _liquidated(np.sign(signed), shocked, _array(liquidation_price))
     return _result(np.where(liquidated, -_array(margin_balance_usd), pnl))
 

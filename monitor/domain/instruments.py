@@ -13,7 +13,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, overload
+
+from monitor.domain import formulas as f
+from monitor.domain.formulas import FloatOrArray
 
 InstrumentKind = Literal["spot", "linear", "inverse"]
 INSTRUMENT_KINDS: tuple[InstrumentKind, ...] = ("spot", "linear", "inverse")
@@ -73,14 +76,270 @@ class Instrument:
         """True for linear and inverse contracts."""
         return self.kind != "spot"
 
+    # -- contract math (risk-definitions.md "Delta", "Profit and loss", "Margin") -------------
+
+    @property
+    def _math(self) -> type[_LinearContract] | type[_InverseContract]:
+        return _CONTRACTS[self.kind]
+
+    @property
+    def settles_in_coin(self) -> bool:
+        """True when margin, PnL and wallets are in the base coin (inverse contracts)."""
+        return self.kind == "inverse"
+
+    def leg_size(self, quantity: FloatOrArray) -> FloatOrArray:
+        """``Q``: base units (linear) or USD (inverse) of ``|q|`` contracts."""
+        return self._math.leg_size(self, quantity)
+
+    @overload
+    def settlement_notional(self, quantity: float, price: float) -> float: ...
+    @overload
+    def settlement_notional(self, quantity: FloatOrArray, price: FloatOrArray) -> FloatOrArray: ...
+    def settlement_notional(self, quantity: FloatOrArray, price: FloatOrArray) -> FloatOrArray:
+        """Position value in the settlement currency: ``|q| cs P`` USD, or ``|q| cv / P`` coin."""
+        return self._math.settlement_notional(self, quantity, price)
+
+    @overload
+    def notional_value(self, quantity: float, price: float) -> float: ...
+    @overload
+    def notional_value(self, quantity: FloatOrArray, price: FloatOrArray) -> FloatOrArray: ...
+    def notional_value(self, quantity: FloatOrArray, price: FloatOrArray) -> FloatOrArray:
+        """Notional in USD: ``|q| cs P`` (linear), ``|q| cv`` (inverse)."""
+        return self._math.notional_usd(self, quantity, price)
+
+    @overload
+    def delta(self, quantity: float, entry_price: float) -> float: ...
+    @overload
+    def delta(self, quantity: FloatOrArray, entry_price: FloatOrArray) -> FloatOrArray: ...
+    def delta(self, quantity: FloatOrArray, entry_price: FloatOrArray) -> FloatOrArray:
+        """Base-unit exposure: ``q cs`` (linear), ``q cv / EP`` (inverse, accrued coin PnL included)."""
+        return self._math.delta(self, quantity, entry_price)
+
+    @overload
+    def value_usd(self, quantity: float, entry_price: float, price: float) -> float: ...
+    @overload
+    def value_usd(self, quantity: FloatOrArray, entry_price: FloatOrArray, price: FloatOrArray
+                  ) -> FloatOrArray: ...
+    def value_usd(self, quantity: FloatOrArray, entry_price: FloatOrArray, price: FloatOrArray
+                  ) -> FloatOrArray:
+        """Unrealised PnL in USD at the mark (the position's USD value)."""
+        return self._math.value_usd(self, quantity, entry_price, price)
+
+    def pnl_settlement(self, quantity: float, entry_price: float, price: float) -> float:
+        """Unrealised PnL in the settlement currency."""
+        return self._math.pnl_settlement(self, quantity, entry_price, price)
+
+    def pnl_coefficients(self, quantity: float, entry_price: float) -> tuple[float, float]:
+        """``(alpha, beta)`` with settlement PnL ``alpha u + beta``, ``u = P`` or ``1 / P``."""
+        return self._math.pnl_coefficients(self, quantity, entry_price)
+
+    def price_from_variable(self, variable: float) -> float:
+        """The price for the solver's variable ``u`` (``P`` linear, ``1 / P`` inverse)."""
+        return self._math.price_from_variable(variable)
+
+    @overload
+    def settlement_to_usd(self, amount: float, price: float) -> float: ...
+    @overload
+    def settlement_to_usd(self, amount: FloatOrArray, price: FloatOrArray) -> FloatOrArray: ...
+    def settlement_to_usd(self, amount: FloatOrArray, price: FloatOrArray) -> FloatOrArray:
+        """An amount of the settlement currency in USD at the mark."""
+        return self._math.settlement_to_usd(amount, price)
+
+    def base_per_contract(self, price: float) -> float:
+        """Base units one more contract adds at ``price``: ``cs``, or ``cv / P``."""
+        return self._math.base_per_contract(self, price)
+
+    def funding_usd(self, quantity: float, price: float, rate: float) -> float:
+        """Funding received (positive) in USD at one settlement."""
+        return self._math.funding_usd(self, quantity, price, rate)
+
+    def stress_change_usd(self, quantity: float, entry_price: float, price: float,
+                          shocked: FloatOrArray, liquidation_price: float, margin_balance_usd: float
+                          ) -> FloatOrArray:
+        """The leg's USD value change from ``price`` to each shocked price, capped at liquidation."""
+        return self._math.stress_change_usd(self, quantity, entry_price, price, shocked,
+                                            liquidation_price, margin_balance_usd)
+
+    def contracts_for_usd(self, exposure_usd: float, price: float) -> float:
+        """Contracts whose exposure is ``exposure_usd`` at ``price`` (before lot rounding)."""
+        return self._math.contracts_for_usd(self, exposure_usd, price)
+
     def tier_for(self, notional: float) -> MarginTier | None:
-        """The tier whose [floor, cap) holds ``notional``; the last tier beyond its cap."""
+        """The tier whose [floor, cap) holds ``notional`` (in the tier's unit); the last beyond its cap."""
         if not self.tiers:
             return None
         for tier in self.tiers:
             if notional < tier.cap:
                 return tier
         return self.tiers[-1]
+
+
+class _LinearContract:
+    """Linear contract math: ``cs`` base units per contract, settled in the quote (USD)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def leg_size(instrument: Instrument, quantity: FloatOrArray) -> FloatOrArray:
+        """``Q = |q| cs`` in base units."""
+        return f.linear_notional(quantity, instrument.contract_size, 1.0)
+
+    @staticmethod
+    def settlement_notional(instrument: Instrument, quantity: FloatOrArray, price: FloatOrArray
+                            ) -> FloatOrArray:
+        """``|q| cs P`` in USD."""
+        return f.linear_notional(quantity, instrument.contract_size, price)
+
+    @staticmethod
+    def notional_usd(instrument: Instrument, quantity: FloatOrArray, price: FloatOrArray
+                     ) -> FloatOrArray:
+        """``|q| cs P``."""
+        return f.linear_notional(quantity, instrument.contract_size, price)
+
+    @staticmethod
+    def delta(instrument: Instrument, quantity: FloatOrArray, entry_price: FloatOrArray  # noqa: ARG004 -- the contract-math signature
+              ) -> FloatOrArray:
+        """``q cs``."""
+        return f.linear_delta(quantity, instrument.contract_size)
+
+    @staticmethod
+    def value_usd(instrument: Instrument, quantity: FloatOrArray, entry_price: FloatOrArray,
+                  price: FloatOrArray) -> FloatOrArray:
+        """``q cs (P - EP)``."""
+        return f.linear_pnl(quantity, instrument.contract_size, entry_price, price)
+
+    @staticmethod
+    def pnl_settlement(instrument: Instrument, quantity: float, entry_price: float, price: float
+                       ) -> float:
+        """``q cs (P - EP)`` in USD."""
+        return f.linear_pnl(quantity, instrument.contract_size, entry_price, price)
+
+    @staticmethod
+    def pnl_coefficients(instrument: Instrument, quantity: float, entry_price: float
+                         ) -> tuple[float, float]:
+        """PnL = ``alpha P + beta``: ``alpha = side Q``, ``beta = -side Q EP``."""
+        signed = quantity * instrument.contract_size
+        return signed, -signed * entry_price
+
+    @staticmethod
+    def price_from_variable(variable: float) -> float:
+        """The price variable of a linear contract is the price."""
+        return variable
+
+    @staticmethod
+    def settlement_to_usd(amount: FloatOrArray, price: FloatOrArray) -> FloatOrArray:  # noqa: ARG004 -- the contract-math signature
+        """USD already."""
+        return amount
+
+    @staticmethod
+    def base_per_contract(instrument: Instrument, price: float) -> float:  # noqa: ARG004 -- the contract-math signature
+        """A new contract adds ``cs`` base units."""
+        return instrument.contract_size
+
+    @staticmethod
+    def funding_usd(instrument: Instrument, quantity: float, price: float, rate: float) -> float:
+        """``-q cs P rate`` received."""
+        return f.funding_payment_linear(quantity, instrument.contract_size, price, rate)
+
+    @staticmethod
+    def stress_change_usd(instrument: Instrument, quantity: float, entry_price: float, price: float,  # noqa: ARG004 -- the contract-math signature
+                          shocked: FloatOrArray, liquidation_price: float, margin_balance_usd: float
+                          ) -> FloatOrArray:
+        """``q cs (P' - P)``, or ``-MB`` once P' reaches LP."""
+        return f.stress_leg_pnl_linear(quantity, instrument.contract_size, price, shocked,
+                                       liquidation_price, margin_balance_usd)
+
+    @staticmethod
+    def contracts_for_usd(instrument: Instrument, exposure_usd: float, price: float) -> float:
+        """``E / (cs P)``."""
+        return f.contracts_for_target_linear(1.0, exposure_usd, instrument.contract_size, price)
+
+
+class _InverseContract:
+    """Inverse contract math: ``cv`` USD per contract, settled in the base coin."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def leg_size(instrument: Instrument, quantity: FloatOrArray) -> FloatOrArray:
+        """``Q = |q| cv`` in USD."""
+        return f.inverse_notional(quantity, instrument.contract_value)
+
+    @staticmethod
+    def settlement_notional(instrument: Instrument, quantity: FloatOrArray, price: FloatOrArray
+                            ) -> FloatOrArray:
+        """``|q| cv / P`` in coin."""
+        usd = f.inverse_notional(quantity, instrument.contract_value)
+        return f.inverse_delta(usd, 1.0, price)
+
+    @staticmethod
+    def notional_usd(instrument: Instrument, quantity: FloatOrArray, price: FloatOrArray  # noqa: ARG004 -- the contract-math signature
+                     ) -> FloatOrArray:
+        """``|q| cv``."""
+        return f.inverse_notional(quantity, instrument.contract_value)
+
+    @staticmethod
+    def delta(instrument: Instrument, quantity: FloatOrArray, entry_price: FloatOrArray
+              ) -> FloatOrArray:
+        """``q cv / EP`` (the accrued coin PnL included)."""
+        return f.inverse_delta(quantity, instrument.contract_value, entry_price)
+
+    @staticmethod
+    def value_usd(instrument: Instrument, quantity: FloatOrArray, entry_price: FloatOrArray,
+                  price: FloatOrArray) -> FloatOrArray:
+        """``q cv (1/EP - 1/P) P = q cv (P/EP - 1)``."""
+        return f.inverse_pnl_usd(quantity, instrument.contract_value, entry_price, price)
+
+    @staticmethod
+    def pnl_settlement(instrument: Instrument, quantity: float, entry_price: float, price: float
+                       ) -> float:
+        """``q cv (1/EP - 1/P)`` in coin."""
+        return f.inverse_pnl_coin(quantity, instrument.contract_value, entry_price, price)
+
+    @staticmethod
+    def pnl_coefficients(instrument: Instrument, quantity: float, entry_price: float
+                         ) -> tuple[float, float]:
+        """PnL (coin) = ``alpha / P + beta``: ``alpha = -side Q``, ``beta = side Q / EP``."""
+        signed = quantity * instrument.contract_value
+        return -signed, signed / entry_price
+
+    @staticmethod
+    def price_from_variable(variable: float) -> float:
+        """The price variable of an inverse contract is ``1 / P``."""
+        return 1.0 / variable
+
+    @staticmethod
+    def settlement_to_usd(amount: FloatOrArray, price: FloatOrArray) -> FloatOrArray:
+        """Coin at the mark."""
+        return amount * price
+
+    @staticmethod
+    def base_per_contract(instrument: Instrument, price: float) -> float:
+        """A new contract at P adds ``cv / P`` coin."""
+        return instrument.contract_value / price
+
+    @staticmethod
+    def funding_usd(instrument: Instrument, quantity: float, price: float, rate: float) -> float:  # noqa: ARG004 -- the contract-math signature
+        """``-q cv rate`` in USD."""
+        return f.funding_payment_inverse(quantity, instrument.contract_value, rate)
+
+    @staticmethod
+    def stress_change_usd(instrument: Instrument, quantity: float, entry_price: float, price: float,
+                          shocked: FloatOrArray, liquidation_price: float, margin_balance_usd: float
+                          ) -> FloatOrArray:
+        """``q cv (P' - P) / EP``, or ``-MB`` once P' reaches LP."""
+        return f.stress_leg_pnl_inverse(quantity, instrument.contract_value, entry_price, price,
+                                        shocked, liquidation_price, margin_balance_usd)
+
+    @staticmethod
+    def contracts_for_usd(instrument: Instrument, exposure_usd: float, price: float) -> float:  # noqa: ARG004 -- the contract-math signature
+        """``E / cv``."""
+        return f.contracts_for_target_inverse(1.0, exposure_usd, instrument.contract_value)
+
+
+_CONTRACTS: dict[str, type[_LinearContract] | type[_InverseContract]] = {
+    "linear": _LinearContract, "inverse": _InverseContract, "spot": _LinearContract,
+}
 
 
 def tiers_with_cum(rows: Iterable[tuple[float, float, float, float]]) -> tuple[MarginTier, ...]:

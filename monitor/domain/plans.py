@@ -9,7 +9,11 @@ STABLE_ASSETS: frozenset[str] = frozenset({"USD", "USDT", "USDC", "FDUSD", "BUSD
 
 @dataclass(frozen=True, slots=True)
 class HedgePlan:
-    """The hedge of one asset: instrument, target ratio and band, lifecycle limits."""
+    """The hedge of one asset: instrument, target ratio and band, lifecycle limits.
+
+    ``spot_source`` names the instrument (``venue:symbol``) whose price is the asset's reference
+    price S; without it the hedge instrument's index is (``HedgeBook.reference_price``).
+    """
 
     asset: str
     instrument: str | None = None
@@ -21,6 +25,7 @@ class HedgePlan:
     exit_below: float | None = None
     stop_loss_usd: float | None = None
     cost_budget_usd: float | None = None
+    spot_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,10 @@ from typing import Final
 import numpy as np
 
 from monitor.domain import formulas as f
-from monitor.domain.events import PositionEvent
+from monitor.domain.events import PositionEvent, PositionSide
 from monitor.domain.formulas import BoolArray, FloatArray, IndexArray
 from monitor.domain.instruments import Catalog, Instrument
+from monitor.domain.margin import MarginLeg, MarginModel, margin_model_for
 
 # Rows of a block's float matrix: one contiguous row per column, one matrix column per position.
 _QUANTITY: Final = 0  # signed contracts
@@ -42,19 +43,17 @@ _ENTRY_PRICE: Final = 1
 _WALLET: Final = 2  # isolated wallet: USD (linear) or coin (inverse); NaN for cross or unknown
 _ISOLATED: Final = 3  # 1.0 isolated, 0.0 cross
 _LIQUIDATION_PRICE: Final = 4  # precomputed (linear isolated) or fed back; NaN when none
-_INVERSE_MAINTENANCE: Final = 5  # inverse: |q| * cv * MMR - cum in USD (mark-independent)
-_INVERSE_MMR: Final = 6  # inverse: MMR of the tier of |q| * cv
-_INVERSE_CUM: Final = 7  # inverse: cum (USD) of that tier
-_LAST_PNL: Final = 8  # uPnL at the last reprice (for the hedge value change); NaN before any
-_REPORTED_PNL: Final = 9  # figures when the position last counted as changed (change detection)
-_REPORTED_RATIO: Final = 10
-_REPORTED_DISTANCE: Final = 11
-_COLUMNS: Final = 12
+_RISK_LIMIT: Final = 5  # the risk-limit tier cap the venue says the position carries; NaN if none
+_LAST_PNL: Final = 6  # uPnL at the last reprice (for the hedge value change); NaN before any
+_REPORTED_PNL: Final = 7  # figures when the position last counted as changed (change detection)
+_REPORTED_RATIO: Final = 8
+_REPORTED_DISTANCE: Final = 9
+_COLUMNS: Final = 10
 
 _INITIAL_CAPACITY: Final = 16
 _NO_LIQUIDATION: Final = math.nan
 
-PositionKey = tuple[str, str]  # (portfolio, account) inside one instrument
+PositionKey = tuple[str, str, PositionSide]  # (portfolio, account, leg) inside one instrument
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,20 +112,12 @@ class _Block:
     """The holders of one instrument: float columns, portfolio indices, slot lookup."""
 
     __slots__ = (
-        "caps", "cums", "floats", "instrument", "inverse", "keys", "last_mark", "mmrs",
-        "portfolios", "size", "slots",
+        "floats", "instrument", "keys", "last_mark", "model", "portfolios", "size", "slots",
     )
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
-        self.inverse = instrument.kind == "inverse"
-        self.caps: FloatArray | None = None
-        self.mmrs: FloatArray | None = None
-        self.cums: FloatArray | None = None
-        if instrument.tiers:
-            self.caps = np.array([tier.cap for tier in instrument.tiers], dtype=np.float64)
-            self.mmrs = np.array([tier.mmr for tier in instrument.tiers], dtype=np.float64)
-            self.cums = np.array([tier.cum for tier in instrument.tiers], dtype=np.float64)
+        self.model: MarginModel = margin_model_for(instrument)
         self.floats: FloatArray = np.full((_COLUMNS, _INITIAL_CAPACITY), np.nan)
         self.portfolios: IndexArray = np.zeros(_INITIAL_CAPACITY, dtype=np.intp)
         self.keys: list[PositionKey] = []
@@ -175,7 +166,8 @@ class ColumnarPositions:
         self._blocks: dict[str, _Block] = {}
         self._portfolio_index: dict[str, int] = {}
         self._portfolio_names: list[str] = []
-        self._held: dict[int, list[tuple[str, str]]] = {}  # portfolio -> [(account, instrument)]
+        # portfolio -> [(account, instrument, leg)]
+        self._held: dict[int, list[tuple[str, str, PositionSide]]] = {}
 
     # -- positions ----------------------------------------------------------------------------
 
@@ -205,10 +197,11 @@ class ColumnarPositions:
         names = self._portfolio_names
         return [names[index] for index in indices.tolist()]
 
-    def slot(self, portfolio: str, account: str, instrument_id: str) -> int | None:
+    def slot(self, portfolio: str, account: str, instrument_id: str,
+             side: PositionSide = "one_way") -> int | None:
         """A position's slot in its instrument's arrays (valid until that instrument next changes)."""
         block = self._blocks.get(instrument_id)
-        return None if block is None else block.slots.get((portfolio, account))
+        return None if block is None else block.slots.get((portfolio, account, side))
 
     def upsert(self, event: PositionEvent) -> bool:
         """Add, replace or (quantity 0) remove a position; False when the instrument is no future."""
@@ -216,37 +209,39 @@ class ColumnarPositions:
         if instrument is None or not instrument.is_future:
             return False
         if event.quantity == 0:
-            self.remove(event.portfolio, event.account, event.instrument)
+            self.remove(event.portfolio, event.account, event.instrument, event.position_side)
             return True
         block = self._blocks.get(instrument.id)
         if block is None:
             block = _Block(instrument)
             self._blocks[instrument.id] = block
-        key = (event.portfolio, event.account)
+        key = (event.portfolio, event.account, event.position_side)
         slot = block.slots.get(key)
         portfolio = self.portfolio_index(event.portfolio)
         if slot is None:
             slot = block.append_slot()
             block.slots[key] = slot
             block.keys.append(key)
-            self._held.setdefault(portfolio, []).append((event.account, instrument.id))
+            self._held.setdefault(portfolio, []).append(
+                (event.account, instrument.id, event.position_side))
         block.portfolios[slot] = portfolio
         _write_position(block, slot, event)
         return True
 
-    def remove(self, portfolio: str, account: str, instrument_id: str) -> bool:
+    def remove(self, portfolio: str, account: str, instrument_id: str,
+               side: PositionSide = "one_way") -> bool:
         """Remove one position (swap-remove); False when it is not held."""
         block = self._blocks.get(instrument_id)
         if block is None:
             return False
-        slot = block.slots.pop((portfolio, account), None)
+        slot = block.slots.pop((portfolio, account, side), None)
         if slot is None:
             return False
         block.remove_slot(slot)
         index = self._portfolio_index[portfolio]
         held = self._held.get(index)
         if held is not None:
-            held.remove((account, instrument_id))
+            held.remove((account, instrument_id, side))
             if not held:
                 del self._held[index]
         return True
@@ -257,16 +252,17 @@ class ColumnarPositions:
         if index is None:
             return 0
         held = sorted(self._held.get(index, ()))
-        for account, instrument_id in held:
-            self.remove(portfolio, account, instrument_id)
+        for account, instrument_id, side in held:
+            self.remove(portfolio, account, instrument_id, side)
         return len(held)
 
     def set_liquidation_price(
-        self, portfolio: str, account: str, instrument_id: str, price: float | None
+        self, portfolio: str, account: str, instrument_id: str, price: float | None,
+        side: PositionSide = "one_way",
     ) -> bool:
         """Use a liquidation price computed elsewhere (a cross leg's, from the snapshot)."""
         block = self._blocks.get(instrument_id)
-        slot = None if block is None else block.slots.get((portfolio, account))
+        slot = None if block is None else block.slots.get((portfolio, account, side))
         if block is None or slot is None:
             return False
         block.floats[_LIQUIDATION_PRICE, slot] = _NO_LIQUIDATION if price is None else price
@@ -281,12 +277,11 @@ class ColumnarPositions:
     def reprice(self, instrument_id: str, mark: float) -> Repricing | None:
         """Reprice every holder of an instrument at ``mark``; None when nobody holds it.
 
-        Linear: notional ``|q| cs P``, uPnL ``q cs (P - EP)``, delta ``q cs``, maintenance margin
-        ``notional * MMR_n - cum_n``; inverse: notional ``|q| cv``, uPnL ``q cv (1/EP - 1/P) P``,
-        delta ``q cv / P``, liquidation price ``Q (MMR + side) / (WB + cum/P + side Q / EP)``.
-        Isolated margin balance = wallet (USD; coin * P for inverse) + uPnL; margin ratio
-        ``MM / MB``; liquidation distance ``|LP - P| / P`` (risk-definitions.md; Binance USDⓈ-M
-        and COIN-M margin and liquidation FAQs, as cited in ``monitor.domain.formulas``).
+        Contract math is the instrument's (notional, uPnL in USD, delta ``q cs`` or ``q cv / EP``),
+        the maintenance margin its venue's model (``monitor.domain.margin``), in the settlement
+        currency converted at the mark. Isolated margin balance = wallet + uPnL; margin ratio
+        ``MM / MB``; liquidation distance ``|LP - P| / P`` with the isolated liquidation price
+        computed once per position event (it does not move with the mark for fixed terms).
         """
         block = self._blocks.get(instrument_id)
         if block is None or block.size == 0:
@@ -299,30 +294,13 @@ class ColumnarPositions:
         entry_price = columns[_ENTRY_PRICE]
         wallet = columns[_WALLET]
         instrument = block.instrument
-        if block.inverse:
-            contract_value = instrument.contract_value
-            notional = f.inverse_notional(quantity, contract_value)
-            upnl = f.inverse_pnl_usd(quantity, contract_value, entry_price, mark)
-            delta = f.inverse_delta(quantity, contract_value, mark)
-            maintenance = columns[_INVERSE_MAINTENANCE].copy()
-            margin_balance = wallet * mark + upnl
-            # cum is in USD; the coin formula takes cum / P. Cross legs keep a fed-back price.
-            computed = f.liquidation_price_inverse(
-                quantity, notional, entry_price, wallet, columns[_INVERSE_MMR],
-                columns[_INVERSE_CUM] / mark)
-            liquidation = np.where(np.isnan(wallet), columns[_LIQUIDATION_PRICE], computed)
-        else:
-            contract_size = instrument.contract_size
-            notional = f.linear_notional(quantity, contract_size, mark)
-            upnl = f.linear_pnl(quantity, contract_size, entry_price, mark)
-            delta = f.linear_delta(quantity, contract_size)
-            if block.caps is None or block.mmrs is None or block.cums is None:
-                maintenance = np.full(n, np.nan)
-            else:
-                tier = tier_index(notional, block.caps)
-                maintenance = f.tiered_maintenance_margin(notional, block.mmrs[tier], block.cums[tier])
-            margin_balance = wallet + upnl
-            liquidation = columns[_LIQUIDATION_PRICE].copy()
+        notional = instrument.notional_value(quantity, mark)
+        upnl = instrument.value_usd(quantity, entry_price, mark)
+        delta = instrument.delta(quantity, entry_price)
+        maintenance = instrument.settlement_to_usd(block.model.maintenance_margins(
+            instrument, quantity, entry_price, mark, columns[_RISK_LIMIT]), mark)
+        margin_balance = instrument.settlement_to_usd(wallet, mark) + upnl
+        liquidation = columns[_LIQUIDATION_PRICE].copy()
         notional, upnl, delta, maintenance, margin_balance, liquidation = (
             np.asarray(value, dtype=np.float64)
             for value in (notional, upnl, delta, maintenance, margin_balance, liquidation)
@@ -398,7 +376,7 @@ def _moved(current: FloatArray, reported: FloatArray, tolerance: float) -> BoolA
 def _isolated_wallet(instrument: Instrument, event: PositionEvent) -> float:
     """The isolated wallet, as ``HedgeBook`` takes it: reported, else ``notional(EP) / leverage``.
 
-    USD for linear, coin for inverse (the initial margin in USD divided by the entry price).
+    In the settlement currency: USD for linear, coin for inverse.
     Source: Binance USDⓈ-M "Initial Margin = Notional Position Value / Leverage Level".
     """
     if event.margin_mode != "isolated":
@@ -407,10 +385,7 @@ def _isolated_wallet(instrument: Instrument, event: PositionEvent) -> float:
         return event.isolated_margin
     if not event.leverage:
         return math.nan
-    if instrument.kind == "inverse":
-        notional = float(f.inverse_notional(event.quantity, instrument.contract_value))
-        return float(f.initial_margin(notional, event.leverage)) / event.entry_price
-    notional = float(f.linear_notional(event.quantity, instrument.contract_size, event.entry_price))
+    notional = instrument.settlement_notional(event.quantity, event.entry_price)
     return float(f.initial_margin(notional, event.leverage))
 
 
@@ -424,33 +399,14 @@ def _write_position(block: _Block, slot: int, event: PositionEvent) -> None:
     column[_WALLET] = wallet
     column[_ISOLATED] = 1.0 if event.margin_mode == "isolated" else 0.0
     column[_LIQUIDATION_PRICE] = _NO_LIQUIDATION
-    column[_INVERSE_MAINTENANCE] = math.nan
-    column[_INVERSE_MMR] = math.nan
-    column[_INVERSE_CUM] = math.nan
-    side = 1.0 if event.quantity > 0 else -1.0
-    if block.inverse:
-        notional = float(f.inverse_notional(event.quantity, instrument.contract_value))
-        tier = instrument.tier_for(notional)
-        if tier is not None:
-            column[_INVERSE_MAINTENANCE] = float(
-                f.tiered_maintenance_margin(notional, tier.mmr, tier.cum))
-            column[_INVERSE_MMR] = tier.mmr
-            column[_INVERSE_CUM] = tier.cum
-    elif block.caps is not None and block.mmrs is not None and block.cums is not None \
-            and not math.isnan(wallet):
-        base_quantity = abs(event.quantity) * instrument.contract_size
-        column[_LIQUIDATION_PRICE] = f.liquidation_price_linear_tiered(
-            side, base_quantity, event.entry_price, wallet, block.caps, block.mmrs, block.cums)
+    column[_RISK_LIMIT] = math.nan if event.risk_limit_value is None else event.risk_limit_value
+    if instrument.tiers and not math.isnan(wallet):
+        leg = MarginLeg(instrument, event.quantity, event.entry_price, wallet, event.risk_limit_value)
+        column[_LIQUIDATION_PRICE] = block.model.liquidation_price([leg], wallet)
     # The hedge value change of an updated position counts from the last mark at its new size.
     mark = block.last_mark
-    if mark is None:
-        column[_LAST_PNL] = math.nan
-    elif block.inverse:
-        column[_LAST_PNL] = f.inverse_pnl_usd(
-            event.quantity, instrument.contract_value, event.entry_price, mark)
-    else:
-        column[_LAST_PNL] = f.linear_pnl(
-            event.quantity, instrument.contract_size, event.entry_price, mark)
+    column[_LAST_PNL] = math.nan if mark is None else float(
+        instrument.value_usd(event.quantity, event.entry_price, mark))
     column[_REPORTED_PNL] = math.nan
     column[_REPORTED_RATIO] = math.nan
     column[_REPORTED_DISTANCE] = math.nan

@@ -146,7 +146,7 @@ class RiskEngine:
             self.columns.upsert(event)
         elif isinstance(event, BalanceEvent):
             state.book.apply_balance(event)
-            price = self.prices.asset_price(event.asset)
+            price = state.book.reference_price(event.asset)
             if price is not None:
                 state.book.apply_asset_price(event.asset, price, event.ts_event_ms)
         elif isinstance(event, MismatchEvent):
@@ -191,10 +191,10 @@ class RiskEngine:
         instrument = self.catalog.get(event.instrument)
         if instrument is not None and instrument.is_future:
             self._reprice(event.instrument, event.mark)
-        asset_price = None if instrument is None else self.prices.asset_price(instrument.base)
         for portfolio_id in touched:
             state = self.portfolios[portfolio_id]
             book = state.book
+            asset_price = None if instrument is None else book.reference_price(instrument.base)
             if instrument is not None and instrument.is_future and any(
                 key[1] == event.instrument for key in book.positions
             ):
@@ -298,7 +298,7 @@ class RiskEngine:
                 book.apply_instrument_price(PriceEvent(
                     instrument_id, latest.mark, latest.index, latest.funding_rate,
                     latest.next_funding_ms, latest.ts_event_ms, latest.ts_receive_ms))
-            asset_price = self.prices.asset_price(instrument.base)
+            asset_price = book.reference_price(instrument.base)
             if asset_price is not None:
                 book.apply_asset_price(instrument.base, asset_price, latest.ts_event_ms)
 

@@ -1,0 +1,360 @@
+"""Venue margin models: maintenance margin and liquidation price as each venue documents them.
+
+One class per venue rule set, chosen by the instrument's venue (``margin_model_for``). Each model
+holds its venue's rules: what its tiers are counted in (USD notional, contracts or coin), whether a
+tier has a deduction (Binance's maintenance amount ``cum``) or charges the whole position at one
+rate (OKX), whether the maintenance margin is taken at the mark or at the entry (Bybit), and which
+tier a position carries. Contract math (linear, inverse) belongs to the instrument
+(``Instrument.leg_size``, ``Instrument.pnl_coefficients``, ...), so nothing here branches on it.
+
+Every amount is in the contract's settlement currency: USD(T) for a linear contract, the coin for an
+inverse one. ``Instrument.settlement_to_usd`` converts at the mark.
+
+The liquidation price solves "margin balance = maintenance margin" for the price of one instrument,
+with every leg of that instrument that shares the wallet (an isolated leg alone; in cross margin both
+hedge-mode legs together, the other symbols' maintenance margin and unrealised PnL held fixed, as in
+Binance's TMM1/UPNL1). With ``u = P`` (linear) or ``u = 1/P`` (inverse), within fixed tiers each leg's
+PnL is ``alpha * u + beta`` and its maintenance margin ``gamma * u + delta``, so
+
+    u = (W + sum(beta) - sum(delta)) / (sum(gamma) - sum(alpha))
+
+and the tiers are re-chosen at the solution until they no longer change. For fixed terms the result
+does not depend on the mark. Sources are cited on each class; ``docs/risk-model.md`` has the table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from monitor.domain.formulas import FloatArray
+from monitor.domain.instruments import Instrument, MarginTier
+
+# Relative tolerance when checking that a solution lies in the tier it was solved with.
+_TIER_TOLERANCE = 1e-9
+# Tier combinations tried when re-choosing tiers does not settle (legs x tiers is small).
+_MAX_TIER_COMBINATIONS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class MarginLeg:
+    """One position leg as a margin model sees it (quantity signed, in contracts)."""
+
+    instrument: Instrument
+    quantity: float
+    entry_price: float
+    isolated_wallet: float | None = None
+    risk_limit_value: float | None = None
+
+    @property
+    def side(self) -> float:
+        """+1 for a long leg, -1 for a short one."""
+        return 1.0 if self.quantity > 0 else -1.0
+
+
+class MarginModel(Protocol):
+    """A venue's maintenance-margin and liquidation rules."""
+
+    name: ClassVar[str]
+
+    def tier(self, leg: MarginLeg, price: float) -> MarginTier | None:
+        """The tier the leg is charged at when the instrument's mark is ``price``."""
+        ...
+
+    def maintenance_margin(self, leg: MarginLeg, price: float) -> float:
+        """Maintenance margin in the settlement currency at mark ``price`` (NaN without tiers)."""
+        ...
+
+    def maintenance_margins(
+        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,
+        risk_limit_value: FloatArray,
+    ) -> FloatArray:
+        """``maintenance_margin`` of many legs of one instrument at once (NaN risk limit = none)."""
+        ...
+
+    def liquidation_price(self, legs: Sequence[MarginLeg], wallet: float) -> float:
+        """The instrument price at which ``wallet`` plus the legs' PnL equals their maintenance margin.
+
+        ``wallet`` is in the settlement currency: an isolated leg's wallet, or a cross wallet less
+        the other symbols' maintenance margin plus their unrealised PnL. NaN when there is none.
+        """
+        ...
+
+
+def _tier_by(instrument: Instrument, value: float) -> MarginTier | None:
+    return instrument.tier_for(value)
+
+
+def _tier_indices(instrument: Instrument, values: FloatArray) -> np.ndarray:
+    caps = np.array([tier.cap for tier in instrument.tiers], dtype=np.float64)
+    return np.minimum(np.searchsorted(caps, values, side="right"), caps.size - 1)
+
+
+class _TieredModel:
+    """The shared solver: subclasses say how a tier is chosen and when the margin is taken."""
+
+    name: ClassVar[str] = ""
+    uses_deduction: ClassVar[bool] = True
+    at_entry: ClassVar[bool] = False
+
+    # -- rules a venue sets ------------------------------------------------------------------
+
+    def tier_basis(self, leg: MarginLeg, price: float) -> float:
+        """The figure a tier's floor and cap are compared with (subclasses)."""
+        raise NotImplementedError
+
+    def tier_depends_on_price(self, leg: MarginLeg) -> bool:  # noqa: ARG002 -- the margin-model signature
+        """Whether the tier moves with the price (notional tiers) or is fixed (contracts, risk id)."""
+        return True
+
+    def tier_basis_columns(
+        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,
+    ) -> FloatArray:
+        """``tier_basis`` for many legs (subclasses)."""
+        raise NotImplementedError
+
+    # -- figures -----------------------------------------------------------------------------
+
+    def tier(self, leg: MarginLeg, price: float) -> MarginTier | None:
+        """The tier whose [floor, cap) holds the leg's tier basis (the last one beyond every cap)."""
+        if not leg.instrument.tiers:
+            return None
+        return _tier_by(leg.instrument, self.tier_basis(leg, self._margin_price(leg, price)))
+
+    def _margin_price(self, leg: MarginLeg, price: float) -> float:
+        return leg.entry_price if self.at_entry else price
+
+    def _deduction(self, tier: MarginTier) -> float:
+        return tier.cum if self.uses_deduction else 0.0
+
+    def maintenance_margin(self, leg: MarginLeg, price: float) -> float:
+        """``settlement notional x MMR - deduction`` of the leg's tier, at the mark or at entry."""
+        tier = self.tier(leg, price)
+        if tier is None:
+            return math.nan
+        at = self._margin_price(leg, price)
+        notional = leg.instrument.settlement_notional(leg.quantity, at)
+        return notional * tier.mmr - self._deduction(tier)
+
+    def maintenance_margins(
+        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,
+        risk_limit_value: FloatArray,
+    ) -> FloatArray:
+        """Vectorised ``maintenance_margin`` (same tiers, same order of operations)."""
+        if not instrument.tiers:
+            return np.full(quantity.shape, np.nan)
+        at = entry_price if self.at_entry else np.full(quantity.shape, price)
+        index = _tier_indices(instrument, self.tier_basis_columns(instrument, quantity, entry_price, price))
+        fixed = self._fixed_tier_indices(instrument, risk_limit_value)
+        index = np.where(fixed >= 0, fixed, index)
+        mmrs = np.array([tier.mmr for tier in instrument.tiers], dtype=np.float64)
+        cums = np.array([self._deduction(tier) for tier in instrument.tiers], dtype=np.float64)
+        notional = np.asarray(instrument.settlement_notional(quantity, at), dtype=np.float64)
+        return np.asarray(notional * mmrs[index] - cums[index], dtype=np.float64)
+
+    def _fixed_tier_indices(self, instrument: Instrument, risk_limit_value: FloatArray) -> np.ndarray:  # noqa: ARG002 -- the margin-model signature
+        return np.full(risk_limit_value.shape, -1, dtype=np.intp)
+
+    # -- liquidation -------------------------------------------------------------------------
+
+    def _coefficients(self, leg: MarginLeg, tier: MarginTier) -> tuple[float, float, float, float]:
+        """(alpha, beta, gamma, delta): PnL = alpha u + beta, MM = gamma u + delta, in the tier."""
+        instrument = leg.instrument
+        alpha, beta = instrument.pnl_coefficients(leg.quantity, leg.entry_price)
+        if self.at_entry:
+            notional = instrument.settlement_notional(leg.quantity, leg.entry_price)
+            return alpha, beta, 0.0, notional * tier.mmr - self._deduction(tier)
+        return alpha, beta, float(instrument.leg_size(leg.quantity)) * tier.mmr, -self._deduction(tier)
+
+    def _solve(self, legs: Sequence[MarginLeg], tiers: Sequence[MarginTier], wallet: float) -> float:
+        numerator = wallet
+        denominator = 0.0
+        for leg, tier in zip(legs, tiers, strict=True):
+            alpha, beta, gamma, delta = self._coefficients(leg, tier)
+            numerator += beta - delta
+            denominator += gamma - alpha
+        if denominator == 0.0 or not math.isfinite(numerator):
+            return math.nan
+        variable = numerator / denominator
+        if not (math.isfinite(variable) and variable > 0):
+            return math.nan
+        price = legs[0].instrument.price_from_variable(variable)
+        return price if math.isfinite(price) and price > 0 else math.nan
+
+    def _consistent(self, legs: Sequence[MarginLeg], tiers: Sequence[MarginTier], price: float) -> bool:
+        for leg, tier in zip(legs, tiers, strict=True):
+            if not self.tier_depends_on_price(leg):
+                continue
+            basis = self.tier_basis(leg, self._margin_price(leg, price))
+            last = tier is leg.instrument.tiers[-1]
+            if basis < tier.floor * (1 - _TIER_TOLERANCE):
+                return False
+            if not last and basis > tier.cap * (1 + _TIER_TOLERANCE):
+                return False
+        return True
+
+    def liquidation_price(self, legs: Sequence[MarginLeg], wallet: float) -> float:
+        """Solve margin balance = maintenance margin over the legs (see the module docstring)."""
+        legs = [leg for leg in legs if leg.quantity != 0]
+        if not legs or not math.isfinite(wallet) or any(not leg.instrument.tiers for leg in legs):
+            return math.nan
+        tiers: list[MarginTier] = []
+        for leg in legs:
+            tier = self.tier(leg, leg.entry_price)
+            assert tier is not None  # noqa: S101 -- tiers checked above
+            tiers.append(tier)
+        rounds = sum(len(leg.instrument.tiers) for leg in legs) + 1
+        for _ in range(rounds):
+            price = self._solve(legs, tiers, wallet)
+            if math.isnan(price):
+                break
+            moved = [self.tier(leg, price) for leg in legs]
+            if all(new is old for new, old in zip(moved, tiers, strict=True)):
+                return price
+            tiers = [tier for tier in moved if tier is not None]
+        return self._search(legs, wallet)
+
+    def _search(self, legs: Sequence[MarginLeg], wallet: float) -> float:
+        """Every tier combination, for when re-choosing does not settle at a tier boundary."""
+        choices = [
+            leg.instrument.tiers if self.tier_depends_on_price(leg)
+            else (self.tier(leg, leg.entry_price),)
+            for leg in legs
+        ]
+        for count, combination in enumerate(itertools.product(*choices)):
+            if count >= _MAX_TIER_COMBINATIONS:
+                break
+            tiers = [tier for tier in combination if tier is not None]
+            if len(tiers) != len(legs):
+                continue
+            price = self._solve(legs, tiers, wallet)
+            if not math.isnan(price) and self._consistent(legs, tiers, price):
+                return price
+        return math.nan
+
+
+class BinanceMargin(_TieredModel):
+    """Binance USDⓈ-M and COIN-M: brackets by notional, with the maintenance amount, at the mark.
+
+    - Maintenance margin = notional x MMR - cum of the bracket the notional falls in; USDⓈ-M
+      brackets are sized in USD notional (``GET /fapi/v1/leverageBracket`` ``notionalFloor``/
+      ``notionalCap``), COIN-M brackets in coin (``GET /dapi/v2/leverageBracket`` ``qtyFloor``/
+      ``qtyCap``, coin notional ``|q| cv / P``).
+    - Liquidation: ``LP = (WB - TMM1 + UPNL1 + cum - side Q EP) / (Q MMR - side Q)`` (USDⓈ-M), with
+      hedge mode's LONG and SHORT legs of a symbol in one cross formula; COIN-M
+      ``LP = Q (MMR + side) / (WB + cum + side Q / EP)``; the bracket is the one at the
+      liquidation notional. Cross WB is the cross wallet balance (``cw``).
+    Sources: Binance "How to Calculate Liquidation Price of USDⓈ-M Futures Contracts", "... of
+    COIN-M Futures Contracts", "Leverage and Margin of USDⓈ-M Futures".
+    """
+
+    name = "binance"
+
+    def tier_basis(self, leg: MarginLeg, price: float) -> float:
+        """Settlement notional at the price: USD (USDⓈ-M) or coin (COIN-M)."""
+        return leg.instrument.settlement_notional(leg.quantity, price)
+
+    def tier_basis_columns(
+        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,  # noqa: ARG002 -- the margin-model signature
+    ) -> FloatArray:
+        """Settlement notional of every leg at the mark."""
+        return np.asarray(instrument.settlement_notional(quantity, price), dtype=np.float64)
+
+
+class OkxMargin(_TieredModel):
+    """OKX: the whole position value at the MMR of its tier, tiers counted in contracts, no deduction.
+
+    Maintenance margin = position value at the mark x MMR of the tier whose ``minSz``..``maxSz``
+    (contracts, ``GET /api/v5/public/position-tiers``) holds ``|pos|``; liquidation where the margin
+    balance reaches it. Source: OKX help "Tiered maintenance margin ratio rules" (e.g. BTC-USDT-SWAP
+    6M USDT in the 1 % tier: 60,000); OKX v5 ``GET /api/v5/public/position-tiers``.
+    """
+
+    name = "okx"
+    uses_deduction = False
+
+    def tier_basis(self, leg: MarginLeg, price: float) -> float:  # noqa: ARG002 -- the margin-model signature
+        """The position size in contracts."""
+        return abs(leg.quantity)
+
+    def tier_depends_on_price(self, leg: MarginLeg) -> bool:  # noqa: ARG002 -- the margin-model signature
+        """A contract count does not move with the price."""
+        return False
+
+    def tier_basis_columns(
+        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,  # noqa: ARG002 -- the margin-model signature
+    ) -> FloatArray:
+        """Contracts held."""
+        return np.abs(quantity)
+
+
+class BybitMargin(_TieredModel):
+    """Bybit: the risk-limit tier the position carries, maintenance margin on the value at entry.
+
+    Isolated linear ``LP = EP -/+ (IM - MM) / Q -/+ extra / Q`` with ``MM = value at entry x MMR -
+    deduction``: the liquidation price solves wallet + PnL = that fixed MM (long 1 BTC @20,000, 50x,
+    MMR 0.5 %: 20,000 - (400 - 100) / 1 = 19,700); inverse alike in coin. The tier is the one
+    whose cap is the position's ``riskLimitValue``; without it, the tier of the value at entry.
+    Sources: Bybit help "Liquidation Price (USDT Contract)", "Liquidation Price (Inverse
+    Contract)"; Bybit v5 ``GET /v5/market/risk-limit`` (``riskLimitValue``, ``maintenanceMargin``,
+    ``mmDeduction``) and ``GET /v5/position/list`` (``riskLimitValue``).
+    """
+
+    name = "bybit"
+    at_entry = True
+
+    def tier(self, leg: MarginLeg, price: float) -> MarginTier | None:  # noqa: ARG002 -- the margin-model signature
+        """The tier capped at the leg's risk limit, else the tier of its value at entry."""
+        if not leg.instrument.tiers:
+            return None
+        if leg.risk_limit_value is not None:
+            for tier in leg.instrument.tiers:
+                if math.isclose(tier.cap, leg.risk_limit_value, rel_tol=1e-9):
+                    return tier
+        return _tier_by(leg.instrument, self.tier_basis(leg, leg.entry_price))
+
+    def tier_basis(self, leg: MarginLeg, price: float) -> float:  # noqa: ARG002 -- the margin-model signature
+        """Settlement notional at entry."""
+        return leg.instrument.settlement_notional(leg.quantity, leg.entry_price)
+
+    def tier_depends_on_price(self, leg: MarginLeg) -> bool:  # noqa: ARG002 -- the margin-model signature
+        """The value at entry and the risk limit do not move with the mark."""
+        return False
+
+    def tier_basis_columns(
+        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,  # noqa: ARG002 -- the margin-model signature
+    ) -> FloatArray:
+        """Settlement notional of every leg at its entry."""
+        return np.asarray(instrument.settlement_notional(quantity, entry_price), dtype=np.float64)
+
+    def _fixed_tier_indices(self, instrument: Instrument, risk_limit_value: FloatArray) -> np.ndarray:
+        caps = np.array([tier.cap for tier in instrument.tiers], dtype=np.float64)
+        found = np.full(risk_limit_value.shape, -1, dtype=np.intp)
+        for index, cap in enumerate(caps.tolist()):
+            found[np.isclose(risk_limit_value, cap, rtol=1e-9, atol=0.0)] = index
+        return found
+
+
+MARGIN_MODELS: dict[str, MarginModel] = {
+    "binance": BinanceMargin(),
+    "okx": OkxMargin(),
+    "bybit": BybitMargin(),
+}
+"""Venue -> model. A venue not listed (BingX, MEXC, WEEX, Deribit, ...) uses Binance's rule: see
+``docs/risk-model.md`` for what their documents do and do not confirm."""
+
+
+def margin_model_for(instrument: Instrument) -> MarginModel:
+    """The margin model of the instrument's venue (Binance's rule where the venue has none)."""
+    return MARGIN_MODELS.get(instrument.venue, MARGIN_MODELS["binance"])
+
+
+__all__ = [
+    "MARGIN_MODELS", "BinanceMargin", "BybitMargin", "MarginLeg", "MarginModel", "OkxMargin",
+    "margin_model_for",
+]
