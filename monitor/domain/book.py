@@ -62,7 +62,7 @@ class FundingSettlement:
 class PriceTable:
     """Latest prices per instrument, shared by every book of a processor.
 
-    ``latest_asset_price`` is the rule of last resort for an asset's reference price: the newest by
+    ``latest_asset`` is the rule of last resort for an asset's reference price: the newest by
     event time among the asset's spot marks and its futures' index (else mark), ties broken by
     instrument id, so the same input gives the same price whatever order partitions are read in.
     A book picks its own reference first (``HedgeBook.reference_price``).
@@ -105,12 +105,12 @@ class PriceTable:
             return None
         return price.index or price.mark
 
-    def latest_asset_price(self, asset: str) -> float | None:
-        """The newest price of an asset by event time (stablecoins are 1)."""
+    def latest_asset(self, asset: str) -> tuple[float, int] | None:
+        """The newest price of an asset by event time and that time (stablecoins are 1)."""
         if asset in STABLE_ASSETS:
-            return 1.0
+            return (1.0, 0)
         latest = self._latest.get(asset)
-        return None if latest is None else latest[2]
+        return None if latest is None else (latest[2], latest[0])
 
 
 @dataclass(slots=True)
@@ -416,28 +416,33 @@ class HedgeBook:
         return total
 
     def reference_price(self, asset: str) -> float | None:
-        """The asset's reference price S in USD, chosen per book by a fixed rule.
+        """The asset's reference price S in USD (``reference``'s price)."""
+        found = self.reference(asset)
+        return None if found is None else found[0]
+
+    def reference(self, asset: str) -> tuple[float, int] | None:
+        """The asset's reference price S in USD and its event time, chosen per book by a fixed rule.
 
         1. the plan's configured spot source (``spot_source``), once priced;
         2. else the index (else the mark) of the instrument the book hedges the asset with (the
            plan's instrument, else the held leg of that base with the largest delta);
-        3. else the newest price of the asset by event time (``PriceTable.latest_asset_price``).
+        3. else the newest price of the asset by event time (``PriceTable.latest_asset``).
         Stablecoins are 1. The same input gives the same price, whatever the arrival order of
         other instruments' prices (risk-definitions.md: S = spot, else index).
         """
         if asset in STABLE_ASSETS:
-            return 1.0
+            return (1.0, 0)
         plan = self.settings.plans.get(asset)
         if plan is not None and plan.spot_source is not None:
-            spot = self.prices.mark(plan.spot_source)
+            spot = self.prices.prices.get(plan.spot_source)
             if spot is not None:
-                return spot
+                return (spot.mark, spot.ts_event_ms)
         hedge = self._hedge_instrument(asset)
         if hedge is not None and hedge.base == asset:
-            price = self.prices.index_or_mark(hedge.id)
+            price = self.prices.prices.get(hedge.id)
             if price is not None:
-                return price
-        return self.prices.latest_asset_price(asset)
+                return (price.index or price.mark, price.ts_event_ms)
+        return self.prices.latest_asset(asset)
 
     # -- snapshot -----------------------------------------------------------------------------
 

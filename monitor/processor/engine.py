@@ -146,9 +146,9 @@ class RiskEngine:
             self.columns.upsert(event)
         elif isinstance(event, BalanceEvent):
             state.book.apply_balance(event)
-            price = state.book.reference_price(event.asset)
-            if price is not None:
-                state.book.apply_asset_price(event.asset, price, event.ts_event_ms)
+            reference = state.book.reference(event.asset)
+            if reference is not None:
+                state.book.apply_asset_price(event.asset, *reference)
         elif isinstance(event, MismatchEvent):
             self._report_mismatch(state, event)
         elif isinstance(event, AccountModeEvent):
@@ -194,13 +194,13 @@ class RiskEngine:
         for portfolio_id in touched:
             state = self.portfolios[portfolio_id]
             book = state.book
-            asset_price = None if instrument is None else book.reference_price(instrument.base)
+            reference = None if instrument is None else book.reference(instrument.base)
             if instrument is not None and instrument.is_future and any(
                 key[1] == event.instrument for key in book.positions
             ):
                 book.apply_instrument_price(event)
-            if instrument is not None and asset_price is not None:
-                book.apply_asset_price(instrument.base, asset_price, event.ts_event_ms)
+            if instrument is not None and reference is not None:
+                book.apply_asset_price(instrument.base, *reference)
             book.last_event_ms = max(book.last_event_ms, event.ts_event_ms)
             state.dirty = True
             state.last_receive_ms = max(state.last_receive_ms, event.ts_receive_ms)
@@ -298,9 +298,9 @@ class RiskEngine:
                 book.apply_instrument_price(PriceEvent(
                     instrument_id, latest.mark, latest.index, latest.funding_rate,
                     latest.next_funding_ms, latest.ts_event_ms, latest.ts_receive_ms))
-            asset_price = book.reference_price(instrument.base)
-            if asset_price is not None:
-                book.apply_asset_price(instrument.base, asset_price, latest.ts_event_ms)
+            reference = book.reference(instrument.base)
+            if reference is not None:
+                book.apply_asset_price(instrument.base, *reference)
 
     def checkpoint(self, portfolio_id: str) -> dict[str, Any]:
         """A portfolio's checkpoint: book, alert states and the last input offset applied."""

@@ -81,7 +81,7 @@ def test_inverse_hedge_offsets_spot_short_of_liquidation(
     assume(not f.is_liquidated_at(-1.0, shocked, liquidation))
     spot_pnl = f.linear_pnl(spot, 1.0, price, shocked)
     hedge_pnl = f.stress_leg_pnl_inverse(
-        contracts, contract_value, price, shocked, liquidation, wallet_coin * price
+        contracts, contract_value, price, price, shocked, liquidation, wallet_coin * price
     )
     assert spot_pnl + hedge_pnl == pytest.approx(0.0, abs=1e-9 * exposure_usd)
 
@@ -186,7 +186,7 @@ VECTORISED: list[tuple[str, Callable[..., Any], tuple[st.SearchStrategy[float], 
     (
         "stress_leg_pnl_inverse",
         f.stress_leg_pnl_inverse,
-        (signed_or_zero, positive, price, price, maybe_nan_price, positive),
+        (signed_or_zero, positive, price, price, price, maybe_nan_price, positive),
     ),
     ("time_left_seconds", f.time_left_seconds, (epoch_ms, epoch_ms)),
     ("opportunity_cost_usd", f.opportunity_cost_usd, (signed,)),

@@ -56,13 +56,16 @@ def test_seed_example_end_to_end() -> None:
 # --- delta and hedge ratio -------------------------------------------------------------------
 
 
-def test_inverse_delta_changes_with_price() -> None:
-    """An inverse contract's base exposure is q * cv / P, so it grows as the price falls."""
-    # -900 * 100 / 60000 = -1.5 BTC
+def test_inverse_delta_is_fixed_at_entry() -> None:
+    """An inverse position's delta, its accrued coin PnL included, is q * cv / EP at any mark."""
+    # risk-definitions.md "Delta": short 900 x 100 USD from 60000 -> -90000 / 60000 = -1.5 BTC;
+    # the mark is not an argument: at 54000 the contracts hold -90000 / 54000 = -1.6667 BTC but
+    # the coin PnL accrued, -90000 * (1/60000 - 1/54000) = +0.1667 BTC, brings it back to -1.5.
     assert f.inverse_delta(-900.0, 100.0, 60_000.0) == pytest.approx(-1.5, rel=RATIO)
-    # -900 * 100 / 54000 = -1.666667 BTC (convexity: over-hedged after the fall)
-    assert f.inverse_delta(-900.0, 100.0, 54_000.0) == pytest.approx(-5.0 / 3.0, rel=RATIO)
-    # price 0 is undefined, not inf
+    contracts_coin = -90_000.0 / 54_000.0
+    accrued_coin = f.inverse_pnl_coin(-900.0, 100.0, 60_000.0, 54_000.0)
+    assert contracts_coin + accrued_coin == pytest.approx(f.inverse_delta(-900.0, 100.0, 60_000.0))
+    # entry 0 is undefined, not inf
     assert math.isnan(f.inverse_delta(-900.0, 100.0, 0.0))
 
 
@@ -565,19 +568,26 @@ def test_stress_seed_minus_ten_percent() -> None:
 
 
 def test_stress_inverse_leg() -> None:
-    """Inverse short 90000 USD (LP 74700, MB 0.3 BTC = 18000 USD) priced at the shocked price."""
-    # +10 %: -900 * 100 * (1/60000 - 1/66000) * 66000 = -90000 * (1.1 - 1) = -9000
-    assert f.stress_leg_pnl_inverse(-900.0, 100.0, 60_000.0, 66_000.0, 74_700.0, 18_000.0) == (
-        pytest.approx(-9_000.0, abs=CENT)
-    )
-    # -20 %: -90000 * (0.8 - 1) = +18000
-    assert f.stress_leg_pnl_inverse(-900.0, 100.0, 60_000.0, 48_000.0, 74_700.0, 18_000.0) == (
-        pytest.approx(18_000.0, abs=CENT)
-    )
+    """Inverse short 90000 USD from 60000 (LP 74700, MB 18000 USD): value change q cv (P' - P) / EP."""
+    # at the entry, +10 %: -90000 * (66000 - 60000) / 60000 = -9000
+    assert f.stress_leg_pnl_inverse(-900.0, 100.0, 60_000.0, 60_000.0, 66_000.0, 74_700.0,
+                                    18_000.0) == pytest.approx(-9_000.0, abs=CENT)
+    # -20 %: -90000 * (48000 - 60000) / 60000 = +18000
+    assert f.stress_leg_pnl_inverse(-900.0, 100.0, 60_000.0, 60_000.0, 48_000.0, 74_700.0,
+                                    18_000.0) == pytest.approx(18_000.0, abs=CENT)
     # +30 %: 78000 >= 74700 -> liquidated, -18000
-    assert f.stress_leg_pnl_inverse(-900.0, 100.0, 60_000.0, 78_000.0, 74_700.0, 18_000.0) == (
-        pytest.approx(-18_000.0, abs=CENT)
-    )
+    assert f.stress_leg_pnl_inverse(-900.0, 100.0, 60_000.0, 60_000.0, 78_000.0, 74_700.0,
+                                    18_000.0) == pytest.approx(-18_000.0, abs=CENT)
+
+
+def test_stress_inverse_leg_after_a_move_still_offsets_the_spot() -> None:
+    """From a mark of 54000 the short's change per dollar is still 1.5 BTC, as the spot's is."""
+    # issue defect 4: 1.5 BTC spot, short 900 x 100 from 60000, mark 54000, shock +10 % -> 59400:
+    # hedge -90000 * (59400 - 54000) / 60000 = -8100; spot 1.5 * 5400 = +8100; net 0
+    hedge = f.stress_leg_pnl_inverse(-900.0, 100.0, 60_000.0, 54_000.0, 59_400.0, math.nan,
+                                     math.inf)
+    assert hedge == pytest.approx(-8_100.0, abs=CENT)
+    assert hedge + 1.5 * (59_400.0 - 54_000.0) == pytest.approx(0.0, abs=CENT)
 
 
 # --- lifecycle -------------------------------------------------------------------------------
