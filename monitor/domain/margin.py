@@ -340,12 +340,41 @@ class BybitMargin(_TieredModel):
         return found
 
 
+class MexcMargin(_TieredModel):
+    """MEXC: maintenance margin on the value at entry, the whole position at its tier's rate.
+
+    Isolated ``LP = (MM - PM + EP x size) / size`` (long) and ``(EP x size - MM + PM) / size``
+    (short), commission excluded: 0.1 BTC @50,000 at 25x, MMR 0.4 % -> MM 20, PM 200, LP 48,200.
+    The tier is the one of the value at entry; no deduction is documented.
+    Source: MEXC "Liquidation in Futures" (MEXC blog); MEXC contract ``risk_limit`` endpoint.
+    """
+
+    name = "mexc"
+    at_entry = True
+    uses_deduction = False
+
+    def tier_basis(self, leg: MarginLeg, price: float) -> float:  # noqa: ARG002 -- the margin-model signature
+        """Settlement notional at entry."""
+        return leg.instrument.settlement_notional(leg.quantity, leg.entry_price)
+
+    def tier_depends_on_price(self, leg: MarginLeg) -> bool:  # noqa: ARG002 -- the margin-model signature
+        """The value at entry does not move with the mark."""
+        return False
+
+    def tier_basis_columns(
+        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,  # noqa: ARG002 -- the margin-model signature
+    ) -> FloatArray:
+        """Settlement notional of every leg at its entry."""
+        return np.asarray(instrument.settlement_notional(quantity, entry_price), dtype=np.float64)
+
+
 MARGIN_MODELS: dict[str, MarginModel] = {
     "binance": BinanceMargin(),
     "okx": OkxMargin(),
     "bybit": BybitMargin(),
+    "mexc": MexcMargin(),
 }
-"""Venue -> model. A venue not listed (BingX, MEXC, WEEX, Deribit, ...) uses Binance's rule: see
+"""Venue -> model. A venue not listed (BingX, WEEX, Deribit, ...) uses Binance's rule: see
 ``docs/risk-model.md`` for what their documents do and do not confirm."""
 
 
@@ -355,6 +384,6 @@ def margin_model_for(instrument: Instrument) -> MarginModel:
 
 
 __all__ = [
-    "MARGIN_MODELS", "BinanceMargin", "BybitMargin", "MarginLeg", "MarginModel", "OkxMargin",
-    "margin_model_for",
+    "MARGIN_MODELS", "BinanceMargin", "BybitMargin", "MarginLeg", "MarginModel", "MexcMargin",
+    "OkxMargin", "margin_model_for",
 ]
