@@ -58,7 +58,22 @@ PORTFOLIO_SUBJECT = "portfolio"
 
 
 class AlertConfigError(ValueError):
-    """An alert setting is unknown, of the wrong type or outside its range."""
+    """An alert setting is unknown, of the wrong type or outside its range.
+
+    ``key_path`` is where (the rule and its setting under the table ``prefix``; empty: the table
+    itself) and ``reason`` what is wrong; ``str`` reads ``<source>: <prefix>.<key path>: <reason>``.
+    """
+
+    def __init__(
+        self, reason: str, *, source: str = "", prefix: str = "", key_path: tuple[str, ...] = ()
+    ) -> None:
+        self.reason = reason
+        self.source = source
+        self.prefix = prefix
+        self.key_path = key_path
+        where = ".".join(part for part in (prefix, *key_path) if part)
+        text = f"{where}: {reason}" if where else reason
+        super().__init__(f"{source}: {text}" if source else text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +112,11 @@ _NON_NEGATIVE = _Range(0.0, None, True, False, "a number at or above 0")
 
 Relation = Literal["at_or_above", "at_or_below", "independent"]
 
+RULE_COMMON_KEYS: tuple[str, ...] = ("enabled", "for_ms", "severity")
+"""Keys every rule's table takes."""
+RULE_LEVEL_KEYS: tuple[str, ...] = ("threshold", "clear_threshold")
+"""Keys only a rule with levels takes (``RuleSpec.has_levels``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RuleSpec:
@@ -115,6 +135,11 @@ class RuleSpec:
     def has_levels(self) -> bool:
         """Whether the rule takes ``threshold`` and ``clear_threshold``."""
         return self.threshold_range is not None
+
+    @property
+    def setting_keys(self) -> tuple[str, ...]:
+        """The keys the rule's table takes: the common ones, then the levels when it has them."""
+        return (*RULE_COMMON_KEYS, *RULE_LEVEL_KEYS) if self.has_levels else RULE_COMMON_KEYS
 
 
 RULE_SPECS: tuple[RuleSpec, ...] = (
@@ -219,16 +244,15 @@ RULE_NAMES: tuple[str, ...] = tuple(spec.name for spec in RULE_SPECS)
 SNAPSHOT_RULES: tuple[RuleSpec, ...] = tuple(spec for spec in RULE_SPECS if not spec.external)
 EXTERNAL_RULES: tuple[str, ...] = tuple(spec.name for spec in RULE_SPECS if spec.external)
 
-_LEVEL_KEYS = ("threshold", "clear_threshold")
-_COMMON_KEYS = ("enabled", "for_ms", "severity")
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
-def _fail(source: str, path: str, expected: str, value: object) -> AlertConfigError:
-    return AlertConfigError(f"{source}: {path}: expected {expected}, got {value!r}")
+def _fail(source: str, prefix: str, key_path: tuple[str, ...], expected: str, value: object) -> (
+    AlertConfigError
+):
+    return AlertConfigError(f"expected {expected}, got {value!r}", source=source, prefix=prefix,
+                            key_path=key_path)
 
 
 def _relation_text(relation: Relation, threshold: float) -> str:
@@ -236,20 +260,23 @@ def _relation_text(relation: Relation, threshold: float) -> str:
     return f"{side} the threshold {threshold!r}"
 
 
-def _check_rule(spec: RuleSpec, rule: RuleConfig, source: str, path: str) -> None:
-    """Check one rule's values against its spec; ``path`` is the rule's key path."""
+def _check_rule(spec: RuleSpec, rule: RuleConfig, source: str, prefix: str) -> None:
+    """Check one rule's values against its spec; problems name ``source`` and ``prefix``.<rule>."""
     if not isinstance(rule.enabled, bool):
-        raise _fail(source, f"{path}.enabled", "true or false", rule.enabled)
+        raise _fail(source, prefix, (spec.name, "enabled"), "true or false", rule.enabled)
     if not isinstance(rule.for_ms, int) or isinstance(rule.for_ms, bool) or rule.for_ms < 0:
-        raise _fail(source, f"{path}.for_ms", "a non-negative integer of milliseconds", rule.for_ms)
+        raise _fail(source, prefix, (spec.name, "for_ms"), "a non-negative integer of milliseconds",
+                    rule.for_ms)
     if rule.severity not in SEVERITIES:
-        raise _fail(source, f"{path}.severity", "one of 'critical', 'warning', 'info'", rule.severity)
+        raise _fail(source, prefix, (spec.name, "severity"), "one of 'critical', 'warning', 'info'",
+                    rule.severity)
     if spec.threshold_range is None or spec.clear_range is None:
-        for key in _LEVEL_KEYS:
+        for key in RULE_LEVEL_KEYS:
             if getattr(rule, key) is not None:
                 raise AlertConfigError(
-                    f"{source}: {path}.{key}: unknown key; expected one of: "
-                    f"{', '.join(_COMMON_KEYS)} (this rule has no threshold)"
+                    f"unknown key; expected one of: {', '.join(RULE_COMMON_KEYS)} "
+                    "(this rule has no threshold)",
+                    source=source, prefix=prefix, key_path=(spec.name, key),
                 )
         return
     levels: list[float] = []
@@ -259,14 +286,14 @@ def _check_rule(spec: RuleSpec, rule: RuleConfig, source: str, path: str) -> Non
     ):
         value = getattr(rule, key)
         if not _is_number(value) or not allowed.contains(float(value)):
-            raise _fail(source, f"{path}.{key}", allowed.text, value)
+            raise _fail(source, prefix, (spec.name, key), allowed.text, value)
         levels.append(float(value))
     threshold, clear = levels
     if (spec.clear_relation == "at_or_above" and clear < threshold) or (
         spec.clear_relation == "at_or_below" and clear > threshold
     ):
         expected = f"a number {_relation_text(spec.clear_relation, threshold)}"
-        raise _fail(source, f"{path}.clear_threshold", expected, rule.clear_threshold)
+        raise _fail(source, prefix, (spec.name, "clear_threshold"), expected, rule.clear_threshold)
 
 
 def _derived_clear(spec: RuleSpec, base: RuleConfig, threshold: float) -> float | None:
@@ -279,24 +306,27 @@ def _derived_clear(spec: RuleSpec, base: RuleConfig, threshold: float) -> float 
     return clear if spec.clear_range.contains(clear) else threshold
 
 
-def _rule_from_mapping(spec: RuleSpec, data: object, base: RuleConfig, source: str, path: str) -> RuleConfig:
+def _rule_from_mapping(
+    spec: RuleSpec, data: object, base: RuleConfig, source: str, prefix: str
+) -> RuleConfig:
     if not isinstance(data, Mapping):
-        raise _fail(source, path, "a table of rule settings", data)
-    allowed = (*_COMMON_KEYS, *_LEVEL_KEYS) if spec.has_levels else _COMMON_KEYS
+        raise _fail(source, prefix, (spec.name,), "a table of rule settings", data)
+    allowed = spec.setting_keys
     for key in data:
         if key not in allowed:
-            note = "" if spec.has_levels or key not in _LEVEL_KEYS else " (this rule has no threshold)"
-            raise AlertConfigError(
-                f"{source}: {path}.{key}: unknown key; expected one of: {', '.join(sorted(allowed))}{note}"
-            )
+            note = "" if spec.has_levels or key not in RULE_LEVEL_KEYS else " (this rule has no threshold)"
+            raise AlertConfigError(f"unknown key; expected one of: {', '.join(sorted(allowed))}{note}",
+                                   source=source, prefix=prefix, key_path=(spec.name, str(key)))
     if "enabled" in data and not isinstance(data["enabled"], bool):
-        raise _fail(source, f"{path}.enabled", "true or false", data["enabled"])
+        raise _fail(source, prefix, (spec.name, "enabled"), "true or false", data["enabled"])
     if "for_ms" in data:
         for_ms = data["for_ms"]
         if not isinstance(for_ms, int) or isinstance(for_ms, bool) or for_ms < 0:
-            raise _fail(source, f"{path}.for_ms", "a non-negative integer of milliseconds", for_ms)
+            raise _fail(source, prefix, (spec.name, "for_ms"), "a non-negative integer of milliseconds",
+                        for_ms)
     if "severity" in data and data["severity"] not in SEVERITIES:
-        raise _fail(source, f"{path}.severity", "one of 'critical', 'warning', 'info'", data["severity"])
+        raise _fail(source, prefix, (spec.name, "severity"), "one of 'critical', 'warning', 'info'",
+                    data["severity"])
     rule = replace(
         base,
         enabled=data.get("enabled", base.enabled),
@@ -309,7 +339,7 @@ def _rule_from_mapping(spec: RuleSpec, data: object, base: RuleConfig, source: s
             ("clear_threshold", spec.clear_range),
         ):
             if key in data and (not _is_number(data[key]) or not allowed_range.contains(float(data[key]))):
-                raise _fail(source, f"{path}.{key}", allowed_range.text, data[key])
+                raise _fail(source, prefix, (spec.name, key), allowed_range.text, data[key])
         threshold = float(data["threshold"]) if "threshold" in data else base.threshold
         if "clear_threshold" in data:
             clear: float | None = float(data["clear_threshold"])
@@ -318,7 +348,7 @@ def _rule_from_mapping(spec: RuleSpec, data: object, base: RuleConfig, source: s
         else:
             clear = base.clear_threshold
         rule = replace(rule, threshold=threshold, clear_threshold=clear)
-    _check_rule(spec, rule, source, path)
+    _check_rule(spec, rule, source, prefix)
     return rule
 
 
@@ -345,8 +375,8 @@ class AlertsConfig:
         for spec in RULE_SPECS:
             rule = getattr(self, spec.name)
             if not isinstance(rule, RuleConfig):
-                raise _fail("AlertsConfig", spec.name, "a RuleConfig", rule)
-            _check_rule(spec, rule, "AlertsConfig", spec.name)
+                raise _fail("AlertsConfig", "", (spec.name,), "a RuleConfig", rule)
+            _check_rule(spec, rule, "AlertsConfig", "")
 
     def rule(self, name: str) -> RuleConfig:
         """The settings of the rule called ``name`` (KeyError if there is no such rule)."""
@@ -369,20 +399,18 @@ class AlertsConfig:
         Keys absent from ``data`` keep ``base`` (the defaults when None), so a per-portfolio table
         can override a few settings of the global one. Setting only ``threshold`` moves
         ``clear_threshold`` with it, keeping the base hysteresis gap. Errors name ``source``, the
-        key path under ``prefix`` and what is expected.
+        key path under ``prefix`` and what is expected (``AlertConfigError.key_path``, ``reason``).
         """
         start = base if base is not None else cls()
         if not isinstance(data, Mapping):
-            raise _fail(source, prefix, "a table of alert rules", data)
+            raise _fail(source, prefix, (), "a table of alert rules", data)
         rules: dict[str, RuleConfig] = {}
         for key, value in data.items():
-            path = f"{prefix}.{key}"
             spec = SPECS_BY_NAME.get(key) if isinstance(key, str) else None
             if spec is None:
-                raise AlertConfigError(
-                    f"{source}: {path}: unknown rule; expected one of: {', '.join(RULE_NAMES)}"
-                )
-            rules[key] = _rule_from_mapping(spec, value, start.rule(key), source, path)
+                raise AlertConfigError(f"unknown rule; expected one of: {', '.join(RULE_NAMES)}",
+                                       source=source, prefix=prefix, key_path=(str(key),))
+            rules[key] = _rule_from_mapping(spec, value, start.rule(key), source, prefix)
         return replace(start, **rules)
 
 

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Literal, overload
 
 from monitor.domain import formulas as f
@@ -23,7 +24,16 @@ INSTRUMENT_KINDS: tuple[InstrumentKind, ...] = ("spot", "linear", "inverse")
 
 
 class CatalogError(ValueError):
-    """An instrument definition is invalid or an instrument is unknown."""
+    """An instrument definition is invalid or an instrument is unknown.
+
+    ``reason`` says what is wrong; ``instrument_id`` names the definition it is about (None when
+    the problem is not one definition's, e.g. a lookup); ``str`` reads ``instrument <id>: <reason>``.
+    """
+
+    def __init__(self, reason: str, instrument_id: str | None = None) -> None:
+        super().__init__(reason if instrument_id is None else f"instrument {instrument_id}: {reason}")
+        self.reason = reason
+        self.instrument_id = instrument_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,11 +375,19 @@ def tiers_with_cum(rows: Iterable[tuple[float, float, float, float]]) -> tuple[M
     return tuple(result)
 
 
-_ALLOWED_KEYS = {
-    "kind", "base", "quote", "contract_size", "contract_value", "lot_step", "min_quantity",
-    "settle", "expiry_ms", "funding_interval_hours", "taker_fee", "maker_fee",
-    "tiers", "note",
-}
+InstrumentKeyType = Literal["text", "number", "epoch_ms", "tiers"]
+INSTRUMENT_KEY_TYPES: Mapping[str, InstrumentKeyType] = MappingProxyType({
+    "kind": "text", "base": "text", "quote": "text", "contract_size": "number",
+    "contract_value": "number", "lot_step": "number", "min_quantity": "number", "settle": "text",
+    "expiry_ms": "epoch_ms", "funding_interval_hours": "number", "taker_fee": "number",
+    "maker_fee": "number", "tiers": "tiers", "note": "text",
+})
+"""Every key of an instrument definition (catalog entry or config override) and its value type."""
+INSTRUMENT_KEYS: tuple[str, ...] = tuple(INSTRUMENT_KEY_TYPES)
+TIER_KEYS: tuple[str, ...] = ("floor", "cap", "mmr", "max_leverage")
+"""Keys of one ``tiers`` entry; all but ``TIER_OPTIONAL_KEYS`` are required."""
+TIER_OPTIONAL_KEYS: tuple[str, ...] = ("max_leverage",)
+_ALLOWED_KEYS = frozenset(INSTRUMENT_KEYS)
 
 
 def instrument_from_mapping(instrument_id: str, data: Mapping[str, Any]) -> Instrument:
@@ -378,12 +396,10 @@ def instrument_from_mapping(instrument_id: str, data: Mapping[str, Any]) -> Inst
         raise CatalogError(f"instrument id {instrument_id!r} must be 'venue:symbol'")
     unknown = set(data) - _ALLOWED_KEYS
     if unknown:
-        raise CatalogError(
-            f"instrument {instrument_id}: unknown keys {sorted(unknown)}; allowed: {sorted(_ALLOWED_KEYS)}"
-        )
+        raise CatalogError(f"unknown keys {sorted(unknown)}; allowed: {sorted(_ALLOWED_KEYS)}", instrument_id)
     kind = data.get("kind")
     if kind not in INSTRUMENT_KINDS:
-        raise CatalogError(f"instrument {instrument_id}: kind must be one of {INSTRUMENT_KINDS}")
+        raise CatalogError(f"kind must be one of {INSTRUMENT_KINDS}", instrument_id)
     tiers_raw = data.get("tiers", [])
     tiers = tiers_with_cum(
         (float(t["floor"]), float(t["cap"]), float(t["mmr"]), float(t.get("max_leverage", 1)))
@@ -410,11 +426,11 @@ def instrument_from_mapping(instrument_id: str, data: Mapping[str, Any]) -> Inst
         note=str(data.get("note", "")),
     )
     if instrument.kind == "linear" and instrument.contract_size <= 0:
-        raise CatalogError(f"instrument {instrument_id}: a linear contract needs contract_size > 0")
+        raise CatalogError("a linear contract needs contract_size > 0", instrument_id)
     if instrument.kind == "inverse" and instrument.contract_value <= 0:
-        raise CatalogError(f"instrument {instrument_id}: an inverse contract needs contract_value > 0")
+        raise CatalogError("an inverse contract needs contract_value > 0", instrument_id)
     if instrument.lot_step <= 0:
-        raise CatalogError(f"instrument {instrument_id}: lot_step must be > 0")
+        raise CatalogError("lot_step must be > 0", instrument_id)
     return instrument
 
 
@@ -514,6 +530,7 @@ def default_catalog() -> Catalog:
 
 
 __all__ = [
-    "Catalog", "CatalogError", "Instrument", "InstrumentKind", "MarginTier",
+    "INSTRUMENT_KEYS", "INSTRUMENT_KEY_TYPES", "INSTRUMENT_KINDS", "TIER_KEYS", "TIER_OPTIONAL_KEYS",
+    "Catalog", "CatalogError", "Instrument", "InstrumentKeyType", "InstrumentKind", "MarginTier",
     "default_catalog", "instrument_from_mapping", "load_default_catalog", "tiers_with_cum",
 ]

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import orjson
 
@@ -445,6 +446,10 @@ class VenueSession:
     _account: AccountContext | None
     _credentials: Credentials | None
     _streams: tuple[str, ...]
+    needs_passphrase: ClassVar[bool]
+    """Whether the venue's API keys come with a passphrase (``Credentials.passphrase``)."""
+    takes_ws_api_url: ClassVar[bool]
+    """Whether the venue takes a websocket-API URL (``ws_api_url``) apart from ``ws_base_url``."""
 
     def _start_session(
         self,

@@ -36,6 +36,7 @@ Balances (quantity = free + locked, per asset):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from monitor.domain.events import BalanceEvent, Event, PriceEvent
 from monitor.domain.instruments import Catalog
@@ -87,6 +88,9 @@ _RECONNECT_EVENTS = frozenset({"eventStreamTerminated", "serverShutdown"})
 
 class BinanceSpot(VenueSession):
     """Binance spot venue (instrument ids ``binance-spot:<SYMBOL>``, balances per asset)."""
+
+    needs_passphrase: ClassVar[bool] = False
+    takes_ws_api_url: ClassVar[bool] = True  # user data over the WebSocket API (module docstring)
 
     def __init__(
         self,

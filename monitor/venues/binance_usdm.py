@@ -51,6 +51,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import ClassVar
 
 from monitor.domain.events import Event, FillEvent, MarginMode, PriceEvent
 from monitor.domain.instruments import Catalog
@@ -109,6 +110,9 @@ _SIBLING = {"LONG": "SHORT", "SHORT": "LONG"}
 
 class BinanceUsdm(VenueSession):
     """Binance USDⓈ-M futures venue (instrument ids ``binance:<SYMBOL>``)."""
+
+    needs_passphrase: ClassVar[bool] = False
+    takes_ws_api_url: ClassVar[bool] = False
 
     def __init__(
         self,

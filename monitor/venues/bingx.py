@@ -78,7 +78,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
 from monitor.domain.instruments import Catalog, CatalogError, tiers_with_cum
@@ -192,6 +192,9 @@ class _RestQuote:
 
 class BingxSwap(VenueSession):
     """BingX USDT-M perpetual swap venue (instrument ids ``bingx:<BASE>-<QUOTE>``)."""
+
+    needs_passphrase: ClassVar[bool] = False
+    takes_ws_api_url: ClassVar[bool] = False
 
     def __init__(
         self,

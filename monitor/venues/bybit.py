@@ -45,6 +45,7 @@ the receive time as event time; stream events carry the message ``creationTime``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
 from monitor.domain.instruments import Catalog
@@ -109,6 +110,9 @@ _FUTURES_CATEGORIES = frozenset({"linear", "inverse"})
 
 class Bybit(VenueSession):
     """Bybit v5 venue (instrument ids ``bybit:<SYMBOL>``)."""
+
+    needs_passphrase: ClassVar[bool] = False
+    takes_ws_api_url: ClassVar[bool] = False
 
     def __init__(
         self,

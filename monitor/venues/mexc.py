@@ -65,7 +65,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
 from monitor.domain.instruments import Catalog
@@ -202,6 +202,9 @@ class _Quote:
 
 class MexcContract(VenueSession):
     """MEXC USDT-margined perpetual contracts venue (instrument ids ``mexc:<BASE>_<QUOTE>``)."""
+
+    needs_passphrase: ClassVar[bool] = False
+    takes_ws_api_url: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -50,6 +50,7 @@ snapshot events carry the receive time as event time.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
 from monitor.domain.instruments import Catalog
@@ -122,6 +123,9 @@ def _sibling(key: str) -> str | None:
 
 class Okx(VenueSession):
     """OKX v5 venue (instrument ids ``okx:<instId>``, e.g. ``okx:BTC-USDT-SWAP``, ``okx:BTC-USDT``)."""
+
+    needs_passphrase: ClassVar[bool] = True  # OK-ACCESS-PASSPHRASE (okx.com/docs-v5 "REST Authentication")
+    takes_ws_api_url: ClassVar[bool] = False
 
     def __init__(
         self,

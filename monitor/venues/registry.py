@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
 from monitor.domain.instruments import Catalog
+from monitor.venues._common import VenueSession
 from monitor.venues.base import AccountContext, Venue
 
 VENUE_NAMES: tuple[str, ...] = (
@@ -57,3 +59,28 @@ def build_venue(
         from monitor.venues.weex import WeexFutures  # noqa: PLC0415 -- load only what is used
         return WeexFutures(**urls)
     raise UnknownVenueError(f"unknown venue {venue!r}; known: {', '.join(VENUE_NAMES)}")
+
+
+_CLASS_PATHS: dict[str, tuple[str, str]] = {
+    "binance": ("monitor.venues.binance_usdm", "BinanceUsdm"),
+    "binance-spot": ("monitor.venues.binance_spot", "BinanceSpot"),
+    "bybit": ("monitor.venues.bybit", "Bybit"),
+    "okx": ("monitor.venues.okx", "Okx"),
+    "bingx": ("monitor.venues.bingx", "BingxSwap"),
+    "mexc": ("monitor.venues.mexc", "MexcContract"),
+    "weex": ("monitor.venues.weex", "WeexFutures"),
+}
+
+
+def venue_names() -> tuple[str, ...]:
+    """The venues an account or a feed can name, in the order messages list them."""
+    return VENUE_NAMES
+
+
+def venue_class(venue: str) -> type[VenueSession]:
+    """The class that speaks ``venue``, whose class attributes are the venue's facts (module loaded once)."""
+    path = _CLASS_PATHS.get(venue)
+    if path is None:
+        raise UnknownVenueError(f"unknown venue {venue!r}; known: {', '.join(VENUE_NAMES)}")
+    cls: type[VenueSession] = getattr(importlib.import_module(path[0]), path[1])
+    return cls

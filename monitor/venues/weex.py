@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from monitor.domain.events import Event, MarginMode, PriceEvent
 from monitor.domain.instruments import Catalog
@@ -167,6 +167,9 @@ class _RestQuote:
 
 class WeexFutures(VenueSession):
     """WEEX USDT-margined perpetual futures venue (instrument ids ``weex:<BASE><QUOTE>``)."""
+
+    needs_passphrase: ClassVar[bool] = True  # ACCESS-PASSPHRASE (WEEX contract API V2 docs)
+    takes_ws_api_url: ClassVar[bool] = False
 
     def __init__(
         self,

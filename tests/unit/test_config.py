@@ -250,9 +250,25 @@ def test_unknown_event_loop_is_a_problem_with_its_line() -> None:
     ]
 
 
-def test_instrument_keys_match_the_catalog_loader() -> None:
-    """The config's instrument keys are exactly those instrument_from_mapping accepts."""
-    assert set(INSTRUMENT_KEYS) == instruments._ALLOWED_KEYS
+def test_instrument_table_takes_every_key_of_the_instrument_definition() -> None:
+    """Every key the catalog loader reads can be set from config, each checked as its own type."""
+    lines = [
+        'kind = "inverse"', 'base = "SOL"', 'quote = "USD"', "contract_size = 1", "contract_value = 10",
+        "lot_step = 1", "min_quantity = 1", 'settle = "SOL"', "expiry_ms = 1751011200000",
+        "funding_interval_hours = 4", "taker_fee = 0.0005", "maker_fee = 0.0002",
+        "tiers = [{ floor = 0, cap = 100000, mmr = 0.01, max_leverage = 50 }]", 'note = "quarterly"',
+    ]
+    assert {line.split(" = ")[0] for line in lines} == set(INSTRUMENT_KEYS)
+    config = _parse('[instruments."okx:SOL-USD-250627"]\n' + "\n".join(lines) + "\n")
+    sol = config.catalog.require("okx:SOL-USD-250627")
+    assert (sol.kind, sol.base, sol.quote, sol.settle, sol.note) == (
+        "inverse", "SOL", "USD", "SOL", "quarterly")
+    assert (sol.contract_size, sol.contract_value, sol.lot_step, sol.min_quantity) == (1.0, 10.0, 1.0, 1.0)
+    # 2025-06-27T08:00:00Z = 1751011200 s (date -u -d @1751011200)
+    assert (sol.expiry_ms, sol.funding_interval_hours) == (1_751_011_200_000, 4.0)
+    assert (sol.taker_fee, sol.maker_fee) == (0.0005, 0.0002)
+    assert [(tier.floor, tier.cap, tier.mmr, tier.max_leverage) for tier in sol.tiers] == [
+        (0.0, 100_000.0, 0.01, 50.0)]
 
 
 def test_static_holding_becomes_a_balance_event(okx_env: None) -> None:
@@ -495,8 +511,9 @@ def test_dotted_key_paths() -> None:
 
 def test_problem_formatting() -> None:
     """A problem prints as file:line: key: message; without a line or key those parts are left out."""
-    assert str(ConfigProblem("m.toml", 3, "kafka.partitions", "bad")) == "m.toml:3: kafka.partitions: bad"
-    assert str(ConfigProblem("m.toml", 0, "", "cannot read")) == "m.toml: cannot read"
+    problem = ConfigProblem("m.toml", 3, ("kafka", "partitions"), "bad")
+    assert str(problem) == "m.toml:3: kafka.partitions: bad"
+    assert str(ConfigProblem("m.toml", 0, (), "cannot read")) == "m.toml: cannot read"
 
 
 def test_missing_file_is_one_problem(tmp_path: Path) -> None:
