@@ -74,7 +74,7 @@ _HOLDING_KEYS: Final = ("account", "portfolio", "asset", "quantity", "note")
 _PORTFOLIO_KEYS: Final = ("target_ratio", "band", "effectiveness", "alerts", "plans")
 _PLAN_KEYS: Final = (
     "instrument", "target_ratio", "band", "start", "expiry", "expiry_days", "exit_above",
-    "exit_below", "stop_loss_usd", "cost_budget_usd",
+    "exit_below", "stop_loss_usd", "cost_budget_usd", "spot_source",
 )
 
 _IDENTIFIER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -415,6 +415,12 @@ def _plan(
         if base != asset:
             check.report((*path, "instrument"), f"{instrument} prices {base}, not {asset}: "
                                                 f"choose an instrument whose base is {asset}")
+    spot_source = check.optional_string(data, path, "spot_source")
+    if spot_source is not None and check.instrument(spot_source, (*path, "spot_source"), catalog):
+        source = catalog.require(spot_source)
+        if source.base != asset:
+            check.report((*path, "spot_source"), f"{spot_source} prices {source.base}, not {asset}: "
+                                                 f"choose an instrument whose base is {asset}")
     start = check.timestamp(data, path, "start")
     expiry = check.timestamp(data, path, "expiry")
     days = check.optional_number(data, path, "expiry_days", low=0.0, low_open=True)
@@ -445,6 +451,7 @@ def _plan(
         exit_below=exit_below,
         stop_loss_usd=check.optional_number(data, path, "stop_loss_usd", low=0.0, low_open=True),
         cost_budget_usd=check.optional_number(data, path, "cost_budget_usd", low=0.0, low_open=True),
+        spot_source=spot_source,
     )
 
 

@@ -105,6 +105,7 @@ def test_example_loads_with_typed_values(okx_env: None) -> None:
         asset="BTC", instrument="okx:BTC-USDT-SWAP", target_ratio=1.0, band=0.1,
         start_ms=1_748_851_200_000, expiry_ms=1_749_456_000_000, exit_above=65_000.0,
         exit_below=None, stop_loss_usd=5_000.0, cost_budget_usd=300.0,
+        spot_source="okx:BTC-USDT",
     )
     assert config.portfolio_ids() == ("alice",)
 
@@ -554,3 +555,12 @@ def test_check_config_unset_variable(
     assert [line.split(": ")[1] for line in err.splitlines()] == [
         "accounts[0].api_key", "accounts[0].api_secret", "accounts[0].passphrase"]
     assert "environment variable OKX_API_SECRET is not set" in err
+
+
+def test_a_spot_source_must_price_the_plans_asset(tmp_path: Path) -> None:
+    """spot_source names a known instrument whose base is the plan's asset, else the file says so."""
+    path = tmp_path / "m.toml"
+    path.write_text('[portfolios.a.plans.BTC]\nspot_source = "okx:ETH-USDT"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "portfolios.a.plans.BTC.spot_source: okx:ETH-USDT prices ETH, not BTC" in str(caught.value)
