@@ -280,3 +280,24 @@ async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
         assert price() == 60_000  # published, not yet exported: the hour has not passed
         monkeypatch.setattr("monitor.processor.runner.METRICS_EXPORT_INTERVAL_S", 0.0)
         await _until(lambda: price() == 54_000)  # the latest snapshot, at the next loop turn
+
+
+async def test_hedge_mode_legs_reach_the_snapshot_apart() -> None:
+    """Binance's LONG 20 / SHORT 10 example through the codec and the processor: two legs, two LPs."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    futures = "binance:BTCUSDT"
+    async with _running(bus):
+        _publish(bus,
+                 PositionEvent("hedged", "b", futures, 20, 6_563.66, None, "isolated", 13_200.71,
+                               1_000, 1_000, position_side="long"),
+                 PositionEvent("hedged", "b", futures, -10, 6_563.86, None, "isolated", 6_570.43,
+                               1_000, 1_000, position_side="short"),
+                 PriceEvent(futures, 6_563.0, None, None, None, 2_000, _now_ms()))
+        risk = await _until(lambda: (r := _latest_risk(bus, "hedged")) and len(r["positions"]) == 2
+                            and r["positions"][0]["mark_price"] is not None and r)
+    legs = {leg["position_side"]: leg for leg in risk["positions"]}
+    # SHORT: (6570.43 + 50 + 65638.6) / 10.05 = 7,189.95; LONG: -118022.49 / -19.9 = 5,930.78
+    assert legs["short"]["liquidation_price"] == pytest.approx(7_189.95, abs=0.005)
+    assert legs["long"]["liquidation_price"] == pytest.approx(5_930.78, abs=0.005)
+    assert risk["assets"]["BTC"]["futures_delta"] == pytest.approx(10.0)
