@@ -164,6 +164,7 @@ class HedgeBook:
         self.positions: dict[tuple[str, str, PositionSide], PositionState] = {}
         self.balances: dict[tuple[str, str], float] = {}
         self.cross_wallets: dict[tuple[str, str], float] = {}
+        self.accounts_with_balances: set[str] = set()
         self.effectiveness: dict[str, EffectivenessState] = {}
         self.asset_samples: dict[str, deque[float]] = {}
         self.last_event_ms = 0
@@ -202,6 +203,7 @@ class HedgeBook:
         """Replace one account's balance of an asset (0 removes it)."""
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
         self._sample_horizon_ms = -math.inf
+        self.accounts_with_balances.add(event.account)
         if event.quantity == 0:
             self.balances.pop(event.key, None)
             self.cross_wallets.pop(event.key, None)
@@ -398,14 +400,17 @@ class HedgeBook:
         value = margin_model_for(state.instrument).maintenance_margin(state.margin_leg(), mark)
         return None if math.isnan(value) else value
 
-    def _cross_wallet(self, account: str, settle: str) -> float:
-        """The cross wallet backing an account's cross legs settled in ``settle``.
+    def _cross_wallet(self, account: str, settle: str) -> float | None:
+        """The cross wallet backing an account's cross legs settled in ``settle``; None before the
+        account has reported any balance (unknown, never zero).
 
         Single-asset mode (every venue's default): the settlement asset's cross wallet alone
         (Binance ``cw``, which leaves out isolated wallets; the whole balance where the venue
         reports no split). Binance Multi-Assets Mode: every stablecoin's cross wallet at 1 USD
         (Binance "Multi-Assets Mode" FAQ; the haircut of non-stable collateral is not modelled).
         """
+        if account not in self.accounts_with_balances:
+            return None
         multi = account in self.multi_asset_accounts and settle in STABLE_ASSETS
         total = 0.0
         for (owner, asset), quantity in self.balances.items():
@@ -574,7 +579,8 @@ class HedgeBook:
             return None if wallet is None else wallet + upnl
         settle = state.instrument.settle
         _, total_upnl = cross_totals.get((event.account, settle), (0.0, upnl))
-        return self._cross_wallet(event.account, settle) + total_upnl
+        wallet = self._cross_wallet(event.account, settle)
+        return None if wallet is None else wallet + total_upnl
 
     def _isolated_wallet(self, state: PositionState) -> float | None:
         """An isolated leg's wallet in its settlement currency: reported, else the initial margin.
@@ -628,7 +634,10 @@ class HedgeBook:
         ]
         own_mm = sum(maintenance[key] or 0.0 for key, _ in moving)
         own_upnl = sum(pnls[key] for key, _ in moving)
-        wallet = self._cross_wallet(account, settle) - (total_mm - own_mm) + (total_upnl - own_upnl)
+        cross_wallet = self._cross_wallet(account, settle)
+        if cross_wallet is None:
+            return None  # no balance of the account reported yet: unknown
+        wallet = cross_wallet - (total_mm - own_mm) + (total_upnl - own_upnl)
         if not math.isfinite(wallet):
             return None  # another cross leg's maintenance margin is unknown
         return model.liquidation_price([other.margin_leg() for _, other in moving], wallet)
@@ -918,6 +927,8 @@ class HedgeBook:
             "last_event_ms": self.last_event_ms,
             "orphan_fees_usd": self.orphan_fees_usd,
             "multi_asset_accounts": sorted(self.multi_asset_accounts),
+            "cross_wallets": [[account, asset, q] for (account, asset), q in self.cross_wallets.items()],
+            "accounts_with_balances": sorted(self.accounts_with_balances),
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -958,6 +969,10 @@ class HedgeBook:
         self.last_event_ms = int(data.get("last_event_ms", 0))
         self.orphan_fees_usd = float(data.get("orphan_fees_usd", 0.0))
         self.multi_asset_accounts = {str(a) for a in data.get("multi_asset_accounts", [])}
+        self.cross_wallets = {
+            (str(a), str(asset)): float(q) for a, asset, q in data.get("cross_wallets", [])}
+        self.accounts_with_balances = set(data.get(
+            "accounts_with_balances", sorted({account for account, _ in self.balances})))
 
 
 def _event_fields(event: PositionEvent) -> dict[str, Any]:
