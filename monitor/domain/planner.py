@@ -303,8 +303,9 @@ class _LegPlan:
     def pnl_at(self, shocked: float) -> tuple[float, bool | None]:
         """The leg's USD PnL at a shocked price, capped at its wallet, and whether it is liquidated.
 
-        Without a leverage the wallet, hence the liquidation, is unknown: the PnL is uncapped and
-        ``liquidated`` is None.
+        A liquidated leg loses its wallet in USD at the plan's price (an inverse leg's coin wallet
+        too, as the hedge book's stress grid values it at the mark). Without a leverage the wallet,
+        hence the liquidation, is unknown: the PnL is uncapped and ``liquidated`` is None.
         """
         instrument = self.request.instrument
         price = self.request.price
