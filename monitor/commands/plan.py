@@ -114,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"hedge-monitor plan: {exc}", file=sys.stderr)
         return 2
     plan = plan_hedge(request)
+    if plan["liquidated_at_open"]:
+        print(f"hedge-monitor plan: --leverage: at {args.leverage}x the short's margin of "
+              f"{_money(plan['initial_margin_usd'])} USD is not above its maintenance margin "
+              f"(rate {plan['maintenance_margin_rate']:g}): it is liquidated at once", file=sys.stderr)
+        return 2
     if args.json:
         sys.stdout.write(orjson.dumps(plan).decode() + "\n")
     else:

@@ -298,6 +298,7 @@ class _LegPlan:
             "liquidation_price": self.liquidation if known else None,
             "liquidation_distance": (
                 float(f.liquidation_distance(self.liquidation, price)) if known else None),
+            "liquidated_at_open": None if self.wallet is None else self.liquidated_at_open(),
         }
 
     def pnl_at(self, shocked: float) -> tuple[float, bool | None]:
@@ -318,8 +319,15 @@ class _LegPlan:
                 self.contracts, instrument.contract_size, price, shocked, self.liquidation, lost))
         if self.wallet is None:
             return pnl, None
+        if self.liquidated_at_open():
+            return -lost, True
         side = 1.0 if self.contracts > 0 else -1.0
         return pnl, bool(f.is_liquidated_at(side, shocked, self.liquidation))
+
+    def liquidated_at_open(self) -> bool:
+        """True when the wallet is at or below the maintenance margin: the plan's price is past LP."""
+        side = 1.0 if self.contracts > 0 else -1.0
+        return bool(f.is_liquidated_at(side, self.request.price, self.liquidation))
 
     def survival_at(self, shocked: float) -> dict[str, Any]:
         """The wallet and the highest leverage that keep the leg's liquidation beyond ``shocked``."""

@@ -220,3 +220,11 @@ def test_readable_without_leverage_says_unknown(capsys: pytest.CaptureFixture[st
     assert "give --leverage to see where the isolated short is liquidated" in out
     rows = _stress_lines(out)
     assert rows["+20%"].split()[4] == "?"
+
+
+def test_a_leverage_that_liquidates_at_once_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """300x leaves 90000 / 300 = 300 USD, below the 90000 * 0.004 = 360 maintenance margin."""
+    assert main([*SEED, "--leverage", "300"]) == 2
+    assert capsys.readouterr().err == (
+        "hedge-monitor plan: --leverage: at 300x the short's margin of 300.00 USD is not above its "
+        "maintenance margin (rate 0.004): it is liquidated at once\n")

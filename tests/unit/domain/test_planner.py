@@ -306,3 +306,17 @@ def test_a_given_rate_moves_the_liquidation_price() -> None:
     plan = _plan(MICRO, leverage=10.0, maintenance_margin_rate=0.005)
     assert plan["liquidation_price"] == pytest.approx(65_671.64, abs=CENT)
     assert plan["maintenance_margin_source"] == "given rate 0.005"
+
+
+def test_a_wallet_at_the_maintenance_margin_is_liquidated_at_once() -> None:
+    """At 250x the wallet 90000 / 250 = 360 equals 90000 * 0.004: LP = 90360 / 1.506 = 60000, now."""
+    plan = _plan(MICRO, leverage=250.0)
+    assert plan["liquidated_at_open"] is True
+    assert plan["liquidation_price"] == pytest.approx(60_000.0, abs=CENT)
+    # every row, falls included, has lost the 360 wallet: the short no longer exists
+    for row in plan["stress"]:
+        assert row["liquidated"] is True
+        assert row["hedge_pnl_usd"] == pytest.approx(-360.0, abs=CENT)
+    # at 10x the short is open and alive at the plan's price
+    assert _plan(MICRO, leverage=10.0)["liquidated_at_open"] is False
+    assert _plan(MICRO)["liquidated_at_open"] is None  # no leverage, no wallet: unknown
