@@ -7,9 +7,10 @@ the stress grid, with the leg capped at liquidation; per shock, the isolated mar
 leverage that keep the leg alive through it; and the same hedge in the asset's standard contract
 to show the micro contract's precision.
 
-The leg's margin model is the Binance one-way isolated rule (risk-definitions.md, Margin), in
-``leg_liquidation_price`` and its inverse ``leg_margin_to_survive``: the venue margin models
-(``monitor/domain/margin.py``) replace exactly these two functions.
+The leg's margin model is the Binance one-way isolated rule (risk-definitions.md, Margin) in three
+functions that the venue margin models (``monitor/domain/margin.py``) replace: the tier
+(``maintenance_for``), the liquidation price (``leg_liquidation_price``) and the wallet that puts
+it at a given price (``leg_margin_to_survive``: maintenance margin less PnL at that price).
 """
 
 from __future__ import annotations
@@ -105,20 +106,26 @@ def leg_margin_to_survive(
     mmr: float,
     maintenance_amount: float = 0.0,
 ) -> float:
-    """The isolated wallet whose liquidation price is ``price``: ``leg_liquidation_price`` solved for WB.
+    """The isolated wallet whose liquidation price is ``price``: maintenance margin less PnL there.
 
-    Settlement currency; negative when no wallet is needed (the price moves the leg into profit).
-    Linear ``WB = LP*Q*(MMR - side) + side*Q*EP - cum`` (a short: ``LP*Q*(1 + MMR) - Q*EP - cum``);
-    inverse ``WB = Q*(MMR + side)/LP - cum - side*Q/EP`` (a short: ``Q/EP - Q*(1 - MMR)/LP - cum``).
-    Source: the formulas of ``leg_liquidation_price`` (Binance USDⓈ-M / COIN-M liquidation price).
+    Liquidation is margin balance = maintenance margin, ``WB + PnL(P') = MM(P')``, so
+    ``WB = MM(P') - PnL(P')`` in the settlement currency; negative when no wallet is needed (the
+    price moves the leg into profit). Linear ``MM = Q*P'*MMR - cum``, ``PnL = q*cs*(P' - EP)``: a
+    short's ``WB = P'*Q*(1 + MMR) - Q*EP - cum``. Inverse ``MM = Q*MMR/P' - cum`` (Q in USD),
+    ``PnL = q*cv*(1/EP - 1/P')``: a short's ``WB = Q/EP - Q*(1 - MMR)/P' - cum``. It is
+    ``leg_liquidation_price`` solved for WB.
+    Source: Binance "How to Calculate Liquidation Price of USDⓈ-M / COIN-M Futures Contracts"
+    (isolated) and "Leverage and Margin" (maintenance margin = notional * MMR - maintenance amount).
     """
-    side = 1.0 if contracts > 0 else -1.0
     if instrument.kind == "inverse":
-        quantity_usd = abs(contracts) * instrument.contract_value
-        return (quantity_usd * (mmr + side) / price - maintenance_amount
-                - side * quantity_usd / entry_price)
-    quantity = abs(contracts) * instrument.contract_size
-    return price * quantity * (mmr - side) + side * quantity * entry_price - maintenance_amount
+        position_coin = abs(contracts) * instrument.contract_value / price
+        maintenance = float(f.tiered_maintenance_margin(position_coin, mmr, maintenance_amount))
+        pnl = float(f.inverse_pnl_coin(contracts, instrument.contract_value, entry_price, price))
+    else:
+        notional = abs(contracts) * instrument.contract_size * price
+        maintenance = float(f.tiered_maintenance_margin(notional, mmr, maintenance_amount))
+        pnl = float(f.linear_pnl(contracts, instrument.contract_size, entry_price, price))
+    return maintenance - pnl
 
 
 def maintenance_for(
@@ -302,7 +309,7 @@ class _LegPlan:
         }
 
     def pnl_at(self, shocked: float) -> tuple[float, bool | None]:
-        """The leg's USD PnL at a shocked price, capped at its wallet, and whether it is liquidated.
+        """The leg's USD PnL at a shocked price, capped at its wallet (risk-definitions.md, Stress grid).
 
         A liquidated leg loses its wallet in USD at the plan's price (an inverse leg's coin wallet
         too, as the hedge book's stress grid values it at the mark). Without a leverage the wallet,
@@ -310,19 +317,17 @@ class _LegPlan:
         """
         instrument = self.request.instrument
         price = self.request.price
-        lost = math.inf if self.wallet_usd is None else self.wallet_usd
+        # Entry = the plan's price: the leg's USD value change is its PnL from P to P'.
         if instrument.kind == "inverse":
-            pnl = float(f.stress_leg_pnl_inverse(
-                self.contracts, instrument.contract_value, price, shocked, self.liquidation, lost))
+            pnl = float(f.inverse_pnl_usd(self.contracts, instrument.contract_value, price, shocked))
         else:
-            pnl = float(f.stress_leg_pnl_linear(
-                self.contracts, instrument.contract_size, price, shocked, self.liquidation, lost))
-        if self.wallet is None:
+            pnl = float(f.linear_pnl(self.contracts, instrument.contract_size, price, shocked))
+        if self.wallet_usd is None:
             return pnl, None
-        if self.liquidated_at_open():
-            return -lost, True
         side = 1.0 if self.contracts > 0 else -1.0
-        return pnl, bool(f.is_liquidated_at(side, shocked, self.liquidation))
+        if self.liquidated_at_open() or f.is_liquidated_at(side, shocked, self.liquidation):
+            return -self.wallet_usd, True
+        return pnl, False
 
     def liquidated_at_open(self) -> bool:
         """True when the wallet is at or below the maintenance margin: the plan's price is past LP."""
