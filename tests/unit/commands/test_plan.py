@@ -16,6 +16,17 @@ def _plan_json(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, obj
     return result
 
 
+def _stress_lines(out: str) -> dict[str, str]:
+    """The stress table's rows of the text output, by their shock column (``+20%``)."""
+    rows = {}
+    for line in out.splitlines():
+        words = line.split()
+        if words and words[0][:1] in ("+", "-") and words[0].endswith("%"):
+            rows[words[0]] = line
+    assert len(rows) == 6
+    return rows
+
+
 def test_seed_example_json(capsys: pytest.CaptureFixture[str]) -> None:
     """The seed: 1.5 BTC at 60000 hedged with 0.01 BTC contracts needs 150 shorts and nets 0 at -10 %."""
     plan = _plan_json(capsys, "--leverage", "10")
@@ -68,6 +79,11 @@ def test_catalog_instrument_linear_and_inverse(capsys: pytest.CaptureFixture[str
         (["--price", "abc"], "--price: expected a positive number, got 'abc'"),
         (["--price", "nan"], "--price: expected a positive number, got 'nan'"),
         (["--instrument", "okx:NOPE"], "--contract-size / --instrument: give exactly one of them"),
+        (["--leverage", "0"], "--leverage: expected a positive number, got '0'"),
+        (["--mmr", "0"], "--mmr: expected a rate between 0 and 1 such as 0.004, got '0'"),
+        (["--mmr", "1"], "--mmr: expected a rate between 0 and 1 such as 0.004, got '1'"),
+        (["--mmr", "0.4%"], "--mmr: expected a rate between 0 and 1 such as 0.004, got '0.4%'"),
+        (["--mmr", "nan"], "--mmr: expected a rate between 0 and 1 such as 0.004, got 'nan'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
@@ -101,3 +117,114 @@ def test_readable_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "contracts (short)     150" in out
     assert "-10%      -9,000.00       9,000.00         0.00" in out
+
+
+def test_mmr_is_refused_for_an_instrument_with_tiers(capsys: pytest.CaptureFixture[str]) -> None:
+    """A catalog instrument with tiers sets the rate itself: --mmr with it exits 2 naming the flag."""
+    argv = ["plan", "--asset", "BTC", "--quantity", "1.5", "--price", "60000",
+            "--instrument", "okx:BTC-USDT-SWAP", "--mmr", "0.005"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "hedge-monitor plan: --mmr: okx:BTC-USDT-SWAP has catalog margin tiers; its tier sets the rate\n")
+
+
+def test_json_liquidation_and_survival_of_the_issue(capsys: pytest.CaptureFixture[str]) -> None:
+    """--leverage 10: LP 65737.05 (+9.56 %), +20 % nets +9000 liquidated, survival needs 18432 / 4x."""
+    plan = _plan_json(capsys, "--leverage", "10")
+    # existing keys are kept
+    for key in ("asset", "quantity", "price", "instrument", "instrument_kind", "contract_size",
+                "contract_value_usd", "target_ratio", "exposure_usd", "contract_notional_usd",
+                "contracts_exact", "contracts", "side", "hedge_notional_usd", "hedge_ratio",
+                "residual_delta", "residual_delta_usd", "initial_margin_usd", "leverage", "stress",
+                "standard"):
+        assert key in plan
+    # LP = (9000 + 1.5 * 60000) / (1.5 * 1.004) = 99000 / 1.506 = 65737.05; 5737.05 / 60000
+    assert plan["liquidation_price"] == pytest.approx(65_737.05, abs=0.005)
+    assert plan["liquidation_distance"] == pytest.approx(0.0956, abs=5e-5)
+    assert plan["maintenance_margin_rate"] == 0.004  # the documented default, --mmr not given
+    assert "Binance USDⓈ-M BTCUSDT bracket 1" in str(plan["maintenance_margin_source"])
+    stress = {row["shock"]: row for row in plan["stress"]}  # type: ignore[attr-defined]
+    # +20 %: spot 1.5 * 12000 = +18000; the short loses its 9000 wallet only; net +9000
+    assert stress[0.2]["spot_pnl_usd"] == pytest.approx(18_000.0)
+    assert stress[0.2]["hedge_pnl_usd"] == pytest.approx(-9_000.0)
+    assert stress[0.2]["net_pnl_usd"] == pytest.approx(9_000.0)
+    assert stress[0.2]["liquidated"] is True
+    # 72000 * 1.5 * 1.004 - 90000 = 18432; 90000 / 18432 = 4.88 -> 4x
+    assert stress[0.2]["margin_to_survive_usd"] == pytest.approx(18_432.0)
+    assert stress[0.2]["max_leverage_to_survive_exact"] == pytest.approx(4.8828125)
+    assert stress[0.2]["max_leverage_to_survive"] == 4.0
+    assert stress[-0.1]["liquidated"] is False
+
+
+def test_mmr_flag_changes_the_liquidation_price(capsys: pytest.CaptureFixture[str]) -> None:
+    """--mmr 0.005 on a custom contract: LP = 99000 / (1.5 * 1.005) = 65671.64."""
+    plan = _plan_json(capsys, "--leverage", "10", "--mmr", "0.005")
+    assert plan["liquidation_price"] == pytest.approx(65_671.64, abs=0.005)
+    assert plan["maintenance_margin_rate"] == 0.005
+
+
+def test_instrument_without_tiers_takes_the_default_or_mmr(capsys: pytest.CaptureFixture[str]) -> None:
+    """CME MBT lists no tiers: the default 0.004 applies and says so; --mmr may replace it."""
+    base = ["plan", "--asset", "BTC", "--quantity", "1.5", "--price", "60000",
+            "--instrument", "cme:MBT", "--leverage", "10", "--json"]
+    assert main(base) == 0
+    plan = orjson.loads(capsys.readouterr().out)
+    assert plan["maintenance_margin_rate"] == 0.004
+    assert plan["maintenance_margin_source"].endswith("cme:MBT lists no margin tiers")
+    # 15 x 0.1 BTC = 1.5 BTC: the same 65737.05 as the micro contract
+    assert plan["liquidation_price"] == pytest.approx(65_737.05, abs=0.005)
+    assert main([*base, "--mmr", "0.005"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["liquidation_price"] == pytest.approx(65_671.64, abs=0.005)
+
+
+def test_readable_liquidation_and_survival(capsys: pytest.CaptureFixture[str]) -> None:
+    """The text shows the liquidation price, the liquidated rows and the margin to survive."""
+    assert main([*SEED, "--leverage", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "liquidation price     65,737.05 USD   (+9.56% from 60,000.00)" in out
+    assert "rate 0.40%, amount 0.00 USD" in out
+    assert "default 0.004: Binance USDⓈ-M BTCUSDT bracket 1" in out
+    rows = _stress_lines(out)
+    # shock, spot, hedge, net, state, margin to survive, max leverage (exact)
+    assert rows["+20%"].split() == ["+20%", "18,000.00", "-9,000.00", "9,000.00", "liquidated",
+                                    "18,432.00", "USD", "4x", "(4.88x)"]
+    assert rows["+10%"].split() == ["+10%", "9,000.00", "-9,000.00", "0.00", "liquidated",
+                                    "9,396.00", "USD", "9x", "(9.58x)"]
+    assert rows["+5%"].split()[4:] == ["alive", "4,878.00", "USD", "18x", "(18.45x)"]
+    assert rows["-20%"].split()[4:] == ["alive", "0.00", "USD", "any"]
+    assert "At 65,737.05 the short is liquidated: it loses its 9,000.00 USD margin" in out
+
+
+def test_readable_inverse(capsys: pytest.CaptureFixture[str]) -> None:
+    """OKX BTC-USD-SWAP at 10x: margin in BTC, LP 66400, +10 % alive, +20 % liquidated."""
+    assert main(["plan", "--asset", "BTC", "--quantity", "1.5", "--price", "60000",
+                 "--instrument", "okx:BTC-USD-SWAP", "--leverage", "10"]) == 0
+    out = capsys.readouterr().out
+    # 90000 / 10 = 9000 USD = 0.15 BTC; LP = 89640 / 1.35 = 66400 = +10.67 %
+    assert "initial margin        9,000.00 USD (0.15000000 BTC) at 10x, isolated" in out
+    assert "liquidation price     66,400.00 USD   (+10.67% from 60,000.00)" in out
+    rows = _stress_lines(out)
+    # 1.5 - 89640 / 72000 = 0.255 BTC; 90000 / (0.255 * 60000) = 5.88 -> 5x
+    assert rows["+20%"].split() == ["+20%", "18,000.00", "-9,000.00", "9,000.00", "liquidated",
+                                    "0.25500000", "BTC", "5x", "(5.88x)"]
+    assert rows["+10%"].split()[4] == "alive"
+    # a fall needs no margin; OKX tier 1 allows 100x; net shows 0.00, not float noise -0.00
+    assert rows["-20%"].split()[3:] == ["0.00", "alive", "0.00000000", "BTC", "100x", "(the", "tier's",
+                                        "maximum)"]
+
+
+def test_readable_without_leverage_says_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --leverage the leg's state is '?', and the text says how to get it."""
+    assert main(SEED) == 0
+    out = capsys.readouterr().out
+    assert "give --leverage to see where the isolated short is liquidated" in out
+    rows = _stress_lines(out)
+    assert rows["+20%"].split()[4] == "?"
+
+
+def test_a_leverage_that_liquidates_at_once_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """300x leaves 90000 / 300 = 300 USD, below the 90000 * 0.004 = 360 maintenance margin."""
+    assert main([*SEED, "--leverage", "300"]) == 2
+    assert capsys.readouterr().err == (
+        "hedge-monitor plan: --leverage: at 300x the short's margin of 300.00 USD is not above its "
+        "maintenance margin (rate 0.004): it is liquidated at once\n")

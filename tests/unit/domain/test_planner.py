@@ -1,0 +1,322 @@
+"""The hedge calculator's margin side: the leg's liquidation, the capped stress grid, the survival margin.
+
+Every expected value is computed by hand in a comment from the Binance isolated liquidation rule
+(risk-definitions.md, Margin): linear ``LP = (WB + cum - side*Q*EP) / (Q*MMR - side*Q)``, inverse
+``LP = Q*(MMR + side) / (WB + cum + side*Q/EP)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from monitor.domain.instruments import Instrument, default_catalog, instrument_from_mapping
+from monitor.domain.planner import (
+    DEFAULT_MAINTENANCE_MARGIN_RATE,
+    HedgeRequest,
+    leg_liquidation_price,
+    leg_margin_to_survive,
+    maintenance_for,
+    plan_hedge,
+    whole_leverage_below,
+)
+
+CENT = 0.005
+SATOSHI = 5e-9
+MICRO = instrument_from_mapping(
+    "custom:BTC-0.01", {"kind": "linear", "base": "BTC", "contract_size": 0.01, "lot_step": 1})
+
+
+def _plan(instrument: Instrument, **options: Any) -> dict[str, Any]:
+    return plan_hedge(HedgeRequest("BTC", 1.5, 60_000.0, instrument, **options))
+
+
+def _rows(plan: dict[str, Any]) -> dict[float, dict[str, Any]]:
+    return {row["shock"]: row for row in plan["stress"]}
+
+
+# --- the one liquidation function and its inverse ----------------------------------------------
+
+
+def test_linear_short_liquidation_price_of_the_issue() -> None:
+    """Short 150 x 0.01 BTC at 60000 with a 9000 USD wallet, MMR 0.4 %: LP 65737.05 (+9.56 %)."""
+    # Q = 150 * 0.01 = 1.5 BTC; (9000 + 0 + 1.5 * 60000) / (1.5 * 0.004 + 1.5) = 99000 / 1.506
+    price = leg_liquidation_price(MICRO, -150.0, 60_000.0, 9_000.0, 0.004, 0.0)
+    assert price == pytest.approx(65_737.05, abs=CENT)
+    # risk-definitions.md's own check: short 0.5 BTC, WB 3000 -> 33000 / 0.502 = 65737.05
+    half = leg_liquidation_price(MICRO, -50.0, 60_000.0, 3_000.0, 0.004, 0.0)
+    assert half == pytest.approx(65_737.05, abs=CENT)
+
+
+def test_inverse_short_liquidation_price_checked_against_the_margin() -> None:
+    """OKX BTC-USD-SWAP: short 900 x 100 USD at 60000, 0.15 BTC wallet, MMR 0.4 %: LP 66400."""
+    swap = default_catalog().require("okx:BTC-USD-SWAP")
+    # Q = 900 * 100 = 90000 USD, Q / EP = 1.5 BTC; 90000 * (0.004 - 1) / (0.15 + 0 - 1.5)
+    # = -89640 / -1.35 = 66400
+    price = leg_liquidation_price(swap, -900.0, 60_000.0, 0.15, 0.004, 0.0)
+    assert price == pytest.approx(66_400.0, abs=CENT)
+    # Check at 66400 by the margin itself: PnL = -90000 * (1/60000 - 1/66400) = -0.14457831 BTC,
+    # margin balance = 0.15 - 0.14457831 = 0.00542169 BTC = maintenance 90000 * 0.004 / 66400.
+    pnl_coin = -90_000.0 * (1 / 60_000.0 - 1 / 66_400.0)
+    assert 0.15 + pnl_coin == pytest.approx(360.0 / 66_400.0, abs=SATOSHI)
+
+
+def test_a_coin_collateralised_inverse_short_is_never_liquidated() -> None:
+    """A 1x inverse short (wallet = Q / EP = 1.5 BTC) has no liquidation price (NaN)."""
+    swap = default_catalog().require("okx:BTC-USD-SWAP")
+    # denominator 1.5 + 0 - 90000 / 60000 = 0
+    assert math.isnan(leg_liquidation_price(swap, -900.0, 60_000.0, 1.5, 0.004, 0.0))
+
+
+def test_margin_to_survive_worked_example_linear() -> None:
+    """To survive +20 % (LP >= 72000) the short needs WB >= 72000 * 1.5 * 1.004 - 90000 = 18432."""
+    # 108432 - 90000 = 18432; leverage 90000 / 18432 = 4.8828 -> 4x
+    needed = leg_margin_to_survive(MICRO, -150.0, 60_000.0, 72_000.0, 0.004, 0.0)
+    assert needed == pytest.approx(18_432.0, abs=CENT)
+    assert 90_000.0 / needed == pytest.approx(4.8828125)
+    # with a maintenance amount of 50 (Binance bracket 2, MMR 0.5 %):
+    # 72000 * 1.5 * 1.005 - 90000 - 50 = 108540 - 90050 = 18490
+    tiered = leg_margin_to_survive(MICRO, -150.0, 60_000.0, 72_000.0, 0.005, 50.0)
+    assert tiered == pytest.approx(18_490.0, abs=CENT)
+
+
+def test_margin_to_survive_worked_example_inverse() -> None:
+    """The inverse short survives +20 % with WB >= 1.5 - 90000 * 0.996 / 72000 = 0.255 BTC."""
+    swap = default_catalog().require("okx:BTC-USD-SWAP")
+    # Q / EP - Q * (1 - MMR) / LP = 1.5 - 89640 / 72000 = 1.5 - 1.245 = 0.255 BTC
+    needed = leg_margin_to_survive(swap, -900.0, 60_000.0, 72_000.0, 0.004, 0.0)
+    assert needed == pytest.approx(0.255, abs=SATOSHI)
+
+
+@pytest.mark.parametrize(
+    ("instrument_id", "contracts", "wallets", "mmr", "maintenance_amount"),
+    [
+        ("custom", -150.0, (2_000.0, 9_000.0, 30_000.0), 0.004, 0.0),
+        ("custom", -150.0, (2_000.0, 9_000.0, 30_000.0), 0.01, 2_550.0),
+        ("custom", 150.0, (2_000.0, 9_000.0, 30_000.0), 0.005, 50.0),
+        ("okx:BTC-USD-SWAP", -900.0, (0.02, 0.15, 0.9), 0.004, 0.0),
+        ("okx:BTC-USD-SWAP", -900.0, (0.02, 0.15, 0.9), 0.005, 0.001),
+        ("okx:BTC-USD-SWAP", 900.0, (0.02, 0.15, 0.9), 0.005, 0.001),
+    ],
+)
+def test_margin_to_survive_inverts_the_liquidation_price(
+    instrument_id: str, contracts: float, wallets: tuple[float, ...], mmr: float,
+    maintenance_amount: float,
+) -> None:
+    """The wallet solved for a price gives back that price: the two functions are one formula."""
+    instrument = MICRO if instrument_id == "custom" else default_catalog().require(instrument_id)
+    for wallet in wallets:
+        price = leg_liquidation_price(instrument, contracts, 60_000.0, wallet, mmr, maintenance_amount)
+        assert not math.isnan(price)
+        solved = leg_margin_to_survive(instrument, contracts, 60_000.0, price, mmr, maintenance_amount)
+        assert solved == pytest.approx(wallet, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("exact", "allowed", "expected"),
+    [
+        (4.8828125, None, 4.0),  # 90000 / 18432: 4x leaves LP beyond 72000, 5x would not
+        (5.0, None, 4.0),  # exactly 5x puts LP on the shocked price, which liquidates
+        (9.578544, 100.0, 9.0),
+        (250.0, 100.0, 100.0),  # capped at the tier's maximum leverage
+        (0.9, None, None),  # no leverage of 1x or more survives: margin must be added
+    ],
+)
+def test_whole_leverage_below(exact: float, allowed: float | None, expected: float | None) -> None:
+    """The highest whole leverage strictly below the exact figure, at most the tier's maximum."""
+    assert whole_leverage_below(exact, allowed) == expected
+
+
+# --- where the rate comes from -------------------------------------------------------------------
+
+
+def test_maintenance_rate_from_the_tier_the_default_or_the_caller() -> None:
+    """A tiered instrument gives its tier; one without tiers the documented default; a given rate wins."""
+    binance = default_catalog().require("binance:BTCUSDT")
+    # 90000 USD lies in bracket 2 [50000, 500000): MMR 0.5 %, cum 50000 * (0.005 - 0.004) = 50, 100x
+    tier = maintenance_for(binance, None, 90_000.0)
+    assert (tier.rate, tier.amount, tier.max_leverage) == (0.005, pytest.approx(50.0), 100.0)
+    assert tier.source.startswith("binance:BTCUSDT tier 2")
+    default = maintenance_for(MICRO, None, 90_000.0)
+    assert DEFAULT_MAINTENANCE_MARGIN_RATE == 0.004  # Binance USDⓈ-M BTCUSDT bracket 1: 0.40 %
+    assert (default.rate, default.amount, default.max_leverage) == (0.004, 0.0, None)
+    assert "Binance USDⓈ-M BTCUSDT bracket 1" in default.source
+    given = maintenance_for(MICRO, 0.005, 90_000.0)
+    assert (given.rate, given.amount) == (0.005, 0.0)
+
+
+# --- the plan -------------------------------------------------------------------------------------
+
+
+def test_plan_linear_seed_at_10x_row_by_row() -> None:
+    """The seed at 10x: the short is liquidated at +9.56 %, and the grid caps it at its 9000 margin."""
+    plan = _plan(MICRO, leverage=10.0)
+    # wallet = 150 * 600 / 10 = 9000 USD; LP = 99000 / 1.506 = 65737.05; (65737.05 - 60000) / 60000
+    assert plan["initial_margin_usd"] == pytest.approx(9_000.0)
+    assert plan["initial_margin"] == pytest.approx(9_000.0)
+    assert plan["settlement_currency"] == "USD"
+    assert plan["margin_mode"] == "isolated"
+    assert plan["maintenance_margin_rate"] == 0.004
+    assert plan["maintenance_amount"] == 0.0
+    assert plan["max_leverage_allowed"] is None  # a custom contract lists no tiers
+    assert plan["liquidation_price"] == pytest.approx(65_737.05, abs=CENT)
+    assert plan["liquidation_distance"] == pytest.approx(0.0956175, abs=1e-7)
+    rows = _rows(plan)
+    # shock: shocked price; spot 1.5 * (P' - 60000); hedge -1.5 * (P' - 60000) unless P' >= 65737.05
+    expected = {
+        -0.2: (48_000.0, -18_000.0, 18_000.0, 0.0, False),
+        -0.1: (54_000.0, -9_000.0, 9_000.0, 0.0, False),
+        -0.05: (57_000.0, -4_500.0, 4_500.0, 0.0, False),
+        0.05: (63_000.0, 4_500.0, -4_500.0, 0.0, False),  # 63000 < 65737.05
+        0.1: (66_000.0, 9_000.0, -9_000.0, 0.0, True),  # 66000 >= LP: loses the 9000 wallet
+        0.2: (72_000.0, 18_000.0, -9_000.0, 9_000.0, True),  # the spot's +18000 is unprotected
+    }
+    for shock, (shocked, spot, hedge, net, liquidated) in expected.items():
+        row = rows[shock]
+        assert row["shocked_price"] == pytest.approx(shocked)
+        assert row["spot_pnl_usd"] == pytest.approx(spot, abs=CENT)
+        assert row["hedge_pnl_usd"] == pytest.approx(hedge, abs=CENT)
+        assert row["net_pnl_usd"] == pytest.approx(net, abs=CENT)
+        assert row["liquidated"] is liquidated
+
+
+def test_plan_linear_survival_per_shock() -> None:
+    """Per shock the wallet WB = P' * 1.5 * 1.004 - 90000 and the leverage 90000 / WB, floored."""
+    rows = _rows(_plan(MICRO, leverage=10.0))
+    expected = {
+        0.05: (4_878.0, 18.450185, 18.0),  # 63000 * 1.506 = 94878; 90000 / 4878 = 18.45 -> 18x
+        0.1: (9_396.0, 9.578544, 9.0),  # 66000 * 1.506 = 99396; 90000 / 9396 = 9.58 -> 9x
+        0.2: (18_432.0, 4.882813, 4.0),  # 72000 * 1.506 = 108432; 90000 / 18432 = 4.88 -> 4x
+    }
+    for shock, (margin, exact, highest) in expected.items():
+        row = rows[shock]
+        assert row["margin_to_survive"] == pytest.approx(margin, abs=CENT)
+        assert row["margin_to_survive_usd"] == pytest.approx(margin, abs=CENT)
+        assert row["max_leverage_to_survive_exact"] == pytest.approx(exact, abs=1e-6)
+        assert row["max_leverage_to_survive"] == highest
+    # A fall cannot liquidate the short: 57000 * 1.506 - 90000 = -4158 < 0, no wallet needed and
+    # no limit the plan knows of (a custom contract has no maximum leverage).
+    for shock in (-0.2, -0.1, -0.05):
+        row = rows[shock]
+        assert row["margin_to_survive"] == 0.0
+        assert row["max_leverage_to_survive_exact"] is None
+        assert row["max_leverage_to_survive"] is None
+    # the leverage of 10x is above 9x: the +10 % row is liquidated, as the grid says.
+    assert rows[0.1]["liquidated"] is True
+    assert rows[0.05]["liquidated"] is False
+
+
+def test_plan_inverse_okx_at_10x_row_by_row() -> None:
+    """OKX BTC-USD-SWAP at 10x: LP 66400 (+10.67 %), +10 % survives, +20 % loses the 0.15 BTC wallet."""
+    plan = _plan(default_catalog().require("okx:BTC-USD-SWAP"), leverage=10.0)
+    # wallet = 90000 / 10 = 9000 USD = 9000 / 60000 = 0.15 BTC; LP = 89640 / 1.35 = 66400
+    assert plan["initial_margin_usd"] == pytest.approx(9_000.0)
+    assert plan["initial_margin"] == pytest.approx(0.15)
+    assert plan["settlement_currency"] == "BTC"
+    assert plan["maintenance_margin_rate"] == 0.004  # tier 1, notional 90000 < 2,000,000
+    assert plan["max_leverage_allowed"] == 100.0
+    assert plan["liquidation_price"] == pytest.approx(66_400.0, abs=CENT)
+    assert plan["liquidation_distance"] == pytest.approx(6_400.0 / 60_000.0)  # 0.10667
+    rows = _rows(plan)
+    # hedge USD PnL = -90000 * (1/60000 - 1/P') * P' = -90000 * (P'/60000 - 1) while P' < 66400;
+    # liquidated: the 0.15 BTC wallet, worth 9000 USD at the plan's price, is lost.
+    expected = {
+        -0.2: (-18_000.0, 18_000.0, 0.0, False),  # -90000 * (0.8 - 1) = +18000
+        -0.1: (-9_000.0, 9_000.0, 0.0, False),
+        -0.05: (-4_500.0, 4_500.0, 0.0, False),
+        0.05: (4_500.0, -4_500.0, 0.0, False),  # -90000 * 0.05
+        0.1: (9_000.0, -9_000.0, 0.0, False),  # 66000 < 66400: still alive
+        0.2: (18_000.0, -9_000.0, 9_000.0, True),  # 72000 >= 66400
+    }
+    for shock, (spot, hedge, net, liquidated) in expected.items():
+        row = rows[shock]
+        assert row["spot_pnl_usd"] == pytest.approx(spot, abs=CENT)
+        assert row["hedge_pnl_usd"] == pytest.approx(hedge, abs=CENT)
+        assert row["net_pnl_usd"] == pytest.approx(net, abs=CENT)
+        assert row["liquidated"] is liquidated
+
+
+def test_plan_inverse_survival_per_shock() -> None:
+    """Inverse: WB = 1.5 - 89640 / P' BTC, in USD at 60000, leverage 90000 / WB_usd floored."""
+    rows = _rows(_plan(default_catalog().require("okx:BTC-USD-SWAP"), leverage=10.0))
+    expected = {
+        # 1.5 - 89640 / 63000 = 0.07714286 BTC = 4628.57 USD; 90000 / 4628.57 = 19.44 -> 19x
+        0.05: (0.07714286, 4_628.57, 19.0),
+        # 1.5 - 89640 / 66000 = 0.14181818 BTC = 8509.09 USD; 90000 / 8509.09 = 10.58 -> 10x
+        0.1: (0.14181818, 8_509.09, 10.0),
+        # 1.5 - 89640 / 72000 = 0.255 BTC = 15300 USD; 90000 / 15300 = 5.88 -> 5x
+        0.2: (0.255, 15_300.0, 5.0),
+    }
+    for shock, (coin, usd, highest) in expected.items():
+        row = rows[shock]
+        assert row["margin_to_survive"] == pytest.approx(coin, abs=SATOSHI)
+        assert row["margin_to_survive_usd"] == pytest.approx(usd, abs=CENT)
+        assert row["max_leverage_to_survive"] == highest
+    # 89640 / 57000 = 1.5726 > 1.5: a fall needs no wallet; the tier allows up to 100x.
+    for shock in (-0.2, -0.1, -0.05):
+        assert rows[shock]["margin_to_survive"] == 0.0
+        assert rows[shock]["max_leverage_to_survive"] == 100.0
+
+
+def test_linear_tier_is_re_solved_at_the_liquidation_notional() -> None:
+    """Binance BTCUSDT 0.8 BTC at 2x: bracket 1 at entry, bracket 2 at the liquidation notional."""
+    binance = default_catalog().require("binance:BTCUSDT")
+    plan = plan_hedge(HedgeRequest("BTC", 0.8, 60_000.0, binance, leverage=2.0))
+    # notional 0.8 * 60000 = 48000 (bracket 1, 0.4 %, 125x), WB = 24000.
+    # bracket 1: (24000 + 48000) / (0.8 * 1.004) = 89641.43, notional 71713 >= 50000: bracket 2
+    # bracket 2: (24000 + 50 + 48000) / (0.8 * 1.005) = 72050 / 0.804 = 89614.43, notional
+    # 71691.5 still in bracket 2. Check: MM = 71691.54 * 0.005 - 50 = 308.46 = MB
+    # = 24000 - 0.8 * (89614.43 - 60000) = 308.46.
+    assert plan["liquidation_price"] == pytest.approx(89_614.43, abs=CENT)
+    assert plan["maintenance_margin_rate"] == 0.005
+    assert plan["maintenance_amount"] == pytest.approx(50.0)
+    assert plan["max_leverage_allowed"] == 125.0  # the opening notional's bracket
+    rows = _rows(plan)
+    # +20 %: notional 0.8 * 72000 = 57600 is in bracket 2:
+    # WB = 72000 * 0.8 * 1.005 - 48000 - 50 = 57888 - 48050 = 9838; 48000 / 9838 = 4.88 -> 4x
+    assert rows[0.2]["maintenance_margin_rate"] == 0.005
+    assert rows[0.2]["margin_to_survive"] == pytest.approx(9_838.0, abs=CENT)
+    assert rows[0.2]["max_leverage_to_survive"] == 4.0
+    # +5 %: notional 0.8 * 63000 = 50400, bracket 2 too:
+    # 63000 * 0.804 - 48050 = 50652 - 48050 = 2602; 48000 / 2602 = 18.45 -> 18x
+    assert rows[0.05]["margin_to_survive"] == pytest.approx(2_602.0, abs=CENT)
+    # -5 %: notional 0.8 * 57000 = 45600, bracket 1: 57000 * 0.8 * 1.004 - 48000 < 0
+    assert rows[-0.05]["maintenance_margin_rate"] == 0.004
+    assert rows[-0.05]["max_leverage_to_survive"] == 125.0
+
+
+def test_without_leverage_the_liquidation_is_unknown_not_safe() -> None:
+    """No leverage: no wallet, so no liquidation price, liquidated is None, the PnL is not capped."""
+    plan = _plan(MICRO)
+    assert plan["initial_margin_usd"] is None
+    assert plan["initial_margin"] is None
+    assert plan["liquidation_price"] is None
+    assert plan["liquidation_distance"] is None
+    rows = _rows(plan)
+    assert all(row["liquidated"] is None for row in plan["stress"])
+    # -1.5 * (72000 - 60000) = -18000, uncapped; the survival figures need no leverage.
+    assert rows[0.2]["hedge_pnl_usd"] == pytest.approx(-18_000.0, abs=CENT)
+    assert rows[0.2]["margin_to_survive"] == pytest.approx(18_432.0, abs=CENT)
+
+
+def test_a_given_rate_moves_the_liquidation_price() -> None:
+    """A given MMR of 0.5 %: LP = 99000 / (1.5 * 1.005) = 65671.64."""
+    plan = _plan(MICRO, leverage=10.0, maintenance_margin_rate=0.005)
+    assert plan["liquidation_price"] == pytest.approx(65_671.64, abs=CENT)
+    assert plan["maintenance_margin_source"] == "given rate 0.005"
+
+
+def test_a_wallet_at_the_maintenance_margin_is_liquidated_at_once() -> None:
+    """At 250x the wallet 90000 / 250 = 360 equals 90000 * 0.004: LP = 90360 / 1.506 = 60000, now."""
+    plan = _plan(MICRO, leverage=250.0)
+    assert plan["liquidated_at_open"] is True
+    assert plan["liquidation_price"] == pytest.approx(60_000.0, abs=CENT)
+    # every row, falls included, has lost the 360 wallet: the short no longer exists
+    for row in plan["stress"]:
+        assert row["liquidated"] is True
+        assert row["hedge_pnl_usd"] == pytest.approx(-360.0, abs=CENT)
+    # at 10x the short is open and alive at the plan's price
+    assert _plan(MICRO, leverage=10.0)["liquidated_at_open"] is False
+    assert _plan(MICRO)["liquidated_at_open"] is None  # no leverage, no wallet: unknown
