@@ -7,20 +7,22 @@ the stress grid, with the leg capped at liquidation; per shock, the isolated mar
 leverage that keep the leg alive through it; and the same hedge in the asset's standard contract
 to show the micro contract's precision.
 
-The leg's margin model is the Binance one-way isolated rule (risk-definitions.md, Margin) in three
-functions that the venue margin models (``monitor/domain/margin.py``) replace: the tier
-(``maintenance_for``), the liquidation price (``leg_liquidation_price``) and the wallet that puts
-it at a given price (``leg_margin_to_survive``: maintenance margin less PnL at that price).
+The leg's figures come from its venue's margin model (``monitor/domain/margin.py``): the tier, the
+liquidation price, and the wallet that puts the liquidation price at a given price (maintenance
+margin less PnL there). A rate given by the caller, or the default rate for an instrument without
+tiers, becomes a single tier of that rate under the same model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from monitor.domain import formulas as f
-from monitor.domain.instruments import Instrument, MarginTier
+from monitor.domain.instruments import Instrument, MarginTier, tiers_with_cum
+from monitor.domain.margin import MarginLeg, margin_model_for
 
 SHOCKS: tuple[float, ...] = (-0.2, -0.1, -0.05, 0.05, 0.1, 0.2)
 
@@ -62,8 +64,8 @@ class HedgeRequest:
 class Maintenance:
     """The maintenance-margin rate and amount applied to the leg, and where they come from.
 
-    ``amount`` is in USD (the catalog's tiers are sized in USD notional); ``max_leverage`` is the
-    tier's, None when the instrument lists no tiers.
+    ``amount`` is the tier's deduction in the settlement currency (0 where the venue has none);
+    ``max_leverage`` is the tier's, None when the instrument lists no tiers.
     """
 
     rate: float
@@ -72,85 +74,9 @@ class Maintenance:
     source: str
 
 
-def leg_liquidation_price(
-    instrument: Instrument,
-    contracts: float,
-    entry_price: float,
-    wallet: float,
-    mmr: float,
-    maintenance_amount: float = 0.0,
-) -> float:
-    """Isolated liquidation price of a leg of signed ``contracts`` (negative = short); NaN: none.
-
-    ``wallet`` and ``maintenance_amount`` are in the settlement currency (USD linear, the coin
-    inverse). Linear ``LP = (WB + cum - side*Q*EP) / (Q*MMR - side*Q)`` with ``Q = |q| * cs``;
-    inverse ``LP = Q*(MMR + side) / (WB + cum + side*Q/EP)`` with ``Q = |q| * cv`` in USD.
-    Source: Binance "How to Calculate Liquidation Price of USDⓈ-M Futures Contracts" and "... of
-    COIN-M Futures Contracts" (isolated: WB = isolated wallet, TMM = UPNL = 0).
-    """
-    side = 1.0 if contracts > 0 else -1.0
-    if instrument.kind == "inverse":
-        return float(f.liquidation_price_inverse(
-            side, abs(contracts) * instrument.contract_value, entry_price, wallet, mmr,
-            maintenance_amount))
-    return float(f.liquidation_price_linear(
-        side, abs(contracts) * instrument.contract_size, entry_price, wallet, mmr,
-        maintenance_amount))
-
-
-def leg_margin_to_survive(
-    instrument: Instrument,
-    contracts: float,
-    entry_price: float,
-    price: float,
-    mmr: float,
-    maintenance_amount: float = 0.0,
-) -> float:
-    """The isolated wallet whose liquidation price is ``price``: maintenance margin less PnL there.
-
-    Liquidation is margin balance = maintenance margin, ``WB + PnL(P') = MM(P')``, so
-    ``WB = MM(P') - PnL(P')`` in the settlement currency; negative when no wallet is needed (the
-    price moves the leg into profit). Linear ``MM = Q*P'*MMR - cum``, ``PnL = q*cs*(P' - EP)``: a
-    short's ``WB = P'*Q*(1 + MMR) - Q*EP - cum``. Inverse ``MM = Q*MMR/P' - cum`` (Q in USD),
-    ``PnL = q*cv*(1/EP - 1/P')``: a short's ``WB = Q/EP - Q*(1 - MMR)/P' - cum``. It is
-    ``leg_liquidation_price`` solved for WB.
-    Source: Binance "How to Calculate Liquidation Price of USDⓈ-M / COIN-M Futures Contracts"
-    (isolated) and "Leverage and Margin" (maintenance margin = notional * MMR - maintenance amount).
-    """
-    if instrument.kind == "inverse":
-        position_coin = abs(contracts) * instrument.contract_value / price
-        maintenance = float(f.tiered_maintenance_margin(position_coin, mmr, maintenance_amount))
-        pnl = float(f.inverse_pnl_coin(contracts, instrument.contract_value, entry_price, price))
-    else:
-        notional = abs(contracts) * instrument.contract_size * price
-        maintenance = float(f.tiered_maintenance_margin(notional, mmr, maintenance_amount))
-        pnl = float(f.linear_pnl(contracts, instrument.contract_size, entry_price, price))
-    return maintenance - pnl
-
-
-def maintenance_for(
-    instrument: Instrument, given_rate: float | None, notional_usd: float
-) -> Maintenance:
-    """The rate and amount for a position of ``notional_usd``: the given rate, the tier, or the default.
-
-    Source: Binance USDⓈ-M leverage brackets (the bracket whose [floor, cap) holds the notional
-    sets MMR, maintenance amount and maximum leverage); the default as
-    ``DEFAULT_MAINTENANCE_MARGIN_RATE``.
-    """
-    if given_rate is not None:
-        return Maintenance(given_rate, 0.0, None, f"given rate {given_rate:g}")
-    tier = instrument.tier_for(notional_usd)
-    if tier is None:
-        return Maintenance(
-            DEFAULT_MAINTENANCE_MARGIN_RATE, 0.0, None,
-            f"{DEFAULT_MAINTENANCE_MARGIN_SOURCE}; {instrument.id} lists no margin tiers",
-        )
-    return Maintenance(tier.mmr, tier.cum, tier.max_leverage, _tier_source(instrument, tier))
-
-
-def _tier_source(instrument: Instrument, tier: MarginTier) -> str:
+def _tier_source(instrument: Instrument, tier: MarginTier, model: str) -> str:
     number = instrument.tiers.index(tier) + 1
-    return (f"{instrument.id} tier {number} (notional {tier.floor:,.0f} to {tier.cap:,.0f} USD, "
+    return (f"{instrument.id} tier {number} ({model} rule, {tier.floor:,.0f} to {tier.cap:,.0f}, "
             f"up to {tier.max_leverage:g}x; catalog)")
 
 
@@ -242,53 +168,53 @@ class _LegPlan:
     price); an inverse leg's notional is fixed in USD, so is its tier.
     """
 
-    __slots__ = ("contracts", "liquidation", "maintenance", "notional", "opening", "request",
-                 "wallet", "wallet_usd")
+    __slots__ = ("contracts", "leg", "liquidation", "maintenance", "model", "notional", "opening",
+                 "request", "source", "wallet", "wallet_usd")
 
     def __init__(self, request: HedgeRequest, contracts: float, notional: float) -> None:
         self.request = request
         self.contracts = contracts
         self.notional = notional
-        # The tier of the opening notional caps the leverage; the liquidation price has its own.
-        self.opening = maintenance_for(request.instrument, request.maintenance_margin_rate, notional)
+        instrument = request.instrument
+        self.model = margin_model_for(instrument)
+        rate = request.maintenance_margin_rate
+        if rate is None and not instrument.tiers:
+            rate = DEFAULT_MAINTENANCE_MARGIN_RATE
+            self.source = f"{DEFAULT_MAINTENANCE_MARGIN_SOURCE}; {instrument.id} lists no margin tiers"
+        elif rate is not None:
+            self.source = f"given rate {rate:g}"
+        else:
+            self.source = ""
+        if rate is not None:
+            instrument = dataclasses.replace(
+                instrument, tiers=tiers_with_cum([(0.0, math.inf, rate, math.inf)]))
+        self.leg = MarginLeg(instrument, contracts, request.price)
+        self.opening = self._maintenance_at(request.price)
         self.maintenance = self.opening
         self.wallet_usd = (
             None if request.leverage is None else float(f.initial_margin(notional, request.leverage)))
         self.wallet = None if self.wallet_usd is None else self._settlement(self.wallet_usd)
         self.liquidation = math.nan
         if self.wallet is not None and contracts != 0:
-            self.liquidation, self.maintenance = self._liquidation(self.wallet)
+            self.liquidation = self.model.liquidation_price([self.leg], self.wallet)
+            if not math.isnan(self.liquidation):
+                self.maintenance = self._maintenance_at(self.liquidation)
 
     def _settlement(self, usd: float) -> float:
         """A USD amount in the settlement currency at the plan's price."""
-        return usd / self.request.price if self.request.instrument.kind == "inverse" else usd
+        return usd / self.request.price if self.request.instrument.settles_in_coin else usd
 
     def _maintenance_at(self, price: float) -> Maintenance:
-        """The maintenance rate for the leg's notional at ``price`` (fixed for an inverse leg)."""
-        instrument = self.request.instrument
-        if instrument.kind == "inverse":
-            return self.opening
-        base = abs(self.contracts) * instrument.contract_size
-        return maintenance_for(instrument, self.request.maintenance_margin_rate, base * price)
-
-    def _liquidation(self, wallet: float) -> tuple[float, Maintenance]:
-        """The liquidation price with the tier of its own notional (at most one pass per tier)."""
-        maintenance = self.opening
-        price = self._price_for(wallet, maintenance)
-        for _ in self.request.instrument.tiers:
-            if math.isnan(price):
-                break
-            next_maintenance = self._maintenance_at(price)
-            if next_maintenance == maintenance:
-                break
-            maintenance = next_maintenance
-            price = self._price_for(wallet, maintenance)
-        return price, maintenance
-
-    def _price_for(self, wallet: float, maintenance: Maintenance) -> float:
-        return leg_liquidation_price(
-            self.request.instrument, self.contracts, self.request.price, wallet,
-            maintenance.rate, self._settlement(maintenance.amount))
+        """The tier the venue's model charges the leg at ``price``."""
+        tier = self.model.tier(self.leg, price)
+        assert tier is not None  # noqa: S101 -- the leg's instrument always has a tier here
+        maintenance = self.model.maintenance_margin(self.leg, price)
+        at = self.request.price if getattr(self.model, "at_entry", False) else price
+        amount = self.leg.instrument.settlement_notional(self.contracts, at) * tier.mmr - maintenance
+        given = self.source != ""
+        return Maintenance(
+            tier.mmr, amount, None if given or math.isinf(tier.max_leverage) else tier.max_leverage,
+            self.source if given else _tier_source(self.request.instrument, tier, self.model.name))
 
     def summary(self) -> dict[str, Any]:
         """The leg's margin figures for the plan's top level."""
@@ -299,7 +225,7 @@ class _LegPlan:
             "settlement_currency": self.request.instrument.settle,
             "initial_margin": self.wallet,
             "maintenance_margin_rate": self.maintenance.rate,
-            "maintenance_amount": self._settlement(self.maintenance.amount),
+            "maintenance_amount": self.maintenance.amount,
             "maintenance_margin_source": self.maintenance.source,
             "max_leverage_allowed": self.opening.max_leverage,
             "liquidation_price": self.liquidation if known else None,
@@ -337,10 +263,10 @@ class _LegPlan:
     def survival_at(self, shocked: float) -> dict[str, Any]:
         """The wallet and the highest leverage that keep the leg's liquidation beyond ``shocked``."""
         maintenance = self._maintenance_at(shocked)
-        needed = max(0.0, leg_margin_to_survive(
-            self.request.instrument, self.contracts, self.request.price, shocked,
-            maintenance.rate, self._settlement(maintenance.amount)))
-        needed_usd = needed * self.request.price if self.request.instrument.kind == "inverse" else needed
+        instrument = self.request.instrument
+        needed = max(0.0, self.model.maintenance_margin(self.leg, shocked)
+                     - instrument.pnl_settlement(self.contracts, self.request.price, shocked))
+        needed_usd = needed * self.request.price if instrument.settles_in_coin else needed
         allowed = self.opening.max_leverage
         if needed_usd > 0:
             exact: float | None = self.notional / needed_usd

@@ -7,7 +7,6 @@ Every expected value is computed by hand in a comment from the Binance isolated 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -16,9 +15,6 @@ from monitor.domain.instruments import Instrument, default_catalog, instrument_f
 from monitor.domain.planner import (
     DEFAULT_MAINTENANCE_MARGIN_RATE,
     HedgeRequest,
-    leg_liquidation_price,
-    leg_margin_to_survive,
-    maintenance_for,
     plan_hedge,
     whole_leverage_below,
 )
@@ -37,81 +33,7 @@ def _rows(plan: dict[str, Any]) -> dict[float, dict[str, Any]]:
     return {row["shock"]: row for row in plan["stress"]}
 
 
-# --- the one liquidation function and its inverse ----------------------------------------------
-
-
-def test_linear_short_liquidation_price_of_the_issue() -> None:
-    """Short 150 x 0.01 BTC at 60000 with a 9000 USD wallet, MMR 0.4 %: LP 65737.05 (+9.56 %)."""
-    # Q = 150 * 0.01 = 1.5 BTC; (9000 + 0 + 1.5 * 60000) / (1.5 * 0.004 + 1.5) = 99000 / 1.506
-    price = leg_liquidation_price(MICRO, -150.0, 60_000.0, 9_000.0, 0.004, 0.0)
-    assert price == pytest.approx(65_737.05, abs=CENT)
-    # risk-definitions.md's own check: short 0.5 BTC, WB 3000 -> 33000 / 0.502 = 65737.05
-    half = leg_liquidation_price(MICRO, -50.0, 60_000.0, 3_000.0, 0.004, 0.0)
-    assert half == pytest.approx(65_737.05, abs=CENT)
-
-
-def test_inverse_short_liquidation_price_checked_against_the_margin() -> None:
-    """OKX BTC-USD-SWAP: short 900 x 100 USD at 60000, 0.15 BTC wallet, MMR 0.4 %: LP 66400."""
-    swap = default_catalog().require("okx:BTC-USD-SWAP")
-    # Q = 900 * 100 = 90000 USD, Q / EP = 1.5 BTC; 90000 * (0.004 - 1) / (0.15 + 0 - 1.5)
-    # = -89640 / -1.35 = 66400
-    price = leg_liquidation_price(swap, -900.0, 60_000.0, 0.15, 0.004, 0.0)
-    assert price == pytest.approx(66_400.0, abs=CENT)
-    # Check at 66400 by the margin itself: PnL = -90000 * (1/60000 - 1/66400) = -0.14457831 BTC,
-    # margin balance = 0.15 - 0.14457831 = 0.00542169 BTC = maintenance 90000 * 0.004 / 66400.
-    pnl_coin = -90_000.0 * (1 / 60_000.0 - 1 / 66_400.0)
-    assert 0.15 + pnl_coin == pytest.approx(360.0 / 66_400.0, abs=SATOSHI)
-
-
-def test_a_coin_collateralised_inverse_short_is_never_liquidated() -> None:
-    """A 1x inverse short (wallet = Q / EP = 1.5 BTC) has no liquidation price (NaN)."""
-    swap = default_catalog().require("okx:BTC-USD-SWAP")
-    # denominator 1.5 + 0 - 90000 / 60000 = 0
-    assert math.isnan(leg_liquidation_price(swap, -900.0, 60_000.0, 1.5, 0.004, 0.0))
-
-
-def test_margin_to_survive_worked_example_linear() -> None:
-    """To survive +20 % (LP >= 72000) the short needs WB >= 72000 * 1.5 * 1.004 - 90000 = 18432."""
-    # 108432 - 90000 = 18432; leverage 90000 / 18432 = 4.8828 -> 4x
-    needed = leg_margin_to_survive(MICRO, -150.0, 60_000.0, 72_000.0, 0.004, 0.0)
-    assert needed == pytest.approx(18_432.0, abs=CENT)
-    assert 90_000.0 / needed == pytest.approx(4.8828125)
-    # with a maintenance amount of 50 (Binance bracket 2, MMR 0.5 %):
-    # 72000 * 1.5 * 1.005 - 90000 - 50 = 108540 - 90050 = 18490
-    tiered = leg_margin_to_survive(MICRO, -150.0, 60_000.0, 72_000.0, 0.005, 50.0)
-    assert tiered == pytest.approx(18_490.0, abs=CENT)
-
-
-def test_margin_to_survive_worked_example_inverse() -> None:
-    """The inverse short survives +20 % with WB >= 1.5 - 90000 * 0.996 / 72000 = 0.255 BTC."""
-    swap = default_catalog().require("okx:BTC-USD-SWAP")
-    # Q / EP - Q * (1 - MMR) / LP = 1.5 - 89640 / 72000 = 1.5 - 1.245 = 0.255 BTC
-    needed = leg_margin_to_survive(swap, -900.0, 60_000.0, 72_000.0, 0.004, 0.0)
-    assert needed == pytest.approx(0.255, abs=SATOSHI)
-
-
-@pytest.mark.parametrize(
-    ("instrument_id", "contracts", "wallets", "mmr", "maintenance_amount"),
-    [
-        ("custom", -150.0, (2_000.0, 9_000.0, 30_000.0), 0.004, 0.0),
-        ("custom", -150.0, (2_000.0, 9_000.0, 30_000.0), 0.01, 2_550.0),
-        ("custom", 150.0, (2_000.0, 9_000.0, 30_000.0), 0.005, 50.0),
-        ("okx:BTC-USD-SWAP", -900.0, (0.02, 0.15, 0.9), 0.004, 0.0),
-        ("okx:BTC-USD-SWAP", -900.0, (0.02, 0.15, 0.9), 0.005, 0.001),
-        ("okx:BTC-USD-SWAP", 900.0, (0.02, 0.15, 0.9), 0.005, 0.001),
-    ],
-)
-def test_margin_to_survive_inverts_the_liquidation_price(
-    instrument_id: str, contracts: float, wallets: tuple[float, ...], mmr: float,
-    maintenance_amount: float,
-) -> None:
-    """The wallet solved for a price gives back that price: the two functions are one formula."""
-    instrument = MICRO if instrument_id == "custom" else default_catalog().require(instrument_id)
-    for wallet in wallets:
-        price = leg_liquidation_price(instrument, contracts, 60_000.0, wallet, mmr, maintenance_amount)
-        assert not math.isnan(price)
-        solved = leg_margin_to_survive(instrument, contracts, 60_000.0, price, mmr, maintenance_amount)
-        assert solved == pytest.approx(wallet, rel=1e-9)
+# --- whole leverage ---
 
 
 @pytest.mark.parametrize(
@@ -133,18 +55,29 @@ def test_whole_leverage_below(exact: float, allowed: float | None, expected: flo
 
 
 def test_maintenance_rate_from_the_tier_the_default_or_the_caller() -> None:
-    """A tiered instrument gives its tier; one without tiers the documented default; a given rate wins."""
+    """A tiered instrument gives its venue's tier; one without tiers the default; a given rate wins."""
     binance = default_catalog().require("binance:BTCUSDT")
-    # 90000 USD lies in bracket 2 [50000, 500000): MMR 0.5 %, cum 50000 * (0.005 - 0.004) = 50, 100x
-    tier = maintenance_for(binance, None, 90_000.0)
-    assert (tier.rate, tier.amount, tier.max_leverage) == (0.005, pytest.approx(50.0), 100.0)
-    assert tier.source.startswith("binance:BTCUSDT tier 2")
-    default = maintenance_for(MICRO, None, 90_000.0)
+    # 90000 USD opens in bracket 2 [50000, 500000): up to 100x; at 10x the liquidation notional
+    # 1.5 x 65,7xx ~ 98,600 stays in bracket 2: MMR 0.5 %, cum 50000 x (0.005 - 0.004) = 50
+    plan = _plan(binance, leverage=10.0)
+    assert (plan["maintenance_margin_rate"], plan["maintenance_amount"]) == (0.005, pytest.approx(50.0))
+    assert plan["max_leverage_allowed"] == 100.0
+    assert plan["maintenance_margin_source"].startswith("binance:BTCUSDT tier 2 (binance rule")
+    default = _plan(MICRO, leverage=10.0)
     assert DEFAULT_MAINTENANCE_MARGIN_RATE == 0.004  # Binance USDⓈ-M BTCUSDT bracket 1: 0.40 %
-    assert (default.rate, default.amount, default.max_leverage) == (0.004, 0.0, None)
-    assert "Binance USDⓈ-M BTCUSDT bracket 1" in default.source
-    given = maintenance_for(MICRO, 0.005, 90_000.0)
-    assert (given.rate, given.amount) == (0.005, 0.0)
+    assert (default["maintenance_margin_rate"], default["maintenance_amount"]) == (0.004, 0.0)
+    assert default["max_leverage_allowed"] is None
+    assert "Binance USDⓈ-M BTCUSDT bracket 1" in default["maintenance_margin_source"]
+    given = _plan(MICRO, leverage=10.0, maintenance_margin_rate=0.005)
+    assert (given["maintenance_margin_rate"], given["maintenance_amount"]) == (0.005, 0.0)
+
+
+def test_a_coin_collateralised_inverse_short_is_never_liquidated() -> None:
+    """A 1x inverse short (wallet = Q / EP coin) has no liquidation price: it reads None."""
+    swap = default_catalog().require("okx:BTC-USD-SWAP")
+    # LP = Q (MMR - 1) / (WB - Q / EP) with WB = Q / EP: the denominator is 0 -> none
+    plan = _plan(swap, leverage=1.0)
+    assert plan["liquidation_price"] is None
 
 
 # --- the plan -------------------------------------------------------------------------------------
