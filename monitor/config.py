@@ -41,6 +41,7 @@ from monitor.bus.kafka import KafkaSettings
 from monitor.domain.events import BalanceEvent
 from monitor.domain.instruments import Catalog, CatalogError, default_catalog
 from monitor.domain.plans import EffectivenessSettings, HedgePlan, PortfolioSettings
+from monitor.errors import HedgeMonitorError
 from monitor.eventloop import DEFAULT_EVENT_LOOP, EVENT_LOOPS
 from monitor.metrics import DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, DEFAULT_PORTFOLIO_LABEL_LIMIT
 from monitor.processor.runner import ProcessorSettings
@@ -130,7 +131,7 @@ class ConfigProblem:
         return f"{place}: {self.key}: {self.message}" if self.key else f"{place}: {self.message}"
 
 
-class ConfigError(ValueError):
+class ConfigError(HedgeMonitorError, ValueError):
     """A config file has problems; ``problems`` lists every one, ``str`` shows one per line."""
 
     def __init__(self, problems: Sequence[ConfigProblem]) -> None:

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
 
+from monitor.errors import HedgeMonitorError
+
 InstrumentKind = Literal["spot", "linear", "inverse"]
 INSTRUMENT_KINDS: tuple[InstrumentKind, ...] = ("spot", "linear", "inverse")
 
 
-class CatalogError(ValueError):
+class CatalogError(HedgeMonitorError, ValueError):
     """An instrument definition is invalid or an instrument is unknown."""
 
 

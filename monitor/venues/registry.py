@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.domain.instruments import Catalog
+from monitor.errors import HedgeMonitorError
 from monitor.venues.base import AccountContext, Venue
 
 VENUE_NAMES: tuple[str, ...] = (
@@ -13,7 +14,7 @@ VENUE_NAMES: tuple[str, ...] = (
 )
 
 
-class UnknownVenueError(ValueError):
+class UnknownVenueError(HedgeMonitorError, ValueError):
     """A venue name no module implements."""
 
 
