@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from monitor.bus.base import Producer, Topics
+from monitor.bus.base import BusError, BusUnavailableError, Producer, Topics
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import (
     AccountEvent,
@@ -171,7 +171,7 @@ class BusSink:
                 continue
             try:
                 await self._send_once()
-            except Exception as exc:  # noqa: BLE001 -- a broker outage: keep the buffer, retry
+            except BusError as exc:  # a broker outage: keep the buffer, retry
                 self._note_outage(exc)
                 if stop.is_set() and self._outage_since is not None and \
                         self._clock() - self._outage_since > 30:
@@ -200,7 +200,7 @@ class BusSink:
             # An idempotent producer retries an unacknowledged batch until the broker is back, so
             # an outage shows up as a flush that does not finish, not as an error.
             while not (await asyncio.wait({flush}, timeout=self._outage_after_s))[0]:
-                self._note_outage(TimeoutError(f"no acknowledgement for {self._outage_after_s:g} s"))
+                self._note_outage(BusUnavailableError(f"no acknowledgement for {self._outage_after_s:g} s"))
         except asyncio.CancelledError:
             flush.cancel()
             raise
@@ -221,11 +221,11 @@ class BusSink:
         if self._metrics is not None:
             self._metrics.ingest_buffered(self.buffered)
 
-    def _note_outage(self, exc: Exception) -> None:
+    def _note_outage(self, exc: BusError) -> None:
         if self._outage_since is None:
             self._outage_since = self._clock()
             log.warning("broker unavailable (%s); buffering %d events (account events are kept, "
-                        "prices conflated)", type(exc).__name__, self.buffered)
+                        "prices conflated)", exc, self.buffered)
         if self._metrics is not None:
             self._metrics.ingest_buffered(self.buffered)
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from monitor.bus.base import Bus, Consumer, Producer, Record, TopicPartition, Topics
+from monitor.bus.base import Bus, BusError, Consumer, Producer, Record, TopicPartition, Topics
 from monitor.codec import DecodeError, decode
 from monitor.domain.events import PriceEvent
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
@@ -427,9 +427,8 @@ class Processor:
         if self._group is not None and offsets:
             try:
                 await self._group.commit(offsets)
-            except Exception as exc:  # noqa: BLE001 -- a failed commit is recovered by the state marker
-                log.warning("offset commit failed (%s); the state marker still holds the offset",
-                            type(exc).__name__)
+            except BusError as exc:  # the state marker written before the commit holds the offset
+                log.warning("offset commit failed (%s); the state marker still holds the offset", exc)
             await self._report_lag(offsets)
 
     async def _report_lag(self, offsets: dict[TopicPartition, int]) -> None:
@@ -438,8 +437,8 @@ class Processor:
             return
         try:
             ends = await self._group.end_offsets(sorted(offsets, key=lambda p: p.partition))
-        except Exception as exc:  # noqa: BLE001 -- lag is a metric; its failure must not stop processing
-            log.debug("end offsets unavailable (%s)", type(exc).__name__)
+        except BusError as exc:  # lag is a metric: its failure must not stop processing
+            log.debug("end offsets unavailable (%s)", exc)
             return
         for partition, end in ends.items():
             self.metrics.consumer_lag(partition.topic, partition.partition,
