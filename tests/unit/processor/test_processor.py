@@ -383,3 +383,28 @@ async def test_a_commit_failing_with_a_bug_stops_the_processor(monkeypatch: pyte
     assert members[0].commits >= 1
     assert _committed_offsets(bus) == [None, None, None]
 
+
+async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without metrics no end offsets are read for the lag; with them the lag gauge is set."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    members = _failing_commits(monkeypatch, bus, KeyError("unused"), failures=0)
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await _until(lambda: 2 in _committed_offsets(bus) and members[0].commits >= 2)
+    assert members[0].end_offset_reads == 0
+    registry = CollectorRegistry()
+
+    def lags() -> list[float | None]:
+        return [registry.get_sample_value(
+            "hedge_consumer_lag_messages", {"topic": TOPICS.positions, "partition": str(p)})
+            for p in range(3)]
+
+    async with _running(bus, metrics=Metrics(registry)):
+        _publish(bus, PositionEvent("seed", "okx", SWAP, -100, 60_000, 10, "isolated", 6_000,
+                                    3_000, 3_000))
+        # offset 2 applied, the end is 3: lag 3 - 3 = 0 on the seed's partition
+        await _until(lambda: 0.0 in lags())
+    assert members[1].end_offset_reads >= 1
