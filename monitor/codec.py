@@ -26,6 +26,7 @@ from monitor.domain.events import (
     PositionSide,
     PriceEvent,
 )
+from monitor.errors import HedgeMonitorError
 
 MAX_VALUE_BYTES = 64 * 1024
 SCHEMA_VERSION = 2
@@ -35,7 +36,7 @@ READABLE_VERSIONS = (1, 2)
 no separate cross wallet), so a topic written before the upgrade is still read."""
 
 
-class DecodeError(ValueError):
+class DecodeError(HedgeMonitorError, ValueError):
     """A topic value could not be turned into a canonical event; ``reason`` says why."""
 
     def __init__(self, reason: str) -> None:

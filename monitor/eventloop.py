@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final, TypeVar
 
+from monitor.errors import HedgeMonitorError
+
 EVENT_LOOPS: Final = ("auto", "asyncio", "uvloop")
 """Every accepted choice, as the flag, the environment variable and the config key spell it."""
 DEFAULT_EVENT_LOOP: Final = "asyncio"
@@ -25,7 +27,7 @@ T = TypeVar("T")
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
-class EventLoopError(RuntimeError):
+class EventLoopError(HedgeMonitorError, RuntimeError):
     """The requested event loop is not a known choice, or uvloop is asked for and not installed."""
 
 

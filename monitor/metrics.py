@@ -63,7 +63,8 @@ Pipeline health: ``hedge_events_processed_total{kind}``, ``hedge_dead_letters_to
 gauges at most once a second (the latest snapshot of each portfolio), not on every snapshot.
 
 ``Metrics`` is not thread-safe: call it from one thread (the event loop). Scrapes from the HTTP
-server thread read prometheus_client's own locked structures only.
+server thread read prometheus_client's own locked structures only. ``NullMetrics`` has the same
+methods and records nothing: a component given no metrics uses it, and calls it unconditionally.
 """
 
 from __future__ import annotations
@@ -163,6 +164,9 @@ def _venue_of(instrument: str) -> str:
 
 class Metrics:
     """hedge-monitor's Prometheus metrics on one registry."""
+
+    enabled: bool = True
+    """Something reads these metrics: worth a broker round trip to measure the consumer lag."""
 
     def __init__(
         self,
@@ -561,6 +565,50 @@ class Metrics:
         """Record a processor state restore covering ``partitions`` partitions."""
         self._state_restores.inc()
         self._state_restored_partitions.set(partitions)
+
+
+class NullMetrics:
+    """``Metrics`` that record nothing: the default of every component given no metrics.
+
+    It has every public method of ``Metrics`` with the same signature (a test holds them together),
+    so callers call their metrics unconditionally; ``enabled`` is False so that a figure costing
+    I/O to measure (the consumer lag) is not measured for nobody.
+    """
+
+    enabled: bool = False
+
+    def observe_snapshot(self, snapshot: Mapping[str, Any]) -> None:
+        """Export nothing."""
+
+    def set_firing_alerts(self, firing: Iterable[tuple[str, str, str]]) -> None:
+        """Export nothing."""
+
+    def events_processed(self, kind: str, count: int = 1) -> None:
+        """Count nothing."""
+
+    def dead_letter(self, source: str, count: int = 1) -> None:
+        """Count nothing."""
+
+    def reconnect(self, venue: str, stream: str) -> None:
+        """Count nothing."""
+
+    def feed_event(self, instrument: str, ts_event_ms: int) -> None:
+        """Count nothing."""
+
+    def feed_stale(self, instrument: str, stale: bool) -> None:
+        """Export nothing."""
+
+    def consumer_lag(self, topic: str, partition: int, lag: int) -> None:
+        """Export nothing."""
+
+    def observe_latency(self, seconds: float) -> None:
+        """Observe nothing."""
+
+    def ingest_buffered(self, count: int) -> None:
+        """Export nothing."""
+
+    def state_restored(self, partitions: int) -> None:
+        """Record nothing."""
 
 
 def _band(band: object, target: float | None) -> tuple[float | None, float | None]:

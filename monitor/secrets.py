@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from monitor.errors import HedgeMonitorError
+
 MASK = "***"
 
 
-class SecretError(ValueError):
+class SecretError(HedgeMonitorError, ValueError):
     """A secret reference cannot be resolved (the message names the reference, never a value)."""
 
 

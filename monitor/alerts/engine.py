@@ -34,6 +34,7 @@ from monitor.alerts.rules import (
     Severity,
     read_snapshot,
 )
+from monitor.errors import HedgeMonitorError
 
 TransitionState = Literal["firing", "resolved"]
 Phase = Literal["pending", "firing"]
@@ -42,7 +43,7 @@ _Absence = Literal["gone", "disabled"]
 STATE_VERSION = 1
 
 
-class AlertStateError(ValueError):
+class AlertStateError(HedgeMonitorError, ValueError):
     """A checkpointed alert state cannot be restored, or an input is malformed."""
 
 

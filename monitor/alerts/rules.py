@@ -47,6 +47,8 @@ from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any, Literal
 
+from monitor.errors import HedgeMonitorError
+
 Severity = Literal["critical", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
 Status = Literal["breach", "between", "clear", "unknown"]
@@ -57,7 +59,7 @@ PORTFOLIO_SUBJECT = "portfolio"
 """The subject of portfolio-wide rules (``cost_budget_exceeded``)."""
 
 
-class AlertConfigError(ValueError):
+class AlertConfigError(HedgeMonitorError, ValueError):
     """An alert setting is unknown, of the wrong type or outside its range.
 
     ``key_path`` is where (the rule and its setting under the table ``prefix``; empty: the table

@@ -4,6 +4,10 @@ The processor and ingest see only these types. A ``Bus`` makes producers and two
 consumer: a *group* consumer (partitions shared among the members of a group, offsets committed,
 a listener told of assignment changes) and a *table* consumer (every partition, from the
 beginning, no group: used to read the latest price of every instrument and to restore state).
+
+Every failure of a bus call is a ``BusError``: an implementation translates its library's errors
+to one at the seam (``raise ... from exc``, so ``__cause__`` keeps the original), and callers catch
+``BusError`` or a subclass, never the library's errors or a bare ``Exception``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from monitor.errors import HedgeMonitorError
+
+
+class BusError(HedgeMonitorError, RuntimeError):
+    """A bus call failed; the message names the call, ``__cause__`` holds the library's error."""
+
+
+class BusUnavailableError(BusError):
+    """The broker cannot serve the call now (unreachable, timed out, no leader); a retry may succeed."""
+
+
+class BusCommitError(BusError):
+    """The group refused an offset commit (it rebalanced, or this member was fenced)."""
+
+
+class BusUsageError(BusError):
+    """A call the bus does not allow in its state (a second group member, a stopped consumer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +108,7 @@ class Producer(Protocol):
     """Buffered, batched sends; ``flush`` waits until every send so far is acknowledged."""
 
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Queue one message; errors surface from ``flush``."""
+        """Queue one message; errors surface from ``hand_off`` or ``flush``."""
         ...
 
     async def hand_off(self) -> None:
@@ -94,7 +116,7 @@ class Producer(Protocol):
         ...
 
     async def flush(self) -> None:
-        """Wait for every queued message to be acknowledged (raise on failure)."""
+        """Wait for every queued message to be acknowledged (``BusError`` on failure)."""
         ...
 
     async def stop(self) -> None:
@@ -118,7 +140,7 @@ class Consumer(Protocol):
         ...
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Commit the next offsets to read (group consumers only)."""
+        """Commit the next offsets to read (group consumers only; ``BusCommitError`` if refused)."""
         ...
 
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:

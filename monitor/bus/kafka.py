@@ -2,13 +2,18 @@
 
 Security settings (TLS, SASL) pass straight through to aiokafka; the SASL password is a
 ``Secret`` and is revealed only when the client is built.
+
+aiokafka's errors stop here: every call into aiokafka runs under ``_translated``, which raises the
+``BusError`` of the kind (``translate_error``) from the original. A client whose start fails is
+closed again, so no unclosed aiokafka client is left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +21,25 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    ConsumerStoppedError,
+    IllegalOperation,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    KafkaUnavailableError,
+    NoBrokersAvailable,
+    TopicAlreadyExistsError,
+)
 from aiokafka.helpers import create_ssl_context
 
 from monitor.bus.base import (
     AssignmentCallback,
+    BusCommitError,
+    BusError,
+    BusUnavailableError,
+    BusUsageError,
     Consumer,
     Producer,
     Record,
@@ -67,6 +86,61 @@ class KafkaSettings:
         return options
 
 
+# What aiokafka raises: its KafkaError tree, two errors outside it, and asyncio's TimeoutError
+# (the builtin TimeoutError since Python 3.11), which it mostly wraps but not on every path.
+_AIOKAFKA_ERRORS: tuple[type[Exception], ...] = (
+    KafkaError, ConsumerStoppedError, IllegalOperation, TimeoutError)
+# Transient (the broker is away or slow), though aiokafka flags only some of them ``retriable``.
+_UNAVAILABLE: tuple[type[Exception], ...] = (
+    KafkaConnectionError, KafkaTimeoutError, KafkaUnavailableError, NoBrokersAvailable, TimeoutError)
+_MISUSE: tuple[type[Exception], ...] = (IllegalStateError, IllegalOperation, ConsumerStoppedError)
+
+
+def translate_error(action: str, exc: Exception, refused: type[BusError] = BusError) -> BusError:
+    """The ``BusError`` for an aiokafka error raised while doing ``action``.
+
+    Misuse (a stopped consumer, an unassigned partition) is ``BusUsageError``; a transient failure
+    (aiokafka marks it ``retriable``, or the broker cannot be reached or did not answer in time) is
+    ``BusUnavailableError``; anything else is ``refused`` (``BusCommitError`` for a commit).
+    """
+    error_class: type[BusError]
+    if isinstance(exc, _MISUSE):
+        error_class = BusUsageError
+    elif isinstance(exc, _UNAVAILABLE) or getattr(exc, "retriable", False):
+        error_class = BusUnavailableError
+    else:
+        error_class = refused
+    return error_class(f"{action}: {_describe(exc)}")
+
+
+def _describe(exc: Exception) -> str:
+    """The error named, on one line (aiokafka's ``str`` names the class and a broker error's code)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KafkaError):
+        return text
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
+@contextmanager
+def _translated(action: str, refused: type[BusError] = BusError) -> Iterator[None]:
+    """Raise aiokafka's errors inside the block as ``BusError`` (``translate_error``) from them."""
+    try:
+        yield
+    except _AIOKAFKA_ERRORS as exc:
+        raise translate_error(action, exc, refused) from exc
+
+
+@asynccontextmanager
+async def _closed_on_failure(client: Any) -> AsyncIterator[None]:
+    """Stop an aiokafka client when the block fails, so a failed start leaves nothing open."""
+    try:
+        yield
+    except BaseException:
+        await client.stop()
+        raise
+
+
 def _to_kafka(partition: TopicPartition) -> KafkaTopicPartition:
     return KafkaTopicPartition(partition.topic, partition.partition)
 
@@ -83,37 +157,41 @@ class KafkaBus:
 
     async def create_topics(self, specs: Sequence[TopicSpec]) -> None:
         """Create topics that do not exist yet (replication per settings; compaction per spec)."""
-        admin = AIOKafkaAdminClient(**self.settings.client_options())
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            missing = [spec for spec in specs if spec.name not in existing]
-            if not missing:
-                return
-            new_topics = []
-            for spec in missing:
-                configs = {"cleanup.policy": "compact" if spec.compact else "delete"}
-                if spec.retention_ms is not None:
-                    configs["retention.ms"] = str(spec.retention_ms)
-                new_topics.append(NewTopic(
-                    spec.name, spec.partitions, self.settings.replication_factor, topic_configs=configs))
+        with _translated("create topics"):
+            admin = AIOKafkaAdminClient(**self.settings.client_options())
             try:
-                await admin.create_topics(new_topics)
-            except TopicAlreadyExistsError:
-                log.debug("topics created concurrently by another process")
-        finally:
-            await admin.close()
+                await admin.start()
+                existing = set(await admin.list_topics())
+                missing = [spec for spec in specs if spec.name not in existing]
+                if not missing:
+                    return
+                new_topics = []
+                for spec in missing:
+                    configs = {"cleanup.policy": "compact" if spec.compact else "delete"}
+                    if spec.retention_ms is not None:
+                        configs["retention.ms"] = str(spec.retention_ms)
+                    new_topics.append(NewTopic(
+                        spec.name, spec.partitions, self.settings.replication_factor,
+                        topic_configs=configs))
+                try:
+                    await admin.create_topics(new_topics)
+                except TopicAlreadyExistsError:
+                    log.debug("topics created concurrently by another process")
+            finally:
+                await admin.close()
 
     async def producer(self) -> Producer:
         """An idempotent, acks=all producer batching with ``linger_ms``."""
-        producer = AIOKafkaProducer(
-            **self.settings.client_options(),
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=self.settings.linger_ms,
-            max_batch_size=self.settings.max_batch_size,
-        )
-        await producer.start()
+        with _translated("start the producer"):
+            producer = AIOKafkaProducer(
+                **self.settings.client_options(),
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=self.settings.linger_ms,
+                max_batch_size=self.settings.max_batch_size,
+            )
+            async with _closed_on_failure(producer):
+                await producer.start()
         return KafkaProducer(producer)
 
     async def group_consumer(
@@ -124,36 +202,40 @@ class KafkaBus:
         on_revoked: AssignmentCallback,
     ) -> Consumer:
         """A group member with manual commits; the callbacks run inside the rebalance."""
-        consumer = AIOKafkaConsumer(
-            **self.settings.client_options(),
-            group_id=group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_interval_ms=300_000,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000,
-        )
-        consumer.subscribe(list(topics), listener=_Listener(on_assigned, on_revoked))
-        await consumer.start()
+        with _translated(f"start a member of group {group_id!r}"):
+            consumer = AIOKafkaConsumer(
+                **self.settings.client_options(),
+                group_id=group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_interval_ms=300_000,
+                session_timeout_ms=10_000,
+                heartbeat_interval_ms=1_000,
+            )
+            async with _closed_on_failure(consumer):
+                consumer.subscribe(list(topics), listener=_Listener(on_assigned, on_revoked))
+                await consumer.start()
         return KafkaConsumer(consumer)
 
     async def table_consumer(self, topics: Sequence[str]) -> Consumer:
         """Every partition of ``topics`` from the beginning, no group."""
-        consumer = AIOKafkaConsumer(
-            **self.settings.client_options(), group_id=None, enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        partitions: list[KafkaTopicPartition] = []
-        for topic in topics:
-            ids = consumer.partitions_for_topic(topic)
-            deadline = asyncio.get_running_loop().time() + 10
-            while not ids and asyncio.get_running_loop().time() < deadline:
-                await consumer._client.force_metadata_update()
-                ids = consumer.partitions_for_topic(topic)
-            partitions.extend(KafkaTopicPartition(topic, i) for i in sorted(ids or ()))
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        with _translated(f"start a table consumer of {', '.join(topics)}"):
+            consumer = AIOKafkaConsumer(
+                **self.settings.client_options(), group_id=None, enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            async with _closed_on_failure(consumer):
+                await consumer.start()
+                partitions: list[KafkaTopicPartition] = []
+                for topic in topics:
+                    ids = consumer.partitions_for_topic(topic)
+                    deadline = asyncio.get_running_loop().time() + 10
+                    while not ids and asyncio.get_running_loop().time() < deadline:
+                        await consumer._client.force_metadata_update()
+                        ids = consumer.partitions_for_topic(topic)
+                    partitions.extend(KafkaTopicPartition(topic, i) for i in sorted(ids or ()))
+                consumer.assign(partitions)
+                await consumer.seek_to_beginning(*partitions)
         return KafkaConsumer(consumer)
 
     async def close(self) -> None:
@@ -189,9 +271,10 @@ class KafkaProducer:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        for topic, key, value in pending:
-            # send() only waits for buffer room; the returned future resolves on acknowledgement.
-            self._deliveries.append(await self._producer.send(topic, value, key=key))
+        with _translated("send"):
+            for topic, key, value in pending:
+                # send() only waits for buffer room; the returned future resolves on acknowledgement.
+                self._deliveries.append(await self._producer.send(topic, value, key=key))
         await asyncio.sleep(0)
 
     async def flush(self) -> None:
@@ -203,6 +286,8 @@ class KafkaProducer:
             # Every enqueued send is awaited, so no acknowledgement error goes unretrieved.
             results = await asyncio.gather(*deliveries, return_exceptions=True)
         for result in results:
+            if isinstance(result, _AIOKAFKA_ERRORS):
+                raise translate_error("deliver a message", result) from result
             if isinstance(result, BaseException):
                 raise result
 
@@ -211,7 +296,8 @@ class KafkaProducer:
         try:
             await self.flush()
         finally:
-            await self._producer.stop()
+            with _translated("stop the producer"):
+                await self._producer.stop()
 
 
 class KafkaConsumer:
@@ -223,7 +309,8 @@ class KafkaConsumer:
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
         """One fetch."""
-        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        with _translated("fetch"):
+            batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         result: dict[TopicPartition, list[Record]] = {}
         for partition, messages in batches.items():
             result[_from_kafka(partition)] = [
@@ -238,25 +325,30 @@ class KafkaConsumer:
 
     async def seek(self, partition: TopicPartition, offset: int) -> None:
         """Continue from ``offset``."""
-        self._consumer.seek(_to_kafka(partition), offset)
+        with _translated(f"seek {partition.topic}[{partition.partition}] to {offset}"):
+            self._consumer.seek(_to_kafka(partition), offset)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offsets to read."""
         if offsets:
-            await self._consumer.commit({_to_kafka(p): o for p, o in offsets.items()})
+            with _translated("commit offsets", refused=BusCommitError):
+                await self._consumer.commit({_to_kafka(p): o for p, o in offsets.items()})
 
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """High watermarks."""
-        ends = await self._consumer.end_offsets([_to_kafka(p) for p in partitions])
+        with _translated("read end offsets"):
+            ends = await self._consumer.end_offsets([_to_kafka(p) for p in partitions])
         return {_from_kafka(p): int(o) for p, o in ends.items()}
 
     async def committed(self, partition: TopicPartition) -> int | None:
         """The group's committed offset."""
-        offset = await self._consumer.committed(_to_kafka(partition))
+        with _translated(f"read the committed offset of {partition.topic}[{partition.partition}]"):
+            offset = await self._consumer.committed(_to_kafka(partition))
         return None if offset is None else int(offset)
 
     async def stop(self) -> None:
         """Leave the group and close (idempotent)."""
         if not self._stopped:
             self._stopped = True
-            await self._consumer.stop()
+            with _translated("stop the consumer"):
+                await self._consumer.stop()

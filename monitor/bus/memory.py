@@ -3,7 +3,8 @@
 Topics are lists of partitions held in memory; a key goes to ``crc32(key) % partitions``. Group
 consumers share a group's committed offsets; one member per group at a time (the embedded mode
 runs one processor). Compaction is not simulated: a table consumer sees every record, which only
-makes it do more work than on Kafka, never less.
+makes it do more work than on Kafka, never less. Misuse (a second member of a group, a commit
+from a table consumer) raises ``BusUsageError``; nothing else can fail.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ from collections.abc import Mapping, Sequence
 
 from monitor.bus.base import (
     AssignmentCallback,
+    BusUsageError,
     Consumer,
     Producer,
     Record,
     TopicPartition,
     TopicSpec,
 )
-
-
-class BusError(RuntimeError):
-    """Misuse of the in-process bus (unknown topic, a second group member)."""
 
 
 class MemoryBus:
@@ -83,7 +81,7 @@ class MemoryBus:
     ) -> Consumer:
         """The group's only member, assigned every partition of ``topics``."""
         if group_id in self._members:
-            raise BusError(f"group {group_id!r} already has a member on the in-process bus")
+            raise BusUsageError(f"group {group_id!r} already has a member on the in-process bus")
         self._members.add(group_id)
         assignment = {
             TopicPartition(topic, index)
@@ -201,7 +199,7 @@ class MemoryConsumer:
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Store the group's offsets."""
         if self._group_id is None:
-            raise BusError("a table consumer has no group to commit to")
+            raise BusUsageError("a table consumer has no group to commit to")
         self._bus.commit(self._group_id, offsets)
 
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:

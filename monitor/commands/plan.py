@@ -11,12 +11,13 @@ import orjson
 
 from monitor.domain.instruments import CatalogError, Instrument, default_catalog, instrument_from_mapping
 from monitor.domain.planner import DEFAULT_MAINTENANCE_MARGIN_RATE, HedgeRequest, plan_hedge
+from monitor.errors import HedgeMonitorError
 
 EXAMPLE = ("hedge-monitor plan --asset BTC --quantity 1.5 --price 60000 --contract-size 0.01 "
            "--leverage 10 --json")
 
 
-class UsageError(ValueError):
+class UsageError(HedgeMonitorError, ValueError):
     """A flag has a value the command cannot use; the message names the flag."""
 
 

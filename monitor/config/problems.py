@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from monitor.errors import HedgeMonitorError
+
 KeyPath = tuple[str | int, ...]
 """Where a value sits in the document: table and key names, array indices (``("accounts", 1, "id")``)."""
 
@@ -53,7 +55,7 @@ class ConfigProblem:
         return f"{place}: {key}: {self.message}" if key else f"{place}: {self.message}"
 
 
-class ConfigError(ValueError):
+class ConfigError(HedgeMonitorError, ValueError):
     """A config file has problems; ``problems`` lists every one, ``str`` shows one per line."""
 
     def __init__(self, problems: Sequence[ConfigProblem]) -> None:

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.errors import HedgeMonitorError
+
 MarginMode = Literal["isolated", "cross"]
 MARGIN_MODES: tuple[MarginMode, ...] = ("isolated", "cross")
 PositionSide = Literal["one_way", "long", "short"]
@@ -21,7 +23,7 @@ legs of hedge mode (Binance ``ps`` LONG/SHORT, OKX ``posSide`` long/short, Bybit
 POSITION_SIDES: tuple[PositionSide, ...] = ("one_way", "long", "short")
 
 
-class EventError(ValueError):
+class EventError(HedgeMonitorError, ValueError):
     """An event field is missing, of the wrong type or outside its domain."""
 
 

@@ -18,12 +18,13 @@ from typing import Any, Literal, overload
 
 from monitor.domain import formulas as f
 from monitor.domain.formulas import FloatOrArray
+from monitor.errors import HedgeMonitorError
 
 InstrumentKind = Literal["spot", "linear", "inverse"]
 INSTRUMENT_KINDS: tuple[InstrumentKind, ...] = ("spot", "linear", "inverse")
 
 
-class CatalogError(ValueError):
+class CatalogError(HedgeMonitorError, ValueError):
     """An instrument definition is invalid or an instrument is unknown.
 
     ``reason`` says what is wrong; ``instrument_id`` names the definition it is about (None when

@@ -18,9 +18,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-from monitor.bus.base import Producer, Topics
+from monitor.bus.base import BusError, BusUnavailableError, Producer, Topics
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import (
     AccountEvent,
@@ -30,10 +29,8 @@ from monitor.domain.events import (
     PositionEvent,
     PriceEvent,
 )
+from monitor.metrics import Metrics, NullMetrics
 from monitor.processor.runner import dead_letter_value
-
-if TYPE_CHECKING:
-    from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ class BusSink:
         self._max_accounts = max_buffered_account_events
         self._retry_backoff_s = retry_backoff_s
         self._outage_after_s = outage_after_s
-        self._metrics = metrics
+        self._metrics: Metrics | NullMetrics = NullMetrics() if metrics is None else metrics
         self._clock = clock
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
@@ -138,8 +135,7 @@ class BusSink:
     async def dead_letter(self, source: str, reason: str, raw: bytes) -> None:
         """Queue a dead letter for ``hedge.dlq``."""
         self.dead_letters += 1
-        if self._metrics is not None:
-            self._metrics.dead_letter(source)
+        self._metrics.dead_letter(source)
         if len(self._dead_letters) == self._dead_letters.maxlen:
             self.dropped_dead_letters += 1
         value = dead_letter_value(source, reason, raw, int(self._clock() * 1000))
@@ -153,7 +149,7 @@ class BusSink:
         if previous is None or previous[0] != status:
             level = logging.WARNING if status in ("stale", "reconnecting") else logging.INFO
             log.log(level, "feed %s/%s %s: %s", venue, stream, status, detail)
-        if status == "reconnecting" and self._metrics is not None:
+        if status == "reconnecting":
             self._metrics.reconnect(venue, stream)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -171,7 +167,7 @@ class BusSink:
                 continue
             try:
                 await self._send_once()
-            except Exception as exc:  # noqa: BLE001 -- a broker outage: keep the buffer, retry
+            except BusError as exc:  # a broker outage: keep the buffer, retry
                 self._note_outage(exc)
                 if stop.is_set() and self._outage_since is not None and \
                         self._clock() - self._outage_since > 30:
@@ -200,7 +196,7 @@ class BusSink:
             # An idempotent producer retries an unacknowledged batch until the broker is back, so
             # an outage shows up as a flush that does not finish, not as an error.
             while not (await asyncio.wait({flush}, timeout=self._outage_after_s))[0]:
-                self._note_outage(TimeoutError(f"no acknowledgement for {self._outage_after_s:g} s"))
+                self._note_outage(BusUnavailableError(f"no acknowledgement for {self._outage_after_s:g} s"))
         except asyncio.CancelledError:
             flush.cancel()
             raise
@@ -218,16 +214,14 @@ class BusSink:
             log.warning("broker reachable again after %.1f s; buffer drained",
                         self._clock() - self._outage_since)
             self._outage_since = None
-        if self._metrics is not None:
-            self._metrics.ingest_buffered(self.buffered)
+        self._metrics.ingest_buffered(self.buffered)
 
-    def _note_outage(self, exc: Exception) -> None:
+    def _note_outage(self, exc: BusError) -> None:
         if self._outage_since is None:
             self._outage_since = self._clock()
             log.warning("broker unavailable (%s); buffering %d events (account events are kept, "
-                        "prices conflated)", type(exc).__name__, self.buffered)
-        if self._metrics is not None:
-            self._metrics.ingest_buffered(self.buffered)
+                        "prices conflated)", exc, self.buffered)
+        self._metrics.ingest_buffered(self.buffered)
 
 
 def _state_of(event: Event) -> tuple[tuple[str, str, str], float] | None:

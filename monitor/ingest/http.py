@@ -23,13 +23,14 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
 
+from monitor.errors import HedgeMonitorError
 from monitor.venues.base import HttpRequest
 
 DEFAULT_TIMEOUT_S = 10.0
 MAX_RESPONSE_BYTES = 16 << 20
 
 
-class IngestError(Exception):
+class IngestError(HedgeMonitorError):
     """A REST call failed before a response arrived; the message never contains secrets."""
 
 

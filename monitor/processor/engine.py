@@ -30,6 +30,7 @@ from monitor.domain.events import (
 )
 from monitor.domain.instruments import Catalog
 from monitor.domain.plans import PortfolioSettings
+from monitor.errors import HedgeMonitorError
 from monitor.processor.columnar import ColumnarPositions
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 AlertEngineFactory = Callable[[str], "AlertEngine"]
 
 
-class UnknownInstrumentError(ValueError):
+class UnknownInstrumentError(HedgeMonitorError, ValueError):
     """An account event names an instrument the catalog does not know."""
 
 

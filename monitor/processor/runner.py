@@ -25,17 +25,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from monitor.bus.base import Bus, Consumer, Producer, Record, TopicPartition, Topics
+from monitor.bus.base import Bus, BusError, Consumer, Producer, Record, TopicPartition, Topics
 from monitor.codec import DecodeError, decode
 from monitor.domain.events import PriceEvent
+from monitor.metrics import Metrics, NullMetrics
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
-
-if TYPE_CHECKING:
-    from monitor.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +92,7 @@ class Processor:
         self.bus = bus
         self.engine = engine
         self.settings = settings or ProcessorSettings()
-        self.metrics = metrics
+        self.metrics: Metrics | NullMetrics = NullMetrics() if metrics is None else metrics
         self._clock = clock
         self._lock = asyncio.Lock()
         self._producer: Producer | None = None
@@ -227,8 +225,7 @@ class Processor:
 
     def _dead_letter(self, record: Record, reason: str) -> None:
         self.dead_letters += 1
-        if self.metrics is not None:
-            self.metrics.dead_letter(record.topic)
+        self.metrics.dead_letter(record.topic)
         log.warning("dead letter from %s[%d]@%d: %s", record.topic, record.partition,
                     record.offset, reason)
         self._producer_or_fail().send(
@@ -257,10 +254,8 @@ class Processor:
         for event in latest.values():
             touched = self.engine.apply_price(event)
             self._pending_publish.update(touched)
-            if self.metrics is not None:
-                self.metrics.feed_event(event.instrument, event.ts_event_ms)
-        if self.metrics is not None:
-            self.metrics.events_processed("price", len(records))
+            self.metrics.feed_event(event.instrument, event.ts_event_ms)
+        self.metrics.events_processed("price", len(records))
 
     def _apply_positions(self, partition: TopicPartition, records: list[Record]) -> None:
         if partition.partition not in self._owned or not records:
@@ -282,8 +277,7 @@ class Processor:
             if portfolio is not None:
                 self._pending_publish.add(portfolio)
         self._next_offset[partition.partition] = records[-1].offset + 1
-        if self.metrics is not None:
-            self.metrics.events_processed("account", len(records))
+        self.metrics.events_processed("account", len(records))
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -299,8 +293,7 @@ class Processor:
         changed = stale ^ self._stale
         self._stale = stale
         for instrument in changed:
-            if self.metrics is not None:
-                self.metrics.feed_stale(instrument, instrument in stale)
+            self.metrics.feed_stale(instrument, instrument in stale)
             for portfolio_id, state in self.engine.portfolios.items():
                 if instrument in state.watched:
                     self._pending_publish.add(portfolio_id)
@@ -344,21 +337,20 @@ class Processor:
             firing_changed = firing_changed or bool(transitions)
             self._last_publish_ms[portfolio_id] = now
             self.published_snapshots += 1
-            if self.metrics is not None:
-                self._metrics_pending[portfolio_id] = snapshot
-                if latency_ms is not None:
-                    self.metrics.observe_latency(latency_ms / 1000)
+            self._metrics_pending[portfolio_id] = snapshot
+            if latency_ms is not None:
+                self.metrics.observe_latency(latency_ms / 1000)
             if time.perf_counter() >= hand_off_at:
                 await producer.hand_off()
                 hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
         self._pending_publish = deferred
         urgent.clear()
-        if firing_changed and self.metrics is not None:
+        if firing_changed:
             self.metrics.set_firing_alerts(self.firing_alerts())
 
     def _export_metrics(self) -> None:
         """Export the latest snapshot of every portfolio published since the last export, if due."""
-        if self.metrics is None or not self._metrics_pending:
+        if not self._metrics_pending:
             return
         now = time.monotonic()
         if now - self._metrics_exported_at < METRICS_EXPORT_INTERVAL_S:
@@ -427,19 +419,18 @@ class Processor:
         if self._group is not None and offsets:
             try:
                 await self._group.commit(offsets)
-            except Exception as exc:  # noqa: BLE001 -- a failed commit is recovered by the state marker
-                log.warning("offset commit failed (%s); the state marker still holds the offset",
-                            type(exc).__name__)
+            except BusError as exc:  # the state marker written before the commit holds the offset
+                log.warning("offset commit failed (%s); the state marker still holds the offset", exc)
             await self._report_lag(offsets)
 
     async def _report_lag(self, offsets: dict[TopicPartition, int]) -> None:
         """Consumer lag of the positions partitions: end offset minus the next offset to apply."""
-        if self.metrics is None or self._group is None:
+        if not self.metrics.enabled or self._group is None:
             return
         try:
             ends = await self._group.end_offsets(sorted(offsets, key=lambda p: p.partition))
-        except Exception as exc:  # noqa: BLE001 -- lag is a metric; its failure must not stop processing
-            log.debug("end offsets unavailable (%s)", type(exc).__name__)
+        except BusError as exc:  # lag is a metric: its failure must not stop processing
+            log.debug("end offsets unavailable (%s)", exc)
             return
         for partition, end in ends.items():
             self.metrics.consumer_lag(partition.topic, partition.partition,
@@ -490,8 +481,7 @@ class Processor:
             # Transitions a predecessor persisted but may not have published: publish them now.
             await self._flush_outbox()
             log.info("assigned partitions %s; restored %d portfolios", sorted(partitions), restored)
-            if self.metrics is not None:
-                self.metrics.state_restored(len(partitions))
+            self.metrics.state_restored(len(partitions))
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         partitions = {p.partition for p in revoked if p.topic == self.settings.topics.positions}

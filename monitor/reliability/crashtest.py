@@ -47,6 +47,7 @@ from monitor.domain.events import (
     PriceEvent,
 )
 from monitor.domain.instruments import default_catalog
+from monitor.errors import HedgeMonitorError
 from monitor.reliability.kafka_io import TopicTail, group_lag, read_topic
 from monitor.reliability.verify import (
     CHECKS,
@@ -66,7 +67,7 @@ POLL_INTERVAL_S = 0.25
 LOG_TAIL_BYTES = 3_000
 
 
-class CrashTestError(RuntimeError):
+class CrashTestError(HedgeMonitorError, RuntimeError):
     """The crash test could not run to the end (a processor died on its own, a deadline passed)."""
 
 

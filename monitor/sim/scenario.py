@@ -46,6 +46,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from monitor.errors import HedgeMonitorError
+
 StepKind = Literal["trend", "price", "basis", "funding", "fill", "position", "balance", "fault"]
 STEP_KINDS: tuple[StepKind, ...] = (
     "trend",
@@ -81,7 +83,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
 )
 
 
-class ScenarioError(ValueError):
+class ScenarioError(HedgeMonitorError, ValueError):
     """A scenario file is malformed; the message names the field."""
 
 

@@ -35,6 +35,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from monitor.domain.instruments import Catalog, default_catalog
+from monitor.errors import HedgeMonitorError
 from monitor.sim.scenario import Scenario, Step, price_path
 from monitor.sim.venues.base import (
     Rejection,
@@ -73,7 +74,7 @@ QUOTE_WRITERS: Mapping[str, str] = {"bybit-spot": "bybit"}
 WS_URL_PATHS: Mapping[str, str] = {"bingx": "/swap-market", "mexc": "/edge"}
 
 
-class SimulatorError(ValueError):
+class SimulatorError(HedgeMonitorError, ValueError):
     """A control call names an unknown venue or gives an invalid value."""
 
 

@@ -26,6 +26,7 @@ from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from monitor.domain.events import Event
+from monitor.errors import HedgeMonitorError
 from monitor.secrets import Secret
 
 # Input limits: a frame larger than this, or a list longer than this inside a frame, is rejected.
@@ -33,7 +34,7 @@ MAX_FRAME_BYTES = 1 << 20
 MAX_LIST_ITEMS = 10_000
 
 
-class FrameError(ValueError):
+class FrameError(HedgeMonitorError, ValueError):
     """A frame could not be understood; ``reason`` says why (it goes to the dead-letter topic)."""
 
     def __init__(self, reason: str) -> None:

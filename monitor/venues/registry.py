@@ -1,21 +1,38 @@
-"""Venue name → venue module: the one place that knows which class speaks which exchange."""
+"""Venue name → venue class: the one place that knows which class speaks which exchange."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from monitor.domain.instruments import Catalog
+from monitor.errors import HedgeMonitorError
 from monitor.venues._common import VenueSession
 from monitor.venues.base import AccountContext, Venue
+from monitor.venues.binance_spot import BinanceSpot
+from monitor.venues.binance_usdm import BinanceUsdm
+from monitor.venues.bingx import BingxSwap
+from monitor.venues.bybit import Bybit
+from monitor.venues.mexc import MexcContract
+from monitor.venues.okx import Okx
+from monitor.venues.weex import WeexFutures
 
-VENUE_NAMES: tuple[str, ...] = (
-    "binance", "binance-spot", "bybit", "okx", "bingx", "mexc", "weex",
-)
+VENUES: Mapping[str, type[Venue]] = MappingProxyType({
+    "binance": BinanceUsdm,
+    "binance-spot": BinanceSpot,
+    "bybit": Bybit,
+    "okx": Okx,
+    "bingx": BingxSwap,
+    "mexc": MexcContract,
+    "weex": WeexFutures,
+})
+"""The venue class of each venue name (read-only)."""
+
+VENUE_NAMES: tuple[str, ...] = tuple(VENUES)
 
 
-class UnknownVenueError(ValueError):
+class UnknownVenueError(HedgeMonitorError, ValueError):
     """A venue name no module implements."""
 
 
@@ -29,47 +46,21 @@ def build_venue(
     rest_base_url: str | None = None,
     ws_api_url: str | None = None,
 ) -> Venue:
-    """The venue object for one account or public feed; base URLs default to production."""
-    urls: dict[str, Any] = {"symbols": symbols, "account": account, "catalog": catalog}
+    """The venue object for one account or public feed; base URLs default to production.
+
+    ``ws_api_url`` is taken by Binance Spot only (the WebSocket API of its user data stream).
+    """
+    venue_class = VENUES.get(venue)
+    if venue_class is None:
+        raise UnknownVenueError(f"unknown venue {venue!r}; known: {', '.join(VENUES)}")
+    options: dict[str, Any] = {"symbols": symbols, "account": account, "catalog": catalog}
     if ws_base_url is not None:
-        urls["ws_base_url"] = ws_base_url
+        options["ws_base_url"] = ws_base_url
     if rest_base_url is not None:
-        urls["rest_base_url"] = rest_base_url
-    if venue == "binance":
-        from monitor.venues.binance_usdm import BinanceUsdm  # noqa: PLC0415 -- load only what is used
-        return BinanceUsdm(**urls)
-    if venue == "binance-spot":
-        from monitor.venues.binance_spot import BinanceSpot  # noqa: PLC0415 -- load only what is used
-        if ws_api_url is not None:
-            urls["ws_api_url"] = ws_api_url
-        return BinanceSpot(**urls)
-    if venue == "bybit":
-        from monitor.venues.bybit import Bybit  # noqa: PLC0415 -- load only what is used
-        return Bybit(**urls)
-    if venue == "okx":
-        from monitor.venues.okx import Okx  # noqa: PLC0415 -- load only what is used
-        return Okx(**urls)
-    if venue == "bingx":
-        from monitor.venues.bingx import BingxSwap  # noqa: PLC0415 -- load only what is used
-        return BingxSwap(**urls)
-    if venue == "mexc":
-        from monitor.venues.mexc import MexcContract  # noqa: PLC0415 -- load only what is used
-        return MexcContract(**urls)
-    if venue == "weex":
-        from monitor.venues.weex import WeexFutures  # noqa: PLC0415 -- load only what is used
-        return WeexFutures(**urls)
-    raise UnknownVenueError(f"unknown venue {venue!r}; known: {', '.join(VENUE_NAMES)}")
-
-
-_CLASS_PATHS: dict[str, tuple[str, str]] = {
-    "binance": ("monitor.venues.binance_usdm", "BinanceUsdm"),
-    "binance-spot": ("monitor.venues.binance_spot", "BinanceSpot"),
-    "bybit": ("monitor.venues.bybit", "Bybit"),
-    "okx": ("monitor.venues.okx", "Okx"),
-    "bingx": ("monitor.venues.bingx", "BingxSwap"),
-    "mexc": ("monitor.venues.mexc", "MexcContract"),
-    "weex": ("monitor.venues.weex", "WeexFutures"),
-}
+        options["rest_base_url"] = rest_base_url
+    if ws_api_url is not None:
+        options["ws_api_url"] = ws_api_url
+    return venue_class(**options)
 
 
 def venue_names() -> tuple[str, ...]:
@@ -78,9 +69,10 @@ def venue_names() -> tuple[str, ...]:
 
 
 def venue_class(venue: str) -> type[VenueSession]:
-    """The class that speaks ``venue``, whose class attributes are the venue's facts (module loaded once)."""
-    path = _CLASS_PATHS.get(venue)
-    if path is None:
+    """The class that speaks ``venue``, whose class attributes are the venue's facts."""
+    found = VENUES.get(venue)
+    if found is None:
         raise UnknownVenueError(f"unknown venue {venue!r}; known: {', '.join(VENUE_NAMES)}")
-    cls: type[VenueSession] = getattr(importlib.import_module(path[0]), path[1])
-    return cls
+    if not issubclass(found, VenueSession):
+        raise TypeError(f"venue class {found.__name__} does not declare the venue facts")
+    return found

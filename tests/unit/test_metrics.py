@@ -4,13 +4,14 @@ pipeline health and the HTTP endpoint, each asserted on a fresh registry."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import urllib.request
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
-from monitor.metrics import Metrics, serve_metrics
+from monitor.metrics import Metrics, NullMetrics, serve_metrics
 from tests.unit.deploy.sample_snapshots import SEED_TS_MS, exercise_every_metric, seed_snapshot
 
 ALICE_BTC = {"portfolio": "alice", "asset": "BTC"}
@@ -345,6 +346,25 @@ def test_sample_run_gives_every_metric_a_series(
     empty = [family.name for family in registry.collect() if not family.samples]
     assert empty == []
     assert len(list(registry.collect())) > 50
+
+
+def _public_methods(cls: type) -> dict[str, inspect.Signature]:
+    return {name: inspect.signature(member) for name, member in inspect.getmembers(cls, inspect.isfunction)
+            if not name.startswith("_")}
+
+
+def test_null_metrics_has_every_public_method_of_metrics() -> None:
+    """NullMetrics and Metrics have the same public methods with the same signatures."""
+    methods = _public_methods(Metrics)
+    assert {"observe_snapshot", "consumer_lag", "state_restored"} <= set(methods)
+    assert _public_methods(NullMetrics) == methods
+
+
+def test_null_metrics_takes_every_call_and_reads_as_off() -> None:
+    """The sample run that feeds every metric passes through NullMetrics; it says nobody reads it."""
+    exercise_every_metric(NullMetrics())
+    assert NullMetrics.enabled is False
+    assert Metrics.enabled is True
 
 
 def test_negative_label_limit_is_rejected() -> None:

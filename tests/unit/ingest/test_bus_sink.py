@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import orjson
+import pytest
 
-from monitor.bus.base import Topics
+from monitor.bus.base import BusUnavailableError, Topics
 from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
 from monitor.ingest.bus_sink import BusSink
 from tests.support import eventually
@@ -15,10 +17,12 @@ TOPICS = Topics()
 
 
 class FlakyProducer:
-    """Fails ``failures`` flushes (a broker outage), then stores what it was sent."""
+    """Fails ``failures`` flushes with ``error`` (a broker outage), then stores what it was sent."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, error: Exception | None = None) -> None:
         self.failures = failures
+        self.error = error or BusUnavailableError("send: KafkaConnectionError: broker away")
+        self.flushes = 0
         self.pending: list[tuple[str, bytes | None, bytes]] = []
         self.delivered: list[tuple[str, bytes | None, bytes]] = []
 
@@ -27,9 +31,10 @@ class FlakyProducer:
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
+        self.flushes += 1
         if self.failures > 0:
             self.failures -= 1
-            raise ConnectionError("broker away")
+            raise self.error
         self.delivered.extend(pending)
 
     async def stop(self) -> None:
@@ -59,6 +64,32 @@ async def test_outage_keeps_every_account_event_and_conflates_prices() -> None:
     marks = [orjson.loads(v)["mark"] for t, _, v in producer.delivered if t == TOPICS.prices]
     assert marks[-1] == 60_049
     assert len(marks) < 50
+    assert sink.buffered == 0
+
+
+async def test_an_error_that_is_not_the_bus_is_raised_not_retried(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug under flush (not a BusError) ends the sink at once instead of passing for an outage."""
+    producer = FlakyProducer(failures=1, error=KeyError("a bug in a codec"))
+    sink = BusSink(producer, TOPICS, retry_backoff_s=0.001)
+    await sink.publish([_balance(1.0, 1)])
+    with pytest.raises(KeyError, match="a bug in a codec"):
+        await asyncio.wait_for(sink.run(asyncio.Event()), 5)
+    assert producer.flushes == 1
+    assert sink.buffered == 1
+    assert "broker unavailable" not in caplog.text
+
+
+async def test_an_outage_is_logged_with_the_bus_error(caplog: pytest.LogCaptureFixture) -> None:
+    """The outage warning names the failed call and aiokafka's error; the retry drains the buffer."""
+    caplog.set_level(logging.WARNING, logger="monitor.ingest.bus_sink")
+    producer = FlakyProducer(failures=1)
+    sink = BusSink(producer, TOPICS, retry_backoff_s=0.001)
+    await sink.publish([_balance(1.0, 1)])
+    stop = asyncio.Event()
+    stop.set()
+    await asyncio.wait_for(sink.run(stop), 5)
+    assert "broker unavailable (send: KafkaConnectionError: broker away); buffering 1 events" in caplog.text
+    assert producer.flushes == 2
     assert sink.buffered == 0
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,7 +14,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.alerts import AlertEngine, AlertsConfig
-from monitor.bus.base import Topics
+from monitor.bus.base import (
+    AssignmentCallback,
+    BusCommitError,
+    Consumer,
+    Record,
+    TopicPartition,
+    Topics,
+)
 from monitor.bus.memory import MemoryBus
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
@@ -66,16 +74,22 @@ def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
     return None
 
 
+def _processor(
+    bus: MemoryBus, publish_interval_ms: int = 0, metrics: Metrics | None = None,
+) -> Processor:
+    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
+                        lambda _: AlertEngine(AlertsConfig()))
+    return Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0,
+                                                    fetch_timeout_ms=20,
+                                                    publish_interval_ms=publish_interval_ms),
+                     metrics=metrics)
+
+
 @asynccontextmanager
 async def _running(
     bus: MemoryBus, publish_interval_ms: int = 0, metrics: Metrics | None = None,
 ) -> AsyncIterator[Processor]:
-    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
-                        lambda _: AlertEngine(AlertsConfig()))
-    processor = Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0,
-                                                         fetch_timeout_ms=20,
-                                                         publish_interval_ms=publish_interval_ms),
-                          metrics=metrics)
+    processor = _processor(bus, publish_interval_ms, metrics)
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop))
     await _until(lambda: processor.ready.is_set() or task.done())
@@ -301,3 +315,117 @@ async def test_hedge_mode_legs_reach_the_snapshot_apart() -> None:
     assert legs["short"]["liquidation_price"] == pytest.approx(7_189.95, abs=0.005)
     assert legs["long"]["liquidation_price"] == pytest.approx(5_930.78, abs=0.005)
     assert risk["assets"]["BTC"]["futures_delta"] == pytest.approx(10.0)
+
+
+class _FailingCommits:
+    """A MemoryBus group member whose first ``failures`` commits raise ``error``; it counts calls."""
+
+    def __init__(self, inner: Consumer, error: Exception, failures: int) -> None:
+        self._inner = inner
+        self.error = error
+        self.failures = failures
+        self.commits = 0
+        self.end_offset_reads = 0
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        return await self._inner.getmany(timeout_ms, max_records)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._inner.assignment()
+
+    async def seek(self, partition: TopicPartition, offset: int) -> None:
+        await self._inner.seek(partition, offset)
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self.commits += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise self.error
+        await self._inner.commit(offsets)
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        self.end_offset_reads += 1
+        return await self._inner.end_offsets(partitions)
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        return await self._inner.committed(partition)
+
+    async def stop(self) -> None:
+        await self._inner.stop()
+
+
+def _failing_commits(
+    monkeypatch: pytest.MonkeyPatch, bus: MemoryBus, error: Exception, failures: int,
+) -> list[_FailingCommits]:
+    """Make the bus's group members fail their first commits; the members made are listed."""
+    made: list[_FailingCommits] = []
+    group_consumer = bus.group_consumer
+
+    async def failing(topics: Sequence[str], group_id: str, on_assigned: AssignmentCallback,
+                      on_revoked: AssignmentCallback) -> Consumer:
+        made.append(_FailingCommits(
+            await group_consumer(topics, group_id, on_assigned, on_revoked), error, failures))
+        return made[-1]
+
+    monkeypatch.setattr(bus, "group_consumer", failing)
+    return made
+
+
+def _committed_offsets(bus: MemoryBus) -> list[int | None]:
+    return [bus.committed("hedge-monitor", TopicPartition(TOPICS.positions, p)) for p in range(3)]
+
+
+async def test_a_refused_commit_is_logged_and_the_next_checkpoint_commits(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """BusCommitError from a commit is a warning (the state marker holds the offset), not a crash."""
+    caplog.set_level(logging.WARNING, logger="monitor.processor.runner")
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    refused = BusCommitError("commit offsets: CommitFailedError: the group rebalanced")
+    members = _failing_commits(monkeypatch, bus, refused, failures=1)
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        # the two seed events are offsets 0 and 1 of the seed's partition: the next to read is 2
+        await _until(lambda: 2 in _committed_offsets(bus))
+    assert members[0].commits >= 2
+    assert "offset commit failed (commit offsets: CommitFailedError: the group rebalanced)" in caplog.text
+
+
+async def test_a_commit_failing_with_a_bug_stops_the_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error that is not the bus's (a bug) under commit propagates instead of being logged."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    members = _failing_commits(monkeypatch, bus, KeyError("a bug"), failures=1_000)
+    run = asyncio.create_task(_processor(bus).run(asyncio.Event()))
+    _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+    with pytest.raises(KeyError, match="a bug"):
+        await asyncio.wait_for(run, 5)  # the processor ends on its own: nobody sets its stop event
+    assert members[0].commits >= 1
+    assert _committed_offsets(bus) == [None, None, None]
+
+
+async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without metrics no end offsets are read for the lag; with them the lag gauge is set."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    members = _failing_commits(monkeypatch, bus, KeyError("unused"), failures=0)
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await _until(lambda: 2 in _committed_offsets(bus) and members[0].commits >= 2)
+    assert members[0].end_offset_reads == 0
+    registry = CollectorRegistry()
+
+    def lags() -> list[float | None]:
+        return [registry.get_sample_value(
+            "hedge_consumer_lag_messages", {"topic": TOPICS.positions, "partition": str(p)})
+            for p in range(3)]
+
+    async with _running(bus, metrics=Metrics(registry)):
+        _publish(bus, PositionEvent("seed", "okx", SWAP, -100, 60_000, 10, "isolated", 6_000,
+                                    3_000, 3_000))
+        # offset 2 applied, the end is 3: lag 3 - 3 = 0 on the seed's partition
+        await _until(lambda: 0.0 in lags())
+    assert members[1].end_offset_reads >= 1
