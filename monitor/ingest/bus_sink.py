@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from monitor.bus.base import Producer, Topics
-from monitor.codec import encode_event, event_key
+from monitor.codec import dead_letter_value, encode_event, event_key
 from monitor.domain.events import (
     AccountEvent,
     BalanceEvent,
@@ -30,7 +30,6 @@ from monitor.domain.events import (
     PositionEvent,
     PriceEvent,
 )
-from monitor.processor.runner import dead_letter_value
 
 if TYPE_CHECKING:
     from monitor.metrics import Metrics
