@@ -24,7 +24,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/hedge-monitor bench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

@@ -1,4 +1,4 @@
-"""hedge-monitor benchmark suite: ``python -m bench <scenario>`` or ``hedge-monitor bench <scenario>``.
+"""hedge-monitor benchmark suite: ``python -m bench <scenario>`` from a source checkout (``make bench``).
 
 Scenarios (docs/performance.md has the figures and how to read them):
 
@@ -17,4 +17,7 @@ Scenarios (docs/performance.md has the figures and how to read them):
 
 ``--size tiny`` runs each scenario in seconds (the CI smoke test); ``--size full`` takes the medians of
 at least three runs. Results print as a table and are written as JSON under ``bench-results/``.
+
+The suite is not part of the installed package: the flags are ``monitor.commands.bench``'s, and
+``hedge-monitor bench`` only prints the ``python -m bench`` command to run from a checkout.
 """

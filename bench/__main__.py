@@ -1,4 +1,4 @@
-"""``python -m bench <scenario>``: the same flags as ``hedge-monitor bench``."""
+"""``python -m bench <scenario>``: the benchmark suite, with the flags of ``monitor.commands.bench``."""
 
 from __future__ import annotations
 

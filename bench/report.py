@@ -58,7 +58,7 @@ def kafka_version() -> str | None:
 
 
 def _command(argv: Sequence[str]) -> str:
-    """The command line as typed: ``python -m bench ...`` or ``hedge-monitor bench ...``."""
+    """The command line as typed: ``python -m bench ...`` (or the program a caller ran)."""
     program = Path(argv[0]).name if argv else "bench"
     if program in ("__main__.py", "bench"):
         program = "python -m bench"

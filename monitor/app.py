@@ -33,8 +33,14 @@ from monitor.venues.registry import build_venue
 log = logging.getLogger(__name__)
 
 
-def build_engine(config: MonitorConfig) -> RiskEngine:
-    """A risk engine with the configured catalog, plans and alert rules."""
+DEFAULT_CONFIG_SOURCE = "<defaults>"
+"""``MonitorConfig.source`` of the configuration used when none is given."""
+
+
+def build_engine(config: MonitorConfig | None = None) -> RiskEngine:
+    """A risk engine with the configured catalog, plans and alert rules (the defaults without a config)."""
+    if config is None:
+        config = MonitorConfig(source=DEFAULT_CONFIG_SOURCE)
     alert_configs = [config.alerts, *(config.alerts_for(p) for p in config.portfolio_ids())]
     return RiskEngine(
         config.catalog,

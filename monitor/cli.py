@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", demo, "watch a hedge live: simulator, ingest, processor, alerts, metrics"),
         ("process", process, "run the stateful risk processor on Kafka"),
         ("tail", tail, "print risk snapshots or alerts from Kafka"),
-        ("bench", bench, "run the benchmarks (core, fanout, e2e, ceiling) and write JSON results"),
+        ("bench", bench, "the benchmarks run from a source checkout: prints the python -m bench command"),
         ("crash-test", crashtest, "kill processors under load and verify outputs against a recomputation"),
         ("fuzz", fuzz, "fuzz every venue parser and the event decoder with mutated fixtures"),
         ("simulate", simulate, "serve the exchange simulator (Binance, Bybit, OKX wire formats)"),

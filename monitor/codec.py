@@ -29,6 +29,8 @@ from monitor.domain.events import (
 from monitor.errors import HedgeMonitorError
 
 MAX_VALUE_BYTES = 64 * 1024
+DLQ_RAW_LIMIT = 4096
+"""At most this many bytes of the raw input are kept in a hedge.dlq value."""
 SCHEMA_VERSION = 2
 """Version of the hedge.prices / hedge.positions values written now (docs/topics.md, Migration)."""
 READABLE_VERSIONS = (1, 2)
@@ -74,6 +76,24 @@ def event_key(event: Event) -> bytes:
     if isinstance(event, PriceEvent):
         return event.instrument.encode()
     return event.portfolio.encode()
+
+
+def dead_letter_value(
+    source: str, reason: str, raw: bytes, now_ms: int, partition: int | None = None,
+    offset: int | None = None,
+) -> bytes:
+    """The hedge.dlq value: the source, the reason and the raw input (truncated)."""
+    return orjson.dumps({
+        "v": 1,
+        "type": "dead_letter",
+        "source": source,
+        "partition": partition,
+        "offset": offset,
+        "reason": reason,
+        "raw": raw[:DLQ_RAW_LIMIT].decode("utf-8", errors="replace"),
+        "raw_bytes": len(raw),
+        "ts_ms": now_ms,
+    })
 
 
 def _require(data: dict[str, Any], name: str, kinds: tuple[type, ...], *, optional: bool = False) -> Any:

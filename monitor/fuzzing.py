@@ -2,15 +2,17 @@
 
 ``hedge-monitor fuzz --frames 1000000 --seed 1`` (``monitor.commands.fuzz``) runs ``run_fuzz``: a
 seeded mutation engine (``Mutator``, plain ``random.Random``, no hypothesis) derives frames from the
-documented exchange fixtures (``tests/fixtures/exchanges``) and feeds them round-robin to every
-fuzz target (``TARGETS``):
+documented exchange fixtures and feeds them round-robin to every fuzz target (``TARGETS``). The
+fixtures it needs ship with the package (``monitor/fuzz_corpus``, copies of the files of the same
+name in ``tests/fixtures/exchanges``, where their sources are listed; a unit test keeps the two
+identical), so the command runs from an installed wheel.
 
-- ``stream``: ``Venue.parse`` of one stream, called through ``ConnectionSupervisor._parse``, the
-  very method the supervisor's read loop calls. A ``FrameError`` becomes a dead letter with its
+- ``stream``: ``Venue.parse`` of one stream, called through ``ConnectionSupervisor.read_frame``,
+  the very method the supervisor's read loop calls. A ``FrameError`` becomes a dead letter with its
   reason, any other exception a dead letter ``internal: <ExceptionType>`` (a *crash*: a parser
   must only ever raise ``FrameError``);
 - ``resync``: ``Venue.parse_resync`` of one request purpose (and keepalive responses, which the
-  supervisor hands to ``parse_resync`` too), through ``ConnectionSupervisor._publish_response``;
+  supervisor hands to ``parse_resync`` too), through ``ConnectionSupervisor.read_response``;
 - ``setup``: ``Venue.connect_plan`` reading a listenKey response. The supervisor does this inline
   in ``_connect_once`` (not a separate method), so that path is mirrored here: ``FrameError`` is a
   dead letter, anything else a crash;
@@ -42,6 +44,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -58,7 +62,7 @@ from monitor.domain.events import (
 )
 from monitor.domain.instruments import Catalog, default_catalog
 from monitor.ingest.http import HttpResponse, IngestError
-from monitor.ingest.supervisor import ConnectionSupervisor
+from monitor.ingest.supervisor import ConnectionSupervisor, DeadLetter
 from monitor.secrets import Secret
 from monitor.venues.base import (
     MAX_FRAME_BYTES,
@@ -660,7 +664,7 @@ def venue_requests(venue: Venue, now_ms: int) -> dict[str, HttpRequest]:
     return requests
 
 
-def fixture_loader(directory: Path) -> Loader:
+def fixture_loader(directory: Traversable) -> Loader:
     """Reads (and caches) decoded fixtures from ``directory``."""
     cache: dict[str, Any] = {}
 
@@ -693,9 +697,9 @@ def codec_seeds(events: Sequence[Event]) -> tuple[Seed, ...]:
     return tuple(Seed("codec", orjson.loads(value)) for value in unique)
 
 
-def default_fixture_dir() -> Path:
-    """``tests/fixtures/exchanges`` of the source tree this package was loaded from."""
-    return Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "exchanges"
+def default_fixture_dir() -> Traversable:
+    """The fixtures shipped with the package (``monitor/fuzz_corpus``): every file ``TARGETS`` reads."""
+    return resources.files("monitor").joinpath("fuzz_corpus")
 
 
 # --- the full-size run ---------------------------------------------------------------------------
@@ -777,11 +781,10 @@ class FuzzReport:
 
 
 class _CountingSink:
-    """An IngestSink that counts dead letters (crash = ``internal:`` reason) and checks events."""
+    """An IngestSink that counts and checks the events the parse path publishes."""
 
     def __init__(self, report: FuzzReport) -> None:
         self.report = report
-        self.last_reason: str | None = None
         self.events_seen = 0
 
     async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:  # noqa: ARG002 -- the fuzzer only counts events
@@ -794,9 +797,8 @@ class _CountingSink:
                 if len(self.report.invalid_samples) < 10:
                     self.report.invalid_samples.append(problem)
 
-    async def dead_letter(self, source: str, reason: str, raw: bytes) -> None:  # noqa: ARG002 -- IngestSink protocol
-        """Remember the reason of the latest dead letter."""
-        self.last_reason = reason
+    async def dead_letter(self, source: str, reason: str, raw: bytes) -> None:
+        """Not used: ``read_frame`` and ``read_response`` return their dead letters instead."""
 
     def feed_status(self, venue: str, stream: str, status: str, detail: str) -> None:
         """Not used by the parse path."""
@@ -896,7 +898,6 @@ class _Run:
         report = self.report
         counts = report.by_target.setdefault(target.label, TargetCounts())
         self.clock_ms += 1
-        self.sink.last_reason = None
         self.exceptions.take()
         events_before = self.sink.events_seen
         started = time.perf_counter()
@@ -977,23 +978,23 @@ class _Run:
             rig.requests = venue_requests(rig.venue, self.clock_ms)
         if target.kind == "setup":
             return self._setup(rig, target.name, _as_bytes(frame))
-        supervisor = next(iter(rig.supervisors.values()))
         if target.kind == "resync":
-            accepted = await supervisor._publish_response(  # the supervisor's own path
-                rig.requests[target.name], _as_bytes(frame))
-        else:
-            supervisor = rig.supervisors[target.name]
-            parsed = await supervisor._parse(frame, self.clock_ms)  # the supervisor's own path
-            accepted = parsed is not None
-            if parsed is not None:
-                # as the read loop does: publish the events; a reconnect resets the venue's stream
-                if parsed.events:
-                    await self.sink.publish(parsed.events)
-                if parsed.reconnect_reason is not None:
-                    rig.venue.reset(target.name)
-        reason = None if accepted else self.sink.last_reason
-        crashed = reason is not None and reason.startswith("internal:")
-        return accepted, reason, crashed
+            supervisor = next(iter(rig.supervisors.values()))
+            reading = supervisor.read_response(rig.requests[target.name], _as_bytes(frame), self.clock_ms)
+            if isinstance(reading, DeadLetter):
+                return False, reading.reason, reading.internal
+            if reading:
+                await self.sink.publish(reading, resync=True)
+            return True, None, False
+        parsed = rig.supervisors[target.name].read_frame(frame, self.clock_ms)
+        if isinstance(parsed, DeadLetter):
+            return False, parsed.reason, parsed.internal
+        # as the read loop does: publish the events; a reconnect resets the venue's stream
+        if parsed.events:
+            await self.sink.publish(parsed.events)
+        if parsed.reconnect_reason is not None:
+            rig.venue.reset(target.name)
+        return True, None, False
 
     def _setup(self, rig: _VenueRig, stream: str, body: bytes) -> tuple[bool, str | None, bool]:
         """Mirrors ``_connect_once``: FrameError from connect_plan is a dead letter, else a crash."""
@@ -1013,7 +1014,7 @@ def _as_bytes(frame: Frame) -> bytes:
 async def run_fuzz(
     frames: int,
     seed: int,
-    fixtures: Path | None = None,
+    fixtures: Traversable | None = None,
     *,
     variants: Collection[str] | None = None,
     hang_timeout_s: float | None = None,
@@ -1067,6 +1068,6 @@ async def run_fuzz(
     return report
 
 
-def run_fuzz_sync(frames: int, seed: int, fixtures: Path | None = None, **options: Any) -> FuzzReport:
+def run_fuzz_sync(frames: int, seed: int, fixtures: Traversable | None = None, **options: Any) -> FuzzReport:
     """``run_fuzz`` in a fresh event loop."""
     return asyncio.run(run_fuzz(frames, seed, fixtures, **options))

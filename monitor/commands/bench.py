@@ -1,22 +1,20 @@
-"""``hedge-monitor bench``: the benchmark suite (the ``bench`` package of a source checkout).
+"""``hedge-monitor bench``: the benchmark suite's flags, and where the suite runs (a source checkout).
 
-The scenarios live in the top-level ``bench`` package beside ``monitor/`` (``python -m bench`` runs
-the same thing). It is not part of the installed wheel, so this command finds it in the checkout
-the ``monitor`` package was installed from (an editable install) and says so when there is none.
+The scenarios live in the top-level ``bench`` package beside ``monitor/`` in the source tree; they
+start a Kafka broker with ``deploy/kafka`` and write under ``bench-results/``, so they are not part
+of the installed package. They run from a checkout with ``python -m bench`` (or ``make bench``),
+which takes the flags defined here; ``hedge-monitor bench`` says so, with the command to type.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import shlex
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import cast
 
 from monitor.commands.common import add_event_loop_argument
 
-EXAMPLE = "hedge-monitor bench core --size tiny --json-out bench-results/core.json"
+EXAMPLE = "python -m bench core --size tiny --json-out bench-results/core.json"
 SCENARIOS = ("core", "fanout", "snapshot", "e2e", "ceiling", "all")
 SIZES = ("tiny", "full")
 
@@ -38,26 +36,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_event_loop_argument(parser)
 
 
-def _load_runner() -> Callable[[argparse.Namespace], int] | None:
-    """``bench.runner.run`` from the import path, else from the checkout beside ``monitor/``."""
-    try:
-        module = importlib.import_module("bench.runner")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("bench", "bench.runner"):
-            raise
-        checkout = Path(__file__).resolve().parents[2]
-        if not (checkout / "bench" / "runner.py").is_file():
-            return None
-        sys.path.insert(0, str(checkout))
-        module = importlib.import_module("bench.runner")
-    return cast("Callable[[argparse.Namespace], int]", module.run)
+def checkout_command(args: argparse.Namespace) -> str:
+    """The ``python -m bench`` command line that runs what ``args`` asks for."""
+    words = ["python", "-m", "bench", args.scenario, "--size", args.size]
+    for flag, value in (("--json-out", args.json_out), ("--repeats", args.repeats),
+                        ("--kafka", args.kafka), ("--event-loop", args.event_loop)):
+        if value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen scenarios; print tables and write JSON."""
-    runner = _load_runner()
-    if runner is None:
-        sys.stderr.write("hedge-monitor bench: the bench/ package is not here: it ships with the "
-                         "source checkout, not the installed package (run it from a checkout)\n")
-        return 2
-    return runner(args)
+    """Say where the benchmarks run and with which command; exit status 2 (nothing was run)."""
+    sys.stderr.write(
+        "hedge-monitor bench: the benchmarks are not part of the installed package; they run from "
+        "a source checkout of hedge-monitor (the bench/ package beside monitor/, with the checkout's "
+        "environment installed: make setup). From the checkout's root run:\n"
+        f"  {checkout_command(args)}\n"
+        "or: make bench (every scenario at full size)\n")
+    return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from monitor import eventloop
@@ -20,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how many frames to generate and parse (default 100000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the mutation engine (default 1)")
     parser.add_argument("--fixtures", type=Path, default=None, metavar="DIR",
-                        help="the documented exchange fixtures (default: tests/fixtures/exchanges "
-                             "of the source tree)")
+                        help="directory of the documented exchange fixtures (default: the corpus "
+                             "shipped with the package, monitor/fuzz_corpus)")
     parser.add_argument("--venue", action="append", choices=VARIANTS, dest="variants", metavar="VENUE",
                         help=f"fuzz only this venue (repeatable; one of {', '.join(VARIANTS)})")
     parser.add_argument("--hang-timeout", type=float, default=60.0, metavar="SECONDS",
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     loop = chosen_event_loop(args)
     if loop is None:
         return 2
-    fixtures: Path = args.fixtures or default_fixture_dir()
+    fixtures: Traversable = args.fixtures or default_fixture_dir()
     if not fixtures.is_dir():
         print(f"hedge-monitor fuzz: fixture directory {fixtures} not found (use --fixtures DIR)")
         return 2

@@ -8,9 +8,7 @@ import logging
 import sys
 from dataclasses import replace
 
-from monitor.alerts import AlertEngine, AlertsConfig
-from monitor.app import build_engine as build_config_engine
-from monitor.bus.base import Bus
+from monitor.app import DEFAULT_CONFIG_SOURCE, run_processor
 from monitor.commands.common import (
     add_event_loop_argument,
     add_kafka_arguments,
@@ -19,12 +17,8 @@ from monitor.commands.common import (
     run_in_event_loop,
     topics_from,
 )
-from monitor.config import ConfigError, load_config
-from monitor.domain.instruments import default_catalog
-from monitor.domain.plans import PortfolioSettings
+from monitor.config import ConfigError, MonitorConfig, load_config
 from monitor.metrics import Metrics, serve_metrics
-from monitor.processor.engine import RiskEngine, RiskLevels
-from monitor.processor.runner import Processor, ProcessorSettings
 from monitor.runtime import install_stop_signals, setup_logging
 
 EXAMPLE = "hedge-monitor process --kafka 127.0.0.1:9092 --metrics-port 9464"
@@ -49,29 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_event_loop_argument(parser, config=True)
 
 
-def build_engine() -> RiskEngine:
-    """A risk engine with default settings and alert rules for every portfolio."""
-    alerts = AlertsConfig()
-    return RiskEngine(default_catalog(), lambda _: PortfolioSettings(), lambda _: AlertEngine(alerts),
-                      risk_levels=RiskLevels.from_alerts([alerts]))
-
-
-async def run_processor(
-    bus: Bus, engine: RiskEngine, settings: ProcessorSettings, stop: asyncio.Event,
-    *, partitions: int, metrics: Metrics | None = None,
-) -> Processor:
-    """Create the topics and run one processor until ``stop``."""
-    await bus.create_topics(settings.topics.specs(partitions))
-    processor = Processor(bus, engine, settings, metrics=metrics)
-    await processor.run(stop)
-    return processor
-
-
-def _engine_and_settings(args: argparse.Namespace) -> tuple[RiskEngine, ProcessorSettings, str | None] | None:
-    """The engine, the processor settings and the config's event loop (None without --config)."""
-    base = ProcessorSettings()
-    engine = build_engine()
-    event_loop = None
+def processor_config(args: argparse.Namespace) -> MonitorConfig | None:
+    """The ``--config`` file (the defaults without one) with the flags applied; None if it is invalid."""
+    config = MonitorConfig(source=DEFAULT_CONFIG_SOURCE)
     if args.config:
         try:
             config = load_config(args.config)
@@ -79,9 +53,7 @@ def _engine_and_settings(args: argparse.Namespace) -> tuple[RiskEngine, Processo
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
             return None
-        base = config.processor
-        engine = build_config_engine(config)
-        event_loop = config.event_loop
+    base = config.processor
     topics = topics_from(args) if args.topic_prefix else base.topics
     settings = replace(
         base,
@@ -92,10 +64,10 @@ def _engine_and_settings(args: argparse.Namespace) -> tuple[RiskEngine, Processo
         checkpoint_interval_ms=(base.checkpoint_interval_ms if args.checkpoint_interval_ms is None
                                 else args.checkpoint_interval_ms),
     )
-    return engine, settings, event_loop
+    return replace(config, topics=topics, topic_partitions=args.partitions, processor=settings)
 
 
-async def _main(args: argparse.Namespace, engine: RiskEngine, settings: ProcessorSettings) -> int:
+async def _main(args: argparse.Namespace, config: MonitorConfig) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
     metrics = Metrics()
@@ -104,8 +76,7 @@ async def _main(args: argparse.Namespace, engine: RiskEngine, settings: Processo
         server = await serve_metrics(metrics, args.metrics_host, args.metrics_port)
         log.info("metrics on http://%s:%d/metrics", args.metrics_host, server.port)
     try:
-        await run_processor(kafka_bus(args.kafka), engine, settings, stop,
-                            partitions=args.partitions, metrics=metrics)
+        await run_processor(config, kafka_bus(args.kafka), stop, metrics=metrics)
     finally:
         if server is not None:
             await server.close()
@@ -115,8 +86,8 @@ async def _main(args: argparse.Namespace, engine: RiskEngine, settings: Processo
 def run(args: argparse.Namespace) -> int:
     """Run the processor until SIGINT/SIGTERM."""
     setup_logging(args.log_format or "text", args.log_level or "info")
-    built = _engine_and_settings(args)
-    if built is None:
+    config = processor_config(args)
+    if config is None:
         return 2
-    engine, settings, event_loop = built
-    return run_in_event_loop(args, lambda: _main(args, engine, settings), configured=event_loop)
+    configured = config.event_loop if args.config else None
+    return run_in_event_loop(args, lambda: _main(args, config), configured=configured)

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from monitor.bus.base import BusError, BusUnavailableError, Producer, Topics
-from monitor.codec import encode_event, event_key
+from monitor.codec import dead_letter_value, encode_event, event_key
 from monitor.domain.events import (
     AccountEvent,
     BalanceEvent,
@@ -30,7 +30,6 @@ from monitor.domain.events import (
     PriceEvent,
 )
 from monitor.metrics import Metrics, NullMetrics
-from monitor.processor.runner import dead_letter_value
 
 log = logging.getLogger(__name__)
 

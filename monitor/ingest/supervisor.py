@@ -25,7 +25,10 @@ Life of one connection::
 
 Reading never crashes the feed: a ``FrameError`` goes to the dead-letter sink with its reason, any
 other exception from the venue with ``internal: <ExceptionType>``, and reading continues. Failures
-of the sink itself propagate (the caller's TaskGroup sees them).
+of the sink itself propagate (the caller's TaskGroup sees them). ``read_frame`` (a stream frame)
+and ``read_response`` (a REST body) are that reading without the I/O: they return the venue's
+reading or the ``DeadLetter`` the supervisor sends instead, and the read loop, the resync and the
+keepalive use them, so a caller such as the fuzzer (``monitor.fuzzing``) exercises the same path.
 
 Backoff is "full jitter" (AWS Architecture Blog, "Exponential Backoff And Jitter", 2015):
 ``delay = uniform(0, min(cap, base * 2 ** attempt))``.
@@ -46,6 +49,7 @@ from typing import Final
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from monitor.domain.events import Event
 from monitor.ingest.http import HttpResponse, HttpTransport, IngestError, describe
 from monitor.ingest.sink import IngestSink
 from monitor.venues.base import (
@@ -115,6 +119,20 @@ class SupervisorSettings:
             raise ValueError("connection_age_share must be in (0, 1]")
         if self.time_scale <= 0 or self.resync_attempts < 1:
             raise ValueError("time_scale must be > 0 and resync_attempts >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """What the supervisor hands the dead-letter sink instead of a frame or body it cannot read.
+
+    ``internal`` is True when the venue raised something other than ``FrameError``: a defect of
+    its parser, not of the input (the reason then reads ``internal: <ExceptionType>``).
+    """
+
+    source: str
+    reason: str
+    raw: bytes
+    internal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,8 +376,9 @@ class ConnectionSupervisor:
             receive_ms = self._wall_clock_ms()
             last_frame = self._clock()
             self.frames += 1
-            parsed = await self._parse(frame, receive_ms)
-            if parsed is None:
+            parsed = self.read_frame(frame, receive_ms)
+            if isinstance(parsed, DeadLetter):
+                await self._send_dead_letter(parsed)
                 continue
             for reply in parsed.replies:
                 await _send(connection, reply)
@@ -371,19 +390,39 @@ class ConnectionSupervisor:
             if parsed.reconnect_reason is not None:
                 raise _EndConnectionError(parsed.reconnect_reason, planned=True)
 
-    async def _parse(self, frame: str | bytes, receive_ms: int) -> Parsed | None:
+    def read_frame(self, frame: str | bytes, receive_ms: int) -> Parsed | DeadLetter:
+        """Parse one frame of this stream as the read loop does: the venue's reading (events to
+        publish, replies, resync and reconnect requests) or the dead letter sent instead; no I/O."""
         try:
             return self.venue.parse(self.stream, frame, receive_ms)
         except FrameError as exc:
-            await self._dead_letter(exc.reason, frame)
+            return self._letter(exc.reason, frame)
         except Exception as exc:
             logger.exception("%s: parse raised %s", self.name, type(exc).__name__)
-            await self._dead_letter(f"internal: {type(exc).__name__}", frame)
-        return None
+            return self._letter(f"internal: {type(exc).__name__}", frame, internal=True)
+
+    def read_response(
+        self, request: HttpRequest, body: bytes, receive_ms: int
+    ) -> tuple[Event, ...] | DeadLetter:
+        """Read one 2xx REST body (resync or keepalive) as the supervisor does: the events it
+        publishes (``venue.parse_resync``) or the dead letter sent instead; no I/O."""
+        try:
+            return self.venue.parse_resync(request, body, receive_ms)
+        except FrameError as exc:
+            return self._letter(f"{request.purpose}: {exc.reason}", body)
+        except Exception as exc:
+            logger.exception("%s: parse_resync raised %s", self.name, type(exc).__name__)
+            return self._letter(f"internal: {type(exc).__name__}", body, internal=True)
+
+    def _letter(self, reason: str, raw: str | bytes, *, internal: bool = False) -> DeadLetter:
+        return DeadLetter(self.venue.name, reason, truncate_raw(raw), internal)
 
     async def _dead_letter(self, reason: str, raw: str | bytes) -> None:
+        await self._send_dead_letter(self._letter(reason, raw))
+
+    async def _send_dead_letter(self, letter: DeadLetter) -> None:
         self.dead_letters += 1
-        await self.sink.dead_letter(self.venue.name, reason, truncate_raw(raw))
+        await self.sink.dead_letter(letter.source, letter.reason, letter.raw)
 
     # -- helpers running beside the read loop -----------------------------------------------
 
@@ -466,22 +505,17 @@ class ConnectionSupervisor:
         Keepalive bodies are ``best_effort``: a venue that does not read them (FrameError, e.g.
         "unknown resync purpose") is not a dead letter; it is counted and logged at debug level.
         """
-        try:
-            events = self.venue.parse_resync(request, body, self._wall_clock_ms())
-        except FrameError as exc:
-            if best_effort:
+        reading = self.read_response(request, body, self._wall_clock_ms())
+        if isinstance(reading, DeadLetter):
+            if best_effort and not reading.internal:
                 self.keepalive_unread += 1
-                logger.debug("%s: keepalive body not read: %s", self.name, exc.reason)
-                return False
-            await self._dead_letter(f"{request.purpose}: {exc.reason}", body)
+                logger.debug("%s: keepalive body not read: %s", self.name, reading.reason)
+            else:
+                await self._send_dead_letter(reading)
             return False
-        except Exception as exc:
-            logger.exception("%s: parse_resync raised %s", self.name, type(exc).__name__)
-            await self._dead_letter(f"internal: {type(exc).__name__}", body)
-            return False
-        if events:
-            await self.sink.publish(events, resync=not best_effort)
-            self.events += len(events)
+        if reading:
+            await self.sink.publish(reading, resync=not best_effort)
+            self.events += len(reading)
         return True
 
     # -- small pieces ------------------------------------------------------------------------

@@ -30,14 +30,13 @@ from typing import Any
 import orjson
 
 from monitor.bus.base import Bus, BusError, Consumer, Producer, Record, TopicPartition, Topics
-from monitor.codec import DecodeError, decode
+from monitor.codec import DecodeError, dead_letter_value, decode
 from monitor.domain.events import PriceEvent
 from monitor.metrics import Metrics, NullMetrics
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
 
 log = logging.getLogger(__name__)
 
-DLQ_RAW_LIMIT = 4096
 # While building the snapshots of one round, hand what is built to the producer this often.
 HAND_OFF_INTERVAL_S = 0.002
 # Snapshot gauges are exported at most this often (the latest snapshot of each portfolio): a scrape
@@ -57,24 +56,6 @@ class ProcessorSettings:
     fetch_timeout_ms: int = 200
     stale_after_ms: int = 30_000
     tick_interval_s: float = 0.25
-
-
-def dead_letter_value(
-    source: str, reason: str, raw: bytes, now_ms: int, partition: int | None = None,
-    offset: int | None = None,
-) -> bytes:
-    """The hedge.dlq value: the source, the reason and the raw input (truncated)."""
-    return orjson.dumps({
-        "v": 1,
-        "type": "dead_letter",
-        "source": source,
-        "partition": partition,
-        "offset": offset,
-        "reason": reason,
-        "raw": raw[:DLQ_RAW_LIMIT].decode("utf-8", errors="replace"),
-        "raw_bytes": len(raw),
-        "ts_ms": now_ms,
-    })
 
 
 class Processor:

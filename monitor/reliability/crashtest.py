@@ -13,8 +13,9 @@ The driver (after Kafka Streams' own system tests)::
         snapshot shows the settle prices ; SIGTERM the processors (they checkpoint and exit 0)
     verify (``monitor.reliability.verify``): recompute every portfolio from the input topics alone
 
-Run it with ``hedge-monitor crash-test`` (``monitor.commands.crashtest``) or
-``python -m monitor.reliability.crashtest``.
+Run it with ``hedge-monitor crash-test`` or ``python -m monitor crash-test`` (the command,
+``monitor.commands.crashtest``, parses the flags and calls ``run_crash_test``; this module does not
+know the command line).
 """
 
 from __future__ import annotations
@@ -538,20 +539,3 @@ def print_result(result: CrashTestResult, stream: IO[str]) -> None:
     """The table, then the JSON document."""
     stream.write(result.table() + "\n")
     stream.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m monitor.reliability.crashtest``: the ``crash-test`` command without the CLI."""
-    import argparse  # noqa: PLC0415 -- only the entry point needs it
-
-    from monitor.commands import crashtest  # noqa: PLC0415 -- the command imports this module
-
-    parser = argparse.ArgumentParser(prog="python -m monitor.reliability.crashtest",
-                                     description=crashtest.__doc__)
-    crashtest.add_arguments(parser)
-    return crashtest.run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        raise SystemExit(main())

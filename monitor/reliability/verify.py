@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 
 from monitor.alerts.rules import AlertsConfig, observe
+from monitor.app import build_engine
 from monitor.bus.base import Record
 from monitor.codec import DecodeError, decode
-from monitor.commands.process import build_engine
 from monitor.domain.events import (
     AccountEvent,
     BalanceEvent,

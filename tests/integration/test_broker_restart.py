@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from monitor.app import build_engine
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
-from monitor.commands.process import build_engine
 from monitor.domain.events import BalanceEvent
 from monitor.ingest.bus_sink import BusSink
 from monitor.ingest.http import UrllibTransport

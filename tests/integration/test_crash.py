@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from monitor.app import build_engine
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
-from monitor.commands.process import build_engine
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
 from monitor.processor.runner import Processor, ProcessorSettings
 from monitor.reliability.crashtest import CrashTestResult, CrashTestSettings, run_crash_test

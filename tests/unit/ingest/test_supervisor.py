@@ -15,12 +15,13 @@ from monitor.ingest.http import HttpResponse
 from monitor.ingest.sink import CollectingSink
 from monitor.ingest.supervisor import (
     ConnectionSupervisor,
+    DeadLetter,
     SupervisorSettings,
     backoff_delay,
     redact_url,
     truncate_raw,
 )
-from monitor.venues.base import HttpRequest
+from monitor.venues.base import HttpRequest, Parsed
 from tests.unit.ingest.fakes import FakeVenue, MemoryTransport, eventually, scripted_server
 
 FAST = SupervisorSettings(backoff_base_s=0.01, backoff_cap_s=0.05, close_timeout_s=0.5)
@@ -132,6 +133,38 @@ async def test_frame_errors_and_venue_bugs_are_dead_lettered_and_reading_continu
     assert supervisor.dead_letters == 2
     assert supervisor.connects == 1
     assert supervisor.reconnects == 0
+
+
+def test_read_frame_returns_the_parse_or_the_dead_letter_without_io() -> None:
+    """read_frame (the read loop's parse) gives the venue's Parsed, or the DeadLetter it would send."""
+    sink = CollectingSink()
+    supervisor = ConnectionSupervisor(FakeVenue("ws://unused.invalid"), "market", sink, _ok_transport(), FAST)
+    parsed = supervisor.read_frame('{"price": "61000.5"}', 1_700_000_000_000)
+    assert isinstance(parsed, Parsed)
+    assert [(event.instrument, event.mark, event.ts_receive_ms) for event in parsed.events
+            if isinstance(event, PriceEvent)] == [("fake:BTC", 61000.5, 1_700_000_000_000)]
+    assert supervisor.read_frame("{not json", 1) == DeadLetter("fake", "not JSON", b"{not json")
+    assert supervisor.read_frame("boom", 1) == DeadLetter(
+        "fake", "internal: RuntimeError", b"boom", internal=True)
+    # 5000 bytes that are not JSON: the dead letter keeps the first 4096 (DEAD_LETTER_MAX_BYTES)
+    assert supervisor.read_frame("x" * 5000, 1) == DeadLetter("fake", "not JSON", b"x" * 4096)
+    assert (sink.events, sink.dead_letters, supervisor.dead_letters, supervisor.events) == ([], [], 0, 0)
+
+
+def test_read_response_returns_the_events_or_the_dead_letter_without_io() -> None:
+    """read_response (resync and keepalive bodies) gives parse_resync's events, or the DeadLetter."""
+    sink = CollectingSink()
+    supervisor = ConnectionSupervisor(FakeVenue("ws://unused.invalid"), "market", sink, _ok_transport(), FAST)
+    positions = HttpRequest("GET", "http://fake.invalid", "/positions", "positions")
+    other = HttpRequest("GET", "http://fake.invalid", "/other", "other")
+    events = supervisor.read_response(positions, b'{"quantity": -1.5}', 7)
+    assert [(event.quantity, event.ts_receive_ms) for event in events
+            if isinstance(event, PositionEvent)] == [(-1.5, 7)]
+    assert supervisor.read_response(other, b"{}", 7) == DeadLetter(
+        "fake", "other: unexpected purpose other", b"{}")
+    assert supervisor.read_response(positions, b"{oops", 7) == DeadLetter(
+        "fake", "internal: JSONDecodeError", b"{oops", internal=True)
+    assert (sink.events, sink.dead_letters, supervisor.dead_letters) == ([], [], 0)
 
 
 async def test_ping_frame_is_sent_every_interval() -> None:
