@@ -168,7 +168,7 @@ def plain_lines(state: ViewState) -> list[str]:
                 f"{_money(figures.get('target_hedge_ratio'), 2)} contracts to target "
                 f"{_money(figures.get('contracts_to_target'), 0)}")
         lines.extend(
-            f"[{portfolio}] {p['instrument']} qty {p['quantity']:g} uPnL "
+            f"[{portfolio}] {p['instrument']}{_leg_suffix(p)} qty {p['quantity']:g} uPnL "
             f"{_money(p.get('unrealized_pnl_usd'))} margin buffer {_money(p.get('margin_buffer_usd'))}"
             f" liq {_money(p.get('liquidation_price'))} ({_percent(p.get('liquidation_distance'))} away)"
             for p in snapshot.get("positions", [])
@@ -191,3 +191,9 @@ def make_console(force_plain: bool = False) -> tuple[Console, bool]:
     """A console and whether it is a live terminal (False when piped or asked for plain)."""
     console = Console()
     return console, console.is_terminal and not force_plain
+
+
+def _leg_suffix(position: dict[str, Any]) -> str:
+    """`` long`` / `` short`` for a hedge-mode leg, nothing for a one-way position."""
+    side = position.get("position_side", "one_way")
+    return "" if side == "one_way" else f" {side}"

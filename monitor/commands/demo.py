@@ -119,8 +119,10 @@ def summary(state: ViewState, scenario: Scenario) -> list[str]:
             f"{_fmt(figures.get('dollar_offset'), 3)}, R2 {_fmt(figures.get('r2'), 3)}, variance "
             f"reduction {_fmt(figures.get('variance_reduction'), 3)} over {figures.get('samples')} samples")
     lines.extend(
-        f"{position['instrument']}: {position['quantity']:g} contracts, uPnL "
-        f"{_fmt(position.get('unrealized_pnl_usd'), 2)} USD, margin buffer "
+        f"{position['instrument']} ({_leg_name(position)}, {position.get('margin_model')} margin "
+        f"rule): {position['quantity']:g} contracts, uPnL "
+        f"{_fmt(position.get('unrealized_pnl_usd'), 2)} USD, maintenance margin "
+        f"{_fmt(position.get('maintenance_margin_usd'), 2)} USD, margin buffer "
         f"{_fmt(position.get('margin_buffer_usd'), 2)} USD, liquidation "
         f"{_fmt(position.get('liquidation_price'), 2)} "
         f"({_fmt(position.get('liquidation_distance'), 4)} away)"
@@ -201,3 +203,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo to the end of its scenario (or --duration), then print a summary."""
     setup_logging("text", args.log_level)
     return run_in_event_loop(args, lambda: run_demo(args))
+
+
+def _leg_name(position: dict[str, Any]) -> str:
+    """``one-way`` or the hedge-mode leg (``long leg``, ``short leg``), with its margin mode."""
+    side = position.get("position_side", "one_way")
+    leg = "one-way" if side == "one_way" else f"{side} leg"
+    return f"{leg} {position.get('margin_mode')}"
