@@ -77,8 +77,12 @@ class MarginModel(Protocol):
         """``maintenance_margin`` of many legs of one instrument at once (NaN risk limit = none)."""
         ...
 
+    def liquidation_requirement(self, leg: MarginLeg, price: float) -> float:
+        """The margin balance at which the venue liquidates: MM, or MM plus the closing fee."""
+        ...
+
     def liquidation_price(self, legs: Sequence[MarginLeg], wallet: float) -> float:
-        """The instrument price at which ``wallet`` plus the legs' PnL equals their maintenance margin.
+        """The instrument price at which ``wallet`` plus the legs' PnL equals their requirement.
 
         ``wallet`` is in the settlement currency: an isolated leg's wallet, or a cross wallet less
         the other symbols' maintenance margin plus their unrealised PnL. NaN when there is none.
@@ -101,6 +105,8 @@ class _TieredModel:
     name: ClassVar[str] = ""
     uses_deduction: ClassVar[bool] = True
     at_entry: ClassVar[bool] = False
+    fee_in_requirement: ClassVar[bool] = False
+    """Whether liquidation waits for the margin balance to reach MM plus the closing (taker) fee."""
 
     # -- rules a venue sets ------------------------------------------------------------------
 
@@ -162,14 +168,25 @@ class _TieredModel:
 
     # -- liquidation -------------------------------------------------------------------------
 
+    def liquidation_requirement(self, leg: MarginLeg, price: float) -> float:
+        """What the margin balance must stay above: MM, plus the closing fee where the venue adds it."""
+        maintenance = self.maintenance_margin(leg, price)
+        if not self.fee_in_requirement:
+            return maintenance
+        fee = leg.instrument.settlement_notional(leg.quantity, price) * leg.instrument.taker_fee
+        return maintenance + fee
+
     def _coefficients(self, leg: MarginLeg, tier: MarginTier) -> tuple[float, float, float, float]:
-        """(alpha, beta, gamma, delta): PnL = alpha u + beta, MM = gamma u + delta, in the tier."""
+        """(alpha, beta, gamma, delta): PnL = alpha u + beta, requirement = gamma u + delta."""
         instrument = leg.instrument
         alpha, beta = instrument.pnl_coefficients(leg.quantity, leg.entry_price)
+        fee = float(instrument.leg_size(leg.quantity)) * instrument.taker_fee \
+            if self.fee_in_requirement else 0.0
         if self.at_entry:
             notional = instrument.settlement_notional(leg.quantity, leg.entry_price)
-            return alpha, beta, 0.0, notional * tier.mmr - self._deduction(tier)
-        return alpha, beta, float(instrument.leg_size(leg.quantity)) * tier.mmr, -self._deduction(tier)
+            return alpha, beta, fee, notional * tier.mmr - self._deduction(tier)
+        size = float(instrument.leg_size(leg.quantity))
+        return alpha, beta, size * tier.mmr + fee, -self._deduction(tier)
 
     def _solve(self, legs: Sequence[MarginLeg], tiers: Sequence[MarginTier], wallet: float) -> float:
         numerator = wallet
@@ -270,13 +287,17 @@ class OkxMargin(_TieredModel):
     """OKX: the whole position value at the MMR of its tier, tiers counted in contracts, no deduction.
 
     Maintenance margin = position value at the mark x MMR of the tier whose ``minSz``..``maxSz``
-    (contracts, ``GET /api/v5/public/position-tiers``) holds ``|pos|``; liquidation where the margin
-    balance reaches it. Source: OKX help "Tiered maintenance margin ratio rules" (e.g. BTC-USDT-SWAP
-    6M USDT in the 1 % tier: 60,000); OKX v5 ``GET /api/v5/public/position-tiers``.
+    (contracts, ``GET /api/v5/public/position-tiers``) holds ``|pos|``. Liquidation when "account
+    equity is equal to or less than the required maintenance margin plus any applicable liquidation
+    fees": the fee is taken as the taker rate on the position value (OKX's isolated margin ratio
+    ``(margin + upl) / (value x (MMR + fee rate))``). Source: OKX help "Tiered maintenance margin
+    ratio rules" (e.g. BTC-USDT-SWAP 6M USDT in the 1 % tier: 60,000); OKX v5
+    ``GET /api/v5/public/position-tiers``.
     """
 
     name = "okx"
     uses_deduction = False
+    fee_in_requirement = True
 
     def tier_basis(self, leg: MarginLeg, price: float) -> float:  # noqa: ARG002 -- the margin-model signature
         """The position size in contracts."""

@@ -264,7 +264,7 @@ class _LegPlan:
         """The wallet and the highest leverage that keep the leg's liquidation beyond ``shocked``."""
         maintenance = self._maintenance_at(shocked)
         instrument = self.request.instrument
-        needed = max(0.0, self.model.maintenance_margin(self.leg, shocked)
+        needed = max(0.0, self.model.liquidation_requirement(self.leg, shocked)
                      - instrument.pnl_settlement(self.contracts, self.request.price, shocked))
         needed_usd = needed * self.request.price if instrument.settles_in_coin else needed
         allowed = self.opening.max_leverage

@@ -196,17 +196,18 @@ def test_readable_liquidation_and_survival(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_readable_inverse(capsys: pytest.CaptureFixture[str]) -> None:
-    """OKX BTC-USD-SWAP at 10x: margin in BTC, LP 66400, +10 % alive, +20 % liquidated."""
+    """OKX BTC-USD-SWAP at 10x: margin in BTC, LP 66366.67, +10 % alive, +20 % liquidated."""
     assert main(["plan", "--asset", "BTC", "--quantity", "1.5", "--price", "60000",
                  "--instrument", "okx:BTC-USD-SWAP", "--leverage", "10"]) == 0
     out = capsys.readouterr().out
-    # 90000 / 10 = 9000 USD = 0.15 BTC; LP = 89640 / 1.35 = 66400 = +10.67 %
+    # 90000 / 10 = 9000 USD = 0.15 BTC; OKX adds the 0.05 % closing fee to the requirement:
+    # LP = 90000 x (1 - 0.0045) / (1.5 - 0.15) = 89595 / 1.35 = 66366.67 = +10.61 %
     assert "initial margin        9,000.00 USD (0.15000000 BTC) at 10x, isolated" in out
-    assert "liquidation price     66,400.00 USD   (+10.67% from 60,000.00)" in out
+    assert "liquidation price     66,366.67 USD   (+10.61% from 60,000.00)" in out
     rows = _stress_lines(out)
-    # 1.5 - 89640 / 72000 = 0.255 BTC; 90000 / (0.255 * 60000) = 5.88 -> 5x
+    # 1.5 - 89595 / 72000 = 0.255625 BTC; 90000 / (0.255625 * 60000) = 5.87 -> 5x
     assert rows["+20%"].split() == ["+20%", "18,000.00", "-9,000.00", "9,000.00", "liquidated",
-                                    "0.25500000", "BTC", "5x", "(5.88x)"]
+                                    "0.25562500", "BTC", "5x", "(5.87x)"]
     assert rows["+10%"].split()[4] == "alive"
     # a fall needs no margin; OKX tier 1 allows 100x; net shows 0.00, not float noise -0.00
     assert rows["-20%"].split()[3:] == ["0.00", "alive", "0.00000000", "BTC", "100x", "(the", "tier's",

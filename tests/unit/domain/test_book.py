@@ -58,8 +58,9 @@ def test_seed_drop_offsets() -> None:
     assert position["maintenance_margin_usd"] == pytest.approx(324.0)
     assert position["margin_balance_usd"] == pytest.approx(18_000.0)  # 9000 + 9000
     assert position["margin_ratio"] == pytest.approx(324 / 18_000)
-    # (9000 + 0 + 1.5 * 60000) / (1.5 * 0.004 + 1.5) = 99000 / 1.506 = 65737.05
-    assert position["liquidation_price"] == pytest.approx(65_737.05, abs=0.005)
+    # OKX liquidates at MM plus the closing fee (taker 0.05 %):
+    # (9000 + 1.5 * 60000) / (1.5 * (0.004 + 0.0005) + 1.5) = 99000 / 1.50675 = 65704.33
+    assert position["liquidation_price"] == pytest.approx(65_704.33, abs=0.005)
     effectiveness = snapshot["effectiveness"]["BTC"]
     assert effectiveness["spot_change_usd"] == pytest.approx(-9_000.0)  # 1.5 * -6000
     assert effectiveness["hedge_change_usd"] == pytest.approx(9_000.0)
@@ -75,12 +76,12 @@ def test_isolated_liquidation_price_follows_a_position_update() -> None:
     book, table = _seed_book()
     first = book.snapshot()["positions"][0]["liquidation_price"]
     _move(book, table, 61_000, 3_000)
-    # the mark does not enter an isolated linear liquidation price: still 99000 / 1.506
+    # the mark does not enter an isolated linear liquidation price: still 99000 / 1.50675
     assert book.snapshot()["positions"][0]["liquidation_price"] == first
     book.apply_position(PositionEvent("seed", "okx", SWAP, -150, 60_000, 10, "isolated", 4_500,
                                       4_000, 4_000))
-    # (4500 + 1.5 * 60000) / 1.506 = 94500 / 1.506 = 62749.00
-    assert book.snapshot()["positions"][0]["liquidation_price"] == pytest.approx(62_749.00, abs=0.005)
+    # (4500 + 1.5 * 60000) / 1.50675 = 94500 / 1.50675 = 62717.77
+    assert book.snapshot()["positions"][0]["liquidation_price"] == pytest.approx(62_717.77, abs=0.005)
 
 
 def test_under_hedged_contracts_to_target() -> None:

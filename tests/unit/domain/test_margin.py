@@ -125,12 +125,15 @@ def test_okx_charges_the_whole_position_at_its_tier_rate() -> None:
     assert OKX.maintenance_margin(leg, 30_000.0) == pytest.approx(30_000.0, abs=CENT)
 
 
-def test_okx_inverse_liquidation_has_no_deduction() -> None:
-    """OKX BTC-USD-SWAP short 900 x 100 USD from 60000 on 0.15 BTC: LP = Q (MMR - 1) / (W - Q/EP)."""
+def test_okx_inverse_liquidation_has_no_deduction_and_counts_the_fee() -> None:
+    """OKX BTC-USD-SWAP short 900 x 100 USD from 60000 on 0.15 BTC: LP = Q (MMR + fee - 1) / (W - Q/EP)."""
     swap = CATALOG.require("okx:BTC-USD-SWAP")
-    # 90000 x (0.004 - 1) / (0.15 - 90000 / 60000) = -89640 / -1.35 = 66,400
+    # OKX liquidates at "maintenance margin plus any applicable liquidation fees" (taker 0.05 %):
+    # 90000 x (0.004 + 0.0005 - 1) / (0.15 - 90000 / 60000) = -89595 / -1.35 = 66,366.67
     leg = MarginLeg(swap, -900.0, 60_000.0)
-    assert OKX.liquidation_price([leg], 0.15) == pytest.approx(66_400.0, abs=CENT)
+    assert OKX.liquidation_price([leg], 0.15) == pytest.approx(66_366.67, abs=CENT)
+    # the maintenance margin itself excludes the fee: at 66,366.67 it is 90000 / 66366.67 x 0.4 %
+    assert OKX.maintenance_margin(leg, 66_366.67) == pytest.approx(90_000 / 66_366.67 * 0.004)
 
 
 def test_bybit_isolated_linear_example_one() -> None:
@@ -216,7 +219,7 @@ sides = st.sampled_from([1.0, -1.0])
 def test_at_the_liquidation_price_margin_balance_equals_maintenance_margin(
     case: tuple[MarginModel, str], entry: float, leverage: float, size: float, side: float,
 ) -> None:
-    """For every model and side: wallet + PnL(LP) = MM(LP) (in the settlement currency)."""
+    """For every model and side: wallet + PnL(LP) = the venue's requirement at LP (MM, + fee on OKX)."""
     model, instrument_id = case
     instrument = CATALOG.require(instrument_id)
     quantity = side * size
@@ -226,5 +229,5 @@ def test_at_the_liquidation_price_margin_balance_equals_maintenance_margin(
     if math.isnan(price):
         return  # no liquidation (a fully collateralised inverse short, say)
     balance = wallet + instrument.pnl_settlement(quantity, entry, price)
-    maintenance = model.maintenance_margin(leg, price)
-    assert balance == pytest.approx(maintenance, rel=1e-7, abs=1e-9 * wallet)
+    requirement = model.liquidation_requirement(leg, price)
+    assert balance == pytest.approx(requirement, rel=1e-7, abs=1e-9 * wallet)

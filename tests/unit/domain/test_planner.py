@@ -142,26 +142,27 @@ def test_plan_linear_survival_per_shock() -> None:
 
 
 def test_plan_inverse_okx_at_10x_row_by_row() -> None:
-    """OKX BTC-USD-SWAP at 10x: LP 66400 (+10.67 %), +10 % survives, +20 % loses the 0.15 BTC wallet."""
+    """OKX BTC-USD-SWAP at 10x: LP 66366.67 (+10.61 %), +10 % survives, +20 % loses the 0.15 BTC wallet."""
     plan = _plan(default_catalog().require("okx:BTC-USD-SWAP"), leverage=10.0)
-    # wallet = 90000 / 10 = 9000 USD = 9000 / 60000 = 0.15 BTC; LP = 89640 / 1.35 = 66400
+    # wallet = 90000 / 10 = 9000 USD = 9000 / 60000 = 0.15 BTC; OKX liquidates at MM plus the
+    # 0.05 % closing fee: LP = 90000 x (1 - 0.004 - 0.0005) / (1.5 - 0.15) = 89595 / 1.35 = 66366.67
     assert plan["initial_margin_usd"] == pytest.approx(9_000.0)
     assert plan["initial_margin"] == pytest.approx(0.15)
     assert plan["settlement_currency"] == "BTC"
     assert plan["maintenance_margin_rate"] == 0.004  # tier 1, notional 90000 < 2,000,000
     assert plan["max_leverage_allowed"] == 100.0
-    assert plan["liquidation_price"] == pytest.approx(66_400.0, abs=CENT)
-    assert plan["liquidation_distance"] == pytest.approx(6_400.0 / 60_000.0)  # 0.10667
+    assert plan["liquidation_price"] == pytest.approx(66_366.67, abs=CENT)
+    assert plan["liquidation_distance"] == pytest.approx(6_366.6667 / 60_000.0)  # 0.10611
     rows = _rows(plan)
-    # hedge USD PnL = -90000 * (1/60000 - 1/P') * P' = -90000 * (P'/60000 - 1) while P' < 66400;
+    # hedge USD PnL = -90000 * (1/60000 - 1/P') * P' = -90000 * (P'/60000 - 1) while P' < 66366.67;
     # liquidated: the 0.15 BTC wallet, worth 9000 USD at the plan's price, is lost.
     expected = {
         -0.2: (-18_000.0, 18_000.0, 0.0, False),  # -90000 * (0.8 - 1) = +18000
         -0.1: (-9_000.0, 9_000.0, 0.0, False),
         -0.05: (-4_500.0, 4_500.0, 0.0, False),
         0.05: (4_500.0, -4_500.0, 0.0, False),  # -90000 * 0.05
-        0.1: (9_000.0, -9_000.0, 0.0, False),  # 66000 < 66400: still alive
-        0.2: (18_000.0, -9_000.0, 9_000.0, True),  # 72000 >= 66400
+        0.1: (9_000.0, -9_000.0, 0.0, False),  # 66000 < 66366.67: still alive
+        0.2: (18_000.0, -9_000.0, 9_000.0, True),  # 72000 >= 66366.67
     }
     for shock, (spot, hedge, net, liquidated) in expected.items():
         row = rows[shock]
@@ -172,22 +173,23 @@ def test_plan_inverse_okx_at_10x_row_by_row() -> None:
 
 
 def test_plan_inverse_survival_per_shock() -> None:
-    """Inverse: WB = 1.5 - 89640 / P' BTC, in USD at 60000, leverage 90000 / WB_usd floored."""
+    """Inverse: WB = 1.5 - 89595 / P' BTC (OKX: MM + 0.05 % fee), in USD at 60000, leverage floored."""
     rows = _rows(_plan(default_catalog().require("okx:BTC-USD-SWAP"), leverage=10.0))
+    # WB = Q/EP - Q (1 - MMR - fee) / P' = 1.5 - 90000 x 0.9955 / P'
     expected = {
-        # 1.5 - 89640 / 63000 = 0.07714286 BTC = 4628.57 USD; 90000 / 4628.57 = 19.44 -> 19x
-        0.05: (0.07714286, 4_628.57, 19.0),
-        # 1.5 - 89640 / 66000 = 0.14181818 BTC = 8509.09 USD; 90000 / 8509.09 = 10.58 -> 10x
-        0.1: (0.14181818, 8_509.09, 10.0),
-        # 1.5 - 89640 / 72000 = 0.255 BTC = 15300 USD; 90000 / 15300 = 5.88 -> 5x
-        0.2: (0.255, 15_300.0, 5.0),
+        # 1.5 - 89595 / 63000 = 0.07785714 BTC = 4671.43 USD; 90000 / 4671.43 = 19.27 -> 19x
+        0.05: (0.07785714, 4_671.43, 19.0),
+        # 1.5 - 89595 / 66000 = 0.1425 BTC = 8550 USD; 90000 / 8550 = 10.53 -> 10x
+        0.1: (0.1425, 8_550.0, 10.0),
+        # 1.5 - 89595 / 72000 = 0.255625 BTC = 15337.50 USD; 90000 / 15337.5 = 5.87 -> 5x
+        0.2: (0.255625, 15_337.5, 5.0),
     }
     for shock, (coin, usd, highest) in expected.items():
         row = rows[shock]
         assert row["margin_to_survive"] == pytest.approx(coin, abs=SATOSHI)
         assert row["margin_to_survive_usd"] == pytest.approx(usd, abs=CENT)
         assert row["max_leverage_to_survive"] == highest
-    # 89640 / 57000 = 1.5726 > 1.5: a fall needs no wallet; the tier allows up to 100x.
+    # 89595 / 57000 = 1.5718 > 1.5: a fall needs no wallet; the tier allows up to 100x.
     for shock in (-0.2, -0.1, -0.05):
         assert rows[shock]["margin_to_survive"] == 0.0
         assert rows[shock]["max_leverage_to_survive"] == 100.0

@@ -111,10 +111,11 @@ def test_hand_checked_isolated_short_matches_the_formulas() -> None:
     assert figures["maintenance_margin_usd"] == pytest.approx(324.0)  # 81000 * 0.004 - 0
     assert figures["margin_balance_usd"] == pytest.approx(18_000.0)  # 9000 + 9000
     assert figures["margin_ratio"] == pytest.approx(0.018)  # 324 / 18000
-    # (9000 + 0 + 1.5 * 60000) / (1.5 * 0.004 + 1.5) = 99000 / 1.506 = 65737.05; 1.5 * LP < 2M: tier 1
-    assert figures["liquidation_price"] == pytest.approx(99_000 / 1.506)
-    # |65737.05 - 54000| / 54000 = 0.217353
-    assert figures["liquidation_distance"] == pytest.approx((99_000 / 1.506 - 54_000) / 54_000)
+    # OKX: MM plus the 0.05 % closing fee; 150 contracts are tier 1 (0.4 %) at any price:
+    # (9000 + 1.5 * 60000) / (1.5 * (0.004 + 0.0005) + 1.5) = 99000 / 1.50675 = 65704.33
+    assert figures["liquidation_price"] == pytest.approx(99_000 / 1.50675)
+    # |65704.33 - 54000| / 54000 = 0.216747
+    assert figures["liquidation_distance"] == pytest.approx((99_000 / 1.50675 - 54_000) / 54_000)
 
 
 def test_figures_equal_hedge_book_across_kinds_modes_and_tiers() -> None:

@@ -58,15 +58,15 @@ def test_columns_follow_positions_restore_and_revocation() -> None:
 
 
 def test_a_tick_near_liquidation_makes_the_portfolio_urgent() -> None:
-    """150 x 0.01 BTC short, wallet 9000 at 60000: liquidation at 65737.05 (see test_book)."""
+    """150 x 0.01 BTC short, wallet 9000 at 60000: liquidation at 65704.33 (see test_book)."""
     engine = _engine()
     _short("near", 9_000, 0, engine)
     _short("far", 30_000, 0, engine, partition=1)
     assert _tick(engine, 60_000, 2_000) == {"near", "far"}
-    # |65737.05 - 60000| / 60000 = 9.6 % > 5 %: not urgent
+    # |65704.33 - 60000| / 60000 = 9.5 % > 5 %: not urgent
     assert engine.urgent == set()
     _tick(engine, 63_000, 3_000)
-    # |65737.05 - 63000| / 63000 = 4.3 % <= 5 %; "far": (30000 + 90000) / 1.506 = 79681 -> 26 %
+    # |65704.33 - 63000| / 63000 = 4.3 % <= 5 %; "far": (30000 + 90000) / 1.50675 = 79642 -> 26 %
     assert engine.urgent == {"near"}
 
 
@@ -80,7 +80,8 @@ def test_a_cross_leg_gets_its_liquidation_price_from_the_snapshot() -> None:
     assert engine.urgent == set()  # NaN distance: unknown, never urgent
     snapshot, _ = engine.snapshot("x")
     liquidation = snapshot["positions"][0]["liquidation_price"]
-    # cross wallet 9000 USDT and no other legs: the same price as the isolated leg, 65737.05
-    assert liquidation == pytest.approx(65_737.05, abs=0.005)
+    # cross wallet 9000 USDT and no other legs: the same price as the isolated leg,
+    # 99000 / 1.50675 = 65704.33 (OKX: MM plus the 0.05 % closing fee)
+    assert liquidation == pytest.approx(65_704.33, abs=0.005)
     _tick(engine, 63_100, 3_000)
     assert engine.urgent == {"x"}

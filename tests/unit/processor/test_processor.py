@@ -262,12 +262,13 @@ async def test_a_throttled_portfolio_is_published_at_once_near_liquidation() -> 
         published = processor.published_snapshots
         _publish(bus, *_prices(61_000, 3_000))
         await _until(lambda: processor.engine.prices.prices[SWAP].ts_event_ms == 3_000)
-        # |65737.05 - 61000| / 61000 = 7.8 % from liquidation: throttled, no snapshot
+        # |65704.33 - 61000| / 61000 = 7.7 % from liquidation: throttled, no snapshot
         assert processor.published_snapshots == published
         _publish(bus, *_prices(63_000, 4_000))
-        # |65737.05 - 63000| / 63000 = 4.3 % <= 5 %: published within the interval
+        # |65704.33 - 63000| / 63000 = 4.3 % <= 5 %: published within the interval
         risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000 and r)
-    assert risk["positions"][0]["liquidation_distance"] == pytest.approx(2_737.05 / 63_000, abs=1e-6)
+    # OKX: (9000 + 90000) / (1.5 x (1 + 0.004 + 0.0005)) = 65704.33
+    assert risk["positions"][0]["liquidation_distance"] == pytest.approx(2_704.33 / 63_000, abs=1e-6)
 
 
 async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
