@@ -42,12 +42,13 @@ Conversions
       negative for SHORT. Entry price = ``openValue / size`` (ccxt; the push has no entry field).
     * ``isolated_margin`` = ``isolatedMargin`` of ISOLATED legs, taken as margin excluding
       unrealised PnL (the push carries no PnL at all; unverified).
-    * Legs: WEEX documents only ``side`` LONG/SHORT (no one-way mode), so every position is a
-      hedge-mode leg, ``position_side`` "long" or "short" (quantity negative), each published on
-      its own. Legs are kept per (symbol, side), or per position ``id`` in SEPARATED mode (one
-      position per opening order), whose positions of one side are netted into that side's leg
-      (``_common.net_legs``). A closed position's push is undocumented: ``size`` 0 is read as
-      closed, and the REST resync (full state) corrects anything else.
+    * Legs: WEEX's pages show only ``side`` LONG/SHORT (no one-way mode was found), so every
+      position is a hedge-mode leg, ``position_side`` "long" or "short" (the short quantity
+      negative), each published on its own. Legs are kept per (symbol, side), or per position
+      ``id`` in SEPARATED mode (one position per opening order), whose positions of one side are
+      netted into that side's leg (``_common.net_legs``). A closed position's push is
+      undocumented: ``size`` 0 is read as closed, and the REST resync (full state) corrects
+      anything else.
 
 Docs versus samples: the V2 field tables say ``isAutoAppendIsolatedMargin`` and ``isLiquidating``
 where the samples have ``autoAppendIsolatedMargin`` and ``liquidating``; neither is used here, and
