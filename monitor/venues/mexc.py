@@ -40,9 +40,9 @@ Private: the login frame ``{"method":"login","param":{"apiKey":..,"reqTime":"<ms
       the ``position_side`` "long" (1) and "short" (2, quantity negative) legs, each published on
       its own; in one-way mode (``positionMode`` 2, from ``push.personal.position.mode``) the one
       position of a symbol is "one_way", long or short by ``positionType``. Until the mode is
-      pushed, hedge mode is assumed (the resync asks for no mode: the simulator does not serve
-      ``GET /api/v1/private/position/position_mode``); a mode push that changes the mapping
-      publishes the known legs again under their new side and closes them under the old one.
+      pushed, hedge mode is assumed (the resync does not call ``GET
+      /api/v1/private/position/position_mode``); a mode push that changes the mapping publishes
+      the known legs again under their new side and closes them under the old one.
     * ``push.personal.asset``: a BalanceEvent of ``currency`` whose wallet balance is derived as
       ``availableBalance + frozenBalance + positionMargin`` (MEXC publishes no wallet field; the
       ``bonus`` is excluded; unverified against a live account). REST ``/account/assets`` rows are

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from monitor.codec import decode, encode_event
 from monitor.domain.events import (
     AccountModeEvent,
     BalanceEvent,
@@ -128,6 +129,21 @@ def test_account_update_hedge_example_gives_two_legs_and_cross_wallets() -> None
         position("binance:BTCUSDT", -10.0, 6563.86, "isolated", 6570.42511771, None, ts, "short"),
     )
     assert not parsed.resync
+
+
+def test_parsed_legs_balances_and_account_mode_survive_the_topic_codec() -> None:
+    """The hedge example's events and an account mode decode (v2) to the events that were encoded."""
+    subject = venue()
+    events = [
+        *subject.parse("private", fixture_text("binance_usdm_ACCOUNT_UPDATE.json"), RECEIVE_MS).events,
+        *subject.parse(
+            "private", fixture_text("binance_usdm_ACCOUNT_CONFIG_UPDATE_multi_assets.json"), RECEIVE_MS
+        ).events,
+    ]
+    assert [decode(encode_event(event)) for event in events] == events
+    assert [getattr(event, "position_side", None) for event in events] == [
+        None, None, "one_way", "long", "short", None,
+    ]
 
 
 def test_account_update_open_and_closed_captures_are_one_way() -> None:
