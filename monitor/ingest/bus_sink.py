@@ -66,8 +66,8 @@ class BusSink:
         self._space.set()
         self._outage_since: float | None = None
         self.statuses: dict[tuple[str, str], tuple[str, str]] = {}
-        self._stream_state: dict[tuple[str, str, str], float] = {}
-        self._mismatched: set[tuple[str, str, str]] = set()
+        self._stream_state: dict[_StateKey, float] = {}
+        self._mismatched: set[_StateKey] = set()
         self.published_events = 0
         self.mismatches = 0
         self.dead_letters = 0
@@ -223,10 +223,16 @@ class BusSink:
         self._metrics.ingest_buffered(self.buffered)
 
 
-def _state_of(event: Event) -> tuple[tuple[str, str, str], float] | None:
-    """(portfolio, account, instrument or asset) and quantity of a position or balance event."""
+_StateKey = tuple[str, str, str, str]
+"""(portfolio, account, instrument or asset, leg): what a resync value is compared with."""
+
+
+def _state_of(event: Event) -> tuple[_StateKey, float] | None:
+    """The compare key and quantity of a position or balance event: a position by (portfolio,
+    account, instrument, position_side), so a hedge pair's long and short legs are compared each
+    with its own stream value; a balance by (portfolio, account, asset) with the leg ``""``."""
     if isinstance(event, PositionEvent):
-        return (event.portfolio, event.account, event.instrument), event.quantity
+        return (event.portfolio, event.account, event.instrument, event.position_side), event.quantity
     if isinstance(event, BalanceEvent):
-        return (event.portfolio, event.account, event.asset), event.quantity
+        return (event.portfolio, event.account, event.asset, ""), event.quantity
     return None

@@ -1,4 +1,4 @@
-"""Pure helpers shared by the venue modules: strict JSON field access and position netting.
+"""Pure helpers shared by the venue modules: strict JSON field access and position legs.
 
 Every accessor raises ``FrameError`` with a reason naming the field (never the frame's content beyond
 the offending field name), so malformed input reaches the dead-letter topic instead of escaping as
@@ -18,7 +18,13 @@ from typing import ClassVar
 
 import orjson
 
-from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent
+from monitor.domain.events import (
+    POSITION_SIDES,
+    BalanceEvent,
+    MarginMode,
+    PositionEvent,
+    PositionSide,
+)
 from monitor.domain.instruments import Catalog, default_catalog
 from monitor.venues.base import (
     MAX_FRAME_BYTES,
@@ -222,16 +228,19 @@ class Leg:
     isolated_margin: float | None
     leverage: float | None
     updated_ms: int = 0  # the exchange's own update time of the leg; 0 when it sends none
+    risk_limit_value: float | None = None  # the cap of the leg's risk-limit tier (Bybit)
 
 
 FLAT_CROSS = Leg(0.0, 0.0, "cross", None, None)
 
 
 def net_legs(legs: Sequence[Leg], *, inverse: bool = False) -> Leg:
-    """Net the legs of one instrument (hedge-mode long + short, or a single one-way leg) into one.
+    """Net several venue legs that are one canonical leg into one.
 
-    The canonical position key is (account, instrument), so hedge-mode legs cannot be published
-    separately. ``Q = sum(q_i)``. The entry price keeps the legs' summed unrealised PnL
+    Hedge-mode long and short legs are published apart (``PositionEvent.position_side``), so this
+    only meets legs the canonical key (account, instrument, position_side) cannot tell apart: OKX's
+    cross and isolated positions of one instrument and side, WEEX's SEPARATED positions (one per
+    opening order). ``Q = sum(q_i)``. The entry price keeps the legs' summed unrealised PnL
     (risk-definitions.md "Profit and loss"):
     linear ``sum(q_i * (P - EP_i)) = Q * (P - EP)`` gives ``EP = sum(q_i * EP_i) / Q``;
     inverse ``sum(q_i * cv * (1/EP_i - 1/P)) = Q * cv * (1/EP - 1/P)`` gives ``EP = Q / sum(q_i / EP_i)``.
@@ -240,10 +249,13 @@ def net_legs(legs: Sequence[Leg], *, inverse: bool = False) -> Leg:
     and the PnL of the net is approximate. ``|Q|`` below ``1e-9 * sum(|q_i|)`` is flat (Q = 0, EP = 0)
     even if both legs are open; their locked margin is then not reported.
     Margin mode: isolated only if every open leg (every leg when all are flat) is isolated; isolated
-    margin: the sum over those legs, None if any is unknown. Leverage: that of the largest open leg.
+    margin: the sum over those legs, None if any is unknown. Leverage and risk limit: those of the
+    largest open leg.
     """
     if not legs:
         return FLAT_CROSS
+    if len(legs) == 1:
+        return legs[0]
     open_legs = [leg for leg in legs if leg.quantity != 0]
     considered = open_legs or list(legs)
     mode: MarginMode = (
@@ -254,12 +266,15 @@ def net_legs(legs: Sequence[Leg], *, inverse: bool = False) -> Leg:
         margins = [leg.isolated_margin for leg in considered]
         isolated_margin = None if None in margins else sum(m for m in margins if m is not None)
     leverage = next((leg.leverage for leg in legs if leg.leverage is not None), None)
+    risk_limit = next((leg.risk_limit_value for leg in legs if leg.risk_limit_value is not None), None)
     if open_legs:
-        leverage = max(open_legs, key=lambda leg: abs(leg.quantity)).leverage or leverage
+        largest = max(open_legs, key=lambda leg: abs(leg.quantity))
+        leverage = largest.leverage or leverage
+        risk_limit = largest.risk_limit_value or risk_limit
     quantity = sum(leg.quantity for leg in open_legs)
     gross = sum(abs(leg.quantity) for leg in open_legs)
     if not open_legs or abs(quantity) <= _FLAT_TOLERANCE * gross:
-        return Leg(0.0, 0.0, mode, isolated_margin, leverage)
+        return Leg(0.0, 0.0, mode, isolated_margin, leverage, risk_limit_value=risk_limit)
     if len(open_legs) == 1:
         entry = open_legs[0].entry_price
     elif inverse and all(leg.entry_price > 0 for leg in open_legs):
@@ -271,31 +286,39 @@ def net_legs(legs: Sequence[Leg], *, inverse: bool = False) -> Leg:
         entry = -1.0  # an inverse leg without an entry price: use the |q|-weighted fallback
     if not entry > 0 or not math.isfinite(entry):
         entry = sum(abs(leg.quantity) * leg.entry_price for leg in open_legs) / gross
-    return Leg(quantity, entry, mode, isolated_margin, leverage)
+    return Leg(quantity, entry, mode, isolated_margin, leverage, risk_limit_value=risk_limit)
+
+
+PositionKey = tuple[str, PositionSide]
+"""(symbol, canonical leg) of one published position."""
+Published = tuple[str, PositionSide, Leg]
+"""(symbol, canonical leg, its state) as the venue publishes it."""
 
 
 class PositionBook:
-    """Leg state of one account's positions, netted into one canonical position per symbol.
+    """Leg state of one account's positions, published per canonical leg (one-way, long, short).
 
     Legs are keyed per symbol by a venue-defined leg key (Binance ``BOTH``/``LONG``/``SHORT``, Bybit
-    ``positionIdx``, OKX ``posSide/mgnMode``). ``sibling(key)`` names the other leg of a hedge-mode
-    pair (None for one-way legs). Until the first complete snapshot is loaded, an update of a hedge
-    leg whose sibling is unknown is held back and a resync is asked for, because netting it alone
-    could report the opposite leg as closed. After a snapshot, an unseen leg is flat (the venues'
+    ``positionIdx``, OKX ``posSide/mgnMode``); ``side(key)`` names the canonical leg a key belongs
+    to (``PositionEvent.position_side``). Each canonical leg is its own position: a hedge-mode long
+    leg is published without waiting for its short sibling, and legs of one key never net with
+    those of another side. Several keys of one side (OKX cross and isolated, WEEX per-order
+    positions) are netted (``net_legs``). After a snapshot, an unseen leg is flat (the venues'
     snapshots list every open position). ``clear`` (on reconnect) forgets the legs but remembers
-    which symbols were last reported open, so the next snapshot can close those that disappeared.
+    which (symbol, leg) pairs were last reported open, so the next snapshot can close those that
+    disappeared.
     """
 
-    __slots__ = ("_inverse", "_legs", "_loaded", "_open", "_sibling")
+    __slots__ = ("_inverse", "_legs", "_loaded", "_open", "_side")
 
     def __init__(
-        self, sibling: Callable[[str], str | None], inverse: Callable[[str], bool] | None = None
+        self, side: Callable[[str], PositionSide], inverse: Callable[[str], bool] | None = None
     ) -> None:
-        self._sibling = sibling
+        self._side = side
         self._inverse = inverse or (lambda _symbol: False)
         self._legs: dict[str, dict[str, Leg]] = {}
         self._loaded = False
-        self._open: set[str] = set()
+        self._open: set[PositionKey] = set()
 
     @property
     def loaded(self) -> bool:
@@ -303,83 +326,120 @@ class PositionBook:
         return self._loaded
 
     def clear(self) -> None:
-        """Forget every leg (before a reconnect); the set of symbols reported open is kept."""
+        """Forget every leg (before a reconnect); the set of legs reported open is kept."""
         self._legs.clear()
         self._loaded = False
 
     def legs(self, symbol: str) -> dict[str, Leg]:
-        """A copy of the known legs of one symbol."""
+        """A copy of the known legs of one symbol, by venue leg key."""
         return dict(self._legs.get(symbol, {}))
 
     def load(
         self, snapshot: Iterable[tuple[str, str, Leg]], also: Iterable[str] = ()
-    ) -> list[tuple[str, Leg]]:
-        """Replace all legs by a complete snapshot; net positions of the open, ``also`` and
-        previously open symbols (the latter closed if the snapshot no longer has them)."""
+    ) -> list[Published]:
+        """Replace all legs by a complete snapshot.
+
+        Published: every leg the snapshot holds open; every leg reported open before that the
+        snapshot no longer has (flat); and, for each symbol of ``also`` (the configured symbols)
+        with no open leg, every canonical leg flat, so a position a restarted monitor cannot know
+        of (held on the topic from before) is closed whichever leg it was.
+        """
         legs: dict[str, dict[str, Leg]] = {}
         for symbol, key, leg in snapshot:
+            _check_leg(leg)
             legs.setdefault(symbol, {})[key] = leg
         previously_open = sorted(self._open)
         self._legs = legs
         self._loaded = True
-        netted = {symbol: self._net(symbol) for symbol in legs}
-        report = [symbol for symbol, leg in netted.items() if leg.quantity != 0]
-        for symbol in (*also, *previously_open):
-            if symbol not in report:
-                report.append(symbol)
-        return [(symbol, netted.get(symbol) or self._net(symbol)) for symbol in report]
+        report: dict[PositionKey, Leg] = {}
+        for symbol in legs:
+            for side in self._sides_of(symbol):
+                leg = self._net(symbol, side)
+                if leg.quantity != 0:
+                    report[(symbol, side)] = leg
+        for symbol, side in previously_open:
+            if (symbol, side) not in report:
+                report[(symbol, side)] = self._net(symbol, side)
+        open_symbols = {symbol for (symbol, _), leg in report.items() if leg.quantity != 0}
+        for symbol in also:
+            if symbol in open_symbols:
+                continue
+            for side in POSITION_SIDES:
+                if (symbol, side) not in report:
+                    report[(symbol, side)] = self._net(symbol, side)
+        return [(symbol, side, leg) for (symbol, side), leg in report.items()]
 
-    def apply(self, updates: Sequence[tuple[str, str, Leg]]) -> tuple[list[tuple[str, Leg]], bool]:
-        """Store leg updates; return the net position of each touched symbol that can be netted,
-        and whether a resync is needed (a hedge leg's sibling is unknown before any snapshot)."""
-        touched = list(dict.fromkeys(symbol for symbol, _, _ in updates))
+    def apply(self, updates: Sequence[tuple[str, str, Leg]]) -> list[Published]:
+        """Store leg updates (each the full state of its leg); return every touched canonical leg.
+
+        An update older than the stored leg (by the venue's update time) is not applied.
+        """
+        for _, _, leg in updates:
+            _check_leg(leg)
+        touched: dict[PositionKey, None] = {}
         for symbol, key, leg in updates:
             legs = self._legs.setdefault(symbol, {})
+            touched[(symbol, self._side(key))] = None
             known = legs.get(key)
             if known is not None and 0 < leg.updated_ms < known.updated_ms:
                 continue  # an older update replayed or delivered out of order: keep the newer leg
             legs[key] = leg
-        result: list[tuple[str, Leg]] = []
-        resync = False
-        for symbol in touched:
-            if not self._loaded and self._sibling_missing(symbol):
-                resync = True
-                continue
-            result.append((symbol, self._net(symbol)))
-        return result, resync
+        return [(symbol, side, self._net(symbol, side)) for symbol, side in touched]
 
-    def set_leverage(self, symbol: str, leverage: float) -> list[tuple[str, Leg]]:
-        """Apply a leverage change to every leg of ``symbol``; its net position if it has legs."""
+    def set_leverage(self, symbol: str, leverage: float) -> list[Published]:
+        """Apply a leverage change to every leg of ``symbol``; each of its canonical legs."""
         legs = self._legs.get(symbol)
         if not legs:
             return []
         for key, leg in legs.items():
             legs[key] = replace(leg, leverage=leverage)
-        if not self._loaded and self._sibling_missing(symbol):
-            return []
-        return [(symbol, self._net(symbol))]
+        return [(symbol, side, self._net(symbol, side)) for side in self._sides_of(symbol)]
 
-    def _sibling_missing(self, symbol: str) -> bool:
-        legs = self._legs.get(symbol, {})
-        for key in legs:
-            sibling = self._sibling(key)
-            if sibling is not None and sibling not in legs:
-                return True
-        return False
+    def refresh(self) -> list[Published]:
+        """Publish every leg again after ``side`` changed its mapping (e.g. MEXC's position mode):
+        the canonical legs the known legs now belong to, and, flat, those reported open before
+        that no longer exist."""
+        report: dict[PositionKey, Leg] = {}
+        for symbol in self._legs:
+            for side in self._sides_of(symbol):
+                report[(symbol, side)] = self._net(symbol, side)
+        stale = [key for key in sorted(self._open) if key not in report]
+        flats = {(symbol, side): self._net(symbol, side) for symbol, side in stale}
+        return [(symbol, side, leg) for (symbol, side), leg in {**flats, **report}.items()]
 
-    def _net(self, symbol: str) -> Leg:
-        netted = net_legs(list(self._legs.get(symbol, {}).values()), inverse=self._inverse(symbol))
+    def _sides_of(self, symbol: str) -> list[PositionSide]:
+        return list(dict.fromkeys(self._side(key) for key in self._legs.get(symbol, {})))
+
+    def _net(self, symbol: str, side: PositionSide) -> Leg:
+        legs = [leg for key, leg in self._legs.get(symbol, {}).items() if self._side(key) == side]
+        netted = net_legs(legs, inverse=self._inverse(symbol))
         if netted.quantity != 0:
-            self._open.add(symbol)
+            self._open.add((symbol, side))
         else:
-            self._open.discard(symbol)
+            self._open.discard((symbol, side))
         return netted
 
 
+def _check_leg(leg: Leg) -> None:
+    """An open leg needs a positive entry price (a PositionEvent could not be built otherwise)."""
+    if leg.quantity != 0 and not leg.entry_price > 0:
+        raise FrameError(f"an open position leg needs an entry price > 0, got {leg.entry_price!r}")
+
+
+def signed_quantity(quantity: float, side: PositionSide) -> float:
+    """``quantity`` with the sign of its leg: a long leg >= 0, a short leg <= 0, one-way as sent."""
+    if side == "long":
+        return abs(quantity)
+    if side == "short":
+        return -abs(quantity)
+    return quantity
+
+
 def position_event(
-    account: AccountContext, instrument: str, leg: Leg, ts_event_ms: int, ts_receive_ms: int
+    account: AccountContext, instrument: str, side: PositionSide, leg: Leg, ts_event_ms: int,
+    ts_receive_ms: int,
 ) -> PositionEvent:
-    """The canonical full-state position of one netted leg."""
+    """The canonical full-state position of one leg."""
     return PositionEvent(
         portfolio=account.portfolio,
         account=account.account,
@@ -391,13 +451,27 @@ def position_event(
         isolated_margin=leg.isolated_margin,
         ts_event_ms=ts_event_ms,
         ts_receive_ms=ts_receive_ms,
+        position_side=side,
+        risk_limit_value=leg.risk_limit_value,
     )
 
 
+def position_events(
+    account: AccountContext, venue: str, published: Iterable[Published], ts_event_ms: int,
+    ts_receive_ms: int,
+) -> list[PositionEvent]:
+    """The canonical positions ``venue:<symbol>`` of what a ``PositionBook`` published."""
+    return [
+        position_event(account, f"{venue}:{symbol}", side, leg, ts_event_ms, ts_receive_ms)
+        for symbol, side, leg in published
+    ]
+
+
 def balance_event(
-    account: AccountContext, asset: str, quantity: float, ts_event_ms: int, ts_receive_ms: int
+    account: AccountContext, asset: str, quantity: float, ts_event_ms: int, ts_receive_ms: int,
+    cross_wallet: float | None = None,
 ) -> BalanceEvent:
-    """The canonical full balance of one asset."""
+    """The canonical full balance of one asset (``cross_wallet``: its cross part, when reported)."""
     return BalanceEvent(
         portfolio=account.portfolio,
         account=account.account,
@@ -405,6 +479,7 @@ def balance_event(
         quantity=quantity,
         ts_event_ms=ts_event_ms,
         ts_receive_ms=ts_receive_ms,
+        cross_wallet=cross_wallet,
     )
 
 

@@ -3,7 +3,8 @@
 Wire formats: exchange-wire-formats.md §1, from developers.binance.com USDⓈ-M pages
 "websocket-market-streams", "Important-WebSocket-Change-Notice", "Mark-Price-Stream",
 "user-data-streams", "Event-Balance-and-Position-Update", "Event-Order-Update", "Event-Margin-Call",
-"Event-User-Data-Stream-Expired", "Position-Information-V2", "Account-Information-V2" and the
+"Event-User-Data-Stream-Expired", "Event-Account-Configuration-Update-previous-Leverage-Update",
+"Position-Information-V2", "Account-Information-V2", "Get-Current-Multi-Assets-Mode" and the
 "SIGNED Endpoint security" section of the REST general info.
 
 Streams:
@@ -25,13 +26,17 @@ Streams:
 
 Decisions:
 
-- Positions: ``ACCOUNT_UPDATE.a.P`` carries only changed legs (may be ``[]``). Hedge mode has LONG
-  and SHORT legs of one symbol while the canonical key is (account, instrument): the legs are kept
-  per (symbol, positionSide) and published netted (``_common.net_legs``: summed quantity, PnL-
-  preserving entry price). A SHORT leg is forced negative and a LONG positive. ``isolated_margin``
-  is the isolated wallet ``iw`` / ``isolatedWallet`` (excludes unrealised PnL, risk-definitions.md
-  "Margin"); None for cross. Leverage is not in ACCOUNT_UPDATE: it comes from ``positionRisk`` and
-  ``ACCOUNT_CONFIG_UPDATE`` and is remembered per symbol.
+- Positions: ``ACCOUNT_UPDATE.a.P`` carries only changed legs (may be ``[]``). Each leg is its own
+  canonical position, named by ``ps`` / ``positionSide``: ``BOTH`` (one-way mode) is
+  ``position_side`` "one_way" with the sign of ``pa``; hedge mode's ``LONG`` and ``SHORT`` are
+  "long" (quantity >= 0) and "short" (quantity <= 0). Binance sends a SHORT leg's ``pa`` /
+  ``positionAmt`` negative (doc examples ``"pa":"-10"`` and ``"positionAmt": "-10.000"``); the
+  sign is forced from the side whatever the wire holds. ``isolated_margin`` is the leg's isolated
+  wallet ``iw`` / ``isolatedWallet`` (excludes unrealised PnL, risk-definitions.md "Margin"); None
+  for cross. Leverage is not in ACCOUNT_UPDATE: it comes from ``positionRisk`` and
+  ``ACCOUNT_CONFIG_UPDATE`` ``ac`` and is remembered per symbol.
+- Account mode: ``ACCOUNT_CONFIG_UPDATE`` ``ai.j`` and ``GET /fapi/v1/multiAssetsMargin``
+  (``{"multiAssetsMargin": true}``) give an AccountModeEvent (Multi-Assets Mode on or off).
 - ``MARGIN_CALL`` carries no full state (and ``mt`` is ``"CROSSED"`` there): it emits nothing and
   asks for a resync, so positions are refreshed from REST in case one was liquidated meanwhile.
 - ``ORDER_TRADE_UPDATE`` with execution type TRADE or CALCULATED (liquidation) and a non-zero last
@@ -39,11 +44,14 @@ Decisions:
   commission ``n`` is in asset ``N``: counted 1:1 as USD when ``N`` is USDT, USDC or USD; any other
   asset (e.g. BNB fee discount) gives ``fee_usd = 0.0`` because the venue has no price for it, so
   such fees are under-reported.
-- Balances: ``B[].wb`` wallet balance per asset (includes isolated wallets; ``cw`` is the cross part).
-- Resync: signed ``GET /fapi/v2/positionRisk`` and ``GET /fapi/v2/account`` (HMAC-SHA256 hex of the
-  query string with ``recvWindow`` and ``timestamp``, ``X-MBX-APIKEY`` header). positionRisk lists
-  every symbol and, in hedge mode, both legs; positions are emitted for open symbols, the configured
-  symbols and symbols last reported open. REST snapshot events carry the receive time as event time.
+- Balances: ``B[].wb`` / ``walletBalance`` is the quantity (the wallet, isolated wallets included);
+  ``B[].cw`` / ``crossWalletBalance`` ("Cross Wallet Balance": the wallet without the isolated
+  wallets) is ``cross_wallet`` (None when absent).
+- Resync: signed ``GET /fapi/v2/positionRisk``, ``GET /fapi/v2/account`` and ``GET
+  /fapi/v1/multiAssetsMargin`` (HMAC-SHA256 hex of the query string with ``recvWindow`` and
+  ``timestamp``, ``X-MBX-APIKEY`` header). positionRisk lists every symbol and, in hedge mode,
+  both legs; positions are emitted for open legs, legs last reported open and (flat, every leg)
+  configured symbols with nothing open. REST snapshot events carry the receive time as event time.
 """
 
 from __future__ import annotations
@@ -53,7 +61,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from monitor.domain.events import Event, FillEvent, MarginMode, PriceEvent
+from monitor.domain.events import (
+    AccountModeEvent,
+    Event,
+    FillEvent,
+    MarginMode,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
@@ -71,9 +86,10 @@ from monitor.venues._common import (
     optional_number,
     optional_text,
     optional_time_ms,
-    position_event,
+    position_events,
     positive_or_none,
     required,
+    signed_quantity,
     text,
     time_ms,
 )
@@ -99,13 +115,18 @@ PRIVATE_STALE_AFTER_S = 3600.0
 LISTEN_KEY_PATH = "/fapi/v1/listenKey"
 POSITIONS_PATH = "/fapi/v2/positionRisk"
 ACCOUNT_PATH = "/fapi/v2/account"
+MULTI_ASSETS_PATH = "/fapi/v1/multiAssetsMargin"
 
 _SYMBOL = r"[A-Z0-9]{2,30}(?:_[0-9]{6})?"
 _LISTEN_KEY = re.compile(r"[A-Za-z0-9]{1,128}")
 _USD_FEE_ASSETS = frozenset({"USDT", "USDC", "USD"})
-_POSITION_SIDES = frozenset({"BOTH", "LONG", "SHORT"})
+_POSITION_SIDES: dict[str, PositionSide] = {"BOTH": "one_way", "LONG": "long", "SHORT": "short"}
 _FILL_EXECUTIONS = frozenset({"TRADE", "CALCULATED"})
-_SIBLING = {"LONG": "SHORT", "SHORT": "LONG"}
+
+
+def _side_of(key: str) -> PositionSide:
+    """The canonical leg of a ``ps`` / ``positionSide`` (checked by ``_leg`` before it is a key)."""
+    return _POSITION_SIDES[key]
 
 
 class BinanceUsdm(VenueSession):
@@ -126,7 +147,7 @@ class BinanceUsdm(VenueSession):
         self._start_session(NAME, symbols, _SYMBOL, account, catalog)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
-        self._book = PositionBook(_SIBLING.get)
+        self._book = PositionBook(_side_of)
         self._leverage: dict[str, float] = {}
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
             "markPriceUpdate": self._mark_price,
@@ -190,12 +211,14 @@ class BinanceUsdm(VenueSession):
         )
 
     def resync_requests(self, now_ms: int) -> tuple[HttpRequest, ...]:
-        """Signed ``positionRisk`` and ``account`` requests; none without an account."""
+        """Signed ``positionRisk``, ``account`` and ``multiAssetsMargin`` requests; none without an
+        account."""
         if self._credentials is None:
             return ()
         return (
             self._signed(POSITIONS_PATH, "positions", now_ms),
             self._signed(ACCOUNT_PATH, "balances", now_ms),
+            self._signed(MULTI_ASSETS_PATH, "account-mode", now_ms),
         )
 
     # -- frames ---------------------------------------------------------------------------------
@@ -237,7 +260,10 @@ class BinanceUsdm(VenueSession):
         ts = time_ms(obj, "E", "ACCOUNT_UPDATE")
         update = as_object(required(obj, "a", "ACCOUNT_UPDATE"), "ACCOUNT_UPDATE.a")
         events: list[Event] = [
-            balance_event(account, text(b, "a", "balance"), number(b, "wb", "balance"), ts, receive_ms)
+            balance_event(
+                account, text(b, "a", "balance"), number(b, "wb", "balance"), ts, receive_ms,
+                cross_wallet=optional_number(b, "cw", "balance"),
+            )
             for b in objects(update, "B", "ACCOUNT_UPDATE.a", default_empty=True)
         ]
         # Legs are ordered by the transaction time T (Binance: "order your updates using E/T").
@@ -249,11 +275,8 @@ class BinanceUsdm(VenueSession):
                 for p in objects(update, "P", "ACCOUNT_UPDATE.a", default_empty=True)
             )
         ]
-        netted, resync = self._book.apply(legs)
-        events.extend(
-            position_event(account, f"{NAME}:{symbol}", leg, ts, receive_ms) for symbol, leg in netted
-        )
-        return Parsed(events=tuple(events), resync=resync)
+        events.extend(position_events(account, NAME, self._book.apply(legs), ts, receive_ms))
+        return Parsed(events=tuple(events))
 
     def _stream_leg(self, p: JsonObject) -> tuple[str, str, Leg]:
         symbol = text(p, "s", "position")
@@ -302,27 +325,37 @@ class BinanceUsdm(VenueSession):
         return Parsed(reconnect_reason="listenKeyExpired")
 
     def _account_config_update(self, obj: JsonObject, receive_ms: int) -> Parsed:
-        """``{"e":"ACCOUNT_CONFIG_UPDATE","E":..,"ac":{"s":"BTCUSDT","l":25}}``: a leverage change."""
+        """``{"e":"ACCOUNT_CONFIG_UPDATE","E":..,"T":..,"ac":{"s":"BTCUSDT","l":25}}`` (a leverage
+        change: the symbol's legs again) or ``..,"ai":{"j":true}}`` (Multi-Assets Mode on or off:
+        an AccountModeEvent)."""
         account = self._require_account()
-        if "ac" not in obj:
+        if "ac" not in obj and "ai" not in obj:
             return Parsed(kind=FrameKind.IGNORED)
-        config = as_object(obj["ac"], "ACCOUNT_CONFIG_UPDATE.ac")
-        symbol = text(config, "s", "ACCOUNT_CONFIG_UPDATE.ac")
-        leverage = positive_or_none(number(config, "l", "ACCOUNT_CONFIG_UPDATE.ac"))
-        if leverage is None:
-            raise FrameError(f"{NAME}: ACCOUNT_CONFIG_UPDATE leverage must be > 0")
         ts = time_ms(obj, "E", "ACCOUNT_CONFIG_UPDATE")
-        self._leverage[symbol] = leverage
-        events = tuple(
-            position_event(account, f"{NAME}:{s}", leg, ts, receive_ms)
-            for s, leg in self._book.set_leverage(symbol, leverage)
-        )
-        return Parsed(events=events)
+        modes: list[Event] = []
+        if "ai" in obj:
+            config = as_object(obj["ai"], "ACCOUNT_CONFIG_UPDATE.ai")
+            modes.append(_account_mode(
+                account, required(config, "j", "ACCOUNT_CONFIG_UPDATE.ai"), "ACCOUNT_CONFIG_UPDATE.ai.j",
+                ts, receive_ms,
+            ))
+        positions: list[Event] = []
+        if "ac" in obj:
+            config = as_object(obj["ac"], "ACCOUNT_CONFIG_UPDATE.ac")
+            symbol = text(config, "s", "ACCOUNT_CONFIG_UPDATE.ac")
+            leverage = positive_or_none(number(config, "l", "ACCOUNT_CONFIG_UPDATE.ac"))
+            if leverage is None:
+                raise FrameError(f"{NAME}: ACCOUNT_CONFIG_UPDATE leverage must be > 0")
+            self._leverage[symbol] = leverage
+            positions.extend(position_events(
+                account, NAME, self._book.set_leverage(symbol, leverage), ts, receive_ms))
+        return Parsed(events=(*positions, *modes))
 
     # -- resync ---------------------------------------------------------------------------------
 
     def parse_resync(self, request: HttpRequest, body: bytes, receive_ms: int) -> tuple[Event, ...]:
-        """Full positions from ``positionRisk`` or wallet balances from ``account``."""
+        """Full positions from ``positionRisk``, wallet balances from ``account`` or the account's
+        Multi-Assets Mode from ``multiAssetsMargin``."""
         account = self._require_account()
         with frame_errors(NAME):
             payload = load_json(body, NAME)
@@ -338,9 +371,14 @@ class BinanceUsdm(VenueSession):
                     balance_event(
                         account, text(a, "asset", "asset"), number(a, "walletBalance", "asset"),
                         receive_ms, receive_ms,
+                        cross_wallet=optional_number(a, "crossWalletBalance", "asset"),
                     )
                     for a in objects(obj, "assets", "account response")
                 )
+            if request.purpose == "account-mode":
+                obj = as_object(payload, "multiAssetsMargin response")
+                value = required(obj, "multiAssetsMargin", "multiAssetsMargin response")
+                return (_account_mode(account, value, "multiAssetsMargin", receive_ms, receive_ms),)
         raise FrameError(f"{NAME}: unknown resync purpose {request.purpose!r}")
 
     def _positions_snapshot(
@@ -370,11 +408,8 @@ class BinanceUsdm(VenueSession):
                 updated_ms=optional_time_ms(row, "updateTime", "position") or 0,
             )))
         self._leverage = leverage
-        netted = self._book.load(legs, also=self._symbols)
-        return tuple(
-            position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
-            for symbol, leg in netted
-        )
+        published = self._book.load(legs, also=self._symbols)
+        return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -412,13 +447,24 @@ def _leg(
     *, side: str, quantity: float, entry: float, mode: MarginMode, isolated_wallet: float | None,
     leverage: float | None, updated_ms: int = 0,
 ) -> Leg:
-    """One leg; LONG legs are positive and SHORT legs negative whatever sign the venue sent."""
-    if side not in _POSITION_SIDES:
+    """One leg; LONG legs are positive and SHORT legs negative whatever sign the venue sent (the
+    documented SHORT legs carry a negative ``pa``/``positionAmt``), BOTH keeps the sign of ``pa``."""
+    canonical = _POSITION_SIDES.get(side)
+    if canonical is None:
         raise FrameError(f"{NAME}: position side must be BOTH, LONG or SHORT, got {side[:10]!r}")
-    if side == "LONG":
-        quantity = abs(quantity)
-    elif side == "SHORT":
-        quantity = -abs(quantity)
+    quantity = signed_quantity(quantity, canonical)
     if quantity == 0:
         entry = 0.0
     return Leg(quantity, entry, mode, isolated_wallet, leverage, updated_ms)
+
+
+def _account_mode(
+    account: AccountContext, value: object, what: str, ts_event_ms: int, ts_receive_ms: int
+) -> AccountModeEvent:
+    """Multi-Assets Mode (``true``) or Single-Asset Mode (``false``), a JSON boolean on the wire."""
+    if not isinstance(value, bool):
+        raise FrameError(f"{NAME}: {what} must be true or false")
+    return AccountModeEvent(
+        portfolio=account.portfolio, account=account.account, multi_asset_margin=value,
+        ts_event_ms=ts_event_ms, ts_receive_ms=ts_receive_ms,
+    )

@@ -31,7 +31,8 @@ Account stream ``...swap-market?listenKey=<key>``
     ``X-BX-APIKEY``); ``keepalive_request`` extends it every 30 minutes (``PUT``); the key lives 60
     minutes and ``{"e":"listenKeyExpired",..}`` asks the supervisor to reconnect with a new key.
 
-    * ``ACCOUNT_UPDATE``: ``a.B[]`` balances (``a`` asset, ``wb`` wallet balance) and ``a.P[]``
+    * ``ACCOUNT_UPDATE``: ``a.B[]`` balances (``a`` asset, ``wb`` wallet balance, ``cw`` "wallet
+      balance excluding isolated margin", the BalanceEvent's ``cross_wallet``) and ``a.P[]``
       changed positions (``s``, ``pa`` amount in base coin, ``ep`` entry, ``mt``
       ``isolated``/``cross``, ``iw`` isolated margin, ``ps`` ``LONG``/``SHORT``). ``pa`` is positive
       for SHORT in the official sample: the sign comes from ``ps`` (``BOTH``, seen only in bot
@@ -53,10 +54,11 @@ Conversions (risk-definitions.md "Contracts" and "Margin")
       BingX copies Binance's ``ACCOUNT_UPDATE`` schema, where ``iw`` is the isolated wallet
       *excluding* unrealised PnL; BingX does not state it (unverified), nor what REST
       ``initialMargin`` holds after margin is added or removed.
-    * Hedge mode: LONG and SHORT legs of one symbol share the canonical key (account, instrument);
-      the legs are kept per (symbol, ``ps``) and published netted (``_common.net_legs``: summed
-      quantity, PnL-preserving entry price ``sum(q_i * EP_i) / sum(q_i)``).
-    * Balances: wallet balance ``wb`` (WS) / ``balance`` (REST ``/openApi/swap/v3/user/balance``).
+    * Legs: ``ps`` (WS) / ``positionSide`` (REST) ``LONG`` and ``SHORT`` are the hedge-mode
+      ``position_side`` "long" (quantity >= 0) and "short" (<= 0), each published on its own;
+      ``BOTH`` is "one_way" with the sign of the amount.
+    * Balances: wallet balance ``wb`` (WS) / ``balance`` (REST ``/openApi/swap/v3/user/balance``);
+      the REST rows carry no cross wallet, so their ``cross_wallet`` is None.
 
 REST resync (``https://open-api.bingx.com``, signed): ``GET /openApi/swap/v2/user/positions`` and
 ``GET /openApi/swap/v3/user/balance``. The positions resync is full state: symbols that were open,
@@ -80,7 +82,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from monitor.domain.events import Event, MarginMode, PriceEvent
+from monitor.domain.events import Event, MarginMode, PositionSide, PriceEvent
 from monitor.domain.instruments import Catalog, CatalogError, tiers_with_cum
 from monitor.secrets import Secret
 from monitor.venues._common import (
@@ -100,9 +102,10 @@ from monitor.venues._common import (
     objects,
     optional_number,
     optional_time_ms,
-    position_event,
+    position_events,
     positive_or_none,
     required,
+    signed_quantity,
     text,
     time_ms,
 )
@@ -146,8 +149,7 @@ STALE_AFTER_S = 30.0
 _SYMBOL = r"[A-Z0-9]{1,30}-[A-Z0-9]{2,10}"
 _LISTEN_KEY = re.compile(r"[A-Za-z0-9]{1,128}")
 _GZIP_MAGIC = b"\x1f\x8b"
-_POSITION_SIDES = frozenset({"LONG", "SHORT", "BOTH"})
-_SIBLING = {"LONG": "SHORT", "SHORT": "LONG"}
+_POSITION_SIDES: dict[str, PositionSide] = {"LONG": "long", "SHORT": "short", "BOTH": "one_way"}
 
 
 def sign(secret: Secret, params: Iterable[tuple[str, str]]) -> str:
@@ -210,7 +212,7 @@ class BingxSwap(VenueSession):
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
         self._listen_key: str | None = None
-        self._book = PositionBook(_SIBLING.get)
+        self._book = PositionBook(_POSITION_SIDES.__getitem__)
         self._leverage: dict[tuple[str, str], float] = {}
         self._quotes: dict[str, _RestQuote] = {}
 
@@ -355,7 +357,10 @@ class BingxSwap(VenueSession):
         ts = time_ms(obj, "E", "ACCOUNT_UPDATE")
         update = as_object(required(obj, "a", "ACCOUNT_UPDATE"), "ACCOUNT_UPDATE.a")
         events: list[Event] = [
-            balance_event(account, text(b, "a", "balance"), number(b, "wb", "balance"), ts, receive_ms)
+            balance_event(
+                account, text(b, "a", "balance"), number(b, "wb", "balance"), ts, receive_ms,
+                cross_wallet=optional_number(b, "cw", "balance"),
+            )
             for b in objects(update, "B", "ACCOUNT_UPDATE.a", default_empty=True)
         ]
         legs = []
@@ -371,11 +376,8 @@ class BingxSwap(VenueSession):
                 isolated_margin=number(p, "iw", "position") if mode == "isolated" else None,
                 leverage=self._leverage.get((symbol, side)),
             )))
-        netted, resync = self._book.apply(legs)
-        events.extend(
-            position_event(account, f"{NAME}:{symbol}", leg, ts, receive_ms) for symbol, leg in netted
-        )
-        return Parsed(events=tuple(events), resync=resync)
+        events.extend(position_events(account, NAME, self._book.apply(legs), ts, receive_ms))
+        return Parsed(events=tuple(events))
 
     def _config_update(self, obj: JsonObject, receive_ms: int) -> Parsed:
         """``{"e":"ACCOUNT_CONFIG_UPDATE","E":..,"ac":{"s":"BTC-USDT","l":12,"S":9,"mt":"cross"}}``:
@@ -400,12 +402,8 @@ class BingxSwap(VenueSession):
             (symbol, side, replace(leg, leverage=self._leverage.get((symbol, side), leg.leverage)))
             for side, leg in legs.items()
         ]
-        netted, resync = self._book.apply(updates)
         ts = time_ms(obj, "E", "config update")
-        events = tuple(
-            position_event(account, f"{NAME}:{s}", leg, ts, receive_ms) for s, leg in netted
-        )
-        return Parsed(events=events, resync=resync)
+        return Parsed(events=tuple(position_events(account, NAME, self._book.apply(updates), ts, receive_ms)))
 
     # -- resync ---------------------------------------------------------------------------------
 
@@ -450,11 +448,8 @@ class BingxSwap(VenueSession):
                 leverage=row_leverage,
             )))
         self._leverage.update(leverage)
-        netted = self._book.load(legs, also=self._symbols)
-        return tuple(
-            position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
-            for symbol, leg in netted
-        )
+        published = self._book.load(legs, also=self._symbols)
+        return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
 
     def _balances_snapshot(
         self, account: AccountContext, data: object, receive_ms: int
@@ -536,13 +531,12 @@ def _leg(
     *, side: str, quantity: float, entry: float, mode: MarginMode, isolated_margin: float | None,
     leverage: float | None,
 ) -> Leg:
-    """One leg; LONG positive, SHORT negative whatever sign BingX sent, BOTH as sent."""
-    if side not in _POSITION_SIDES:
+    """One leg; LONG positive, SHORT negative whatever sign BingX sent (its documented SHORT leg
+    has ``pa`` "108.84300000", positive), BOTH as sent."""
+    canonical = _POSITION_SIDES.get(side)
+    if canonical is None:
         raise FrameError(f"{NAME}: position side must be LONG, SHORT or BOTH, got {side[:10]!r}")
-    if side == "LONG":
-        quantity = abs(quantity)
-    elif side == "SHORT":
-        quantity = -abs(quantity)
+    quantity = signed_quantity(quantity, canonical)
     if quantity == 0:
         entry = 0.0
         isolated_margin = None

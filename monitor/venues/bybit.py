@@ -21,14 +21,22 @@ Streams:
 - Heartbeat on both: ``{"op":"ping"}`` every 20 s; the pong is ``{"op":"ping","ret_msg":"pong",..}``
   on public and ``{"op":"pong",..}`` on private connections.
 
-Positions: ``size`` is unsigned with direction ``side`` (``Buy``/``Sell``, ``""`` or ``"None"`` when
-empty); quantity is in coin, i.e. contracts of size 1 as the catalog defines bybit linear contracts.
-Hedge mode has ``positionIdx`` 1 (buy side) and 2 (sell side) legs; they are kept per (symbol,
-positionIdx) and published netted (``_common.net_legs``). Margin mode: ``tradeMode`` 1 means isolated
-on classic accounts; unified accounts always send 0 and set the mode account-wide, read from
-``GET /v5/account/info`` ``marginMode`` (``ISOLATED_MARGIN`` = isolated). ``isolated_margin`` is
-``positionBalance`` ("Position margin": the margin allocated to the position, without unrealised
-PnL, in the settlement coin), None for cross. ``leverage`` ``""`` (portfolio margin) is None.
+Positions (docs/v5/position/position.mdx and websocket/private/position.mdx): ``size`` is unsigned
+with direction ``side`` (``Buy``/``Sell``, ``""`` or ``"None"`` when empty); quantity is in coin,
+i.e. contracts of size 1 as the catalog defines bybit linear contracts. ``positionIdx`` names the
+leg: 0 (one-way mode) is ``position_side`` "one_way", signed by ``side``; 1 ("Buy side of both side
+mode") is "long" and 2 ("Sell side") "short", each published on its own (a ``side`` contradicting
+the index is refused). Margin mode: ``tradeMode`` 0 cross / 1 isolated on classic accounts and
+for inverse on unified ones; unified accounts otherwise always send 0 ("depreciated") and set the
+mode account-wide, read from ``GET /v5/account/info`` ``marginMode`` (``ISOLATED_MARGIN`` =
+isolated). ``isolated_margin`` is ``positionBalance`` ("Position margin"), not ``positionIM``
+("Initial margin"): Bybit's help article "Position Margin" gives "Position margin (isolated margin
+mode) = initial margin + fee to close", the margin placed into the isolated position (added
+margin included, unrealised PnL not, which is ``unrealisedPnl``), in the settlement coin; None
+for cross. ``leverage`` ``""`` (portfolio margin) is None. ``risk_limit_value`` is
+``riskLimitValue`` ("Risk limit value corresponding to riskId", in the settlement coin: USDT for
+linear, e.g. "2000000", the coin for inverse, e.g. "150"), None unless positive (portfolio margin
+sends ``""`` on the stream and "0" on REST: "risk limit rules are invalid").
 
 Balances: the ``wallet`` topic's ``coin[].walletBalance`` (excludes unrealised PnL).
 
@@ -47,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from monitor.domain.events import Event, MarginMode, PriceEvent
+from monitor.domain.events import Event, MarginMode, PositionSide, PriceEvent
 from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
@@ -65,7 +73,7 @@ from monitor.venues._common import (
     optional_number,
     optional_text,
     optional_time_ms,
-    position_event,
+    position_events,
     positive_or_none,
     required,
     text,
@@ -104,7 +112,8 @@ POSITION_QUERIES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 _SYMBOL = r"[A-Z0-9][A-Z0-9-]{1,30}"
 _POSITION_PURPOSES = frozenset(purpose for purpose, _ in POSITION_QUERIES)
 _PRICE_FIELDS = frozenset({"markPrice", "indexPrice", "fundingRate", "nextFundingTime"})
-_SIBLING = {"1": "2", "2": "1"}
+_POSITION_SIDES: dict[str, PositionSide] = {"0": "one_way", "1": "long", "2": "short"}
+_SIDE_OF_INDEX = {"1": "Buy", "2": "Sell"}
 _FUTURES_CATEGORIES = frozenset({"linear", "inverse"})
 
 
@@ -128,7 +137,7 @@ class Bybit(VenueSession):
         self._rest = rest_base_url.rstrip("/")
         self._tickers: dict[str, dict[str, object]] = {}
         self._inverse: set[str] = set()
-        self._book = PositionBook(_SIBLING.get, lambda symbol: symbol in self._inverse)
+        self._book = PositionBook(_POSITION_SIDES.__getitem__, lambda symbol: symbol in self._inverse)
         self._account_isolated = False
         self._pending_lists: set[str] = set()
         self._pending_legs: list[tuple[str, str, Leg]] = []
@@ -266,11 +275,7 @@ class Bybit(VenueSession):
             leg for p in objects(obj, "data", "position")
             if (leg := self._leg(p, entry_field="entryPrice")) is not None
         ]
-        netted, resync = self._book.apply(legs)
-        events = tuple(
-            position_event(account, f"{NAME}:{symbol}", leg, ts, receive_ms) for symbol, leg in netted
-        )
-        return Parsed(events=events, resync=resync)
+        return Parsed(events=tuple(position_events(account, NAME, self._book.apply(legs), ts, receive_ms)))
 
     def _wallet(self, obj: JsonObject, receive_ms: int) -> Parsed:
         """``{"topic":"wallet","creationTime":..,"data":[{"coin":[{"coin","walletBalance",..}],..}]}``."""
@@ -286,9 +291,9 @@ class Bybit(VenueSession):
         symbol = text(p, "symbol", "position")
         if category == "inverse":
             self._inverse.add(symbol)
-        index = integer(p, "positionIdx", "position")
-        if index not in (0, 1, 2):
-            raise FrameError(f"{NAME}: positionIdx must be 0, 1 or 2, got {index}")
+        index = str(integer(p, "positionIdx", "position"))
+        if index not in _POSITION_SIDES:
+            raise FrameError(f"{NAME}: positionIdx must be 0, 1 or 2, got {index[:20]}")
         side = optional_text(p, "side", "position") or ""
         size = number(p, "size", "position")
         if side == "Buy":
@@ -299,6 +304,8 @@ class Bybit(VenueSession):
             quantity = 0.0
         else:
             raise FrameError(f"{NAME}: position side {side[:10]!r} does not fit size {size}")
+        if quantity != 0 and _SIDE_OF_INDEX.get(index, side) != side:
+            raise FrameError(f"{NAME}: positionIdx {index} cannot hold a {side} position")
         isolated = self._account_isolated or optional_number(p, "tradeMode", "position") == 1
         mode: MarginMode = "isolated" if isolated else "cross"
         leg = Leg(
@@ -308,8 +315,9 @@ class Bybit(VenueSession):
             isolated_margin=optional_number(p, "positionBalance", "position") if isolated else None,
             leverage=positive_or_none(optional_number(p, "leverage", "position")),
             updated_ms=optional_time_ms(p, "updatedTime", "position") or 0,
+            risk_limit_value=positive_or_none(optional_number(p, "riskLimitValue", "position")),
         )
-        return symbol, str(index), leg
+        return symbol, index, leg
 
     # -- resync ---------------------------------------------------------------------------------
 
@@ -352,10 +360,8 @@ class Bybit(VenueSession):
         if self._pending_lists:
             return ()
         legs, self._pending_legs = self._pending_legs, []
-        return tuple(
-            position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
-            for symbol, leg in self._book.load(legs, also=self._symbols)
-        )
+        published = self._book.load(legs, also=self._symbols)
+        return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
 
     # -- helpers --------------------------------------------------------------------------------
 

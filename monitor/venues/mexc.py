@@ -35,16 +35,22 @@ Private: the login frame ``{"method":"login","param":{"apiKey":..,"reqTime":"<ms
       is preferred when present), ``leverage``, ``im``.
     * ``isolated_margin`` = ``im``, the isolated position's current margin. MEXC reports unrealised
       PnL separately (``pnl``), so ``im`` is taken to exclude it (not stated by MEXC: unverified).
-    * Hedge mode: a symbol's long and short legs (``positionType``; MEXC: "key positions by
-      positionId, or by symbol plus positionType") share the canonical key, so they are kept per
-      leg and published netted (``_common.net_legs``). ``push.personal.position.mode``
-      (``positionMode`` 1 hedge, 2 one-way) tells whether a leg has a sibling.
+    * Legs: positions are keyed by symbol plus ``positionType`` (MEXC: "key positions by
+      positionId, or by symbol plus positionType"). In hedge mode (``positionMode`` 1) they are
+      the ``position_side`` "long" (1) and "short" (2, quantity negative) legs, each published on
+      its own; in one-way mode (``positionMode`` 2, from ``push.personal.position.mode``) the one
+      position of a symbol is "one_way", long or short by ``positionType``. Until the mode is
+      pushed, hedge mode is assumed (the resync does not call ``GET
+      /api/v1/private/position/position_mode``); a mode push that changes the mapping publishes
+      the known legs again under their new side and closes them under the old one.
     * ``push.personal.asset``: a BalanceEvent of ``currency`` whose wallet balance is derived as
       ``availableBalance + frozenBalance + positionMargin`` (MEXC publishes no wallet field; the
       ``bonus`` is excluded; unverified against a live account). REST ``/account/assets`` rows are
       read the same way.
     * ``push.personal.risk.limit`` (``level``, ``maxVol``, ``mmr``, ``imr``, ``maxLeverage``) is kept
-      in ``MexcContract.risk_limits`` per (symbol, side); it emits no event.
+      in ``MexcContract.risk_limits`` per (symbol, side); it emits no event. Its cap ``maxVol`` is
+      a contract count, not the notional value ``PositionEvent.risk_limit_value`` holds, so MEXC
+      positions carry None there.
     * Order, deal, ADL-level and liquidation-risk pushes are ignored.
 
 REST (``https://contract.mexc.com``): headers ``ApiKey``, ``Request-Time``, ``Signature`` = hex
@@ -67,7 +73,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
-from monitor.domain.events import Event, MarginMode, PriceEvent
+from monitor.domain.events import Event, MarginMode, PositionSide, PriceEvent
 from monitor.domain.instruments import Catalog
 from monitor.secrets import Secret
 from monitor.venues._common import (
@@ -86,7 +92,7 @@ from monitor.venues._common import (
     number,
     optional_number,
     optional_time_ms,
-    position_event,
+    position_events,
     positive_or_none,
     required,
     text,
@@ -129,8 +135,7 @@ STALE_AFTER_S = 45.0
 _SYMBOL = r"[A-Z0-9]{1,30}_[A-Z0-9]{2,10}"
 _PRICE_TOPICS = ("fair.price", "index.price", "funding.rate")
 _GZIP_MAGIC = b"\x1f\x8b"
-_LEG_KEYS = {1: "long", 2: "short"}
-_SIBLING = {"long": "short", "short": "long"}
+_LEG_SIDES: dict[str, PositionSide] = {"long": "long", "short": "short"}
 _HEDGE, _ONE_WAY = 1, 2
 
 Side = Literal["long", "short"]
@@ -221,7 +226,7 @@ class MexcContract(VenueSession):
         self._rest = rest_base_url.rstrip("/")
         self._quotes: dict[str, _Quote] = {}
         self._position_mode: int | None = None
-        self._book = PositionBook(self._sibling)
+        self._book = PositionBook(self._side_of)
         self._logged_in = False
         self._risk_limits: dict[tuple[str, Side], RiskLimit] = {}
         self._handlers: dict[str, Callable[[JsonObject, JsonObject, int], Parsed]] = {
@@ -378,12 +383,9 @@ class MexcContract(VenueSession):
     def _position(self, data: JsonObject, obj: JsonObject, receive_ms: int) -> Parsed:
         """``push.personal.position``: one leg, full state (``state`` 3 = closed)."""
         account = self._require_account()
-        netted, resync = self._book.apply([_position_leg(data)])
         ts = time_ms(obj, "ts", "position")
-        events = tuple(
-            position_event(account, f"{NAME}:{symbol}", leg, ts, receive_ms) for symbol, leg in netted
-        )
-        return Parsed(events=events, resync=resync)
+        published = self._book.apply([_position_leg(data)])
+        return Parsed(events=tuple(position_events(account, NAME, published, ts, receive_ms)))
 
     def _asset(self, data: JsonObject, obj: JsonObject, receive_ms: int) -> Parsed:
         """``push.personal.asset`` ``{"currency","availableBalance","frozenBalance","positionMargin",
@@ -397,17 +399,23 @@ class MexcContract(VenueSession):
         self._risk_limits[(limit.symbol, limit.side)] = limit
         return Parsed()
 
-    def _position_mode_push(self, data: JsonObject, obj: JsonObject, receive_ms: int) -> Parsed:  # noqa: ARG002 -- handler signature
-        """``push.personal.position.mode`` ``{"positionMode":1|2}`` (1 hedge, 2 one-way)."""
+    def _position_mode_push(self, data: JsonObject, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``push.personal.position.mode`` ``{"positionMode":1|2}`` (1 hedge, 2 one-way): a change
+        of the leg mapping publishes the known legs again (closed under their former side)."""
         mode = integer(data, "positionMode", "position mode")
         if mode not in (_HEDGE, _ONE_WAY):
             raise FrameError(f"{NAME}: positionMode must be 1 or 2, got {mode}")
+        ts = time_ms(obj, "ts", "position mode")
+        was_one_way = self._position_mode == _ONE_WAY
         self._position_mode = mode
-        return Parsed()
+        if was_one_way == (mode == _ONE_WAY) or self._account is None:
+            return Parsed()
+        published = self._book.refresh()
+        return Parsed(events=tuple(position_events(self._account, NAME, published, ts, receive_ms)))
 
-    def _sibling(self, key: str) -> str | None:
-        """The other leg of a hedge pair; none in one-way mode."""
-        return None if self._position_mode == _ONE_WAY else _SIBLING.get(key)
+    def _side_of(self, key: str) -> PositionSide:
+        """The canonical leg of a ``long``/``short`` key: itself in hedge mode, one-way otherwise."""
+        return "one_way" if self._position_mode == _ONE_WAY else _LEG_SIDES[key]
 
     # -- resync ---------------------------------------------------------------------------------
 
@@ -419,10 +427,8 @@ class MexcContract(VenueSession):
                 account = self._require_account()
                 rows = as_list(data if data is not None else [], "open_positions data")
                 legs = [_position_leg(as_object(row, "position")) for row in rows]
-                return tuple(
-                    position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
-                    for symbol, leg in self._book.load(legs, also=self._symbols)
-                )
+                published = self._book.load(legs, also=self._symbols)
+                return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
             if request.purpose == PURPOSE_BALANCES:
                 account = self._require_account()
                 rows = [data] if isinstance(data, dict) else as_list(data, "assets data")

@@ -26,16 +26,22 @@ Streams:
   reconnect.
 
 Positions: ``pos`` is in contracts (``ctVal`` each, from the catalog; e.g. 0.01 BTC for
-BTC-USDT-SWAP), signed in net mode (``posSide`` net); in long/short mode the direction comes from
-``posSide``. Legs are kept per (instId, posSide/mgnMode) and published netted (``_common.net_legs``;
-inverse contracts, catalog kind or quote ``USD``, net their entry harmonically). ``isolated_margin``
-is ``margin``, the margin allocated to an isolated position in the margin currency ``ccy`` (the base
-coin for inverse, USDT for USDT-margined). It excludes unrealised PnL: in the documented example,
-``margin`` 0.0003896645 ETH = 1 contract * 10 USD / 2566.31 avgPx / 10x leverage, while ``upl`` is
-reported separately. Cross positions: None. Only SWAP and FUTURES positions are read. A ``snapshot``
-(the push after subscribing and the regular pushes, paged by ``curPage``/``lastPage``) is complete:
-a position absent from it is closed. ``event_update`` pushes carry only the changed positions; a
-full close arrives as ``pos`` "0". Event time: ``pTime`` (push time), else ``uTime``.
+BTC-USDT-SWAP). ``posSide`` names the leg (Trading Account "Get positions": "``long``, ``pos`` is
+positive; ``short``, ``pos`` is positive; ``net``: positive ``pos`` means long position and negative
+``pos`` means short position"): ``net`` is ``position_side`` "one_way" with the sign of ``pos``,
+``long``/``short`` (long/short mode) are the "long" and "short" legs, the short leg's quantity made
+negative. Legs are kept per (instId, posSide/mgnMode); a cross and an isolated position of one
+instrument and side are one canonical leg and are netted (``_common.net_legs``; inverse contracts,
+catalog kind or quote ``USD``, net their entry harmonically). ``isolated_margin`` is ``margin``
+("Margin, can be added or reduced. Only applicable to isolated"), the margin allocated to an
+isolated position in the margin currency ``ccy`` (the base coin for inverse, USDT for
+USDT-margined). It is the isolated wallet without unrealised PnL, as the canonical field is, so it
+is taken as sent: in the documented example ``margin`` 0.0003896645377994 ETH = 1 contract * 10 USD
+/ 2566.31 avgPx / 10x leverage, while ``upl`` is reported apart. Cross positions: None. Only SWAP
+and FUTURES positions are read. A ``snapshot`` (the push after subscribing and the regular pushes,
+paged by ``curPage``/``lastPage``) is complete: a position absent from it is closed.
+``event_update`` pushes carry only the changed positions; a full close arrives as ``pos`` "0".
+Event time: ``pTime`` (push time), else ``uTime``.
 
 Balances: ``account`` channel ``details[].cashBal`` per currency (cash balance, without unrealised
 PnL); after the snapshot only changed currencies are pushed, each with its full state.
@@ -52,7 +58,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from monitor.domain.events import Event, MarginMode, PriceEvent
+from monitor.domain.events import Event, MarginMode, PositionSide, PriceEvent
 from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
@@ -70,9 +76,10 @@ from monitor.venues._common import (
     optional_number,
     optional_text,
     optional_time_ms,
-    position_event,
+    position_events,
     positive_or_none,
     required,
+    signed_quantity,
     text,
     time_ms,
 )
@@ -105,8 +112,7 @@ BALANCE_PATH = "/api/v5/account/balance"
 
 _SYMBOL = r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}(?:-[A-Z0-9]{1,20})?"
 _FUTURES_TYPES = frozenset({"SWAP", "FUTURES"})
-_POSITION_SIDES = frozenset({"net", "long", "short"})
-_OPPOSITE = {"long": "short", "short": "long"}
+_POSITION_SIDES: dict[str, PositionSide] = {"net": "one_way", "long": "long", "short": "short"}
 
 
 def index_id(symbol: str) -> str:
@@ -115,10 +121,9 @@ def index_id(symbol: str) -> str:
     return f"{base}-{quote}"
 
 
-def _sibling(key: str) -> str | None:
-    side, _, mode = key.partition("/")
-    opposite = _OPPOSITE.get(side)
-    return f"{opposite}/{mode}" if opposite else None
+def _side_of(key: str) -> PositionSide:
+    """The canonical leg of a ``posSide/mgnMode`` key (``posSide`` checked by ``_leg``)."""
+    return _POSITION_SIDES[key.partition("/")[0]]
 
 
 class Okx(VenueSession):
@@ -143,7 +148,7 @@ class Okx(VenueSession):
         self._rest = rest_base_url.rstrip("/")
         self._funding: dict[str, tuple[float, int | None]] = {}
         self._index: dict[str, float] = {}
-        self._book = PositionBook(_sibling, self._is_inverse)
+        self._book = PositionBook(_side_of, self._is_inverse)
         self._snapshot_pages: list[tuple[str, str, Leg]] = []
         self._awaiting_login = False
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
@@ -330,14 +335,10 @@ class Okx(VenueSession):
             if obj.get("lastPage") is False:
                 return Parsed()
             pages, self._snapshot_pages = self._snapshot_pages, []
-            netted = self._book.load(pages, also=self._private_symbols())
-            resync = False
+            published = self._book.load(pages, also=self._private_symbols())
         else:
-            netted, resync = self._book.apply(legs)
-        events = tuple(
-            position_event(account, f"{NAME}:{symbol}", leg, ts, receive_ms) for symbol, leg in netted
-        )
-        return Parsed(events=events, resync=resync)
+            published = self._book.apply(legs)
+        return Parsed(events=tuple(position_events(account, NAME, published, ts, receive_ms)))
 
     def _account_push(self, obj: JsonObject, receive_ms: int) -> Parsed:
         """``{"data":[{"uTime":..,"details":[{"ccy","cashBal","uTime",..}]}]}``."""
@@ -357,10 +358,8 @@ class Okx(VenueSession):
             data = objects(obj, "data", f"{request.purpose} response")
             if request.purpose == "positions":
                 legs = [leg for item in data if (leg := _leg(item)) is not None]
-                return tuple(
-                    position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
-                    for symbol, leg in self._book.load(legs, also=self._private_symbols())
-                )
+                published = self._book.load(legs, also=self._private_symbols())
+                return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
             if request.purpose == "balances":
                 return _balance_events(account, data, receive_ms, receive_ms)
         raise FrameError(f"{NAME}: unknown resync purpose {request.purpose!r}")
@@ -401,11 +400,12 @@ def _leg(item: JsonObject) -> tuple[str, str, Leg] | None:
         return None
     symbol = text(item, "instId", "position")
     side = text(item, "posSide", "position")
-    if side not in _POSITION_SIDES:
+    canonical = _POSITION_SIDES.get(side)
+    if canonical is None:
         raise FrameError(f"{NAME}: posSide must be net, long or short, got {side[:10]!r}")
     mode: MarginMode = margin_mode(text(item, "mgnMode", "position"), "position")
-    pos = number(item, "pos", "position")
-    quantity = {"net": pos, "long": abs(pos), "short": -abs(pos)}[side]
+    # long/short mode sends ``pos`` positive for both legs: the short leg is made negative
+    quantity = signed_quantity(number(item, "pos", "position"), canonical)
     leg = Leg(
         quantity=quantity,
         entry_price=number(item, "avgPx", "position") if quantity else 0.0,

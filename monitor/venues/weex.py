@@ -42,9 +42,13 @@ Conversions
       negative for SHORT. Entry price = ``openValue / size`` (ccxt; the push has no entry field).
     * ``isolated_margin`` = ``isolatedMargin`` of ISOLATED legs, taken as margin excluding
       unrealised PnL (the push carries no PnL at all; unverified).
-    * Hedge mode: legs per (symbol, side), or per position ``id`` in SEPARATED mode, published
-      netted (``_common.net_legs``). A closed position's push is undocumented: ``size`` 0 is
-      read as closed, and the REST resync (full state) corrects anything else.
+    * Legs: WEEX's pages show only ``side`` LONG/SHORT (no one-way mode was found), so every
+      position is a hedge-mode leg, ``position_side`` "long" or "short" (the short quantity
+      negative), each published on its own. Legs are kept per (symbol, side), or per position
+      ``id`` in SEPARATED mode (one position per opening order), whose positions of one side are
+      netted into that side's leg (``_common.net_legs``). A closed position's push is
+      undocumented: ``size`` 0 is read as closed, and the REST resync (full state) corrects
+      anything else.
 
 Docs versus samples: the V2 field tables say ``isAutoAppendIsolatedMargin`` and ``isLiquidating``
 where the samples have ``autoAppendIsolatedMargin`` and ``liquidating``; neither is used here, and
@@ -67,7 +71,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from monitor.domain.events import Event, MarginMode, PriceEvent
+from monitor.domain.events import Event, MarginMode, PositionSide, PriceEvent
 from monitor.domain.instruments import Catalog
 from monitor.secrets import Secret
 from monitor.venues._common import (
@@ -87,7 +91,7 @@ from monitor.venues._common import (
     objects,
     optional_number,
     optional_time_ms,
-    position_event,
+    position_events,
     positive_or_none,
     required,
     text,
@@ -128,8 +132,7 @@ ApiVersion = Literal["v3", "v2"]
 
 _SYMBOL = r"[A-Z0-9]{2,30}"
 _V2_PREFIX = "cmt_"
-_SIBLING = {"LONG": "SHORT", "SHORT": "LONG"}
-_SIDES = frozenset({"LONG", "SHORT"})
+_SIDES: dict[str, PositionSide] = {"LONG": "long", "SHORT": "short"}
 _POSITION_EVENTS = frozenset({"positions", "position"})
 
 
@@ -190,7 +193,7 @@ class WeexFutures(VenueSession):
         self._version: ApiVersion = api_version
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
-        self._book = PositionBook(_SIBLING.get)
+        self._book = PositionBook(_side_of)
         self._quotes: dict[str, _RestQuote] = {}
         self._request_id = 0
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
@@ -353,11 +356,8 @@ class WeexFutures(VenueSession):
 
     def _positions(self, items: Sequence[JsonObject], ts: int, receive_ms: int) -> Parsed:
         account = self._require_account()
-        netted, resync = self._book.apply([_position_leg(item) for item in items])
-        events = tuple(
-            position_event(account, f"{NAME}:{symbol}", leg, ts, receive_ms) for symbol, leg in netted
-        )
-        return Parsed(events=events, resync=resync)
+        published = self._book.apply([_position_leg(item) for item in items])
+        return Parsed(events=tuple(position_events(account, NAME, published, ts, receive_ms)))
 
     def _account_push(self, obj: JsonObject, receive_ms: int) -> Parsed:  # noqa: ARG002 -- handler signature
         """A collateral-ledger push (module docstring): no event, ask for the REST balances."""
@@ -373,10 +373,8 @@ class WeexFutures(VenueSession):
             if request.purpose == PURPOSE_POSITIONS:
                 account = self._require_account()
                 legs = [_position_leg(as_object(item, "position")) for item in as_list(data, "positions")]
-                return tuple(
-                    position_event(account, f"{NAME}:{symbol}", leg, receive_ms, receive_ms)
-                    for symbol, leg in self._book.load(legs, also=self._symbols)
-                )
+                published = self._book.load(legs, also=self._symbols)
+                return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
             if request.purpose == PURPOSE_BALANCES:
                 account = self._require_account()
                 return tuple(
@@ -449,6 +447,11 @@ class WeexFutures(VenueSession):
         )
 
 
+def _side_of(key: str) -> PositionSide:
+    """The canonical leg of a ``LONG``/``SHORT`` (or ``SIDE:id``) key, checked by ``_position_leg``."""
+    return _SIDES[key.partition(":")[0]]
+
+
 def _v2_id(symbol: str) -> str:
     return f"{_V2_PREFIX}{symbol.lower()}"
 
@@ -483,7 +486,7 @@ def _position_leg(item: JsonObject) -> tuple[str, str, Leg]:
     leverage = positive_or_none(optional_number(item, "leverage", "position"))
     key = side
     if item.get("separatedMode") == "SEPARATED":
-        # one position per opening order: key by id, no hedge sibling
+        # one position per opening order: key by id, netted with the side's other positions
         key = f"{side}:{_position_id(item)}"
     return symbol, key, Leg(quantity, entry, mode, isolated_margin, leverage)
 

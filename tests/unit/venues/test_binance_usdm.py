@@ -8,7 +8,15 @@ import json
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, FillEvent, PositionEvent, PriceEvent
+from monitor.codec import decode, encode_event
+from monitor.domain.events import (
+    AccountModeEvent,
+    BalanceEvent,
+    FillEvent,
+    PositionEvent,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.venues.base import MAX_FRAME_BYTES, MAX_LIST_ITEMS, FrameError, FrameKind, Venue
 from monitor.venues.binance_usdm import BinanceUsdm
 from tests.unit.venues._support import (
@@ -30,18 +38,23 @@ def venue(symbols: tuple[str, ...] = ("BTCUSDT",), *, private: bool = True) -> B
 
 
 def position(instrument: str, quantity: float, entry: float, mode: str, margin: float | None,
-             leverage: float | None, ts: int) -> PositionEvent:
-    """The expected canonical position of the canary account."""
+             leverage: float | None, ts: int, side: PositionSide = "one_way") -> PositionEvent:
+    """The expected canonical position (one leg) of the canary account."""
     return PositionEvent(
         portfolio="alice", account="acct-1", instrument=instrument, quantity=quantity,
         entry_price=entry, leverage=leverage, margin_mode=mode,  # type: ignore[arg-type]
-        isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS,
+        isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS, position_side=side,
     )
 
 
-def balance(asset: str, quantity: float, ts: int) -> BalanceEvent:
+def flat(instrument: str, side: PositionSide, ts: int = RECEIVE_MS) -> PositionEvent:
+    """A flat leg no snapshot row describes (cross, no leverage)."""
+    return position(instrument, 0.0, 0.0, "cross", None, None, ts, side)
+
+
+def balance(asset: str, quantity: float, ts: int, cross_wallet: float | None) -> BalanceEvent:
     """The expected canonical balance of the canary account."""
-    return BalanceEvent("alice", "acct-1", asset, quantity, ts, RECEIVE_MS)
+    return BalanceEvent("alice", "acct-1", asset, quantity, ts, RECEIVE_MS, cross_wallet)
 
 
 def test_is_a_venue() -> None:
@@ -96,60 +109,85 @@ def test_book_ticker_and_subscription_ack_emit_nothing() -> None:
     assert (ack.kind, ack.events) == (FrameKind.ACK, ())
 
 
-def test_account_update_hedge_legs_are_netted() -> None:
-    """The documented ACCOUNT_UPDATE gives both balances and one netted BTCUSDT position."""
+def test_account_update_hedge_example_gives_two_legs_and_cross_wallets() -> None:
+    """The documented ACCOUNT_UPDATE (hedge mode): balances with their cross wallets, the flat
+    BOTH leg, and the LONG and SHORT legs as two positions with their own isolated wallets."""
     parsed = venue().parse("private", fixture_text("binance_usdm_ACCOUNT_UPDATE.json"), RECEIVE_MS)
     ts = 1564745798939
+    # B[]: USDT wb "122624.12345678" cw "100.12345678"; BUSD wb "1.00000000" cw "0.00000000"
     assert parsed.events[:2] == (
-        balance("USDT", 122624.12345678, ts),
-        balance("BUSD", 1.0, ts),
+        balance("USDT", 122624.12345678, ts, 100.12345678),
+        balance("BUSD", 1.0, ts, 0.0),
     )
-    (netted,) = parsed.events[2:]
-    assert isinstance(netted, PositionEvent)
-    # LONG 20 + SHORT -10 (+ BOTH 0) = 10 contracts
-    assert netted.quantity == 10.0
-    # PnL-preserving entry: (20 * 6563.665 + (-10) * 6563.86) / 10 = 65634.7 / 10 = 6563.47
-    assert netted.entry_price == pytest.approx(6563.47, abs=1e-9)
-    # isolated wallets: 0 + 13200.70726908 + 6570.42511771 = 19771.13238679
-    assert netted.isolated_margin == pytest.approx(19771.13238679, abs=1e-8)
-    assert (netted.instrument, netted.margin_mode, netted.leverage, netted.ts_event_ms) == (
-        "binance:BTCUSDT", "isolated", None, ts,
+    assert parsed.events[2:] == (
+        # ps "BOTH", pa "0", mt "isolated", iw "0.00000000": the one-way leg is flat
+        position("binance:BTCUSDT", 0.0, 0.0, "isolated", 0.0, None, ts, "one_way"),
+        # ps "LONG", pa "20", ep "6563.66500", iw "13200.70726908"
+        position("binance:BTCUSDT", 20.0, 6563.665, "isolated", 13200.70726908, None, ts, "long"),
+        # ps "SHORT": the wire has pa "-10" (negative in hedge mode too), ep "6563.86000",
+        # iw "6570.42511771"; the short leg is -10 whatever the sign on the wire
+        position("binance:BTCUSDT", -10.0, 6563.86, "isolated", 6570.42511771, None, ts, "short"),
     )
     assert not parsed.resync
 
 
-def test_account_update_open_and_closed_captures() -> None:
-    """Real captures: an opened one-way position and its close with ``pa`` "0"."""
+def test_parsed_legs_balances_and_account_mode_survive_the_topic_codec() -> None:
+    """The hedge example's events and an account mode decode (v2) to the events that were encoded."""
+    subject = venue()
+    events = [
+        *subject.parse("private", fixture_text("binance_usdm_ACCOUNT_UPDATE.json"), RECEIVE_MS).events,
+        *subject.parse(
+            "private", fixture_text("binance_usdm_ACCOUNT_CONFIG_UPDATE_multi_assets.json"), RECEIVE_MS
+        ).events,
+    ]
+    assert [decode(encode_event(event)) for event in events] == events
+    assert [getattr(event, "position_side", None) for event in events] == [
+        None, None, "one_way", "long", "short", None,
+    ]
+
+
+def test_account_update_open_and_closed_captures_are_one_way() -> None:
+    """Real captures (``ps`` BOTH): an opened one-way position and its close with ``pa`` "0"."""
     subject = venue()
     opened = subject.parse(
         "private", fixture_text("binance_usdm_ACCOUNT_UPDATE_open_thirdparty_capture.json"), RECEIVE_MS
     )
+    # wb = cw = "19.27388055"; pa "300", ep "0.02", mt "cross"
     assert opened.events == (
-        balance("USDT", 19.27388055, 1704388422173),
-        position("binance:ACHUSDT", 300.0, 0.02, "cross", None, None, 1704388422173),
+        balance("USDT", 19.27388055, 1704388422173, 19.27388055),
+        position("binance:ACHUSDT", 300.0, 0.02, "cross", None, None, 1704388422173, "one_way"),
     )
     closed = subject.parse(
         "private", fixture_text("binance_usdm_ACCOUNT_UPDATE_closed_thirdparty_capture.json"),
         RECEIVE_MS,
     )
     assert closed.events == (
-        balance("USDT", 19.26788205, 1704388431287),
-        position("binance:ACHUSDT", 0.0, 0.0, "cross", None, None, 1704388431287),
+        balance("USDT", 19.26788205, 1704388431287, 19.26788205),
+        position("binance:ACHUSDT", 0.0, 0.0, "cross", None, None, 1704388431287, "one_way"),
     )
 
 
 def test_account_update_with_empty_positions_is_balances_only() -> None:
-    """``"P":[]`` (a deposit) yields only the balance."""
+    """``"P":[]`` (a deposit) yields only the balance (wb = cw = "5735.79804855")."""
     parsed = venue().parse(
         "private", fixture_text("binance_usdm_ACCOUNT_UPDATE_deposit_emptyP_thirdparty_capture.json"),
         RECEIVE_MS,
     )
-    assert parsed.events == (balance("USDT", 5735.79804855, 1688396711123),)
+    assert parsed.events == (balance("USDT", 5735.79804855, 1688396711123, 5735.79804855),)
     assert not parsed.resync
 
 
-def test_hedge_leg_with_unknown_sibling_waits_for_resync() -> None:
-    """A lone LONG leg waits for a resync before any snapshot and is netted after one."""
+def test_balance_without_cross_wallet_is_unknown_not_zero() -> None:
+    """A balance entry without ``cw`` has ``cross_wallet`` None (the whole wallet), not 0."""
+    update = {"e": "ACCOUNT_UPDATE", "E": 1, "T": 1, "a": {"B": [{"a": "USDT", "wb": "5"}], "P": []}}
+    assert venue().parse("private", json.dumps(update), RECEIVE_MS).events == (
+        balance("USDT", 5.0, 1, None),
+    )
+
+
+def test_hedge_leg_is_published_at_once_with_leverage_from_position_risk() -> None:
+    """A lone LONG leg is a full position before any snapshot; after positionRisk it carries the
+    symbol's leverage ("leverage": "4" in the hedge example)."""
     subject = venue()
     update = {
         "e": "ACCOUNT_UPDATE", "E": 1700000000000, "T": 1700000000000,
@@ -157,20 +195,22 @@ def test_hedge_leg_with_unknown_sibling_waits_for_resync() -> None:
             "s": "BTCUSDT", "pa": "0.003", "ep": "22000", "mt": "cross", "iw": "0", "ps": "LONG",
         }]},
     }
-    held = subject.parse("private", json.dumps(update), RECEIVE_MS)
-    assert (held.events, held.resync) == ((), True)
-
+    before = subject.parse("private", json.dumps(update), RECEIVE_MS)
+    assert before.events == (
+        position("binance:BTCUSDT", 0.003, 22000.0, "cross", None, None, 1700000000000, "long"),
+    )
+    assert not before.resync
     request = subject.resync_requests(RECEIVE_MS)[0]
     body = fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode()
     subject.parse_resync(request, body, RECEIVE_MS)
     after = subject.parse("private", json.dumps(update), RECEIVE_MS)
-    # LONG 0.003 + SHORT 0 (known from the snapshot); leverage 4 remembered from positionRisk
-    assert after.events == (position("binance:BTCUSDT", 0.003, 22000.0, "cross", None, 4.0, 1700000000000),)
-    assert not after.resync
+    assert after.events == (
+        position("binance:BTCUSDT", 0.003, 22000.0, "cross", None, 4.0, 1700000000000, "long"),
+    )
 
 
-def test_short_leg_is_negative_whatever_its_sign() -> None:
-    """A SHORT leg counts as short even if the venue sent a positive amount."""
+def test_hedge_legs_keep_their_signs_whatever_the_wire_sign() -> None:
+    """A SHORT leg sent with a positive amount is still short, a LONG leg long; they never net."""
     update = {
         "e": "ACCOUNT_UPDATE", "E": 1, "T": 1,
         "a": {"B": [], "P": [
@@ -178,11 +218,10 @@ def test_short_leg_is_negative_whatever_its_sign() -> None:
             {"s": "ETHUSDT", "pa": "5", "ep": "3100", "mt": "cross", "iw": "0", "ps": "SHORT"},
         ]},
     }
-    (event,) = venue().parse("private", json.dumps(update), RECEIVE_MS).events
-    assert isinstance(event, PositionEvent)
-    # 2 - 5 = -3; entry (2 * 3000 - 5 * 3100) / -3 = (6000 - 15500) / -3 = 3166.67
-    assert event.quantity == -3.0
-    assert event.entry_price == pytest.approx(9500 / 3)
+    assert venue().parse("private", json.dumps(update), RECEIVE_MS).events == (
+        position("binance:ETHUSDT", 2.0, 3000.0, "cross", None, None, 1, "long"),
+        position("binance:ETHUSDT", -5.0, 3100.0, "cross", None, None, 1, "short"),
+    )
 
 
 def test_margin_call_requests_resync() -> None:
@@ -223,7 +262,7 @@ def test_order_trade_gives_signed_fill_with_fee(fee_asset: str, fee_usd: float) 
 
 
 def test_leverage_change_updates_the_position() -> None:
-    """ACCOUNT_CONFIG_UPDATE re-publishes the known position with the new leverage."""
+    """ACCOUNT_CONFIG_UPDATE ``ac`` re-publishes the known position with the new leverage."""
     subject = venue()
     subject.parse(
         "private", fixture_text("binance_usdm_ACCOUNT_UPDATE_open_thirdparty_capture.json"), RECEIVE_MS
@@ -235,35 +274,89 @@ def test_leverage_change_updates_the_position() -> None:
     assert parsed.events == (position("binance:ACHUSDT", 300.0, 0.02, "cross", None, 25.0, 1704388500000),)
 
 
-def test_position_risk_one_way_and_hedge_snapshots() -> None:
-    """positionRisk rows become full positions (flat one-way isolated; hedge LONG + flat SHORT)."""
+def test_documented_leverage_update_applies_to_both_hedge_legs() -> None:
+    """The documented ``ac`` payload (BTCUSDT ``l`` 25, ``E`` 1611646737479) after the hedge
+    example: both open legs and the flat BOTH leg again, each with leverage 25; no account mode."""
     subject = venue()
-    positions, balances = subject.resync_requests(RECEIVE_MS)
+    subject.parse("private", fixture_text("binance_usdm_ACCOUNT_UPDATE.json"), RECEIVE_MS)
+    parsed = subject.parse(
+        "private", fixture_text("binance_usdm_ACCOUNT_CONFIG_UPDATE_leverage.json"), RECEIVE_MS
+    )
+    ts = 1611646737479
+    assert parsed.events == (
+        position("binance:BTCUSDT", 0.0, 0.0, "isolated", 0.0, 25.0, ts, "one_way"),
+        position("binance:BTCUSDT", 20.0, 6563.665, "isolated", 13200.70726908, 25.0, ts, "long"),
+        position("binance:BTCUSDT", -10.0, 6563.86, "isolated", 6570.42511771, 25.0, ts, "short"),
+    )
+
+
+def test_documented_multi_assets_update_is_an_account_mode() -> None:
+    """The documented ``ai`` payload (``"j": true``) is Multi-Assets Mode at ``E``."""
+    parsed = venue().parse(
+        "private", fixture_text("binance_usdm_ACCOUNT_CONFIG_UPDATE_multi_assets.json"), RECEIVE_MS
+    )
+    assert parsed.events == (AccountModeEvent("alice", "acct-1", True, 1611646737479, RECEIVE_MS),)
+    off = venue().parse("private", '{"e":"ACCOUNT_CONFIG_UPDATE","E":5,"T":4,"ai":{"j":false}}', RECEIVE_MS)
+    assert off.events == (AccountModeEvent("alice", "acct-1", False, 5, RECEIVE_MS),)
+    for bad in ("true", 1, None):
+        frame = json.dumps({"e": "ACCOUNT_CONFIG_UPDATE", "E": 5, "ai": {"j": bad}})
+        with pytest.raises(FrameError, match="true or false"):
+            venue().parse("private", frame, RECEIVE_MS)
+    unknown = venue().parse("private", '{"e":"ACCOUNT_CONFIG_UPDATE","E":5,"T":4}', RECEIVE_MS)
+    assert (unknown.kind, unknown.events) == (FrameKind.IGNORED, ())
+
+
+def test_position_risk_one_way_and_hedge_snapshots() -> None:
+    """positionRisk rows become full legs: the one-way example's flat BOTH row (and flat hedge
+    legs of the configured, flat symbol), then the hedge example's open LONG leg."""
+    subject = venue()
+    positions, _, _ = subject.resync_requests(RECEIVE_MS)
     oneway = subject.parse_resync(
         positions, fixture_text("binance_usdm_positionRisk_v2_oneway.json").encode(), RECEIVE_MS
     )
-    # isolated, isolatedWallet "0" -> isolated margin 0.0, leverage "10"
-    assert oneway == (position("binance:BTCUSDT", 0.0, 0.0, "isolated", 0.0, 10.0, RECEIVE_MS),)
+    # positionSide "BOTH", positionAmt "0.000", isolated, isolatedWallet "0", leverage "10"
+    assert oneway == (
+        position("binance:BTCUSDT", 0.0, 0.0, "isolated", 0.0, 10.0, RECEIVE_MS, "one_way"),
+        flat("binance:BTCUSDT", "long"),
+        flat("binance:BTCUSDT", "short"),
+    )
     hedge = subject.parse_resync(
         positions, fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode(), RECEIVE_MS
     )
-    # LONG 0.001 @ 22185.2 + SHORT 0 = 0.001 @ 22185.2, cross, leverage "4"
-    assert hedge == (position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS),)
-    assert balances.purpose == "balances"
+    # LONG positionAmt "0.001" @ "22185.2", cross, leverage "4"; SHORT "0.000" was never open
+    assert hedge == (position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS, "long"),)
 
 
-def test_account_snapshot_balances() -> None:
-    """``GET /fapi/v2/account`` assets become wallet balances stamped with the receive time."""
+def test_account_snapshot_balances_carry_the_cross_wallet() -> None:
+    """The documented ``GET /fapi/v2/account`` (single-asset mode) assets: ``walletBalance`` is the
+    quantity, ``crossWalletBalance`` the cross wallet, both stamped with the receive time."""
     subject = venue()
-    _, request = subject.resync_requests(RECEIVE_MS)
-    body = json.dumps({"assets": [
-        {"asset": "USDT", "walletBalance": "23.72469206", "crossWalletBalance": "23.72469206"},
-        {"asset": "BNB", "walletBalance": "0.00000000"},
-    ]}).encode()
+    _, request, _ = subject.resync_requests(RECEIVE_MS)
+    body = fixture_text("binance_usdm_account_v2_single_asset.json").encode()
+    # USDT walletBalance = crossWalletBalance = "23.72469206"; BUSD both "103.12345678"
     assert subject.parse_resync(request, body, RECEIVE_MS) == (
-        balance("USDT", 23.72469206, RECEIVE_MS),
-        balance("BNB", 0.0, RECEIVE_MS),
+        balance("USDT", 23.72469206, RECEIVE_MS, 23.72469206),
+        balance("BUSD", 103.12345678, RECEIVE_MS, 103.12345678),
     )
+    bare = json.dumps({"assets": [{"asset": "BNB", "walletBalance": "0.00000000"}]}).encode()
+    assert subject.parse_resync(request, bare, RECEIVE_MS) == (balance("BNB", 0.0, RECEIVE_MS, None),)
+
+
+def test_multi_assets_margin_resync_is_an_account_mode() -> None:
+    """The documented ``GET /fapi/v1/multiAssetsMargin`` answer ``{"multiAssetsMargin": true}``
+    is Multi-Assets Mode, stamped with the receive time; a non-boolean is refused."""
+    subject = venue()
+    _, _, request = subject.resync_requests(RECEIVE_MS)
+    body = fixture_text("binance_usdm_multiAssetsMargin.json").encode()
+    assert subject.parse_resync(request, body, RECEIVE_MS) == (
+        AccountModeEvent("alice", "acct-1", True, RECEIVE_MS, RECEIVE_MS),
+    )
+    assert subject.parse_resync(request, b'{"multiAssetsMargin": false}', RECEIVE_MS) == (
+        AccountModeEvent("alice", "acct-1", False, RECEIVE_MS, RECEIVE_MS),
+    )
+    for bad in (b'{"multiAssetsMargin": "true"}', b"{}", b"[]"):
+        with pytest.raises(FrameError):
+            subject.parse_resync(request, bad, RECEIVE_MS)
 
 
 def test_resync_error_response_is_a_frame_error() -> None:
@@ -313,13 +406,19 @@ def test_private_stream_listen_key_lifecycle() -> None:
 
 
 def test_resync_requests_are_signed() -> None:
-    """positionRisk and account are signed: HMAC-SHA256 hex of ``recvWindow=5000&timestamp=..``."""
-    positions, balances = venue().resync_requests(1499827319559)
+    """positionRisk, account and multiAssetsMargin are signed: HMAC-SHA256 hex of
+    ``recvWindow=5000&timestamp=..``."""
+    requests = venue().resync_requests(1499827319559)
     expected = hmac.new(
         CANARY_HMAC.encode(), b"recvWindow=5000&timestamp=1499827319559", hashlib.sha256
     ).hexdigest()
-    for request, path in ((positions, "/fapi/v2/positionRisk"), (balances, "/fapi/v2/account")):
-        assert (request.method, request.path) == ("GET", path)
+    assert [(request.purpose, request.path) for request in requests] == [
+        ("positions", "/fapi/v2/positionRisk"),
+        ("balances", "/fapi/v2/account"),
+        ("account-mode", "/fapi/v1/multiAssetsMargin"),
+    ]
+    for request in requests:
+        assert request.method == "GET"
         assert request.query == (
             ("recvWindow", "5000"), ("timestamp", "1499827319559"), ("signature", expected),
         )
@@ -327,18 +426,19 @@ def test_resync_requests_are_signed() -> None:
     assert venue(private=False).resync_requests(RECEIVE_MS) == ()
 
 
-def test_reset_forgets_legs_until_the_next_snapshot() -> None:
-    """After a private reset a lone hedge leg again waits for the resync."""
+def test_reset_keeps_open_legs_for_the_next_snapshot() -> None:
+    """After a private reset the legs reported open are remembered: a snapshot without the SHORT
+    leg closes it, and the LONG leg is reported from the snapshot."""
     subject = venue()
+    subject.parse("private", fixture_text("binance_usdm_ACCOUNT_UPDATE.json"), RECEIVE_MS)
+    subject.reset("private")
     request = subject.resync_requests(RECEIVE_MS)[0]
     body = fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode()
-    subject.parse_resync(request, body, RECEIVE_MS)
-    subject.reset("private")
-    update = {"e": "ACCOUNT_UPDATE", "E": 1, "T": 1, "a": {"B": [], "P": [
-        {"s": "BTCUSDT", "pa": "0.002", "ep": "22000", "mt": "cross", "iw": "0", "ps": "LONG"},
-    ]}}
-    parsed = subject.parse("private", json.dumps(update), RECEIVE_MS)
-    assert (parsed.events, parsed.resync) == ((), True)
+    # hedge positionRisk: LONG 0.001 @ 22185.2 (cross, leverage 4); SHORT 0.000 closes the -10 leg
+    assert subject.parse_resync(request, body, RECEIVE_MS) == (
+        position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS, "long"),
+        position("binance:BTCUSDT", 0.0, 0.0, "cross", None, 4.0, RECEIVE_MS, "short"),
+    )
 
 
 def test_account_event_without_account_is_a_frame_error() -> None:
@@ -387,6 +487,8 @@ def test_oversized_frame_and_list_are_refused() -> None:
         "binance_usdm_ORDER_TRADE_UPDATE.json",
         "binance_usdm_MARGIN_CALL.json",
         "binance_usdm_listenKeyExpired.json",
+        "binance_usdm_ACCOUNT_CONFIG_UPDATE_leverage.json",
+        "binance_usdm_ACCOUNT_CONFIG_UPDATE_multi_assets.json",
     ],
 )
 def test_every_field_mutation_gives_parsed_or_frame_error(name: str) -> None:
@@ -398,13 +500,21 @@ def test_every_field_mutation_gives_parsed_or_frame_error(name: str) -> None:
     assert count > 10
 
 
-def test_resync_mutations_give_events_or_frame_error() -> None:
-    """Corrupting any field of a positionRisk body never lets another exception escape."""
+@pytest.mark.parametrize(
+    ("purpose", "name"),
+    [
+        ("positions", "binance_usdm_positionRisk_v2_hedge.json"),
+        ("balances", "binance_usdm_account_v2_single_asset.json"),
+        ("account-mode", "binance_usdm_multiAssetsMargin.json"),
+    ],
+)
+def test_resync_mutations_give_events_or_frame_error(purpose: str, name: str) -> None:
+    """Corrupting any field of a resync body never lets another exception escape."""
     subject = venue()
-    request = subject.resync_requests(RECEIVE_MS)[0]
+    request = {r.purpose: r for r in subject.resync_requests(RECEIVE_MS)}[purpose]
 
     reasons: list[str] = []
-    for body in mutations(fixture_json("binance_usdm_positionRisk_v2_hedge.json")):
+    for body in mutations(fixture_json(name)):
         try:
             subject.parse_resync(request, body.encode(), RECEIVE_MS)
         except FrameError as error:

@@ -247,37 +247,43 @@ def test_private_stream_rejects_bad_listen_key_response() -> None:
 
 
 def test_account_update_official_sample() -> None:
-    """The official ACCOUNT_UPDATE gives the USDT wallet balance and a SHORT isolated position."""
+    """The official ACCOUNT_UPDATE gives the USDT wallet balance with its cross wallet and the
+    SHORT leg as an isolated short position."""
     parsed = venue().parse("private", gz("bingx_ws_account_update.json"), RECEIVED)
     assert parsed.events == (
+        # "wb":"5277.59264687", "cw":"5233.21709203" (wallet balance excluding isolated margin)
         BalanceEvent(
             portfolio="treasury", account="bingx-main", asset="USDT", quantity=5277.59264687,
-            ts_event_ms=1676603102163, ts_receive_ms=RECEIVED,
+            ts_event_ms=1676603102163, ts_receive_ms=RECEIVED, cross_wallet=5233.21709203,
         ),
-        # "pa":"108.843" with "ps":"SHORT" → -108.843 contracts of 1 LINK
+        # "pa":"108.84300000" (positive on the wire) with "ps":"SHORT" → the short leg, -108.843
+        # contracts of 1 LINK; "iw":"23.19081642"
         PositionEvent(
             portfolio="treasury", account="bingx-main", instrument="bingx:LINK-USDT",
             quantity=-108.843, entry_price=7.2562, leverage=None, margin_mode="isolated",
             isolated_margin=23.19081642, ts_event_ms=1676603102163, ts_receive_ms=RECEIVED,
+            position_side="short",
         ),
     )
     assert parsed.resync is False
 
 
-def test_hedge_leg_before_snapshot_asks_resync() -> None:
-    """Before any REST snapshot a hedge leg is held back (its sibling is unknown) and a resync asked."""
+def test_hedge_leg_before_snapshot_is_published_at_once() -> None:
+    """Before any REST snapshot the SHORT leg is already its full position (no sibling to wait for)."""
     parsed = venue(loaded=False).parse("private", gz("bingx_ws_account_update.json"), RECEIVED)
-    assert [type(e) for e in parsed.events] == [BalanceEvent]
-    assert parsed.resync is True
+    assert [(type(e), getattr(e, "position_side", None)) for e in parsed.events] == [
+        (BalanceEvent, None), (PositionEvent, "short"),
+    ]
+    assert parsed.resync is False
 
 
 def test_withdraw_update_has_only_balance() -> None:
-    """A withdrawal with ``"P":[]`` gives only the new wallet balance."""
+    """A withdrawal with ``"P":[]`` gives only the new wallet balance (wb = cw = "49.81083984")."""
     parsed = venue().parse("private", gz("bingx_ws_account_update_withdraw_no_positions.json"), RECEIVED)
     assert parsed.events == (
         BalanceEvent(
             portfolio="treasury", account="bingx-main", asset="USDT", quantity=49.81083984,
-            ts_event_ms=1696244249320, ts_receive_ms=RECEIVED,
+            ts_event_ms=1696244249320, ts_receive_ms=RECEIVED, cross_wallet=49.81083984,
         ),
     )
 
@@ -327,16 +333,15 @@ def test_snapshot_config_event_is_read_as_config() -> None:
     assert (event.instrument, event.leverage, event.margin_mode) == ("bingx:MTL-USDT", 1.0, "isolated")
 
 
-def test_hedge_legs_are_netted() -> None:
-    """LONG 0.3 @ 100 and SHORT 0.1 @ 120 net to 0.2 @ 90, keeping the legs' summed PnL."""
+def test_hedge_legs_are_published_apart() -> None:
+    """LONG 0.3 @ 100 and SHORT 0.1 @ 120 are two legs, +0.3 and -0.1; BOTH is one-way, signed."""
     swap = venue(("BTC-USDT",))
-    swap.parse("private", _position_update("BTC-USDT", "LONG", "0.3", "100"), RECEIVED)
-    parsed = swap.parse("private", _position_update("BTC-USDT", "SHORT", "0.1", "120"), RECEIVED)
-    (event,) = parsed.events
-    assert isinstance(event, PositionEvent)
-    # quantity 0.3 - 0.1 = 0.2; entry (0.3 * 100 - 0.1 * 120) / 0.2 = (30 - 12) / 0.2 = 90
-    assert event.quantity == pytest.approx(0.2)
-    assert event.entry_price == pytest.approx(90.0)
+    (long_leg,) = swap.parse("private", _position_update("BTC-USDT", "LONG", "0.3", "100"), RECEIVED).events
+    (short_leg,) = swap.parse("private", _position_update("BTC-USDT", "SHORT", "0.1", "120"), RECEIVED).events
+    (one_way,) = swap.parse("private", _position_update("ETH-USDT", "BOTH", "-2", "3000"), RECEIVED).events
+    legs = [(e.position_side, e.quantity, e.entry_price)
+            for e in (long_leg, short_leg, one_way) if isinstance(e, PositionEvent)]
+    assert legs == [("long", 0.3, 100.0), ("short", -0.1, 120.0), ("one_way", -2.0, 3000.0)]
 
 
 def test_closed_leg_gives_zero_position() -> None:
@@ -395,8 +400,17 @@ def test_signature_matches_documented_example() -> None:
     assert sign(secret, params) == "428a3c383bde514baff0d10d3c20e5adfaacaf799e324546dafe5ccc480dd827"
 
 
+def _flat(instrument: str, side: str) -> PositionEvent:
+    return PositionEvent(
+        portfolio="treasury", account="bingx-main", instrument=instrument, quantity=0.0,
+        entry_price=0.0, leverage=None, margin_mode="cross", isolated_margin=None,
+        ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side=side,  # type: ignore[arg-type]
+    )
+
+
 def test_positions_resync_is_full_state() -> None:
-    """REST positions: the open BNB short, plus quantity 0 for held-before and configured symbols."""
+    """REST positions: the open BNB short leg, the ETH long leg held before (now flat) and every
+    leg of the configured, flat BTC-USDT."""
     swap = venue(("BTC-USDT",))
     swap.parse("private", _position_update("ETH-USDT", "LONG", "1", "3000"), RECEIVED)
     events = swap.parse_resync(request("positions"), fixture("bingx_rest_positions_response.json"), RECEIVED)
@@ -406,17 +420,12 @@ def test_positions_resync_is_full_state() -> None:
             portfolio="treasury", account="bingx-main", instrument="bingx:BNB-USDT",
             quantity=-0.2, entry_price=246.43, leverage=5.0, margin_mode="isolated",
             isolated_margin=9.7914, ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED,
+            position_side="short",
         ),
-        PositionEvent(
-            portfolio="treasury", account="bingx-main", instrument="bingx:BTC-USDT",
-            quantity=0.0, entry_price=0.0, leverage=None, margin_mode="cross",
-            isolated_margin=None, ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED,
-        ),
-        PositionEvent(
-            portfolio="treasury", account="bingx-main", instrument="bingx:ETH-USDT",
-            quantity=0.0, entry_price=0.0, leverage=None, margin_mode="cross",
-            isolated_margin=None, ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED,
-        ),
+        _flat("bingx:ETH-USDT", "long"),
+        _flat("bingx:BTC-USDT", "one_way"),
+        _flat("bingx:BTC-USDT", "long"),
+        _flat("bingx:BTC-USDT", "short"),
     )
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
+from monitor.domain.events import BalanceEvent, PositionEvent, PositionSide, PriceEvent
 from monitor.venues.base import FrameError, FrameKind, Venue
 from monitor.venues.bybit import Bybit
 from tests.unit.venues._support import (
@@ -20,6 +20,7 @@ from tests.unit.venues._support import (
     fixture_json,
     fixture_text,
     leaked,
+    mutations,
 )
 
 
@@ -29,13 +30,21 @@ def venue(symbols: tuple[str, ...] = ("BTCUSDT",), *, private: bool = True) -> B
 
 
 def position(symbol: str, quantity: float, entry: float, mode: str, margin: float | None,
-             leverage: float | None, ts: int) -> PositionEvent:
-    """The expected canonical position of the canary account."""
+             leverage: float | None, ts: int, side: PositionSide = "one_way",
+             risk_limit: float | None = None) -> PositionEvent:
+    """The expected canonical position (one leg) of the canary account."""
     return PositionEvent(
         portfolio="alice", account="acct-1", instrument=f"bybit:{symbol}", quantity=quantity,
         entry_price=entry, leverage=leverage, margin_mode=mode,  # type: ignore[arg-type]
-        isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS,
+        isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS, position_side=side,
+        risk_limit_value=risk_limit,
     )
+
+
+def flats(symbol: str) -> tuple[PositionEvent, ...]:
+    """Every leg of a configured symbol that a complete snapshot does not list, flat."""
+    return tuple(position(symbol, 0.0, 0.0, "cross", None, None, RECEIVE_MS, side)
+                 for side in ("one_way", "long", "short"))
 
 
 def position_list(rows: list[dict[str, object]], category: str = "linear") -> bytes:
@@ -193,15 +202,54 @@ def test_subscriptions_are_chunked_by_ten() -> None:
     assert [len(json.loads(frame)["args"]) for frame in plan.on_open] == [10, 2]
 
 
-def test_position_fixture_before_and_after_snapshot() -> None:
-    """The documented closed Sell leg (positionIdx 2) waits for a snapshot, then is flat."""
-    subject = venue()
-    held = subject.parse("private", fixture_text("bybit_position.json"), RECEIVE_MS)
-    assert (held.events, held.resync) == ((), True)
-    rest_positions(subject, [])
-    parsed = subject.parse("private", fixture_text("bybit_position.json"), RECEIVE_MS)
-    assert parsed.events == (position("BTCUSDT", 0.0, 0.0, "cross", None, 10.0, 1697682317044),)
+def test_position_fixture_is_the_flat_short_leg_with_its_risk_limit() -> None:
+    """The documented stream example (``positionIdx`` 2, ``side`` "", ``size`` "0",
+    ``riskLimitValue`` "2000000", ``leverage`` "10", ``tradeMode`` 0) is the hedge-mode short leg,
+    flat, published without waiting for a snapshot."""
+    parsed = venue().parse("private", fixture_text("bybit_position.json"), RECEIVE_MS)
+    assert parsed.events == (
+        position("BTCUSDT", 0.0, 0.0, "cross", None, 10.0, 1697682317044, "short", 2_000_000.0),
+    )
     assert not parsed.resync
+
+
+def test_documented_inverse_position_list_is_one_way() -> None:
+    """The documented ``/v5/position/list?category=inverse`` row (``positionIdx`` 0, Sell 300 @
+    27464.50441675, ``riskLimitValue`` "150", ``leverage`` "10", ``tradeMode`` 0) is one one-way
+    short of 300 contracts, cross, risk limit 150 (BTC, the settlement coin of BTCUSD)."""
+    subject = venue(("BTCUSD",))
+    _, usdt, usdc, inverse, _ = subject.resync_requests(RECEIVE_MS)
+    subject.parse_resync(usdt, position_list([]), RECEIVE_MS)
+    subject.parse_resync(usdc, position_list([]), RECEIVE_MS)
+    events = subject.parse_resync(
+        inverse, fixture_text("bybit_position_list_inverse.json").encode(), RECEIVE_MS)
+    assert events == (
+        position("BTCUSD", -300.0, 27464.50441675, "cross", None, 10.0, RECEIVE_MS, "one_way", 150.0),
+    )
+
+
+def test_isolated_margin_is_position_balance_not_initial_margin() -> None:
+    """The documented inverse row with ``tradeMode`` 1 (isolated): ``positionBalance``
+    "0.00139186" ("Position margin" = initial margin + fee to close) is the isolated wallet, not
+    ``positionIM`` "0.00010923"."""
+    subject = venue(("BTCUSD",))
+    document = fixture_json("bybit_position_list_inverse.json")
+    assert isinstance(document, dict)
+    document["result"]["list"][0]["tradeMode"] = 1
+    _, usdt, usdc, inverse, _ = subject.resync_requests(RECEIVE_MS)
+    subject.parse_resync(usdt, position_list([]), RECEIVE_MS)
+    subject.parse_resync(usdc, position_list([]), RECEIVE_MS)
+    (event,) = subject.parse_resync(inverse, json.dumps(document).encode(), RECEIVE_MS)
+    assert isinstance(event, PositionEvent)
+    assert (event.margin_mode, event.isolated_margin) == ("isolated", 0.00139186)
+
+
+@pytest.mark.parametrize("value", ["", "0"])
+def test_portfolio_margin_risk_limit_is_unknown(value: str) -> None:
+    """``riskLimitValue`` "" (stream) or "0" (REST) under portfolio margin reads as None."""
+    subject = venue()
+    events = rest_positions(subject, [rest_row("Buy", "1", riskLimitValue=value)])
+    assert events[0] == position("BTCUSDT", 1.0, 60000.0, "cross", None, 10.0, RECEIVE_MS)
 
 
 def test_rest_positions_and_account_margin_mode() -> None:
@@ -242,35 +290,41 @@ def test_classic_trade_mode_isolated() -> None:
     assert events == (position("BTCUSDT", 0.2, 60000.0, "isolated", 1200.5, 10.0, RECEIVE_MS),)
 
 
-def test_hedge_legs_are_netted() -> None:
-    """positionIdx 1 (Buy 0.3 @ 60000) and 2 (Sell 0.1 @ 62000) net to one position."""
-    subject = venue()
-    rest_positions(subject, [])
+def test_hedge_legs_are_published_apart() -> None:
+    """positionIdx 1 (Buy 0.3 @ 60000) and 2 (Sell 0.1 @ 62000) are the long and short legs."""
     frame = {"id": "x", "topic": "position", "creationTime": 1700000000000, "data": [
         {"category": "linear", "symbol": "BTCUSDT", "positionIdx": 1, "side": "Buy", "size": "0.3",
-         "entryPrice": "60000", "leverage": "10", "tradeMode": 0, "positionBalance": "0"},
+         "entryPrice": "60000", "leverage": "10", "tradeMode": 0, "positionBalance": "0",
+         "riskLimitValue": "2000000"},
         {"category": "linear", "symbol": "BTCUSDT", "positionIdx": 2, "side": "Sell", "size": "0.1",
-         "entryPrice": "62000", "leverage": "10", "tradeMode": 0, "positionBalance": "0"},
+         "entryPrice": "62000", "leverage": "10", "tradeMode": 0, "positionBalance": "0",
+         "riskLimitValue": "2000000"},
     ]}
-    (event,) = subject.parse("private", json.dumps(frame), RECEIVE_MS).events
-    assert isinstance(event, PositionEvent)
-    # 0.3 - 0.1 = 0.2; entry (0.3 * 60000 - 0.1 * 62000) / 0.2 = (18000 - 6200) / 0.2 = 59000
-    assert event.quantity == pytest.approx(0.2)
-    assert event.entry_price == pytest.approx(59000.0)
+    assert venue().parse("private", json.dumps(frame), RECEIVE_MS).events == (
+        position("BTCUSDT", 0.3, 60000.0, "cross", None, 10.0, 1700000000000, "long", 2_000_000.0),
+        position("BTCUSDT", -0.1, 62000.0, "cross", None, 10.0, 1700000000000, "short", 2_000_000.0),
+    )
+
+
+def test_side_contradicting_the_position_index_is_refused() -> None:
+    """``positionIdx`` 1 is the Buy side: a Sell position there is a FrameError."""
+    frame = {"topic": "position", "creationTime": 1, "data": [
+        {"category": "linear", "symbol": "BTCUSDT", "positionIdx": 1, "side": "Sell", "size": "0.3",
+         "entryPrice": "60000"},
+    ]}
+    with pytest.raises(FrameError, match="positionIdx 1"):
+        venue().parse("private", json.dumps(frame), RECEIVE_MS)
 
 
 def test_snapshot_closes_a_vanished_position() -> None:
-    """A symbol open in the last snapshot but absent from the next one is published flat."""
+    """A symbol open in the last snapshot but absent from the next one is published flat; a
+    configured symbol with nothing open is flat in every leg."""
     subject = venue(("ETHUSDT",))
     first = rest_positions(subject, [rest_row("Buy", "1")])
-    assert first == (
-        position("BTCUSDT", 1.0, 60000.0, "cross", None, 10.0, RECEIVE_MS),
-        position("ETHUSDT", 0.0, 0.0, "cross", None, None, RECEIVE_MS),
-    )
+    assert first == (position("BTCUSDT", 1.0, 60000.0, "cross", None, 10.0, RECEIVE_MS), *flats("ETHUSDT"))
     subject.reset("private")
     assert rest_positions(subject, []) == (
-        position("ETHUSDT", 0.0, 0.0, "cross", None, None, RECEIVE_MS),
-        position("BTCUSDT", 0.0, 0.0, "cross", None, None, RECEIVE_MS),
+        position("BTCUSDT", 0.0, 0.0, "cross", None, None, RECEIVE_MS), *flats("ETHUSDT"),
     )
 
 
@@ -354,6 +408,22 @@ def test_every_field_mutation_gives_parsed_or_frame_error(name: str) -> None:
         lambda frame: subject.parse("private", frame, RECEIVE_MS), fixture_json(name)
     )
     assert count > 5
+
+
+def test_position_list_mutations_give_events_or_frame_error() -> None:
+    """Corrupting any field of the documented position list never lets another exception escape."""
+    reasons: list[str] = []
+    for body in mutations(fixture_json("bybit_position_list_inverse.json")):
+        subject = venue(("BTCUSD",))
+        _, usdt, usdc, inverse, _ = subject.resync_requests(RECEIVE_MS)
+        subject.parse_resync(usdt, position_list([]), RECEIVE_MS)
+        subject.parse_resync(usdc, position_list([]), RECEIVE_MS)
+        try:
+            subject.parse_resync(inverse, body.encode(), RECEIVE_MS)
+        except FrameError as error:
+            reasons.append(error.reason)
+    assert reasons
+    assert not any(leaked(reason) for reason in reasons)
 
 
 def test_secrets_never_leak() -> None:

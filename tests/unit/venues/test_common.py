@@ -1,16 +1,23 @@
-"""Shared venue helpers: strict number/time parsing and hedge-leg netting."""
+"""Shared venue helpers: strict number/time parsing, position legs and their events."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from monitor.codec import decode, encode_event
+from monitor.domain.events import PositionSide
 from monitor.venues._common import (
+    FLAT_CROSS,
     Leg,
     PositionBook,
     margin_mode,
     net_legs,
     optional_number,
     optional_time_ms,
+    position_event,
+    signed_quantity,
     streams_for,
     to_number,
     to_time_ms,
@@ -97,18 +104,90 @@ def test_net_legs_flat_and_margin_rules() -> None:
     assert (mixed.margin_mode, mixed.isolated_margin) == ("cross", None)
 
 
-def test_position_book_holds_unknown_siblings_until_loaded() -> None:
-    """Before a snapshot a lone hedge leg waits; after it, unseen legs are flat."""
-    book = PositionBook({"L": "S", "S": "L"}.get)
-    netted, resync = book.apply([("BTC", "L", Leg(1.0, 10.0, "cross", None, None))])
-    assert (netted, resync) == ([], True)
-    book.load([])
-    netted, resync = book.apply([("BTC", "L", Leg(1.0, 10.0, "cross", None, None))])
-    assert (netted, resync) == ([("BTC", Leg(1.0, 10.0, "cross", None, None))], False)
+BINANCE_SIDES = {"BOTH": "one_way", "LONG": "long", "SHORT": "short"}
+
+
+def binance_side(key: str) -> PositionSide:
+    """Binance's ``ps`` as the canonical leg (the mapping binance_usdm uses)."""
+    return BINANCE_SIDES[key]  # type: ignore[return-value]
+
+
+def test_position_book_publishes_each_hedge_leg_on_its_own() -> None:
+    """A lone LONG leg is published at once (no sibling to wait for); a SHORT leg apart from it."""
+    book = PositionBook(binance_side)
+    long_leg = Leg(1.0, 10.0, "cross", None, None)
+    assert book.apply([("BTC", "LONG", long_leg)]) == [("BTC", "long", long_leg)]
+    short_leg = Leg(-3.0, 12.0, "cross", None, None)
+    assert book.apply([("BTC", "SHORT", short_leg)]) == [("BTC", "short", short_leg)]
+    assert not book.loaded
+
+
+def test_position_book_snapshot_closes_vanished_legs_and_flat_configured_symbols() -> None:
+    """A snapshot reports open legs, closes legs reported open before, and every leg of a
+    configured symbol that has nothing open."""
+    book = PositionBook(binance_side)
+    book.apply([("BTC", "LONG", Leg(1.0, 10.0, "cross", None, None)),
+                ("BTC", "SHORT", Leg(-3.0, 12.0, "cross", None, None))])
     book.clear()
     assert not book.loaded
-    # BTC was reported open: a snapshot without it reports it flat
-    assert book.load([]) == [("BTC", Leg(0.0, 0.0, "cross", None, None))]
+    short_leg = Leg(-2.0, 12.0, "cross", None, 5.0)
+    published = book.load([("BTC", "SHORT", short_leg)], also=("BTC", "ETH"))
+    assert book.loaded
+    # SHORT still open; LONG was reported open and is gone: flat; BTC is open so no other flats;
+    # ETH (configured) has nothing open: each of its three legs flat
+    assert published == [
+        ("BTC", "short", short_leg),
+        ("BTC", "long", FLAT_CROSS),
+        ("ETH", "one_way", FLAT_CROSS),
+        ("ETH", "long", FLAT_CROSS),
+        ("ETH", "short", FLAT_CROSS),
+    ]
+
+
+def test_position_book_nets_keys_of_one_side() -> None:
+    """Two venue legs of one canonical leg (OKX net/cross and net/isolated) net into it."""
+    book = PositionBook(lambda _key: "one_way")
+    published = book.apply([("X", "net/cross", Leg(2.0, 100.0, "cross", None, 10.0)),
+                            ("X", "net/isolated", Leg(1.0, 130.0, "isolated", 5.0, 10.0))])
+    # Q = 2 + 1 = 3; EP = (2 * 100 + 1 * 130) / 3 = 110; one cross leg: cross, no isolated margin
+    assert published == [("X", "one_way", Leg(3.0, 110.0, "cross", None, 10.0))]
+
+
+def test_position_book_refresh_moves_legs_to_their_new_side() -> None:
+    """After the key-to-side mapping changes, refresh closes the old legs and publishes the new."""
+    one_way = False
+    book = PositionBook(lambda key: "one_way" if one_way else key)  # type: ignore[arg-type,return-value]
+    short_leg = Leg(-2.0, 12.0, "cross", None, None)
+    book.apply([("BTC", "short", short_leg)])
+    one_way = True
+    assert book.refresh() == [("BTC", "short", FLAT_CROSS), ("BTC", "one_way", short_leg)]
+
+
+def test_position_book_refuses_an_open_leg_without_entry() -> None:
+    """An open leg at entry price 0 cannot become a PositionEvent: FrameError, nothing stored."""
+    book = PositionBook(binance_side)
+    with pytest.raises(FrameError, match="entry price"):
+        book.apply([("BTC", "LONG", Leg(1.0, 0.0, "cross", None, None))])
+    assert book.legs("BTC") == {}
+
+
+def test_signed_quantity_follows_the_leg() -> None:
+    """Long legs are >= 0 and short legs <= 0 whatever the wire sign; one-way keeps it."""
+    assert [signed_quantity(q, side) for q, side in (
+        (-10.0, "long"), (10.0, "short"), (-10.0, "short"), (-10.0, "one_way"), (10.0, "one_way"),
+    )] == [10.0, -10.0, -10.0, -10.0, 10.0]
+
+
+def test_v2_position_event_round_trips_through_the_codec_with_its_side() -> None:
+    """A short leg with a risk limit survives encode/decode (topic value v2) unchanged."""
+    context = AccountContext("acct-1", "alice")
+    leg = Leg(-10.0, 6563.86, "isolated", 6570.42511771, 20.0, risk_limit_value=2_000_000.0)
+    event = position_event(context, "binance:BTCUSDT", "short", leg, 1564745798939, 1564745798940)
+    value = encode_event(event)
+    assert json.loads(value)["v"] == 2
+    assert json.loads(value)["position_side"] == "short"
+    assert decode(value) == event
+    assert decode(value).key == ("acct-1", "binance:BTCUSDT", "short")
 
 
 def test_streams_follow_configuration() -> None:

@@ -98,7 +98,7 @@ COVERED = {
     "mexc_ws_personal_filter_request.json": "test_private_plan_sends_only_login",
     "mexc_ws_ping_request.json": "test_ping_frame_matches_documented_request",
     "mexc_ws_pong_response.json": "test_pong_response",
-    "mexc_ws_position_mode_push.json": "test_one_way_mode_needs_no_snapshot",
+    "mexc_ws_position_mode_push.json": "test_one_way_mode_moves_the_legs_to_one_way",
     "mexc_ws_position_push_closed.json": "test_closed_position_push",
     "mexc_ws_position_push_open.json": "test_open_position_push",
     "mexc_ws_risk_limit_push.json": "test_risk_limit_push_is_kept",
@@ -311,12 +311,13 @@ def test_login_response_is_ack() -> None:
 def test_open_position_push() -> None:
     """An open isolated long: holdVol contracts, full-precision entry, im as isolated margin."""
     parsed = venue().parse("private", fixture("mexc_ws_position_push_open.json"), RECEIVED)
-    # 10 contracts of 0.0001 BTC = 0.001 BTC; entry from holdAvgPriceFullyScale "45000.5000..."
+    # 10 contracts of 0.0001 BTC = 0.001 BTC; entry from holdAvgPriceFullyScale "45000.5000...";
+    # positionType 1 (long) in hedge mode (assumed until a mode push): the long leg
     assert parsed.events == (
         PositionEvent(
             portfolio="treasury", account="mexc-main", instrument="mexc:BTC_USDT", quantity=10.0,
             entry_price=45000.5, leverage=20.0, margin_mode="isolated", isolated_margin=2250.025,
-            ts_event_ms=1760942212000, ts_receive_ms=RECEIVED,
+            ts_event_ms=1760942212000, ts_receive_ms=RECEIVED, position_side="long",
         ),
     )
 
@@ -328,7 +329,7 @@ def test_closed_position_push() -> None:
         PositionEvent(
             portfolio="treasury", account="mexc-main", instrument="mexc:CRV_USDT", quantity=0.0,
             entry_price=0.0, leverage=15.0, margin_mode="isolated", isolated_margin=None,
-            ts_event_ms=1610005070157, ts_receive_ms=RECEIVED,
+            ts_event_ms=1610005070157, ts_receive_ms=RECEIVED, position_side="long",
         ),
     )
 
@@ -343,33 +344,46 @@ def test_state_three_closes_even_with_volume() -> None:
     assert (event.quantity, event.entry_price) == (0.0, 0.0)
 
 
-def test_hedge_legs_are_netted() -> None:
-    """Long 3 @ 100 and short 1 @ 110 net to 2 @ 95 (linear PnL kept)."""
+def test_hedge_legs_are_published_apart() -> None:
+    """Hedge mode: long 3 @ 100 (positionType 1) and short 1 @ 110 (positionType 2) are two legs."""
     contract = venue()
-    contract.parse("private", position("BTC_USDT", 1, 3, 100, position_id=1), RECEIVED)
-    parsed = contract.parse("private", position("BTC_USDT", 2, 1, 110, position_id=2), RECEIVED)
-    (event,) = parsed.events
-    assert isinstance(event, PositionEvent)
-    # quantity 3 - 1 = 2; entry (3 * 100 - 1 * 110) / 2 = 190 / 2 = 95
-    assert (event.quantity, event.entry_price) == (2.0, 95.0)
-    assert event.margin_mode == "cross"
+    (long_leg,) = contract.parse("private", position("BTC_USDT", 1, 3, 100, position_id=1), RECEIVED).events
+    (short_leg,) = contract.parse("private", position("BTC_USDT", 2, 1, 110, position_id=2), RECEIVED).events
+    legs = [(e.position_side, e.quantity, e.entry_price, e.margin_mode)
+            for e in (long_leg, short_leg) if isinstance(e, PositionEvent)]
+    assert legs == [("long", 3.0, 100.0, "cross"), ("short", -1.0, 110.0, "cross")]
 
 
-def test_leg_before_snapshot_asks_resync() -> None:
-    """Before any REST snapshot (hedge mode assumed) a leg is held back and a resync asked."""
+def test_leg_before_snapshot_is_published_at_once() -> None:
+    """Before any REST snapshot a leg is already its full position; no resync is asked."""
     parsed = venue(loaded=False).parse("private", fixture("mexc_ws_position_push_open.json"), RECEIVED)
-    assert parsed.events == ()
-    assert parsed.resync is True
-
-
-def test_one_way_mode_needs_no_snapshot() -> None:
-    """After ``positionMode`` 2 (one-way) a leg has no sibling and is emitted at once."""
-    contract = venue(loaded=False)
-    mode = contract.parse("private", fixture("mexc_ws_position_mode_push.json"), RECEIVED)
-    assert mode.events == ()
-    parsed = contract.parse("private", fixture("mexc_ws_position_push_open.json"), RECEIVED)
-    assert [e.instrument for e in parsed.events if isinstance(e, PositionEvent)] == ["mexc:BTC_USDT"]
+    assert [(e.instrument, e.position_side) for e in parsed.events if isinstance(e, PositionEvent)] == [
+        ("mexc:BTC_USDT", "long"),
+    ]
     assert parsed.resync is False
+
+
+def test_one_way_mode_moves_the_legs_to_one_way() -> None:
+    """The documented ``positionMode`` 2 (one-way) push after a short leg: the short leg closes
+    and the same position is the one-way leg; later pushes are one-way, signed by positionType
+    (both positionTypes of a symbol are one leg, so a flip's close and open net correctly)."""
+    contract = venue(loaded=False)
+    contract.parse("private", position("BTC_USDT", 2, 5, 60000), RECEIVED)
+    mode = contract.parse("private", fixture("mexc_ws_position_mode_push.json"), RECEIVED)
+    # ts 1760942212000 of the mode push; -5 contracts @ 60000, cross, leverage 10
+    assert [(e.position_side, e.quantity, e.ts_event_ms) for e in mode.events
+            if isinstance(e, PositionEvent)] == [
+        ("short", 0.0, 1760942212000), ("one_way", -5.0, 1760942212000),
+    ]
+    # a flip in one-way mode: the short closes (state 3), then the documented long opens
+    closed = contract.parse("private", position("BTC_USDT", 2, 5, 60000, state=3), RECEIVED)
+    opened = contract.parse("private", fixture("mexc_ws_position_push_open.json"), RECEIVED)
+    assert [(e.instrument, e.position_side, e.quantity) for e in (*closed.events, *opened.events)
+            if isinstance(e, PositionEvent)] == [
+        ("mexc:BTC_USDT", "one_way", 0.0), ("mexc:BTC_USDT", "one_way", 10.0),
+    ]
+    again = contract.parse("private", fixture("mexc_ws_position_mode_push.json"), RECEIVED)
+    assert again.events == ()  # no change of mode: nothing to move
 
 
 @pytest.mark.parametrize(
@@ -436,22 +450,25 @@ def test_positions_resync_is_full_state() -> None:
     contract.parse("private", position("SOL_USDT", 2, 4, 150), RECEIVED)
     body = fixture("mexc_rest_open_positions_response.json")
     events = contract.parse_resync(request("positions"), body, RECEIVED)
+    def flat(instrument: str, side: str) -> PositionEvent:
+        return PositionEvent(
+            portfolio="treasury", account="mexc-main", instrument=instrument, quantity=0.0,
+            entry_price=0.0, leverage=None, margin_mode="cross", isolated_margin=None,
+            ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side=side,  # type: ignore[arg-type]
+        )
+
+    # ETH long leg (positionType 1, holdVol 1, im 0.1290338); SOL short leg held before, gone;
+    # BTC_USDT configured with nothing open: every leg flat
     assert events == (
         PositionEvent(
             portfolio="treasury", account="mexc-main", instrument="mexc:ETH_USDT", quantity=1.0,
             entry_price=1217.3, leverage=100.0, margin_mode="isolated", isolated_margin=0.1290338,
-            ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED,
+            ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side="long",
         ),
-        PositionEvent(
-            portfolio="treasury", account="mexc-main", instrument="mexc:BTC_USDT", quantity=0.0,
-            entry_price=0.0, leverage=None, margin_mode="cross", isolated_margin=None,
-            ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED,
-        ),
-        PositionEvent(
-            portfolio="treasury", account="mexc-main", instrument="mexc:SOL_USDT", quantity=0.0,
-            entry_price=0.0, leverage=None, margin_mode="cross", isolated_margin=None,
-            ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED,
-        ),
+        flat("mexc:SOL_USDT", "short"),
+        flat("mexc:BTC_USDT", "one_way"),
+        flat("mexc:BTC_USDT", "long"),
+        flat("mexc:BTC_USDT", "short"),
     )
 
 

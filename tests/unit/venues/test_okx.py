@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
+from monitor.domain.events import BalanceEvent, PositionEvent, PositionSide, PriceEvent
 from monitor.venues.base import FrameError, FrameKind, Venue
 from monitor.venues.okx import Okx, index_id
 from tests.unit.venues._support import (
@@ -33,13 +33,19 @@ def venue(symbols: tuple[str, ...] = SYMBOLS, *, private: bool = True) -> Okx:
 
 
 def position(instrument: str, quantity: float, entry: float, mode: str, margin: float | None,
-             leverage: float | None, ts: int) -> PositionEvent:
-    """The expected canonical position of the canary account."""
+             leverage: float | None, ts: int, side: PositionSide = "one_way") -> PositionEvent:
+    """The expected canonical position (one leg) of the canary account."""
     return PositionEvent(
         portfolio="alice", account="acct-1", instrument=f"okx:{instrument}", quantity=quantity,
         entry_price=entry, leverage=leverage, margin_mode=mode,  # type: ignore[arg-type]
-        isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS,
+        isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS, position_side=side,
     )
+
+
+def flats(instrument: str, ts: int) -> tuple[PositionEvent, ...]:
+    """Every leg of a configured instrument that a complete snapshot does not list, flat."""
+    return tuple(position(instrument, 0.0, 0.0, "cross", None, None, ts, side)
+                 for side in ("one_way", "long", "short"))
 
 
 def push(channel: str, data: list[dict[str, object]], **top: object) -> str:
@@ -183,18 +189,20 @@ def test_notice_requests_reconnect() -> None:
 
 
 def test_positions_snapshot_fixture() -> None:
-    """The documented snapshot: 1 long isolated contract, margin excluding unrealised PnL."""
+    """The documented snapshot: the long leg (``posSide`` "long") of 1 isolated contract, its
+    ``margin`` taken as the isolated wallet without unrealised PnL."""
     parsed = venue().parse("private", fixture_text("okx_positions_snapshot.json"), RECEIVE_MS)
-    # margin 0.0003896645377994 ETH = 1 contract * 10 USD / 2566.31 / 10x (allocated, no upl)
+    # margin "0.0003896645377994" ETH = 1 contract * 10 USD / 2566.31 avgPx / 10x lever: the
+    # margin allocated at entry; upl "-0.0000009932766034" is not in it
     assert parsed.events[0] == position(
-        "ETH-USD-210430", 1.0, 2566.31, "isolated", 0.0003896645377994, 10.0, 1619507761462,
+        "ETH-USD-210430", 1.0, 2566.31, "isolated", 0.0003896645377994, 10.0, 1619507761462, "long",
     )
-    # configured swaps are reported flat after a complete snapshot that does not list them
+    # configured swaps are reported flat, every leg, after a complete snapshot that does not list them
     assert parsed.events[1:] == (
-        position("BTC-USDT-SWAP", 0.0, 0.0, "cross", None, None, 1619507761462),
-        position("BTC-USD-SWAP", 0.0, 0.0, "cross", None, None, 1619507761462),
+        *flats("BTC-USDT-SWAP", 1619507761462), *flats("BTC-USD-SWAP", 1619507761462),
     )
     assert not parsed.resync
+
 
 
 def test_event_update_closes_position() -> None:
@@ -238,30 +246,49 @@ def test_paged_snapshot_is_loaded_when_complete() -> None:
     )
 
 
-def test_hedge_legs_net_and_inverse_entry_is_harmonic() -> None:
-    """Long/short legs net; for the inverse BTC-USD-SWAP the entry keeps the coin PnL."""
+def test_long_short_mode_legs_are_published_apart() -> None:
+    """``posSide`` long and short (``pos`` positive for both, as OKX documents) are two legs, the
+    short one negative; they do not net."""
     subject = venue(("BTC-USD-SWAP",))
     frame = push("positions", [
         okx_position("BTC-USD-SWAP", "long", "300", "50000"),
-        okx_position("BTC-USD-SWAP", "short", "100", "40000"),
+        okx_position("BTC-USD-SWAP", "short", "100", "40000", mode="isolated", margin="0.025"),
     ], eventType="snapshot", curPage=1, lastPage=True)
-    (event,) = subject.parse("private", frame, RECEIVE_MS).events
+    assert subject.parse("private", frame, RECEIVE_MS).events == (
+        position("BTC-USD-SWAP", 300.0, 50000.0, "cross", None, 10.0, 1700000000100, "long"),
+        position("BTC-USD-SWAP", -100.0, 40000.0, "isolated", 0.025, 10.0, 1700000000100, "short"),
+    )
+
+
+def test_cross_and_isolated_net_positions_are_one_leg_with_harmonic_inverse_entry() -> None:
+    """A cross and an isolated ``net`` position of the inverse BTC-USD-SWAP are one one-way leg;
+    its entry keeps the coin PnL."""
+    frame = push("positions", [
+        okx_position("BTC-USD-SWAP", "net", "300", "50000"),
+        okx_position("BTC-USD-SWAP", "net", "100", "40000", mode="isolated", margin="0.025"),
+    ], eventType="snapshot", curPage=1, lastPage=True)
+    (event,) = venue(("BTC-USD-SWAP",)).parse("private", frame, RECEIVE_MS).events
     assert isinstance(event, PositionEvent)
-    # Q = 300 - 100 = 200; EP = Q / sum(q / EP) = 200 / (300/50000 - 100/40000)
-    #   = 200 / (0.006 - 0.0025) = 200 / 0.0035 = 57142.857
-    assert event.quantity == 200.0
-    assert event.entry_price == pytest.approx(200 / 0.0035)
+    # Q = 300 + 100 = 400; EP = Q / sum(q / EP) = 400 / (300/50000 + 100/40000)
+    #   = 400 / (0.006 + 0.0025) = 400 / 0.0085 = 47058.82; one leg is cross, so cross, no margin
+    assert (event.position_side, event.quantity, event.margin_mode, event.isolated_margin) == (
+        "one_way", 400.0, "cross", None,
+    )
+    assert event.entry_price == pytest.approx(400 / 0.0085)
 
 
-def test_hedge_leg_with_unknown_sibling_before_snapshot_requests_resync() -> None:
-    """Before any complete snapshot a lone long leg is held back and a resync requested."""
+def test_hedge_leg_before_any_snapshot_is_published_at_once() -> None:
+    """Before any complete snapshot a lone long leg is already its full position."""
     subject = venue(("BTC-USDT-SWAP",))
     parsed = subject.parse(
         "private",
         push("positions", [okx_position("BTC-USDT-SWAP", "long", "5", "60000")], eventType="event_update"),
         RECEIVE_MS,
     )
-    assert (parsed.events, parsed.resync) == ((), True)
+    assert parsed.events == (
+        position("BTC-USDT-SWAP", 5.0, 60000.0, "cross", None, 10.0, 1700000000100, "long"),
+    )
+    assert not parsed.resync
 
 
 def test_non_futures_positions_are_skipped() -> None:

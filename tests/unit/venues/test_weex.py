@@ -260,27 +260,26 @@ def test_premium_index_price_and_merge() -> None:
     ],
 )
 def test_positions_push_v2_and_v3(name: str, version: ApiVersion, ts: int) -> None:
-    """Both position shapes give the same cross long: 0.01 BTC, entry openValue / size."""
+    """Both position shapes give the same cross long leg: 0.01 BTC, entry openValue / size."""
     parsed = venue(version=version).parse("private", fixture(name), RECEIVED)
-    # entry 992.405443 / 0.01 = 99240.5443; V2 SHARED margin mode = cross
+    # "side":"LONG" is the long leg; entry 992.405443 / 0.01 = 99240.5443; V2 SHARED = cross
     assert parsed.events == (
         PositionEvent(
             portfolio="treasury", account="weex-main", instrument="weex:BTCUSDT", quantity=0.01,
             entry_price=99240.5443, leverage=20.0, margin_mode="cross", isolated_margin=None,
-            ts_event_ms=ts, ts_receive_ms=RECEIVED,
+            ts_event_ms=ts, ts_receive_ms=RECEIVED, position_side="long",
         ),
     )
 
 
 def test_isolated_short_position() -> None:
-    """An ISOLATED SHORT leg is negative and reports ``isolatedMargin``."""
+    """An ISOLATED SHORT leg is the short leg, negative, and reports ``isolatedMargin``."""
     frame = v3_position("SHORT", "0.5", "30000", mode="ISOLATED", isolated="12.5")
     (event,) = venue().parse("private", frame, RECEIVED).events
     assert isinstance(event, PositionEvent)
     # entry 30000 / 0.5 = 60000
-    assert (event.quantity, event.entry_price, event.margin_mode, event.isolated_margin) == (
-        -0.5, 60000.0, "isolated", 12.5,
-    )
+    assert (event.position_side, event.quantity, event.entry_price, event.margin_mode,
+            event.isolated_margin) == ("short", -0.5, 60000.0, "isolated", 12.5)
 
 
 def test_position_with_zero_size_is_closed() -> None:
@@ -292,19 +291,19 @@ def test_position_with_zero_size_is_closed() -> None:
     assert (event.quantity, event.entry_price) == (0.0, 0.0)
 
 
-def test_hedge_legs_are_netted() -> None:
-    """LONG 0.3 @ 100 and SHORT 0.1 @ 120 net to 0.2 @ 90."""
+def test_hedge_legs_are_published_apart() -> None:
+    """LONG 0.3 @ 100 and SHORT 0.1 @ 120 are two legs, +0.3 and -0.1."""
     futures = venue()
-    futures.parse("private", v3_position("LONG", "0.3", "30"), RECEIVED)
-    (event,) = futures.parse("private", v3_position("SHORT", "0.1", "12"), RECEIVED).events
-    assert isinstance(event, PositionEvent)
-    # quantity 0.3 - 0.1 = 0.2; entry (0.3 * 100 - 0.1 * 120) / 0.2 = 90
-    assert event.quantity == pytest.approx(0.2)
-    assert event.entry_price == pytest.approx(90.0)
+    (long_leg,) = futures.parse("private", v3_position("LONG", "0.3", "30"), RECEIVED).events
+    (short_leg,) = futures.parse("private", v3_position("SHORT", "0.1", "12"), RECEIVED).events
+    # entries 30 / 0.3 = 100 and 12 / 0.1 = 120
+    legs = [(e.position_side, e.quantity, e.entry_price)
+            for e in (long_leg, short_leg) if isinstance(e, PositionEvent)]
+    assert legs == [("long", 0.3, pytest.approx(100.0)), ("short", -0.1, pytest.approx(120.0))]
 
 
 def test_separated_positions_are_summed() -> None:
-    """SEPARATED mode keeps one leg per position id: two longs of 0.1 sum to 0.2."""
+    """SEPARATED mode keeps one position per id: two longs of 0.1 are one long leg of 0.2."""
     futures = venue()
     first = v3_position("LONG", "0.1", "10", separated="SEPARATED", position_id="7")
     futures.parse("private", first, RECEIVED)
@@ -312,15 +311,17 @@ def test_separated_positions_are_summed() -> None:
     (event,) = futures.parse("private", frame, RECEIVED).events
     assert isinstance(event, PositionEvent)
     # 0.1 + 0.1 = 0.2; entry (0.1 * 100 + 0.1 * 120) / 0.2 = 110
-    assert event.quantity == pytest.approx(0.2)
+    assert (event.position_side, event.quantity) == ("long", pytest.approx(0.2))
     assert event.entry_price == pytest.approx(110.0)
 
 
-def test_leg_before_snapshot_asks_resync() -> None:
-    """Before any REST snapshot a hedge leg is held back and a resync asked."""
+def test_leg_before_snapshot_is_published_at_once() -> None:
+    """Before any REST snapshot a hedge leg is already its full position; no resync is asked."""
     parsed = venue(loaded=False).parse("private", fixture("weex_v3_ws_positions_push.json"), RECEIVED)
-    assert parsed.events == ()
-    assert parsed.resync is True
+    assert [(e.instrument, e.position_side) for e in parsed.events if isinstance(e, PositionEvent)] == [
+        ("weex:BTCUSDT", "long"),
+    ]
+    assert parsed.resync is False
 
 
 @pytest.mark.parametrize("name", ["weex_v3_ws_account_push.json", "weex_v2_ws_account_push.json"])
@@ -358,7 +359,8 @@ def test_signature_payload_matches_documented_example() -> None:
 
 
 def test_positions_resync_is_full_state() -> None:
-    """allPosition (bare array, ``marginType``, numeric id) plus quantity 0 for other symbols."""
+    """allPosition (bare array, ``marginType``, numeric id): the BTC long leg, and the ETH short
+    leg reported by the stream before, now flat."""
     futures = venue(("BTCUSDT",))
     futures.parse("private", json.dumps({"e": "positions", "E": 1, "d": [{
         "id": "3", "symbol": "ETHUSDT", "side": "SHORT", "marginMode": "CROSSED", "leverage": "5",
@@ -367,15 +369,14 @@ def test_positions_resync_is_full_state() -> None:
     btc, eth = futures.parse_resync(request("positions"), body, RECEIVED)
     assert isinstance(btc, PositionEvent)
     # entry 1801.067 / 0.02 = 90053.35
-    assert (btc.instrument, btc.quantity, btc.leverage, btc.margin_mode, btc.isolated_margin) == (
-        "weex:BTCUSDT", 0.02, 100.0, "cross", None,
-    )
+    assert (btc.instrument, btc.position_side, btc.quantity, btc.leverage, btc.margin_mode,
+            btc.isolated_margin) == ("weex:BTCUSDT", "long", 0.02, 100.0, "cross", None)
     assert btc.entry_price == pytest.approx(90053.35)
     assert (btc.ts_event_ms, btc.ts_receive_ms) == (RECEIVED, RECEIVED)
     assert eth == PositionEvent(
         portfolio="treasury", account="weex-main", instrument="weex:ETHUSDT", quantity=0.0,
         entry_price=0.0, leverage=None, margin_mode="cross", isolated_margin=None,
-        ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED,
+        ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side="short",
     )
 
 
