@@ -55,6 +55,9 @@ MULTI_ASSETS_COLLATERAL_RATIO: Mapping[str, float] = {
     "BTC": 0.95, "ETH": 0.95, "BNB": 0.95, "XRP": 0.90, "ADA": 0.90, "DOT": 0.90, "SOL": 0.90,
 }  # fmt: skip
 _RELATIVE_TOLERANCE = 1e-9
+# Below this fraction of the gross size, the net exposure of a hedge (and the slope of the balance
+# against the requirement) counts as zero: no finite price liquidates it.
+_FLAT = 1e-9
 
 
 # -- inputs ----------------------------------------------------------------------------------------
@@ -415,7 +418,7 @@ def _linear_mark_valued(unit: RiskUnit, rates: Sequence[float], deductions: Sequ
         size = leg.terms.size(leg.quantity)
         numerator -= _sign(leg) * size * leg.entry_price
         denominator += size * rate - _sign(leg) * size
-    if denominator == 0:
+    if abs(denominator) <= _FLAT * sum(leg.terms.size(leg.quantity) for leg in unit.legs):
         return None
     price = numerator / denominator
     return price if price > 0 else None
@@ -433,7 +436,7 @@ def _inverse_mark_valued(unit: RiskUnit, rates: Sequence[float], deductions: Seq
         size = leg.terms.size(leg.quantity)
         numerator += size * (rate + _sign(leg))
         denominator += _sign(leg) * size / leg.entry_price
-    if denominator == 0 or numerator == 0:
+    if abs(numerator) <= _FLAT * sum(leg.terms.size(leg.quantity) for leg in unit.legs) or denominator == 0:
         return None
     price = numerator / denominator
     return price if price > 0 else None
@@ -447,8 +450,8 @@ def _entry_valued(unit: RiskUnit, maintenance: float) -> float | None:
     """
     signed = [(_sign(leg) * leg.terms.size(leg.quantity), leg.entry_price) for leg in unit.legs]
     exposure = sum(size for size, _ in signed)
-    if exposure == 0:
-        return None
+    if abs(exposure) <= _FLAT * sum(abs(size) for size, _ in signed):
+        return None  # a flat hedge: no price moves the balance
     surplus = unit.wallet + unit.other_upnl - unit.other_maintenance - maintenance
     if unit.legs[0].terms.kind == "inverse":
         reciprocal = (surplus + sum(size / entry for size, entry in signed)) / exposure

@@ -192,8 +192,11 @@ async def test_account_stream_pushes_fills_and_flips(sim: SimulatorServer) -> No
     assert position.entry_price == pytest.approx(59666.67, abs=0.01)
     # 10000 - 2 (fee) = 9998
     assert [(e.asset, e.quantity) for e in filled if isinstance(e, BalanceEvent)] == [("USDT", 9998.0)]
-    assert [(e.asset, e.quantity) for e in venue.parse("private", balance_update, 1).events
-            if isinstance(e, BalanceEvent)] == [("USDT", 9998.0)]
+    assert [
+        (e.asset, e.quantity)
+        for e in venue.parse("private", balance_update, 1).events
+        if isinstance(e, BalanceEvent)
+    ] == [("USDT", 9998.0)]
     legs = [(p["ps"], p["pa"]) for p in _decoded(flip)["a"]["P"]]
     assert legs == [("SHORT", "0.00000000"), ("LONG", "0.25000000")]
     (flipped,) = venue.parse("private", flip, 1).events
