@@ -277,11 +277,15 @@ class BinanceUsdmSim(SimVenue):
     ) -> None:
         """``ORDER_TRADE_UPDATE`` for a fill, then ``ACCOUNT_UPDATE`` with the changed leg."""
         now = self.world.now_ms()
-        if self.world.position(self.name, account, symbol, side) is None:
+        position = self.world.position(self.name, account, symbol, side)
+        if position is None:
             return
         if fill is not None:
             await self._push_user(account, "ORDER_TRADE_UPDATE", self._order_update(fill, now))
-        balances = [self.balance_row(account, fill.fee_asset)] if fill is not None else []
+        # a fill moves the wallet; an isolated leg's margin moves the cross wallet ``cw``
+        balances = []
+        if fill is not None or position.margin_mode == "isolated":
+            balances.append(self.balance_row(account, self.world.settle_asset(self.name, symbol)))
         payload = {
             "e": "ACCOUNT_UPDATE",
             "E": now,
