@@ -30,6 +30,7 @@ The tree (class, its builtin base if any, the module declaring it):
     - BusCommitError -- monitor.bus.base: the group refused an offset commit
     - BusUsageError -- monitor.bus.base: a call the bus does not allow in its current state
   + SimulatorError (ValueError) -- monitor.sim.server: a simulator control call is invalid
+  + TermsError (ValueError) -- monitor.sim.terms: a simulator tier table is malformed
   + CrashTestError (RuntimeError) -- monitor.reliability.crashtest: the crash test could not finish
 
 A test (tests/unit/test_errors.py) compares this drawing with the classes the package defines.

@@ -53,6 +53,7 @@ import orjson
 
 from monitor.codec import MAX_VALUE_BYTES, DecodeError, decode, encode_event
 from monitor.domain.events import (
+    AccountModeEvent,
     BalanceEvent,
     Event,
     EventError,
@@ -440,7 +441,7 @@ def _text_of(document: object) -> bytes:
 
 # --- canonical event checks ----------------------------------------------------------------------
 
-_EVENT_TYPES: Final = (PriceEvent, PositionEvent, BalanceEvent, FillEvent)
+_EVENT_TYPES: Final = (PriceEvent, PositionEvent, BalanceEvent, FillEvent, AccountModeEvent)
 
 
 def event_problem(event: object) -> str | None:
@@ -556,6 +557,8 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
     TargetSpec("binance", "resync", "balances", (_reshaped(
         "binance_usdm_ACCOUNT_UPDATE.json",
         lambda d: {"assets": _rename(d["a"]["B"], {"a": "asset", "wb": "walletBalance"})}),)),
+    TargetSpec("binance", "resync", "account-mode", (
+        _fixture("binance_usdm_multiAssetsMargin.json"),)),
     # the PUT listenKey keepalive response, handed to parse_resync by the supervisor
     TargetSpec("binance", "resync", "listenKey", (_inline({}),)),
     TargetSpec("binance-spot", "stream", "market", tuple(_fixture("binance_spot_" + name) for name in (

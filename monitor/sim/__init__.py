@@ -39,6 +39,14 @@ Production equivalents: ``wss://fstream.binance.com`` + ``https://fapi.binance.c
 so a venue module should derive it from its own setting, not from the stream URL, and pointing
 both at the simulator base works because both paths are served under ``/binance-spot``.
 
+Margin figures the venues compute themselves (liquidation prices, maintenance margins, isolated
+and cross wallets, tiers) come from ``monitor.sim.margin``, one rule class per venue written from
+the venues' documents and independent of ``monitor.domain``; ``SimulatorServer.venue_figures``
+answers them for a leg at the current mark. Positions are legs: ``one_way`` or the hedge-mode
+``long`` and ``short`` legs, each venue writing its own side fields (Binance ``ps``/``positionSide``,
+OKX ``posSide``, Bybit ``positionIdx``, BingX ``ps``/``positionSide``, MEXC ``positionType``, WEEX
+``side``).
+
 Authentication is checked like the exchanges do (API key, timestamp window, HMAC signature);
 ``SimulatorServer.credentials(venue, account)`` gives the credentials of a simulated account.
 Quantities are in each venue's unit (OKX swaps in contracts, Binance/Bybit linear in coin).

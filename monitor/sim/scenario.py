@@ -32,7 +32,10 @@ noisy. An instrument's mark is ``P * (1 + basis)`` and its index ``P``. The same
 the same path (``random.Random(seed)``, draws in a fixed order).
 
 Quantities are in each venue's own unit, signed (negative = short): OKX swaps in contracts,
-Binance USDⓈ-M and Bybit linear in base coin.
+Binance USDⓈ-M and Bybit linear in base coin. A position or fill may name a ``position_side``
+(``one_way``, the default, or the hedge-mode ``long``/``short`` legs) and an isolated position its
+``isolated_margin``; an account may start with ``multi_asset_margin`` and an ``asset_mode`` step
+(``{"kind":"asset_mode","venue":"binance","account":..,"multi_asset":true}``) switches it.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from typing import Any, Literal
 
 from monitor.errors import HedgeMonitorError
 
-StepKind = Literal["trend", "price", "basis", "funding", "fill", "position", "balance", "fault"]
+StepKind = Literal["trend", "price", "basis", "funding", "fill", "position", "balance", "asset_mode", "fault"]
 STEP_KINDS: tuple[StepKind, ...] = (
     "trend",
     "price",
@@ -57,8 +60,10 @@ STEP_KINDS: tuple[StepKind, ...] = (
     "fill",
     "position",
     "balance",
+    "asset_mode",
     "fault",
 )
+POSITION_SIDES = ("one_way", "long", "short")
 FaultKind = Literal[
     "drop",
     "silence",
@@ -125,16 +130,19 @@ class InitialPosition:
     entry_price: float
     leverage: float = 5.0
     margin_mode: str = "cross"
+    position_side: str = "one_way"
+    isolated_margin: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class InitialAccount:
-    """Balances and positions of one account at one venue when the scenario starts."""
+    """Balances, positions and asset mode of one account at one venue when the scenario starts."""
 
     venue: str
     account: str
     balances: Mapping[str, float] = field(default_factory=dict)
     positions: tuple[InitialPosition, ...] = ()
+    multi_asset_margin: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +169,13 @@ class Step:
             raise ScenarioError(f"step at {self.at_s} s ({self.kind}): {name} must be finite")
         return float(value)
 
+    def flag(self, name: str) -> bool:
+        """A required boolean parameter."""
+        value = self.params.get(name)
+        if not isinstance(value, bool):
+            raise ScenarioError(f"step at {self.at_s} s ({self.kind}): {name} must be true or false")
+        return value
+
     def optional_text(self, name: str) -> str | None:
         """An optional string parameter."""
         value = self.params.get(name)
@@ -173,12 +188,13 @@ _STEP_FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "price": (("instrument", "price"), ()),
     "basis": (("instrument", "basis"), ()),
     "funding": (("instrument", "rate"), ()),
-    "fill": (("venue", "account", "symbol", "quantity", "price"), ("fee",)),
+    "fill": (("venue", "account", "symbol", "quantity", "price"), ("fee", "position_side")),
     "position": (
         ("venue", "account", "symbol", "quantity", "entry_price"),
-        ("leverage", "margin_mode"),
+        ("leverage", "margin_mode", "position_side", "isolated_margin"),
     ),
     "balance": (("venue", "account", "asset", "quantity"), ()),
+    "asset_mode": (("venue", "account", "multi_asset"), ()),
     "fault": (
         ("fault", "venue"),
         (
@@ -189,6 +205,7 @@ _STEP_FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "symbol",
             "quantity",
             "entry_price",
+            "position_side",
         ),
     ),
 }
@@ -376,35 +393,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
                 None if funding is None else _number(funding, f"{where}: {instrument_id}.funding"),
             )
         )
-    accounts = []
-    for item in data.get("accounts", []):
-        _known_keys(item, {"venue", "account", "balances", "positions"}, f"{where}: account")
-        venue = _text(item.get("venue"), f"{where}: account venue")
-        account = _text(item.get("account"), f"{where}: account name")
-        balances = {
-            asset: _number(quantity, f"{where}: {venue}/{account} balance {asset}")
-            for asset, quantity in dict(item.get("balances", {})).items()
-        }
-        positions = []
-        for position in item.get("positions", []):
-            _known_keys(
-                position,
-                {"symbol", "quantity", "entry_price", "leverage", "margin_mode"},
-                f"{where}: position",
-            )
-            margin_mode = position.get("margin_mode", "cross")
-            if margin_mode not in ("cross", "isolated"):
-                raise ScenarioError(f"{where}: margin_mode must be cross or isolated")
-            positions.append(
-                InitialPosition(
-                    _text(position.get("symbol"), f"{where}: position symbol"),
-                    _number(position.get("quantity"), f"{where}: position quantity"),
-                    _number(position.get("entry_price"), f"{where}: entry_price", positive=True),
-                    _number(position.get("leverage", 5.0), f"{where}: leverage", positive=True),
-                    margin_mode,
-                )
-            )
-        accounts.append(InitialAccount(venue, account, balances, tuple(positions)))
+    accounts = [_account(item, where) for item in data.get("accounts", [])]
     steps = [_step(item, where, assets, {i.id for i in instruments}) for item in data.get("steps", [])]
     steps.sort(key=lambda step: step.at_s)
     return Scenario(
@@ -419,6 +408,51 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         steps=tuple(steps),
         correlations=tuple(correlations),
     )
+
+
+def _account(item: Mapping[str, Any], where: str) -> InitialAccount:
+    """One scenario account: balances, positions and asset mode."""
+    _known_keys(
+        item, {"venue", "account", "balances", "positions", "multi_asset_margin"}, f"{where}: account"
+    )
+    multi_asset = item.get("multi_asset_margin")
+    if multi_asset is not None and not isinstance(multi_asset, bool):
+        raise ScenarioError(f"{where}: multi_asset_margin must be true or false")
+    venue = _text(item.get("venue"), f"{where}: account venue")
+    account = _text(item.get("account"), f"{where}: account name")
+    balances = {
+        asset: _number(quantity, f"{where}: {venue}/{account} balance {asset}")
+        for asset, quantity in dict(item.get("balances", {})).items()
+    }
+    positions = []
+    for position in item.get("positions", []):
+        _known_keys(
+            position,
+            {
+                "symbol", "quantity", "entry_price", "leverage", "margin_mode", "position_side",
+                "isolated_margin",
+            },
+            f"{where}: position",
+        )  # fmt: skip
+        margin_mode = position.get("margin_mode", "cross")
+        if margin_mode not in ("cross", "isolated"):
+            raise ScenarioError(f"{where}: margin_mode must be cross or isolated")
+        side = position.get("position_side", "one_way")
+        if side not in POSITION_SIDES:
+            raise ScenarioError(f"{where}: position_side must be one of {', '.join(POSITION_SIDES)}")
+        wallet = position.get("isolated_margin")
+        positions.append(
+            InitialPosition(
+                _text(position.get("symbol"), f"{where}: position symbol"),
+                _number(position.get("quantity"), f"{where}: position quantity"),
+                _number(position.get("entry_price"), f"{where}: entry_price", positive=True),
+                _number(position.get("leverage", 5.0), f"{where}: leverage", positive=True),
+                margin_mode,
+                side,
+                None if wallet is None else _number(wallet, f"{where}: isolated_margin"),
+            )
+        )
+    return InitialAccount(venue, account, balances, tuple(positions), multi_asset)
 
 
 def _step(
@@ -460,6 +494,10 @@ def _step(
                 step.text(name)
             step.number("quantity")
             step.number("entry_price")
+    elif kind == "asset_mode":
+        step.text("venue")
+        step.text("account")
+        step.flag("multi_asset")
     else:
         for name in required:
             value = params[name]
@@ -467,6 +505,10 @@ def _step(
                 step.number(name)
             elif not isinstance(value, str):
                 step.text(name)
+        if "isolated_margin" in params:
+            step.number("isolated_margin")
+    if "position_side" in params and params["position_side"] not in POSITION_SIDES:
+        raise ScenarioError(f"{label}: position_side must be one of {', '.join(POSITION_SIDES)}")
     return step
 
 

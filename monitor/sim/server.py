@@ -12,6 +12,9 @@ Control API (every method is a coroutine, so calls are ordered with the frames t
                     account=AccountContext("okx-main", "main", sim.credentials("okx", "okx-main")))
         await sim.set_price("okx", "BTC-USDT-SWAP", 60000.0)
         await sim.set_position("okx", "okx-main", "BTC-USDT-SWAP", -150, 60000.0)
+        await sim.set_position("binance", "b", "BTCUSDT", -10, 6563.86, position_side="short",
+                               margin_mode="isolated", isolated_margin=6570.42511771)
+        sim.venue_figures("binance", "b", "BTCUSDT", "short").liquidation_price
         await sim.silence("okx", 5.0)
         await sim.run_scenario(load_scenario("seed-drop"), speed=50.0)
 """
@@ -36,6 +39,7 @@ from websockets.http11 import Request, Response
 
 from monitor.domain.instruments import Catalog, default_catalog
 from monitor.errors import HedgeMonitorError
+from monitor.sim.margin import POSITION_SIDES, PositionSide, SimLegFigures
 from monitor.sim.scenario import Scenario, Step, price_path
 from monitor.sim.venues.base import (
     Rejection,
@@ -85,6 +89,14 @@ class SimUrls:
     ws_base_url: str
     rest_base_url: str
     ws_api_url: str | None = None
+
+
+def _side(side: str) -> PositionSide:
+    """A position side as the world takes it, or SimulatorError."""
+    for known in POSITION_SIDES:
+        if side == known:
+            return known
+    raise SimulatorError(f"position_side must be one of {', '.join(POSITION_SIDES)}, got {side!r}")
 
 
 def _response(status: int, body: bytes) -> Response:
@@ -200,9 +212,26 @@ class SimulatorServer:
         """The current quote of an instrument."""
         return self.world.quote(venue, symbol)
 
-    def position(self, venue: str, account: str, symbol: str) -> SimPosition | None:
-        """The current position of an account."""
-        return self.world.positions.get((venue, account, symbol))
+    def position(
+        self, venue: str, account: str, symbol: str, side: PositionSide = "one_way"
+    ) -> SimPosition | None:
+        """The current position leg of an account (``side`` one_way, long or short)."""
+        return self.world.position(venue, account, symbol, side)
+
+    def venue_figures(
+        self, venue: str, account: str, symbol: str, side: PositionSide = "one_way"
+    ) -> SimLegFigures:
+        """The venue's own margin figures of a leg at the current mark, by ``monitor.sim.margin``
+        (liquidation price, maintenance margin, margin balance, ...); flat legs read as zeros."""
+        self._venue(venue)
+        figures = self.world.leg_figures(venue, account, symbol, _side(side))
+        if figures is None:
+            raise SimulatorError(f"{venue} has no margin rule (spot venue)")
+        return figures
+
+    def multi_asset_margin(self, venue: str, account: str) -> bool:
+        """The account's asset mode (Binance Multi-Assets Mode)."""
+        return self.world.multi_asset_margin.get((venue, account), False)
 
     def balance(self, venue: str, account: str, asset: str) -> float:
         """The current balance of an account (0 if never set)."""
@@ -249,20 +278,27 @@ class SimulatorServer:
         *,
         leverage: float = 5.0,
         margin_mode: str = "cross",
+        position_side: PositionSide = "one_way",
+        isolated_margin: float | None = None,
         push: bool = True,
     ) -> SimPosition:
-        """Overwrite a position (venue units, signed) and, unless ``push`` is False, push it."""
+        """Overwrite a position leg (venue units, signed; ``position_side`` one_way, or long/short
+        for hedge mode) and, unless ``push`` is False, push it. An isolated leg's wallet defaults to
+        its value at entry / leverage."""
         writer = self._venue(venue)
         if not math.isfinite(quantity) or (quantity != 0 and not entry_price > 0):
             raise SimulatorError("a position needs a finite quantity and a positive entry price")
+        if isolated_margin is not None and not (math.isfinite(isolated_margin) and isolated_margin >= 0):
+            raise SimulatorError("an isolated margin must be a finite number >= 0")
+        side = _side(position_side)
         try:
             position = self.world.set_position(
-                venue, account, symbol, quantity, entry_price, leverage, margin_mode
+                venue, account, symbol, quantity, entry_price, leverage, margin_mode, side, isolated_margin
             )
         except ValueError as exc:
             raise SimulatorError(str(exc)) from None
         if push:
-            await writer.publish_position(account, symbol, None)
+            await writer.publish_position(account, symbol, None, side)
         return position
 
     async def set_balance(
@@ -286,17 +322,28 @@ class SimulatorServer:
         quantity: float,
         price: float,
         fee: float = 0.0,
+        *,
+        position_side: PositionSide = "one_way",
     ) -> SimFill:
-        """Execute a trade: update position and balances, push the fill and the new state."""
+        """Execute a trade on a leg (a hedge leg: opens or closes it, never through zero): update
+        position and balances, push the fill and the new state."""
         writer = self._venue(venue)
+        side = _side(position_side)
         try:
-            fill, assets = self.world.apply_fill(venue, account, symbol, quantity, price, fee)
+            fill, assets = self.world.apply_fill(venue, account, symbol, quantity, price, fee, side)
         except ValueError as exc:
             raise SimulatorError(str(exc)) from None
-        if (venue, account, symbol) in self.world.positions:
-            await writer.publish_position(account, symbol, fill)
+        if self.world.position(venue, account, symbol, side) is not None:
+            await writer.publish_position(account, symbol, fill, side)
         await writer.publish_balances(account, list(assets))
         return fill
+
+    async def set_asset_mode(self, venue: str, account: str, multi_asset: bool) -> None:
+        """Switch an account's asset mode (Binance Multi-Assets Mode) and push the venue's config
+        event (Binance ``ACCOUNT_CONFIG_UPDATE`` ``ai.j``) when it changed."""
+        writer = self._venue(venue)
+        if self.world.set_multi_asset_margin(venue, account, multi_asset):
+            await writer.publish_account_config(account)
 
     # -- faults --------------------------------------------------------------------------------
 
@@ -353,11 +400,14 @@ class SimulatorServer:
         quantity: float,
         entry_price: float,
         offline_s: float = 0.0,
+        position_side: PositionSide = "one_way",
     ) -> None:
         """Drop the venue's clients, refuse them for ``offline_s``, and change a position unseen."""
         await self.refuse_connections(venue, offline_s)
         await self.drop_connections(venue)
-        await self.set_position(venue, account, symbol, quantity, entry_price, push=False)
+        await self.set_position(
+            venue, account, symbol, quantity, entry_price, position_side=position_side, push=False
+        )
 
     # -- scenarios -----------------------------------------------------------------------------
 
@@ -375,7 +425,11 @@ class SimulatorServer:
                     position.entry_price,
                     leverage=position.leverage,
                     margin_mode=position.margin_mode,
+                    position_side=_side(position.position_side),
+                    isolated_margin=position.isolated_margin,
                 )
+            if account.multi_asset_margin is not None:
+                await self.set_asset_mode(account.venue, account.account, account.multi_asset_margin)
 
     async def run_scenario(
         self, scenario: Scenario, speed: float = 1.0, *, load_accounts: bool = True
@@ -428,6 +482,7 @@ class SimulatorServer:
                 step.number("quantity"),
                 step.number("price"),
                 step.number("fee", 0.0),
+                position_side=_side(step.optional_text("position_side") or "one_way"),
             )
         elif step.kind == "position":
             await self.set_position(
@@ -438,7 +493,11 @@ class SimulatorServer:
                 step.number("entry_price"),
                 leverage=step.number("leverage", 5.0),
                 margin_mode=step.optional_text("margin_mode") or "cross",
+                position_side=_side(step.optional_text("position_side") or "one_way"),
+                isolated_margin=step.number("isolated_margin") if "isolated_margin" in step.params else None,
             )
+        elif step.kind == "asset_mode":
+            await self.set_asset_mode(step.text("venue"), step.text("account"), step.flag("multi_asset"))
         elif step.kind == "balance":
             await self.set_balance(
                 step.text("venue"), step.text("account"), step.text("asset"), step.number("quantity")
@@ -479,6 +538,7 @@ class SimulatorServer:
                 step.number("quantity"),
                 step.number("entry_price"),
                 step.number("seconds") / speed,
+                _side(step.optional_text("position_side") or "one_way"),
             )
 
     # -- plumbing ------------------------------------------------------------------------------

@@ -15,6 +15,17 @@ Fill accounting (average-cost method, as Binance, Bybit and OKX report ``entryPr
 
 Unrealised PnL follows risk-definitions.md ("PnL"): linear ``q * cs * (P - EP)`` in the quote,
 inverse ``q * cv * (1/EP - 1/P)`` in the base coin.
+
+Positions are legs keyed by (venue, account, symbol, side): side ``one_way`` (Binance ``BOTH``, OKX
+``net``, Bybit ``positionIdx`` 0) holds a signed quantity; the hedge-mode legs ``long`` (quantity
+>= 0) and ``short`` (<= 0) are held apart, each with its own entry and isolated wallet. A fill on a
+hedge leg opens or closes that leg only (it cannot take it through zero). A symbol is held either
+one-way or as hedge legs, not both at once.
+
+An isolated leg has its own wallet (``isolated_margin``, excluding unrealised PnL, in the settlement
+currency): value at entry / leverage when the leg is set, grown by the margin of every opening fill
+and released pro rata by closing ones. The asset's wallet balance includes the isolated wallets;
+the cross wallet is the balance minus them (Binance ``wb`` and ``cw``).
 """
 
 from __future__ import annotations
@@ -27,6 +38,17 @@ from dataclasses import dataclass
 
 from monitor.domain.instruments import Catalog, Instrument
 from monitor.secrets import Secret
+from monitor.sim.margin import (
+    POSITION_SIDES,
+    AccountBook,
+    ContractTerms,
+    LegState,
+    PositionSide,
+    SimLegFigures,
+    VenueRule,
+    venue_rule,
+)
+from monitor.sim.terms import SimTerms
 from monitor.venues.base import Credentials
 
 STABLE_ASSETS = frozenset({"USDT", "USDC", "USD", "BUSD", "FDUSD"})
@@ -59,6 +81,8 @@ class SimPosition:
     margin_mode: str = "cross"
     updated_ms: int = 0
     realised_pnl: float = 0.0
+    position_side: PositionSide = "one_way"
+    isolated_margin: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +97,7 @@ class SimFill:
     fee_asset: str
     realised_pnl: float
     ts_ms: int
+    position_side: PositionSide = "one_way"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +133,12 @@ class SimWorld:
         self.rng = rng
         self.clock_ms = clock_ms
         self.quotes: dict[tuple[str, str], Quote] = {}
-        self.positions: dict[tuple[str, str, str], SimPosition] = {}
+        self.positions: dict[tuple[str, str, str, PositionSide], SimPosition] = {}
         self.balances: dict[tuple[str, str, str], float] = {}
         self.accounts: dict[tuple[str, str], SimAccount] = {}
+        self.multi_asset_margin: dict[tuple[str, str], bool] = {}
+        self.terms = SimTerms(catalog)
+        self._rules: dict[str, VenueRule | None] = {}
         self._by_key: dict[tuple[str, str], SimAccount] = {}
         self._trade_ids = 1000
 
@@ -150,7 +178,7 @@ class SimWorld:
     def symbols(self, venue: str) -> list[str]:
         """Every symbol of a venue that has a quote or a position, sorted."""
         found = {symbol for (v, symbol) in self.quotes if v == venue}
-        found |= {symbol for (v, _, symbol) in self.positions if v == venue}
+        found |= {symbol for (v, _, symbol, _) in self.positions if v == venue}
         return sorted(found)
 
     def quote(self, venue: str, symbol: str) -> Quote | None:
@@ -193,13 +221,24 @@ class SimWorld:
 
     # -- positions and balances ----------------------------------------------------------------
 
-    def positions_of(self, venue: str, account: str) -> dict[str, SimPosition]:
-        """Positions (including closed ones kept at 0) of one account, by symbol."""
+    def legs_of(self, venue: str, account: str) -> dict[tuple[str, PositionSide], SimPosition]:
+        """Position legs (including closed ones kept at 0) of one account, by (symbol, side)."""
         return {
-            symbol: position
-            for (v, a, symbol), position in sorted(self.positions.items())
+            (symbol, side): position
+            for (v, a, symbol, side), position in sorted(self.positions.items())
             if v == venue and a == account
         }
+
+    def position(
+        self, venue: str, account: str, symbol: str, side: PositionSide = "one_way"
+    ) -> SimPosition | None:
+        """One leg, or None if it was never set or traded."""
+        return self.positions.get((venue, account, symbol, side))
+
+    def hedge_mode(self, venue: str, account: str) -> bool:
+        """True if the account holds hedge-mode legs at the venue (Binance dualSidePosition, OKX
+        long_short_mode)."""
+        return any(side != "one_way" for (symbol, side) in self.legs_of(venue, account))
 
     def balances_of(self, venue: str, account: str) -> dict[str, float]:
         """Balances of one account, by asset."""
@@ -218,19 +257,27 @@ class SimWorld:
         entry_price: float,
         leverage: float = 5.0,
         margin_mode: str = "cross",
+        position_side: PositionSide = "one_way",
+        isolated_margin: float | None = None,
     ) -> SimPosition:
-        """Overwrite one position."""
+        """Overwrite one leg (an isolated leg's wallet defaults to its value at entry / leverage)."""
         if margin_mode not in ("cross", "isolated"):
             raise ValueError("margin_mode must be 'cross' or 'isolated'")
+        _check_side(position_side, quantity)
+        if not leverage > 0:
+            raise ValueError("leverage must be > 0")
+        self._check_mode(venue, account, symbol, position_side, quantity)
         self.account(venue, account)
+        quantity = round(quantity, QUANTITY_DECIMALS)
+        entry = entry_price if quantity != 0 else 0.0
+        wallet = 0.0
+        if margin_mode == "isolated" and quantity != 0:
+            default = self.margin_of(venue, symbol, quantity, entry, leverage)
+            wallet = default if isolated_margin is None else isolated_margin
         position = SimPosition(
-            round(quantity, QUANTITY_DECIMALS),
-            entry_price if quantity != 0 else 0.0,
-            leverage,
-            margin_mode,
-            self.now_ms(),
+            quantity, entry, leverage, margin_mode, self.now_ms(), 0.0, position_side, wallet
         )
-        self.positions[(venue, account, symbol)] = position
+        self.positions[(venue, account, symbol, position_side)] = position
         return position
 
     def set_balance(self, venue: str, account: str, asset: str, quantity: float) -> float:
@@ -240,6 +287,13 @@ class SimWorld:
         self.balances[(venue, account, asset)] = quantity
         return quantity - previous
 
+    def set_multi_asset_margin(self, venue: str, account: str, enabled: bool) -> bool:
+        """Switch an account's asset mode (Binance Multi-Assets Mode); returns True if it changed."""
+        self.account(venue, account)
+        previous = self.multi_asset_margin.get((venue, account), False)
+        self.multi_asset_margin[(venue, account)] = enabled
+        return previous != enabled
+
     def apply_fill(
         self,
         venue: str,
@@ -248,26 +302,31 @@ class SimWorld:
         quantity: float,
         price: float,
         fee: float = 0.0,
+        position_side: PositionSide = "one_way",
     ) -> tuple[SimFill, tuple[str, ...]]:
         """Apply one execution (see module docstring); returns the fill and the changed assets."""
         if quantity == 0 or not (math.isfinite(price) and price > 0):
             raise ValueError("a fill needs a non-zero quantity and a positive price")
-        self.account(venue, account)
+        if position_side not in POSITION_SIDES:
+            raise ValueError(f"position_side must be one of {POSITION_SIDES}")
         instrument = self.instrument(venue, symbol)
-        self._trade_ids += 1
-        now = self.now_ms()
         if instrument is not None and instrument.kind == "spot":
-            base, quote_asset = instrument.base, instrument.quote
-            self._add_balance(venue, account, base, quantity)
-            self._add_balance(venue, account, quote_asset, -quantity * price - fee)
-            fill = SimFill(self._trade_ids, symbol, quantity, price, fee, quote_asset, 0.0, now)
-            return fill, (base, quote_asset)
-        previous = self.positions.get((venue, account, symbol), SimPosition(0.0, 0.0))
+            return self._apply_spot_fill(venue, account, instrument, quantity, price, fee)
+        key = (venue, account, symbol, position_side)
+        previous = self.positions.get(key, SimPosition(0.0, 0.0, position_side=position_side))
         old_quantity, entry = previous.quantity, previous.entry_price
         new_quantity = round(old_quantity + quantity, QUANTITY_DECIMALS)
+        _check_side(position_side, new_quantity)
+        self._check_mode(venue, account, symbol, position_side, new_quantity)
+        self.account(venue, account)
+        self._trade_ids += 1
+        now = self.now_ms()
         realised = 0.0
+        wallet = previous.isolated_margin
+        leverage = previous.leverage
         if old_quantity == 0 or math.copysign(1, old_quantity) == math.copysign(1, quantity):
             entry = (abs(old_quantity) * entry + abs(quantity) * price) / abs(new_quantity)
+            wallet += self.margin_of(venue, symbol, quantity, price, leverage)
         else:
             closed = min(abs(quantity), abs(old_quantity))
             direction = math.copysign(1, old_quantity)
@@ -278,19 +337,62 @@ class SimWorld:
                 realised = closed * multiplier * (price - entry) * direction
             if new_quantity == 0:
                 entry = 0.0
+                wallet = 0.0
             elif math.copysign(1, new_quantity) != direction:
                 entry = price
+                wallet = self.margin_of(venue, symbol, new_quantity, price, leverage)
+            else:
+                wallet *= abs(new_quantity) / abs(old_quantity)
+        if previous.margin_mode != "isolated":
+            wallet = 0.0
         settle = self.settle_asset(venue, symbol)
         self._add_balance(venue, account, settle, realised - fee)
-        self.positions[(venue, account, symbol)] = SimPosition(
+        self.positions[key] = SimPosition(
             new_quantity,
             entry,
-            previous.leverage,
+            leverage,
             previous.margin_mode,
             now,
             previous.realised_pnl + realised,
+            position_side,
+            wallet,
         )
-        return SimFill(self._trade_ids, symbol, quantity, price, fee, settle, realised, now), (settle,)
+        fill = SimFill(self._trade_ids, symbol, quantity, price, fee, settle, realised, now, position_side)
+        return fill, (settle,)
+
+    def _apply_spot_fill(
+        self, venue: str, account: str, instrument: Instrument, quantity: float, price: float, fee: float
+    ) -> tuple[SimFill, tuple[str, ...]]:
+        """A spot fill moves base (+q) and quote (-q * p - fee)."""
+        self.account(venue, account)
+        self._trade_ids += 1
+        base, quote_asset = instrument.base, instrument.quote
+        self._add_balance(venue, account, base, quantity)
+        self._add_balance(venue, account, quote_asset, -quantity * price - fee)
+        fill = SimFill(
+            self._trade_ids, instrument.symbol, quantity, price, fee, quote_asset, 0.0, self.now_ms()
+        )
+        return fill, (base, quote_asset)
+
+    def margin_of(self, venue: str, symbol: str, quantity: float, price: float, leverage: float) -> float:
+        """Initial margin of ``quantity`` at ``price``: value / leverage in the settlement currency."""
+        terms = self.contract_terms(venue, symbol)
+        if terms is None or quantity == 0:
+            return 0.0
+        return terms.value(quantity, price) / leverage
+
+    def _check_mode(self, venue: str, account: str, symbol: str, side: PositionSide, quantity: float) -> None:
+        """A symbol is held one-way or as hedge legs, never both at once."""
+        if quantity == 0:
+            return
+        for (v, a, s, other_side), position in self.positions.items():
+            if (v, a, s) != (venue, account, symbol) or position.quantity == 0:
+                continue
+            if (side == "one_way") != (other_side == "one_way"):
+                raise ValueError(
+                    f"{venue}:{symbol} of {account} holds a {other_side} leg; one-way and hedge legs "
+                    "cannot be open at once"
+                )
 
     def settle_asset(self, venue: str, symbol: str) -> str:
         """The asset a contract settles (and pays fees) in."""
@@ -319,9 +421,91 @@ class SimWorld:
         multiplier = self.contract_multiplier(venue, symbol)
         return position.quantity * multiplier * (quote.mark - position.entry_price)
 
+    def contract_terms(self, venue: str, symbol: str) -> ContractTerms | None:
+        """How a derivative turns quantity into value (None for spot)."""
+        instrument = self.instrument(venue, symbol)
+        settle = self.settle_asset(venue, symbol)
+        if instrument is None:
+            return ContractTerms("linear", 1.0, settle)
+        if instrument.kind == "spot":
+            return None
+        if instrument.kind == "inverse":
+            return ContractTerms("inverse", instrument.contract_value, settle, instrument.taker_fee)
+        return ContractTerms("linear", instrument.contract_size, settle, instrument.taker_fee)
+
+    def cross_wallet(self, venue: str, account: str, asset: str) -> float:
+        """The asset's wallet balance minus the isolated wallets of its open legs (Binance ``cw``)."""
+        wallet = self.balances.get((venue, account, asset), 0.0)
+        isolated = sum(
+            position.isolated_margin
+            for (symbol, _), position in self.legs_of(venue, account).items()
+            if position.margin_mode == "isolated"
+            and position.quantity != 0
+            and self.settle_asset(venue, symbol) == asset
+        )
+        return wallet - isolated
+
+    def rule(self, venue: str) -> VenueRule | None:
+        """The venue's margin rule set (None for spot venues)."""
+        if venue not in self._rules:
+            self._rules[venue] = venue_rule(venue, self.terms)
+        return self._rules[venue]
+
+    def margin_book(self, venue: str, account: str) -> AccountBook:
+        """Everything the margin rules need about one account: legs, marks, wallets, USD prices."""
+        legs = []
+        marks: dict[str, float] = {}
+        for (symbol, side), position in self.legs_of(venue, account).items():
+            terms = self.contract_terms(venue, symbol)
+            if terms is None:
+                continue
+            legs.append(
+                LegState(
+                    symbol,
+                    side,
+                    position.quantity,
+                    position.entry_price,
+                    position.leverage,
+                    position.margin_mode,
+                    position.isolated_margin,
+                    terms,
+                )
+            )
+            quote = self.quote(venue, symbol)
+            if quote is not None:
+                marks[symbol] = quote.mark
+        wallets = self.balances_of(venue, account)
+        prices = {asset: price for asset in wallets if (price := self.asset_price(asset)) is not None}
+        return AccountBook(
+            venue,
+            account,
+            tuple(legs),
+            marks,
+            wallets,
+            prices,
+            self.multi_asset_margin.get((venue, account), False),
+        )
+
+    def leg_figures(
+        self, venue: str, account: str, symbol: str, side: PositionSide = "one_way"
+    ) -> SimLegFigures | None:
+        """The leg's margin figures by the venue's rule at the current mark (None for spot venues)."""
+        rule = self.rule(venue)
+        if rule is None:
+            return None
+        return rule.figures(self.margin_book(venue, account), symbol, side)
+
     def _add_balance(self, venue: str, account: str, asset: str, change: float) -> None:
         key = (venue, account, asset)
         self.balances[key] = round(self.balances.get(key, 0.0) + change, QUANTITY_DECIMALS)
+
+
+def _check_side(side: str, quantity: float) -> None:
+    """A long leg holds quantity >= 0, a short leg <= 0."""
+    if side not in POSITION_SIDES:
+        raise ValueError(f"position_side must be one of {POSITION_SIDES}, got {side!r}")
+    if (side == "long" and quantity < 0) or (side == "short" and quantity > 0):
+        raise ValueError(f"a {side} leg cannot hold quantity {quantity}")
 
 
 def _base_guess(symbol: str) -> str:

@@ -24,7 +24,8 @@ from urllib.parse import parse_qsl
 import websockets
 from websockets.asyncio.server import ServerConnection
 
-from monitor.sim.world import SimFill, SimWorld
+from monitor.sim.margin import PositionSide, SimLegFigures
+from monitor.sim.world import SimFill, SimPosition, SimWorld
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +194,10 @@ class SimVenue(ABC):
         """Push a price change of ``symbol`` to subscribed market connections."""
 
     @abstractmethod
-    async def publish_position(self, account: str, symbol: str, fill: SimFill | None) -> None:
-        """Push a position change (and the fill that caused it) to the account's connections."""
+    async def publish_position(
+        self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
+    ) -> None:
+        """Push a change of one position leg (and the fill that caused it) to the account."""
 
     @abstractmethod
     async def publish_balances(self, account: str, assets: Sequence[str]) -> None:
@@ -207,6 +210,9 @@ class SimVenue(ABC):
 
     async def heartbeat(self) -> None:  # noqa: B027 -- optional hook, most venues push nothing
         """Periodic pushes a real venue makes even without changes (default: none)."""
+
+    async def publish_account_config(self, account: str) -> None:  # noqa: B027 -- optional hook
+        """Push an account configuration change (asset mode); venues without such a push: none."""
 
     async def publish_quote_for(self, venue: str, symbol: str) -> None:
         """Push a price change of an instrument of ``venue`` (this venue unless overridden)."""
@@ -265,6 +271,14 @@ class SimVenue(ABC):
                 await connection.send(stale, data=False)
                 sent += 1
         return sent
+
+    def figures(self, account: str, symbol: str, side: PositionSide) -> SimLegFigures | None:
+        """The leg's margin figures by this venue's rule (``monitor.sim.margin``) at the mark."""
+        return self.world.leg_figures(self.name, account, symbol, side)
+
+    def account_legs(self, account: str) -> dict[tuple[str, PositionSide], SimPosition]:
+        """The account's legs at this venue, by (symbol, side)."""
+        return self.world.legs_of(self.name, account)
 
     def symbols_matching(self, wanted: Iterable[str]) -> list[str]:
         """Known symbols of this venue that are in ``wanted``."""

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
+from monitor.sim.margin import PositionSide
 from monitor.sim.venues.base import (
     Rejection,
     RestRequest,
@@ -240,9 +241,11 @@ class BinanceSpotSim(SimVenue):
             ],
         }
 
-    async def publish_position(self, account: str, symbol: str, fill: SimFill | None) -> None:
+    async def publish_position(
+        self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
+    ) -> None:
         """Spot has no positions; a fill shows up as balance changes."""
-        del account, symbol, fill
+        del account, symbol, fill, side
 
     async def publish_balances(self, account: str, assets: Sequence[str]) -> None:
         """``outboundAccountPosition`` with the absolute balances of the changed assets."""

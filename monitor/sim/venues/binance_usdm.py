@@ -8,10 +8,18 @@ Paths after the ``/binance`` prefix mirror ``fstream.binance.com`` and ``fapi.bi
   as on the real routed endpoints. ``{"method":"SUBSCRIBE",...}`` works on every route.
 - ``/private/ws?listenKey=<key>[&events=A/B]``, ``/private/ws/<key>``,
   ``/private/stream?listenKey=<key>``: ``ACCOUNT_UPDATE``, ``ORDER_TRADE_UPDATE``,
-  ``listenKeyExpired``. An unknown or expired key is refused with HTTP 400 ``-1125``.
+  ``listenKeyExpired``, ``ACCOUNT_CONFIG_UPDATE`` (``ai.j``, the Multi-Assets Mode, when a
+  scenario switches it). An unknown or expired key is refused with HTTP 400 ``-1125``.
 - REST: ``POST|PUT|DELETE /fapi/v1/listenKey``; SIGNED ``GET /fapi/v2|v3/positionRisk``,
-  ``/fapi/v2|v3/account``, ``/fapi/v2|v3/balance``; public ``GET /fapi/v1/premiumIndex``,
-  ``/fapi/v1/time``, ``/fapi/v1/ping``.
+  ``/fapi/v2|v3/account``, ``/fapi/v2|v3/balance``, ``/fapi/v1/leverageBracket``,
+  ``/fapi/v1/multiAssetsMargin``, ``/fapi/v1/positionSide/dual``; public ``GET
+  /fapi/v1/premiumIndex``, ``/fapi/v1/time``, ``/fapi/v1/ping``.
+
+Hedge mode: an account holding LONG/SHORT legs lists both legs of every symbol in positionRisk
+(``positionSide`` LONG and SHORT) and pushes the changed leg with ``ps`` LONG/SHORT (a SHORT leg's
+``pa`` negative, as in the documented ACCOUNT_UPDATE example). The figures Binance computes itself
+(``liquidationPrice``, ``maintMargin``, ``isolatedWallet``, ``isolatedMargin`` = isolated wallet +
+unrealised PnL, ``cw`` = wallet minus isolated wallets) come from ``monitor.sim.margin``.
 
 Wire details follow the reference (numbers as decimal strings, event times as integers, the
 ``listenKeyExpired`` ``E`` as a string, combined-stream wrapping ``{"stream":..,"data":..}``).
@@ -20,12 +28,14 @@ Wire details follow the reference (numbers as decimal strings, event times as in
 from __future__ import annotations
 
 import json
+import math
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from monitor.sim.margin import PositionSide, SimLegFigures
 from monitor.sim.venues.base import (
     Rejection,
     RestRequest,
@@ -41,7 +51,8 @@ from monitor.sim.venues.binance_common import api_key_account, binance_error, si
 from monitor.sim.world import Quote, SimFill, SimPosition
 
 ROUTES = ("public", "market", "private")
-USER_EVENTS = ("ACCOUNT_UPDATE", "ORDER_TRADE_UPDATE", "MARGIN_CALL", "TRADE_LITE")
+USER_EVENTS = ("ACCOUNT_UPDATE", "ORDER_TRADE_UPDATE", "MARGIN_CALL", "TRADE_LITE", "ACCOUNT_CONFIG_UPDATE")
+POSITION_SIDE_FIELD: dict[PositionSide, str] = {"one_way": "BOTH", "long": "LONG", "short": "SHORT"}
 LISTEN_KEY_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -238,10 +249,10 @@ class BinanceUsdmSim(SimVenue):
             else:
                 await connection.send_json(payload)
 
-    def position_row(self, symbol: str, position: SimPosition) -> dict[str, Any]:
-        """One ``ACCOUNT_UPDATE`` ``P`` entry (one-way mode, ``ps`` BOTH)."""
-        isolated = position.margin_mode == "isolated"
-        margin = abs(position.quantity) * position.entry_price / position.leverage
+    def position_row(self, account: str, symbol: str, side: PositionSide) -> dict[str, Any]:
+        """One ``ACCOUNT_UPDATE`` ``P`` entry: ``ps`` BOTH (one-way) or LONG/SHORT (hedge legs,
+        SHORT with a negative ``pa``), ``iw`` the isolated wallet (0 for cross)."""
+        position = self.world.position(self.name, account, symbol, side) or SimPosition(0.0, 0.0)
         return {
             "s": symbol,
             "pa": num(position.quantity, 3),
@@ -250,25 +261,31 @@ class BinanceUsdmSim(SimVenue):
             "cr": fixed(position.realised_pnl, 8),
             "up": fixed(self.world.unrealised_pnl(self.name, symbol, position), 8),
             "mt": position.margin_mode,
-            "iw": fixed(margin if isolated else 0.0, 8),
-            "ps": "BOTH",
-            "ma": "USDT",
+            "iw": fixed(position.isolated_margin if position.margin_mode == "isolated" else 0.0, 8),
+            "ps": POSITION_SIDE_FIELD[side],
+            "ma": self.world.settle_asset(self.name, symbol),
         }
 
     def balance_row(self, account: str, asset: str) -> dict[str, Any]:
-        """One ``ACCOUNT_UPDATE`` ``B`` entry."""
+        """One ``ACCOUNT_UPDATE`` ``B`` entry: ``wb`` includes isolated wallets, ``cw`` does not."""
         wallet = self.world.balances.get((self.name, account, asset), 0.0)
-        return {"a": asset, "wb": fixed(wallet, 8), "cw": fixed(wallet, 8), "bc": "0"}
+        cross = self.world.cross_wallet(self.name, account, asset)
+        return {"a": asset, "wb": fixed(wallet, 8), "cw": fixed(cross, 8), "bc": "0"}
 
-    async def publish_position(self, account: str, symbol: str, fill: SimFill | None) -> None:
-        """``ORDER_TRADE_UPDATE`` for a fill, then ``ACCOUNT_UPDATE`` with the position."""
+    async def publish_position(
+        self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
+    ) -> None:
+        """``ORDER_TRADE_UPDATE`` for a fill, then ``ACCOUNT_UPDATE`` with the changed leg."""
         now = self.world.now_ms()
-        position = self.world.positions.get((self.name, account, symbol))
+        position = self.world.position(self.name, account, symbol, side)
         if position is None:
             return
         if fill is not None:
             await self._push_user(account, "ORDER_TRADE_UPDATE", self._order_update(fill, now))
-        balances = [self.balance_row(account, fill.fee_asset)] if fill is not None else []
+        # a fill moves the wallet; an isolated leg's margin moves the cross wallet ``cw``
+        balances = []
+        if fill is not None or position.margin_mode == "isolated":
+            balances.append(self.balance_row(account, self.world.settle_asset(self.name, symbol)))
         payload = {
             "e": "ACCOUNT_UPDATE",
             "E": now,
@@ -276,10 +293,18 @@ class BinanceUsdmSim(SimVenue):
             "a": {
                 "m": "ORDER",
                 "B": balances,
-                "P": [self.position_row(symbol, position)],
+                "P": [self.position_row(account, symbol, side)],
             },
         }
         await self._push_user(account, "ACCOUNT_UPDATE", payload)
+
+    async def publish_account_config(self, account: str) -> None:
+        """``ACCOUNT_CONFIG_UPDATE`` with ``ai.j``, the Multi-Assets Mode (Binance user data stream
+        "Event: Account Configuration Update previous Leverage Update")."""
+        now = self.world.now_ms()
+        enabled = self.world.multi_asset_margin.get((self.name, account), False)
+        payload = {"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now - 1, "ai": {"j": enabled}}
+        await self._push_user(account, "ACCOUNT_CONFIG_UPDATE", payload)
 
     async def publish_balances(self, account: str, assets: Sequence[str]) -> None:
         """``ACCOUNT_UPDATE`` with only ``B`` (``P`` is ``[]``), reason ADJUSTMENT."""
@@ -324,7 +349,7 @@ class BinanceUsdmSim(SimVenue):
                 "R": False,
                 "wt": "CONTRACT_PRICE",
                 "ot": "MARKET",
-                "ps": "BOTH",
+                "ps": POSITION_SIDE_FIELD[fill.position_side],
                 "cp": False,
                 "rp": fixed(fill.realised_pnl, 8),
                 "pP": False,
@@ -360,7 +385,8 @@ class BinanceUsdmSim(SimVenue):
     # -- REST ----------------------------------------------------------------------------------
 
     def rest(self, request: RestRequest) -> RestResponse:
-        """listenKey, positions, account, balance, premiumIndex, time, ping."""
+        """listenKey, positions, account, balance, brackets, asset and position modes,
+        premiumIndex, time, ping."""
         path = request.path
         if path == "/fapi/v1/listenKey":
             return self._listen_key(request)
@@ -377,6 +403,9 @@ class BinanceUsdmSim(SimVenue):
             "/fapi/v3/account": self._account,
             "/fapi/v2/balance": self._balance,
             "/fapi/v3/balance": self._balance,
+            "/fapi/v1/leverageBracket": self._leverage_bracket,
+            "/fapi/v1/multiAssetsMargin": self._multi_assets_margin,
+            "/fapi/v1/positionSide/dual": self._position_side_dual,
         }
         handler = signed_paths.get(path)
         if handler is None:
@@ -412,33 +441,48 @@ class BinanceUsdmSim(SimVenue):
             return RestResponse.json(200, {})
         return binance_error(405, -1014, "Unsupported method.")
 
-    def _rows(self, account: str, symbol: str | None) -> list[tuple[str, SimPosition]]:
-        positions = self.world.positions_of(self.name, account)
+    def _rows(self, account: str, symbol: str | None) -> list[tuple[str, PositionSide, SimPosition]]:
+        """Every leg the account can hold: BOTH per symbol, or LONG and SHORT in hedge mode."""
+        sides: tuple[PositionSide, ...] = (
+            ("long", "short") if self.world.hedge_mode(self.name, account) else ("one_way",)
+        )
         symbols = [symbol] if symbol else self.world.symbols(self.name)
-        return [(s, positions.get(s, SimPosition(0.0, 0.0))) for s in symbols]
+        rows = []
+        for name in symbols:
+            for side in sides:
+                position = self.world.position(self.name, account, name, side)
+                rows.append((name, side, position or SimPosition(0.0, 0.0, position_side=side)))
+        return rows
+
+    def _leg_figures(self, account: str, symbol: str, side: PositionSide) -> SimLegFigures | None:
+        figures = self.figures(account, symbol, side)
+        return figures if figures is not None and figures.quantity != 0 else None
 
     def _position_risk_v2(self, account: str, params: dict[str, str]) -> list[dict[str, Any]]:
         rows = []
-        for symbol, position in self._rows(account, params.get("symbol")):
+        for symbol, side, position in self._rows(account, params.get("symbol")):
             quote = self.world.quote(self.name, symbol)
             mark = quote.mark if quote is not None else position.entry_price
+            figures = self._leg_figures(account, symbol, side)
+            upnl = self.world.unrealised_pnl(self.name, symbol, position)
+            isolated = position.margin_mode == "isolated" and position.quantity != 0
             rows.append(
                 {
                     "entryPrice": fixed(position.entry_price, 5),
                     "breakEvenPrice": fixed(position.entry_price, 5),
                     "marginType": position.margin_mode,
                     "isAutoAddMargin": "false",
-                    "isolatedMargin": "0.00000000",
+                    "isolatedMargin": fixed(position.isolated_margin + upnl if isolated else 0.0, 8),
                     "leverage": num(position.leverage, 0),
-                    "liquidationPrice": "0",
+                    "liquidationPrice": _price(figures),
                     "markPrice": fixed(mark, 8),
                     "maxNotionalValue": "20000000",
                     "positionAmt": fixed(position.quantity, 3),
                     "notional": fixed(position.quantity * mark, 8),
-                    "isolatedWallet": "0",
+                    "isolatedWallet": fixed(position.isolated_margin if isolated else 0.0, 8),
                     "symbol": symbol,
-                    "unRealizedProfit": fixed(self.world.unrealised_pnl(self.name, symbol, position), 8),
-                    "positionSide": "BOTH",
+                    "unRealizedProfit": fixed(upnl, 8),
+                    "positionSide": POSITION_SIDE_FIELD[side],
                     "updateTime": position.updated_ms if position.quantity != 0 else 0,
                 }
             )
@@ -446,29 +490,33 @@ class BinanceUsdmSim(SimVenue):
 
     def _position_risk_v3(self, account: str, params: dict[str, str]) -> list[dict[str, Any]]:
         rows = []
-        for symbol, position in self._rows(account, params.get("symbol")):
+        for symbol, side, position in self._rows(account, params.get("symbol")):
             if position.quantity == 0:
                 continue  # v3 lists only symbols with a position or open orders
             quote = self.world.quote(self.name, symbol)
             mark = quote.mark if quote is not None else position.entry_price
             notional = position.quantity * mark
+            figures = self._leg_figures(account, symbol, side)
+            upnl = self.world.unrealised_pnl(self.name, symbol, position)
+            isolated = position.margin_mode == "isolated"
+            initial = figures.initial_margin if figures is not None else abs(notional) / position.leverage
             rows.append(
                 {
                     "symbol": symbol,
-                    "positionSide": "BOTH",
+                    "positionSide": POSITION_SIDE_FIELD[side],
                     "positionAmt": num(position.quantity, 3),
                     "entryPrice": num(position.entry_price, 5),
                     "breakEvenPrice": num(position.entry_price, 5),
                     "markPrice": fixed(mark, 8),
-                    "unRealizedProfit": fixed(self.world.unrealised_pnl(self.name, symbol, position), 8),
-                    "liquidationPrice": "0",
-                    "isolatedMargin": "0",
+                    "unRealizedProfit": fixed(upnl, 8),
+                    "liquidationPrice": _price(figures),
+                    "isolatedMargin": fixed(position.isolated_margin + upnl if isolated else 0.0, 8),
                     "notional": fixed(notional, 8),
-                    "marginAsset": "USDT",
-                    "isolatedWallet": "0",
-                    "initialMargin": fixed(abs(notional) / position.leverage, 8),
-                    "maintMargin": fixed(abs(notional) * 0.004, 8),
-                    "positionInitialMargin": fixed(abs(notional) / position.leverage, 8),
+                    "marginAsset": self.world.settle_asset(self.name, symbol),
+                    "isolatedWallet": fixed(position.isolated_margin if isolated else 0.0, 8),
+                    "initialMargin": fixed(initial, 8),
+                    "maintMargin": fixed(figures.maintenance_margin if figures is not None else 0.0, 8),
+                    "positionInitialMargin": fixed(initial, 8),
                     "openOrderInitialMargin": "0",
                     "adl": 2,
                     "bidNotional": "0",
@@ -479,22 +527,34 @@ class BinanceUsdmSim(SimVenue):
         return rows
 
     def _asset_rows(self, account: str) -> list[dict[str, Any]]:
+        """Per asset: wallet, cross wallet, the unrealised PnL and margins of the legs it settles."""
+        figures = [
+            f
+            for (symbol, side) in self.account_legs(account)
+            if (f := self._leg_figures(account, symbol, side)) is not None
+        ]
         rows = []
         for asset, wallet in self.world.balances_of(self.name, account).items():
+            mine = [f for f in figures if self.world.settle_asset(self.name, f.symbol) == asset]
+            upnl = sum(f.unrealised_pnl for f in mine)
+            cross_upnl = sum(f.unrealised_pnl for f in mine if f.margin_mode == "cross")
+            maintenance = sum(f.maintenance_margin for f in mine)
+            initial = sum(f.initial_margin for f in mine)
+            cross = self.world.cross_wallet(self.name, account, asset)
             rows.append(
                 {
                     "asset": asset,
                     "walletBalance": fixed(wallet, 8),
-                    "unrealizedProfit": "0.00000000",
-                    "marginBalance": fixed(wallet, 8),
-                    "maintMargin": "0.00000000",
-                    "initialMargin": "0.00000000",
-                    "positionInitialMargin": "0.00000000",
+                    "unrealizedProfit": fixed(upnl, 8),
+                    "marginBalance": fixed(wallet + upnl, 8),
+                    "maintMargin": fixed(maintenance, 8),
+                    "initialMargin": fixed(initial, 8),
+                    "positionInitialMargin": fixed(initial, 8),
                     "openOrderInitialMargin": "0.00000000",
-                    "crossWalletBalance": fixed(wallet, 8),
-                    "crossUnPnl": "0.00000000",
-                    "availableBalance": fixed(wallet, 8),
-                    "maxWithdrawAmount": fixed(wallet, 8),
+                    "crossWalletBalance": fixed(cross, 8),
+                    "crossUnPnl": fixed(cross_upnl, 8),
+                    "availableBalance": fixed(cross + cross_upnl - initial, 8),
+                    "maxWithdrawAmount": fixed(cross + cross_upnl - initial, 8),
                     "updateTime": self.world.now_ms(),
                 }
             )
@@ -503,15 +563,20 @@ class BinanceUsdmSim(SimVenue):
     def _account(self, account: str, params: dict[str, str]) -> dict[str, Any]:
         del params
         assets = self._asset_rows(account)
-        total = sum(float(row["walletBalance"]) for row in assets)
+
+        def total(name: str) -> str:
+            return fixed(sum(float(row[name]) for row in assets), 8)
+
         return {
-            "totalInitialMargin": "0.00000000",
-            "totalMaintMargin": "0.00000000",
-            "totalWalletBalance": fixed(total, 8),
-            "totalUnrealizedProfit": "0.00000000",
-            "totalMarginBalance": fixed(total, 8),
-            "availableBalance": fixed(total, 8),
-            "maxWithdrawAmount": fixed(total, 8),
+            "totalInitialMargin": total("initialMargin"),
+            "totalMaintMargin": total("maintMargin"),
+            "totalWalletBalance": total("walletBalance"),
+            "totalUnrealizedProfit": total("unrealizedProfit"),
+            "totalMarginBalance": total("marginBalance"),
+            "totalCrossWalletBalance": total("crossWalletBalance"),
+            "totalCrossUnPnl": total("crossUnPnl"),
+            "availableBalance": total("availableBalance"),
+            "maxWithdrawAmount": total("maxWithdrawAmount"),
             "assets": assets,
             "positions": self._position_risk_v3(account, {}),
         }
@@ -524,7 +589,7 @@ class BinanceUsdmSim(SimVenue):
                 "asset": row["asset"],
                 "balance": row["walletBalance"],
                 "crossWalletBalance": row["crossWalletBalance"],
-                "crossUnPnl": "0.00000000",
+                "crossUnPnl": row["crossUnPnl"],
                 "availableBalance": row["availableBalance"],
                 "maxWithdrawAmount": row["maxWithdrawAmount"],
                 "marginAvailable": True,
@@ -532,6 +597,42 @@ class BinanceUsdmSim(SimVenue):
             }
             for row in self._asset_rows(account)
         ]
+
+    def _leverage_bracket(self, account: str, params: dict[str, str]) -> Any:
+        """``GET /fapi/v1/leverageBracket``: an object with ``symbol``, a list without."""
+        del account
+        wanted = params.get("symbol")
+        symbols = [wanted] if wanted else self.world.symbols(self.name)
+        rows = []
+        for symbol in symbols:
+            brackets = self.world.terms.binance_brackets(symbol)
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "brackets": [
+                        {
+                            "bracket": b.number,
+                            "initialLeverage": round(b.max_leverage),
+                            "notionalCap": b.cap if math.isfinite(b.cap) else 9.223372036854776e18,
+                            "notionalFloor": b.floor,
+                            "maintMarginRatio": b.mmr,
+                            "cum": round(b.cum, 8),
+                        }
+                        for b in brackets
+                    ],
+                }
+            )
+        return rows[0] if wanted else rows
+
+    def _multi_assets_margin(self, account: str, params: dict[str, str]) -> dict[str, Any]:
+        """``GET /fapi/v1/multiAssetsMargin``: ``{"multiAssetsMargin": bool}``."""
+        del params
+        return {"multiAssetsMargin": self.world.multi_asset_margin.get((self.name, account), False)}
+
+    def _position_side_dual(self, account: str, params: dict[str, str]) -> dict[str, Any]:
+        """``GET /fapi/v1/positionSide/dual``: ``{"dualSidePosition": bool}`` (hedge mode)."""
+        del params
+        return {"dualSidePosition": self.world.hedge_mode(self.name, account)}
 
     def _premium_index(self, request: RestRequest) -> RestResponse:
         symbol = request.params.get("symbol")
@@ -557,3 +658,10 @@ class BinanceUsdmSim(SimVenue):
                 }
             )
         return RestResponse.json(200, rows[0] if symbol else rows)
+
+
+def _price(figures: SimLegFigures | None) -> str:
+    """A liquidation price as Binance sends it: ``"0"`` when there is none."""
+    if figures is None or figures.liquidation_price is None:
+        return "0"
+    return fixed(figures.liquidation_price, 8)

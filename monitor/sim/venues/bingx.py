@@ -14,7 +14,9 @@ as the websocket URL, as in production (``/`` is accepted as an alias):
   ``ACCOUNT_UPDATE`` (official sample shape: ``B`` ``a``/``wb``/``cw``/``bc``, ``P`` ``s``/``pa``/
   ``ep``/``up``/``mt``/``iw``/``ps``; ``pa`` is the *unsigned* coin amount and ``ps`` LONG/SHORT
   carries the side, as in the official SHORT sample). A position that flips or closes also gets
-  its previous side pushed with ``pa`` 0 (how BingX shows a closed leg is undocumented).
+  its previous side pushed with ``pa`` 0 (how BingX shows a closed leg is undocumented). Hedge-mode
+  legs are pushed each on its own with its ``ps``. ``iw`` is the leg's isolated wallet, ``cw`` the
+  wallet minus the isolated wallets.
   ``listenKeyExpired`` (``E`` an integer, official) on ``expire_listen_key``; the key then stops
   working and the open stream receives nothing more. An unknown or expired key is refused with
   HTTP 404 (the real answer is undocumented).
@@ -53,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from monitor.sim.margin import PositionSide
 from monitor.sim.venues.base import (
     Rejection,
     RestRequest,
@@ -82,6 +85,7 @@ DEFAULT_RECV_WINDOW_MS = 30_000
 MARK_PRICE_TOPIC = "@markPrice"
 
 Side = Literal["LONG", "SHORT"]
+HEDGE_SIDES: dict[PositionSide, Side] = {"long": "LONG", "short": "SHORT"}
 
 
 def gzip_frame(text: str) -> bytes:
@@ -246,13 +250,14 @@ class BingxSim(SimVenue):
                 connections.append(connection)
         return connections
 
-    def _isolated_margin(self, position: SimPosition) -> float:
-        return abs(position.quantity) * position.entry_price / position.leverage
-
-    def position_rows(self, account: str, symbol: str) -> list[dict[str, Any]]:
-        """``ACCOUNT_UPDATE`` ``P`` entries of one symbol: the open side, and a previous side that
-        flipped or closed as ``pa`` 0."""
-        position = self.world.positions.get((self.name, account, symbol), SimPosition(0.0, 0.0))
+    def position_rows(self, account: str, symbol: str, leg: PositionSide = "one_way") -> list[dict[str, Any]]:
+        """``ACCOUNT_UPDATE`` ``P`` entries of one change. A hedge leg: its own row (``ps`` its
+        side). A one-way position: the open side, and a previous side that flipped or closed as
+        ``pa`` 0."""
+        if leg != "one_way":
+            position = self.world.position(self.name, account, symbol, leg) or SimPosition(0.0, 0.0)
+            return [self._position_row(symbol, HEDGE_SIDES[leg], position)]
+        position = self.world.position(self.name, account, symbol) or SimPosition(0.0, 0.0)
         side = side_of(position.quantity)
         previous = self.sides.get((account, symbol))
         rows = []
@@ -273,30 +278,26 @@ class BingxSim(SimVenue):
             "ep": fixed(position.entry_price, 8),
             "up": fixed(self.world.unrealised_pnl(self.name, symbol, position), 8),
             "mt": position.margin_mode,
-            "iw": fixed(self._isolated_margin(position) if isolated else 0.0, 8),
+            "iw": fixed(position.isolated_margin if isolated else 0.0, 8),
             "ps": side,
         }
 
     def balance_row(self, account: str, asset: str, change: float = 0.0) -> dict[str, Any]:
         """One ``ACCOUNT_UPDATE`` ``B`` entry: ``cw`` is the wallet without isolated margin."""
         wallet = self.world.balances.get((self.name, account, asset), 0.0)
-        isolated = sum(
-            self._isolated_margin(position)
-            for symbol, position in self.world.positions_of(self.name, account).items()
-            if position.margin_mode == "isolated"
-            and position.quantity != 0
-            and self.world.settle_asset(self.name, symbol) == asset
-        )
-        return {"a": asset, "wb": fixed(wallet, 8), "cw": fixed(wallet - isolated, 8), "bc": fixed(change, 8)}
+        cross = self.world.cross_wallet(self.name, account, asset)
+        return {"a": asset, "wb": fixed(wallet, 8), "cw": fixed(cross, 8), "bc": fixed(change, 8)}
 
     async def _push_account(self, account: str, payload: dict[str, Any]) -> None:
         for connection in self._account_connections(account):
             await self.send_gzip(connection, payload)
 
-    async def publish_position(self, account: str, symbol: str, fill: SimFill | None) -> None:
+    async def publish_position(
+        self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
+    ) -> None:
         """``ACCOUNT_UPDATE`` reason ORDER with the changed legs (and the fee asset of a fill)."""
         now = self.world.now_ms()
-        rows = self.position_rows(account, symbol)
+        rows = self.position_rows(account, symbol, side)
         if not rows:
             return
         balances = []
@@ -409,16 +410,19 @@ class BingxSim(SimVenue):
         )
 
     def position_list(self, account: str, symbol: str | None = None) -> list[dict[str, Any]]:
-        """``GET /openApi/swap/v2/user/positions`` rows: every open leg (``positionAmt`` unsigned)."""
+        """``GET /openApi/swap/v2/user/positions`` rows: every open leg (``positionAmt`` unsigned),
+        ``liquidationPrice`` (a float) from ``monitor.sim.margin``."""
         rows = []
-        for name, position in self.world.positions_of(self.name, account).items():
-            side = side_of(position.quantity)
-            if side is None or (symbol is not None and name != symbol):
+        for (name, leg), position in self.account_legs(account).items():
+            side = HEDGE_SIDES[leg] if leg != "one_way" else side_of(position.quantity)
+            if position.quantity == 0 or side is None or (symbol is not None and name != symbol):
                 continue
             isolated = position.margin_mode == "isolated"
-            margin = self._isolated_margin(position)
+            figures = self.figures(account, name, leg)
+            margin = position.isolated_margin if isolated else (figures.initial_margin if figures else 0.0)
             quote = self.world.quote(self.name, name)
             mark = quote.mark if quote is not None else position.entry_price
+            liquidation = figures.liquidation_price if figures is not None else None
             rows.append(
                 {
                     "positionId": self._position_id(account, name, side),
@@ -434,7 +438,7 @@ class BingxSim(SimVenue):
                     "leverage": round(position.leverage),
                     "unrealizedProfit": num(self.world.unrealised_pnl(self.name, name, position)),
                     "realisedProfit": num(position.realised_pnl),
-                    "liquidationPrice": 0.0,
+                    "liquidationPrice": round(liquidation, 8) if liquidation is not None else 0.0,
                     "markPrice": num(mark),
                     "updateTime": position.updated_ms,
                 }
@@ -443,19 +447,19 @@ class BingxSim(SimVenue):
 
     def balance_list(self, account: str) -> list[dict[str, Any]]:
         """``GET /openApi/swap/v3/user/balance`` rows (``balance`` is the wallet balance)."""
-        positions = self.world.positions_of(self.name, account)
+        legs = self.account_legs(account)
         rows = []
         for asset, wallet in self.world.balances_of(self.name, account).items():
+            mine = [
+                (name, position)
+                for (name, _), position in legs.items()
+                if position.quantity != 0 and self.world.settle_asset(self.name, name) == asset
+            ]
             used = sum(
-                self._isolated_margin(p)
-                for s, p in positions.items()
-                if p.quantity != 0 and self.world.settle_asset(self.name, s) == asset
+                self.world.margin_of(self.name, name, p.quantity, p.entry_price, p.leverage)
+                for name, p in mine
             )
-            upl = sum(
-                self.world.unrealised_pnl(self.name, s, p)
-                for s, p in positions.items()
-                if self.world.settle_asset(self.name, s) == asset
-            )
+            upl = sum(self.world.unrealised_pnl(self.name, name, p) for name, p in mine)
             rows.append(
                 {
                     "userId": "1341158271307522053",

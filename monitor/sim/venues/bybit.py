@@ -7,6 +7,9 @@ Paths after the ``/bybit`` prefix mirror ``stream.bybit.com`` and ``api.bybit.co
 - ``/v5/public/spot``: spot ``tickers.<symbol>`` (snapshot only) of venue ``bybit-spot``.
 - ``/v5/private``: ``{"op":"auth","args":[key, expires, hex(HMAC(secret,"GET/realtime"+expires))]}``
   then ``position``, ``wallet``, ``execution`` topics (data arrays; no snapshot on subscribe).
+  Positions carry ``positionIdx`` 0 (one-way) or 1/2 (hedge Buy/Sell legs), ``tradeMode`` 1 for
+  isolated, and the venue's own ``liqPrice``, ``positionIM``, ``positionMM``, ``riskId``,
+  ``riskLimitValue`` from ``monitor.sim.margin``.
 - ``{"op":"ping"}`` is answered with the public pong (``"op":"ping"``, ``ret_msg`` "pong") or the
   private pong (``"op":"pong"``, ``args`` [ms]).
 - REST (headers ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP``, ``X-BAPI-RECV-WINDOW``, ``X-BAPI-SIGN`` =
@@ -22,6 +25,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from monitor.sim.margin import PositionSide
 from monitor.sim.venues.base import (
     Rejection,
     RestRequest,
@@ -37,6 +41,7 @@ from monitor.sim.venues.base import (
 from monitor.sim.world import Quote, SimAccount, SimFill, SimPosition
 
 SPOT_VENUE = "bybit-spot"
+POSITION_INDEX: dict[PositionSide, int] = {"one_way": 0, "long": 1, "short": 2}
 CATEGORIES = {"linear": "bybit", "inverse": "bybit", "spot": SPOT_VENUE}
 
 
@@ -273,29 +278,40 @@ class BybitSim(SimVenue):
 
     # -- private -------------------------------------------------------------------------------
 
-    def position_fields(self, symbol: str, position: SimPosition, *, rest: bool) -> dict[str, Any]:
-        """One position entry (WS ``entryPrice``, REST ``avgPrice``), one-way mode."""
+    def position_fields(self, account: str, symbol: str, side: PositionSide, *, rest: bool) -> dict[str, Any]:
+        """One position entry (WS ``entryPrice``, REST ``avgPrice``): ``positionIdx`` 0 one-way, 1
+        and 2 the Buy and Sell legs of hedge mode; ``tradeMode`` 1 isolated; the venue's own
+        ``liqPrice``, ``positionIM``, ``positionMM``, ``riskId`` and ``riskLimitValue``."""
+        position = self.world.position(self.name, account, symbol, side) or SimPosition(0.0, 0.0)
         quote = self.world.quote(self.name, symbol)
         mark = quote.mark if quote is not None else position.entry_price
         size = abs(position.quantity)
-        side = "" if position.quantity == 0 else ("Buy" if position.quantity > 0 else "Sell")
-        value = size * position.entry_price
+        direction = "" if position.quantity == 0 else ("Buy" if position.quantity > 0 else "Sell")
+        figures = self.figures(account, symbol, side)
+        value = self.world.margin_of(self.name, symbol, position.quantity, position.entry_price, 1.0)
+        initial = figures.initial_margin if figures is not None else 0.0
+        maintenance = figures.maintenance_margin if figures is not None else 0.0
+        limits = self.world.terms.bybit_limits(symbol)
+        risk_id = figures.tier if figures is not None and size else limits[0].risk_id
+        limit = next((tier.limit_value for tier in limits if tier.risk_id == risk_id), limits[0].limit_value)
+        isolated = position.margin_mode == "isolated"
+        liquidation = figures.liquidation_price if figures is not None else None
         self.position_seq += 1 + self.world.rng.randrange(20)
         entry: dict[str, Any] = {
-            "positionIdx": 0,
-            "tradeMode": 0,
-            "riskId": 1,
-            "riskLimitValue": "2000000",
+            "positionIdx": POSITION_INDEX[side],
+            "tradeMode": 1 if isolated else 0,
+            "riskId": risk_id,
+            "riskLimitValue": num(limit, 8),
             "symbol": symbol,
-            "side": side,
+            "side": direction,
             "size": num(size, 3),
             "leverage": num(position.leverage, 2),
             "breakEvenPrice": fixed(position.entry_price, 2),
             "positionValue": fixed(value, 8),
-            "positionBalance": "0",
+            "positionBalance": fixed(position.isolated_margin if isolated else initial, 8),
             "markPrice": fixed(mark, 2),
-            "positionIM": fixed(value / position.leverage, 8),
-            "positionMM": fixed(value * 0.005, 8),
+            "positionIM": fixed(initial, 8),
+            "positionMM": fixed(maintenance, 8),
             "takeProfit": "0",
             "stopLoss": "0",
             "trailingStop": "0",
@@ -306,9 +322,9 @@ class BybitSim(SimVenue):
             "createdTime": str(position.updated_ms),
             "updatedTime": str(position.updated_ms),
             "tpslMode": "Full",
-            "liqPrice": "",
+            "liqPrice": fixed(liquidation, 2) if liquidation is not None and size else "",
             "bustPrice": "",
-            "category": "linear",
+            "category": self._category(symbol),
             "positionStatus": "Normal",
             "adlRankIndicator": 2 if size else 0,
             "autoAddMargin": 0,
@@ -323,6 +339,10 @@ class BybitSim(SimVenue):
         else:
             entry["entryPrice"] = fixed(position.entry_price, 2)
         return entry
+
+    def _category(self, symbol: str) -> str:
+        instrument = self.world.instrument(self.name, symbol)
+        return "inverse" if instrument is not None and instrument.kind == "inverse" else "linear"
 
     def wallet_entry(self, account: str) -> dict[str, Any]:
         """The UNIFIED account with every coin."""
@@ -384,14 +404,15 @@ class BybitSim(SimVenue):
             }
             await connection.send_json(frame)
 
-    async def publish_position(self, account: str, symbol: str, fill: SimFill | None) -> None:
-        """``execution`` for a fill, then ``position``."""
-        position = self.world.positions.get((self.name, account, symbol))
-        if position is None:
+    async def publish_position(
+        self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
+    ) -> None:
+        """``execution`` for a fill, then ``position`` with the changed leg."""
+        if self.world.position(self.name, account, symbol, side) is None:
             return
         if fill is not None:
             await self._push_topic(account, "execution", [self._execution(fill)])
-        await self._push_topic(account, "position", [self.position_fields(symbol, position, rest=False)])
+        await self._push_topic(account, "position", [self.position_fields(account, symbol, side, rest=False)])
 
     async def publish_balances(self, account: str, assets: Sequence[str]) -> None:
         """``wallet`` with the whole account."""
@@ -498,20 +519,19 @@ class BybitSim(SimVenue):
         if category == "linear" and wanted is None and settle is None:
             # "linear: either symbol or settleCoin is required."
             return _error(400, 10001, "symbol or settleCoin is required", now)
-        positions = self.world.positions_of(self.name, account.account)
-        rows = []
+        legs = self.account_legs(account.account)
+        rows: list[dict[str, Any]] = []
         if wanted is not None:
             # "If symbol passed, it returns data regardless of having position or not."
-            position = positions.get(wanted, SimPosition(0.0, 0.0))
-            rows.append(self.position_fields(wanted, position, rest=True))
+            hedge = self.world.hedge_mode(self.name, account.account)
+            sides: tuple[PositionSide, ...] = ("long", "short") if hedge else ("one_way",)
+            rows.extend(self.position_fields(account.account, wanted, side, rest=True) for side in sides)
         else:
             # "If symbol=null and settleCoin specified, it returns position size greater than zero."
-            for name, position in positions.items():
-                instrument = self.world.instrument(self.name, name)
-                kind = instrument.kind if instrument is not None else "linear"
-                if position.quantity == 0 or kind != category:
+            for (name, side), position in legs.items():
+                if position.quantity == 0 or self._category(name) != category:
                     continue
                 if settle is not None and self.world.settle_asset(self.name, name) != settle:
                     continue
-                rows.append(self.position_fields(name, position, rest=True))
+                rows.append(self.position_fields(account.account, name, side, rest=True))
         return _ok({"category": category, "list": rows, "nextPageCursor": ""}, now)

@@ -23,7 +23,8 @@ gives ``.../mexc/edge`` as the websocket URL, as in production (``/`` is accepte
   (``position`` rules by symbol; ``asset`` has none). ``push.personal.position`` per leg
   (``holdVol`` in contracts, ``positionType`` 1 long / 2 short, ``openType`` 1 isolated / 2 cross,
   ``state`` 1 holding / 3 closed with ``holdVol`` 0; a flipped or closed leg is pushed closed
-  first) and ``push.personal.asset`` (``availableBalance`` = wallet - position margin,
+  first; hedge-mode legs each on their own; ``liquidatePrice`` from ``monitor.sim.margin``) and
+  ``push.personal.asset`` (``availableBalance`` = wallet - position margin,
   ``frozenBalance`` 0, ``positionMargin``, ``bonus`` 0).
 - REST (``ApiKey``, ``Request-Time``, ``Signature`` = hex(HMAC-SHA256(secret, apiKey +
   Request-Time + paramString)), paramString the query's ``k=v`` pairs sorted by name; Request-Time
@@ -48,6 +49,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from monitor.sim.margin import PositionSide
 from monitor.sim.venues.base import (
     Rejection,
     RestRequest,
@@ -79,6 +81,8 @@ ASSETS_PATH = "/api/v1/private/account/assets"
 ASSET_PATH = "/api/v1/private/account/asset/"
 
 LONG, SHORT = 1, 2
+TYPE_OF_LEG: dict[PositionSide, int] = {"long": LONG, "short": SHORT}
+LEG_OF_TYPE: dict[int, PositionSide] = {LONG: "long", SHORT: "short"}
 ISOLATED, CROSS = 1, 2
 HOLDING, CLOSED = 1, 3
 
@@ -287,7 +291,14 @@ class MexcSim(SimVenue):
         return self.position_ids.setdefault((account, symbol, side), 1_394_650 + len(self.position_ids))
 
     def position_item(
-        self, account: str, symbol: str, side: int, position: SimPosition, *, closed: bool = False
+        self,
+        account: str,
+        symbol: str,
+        side: int,
+        position: SimPosition,
+        *,
+        closed: bool = False,
+        hedge: bool = False,
     ) -> dict[str, Any]:
         """One ``push.personal.position`` / ``open_positions`` row of one leg."""
         key = (account, symbol)
@@ -296,6 +307,8 @@ class MexcSim(SimVenue):
         volume = 0.0 if closed else abs(position.quantity)
         margin = 0.0 if closed else self._margin(symbol, position)
         upl = 0.0 if closed else self.world.unrealised_pnl(self.name, symbol, position)
+        figures = None if closed else self.figures(account, symbol, LEG_OF_TYPE[side] if hedge else "one_way")
+        liquidation = figures.liquidation_price if figures is not None else None
         return {
             "positionId": self._position_id(account, symbol, side),
             "symbol": symbol,
@@ -310,7 +323,7 @@ class MexcSim(SimVenue):
             "closeAvgPrice": 0,
             "openAvgPrice": rounded(entry),
             "openAvgPriceFullyScale": f"{entry:.18f}",
-            "liquidatePrice": 0,
+            "liquidatePrice": rounded(liquidation) if liquidation is not None else 0,
             "oim": rounded(margin),
             "im": rounded(margin),
             "holdFee": 0,
@@ -325,9 +338,18 @@ class MexcSim(SimVenue):
             "version": self.versions[key],
         }
 
-    def position_items(self, account: str, symbol: str) -> list[dict[str, Any]]:
-        """The pushes a change of one symbol makes: a flipped or closed leg, then the open one."""
-        position = self.world.positions.get((self.name, account, symbol), SimPosition(0.0, 0.0))
+    def position_items(
+        self, account: str, symbol: str, leg: PositionSide = "one_way"
+    ) -> list[dict[str, Any]]:
+        """The pushes a change makes: a hedge leg on its own (``positionType`` its side, ``state``
+        3 when closed); one-way, a flipped or closed leg first, then the open one."""
+        if leg != "one_way":
+            position = self.world.position(self.name, account, symbol, leg) or SimPosition(0.0, 0.0)
+            kind = TYPE_OF_LEG[leg]
+            return [
+                self.position_item(account, symbol, kind, position, closed=position.quantity == 0, hedge=True)
+            ]
+        position = self.world.position(self.name, account, symbol) or SimPosition(0.0, 0.0)
         side = position_type(position.quantity)
         previous = self.legs.get((account, symbol))
         items = []
@@ -348,7 +370,7 @@ class MexcSim(SimVenue):
         wallet = self.world.balances.get((self.name, account, asset), 0.0)
         margin = sum(
             self._margin(symbol, position)
-            for symbol, position in self.world.positions_of(self.name, account).items()
+            for (symbol, _), position in self.account_legs(account).items()
             if position.quantity != 0 and self.world.settle_asset(self.name, symbol) == asset
         )
         margin = rounded(margin)
@@ -360,10 +382,12 @@ class MexcSim(SimVenue):
             "bonus": 0,
         }
 
-    async def publish_position(self, account: str, symbol: str, fill: SimFill | None) -> None:
+    async def publish_position(
+        self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
+    ) -> None:
         """``push.personal.position`` of the changed leg(s)."""
         del fill
-        items = self.position_items(account, symbol)
+        items = self.position_items(account, symbol, side)
         now = self.world.now_ms()
         for connection in self.private_connections(account):
             if self._wants(connection, "position", symbol):
@@ -400,9 +424,11 @@ class MexcSim(SimVenue):
         if path == POSITIONS_PATH:
             wanted = request.params.get("symbol")
             rows = [
-                self.position_item(account.account, symbol, side, position)
-                for symbol, position in self.world.positions_of(self.name, account.account).items()
-                if (side := position_type(position.quantity)) is not None and wanted in (None, symbol)
+                self.position_item(account.account, symbol, kind, position, hedge=leg != "one_way")
+                for (symbol, leg), position in self.account_legs(account.account).items()
+                if position.quantity != 0
+                and (kind := TYPE_OF_LEG.get(leg) or position_type(position.quantity)) is not None
+                and wanted in (None, symbol)
             ]
             return _ok(rows)
         if path == ASSETS_PATH:

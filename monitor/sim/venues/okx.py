@@ -13,19 +13,23 @@ Paths after the ``/okx`` prefix mirror ``ws.okx.com:8443`` and ``www.okx.com``:
 - Text ``ping`` is answered with text ``pong``. Every field is a string, timestamps included.
 - REST (headers ``OK-ACCESS-KEY``, ``OK-ACCESS-SIGN`` = base64(HMAC(secret, timestamp + METHOD +
   requestPath[?query] + body)), ``OK-ACCESS-TIMESTAMP`` ISO-8601, ``OK-ACCESS-PASSPHRASE``):
-  ``GET /api/v5/account/positions``, ``GET /api/v5/account/balance``; public
-  ``GET /api/v5/public/mark-price``, ``/api/v5/public/funding-rate``,
-  ``/api/v5/market/index-tickers``, ``/api/v5/public/time``.
+  ``GET /api/v5/account/positions``, ``/api/v5/account/balance``, ``/api/v5/account/config``;
+  public ``GET /api/v5/public/mark-price``, ``/api/v5/public/funding-rate``,
+  ``/api/v5/public/position-tiers``, ``/api/v5/market/index-tickers``, ``/api/v5/public/time``.
+- Hedge legs (long_short_mode): ``posSide`` long/short with ``pos`` positive on both; the venue's
+  own ``liqPx``, ``mmr``, ``margin``, ``imr``, ``mgnRatio`` come from ``monitor.sim.margin``.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from monitor.sim.margin import PositionSide
 from monitor.sim.venues.base import (
     Rejection,
     RestRequest,
@@ -40,6 +44,7 @@ from monitor.sim.venues.base import (
 )
 from monitor.sim.world import SimAccount, SimFill, SimPosition
 
+POSITION_SIDE_FIELD: dict[PositionSide, str] = {"one_way": "net", "long": "long", "short": "short"}
 PUBLIC_CHANNELS = ("mark-price", "funding-rate", "index-tickers")
 PRIVATE_CHANNELS = ("positions", "account")
 LOGIN_WINDOW_S = 30
@@ -62,7 +67,7 @@ class OkxSim(SimVenue):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.position_ids: dict[tuple[str, str], str] = {}
+        self.position_ids: dict[tuple[str, str, str], str] = {}
 
     # -- websocket ----------------------------------------------------------------------------
 
@@ -272,19 +277,30 @@ class OkxSim(SimVenue):
 
     # -- private -------------------------------------------------------------------------------
 
-    def position_item(self, symbol: str, position: SimPosition) -> dict[str, Any]:
-        """One position (net mode; ``pos`` in contracts, signed)."""
+    def position_item(self, account: str, symbol: str, side: PositionSide) -> dict[str, Any]:
+        """One position leg: ``posSide`` net (``pos`` signed contracts) or long/short in
+        long_short_mode (``pos`` positive on both legs); the venue's own ``liqPx``, ``mmr``,
+        ``margin`` (isolated wallet), ``imr`` (cross) and ``mgnRatio`` (margin balance /
+        (maintenance margin + liquidation fee), OKX's sense)."""
+        position = self.world.position(self.name, account, symbol, side) or SimPosition(0.0, 0.0)
         quote = self.world.quote(self.name, symbol)
         mark = quote.mark if quote is not None else position.entry_price
         index = quote.index if quote is not None else mark
-        multiplier = self.world.contract_multiplier(self.name, symbol)
-        notional = abs(position.quantity) * multiplier * mark
+        value = self.world.margin_of(self.name, symbol, position.quantity, mark, 1.0)
+        inverse = self.world.settle_asset(self.name, symbol) not in ("USDT", "USDC")
+        notional_usd = value * mark if inverse else value
         updated = str(position.updated_ms)
         isolated = position.margin_mode == "isolated"
-        margin = notional / position.leverage
+        figures = self.figures(account, symbol, side)
+        liquidation = figures.liquidation_price if figures is not None else None
+        ratio = None
+        if figures is not None and figures.maintenance_requirement > 0:
+            ratio = figures.margin_balance / figures.maintenance_requirement
         position_id = self.position_ids.setdefault(
-            (symbol, position.margin_mode), str(307_173_036_051_017_730 + len(self.position_ids))
+            (symbol, POSITION_SIDE_FIELD[side], position.margin_mode),
+            str(307_173_036_051_017_730 + len(self.position_ids)),
         )
+        pos = position.quantity if side == "one_way" else abs(position.quantity)
         return {
             "adl": "1",
             "availPos": num(abs(position.quantity), 8) if isolated else "",
@@ -295,7 +311,7 @@ class OkxSim(SimVenue):
             "deltaPA": "",
             "gammaBS": "",
             "gammaPA": "",
-            "imr": "" if isolated else num(margin, 8),
+            "imr": "" if isolated or figures is None else num(figures.initial_margin, 8),
             "instId": symbol,
             "instType": _inst_type(symbol),
             "interest": "0",
@@ -304,19 +320,19 @@ class OkxSim(SimVenue):
             "lever": num(position.leverage, 2),
             "liab": "",
             "liabCcy": "",
-            "liqPx": "",
+            "liqPx": num(liquidation, 8) if liquidation is not None and position.quantity else "",
             "markPx": num(mark, 2),
-            "margin": num(margin, 8) if isolated else "",
+            "margin": num(position.isolated_margin, 8) if isolated else "",
             "mgnMode": position.margin_mode,
-            "mgnRatio": "",
-            "mmr": num(notional * 0.004, 8),
-            "notionalUsd": num(notional, 8),
+            "mgnRatio": num(ratio, 8) if ratio is not None and position.quantity else "",
+            "mmr": num(figures.maintenance_margin if figures is not None else 0.0, 8),
+            "notionalUsd": num(notional_usd, 8),
             "optVal": "",
             "pTime": updated,
-            "pos": num(position.quantity, 8),
+            "pos": num(pos, 8),
             "posCcy": "",
             "posId": position_id,
-            "posSide": "net",
+            "posSide": POSITION_SIDE_FIELD[side],
             "thetaBS": "",
             "thetaPA": "",
             "tradeId": str(self.world.rng.randrange(100_000, 999_999)),
@@ -334,6 +350,13 @@ class OkxSim(SimVenue):
             "usdPx": "",
         }
 
+    def _open_items(self, account: str, arg: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            self.position_item(account, symbol, side)
+            for (symbol, side), position in self.account_legs(account).items()
+            if position.quantity != 0 and self._matches(arg, symbol)
+        ]
+
     def _matches(self, arg: dict[str, Any], symbol: str) -> bool:
         inst_type = str(arg.get("instType", "ANY"))
         if inst_type not in ("ANY", _inst_type(symbol)):
@@ -345,11 +368,7 @@ class OkxSim(SimVenue):
 
     async def _positions_snapshot(self, connection: SimConnection, arg: dict[str, Any]) -> None:
         assert connection.account is not None  # noqa: S101 -- checked at subscribe
-        data = [
-            self.position_item(symbol, position)
-            for symbol, position in self.world.positions_of(self.name, connection.account).items()
-            if position.quantity != 0 and self._matches(arg, symbol)
-        ]
+        data = self._open_items(connection.account, arg)
         await connection.send_json(
             {
                 "arg": {**arg, "uid": self._uid(connection.account)},
@@ -440,11 +459,12 @@ class OkxSim(SimVenue):
         frame["data"] = [self.account_item(connection.account, assets)]
         await connection.send_json(frame)
 
-    async def publish_position(self, account: str, symbol: str, fill: SimFill | None) -> None:
-        """``event_update`` of the changed position (``pos`` "0" when closed)."""
+    async def publish_position(
+        self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
+    ) -> None:
+        """``event_update`` of the changed leg (``pos`` "0" when closed)."""
         del fill
-        position = self.world.positions.get((self.name, account, symbol))
-        if position is None:
+        if self.world.position(self.name, account, symbol, side) is None:
             return
         for connection in self.private_connections(account):
             for arg in connection.state.get("args", []):
@@ -453,7 +473,7 @@ class OkxSim(SimVenue):
                         {
                             "arg": {**arg, "uid": self._uid(account)},
                             "eventType": "event_update",
-                            "data": [self.position_item(symbol, position)],
+                            "data": [self.position_item(account, symbol, side)],
                         }
                     )
 
@@ -506,7 +526,10 @@ class OkxSim(SimVenue):
         if request.path == "/api/v5/market/index-tickers":
             row = self.public_data("index-tickers", params.get("instId", ""))
             return _rest("0", [row] if row is not None else [])
-        if request.path not in ("/api/v5/account/positions", "/api/v5/account/balance"):
+        if request.path == "/api/v5/public/position-tiers":
+            return _rest("0", self.position_tiers(params))
+        private = ("/api/v5/account/positions", "/api/v5/account/balance", "/api/v5/account/config")
+        if request.path not in private:
             return _rest("50000", [], "path not found", 404)
         account = self._authenticate(request)
         if isinstance(account, RestResponse):
@@ -515,10 +538,60 @@ class OkxSim(SimVenue):
             wanted = params.get("ccy")
             assets = wanted.split(",") if wanted else None
             return _rest("0", [self.account_item(account.account, assets)])
+        if request.path == "/api/v5/account/config":
+            return _rest("0", [self.account_config(account.account)])
         arg: dict[str, Any] = {key: params[key] for key in ("instType", "instId") if key in params}
-        rows = [
-            self.position_item(symbol, position)
-            for symbol, position in self.world.positions_of(self.name, account.account).items()
-            if position.quantity != 0 and self._matches(arg, symbol)
+        return _rest("0", self._open_items(account.account, arg))
+
+    def position_tiers(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /api/v5/public/position-tiers`` rows of the wanted ``instId`` or ``instFamily``
+        (contracts: ``minSz``/``maxSz``; the last tier's ``maxSz`` empty)."""
+        wanted = params.get("instId")
+        family = params.get("instFamily") or params.get("uly")
+        symbols = [
+            symbol
+            for symbol in self.world.symbols(self.name)
+            if _inst_type(symbol) != "SPOT"
+            and symbol == (wanted or symbol)
+            and (family is None or symbol.startswith(f"{family}-"))
         ]
-        return _rest("0", rows)
+        if wanted and wanted not in symbols:
+            symbols.append(wanted)
+        rows: list[dict[str, Any]] = []
+        for symbol in symbols:
+            family_name = "-".join(symbol.split("-")[:2])
+            rows.extend(
+                {
+                    "baseMaxLoan": "",
+                    "imr": num(tier.imr, 8),
+                    "instFamily": family_name,
+                    "instId": "",
+                    "maxLever": num(tier.max_leverage, 2),
+                    "maxSz": "" if math.isinf(tier.max_size) else num(tier.max_size, 8),
+                    "minSz": num(tier.min_size, 8),
+                    "mmr": num(tier.mmr, 8),
+                    "optMgnFactor": "0",
+                    "quoteMaxLoan": "",
+                    "tier": str(tier.number),
+                    "uly": family_name,
+                }
+                for tier in self.world.terms.okx_tiers(symbol)
+            )
+        return rows
+
+    def account_config(self, account: str) -> dict[str, Any]:
+        """``GET /api/v5/account/config``: ``posMode`` (net_mode / long_short_mode) and ``acctLv``
+        (2 single-currency margin, 3 multi-currency margin when the asset mode is multi-asset)."""
+        multi = self.world.multi_asset_margin.get((self.name, account), False)
+        return {
+            "acctLv": "3" if multi else "2",
+            "autoLoan": multi,
+            "ctIsoMode": "automatic",
+            "greeksType": "PA",
+            "level": "Lv1",
+            "levelTmp": "",
+            "mgnIsoMode": "automatic",
+            "posMode": "long_short_mode" if self.world.hedge_mode(self.name, account) else "net_mode",
+            "spotOffsetType": "",
+            "uid": self._uid(account),
+        }

@@ -14,7 +14,8 @@ Paths after the ``/weex`` prefix mirror ``ws-contract.weex.com`` and ``api-contr
   WEEX). Channels ``positions`` (``position`` accepted too), ``account``, ``orders``, ``fill``;
   ``{"e":"positions","E":..,"v":..,"msgEvent":..,"d":[..]}`` per change (``size`` unsigned coin,
   ``side`` LONG/SHORT, ``marginMode`` CROSSED/ISOLATED, ``openValue`` = size * entry, strings;
-  a flipped or closed leg is pushed with ``size`` "0", which WEEX does not document) and
+  a flipped or closed leg is pushed with ``size`` "0", which WEEX does not document; hedge-mode legs
+  each on their own; REST ``liquidatePrice`` from ``monitor.sim.margin``) and
   ``{"e":"account",..,"d":[collateral..]}`` per balance change (the ledger shape of the samples).
   Nothing is pushed on subscribe: the client resyncs over REST.
 - Heartbeat: ``{"event":"ping","time":"<ms>"}`` to every connection on each heartbeat; the client
@@ -38,6 +39,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from monitor.sim.margin import PositionSide
 from monitor.sim.venues.base import (
     Rejection,
     RestRequest,
@@ -65,6 +67,7 @@ PREMIUM_INDEX_PATH = "/capi/v3/market/premiumIndex"
 EXCHANGE_INFO_PATH = "/capi/v3/market/exchangeInfo"
 
 Side = Literal["LONG", "SHORT"]
+HEDGE_SIDES: dict[PositionSide, Side] = {"long": "LONG", "short": "SHORT"}
 
 
 def side_of(quantity: float) -> Side | None:
@@ -261,7 +264,7 @@ class WeexSim(SimVenue):
     def _isolated_margin(self, position: SimPosition) -> float:
         if position.margin_mode != "isolated" or position.quantity == 0:
             return 0.0
-        return abs(position.quantity) * position.entry_price / position.leverage
+        return position.isolated_margin
 
     def position_item(self, account: str, symbol: str, side: Side, position: SimPosition) -> dict[str, Any]:
         """One V3 position push item (strings, ``id`` a string)."""
@@ -295,9 +298,15 @@ class WeexSim(SimVenue):
             "updatedTime": str(position.updated_ms),
         }
 
-    def position_items(self, account: str, symbol: str) -> list[dict[str, Any]]:
-        """Push items of a change of one symbol: a flipped or closed leg (size 0), the open one."""
-        position = self.world.positions.get((self.name, account, symbol), SimPosition(0.0, 0.0))
+    def position_items(
+        self, account: str, symbol: str, leg: PositionSide = "one_way"
+    ) -> list[dict[str, Any]]:
+        """Push items of a change: a hedge leg on its own (``side`` its side, size 0 when closed);
+        one-way, a flipped or closed leg (size 0) first, then the open one."""
+        if leg != "one_way":
+            position = self.world.position(self.name, account, symbol, leg) or SimPosition(0.0, 0.0)
+            return [self.position_item(account, symbol, HEDGE_SIDES[leg], position)]
+        position = self.world.position(self.name, account, symbol) or SimPosition(0.0, 0.0)
         side = side_of(position.quantity)
         previous = self.sides.get((account, symbol))
         items = []
@@ -338,9 +347,11 @@ class WeexSim(SimVenue):
             if any(channel in connection.subscriptions for channel in channels):
                 await connection.send_json(payload)
 
-    async def publish_position(self, account: str, symbol: str, fill: SimFill | None) -> None:
+    async def publish_position(
+        self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
+    ) -> None:
         """A ``positions`` push with the changed leg(s)."""
-        items = self.position_items(account, symbol)
+        items = self.position_items(account, symbol, side)
         if not items:
             return
         payload = {
@@ -397,12 +408,14 @@ class WeexSim(SimVenue):
     def position_rows(self, account: str, symbol: str | None = None) -> list[dict[str, Any]]:
         """``allPosition`` rows: every open leg (``id`` an integer, times integers)."""
         rows = []
-        for name, position in self.world.positions_of(self.name, account).items():
-            side = side_of(position.quantity)
-            if side is None or symbol not in (None, name):
+        for (name, leg), position in self.account_legs(account).items():
+            side = HEDGE_SIDES[leg] if leg != "one_way" else side_of(position.quantity)
+            if position.quantity == 0 or side is None or symbol not in (None, name):
                 continue
             size = abs(position.quantity)
             margin = size * position.entry_price / position.leverage
+            figures = self.figures(account, name, leg)
+            liquidation = figures.liquidation_price if figures is not None else None
             rows.append(
                 {
                     "id": self._position_id(account, name, side),
@@ -433,17 +446,17 @@ class WeexSim(SimVenue):
                     "createdTime": position.updated_ms,
                     "updatedTime": position.updated_ms,
                     "unrealizePnl": num(self.world.unrealised_pnl(self.name, name, position)),
-                    "liquidatePrice": "0",
+                    "liquidatePrice": num(liquidation) if liquidation is not None else "0",
                 }
             )
         return rows
 
     def balance_rows(self, account: str) -> list[dict[str, Any]]:
         """``balance`` rows (``balance`` is the wallet balance)."""
-        positions = self.world.positions_of(self.name, account)
+        legs = self.account_legs(account)
         rows = []
         for asset, wallet in self.world.balances_of(self.name, account).items():
-            held = [(s, p) for s, p in positions.items() if self.world.settle_asset(self.name, s) == asset]
+            held = [(s, p) for (s, _), p in legs.items() if self.world.settle_asset(self.name, s) == asset]
             used = sum(abs(p.quantity) * p.entry_price / p.leverage for _, p in held)
             upl = sum(self.world.unrealised_pnl(self.name, s, p) for s, p in held)
             rows.append(

@@ -192,13 +192,19 @@ async def test_account_stream_pushes_fills_and_flips(sim: SimulatorServer) -> No
     assert position.entry_price == pytest.approx(59666.67, abs=0.01)
     # 10000 - 2 (fee) = 9998
     assert [(e.asset, e.quantity) for e in filled if isinstance(e, BalanceEvent)] == [("USDT", 9998.0)]
-    assert [(e.asset, e.quantity) for e in venue.parse("private", balance_update, 1).events
-            if isinstance(e, BalanceEvent)] == [("USDT", 9998.0)]
+    assert [
+        (e.asset, e.quantity)
+        for e in venue.parse("private", balance_update, 1).events
+        if isinstance(e, BalanceEvent)
+    ] == [("USDT", 9998.0)]
     legs = [(p["ps"], p["pa"]) for p in _decoded(flip)["a"]["P"]]
     assert legs == [("SHORT", "0.00000000"), ("LONG", "0.25000000")]
-    (flipped,) = venue.parse("private", flip, 1).events
+    # the two hedge legs stay apart: the short leg closes, the long leg opens
+    closed, flipped = venue.parse("private", flip, 1).events
+    assert isinstance(closed, PositionEvent)
+    assert (closed.position_side, closed.quantity) == ("short", 0.0)
     assert isinstance(flipped, PositionEvent)
-    assert (flipped.quantity, flipped.entry_price) == (0.25, 58000.0)
+    assert (flipped.position_side, flipped.quantity, flipped.entry_price) == ("long", 0.25, 58000.0)
 
 
 async def test_signed_requests_are_verified_like_bingx(sim: SimulatorServer) -> None:

@@ -193,9 +193,12 @@ async def test_private_pushes_parse(sim: SimulatorServer) -> None:
     assert venue.parse("private", account, 1).resync is True
     legs = [(item["side"], item["size"]) for item in json.loads(flip)["d"]]
     assert legs == [("SHORT", "0"), ("LONG", "0.25")]
-    (flipped,) = venue.parse("private", flip, 1).events
+    # the two hedge legs stay apart: the short leg closes, the long leg opens
+    closed, flipped = venue.parse("private", flip, 1).events
+    assert isinstance(closed, PositionEvent)
+    assert (closed.position_side, closed.quantity) == ("short", 0.0)
     assert isinstance(flipped, PositionEvent)
-    assert (flipped.quantity, flipped.entry_price) == (0.25, 58000.0)
+    assert (flipped.position_side, flipped.quantity, flipped.entry_price) == ("long", 0.25, 58000.0)
 
 
 async def test_rest_resync_and_signature_check(sim: SimulatorServer) -> None:

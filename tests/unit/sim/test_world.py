@@ -19,7 +19,7 @@ def test_adding_to_a_short_averages_the_entry() -> None:
     world = _world()
     world.set_position("binance", "a", "BTCUSDT", -1.0, 60000.0)
     world.apply_fill("binance", "a", "BTCUSDT", -0.5, 57000.0)
-    position = world.positions[("binance", "a", "BTCUSDT")]
+    position = world.position("binance", "a", "BTCUSDT")
     # (1 * 60000 + 0.5 * 57000) / 1.5 = 59000
     assert position.quantity == -1.5
     assert position.entry_price == pytest.approx(59000.0)
@@ -36,7 +36,7 @@ def test_reducing_an_okx_short_realises_pnl_in_contract_units() -> None:
     assert assets == ("USDT",)
     # 20000 + 100 - 1.5 = 20098.5
     assert world.balances[("okx", "a", "USDT")] == pytest.approx(20098.5)
-    position = world.positions[("okx", "a", "BTC-USDT-SWAP")]
+    position = world.position("okx", "a", "BTC-USDT-SWAP")
     assert (position.quantity, position.entry_price) == (-140.0, 60000.0)
 
 
@@ -47,7 +47,7 @@ def test_flipping_through_zero_opens_the_remainder_at_the_fill_price() -> None:
     fill, _ = world.apply_fill("bybit", "a", "BTCUSDT", 1.5, 61000.0)
     # closed 1 * 1 * (61000 - 60000) * (-1) = -1000
     assert fill.realised_pnl == pytest.approx(-1000.0)
-    position = world.positions[("bybit", "a", "BTCUSDT")]
+    position = world.position("bybit", "a", "BTCUSDT")
     assert (position.quantity, position.entry_price) == (0.5, 61000.0)
 
 
@@ -56,7 +56,7 @@ def test_closing_flat_resets_the_entry() -> None:
     world = _world()
     world.set_position("binance", "a", "BTCUSDT", 0.3, 60000.0)
     world.apply_fill("binance", "a", "BTCUSDT", -0.3, 60000.0)
-    position = world.positions[("binance", "a", "BTCUSDT")]
+    position = world.position("binance", "a", "BTCUSDT")
     assert (position.quantity, position.entry_price) == (0.0, 0.0)
 
 
