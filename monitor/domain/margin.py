@@ -361,13 +361,28 @@ class BybitMargin(_TieredModel):
         return found
 
 
+class BingxMargin(BinanceMargin):
+    """BingX USDT-M: Binance's brackets (notional, maintenance amount), plus the closing fee.
+
+    ``MM = notional x MMR - maintenance amount`` (BingX maintenance-margin update, 2024-07-22);
+    liquidation at risk 100 %: isolated ``(MM + closing fee) / (position margin + uPnL)``, cross
+    ``(sum MM + sum closing fees) / (balance - isolated margins - frozen + cross uPnL)``; the
+    closing fee is the notional at the mark times the taker rate. Sources: BingX "Perpetual Futures
+    Forced Liquidation Rules" and its "Risk" page.
+    """
+
+    name = "bingx"
+    fee_in_requirement = True
+
+
 class MexcMargin(_TieredModel):
-    """MEXC: maintenance margin on the value at entry, the whole position at its tier's rate.
+    """MEXC: maintenance margin on the value at entry, at the rate of the risk level of its contracts.
 
     Isolated ``LP = (MM - PM + EP x size) / size`` (long) and ``(EP x size - MM + PM) / size``
     (short), commission excluded: 0.1 BTC @50,000 at 25x, MMR 0.4 % -> MM 20, PM 200, LP 48,200.
-    The tier is the one of the value at entry; no deduction is documented.
-    Source: MEXC "Liquidation in Futures" (MEXC blog); MEXC contract ``risk_limit`` endpoint.
+    Risk levels are counted in contracts (``GET /api/v1/contract/detail``: ``riskBaseVol``,
+    ``riskIncrVol``, ``maintenanceMarginRate`` + ``riskIncrMmr`` per level); no deduction.
+    Source: MEXC "Liquidation in Futures" (MEXC blog); MEXC contract detail API.
     """
 
     name = "mexc"
@@ -375,18 +390,31 @@ class MexcMargin(_TieredModel):
     uses_deduction = False
 
     def tier_basis(self, leg: MarginLeg, price: float) -> float:  # noqa: ARG002 -- the margin-model signature
-        """Settlement notional at entry."""
-        return leg.instrument.settlement_notional(leg.quantity, leg.entry_price)
+        """The position size in contracts."""
+        return abs(leg.quantity)
 
     def tier_depends_on_price(self, leg: MarginLeg) -> bool:  # noqa: ARG002 -- the margin-model signature
-        """The value at entry does not move with the mark."""
+        """A contract count does not move with the mark."""
         return False
 
     def tier_basis_columns(
         self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,  # noqa: ARG002 -- the margin-model signature
     ) -> FloatArray:
-        """Settlement notional of every leg at its entry."""
-        return np.asarray(instrument.settlement_notional(quantity, entry_price), dtype=np.float64)
+        """Contracts held."""
+        return np.abs(quantity)
+
+
+class WeexMargin(OkxMargin):
+    """WEEX: margin rate = (position margin + uPnL) / value at the mark against the tier's rate.
+
+    Liquidation where the margin balance reaches ``value at mark x MMR`` of the tier of the size,
+    no deduction, no fee. Sources: WEEX help "Maintenance Margin Rate", "What is margin rate"
+    (1,050 / (0.001 x 100 x 60,000) = 17.5 %), "Estimated liquidation price". In cross mode WEEX
+    counts a symbol's long and short together for the tier; here each leg's own size picks it.
+    """
+
+    name = "weex"
+    fee_in_requirement = False
 
 
 MARGIN_MODELS: dict[str, MarginModel] = {
@@ -394,8 +422,10 @@ MARGIN_MODELS: dict[str, MarginModel] = {
     "okx": OkxMargin(),
     "bybit": BybitMargin(),
     "mexc": MexcMargin(),
+    "bingx": BingxMargin(),
+    "weex": WeexMargin(),
 }
-"""Venue -> model. A venue not listed (BingX, WEEX, Deribit, ...) uses Binance's rule: see
+"""Venue -> model. A venue not listed (Deribit, CME, Coinbase, ...) uses Binance's rule: see
 ``docs/risk-model.md`` for what their documents do and do not confirm."""
 
 
@@ -405,6 +435,6 @@ def margin_model_for(instrument: Instrument) -> MarginModel:
 
 
 __all__ = [
-    "MARGIN_MODELS", "BinanceMargin", "BybitMargin", "MarginLeg", "MarginModel", "MexcMargin",
-    "OkxMargin", "margin_model_for",
+    "MARGIN_MODELS", "BinanceMargin", "BingxMargin", "BybitMargin", "MarginLeg", "MarginModel",
+    "MexcMargin", "OkxMargin", "WeexMargin", "margin_model_for",
 ]

@@ -18,9 +18,7 @@ import pytest
 from monitor.sim.margin import PositionSide
 from monitor.sim.server import SimulatorServer
 from monitor.venues.base import AccountContext, Venue
-from monitor.venues.binance_usdm import BinanceUsdm
-from monitor.venues.bybit import Bybit
-from monitor.venues.okx import Okx
+from monitor.venues.registry import VENUES as VENUE_CLASSES
 from tests.integration.pipeline_harness import PORTFOLIO, running_pipeline
 from tests.support import eventually
 
@@ -35,6 +33,15 @@ class VenueCase:
     venue: str
     symbol: str
     units_per_btc: float
+    one_way_on_the_wire: bool = True
+    """False where the venue's position frames name a long or short side for every position
+    (BingX, MEXC and WEEX as simulated): the monitor then reads a one-way short as a short leg."""
+
+    def monitor_side(self, side: PositionSide, quantity: float) -> str:
+        """The position side the monitor reads for a simulated leg."""
+        if side != "one_way" or self.one_way_on_the_wire:
+            return side
+        return "long" if quantity > 0 else "short"
 
     @property
     def instrument(self) -> str:
@@ -47,11 +54,7 @@ class VenueCase:
         urls: dict[str, Any] = {"symbols": [self.symbol], "account": account,
                                 "ws_base_url": sim.ws_url(self.venue),
                                 "rest_base_url": sim.rest_url(self.venue)}
-        if self.venue == "binance":
-            return BinanceUsdm(**urls)
-        if self.venue == "okx":
-            return Okx(**urls)
-        return Bybit(**urls)
+        return VENUE_CLASSES[self.venue](**urls)
 
     @property
     def account(self) -> str:
@@ -63,6 +66,9 @@ VENUES = [
     pytest.param(VenueCase("binance", "BTCUSDT", 1.0), id="binance"),
     pytest.param(VenueCase("okx", "BTC-USDT-SWAP", 100.0), id="okx"),
     pytest.param(VenueCase("bybit", "BTCUSDT", 1.0), id="bybit"),
+    pytest.param(VenueCase("bingx", "BTC-USDT", 1.0, one_way_on_the_wire=False), id="bingx"),
+    pytest.param(VenueCase("mexc", "BTC_USDT", 10_000.0, one_way_on_the_wire=False), id="mexc"),
+    pytest.param(VenueCase("weex", "BTCUSDT", 1.0, one_way_on_the_wire=False), id="weex"),
 ]
 # (position side, BTC, entry, leverage): a one-way short, and a hedge-mode pair
 BOOKS: dict[str, list[tuple[PositionSide, float, float, float]]] = {
@@ -97,16 +103,17 @@ async def test_every_leg_matches_the_venue(case: VenueCase, margin_mode: str, bo
             await sim.set_position(case.venue, case.account, case.symbol, btc * case.units_per_btc,
                                    entry, leverage=leverage, margin_mode=margin_mode,
                                    position_side=side)
+        sides = {case.monitor_side(side, btc): side for side, btc, *_ in legs}
         async with running_pipeline([case.module(sim)]) as run:
             for mark in (60_000.0, 63_500.0):
                 await sim.set_price(case.venue, case.symbol, mark)
 
                 def matches(mark: float = mark) -> bool:
                     seen = _legs(run.latest(), case.instrument)
-                    if set(seen) != {side for side, *_ in legs}:
+                    if set(seen) != set(sides):
                         return False
                     for side, leg in seen.items():
-                        venue = sim.venue_figures(case.venue, case.account, case.symbol, side)
+                        venue = sim.venue_figures(case.venue, case.account, case.symbol, sides[side])
                         if leg["mark_price"] != mark or venue.mark_price != mark:
                             return False
                         if not (_agree(leg["liquidation_price"], venue.liquidation_price)

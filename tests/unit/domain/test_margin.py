@@ -185,12 +185,24 @@ def test_mexc_isolated_example() -> None:
         48_200.0, abs=CENT)
 
 
+def test_bingx_adds_the_closing_fee_to_the_requirement() -> None:
+    """BingX: risk = (MM + closing fee) / (margin + uPnL) = 100 % at the liquidation price."""
+    btc = CATALOG.require("bingx:BTC-USDT")
+    # long 1 BTC @60,000 at 10x: wallet 6,000; at LP ~54,000 the notional is in tier 1
+    # (0.38 %, amount 0) and the closing fee is the 0.05 % taker rate:
+    # LP = (6000 + 0 - 60000) / (0.0038 + 0.0005 - 1) = -54000 / -0.9957 = 54,233.20
+    assert margin_model_for(btc).liquidation_price([MarginLeg(btc, 1.0, 60_000.0)], 6_000.0) == (
+        pytest.approx(54_233.20, abs=CENT))
+
+
 def test_models_are_chosen_by_venue() -> None:
     """Each venue's instrument gets its venue's model; a venue without one gets Binance's rule."""
     assert margin_model_for(CATALOG.require("okx:BTC-USDT-SWAP")).name == "okx"
     assert margin_model_for(CATALOG.require("bybit:BTCUSDT")).name == "bybit"
     assert margin_model_for(CATALOG.require("binance:BTCUSDT")).name == "binance"
     assert margin_model_for(CATALOG.require("mexc:BTC_USDT")).name == "mexc"
+    assert margin_model_for(CATALOG.require("bingx:BTC-USDT")).name == "bingx"
+    assert margin_model_for(CATALOG.require("weex:BTCUSDT")).name == "weex"
     assert margin_model_for(CATALOG.require("deribit:BTC-PERPETUAL")).name == "binance"
 
 
@@ -207,6 +219,8 @@ def test_no_tiers_no_figure() -> None:
 MODELS: list[tuple[MarginModel, str]] = [
     (BINANCE, "binance:BTCUSDT"), (OKX, "okx:BTC-USDT-SWAP"), (BYBIT, "bybit:BTCUSDT"),
     (OKX, "okx:BTC-USD-SWAP"), (BINANCE, "deribit:BTC-PERPETUAL"),
+    (margin_model_for(CATALOG.require("bingx:BTC-USDT")), "bingx:BTC-USDT"),
+    (MEXC, "mexc:BTC_USDT"), (margin_model_for(CATALOG.require("weex:BTCUSDT")), "weex:BTCUSDT"),
 ]
 model_cases = st.sampled_from(MODELS)
 entries = st.floats(1_000.0, 100_000.0)

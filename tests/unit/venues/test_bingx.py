@@ -487,8 +487,15 @@ def test_catalog_matches_contract_specs() -> None:
         assert instrument.contract_size == float(specs[symbol]["effectiveContractSize"])
         assert instrument.min_quantity == float(specs[symbol]["tradeMinQuantity"])
         assert instrument.lot_step == 10.0 ** -int(specs[symbol]["quantityPrecision"])
-        assert instrument.tiers == ()
-        assert "config" in instrument.note
+        assert instrument.tiers
+    # BTC-USDT's first two tiers are BingX's maintMarginRatio answer (fixture): 0-150,000 USDT at
+    # 0.38 % (amount 0) and 150,000-900,000 at 0.40 % with amount 150,000 x (0.40 - 0.38) % = 30
+    answer = json.loads(fixture("bingx_rest_maint_margin_ratio_response.json"))["data"]
+    btc = catalog.require("bingx:BTC-USDT").tiers
+    for tier, row in zip(btc, answer, strict=False):
+        assert (tier.floor, tier.cap) == (float(row["minPositionVal"]), float(row["maxPositionVal"]))
+        assert tier.mmr == float(row["maintMarginRatio"])
+        assert tier.cum == pytest.approx(float(row["maintAmount"]))
 
 
 # -- robustness and secrets ---------------------------------------------------------------------

@@ -549,8 +549,13 @@ def test_catalog_matches_contract_specs() -> None:
         assert instrument.contract_size == float(specs[symbol]["contractSize"])
         assert instrument.min_quantity == float(specs[symbol]["minVol"])
         assert instrument.lot_step == float(specs[symbol]["volUnit"])
-        assert instrument.tiers == ()
-        assert "config" in instrument.note
+        # risk levels in contracts from the contract/detail example: level n holds up to
+        # 150,000 + (n - 1) x 150,000 contracts at 0.4 % + (n - 1) x 0.4 %
+        detail = json.loads(fixture("mexc_rest_contract_detail_btc_response.json"))["data"][0]
+        levels = instrument.tiers
+        assert len(levels) == detail["riskLevelLimit"]
+        assert (levels[0].cap, levels[0].mmr) == (150_000.0, 0.004)
+        assert (levels[1].floor, levels[1].cap, levels[1].mmr) == (150_000.0, 300_000.0, 0.008)
 
 
 # -- robustness and secrets ---------------------------------------------------------------------

@@ -424,8 +424,9 @@ def test_catalog_matches_contract_specs() -> None:
         assert instrument.contract_size == 1.0
         assert instrument.lot_step == float(specs[symbol]["contractVal"])
         assert instrument.min_quantity == float(specs[symbol]["minOrderSize"])
-        assert instrument.tiers == ()
-        assert "config" in instrument.note
+        # WEEX publishes the rule, not tier values: one default tier at 0.5 %
+        assert [(tier.floor, tier.mmr) for tier in instrument.tiers] == [(0.0, 0.005)]
+        assert "publishes no tier values" in instrument.note
 
 
 # -- robustness and secrets ---------------------------------------------------------------------
