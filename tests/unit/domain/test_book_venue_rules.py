@@ -117,7 +117,11 @@ def test_an_exactly_hedged_inverse_book_stays_hedged_after_the_move() -> None:
 def test_an_isolated_liquidation_price_does_not_move_with_the_mark(mark: float, other: float) -> None:
     """Fixed terms, any two marks: the same liquidation price, inverse and linear (defect 5)."""
     for instrument, quantity, wallet in ((OKX_INVERSE, -900, 0.15), (BINANCE, -1.5, 9_000.0),
-                                         (BYBIT, 1.5, 9_000.0)):
+                                         (BYBIT, 1.5, 9_000.0), (OKX_SWAP, -150, 9_000.0),
+                                         ("bingx:BTC-USDT", -1.5, 9_000.0),
+                                         ("mexc:BTC_USDT", 15_000, 9_000.0),
+                                         ("weex:BTCUSDT", -1.5, 9_000.0),
+                                         ("deribit:BTC-PERPETUAL", -9_000, 0.15)):
         book, prices = _book()
         book.apply_position(PositionEvent("p", "a", instrument, quantity, 60_000, None, "isolated",
                                           wallet, 1, 1))
@@ -171,3 +175,21 @@ def test_a_configured_spot_source_is_the_reference() -> None:
     _price(prices, OKX_SWAP, 60_100.0, 10, index=60_000.0)
     _price(prices, "okx:BTC-USDT", 59_950.0, 5)
     assert book.snapshot()["assets"]["BTC"]["price"] == 59_950.0
+
+
+@given(spot=st.floats(0.1, 50.0), entry=st.floats(10_000.0, 100_000.0),
+       move=st.floats(0.5, 1.5), contract_value=st.sampled_from([10.0, 100.0]))
+def test_an_exactly_hedged_inverse_book_reads_ratio_one_at_any_mark(
+    spot: float, entry: float, move: float, contract_value: float,
+) -> None:
+    """q cv / EP = -spot: hedge ratio 1 and net delta 0 wherever the mark goes (defect 4)."""
+    instrument = OKX_INVERSE if contract_value == 100.0 else "deribit:BTC-PERPETUAL"
+    contracts = -spot * entry / contract_value  # delta = contracts x cv / EP = -spot exactly
+    book, prices = _book(PortfolioSettings(plans={"BTC": HedgePlan("BTC", instrument)}))
+    book.apply_balance(BalanceEvent("p", "cold", "BTC", spot, 1, 1))
+    book.apply_position(PositionEvent("p", "o", instrument, contracts, entry, None, "isolated",
+                                      spot, 1, 1))
+    _price(prices, instrument, entry * move)
+    btc = book.snapshot()["assets"]["BTC"]
+    assert btc["hedge_ratio"] == pytest.approx(1.0, rel=1e-9)
+    assert btc["net_delta"] == pytest.approx(0.0, abs=1e-9 * spot)

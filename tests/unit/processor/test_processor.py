@@ -430,3 +430,48 @@ async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
         # offset 2 applied, the end is 3: lag 3 - 3 = 0 on the seed's partition
         await _until(lambda: 0.0 in lags())
     assert members[1].end_offset_reads >= 1
+
+
+async def test_an_inverse_hedge_stays_exactly_hedged_through_the_processor() -> None:
+    """1.5 BTC and a short of 900 x 100 USD BTC-USD-SWAP from 60,000, at a mark of 54,000."""
+    bus = MemoryBus()
+    await bus.create_topics(TOPICS.specs(3))
+    inverse = "okx:BTC-USD-SWAP"
+    async with _running(bus):
+        _publish(bus,
+                 BalanceEvent("coin", "cold", "BTC", 1.5, 1_000, 1_000),
+                 PositionEvent("coin", "okx", inverse, -900, 60_000, None, "isolated", 0.3,
+                               1_000, 1_000),
+                 PriceEvent(inverse, 54_000.0, None, None, None, 2_000, _now_ms()))
+        risk = await _until(lambda: (r := _latest_risk(bus, "coin"))
+                            and r["assets"]["BTC"]["price"] == 54_000.0 and r)
+    btc = risk["assets"]["BTC"]
+    # delta -900 x 100 / 60000 = -1.5: net 0, ratio 1.0, nothing to trade (not -1.667, 1.111, 90)
+    assert btc["futures_delta"] == pytest.approx(-1.5)
+    assert btc["hedge_ratio"] == pytest.approx(1.0)
+    assert btc["contracts_to_target"] == 0.0
+    for row in risk["stress"]:
+        # spot 1.5 x 54000 x s and hedge -90000 x 54000 x s / 60000 cancel at every shock short
+        # of the leg's liquidation price
+        if not row["liquidated"]:
+            assert row["net_pnl_usd"] == pytest.approx(0.0, abs=0.005)
+
+
+async def test_the_reference_price_does_not_depend_on_partition_order() -> None:
+    """Two BTC futures priced in either order: the book values BTC at its own hedge's index."""
+    results = []
+    for order in ((0, 1), (1, 0)):
+        bus = MemoryBus()
+        await bus.create_topics(TOPICS.specs(3))
+        ticks = [PriceEvent(SWAP, 60_100.0, 60_000.0, None, None, 2_000, _now_ms()),
+                 PriceEvent("binance:BTCUSDT", 59_500.0, 59_400.0, None, None, 2_500, _now_ms())]
+        async with _running(bus):
+            _publish(bus, *_seed_events(1_000), *(ticks[index] for index in order))
+            risk = await _until(lambda bus=bus: (r := _latest_risk(bus, "seed"))
+                                and r["assets"]["BTC"]["basis_bps"] is not None and r)
+        results.append((risk["assets"]["BTC"]["price"], risk["assets"]["BTC"]["basis_bps"]))
+    # the seed hedges with okx:BTC-USDT-SWAP: S = its index 60,000 whatever came last;
+    # basis 1e4 x (60100 - 60000) / 60000 = 16.67 bps
+    assert results[0] == results[1]
+    assert results[0][0] == 60_000.0
+    assert results[0][1] == pytest.approx(16.6667, abs=1e-4)
