@@ -172,13 +172,14 @@ def recompute(inputs: InputLog) -> RiskEngine:
 
 def last_updates(
     events: Iterable[AccountEvent],
-) -> tuple[dict[tuple[str, str, str], PositionEvent], dict[tuple[str, str, str], BalanceEvent]]:
-    """The last position per (portfolio, account, instrument) and balance per (portfolio, account, asset)."""
-    positions: dict[tuple[str, str, str], PositionEvent] = {}
+) -> tuple[dict[tuple[str, str, str, str], PositionEvent], dict[tuple[str, str, str], BalanceEvent]]:
+    """The last position per (portfolio, account, instrument, leg) and balance per (portfolio,
+    account, asset)."""
+    positions: dict[tuple[str, str, str, str], PositionEvent] = {}
     balances: dict[tuple[str, str, str], BalanceEvent] = {}
     for event in events:
         if isinstance(event, PositionEvent):
-            positions[(event.portfolio, event.account, event.instrument)] = event
+            positions[(event.portfolio, event.account, event.instrument, event.position_side)] = event
         elif isinstance(event, BalanceEvent):
             balances[(event.portfolio, event.account, event.asset)] = event
     return positions, balances
@@ -325,13 +326,14 @@ def check_updates(
 ) -> None:
     """Every last position and balance of the input is what the final snapshot shows."""
     positions, balances = last_updates(event for _, _, event in inputs.ordered_accounts())
-    for (portfolio, account, instrument), event in sorted(positions.items()):
+    for (portfolio, account, instrument, side), event in sorted(positions.items()):
         report.positions_checked += 1
         snapshot = snapshots.get(portfolio)
         if snapshot is None:
             continue  # reported as a missing snapshot
         shown = [p for p in snapshot.get("positions", [])
-                 if p.get("account") == account and p.get("instrument") == instrument]
+                 if p.get("account") == account and p.get("instrument") == instrument
+                 and p.get("position_side", "one_way") == side]
         if event.quantity == 0:
             if shown:
                 report.fail("updates", f"{portfolio}: {account}/{instrument} was closed but "
