@@ -56,18 +56,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_event_loop_argument(parser)
 
 
+SPOT_SOURCE = "binance-spot:BTCUSDT"
+"""Every scenario holds its BTC at Binance spot: that market prices it (the plan's ``spot_source``)."""
+
+
 def _plan(scenario: Scenario, start_ms: int) -> dict[str, HedgePlan]:
     """The hedge plan the demo monitors for each scenario (seed steps 3 to 6)."""
     if scenario.name == "cross-hedge":
         return {"BTC": HedgePlan("BTC", "okx:ETH-USDT-SWAP", target_ratio=1.0, band=0.1,
                                  start_ms=start_ms, expiry_ms=start_ms + 7 * DAY_MS,
-                                 cost_budget_usd=150.0)}
+                                 cost_budget_usd=150.0, spot_source=SPOT_SOURCE)}
     if scenario.name in ("multi-venue", "guide-venues"):
         return {"BTC": HedgePlan("BTC", None, target_ratio=1.0, band=0.1, start_ms=start_ms,
-                                 expiry_ms=start_ms + 7 * DAY_MS)}
+                                 expiry_ms=start_ms + 7 * DAY_MS, spot_source=SPOT_SOURCE)}
     return {"BTC": HedgePlan("BTC", "okx:BTC-USDT-SWAP", target_ratio=1.0, band=0.1,
                              start_ms=start_ms, expiry_ms=start_ms + 7 * DAY_MS,
-                             exit_above=65_000.0, stop_loss_usd=12_000.0, cost_budget_usd=150.0)}
+                             exit_above=65_000.0, stop_loss_usd=12_000.0, cost_budget_usd=150.0,
+                             spot_source=SPOT_SOURCE)}
 
 
 def demo_config(scenario: Scenario, speed: float, kafka: str | None) -> MonitorConfig:
