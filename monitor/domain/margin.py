@@ -283,21 +283,8 @@ class BinanceMargin(_TieredModel):
         return np.asarray(instrument.settlement_notional(quantity, price), dtype=np.float64)
 
 
-class OkxMargin(_TieredModel):
-    """OKX: the whole position value at the MMR of its tier, tiers counted in contracts, no deduction.
-
-    Maintenance margin = position value at the mark x MMR of the tier whose ``minSz``..``maxSz``
-    (contracts, ``GET /api/v5/public/position-tiers``) holds ``|pos|``. Liquidation when "account
-    equity is equal to or less than the required maintenance margin plus any applicable liquidation
-    fees": the fee is taken as the taker rate on the position value (OKX's isolated margin ratio
-    ``(margin + upl) / (value x (MMR + fee rate))``). Source: OKX help "Tiered maintenance margin
-    ratio rules" (e.g. BTC-USDT-SWAP 6M USDT in the 1 % tier: 60,000); OKX v5
-    ``GET /api/v5/public/position-tiers``.
-    """
-
-    name = "okx"
-    uses_deduction = False
-    fee_in_requirement = True
+class _ContractTiers(_TieredModel):
+    """Tiers counted in contracts held: fixed for a position, whatever the price."""
 
     def tier_basis(self, leg: MarginLeg, price: float) -> float:  # noqa: ARG002 -- the margin-model signature
         """The position size in contracts."""
@@ -312,6 +299,23 @@ class OkxMargin(_TieredModel):
     ) -> FloatArray:
         """Contracts held."""
         return np.abs(quantity)
+
+
+class OkxMargin(_ContractTiers):
+    """OKX: the whole position value at the MMR of its tier, tiers counted in contracts, no deduction.
+
+    Maintenance margin = position value at the mark x MMR of the tier whose ``minSz``..``maxSz``
+    (contracts, ``GET /api/v5/public/position-tiers``) holds ``|pos|``. Liquidation when "account
+    equity is equal to or less than the required maintenance margin plus any applicable liquidation
+    fees": the fee is taken as the taker rate on the position value (OKX's isolated margin ratio
+    ``(margin + upl) / (value x (MMR + fee rate))``). Source: OKX help "Tiered maintenance margin
+    ratio rules" (e.g. BTC-USDT-SWAP 6M USDT in the 1 % tier: 60,000); OKX v5
+    ``GET /api/v5/public/position-tiers``.
+    """
+
+    name = "okx"
+    uses_deduction = False
+    fee_in_requirement = True
 
 
 class BybitMargin(_TieredModel):
@@ -375,7 +379,7 @@ class BingxMargin(BinanceMargin):
     fee_in_requirement = True
 
 
-class MexcMargin(_TieredModel):
+class MexcMargin(_ContractTiers):
     """MEXC: maintenance margin on the value at entry, at the rate of the risk level of its contracts.
 
     Isolated ``LP = (MM - PM + EP x size) / size`` (long) and ``(EP x size - MM + PM) / size``
@@ -388,20 +392,6 @@ class MexcMargin(_TieredModel):
     name = "mexc"
     at_entry = True
     uses_deduction = False
-
-    def tier_basis(self, leg: MarginLeg, price: float) -> float:  # noqa: ARG002 -- the margin-model signature
-        """The position size in contracts."""
-        return abs(leg.quantity)
-
-    def tier_depends_on_price(self, leg: MarginLeg) -> bool:  # noqa: ARG002 -- the margin-model signature
-        """A contract count does not move with the mark."""
-        return False
-
-    def tier_basis_columns(
-        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,  # noqa: ARG002 -- the margin-model signature
-    ) -> FloatArray:
-        """Contracts held."""
-        return np.abs(quantity)
 
 
 class WeexMargin(OkxMargin):
