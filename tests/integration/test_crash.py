@@ -133,7 +133,7 @@ async def test_alert_fired_before_a_crash_keeps_its_id_after_the_replay(
     group = f"{topic_prefix}g"
     bus = KafkaBus(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     await bus.create_topics(topics.specs(2))
-    hedged = [BalanceEvent("a", "cold", "BTC", 1.0, 2_000, 2_000),
+    hedged: list[Event] = [BalanceEvent("a", "cold", "BTC", 1.0, 2_000, 2_000),
               PositionEvent("a", "okx", SWAP, -100, 60_000, 10, "isolated", 6_000, 2_000, 2_000)]
     victim = _start_processor(kafka_bootstrap, topics, group, tmp_path / "victim.log")
     try:

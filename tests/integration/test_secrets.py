@@ -45,6 +45,7 @@ from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor
 from monitor.sim.server import SimulatorServer
 from monitor.sim.world import SimAccount
+from monitor.venues.base import Venue
 from monitor.venues.registry import build_venue
 from tests.integration.kafka_helpers import poll, produce_raw
 
@@ -246,7 +247,7 @@ async def until(conditions: Callable[[], dict[str, bool]], tasks: list[asyncio.T
         raise AssertionError(f"not met within {DEADLINE_S} s: {', '.join(unmet)}") from error
 
 
-def pipeline_venues(config: MonitorConfig) -> list[object]:
+def pipeline_venues(config: MonitorConfig) -> list[Venue]:
     """One venue per configured account, built by the registry with the account's endpoints."""
     return [
         build_venue(account.venue, symbols=account.symbols, account=account.context(),
@@ -292,7 +293,7 @@ async def test_canary_secrets_appear_in_no_log_topic_metric_or_output(
         producer = await bus.producer()
         sink = BusSink(producer, topics, metrics=metrics)
         venues = pipeline_venues(config)
-        runner = VenueRunner(venues, sink, UrllibTransport(), FAST, seed=1)  # type: ignore[arg-type]
+        runner = VenueRunner(venues, sink, UrllibTransport(), FAST, seed=1)
         engine = RiskEngine(config.catalog, config.settings_for,
                             lambda portfolio: AlertEngine(config.alerts_for(portfolio)))
         processor = Processor(bus, engine, config.processor, metrics=metrics)

@@ -7,6 +7,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import pytest
 
@@ -42,6 +43,10 @@ def _ok_transport(quantity: float = -150.0) -> MemoryTransport:
         return HttpResponse(200, json.dumps({"quantity": quantity}).encode())
 
     return MemoryTransport(answer)
+
+
+def _has_events(sink: CollectingSink, count: int) -> bool:
+    return len(sink.events) == count
 
 
 @asynccontextmanager
@@ -158,6 +163,7 @@ def test_read_response_returns_the_events_or_the_dead_letter_without_io() -> Non
     positions = HttpRequest("GET", "http://fake.invalid", "/positions", "positions")
     other = HttpRequest("GET", "http://fake.invalid", "/other", "other")
     events = supervisor.read_response(positions, b'{"quantity": -1.5}', 7)
+    assert isinstance(events, tuple)
     assert [(event.quantity, event.ts_receive_ms) for event in events
             if isinstance(event, PositionEvent)] == [(-1.5, 7)]
     assert supervisor.read_response(other, b"{}", 7) == DeadLetter(
@@ -204,7 +210,7 @@ async def test_frames_keep_a_feed_from_going_stale() -> None:
             await server.wait_for(lambda: server.accepted == 1)
             for price in range(1, 11):
                 await server.push(json.dumps({"price": price}))
-                await sink.wait_for(lambda n=price: len(sink.events) == n, 5.0)  # type: ignore[misc]
+                await sink.wait_for(partial(_has_events, sink, price), 5.0)
                 await asyncio.sleep(0.1)  # pacing the feed, not waiting for a result
     # 10 frames spaced 0.1 s apart span ~1 s, twice the 0.5 s stale limit
     assert supervisor.stale_count == 0

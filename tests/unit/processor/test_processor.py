@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import orjson
@@ -72,6 +73,11 @@ def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
             value: dict[str, Any] = orjson.loads(record.value)
             return value
     return None
+
+
+def _shows_quantity(bus: MemoryBus, quantity: float) -> bool:
+    risk = _latest_risk(bus, "seed")
+    return risk is not None and risk["positions"][0]["quantity"] == quantity
 
 
 def _processor(
@@ -192,8 +198,7 @@ async def test_hedge_ratio_drift_fires_and_resolves_once_without_flapping() -> N
             ts = 3_000 + step * 1_000
             _publish(bus, PositionEvent("seed", "okx", SWAP, -quantity, 60_000, 10, "isolated",
                                         9_000, ts, ts))
-            await _until(lambda q=quantity: (r := _latest_risk(bus, "seed")) and
-                         r["positions"][0]["quantity"] == -q)
+            await _until(partial(_shows_quantity, bus, -quantity))
         alerts = await _until(lambda: [a for a in (orjson.loads(r.value) for r in
                                                    bus.records(TOPICS.alerts))
                                        if a["rule"] == "hedge_ratio_low" and a["state"] == "resolved"]

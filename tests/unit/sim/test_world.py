@@ -20,6 +20,7 @@ def test_adding_to_a_short_averages_the_entry() -> None:
     world.set_position("binance", "a", "BTCUSDT", -1.0, 60000.0)
     world.apply_fill("binance", "a", "BTCUSDT", -0.5, 57000.0)
     position = world.position("binance", "a", "BTCUSDT")
+    assert position is not None
     # (1 * 60000 + 0.5 * 57000) / 1.5 = 59000
     assert position.quantity == -1.5
     assert position.entry_price == pytest.approx(59000.0)
@@ -37,6 +38,7 @@ def test_reducing_an_okx_short_realises_pnl_in_contract_units() -> None:
     # 20000 + 100 - 1.5 = 20098.5
     assert world.balances[("okx", "a", "USDT")] == pytest.approx(20098.5)
     position = world.position("okx", "a", "BTC-USDT-SWAP")
+    assert position is not None
     assert (position.quantity, position.entry_price) == (-140.0, 60000.0)
 
 
@@ -48,6 +50,7 @@ def test_flipping_through_zero_opens_the_remainder_at_the_fill_price() -> None:
     # closed 1 * 1 * (61000 - 60000) * (-1) = -1000
     assert fill.realised_pnl == pytest.approx(-1000.0)
     position = world.position("bybit", "a", "BTCUSDT")
+    assert position is not None
     assert (position.quantity, position.entry_price) == (0.5, 61000.0)
 
 
@@ -57,6 +60,7 @@ def test_closing_flat_resets_the_entry() -> None:
     world.set_position("binance", "a", "BTCUSDT", 0.3, 60000.0)
     world.apply_fill("binance", "a", "BTCUSDT", -0.3, 60000.0)
     position = world.position("binance", "a", "BTCUSDT")
+    assert position is not None
     assert (position.quantity, position.entry_price) == (0.0, 0.0)
 
 
