@@ -11,6 +11,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from monitor.bus.base import Topics
+from monitor.bus.kafka import topic_partitions
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import Event, PriceEvent
 
@@ -45,8 +46,7 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, dict[
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
-                                                              or (await _partitions(consumer, topic)))]
+        partitions = [TopicPartition(topic, p) for p in sorted(await topic_partitions(consumer, topic))]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -61,11 +61,6 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, dict[
         return result
     finally:
         await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
 
 
 def latest_by_key(records: list[tuple[bytes | None, dict[str, Any]]]) -> dict[str, dict[str, Any]]:

@@ -34,7 +34,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from monitor.alerts import AlertEngine
-from monitor.bus.kafka import KafkaBus
+from monitor.bus.kafka import KafkaBus, topic_partitions
 from monitor.config import MonitorConfig, load_config
 from monitor.ingest.bus_sink import BusSink
 from monitor.ingest.http import UrllibTransport
@@ -97,9 +97,8 @@ def leaks(haystacks: Iterable[tuple[str, str]]) -> list[str]:
 
 def register(sim: SimulatorServer, venue: str, account: str, key: str, secret: str, phrase: str) -> None:
     """Make the simulator know an account with the given credentials (it checks every signature)."""
-    created = SimAccount(venue=venue, account=account, api_key=key, api_secret=secret, passphrase=phrase)
-    sim.world.accounts[(venue, account)] = created
-    sim.world._by_key[(venue, key)] = created  # the simulator has no public way to add credentials
+    sim.world.add_account(
+        SimAccount(venue=venue, account=account, api_key=key, api_secret=secret, passphrase=phrase))
 
 
 def write_config(path: Path, sim: SimulatorServer, bootstrap: str, prefix: str) -> None:
@@ -186,11 +185,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        ids: set[int] = set()
-        deadline = time.monotonic() + 10
-        while not ids and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            ids = consumer.partitions_for_topic(topic) or set()
+        ids = await topic_partitions(consumer, topic)
         partitions = [TopicPartition(topic, partition) for partition in sorted(ids)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

@@ -54,8 +54,7 @@ async def test_metrics_server_started_with_defaults_listens_on_loopback_only() -
     """A /metrics server started without a host is bound to 127.0.0.1 (and answers there)."""
     server = await serve_metrics(Metrics(), port=0)
     try:
-        # the bound socket address is the fact under test
-        assert server._server.server_address[0] == "127.0.0.1"
+        assert server.host == "127.0.0.1"
         status = await asyncio.to_thread(_get_status, f"http://127.0.0.1:{server.port}/metrics")
         assert status == 200
     finally:

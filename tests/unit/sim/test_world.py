@@ -7,7 +7,7 @@ import random
 import pytest
 
 from monitor.domain.instruments import default_catalog
-from monitor.sim.world import SimWorld, next_funding_ms
+from monitor.sim.world import SimAccount, SimWorld, next_funding_ms
 
 
 def _world() -> SimWorld:
@@ -117,6 +117,17 @@ def test_credentials_are_deterministic_and_resolve_to_the_account() -> None:
     assert world.account_for_key("okx", credentials.api_key.reveal()) is world.account("okx", "main")
     assert world.account_for_key("bybit", credentials.api_key.reveal()) is None
     assert "sim-okx-main-secret" not in repr(credentials)
+
+
+def test_an_added_account_logs_in_with_its_own_key_and_replaces_the_old_one() -> None:
+    """add_account: the account answers to the key it carries; the replaced account's key no longer."""
+    world = _world()
+    generated = world.account("okx", "main")
+    own = SimAccount("okx", "main", "own-key", "own-secret", "own-passphrase")
+    assert world.add_account(own) is own
+    assert world.account("okx", "main") is own
+    assert world.account_for_key("okx", "own-key") is own
+    assert world.account_for_key("okx", generated.api_key) is None
 
 
 def test_asset_price_prefers_spot_and_counts_stables_at_one() -> None:
