@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -14,6 +13,9 @@ from monitor.bus.base import Topics
 from monitor.bus.kafka import topic_partitions
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import Event, PriceEvent
+
+# A condition here mostly reads the broker: ``eventually`` asks it every 0.2 s, not every 10 ms.
+BROKER_POLL_S = 0.2
 
 
 async def produce(bootstrap: str, topics: Topics, events: Sequence[Event]) -> None:
@@ -70,20 +72,6 @@ def latest_by_key(records: list[tuple[bytes | None, dict[str, Any]]]) -> dict[st
         if key is not None:
             latest[key.decode()] = value
     return latest
-
-
-async def poll(condition: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.2) -> Any:
-    """Await ``condition()`` (a coroutine function or plain function) until truthy, with a deadline."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval_s)
-    raise AssertionError(f"condition not met within {timeout_s} s (last value {last!r})")
 
 
 async def committed_and_ends(

@@ -47,7 +47,8 @@ from monitor.sim.server import SimulatorServer
 from monitor.sim.world import SimAccount
 from monitor.venues.base import Venue
 from monitor.venues.registry import build_venue
-from tests.integration.kafka_helpers import poll, produce_raw
+from tests.integration.kafka_helpers import produce_raw
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -235,11 +236,11 @@ async def until(conditions: Callable[[], dict[str, bool]], tasks: list[asyncio.T
             if task.done() and not task.cancelled() and task.exception() is not None:
                 raise AssertionError(f"{task.get_name()} failed") from task.exception()
         return all(conditions().values())
-    try:
-        await poll(check, DEADLINE_S, 0.1)
-    except AssertionError as error:
-        unmet = [name for name, met in conditions().items() if not met]
-        raise AssertionError(f"not met within {DEADLINE_S} s: {', '.join(unmet)}") from error
+
+    def unmet() -> str:
+        return "unmet: " + ", ".join(name for name, met in conditions().items() if not met)
+
+    await eventually(check, DEADLINE_S, interval_s=0.1, state=unmet)
 
 
 def pipeline_venues(config: MonitorConfig) -> list[Venue]:
@@ -411,9 +412,9 @@ async def _run_command(bootstrap: str, prefix: str, tmp_path: Path) -> None:
             return any(b'"source":"' + source + b'"' in value for value in values)
 
         try:
-            await poll(lambda: sim.connection_count("okx") >= 2, DEADLINE_S, 0.1)
-            await poll(lambda: dead_lettered(b"okx"), DEADLINE_S, 0.5)
-            await poll(lambda: dead_lettered(b"binance"), DEADLINE_S, 0.5)
+            await eventually(lambda: sim.connection_count("okx") >= 2, DEADLINE_S, interval_s=0.1)
+            await eventually(lambda: dead_lettered(b"okx"), DEADLINE_S, interval_s=0.5)
+            await eventually(lambda: dead_lettered(b"binance"), DEADLINE_S, interval_s=0.5)
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)

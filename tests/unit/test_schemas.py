@@ -19,6 +19,7 @@ from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import HedgePlan, PortfolioSettings
 from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
+from tests.support import eventually
 
 TOPICS = Topics()
 
@@ -62,11 +63,11 @@ async def test_published_values_validate() -> None:
         topic = TOPICS.prices if isinstance(event, PriceEvent) else TOPICS.positions
         bus.append(topic, event_key(event), encode_event(event))
     bus.append(TOPICS.positions, b"s", b"garbage")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not (bus.records(TOPICS.alerts) and bus.records(TOPICS.dlq)):
-        await asyncio.sleep(0.01)
-    stop.set()
-    await task
+    try:
+        await eventually(lambda: bus.records(TOPICS.alerts) and bus.records(TOPICS.dlq), 5.0)
+    finally:
+        stop.set()
+        await task
     risk = [orjson.loads(r.value) for r in bus.records(TOPICS.risk)]
     alerts = [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)]
     letters = [orjson.loads(r.value) for r in bus.records(TOPICS.dlq)]

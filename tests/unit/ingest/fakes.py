@@ -170,10 +170,3 @@ async def scripted_server() -> AsyncIterator[ScriptedServer]:
     async with serve(server.handle, "127.0.0.1", 0) as running:
         server.port = running.sockets[0].getsockname()[1]
         yield server
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll ``condition`` every 10 ms until it holds; raise TimeoutError after ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)

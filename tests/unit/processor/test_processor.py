@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -31,9 +31,11 @@ from monitor.domain.plans import PortfolioSettings
 from monitor.metrics import Metrics
 from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
+from tests.support import eventually
 
 TOPICS = Topics()
 SWAP = "okx:BTC-USDT-SWAP"
+DEADLINE_S = 5.0
 
 
 def _now_ms() -> int:
@@ -55,16 +57,6 @@ def _seed_events(ts: int) -> list[Event]:
         BalanceEvent("seed", "cold", "BTC", 1.5, ts, ts),
         PositionEvent("seed", "okx", SWAP, -150, 60_000, 10, "isolated", 9_000, ts, ts),
     ]
-
-
-async def _until(condition: Callable[[], Any], timeout_s: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met before the deadline")
 
 
 def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
@@ -98,7 +90,7 @@ async def _running(
     processor = _processor(bus, publish_interval_ms, metrics)
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop))
-    await _until(lambda: processor.ready.is_set() or task.done())
+    await eventually(lambda: processor.ready.is_set() or task.done(), DEADLINE_S)
     try:
         yield processor
     finally:
@@ -113,8 +105,8 @@ async def test_seed_scenario_offsets_the_drop() -> None:
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         _publish(bus, *_prices(54_000, 3_000))
-        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and
-                            r["assets"]["BTC"]["price"] == 54_000 and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "seed")) and
+                                r["assets"]["BTC"]["price"] == 54_000 and r, DEADLINE_S)
     btc = risk["assets"]["BTC"]
     assert btc["net_delta"] == pytest.approx(0.0, abs=1e-12)  # 1.5 - 150 * 0.01
     assert btc["hedge_ratio"] == pytest.approx(1.0)
@@ -129,12 +121,12 @@ async def test_restart_restores_state_without_resent_positions() -> None:
     await bus.create_topics(TOPICS.specs(3))
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await _until(lambda: _latest_risk(bus, "seed"))
+        await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
     # the state topic now holds the checkpoint; only a new price arrives after the restart
     async with _running(bus):
         _publish(bus, *_prices(57_000, 4_000))
-        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and
-                            r["assets"]["BTC"]["price"] == 57_000 and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "seed")) and
+                                r["assets"]["BTC"]["price"] == 57_000 and r, DEADLINE_S)
     assert risk["assets"]["BTC"]["spot_delta"] == 1.5
     assert risk["positions"][0]["quantity"] == -150
     # -150 * 0.01 * (57000 - 60000) = +4500
@@ -158,8 +150,8 @@ async def test_malformed_events_go_to_dead_letters_and_processing_continues() ->
             "margin_mode": "cross", "isolated_margin": None, "ts_event_ms": 1}))
         bus.append(TOPICS.prices, b"x", b'{"v":1,"type":"price","instrument":"x","mark":NaN}')
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await _until(lambda: len(bus.records(TOPICS.dlq)) == 4)
-        risk = await _until(lambda: _latest_risk(bus, "seed"))
+        await eventually(lambda: len(bus.records(TOPICS.dlq)) == 4, DEADLINE_S)
+        risk = await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
         assert processor.dead_letters == 4
     reasons = [orjson.loads(r.value)["reason"] for r in bus.records(TOPICS.dlq)]
     assert any(reason.startswith("not JSON") for reason in reasons)
@@ -179,7 +171,8 @@ async def test_alert_transitions_are_published() -> None:
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         _publish(bus, PositionEvent("seed", "okx", SWAP, -75, 60_000, 10, "isolated", 4_500,
                                     3_000, 3_000))
-        alerts = await _until(lambda: [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)])
+        alerts = await eventually(lambda: [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)],
+                                  DEADLINE_S)
     low = [a for a in alerts if a["rule"] == "hedge_ratio_low"]
     assert len(low) == 1
     assert low[0]["state"] == "firing"
@@ -198,11 +191,11 @@ async def test_hedge_ratio_drift_fires_and_resolves_once_without_flapping() -> N
             ts = 3_000 + step * 1_000
             _publish(bus, PositionEvent("seed", "okx", SWAP, -quantity, 60_000, 10, "isolated",
                                         9_000, ts, ts))
-            await _until(partial(_shows_quantity, bus, -quantity))
-        alerts = await _until(lambda: [a for a in (orjson.loads(r.value) for r in
-                                                   bus.records(TOPICS.alerts))
-                                       if a["rule"] == "hedge_ratio_low" and a["state"] == "resolved"]
-                              and [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)])
+            await eventually(partial(_shows_quantity, bus, -quantity), DEADLINE_S)
+        alerts = await eventually(lambda: [a for a in (orjson.loads(r.value) for r in
+                                                       bus.records(TOPICS.alerts))
+                                           if a["rule"] == "hedge_ratio_low" and a["state"] == "resolved"]
+                                  and [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)], DEADLINE_S)
     low = [a for a in alerts if a["rule"] == "hedge_ratio_low"]
     assert [a["state"] for a in low] == ["firing", "resolved"]
     # fired at 130 contracts: 130 * 0.01 / 1.5 = 0.8667; resolved at 150: 1.0 >= 0.95
@@ -247,11 +240,11 @@ async def test_a_large_round_is_handed_off_while_it_is_built(monkeypatch: pytest
         for portfolio in holders:
             _publish(bus, PositionEvent(portfolio, "okx", SWAP, -10, 60_000, 10, "isolated", 600,
                                         1_000, 1_000))
-        await _until(lambda: all(_latest_risk(bus, p) for p in holders))
+        await eventually(lambda: all(_latest_risk(bus, p) for p in holders), DEADLINE_S)
         counter.sent_at_hand_off.clear()
         _publish(bus, PriceEvent(SWAP, 59_000, None, None, None, 5_000, _now_ms()))
-        await _until(lambda: all((r := _latest_risk(bus, p)) and r["ts_event_ms"] == 5_000
-                                 for p in holders))
+        await eventually(lambda: all((r := _latest_risk(bus, p)) and r["ts_event_ms"] == 5_000
+                                     for p in holders), DEADLINE_S)
     # with a zero interval every snapshot of the tick's fan-out is handed off as soon as it is built
     assert len(counter.sent_at_hand_off) >= len(holders)
     assert counter.sent_at_hand_off == sorted(counter.sent_at_hand_off)
@@ -263,15 +256,16 @@ async def test_a_throttled_portfolio_is_published_at_once_near_liquidation() -> 
     await bus.create_topics(TOPICS.specs(3))
     async with _running(bus, publish_interval_ms=60_000) as processor:
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await _until(lambda: _latest_risk(bus, "seed"))
+        await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
         published = processor.published_snapshots
         _publish(bus, *_prices(61_000, 3_000))
-        await _until(lambda: processor.engine.prices.prices[SWAP].ts_event_ms == 3_000)
+        await eventually(lambda: processor.engine.prices.prices[SWAP].ts_event_ms == 3_000, DEADLINE_S)
         # |65704.33 - 61000| / 61000 = 7.7 % from liquidation: throttled, no snapshot
         assert processor.published_snapshots == published
         _publish(bus, *_prices(63_000, 4_000))
         # |65704.33 - 63000| / 63000 = 4.3 % <= 5 %: published within the interval
-        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000 and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000 and r,
+                                DEADLINE_S)
     # OKX: (9000 + 90000) / (1.5 x (1 + 0.004 + 0.0005)) = 65704.33
     assert risk["positions"][0]["liquidation_distance"] == pytest.approx(2_704.33 / 63_000, abs=1e-6)
 
@@ -292,14 +286,14 @@ async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         # Every snapshot is exported while the interval is 0: the seed may take two rounds (its
         # positions first, its price next), and only then does the hour-long interval begin.
-        await _until(lambda: price() == 60_000)
+        await eventually(lambda: price() == 60_000, DEADLINE_S)
         monkeypatch.setattr("monitor.processor.runner.METRICS_EXPORT_INTERVAL_S", 3_600.0)
         _publish(bus, *_prices(57_000, 3_000))
         _publish(bus, *_prices(54_000, 4_000))
-        await _until(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000)
+        await eventually(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000, DEADLINE_S)
         assert price() == 60_000  # published, not yet exported: the hour has not passed
         monkeypatch.setattr("monitor.processor.runner.METRICS_EXPORT_INTERVAL_S", 0.0)
-        await _until(lambda: price() == 54_000)  # the latest snapshot, at the next loop turn
+        await eventually(lambda: price() == 54_000, DEADLINE_S)  # the latest snapshot, at the next loop turn
 
 
 async def test_hedge_mode_legs_reach_the_snapshot_apart() -> None:
@@ -314,8 +308,8 @@ async def test_hedge_mode_legs_reach_the_snapshot_apart() -> None:
                  PositionEvent("hedged", "b", futures, -10, 6_563.86, None, "isolated", 6_570.43,
                                1_000, 1_000, position_side="short"),
                  PriceEvent(futures, 6_563.0, None, None, None, 2_000, _now_ms()))
-        risk = await _until(lambda: (r := _latest_risk(bus, "hedged")) and len(r["positions"]) == 2
-                            and r["positions"][0]["mark_price"] is not None and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "hedged")) and len(r["positions"]) == 2
+                                and r["positions"][0]["mark_price"] is not None and r, DEADLINE_S)
     legs = {leg["position_side"]: leg for leg in risk["positions"]}
     # SHORT: (6570.43 + 50 + 65638.6) / 10.05 = 7,189.95; LONG: -118022.49 / -19.9 = 5,930.78
     assert legs["short"]["liquidation_price"] == pytest.approx(7_189.95, abs=0.005)
@@ -393,7 +387,7 @@ async def test_a_refused_commit_is_logged_and_the_next_checkpoint_commits(
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         # the two seed events are offsets 0 and 1 of the seed's partition: the next to read is 2
-        await _until(lambda: 2 in _committed_offsets(bus))
+        await eventually(lambda: 2 in _committed_offsets(bus), DEADLINE_S)
     assert members[0].commits >= 2
     assert "offset commit failed (commit offsets: CommitFailedError: the group rebalanced)" in caplog.text
 
@@ -420,7 +414,7 @@ async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
     members = _failing_commits(monkeypatch, bus, KeyError("unused"), failures=0)
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await _until(lambda: 2 in _committed_offsets(bus) and members[0].commits >= 2)
+        await eventually(lambda: 2 in _committed_offsets(bus) and members[0].commits >= 2, DEADLINE_S)
     assert members[0].end_offset_reads == 0
     registry = CollectorRegistry()
 
@@ -433,5 +427,5 @@ async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
         _publish(bus, PositionEvent("seed", "okx", SWAP, -100, 60_000, 10, "isolated", 6_000,
                                     3_000, 3_000))
         # offset 2 applied, the end is 3: lag 3 - 3 = 0 on the seed's partition
-        await _until(lambda: 0.0 in lags())
+        await eventually(lambda: 0.0 in lags(), DEADLINE_S)
     assert members[1].end_offset_reads >= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -60,12 +60,6 @@ async def _http(request: HttpRequest) -> bytes:
     response = await UrllibTransport().send(request, TIMEOUT_S)
     assert response.status == 200, response.body
     return response.body
-
-
-async def _eventually(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(TIMEOUT_S):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def _resync(venue: MexcContract) -> list[Event]:
