@@ -36,7 +36,7 @@ def test_unknown_schema_is_named() -> None:
         schemas.path("nope")
 
 
-async def test_published_values_validate() -> None:
+async def test_published_values_validate(bus: MemoryBus) -> None:
     """Inputs, snapshots, alerts and dead letters of a run all match their schemas."""
     now = int(time.time() * 1000)
     swap = "okx:BTC-USDT-SWAP"
@@ -51,8 +51,6 @@ async def test_published_values_validate() -> None:
     for event in inputs:
         name = "price" if isinstance(event, PriceEvent) else "positions"
         validators[name].validate(orjson.loads(encode_event(event)))
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(1))
     plans = {"BTC": HedgePlan("BTC", swap, expiry_ms=10, cost_budget_usd=100)}
     engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(plans=plans),
                         lambda _: AlertEngine(AlertsConfig()))

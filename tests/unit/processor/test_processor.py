@@ -98,10 +98,8 @@ async def _running(
         await task
 
 
-async def test_seed_scenario_offsets_the_drop() -> None:
+async def test_seed_scenario_offsets_the_drop(bus: MemoryBus) -> None:
     """1.5 BTC + 150 short at 60000 -> 54000: net delta 0, hedge ratio 1.0, hedge PnL +9000."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         _publish(bus, *_prices(54_000, 3_000))
@@ -115,10 +113,8 @@ async def test_seed_scenario_offsets_the_drop() -> None:
     assert risk["latency_ms"]["event_to_publish"] is not None
 
 
-async def test_restart_restores_state_without_resent_positions() -> None:
+async def test_restart_restores_state_without_resent_positions(bus: MemoryBus) -> None:
     """A restarted processor gets its positions back from the state topic, not from new input."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
@@ -224,11 +220,11 @@ class _HandOffCounter:
         pass
 
 
-async def test_a_large_round_is_handed_off_while_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_large_round_is_handed_off_while_it_is_built(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Snapshots of one fan-out reach the producer in slices, not only at the round's flush."""
     monkeypatch.setattr("monitor.processor.runner.HAND_OFF_INTERVAL_S", 0.0)
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     counter = _HandOffCounter(bus)
 
     async def producer() -> _HandOffCounter:
@@ -250,10 +246,8 @@ async def test_a_large_round_is_handed_off_while_it_is_built(monkeypatch: pytest
     assert counter.sent_at_hand_off == sorted(counter.sent_at_hand_off)
 
 
-async def test_a_throttled_portfolio_is_published_at_once_near_liquidation() -> None:
+async def test_a_throttled_portfolio_is_published_at_once_near_liquidation(bus: MemoryBus) -> None:
     """With a 60 s publish interval a quiet tick waits; a tick within 5 % of liquidation does not."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     async with _running(bus, publish_interval_ms=60_000) as processor:
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
@@ -271,12 +265,10 @@ async def test_a_throttled_portfolio_is_published_at_once_near_liquidation() -> 
 
 
 async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
-    monkeypatch: pytest.MonkeyPatch,
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every snapshot is published; its gauges follow at the next export, the latest one only."""
     registry = CollectorRegistry()
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
 
     def price() -> float | None:
         return registry.get_sample_value("hedge_asset_price_usd", {"portfolio": "seed", "asset": "BTC"})
@@ -296,10 +288,8 @@ async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
         await eventually(lambda: price() == 54_000, DEADLINE_S)  # the latest snapshot, at the next loop turn
 
 
-async def test_hedge_mode_legs_reach_the_snapshot_apart() -> None:
+async def test_hedge_mode_legs_reach_the_snapshot_apart(bus: MemoryBus) -> None:
     """Binance's LONG 20 / SHORT 10 example through the codec and the processor: two legs, two LPs."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     futures = "binance:BTCUSDT"
     async with _running(bus):
         _publish(bus,
@@ -376,12 +366,10 @@ def _committed_offsets(bus: MemoryBus) -> list[int | None]:
 
 
 async def test_a_refused_commit_is_logged_and_the_next_checkpoint_commits(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """BusCommitError from a commit is a warning (the state marker holds the offset), not a crash."""
     caplog.set_level(logging.WARNING, logger="monitor.processor.runner")
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     refused = BusCommitError("commit offsets: CommitFailedError: the group rebalanced")
     members = _failing_commits(monkeypatch, bus, refused, failures=1)
     async with _running(bus):
@@ -392,10 +380,10 @@ async def test_a_refused_commit_is_logged_and_the_next_checkpoint_commits(
     assert "offset commit failed (commit offsets: CommitFailedError: the group rebalanced)" in caplog.text
 
 
-async def test_a_commit_failing_with_a_bug_stops_the_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_commit_failing_with_a_bug_stops_the_processor(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """An error that is not the bus's (a bug) under commit propagates instead of being logged."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     members = _failing_commits(monkeypatch, bus, KeyError("a bug"), failures=1_000)
     run = asyncio.create_task(_processor(bus).run(asyncio.Event()))
     _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
@@ -406,11 +394,9 @@ async def test_a_commit_failing_with_a_bug_stops_the_processor(monkeypatch: pyte
 
 
 async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
-    monkeypatch: pytest.MonkeyPatch,
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without metrics no end offsets are read for the lag; with them the lag gauge is set."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     members = _failing_commits(monkeypatch, bus, KeyError("unused"), failures=0)
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))

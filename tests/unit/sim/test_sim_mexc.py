@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,13 +22,6 @@ from monitor.venues.mexc import MexcContract, parse_contract_detail, risk_tiers
 TIMEOUT_S = 5.0
 ACCOUNT = "mexc-main"
 SYMBOL = "BTC_USDT"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatorServer]:
-    """A started simulator whose heartbeat only runs when a test calls it."""
-    async with SimulatorServer(seed=12, heartbeat_s=600.0) as server:
-        yield server
 
 
 def _writer(sim: SimulatorServer) -> MexcSim:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 import websockets
@@ -23,13 +22,6 @@ from tests.support import eventually
 TIMEOUT_S = 5.0
 ACCOUNT = "weex-main"
 SYMBOL = "BTCUSDT"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatorServer]:
-    """A started simulator whose heartbeat only runs when a test calls it."""
-    async with SimulatorServer(seed=13, heartbeat_s=600.0) as server:
-        yield server
 
 
 def _writer(sim: SimulatorServer) -> WeexSim:
