@@ -20,7 +20,7 @@ test: setup
 	bash scripts/test.sh
 
 lint: setup
-	$(BIN)/ruff check monitor tests
+	$(BIN)/ruff check monitor tests bench
 	$(BIN)/mypy
 
 bench: setup

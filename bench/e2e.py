@@ -72,7 +72,7 @@ from bench.worker import PASSTHROUGH_MAX_RECORDS, PROCESSOR_MAX_RECORDS
 from bench.workload import Workload, bench_catalog
 from monitor import eventloop
 from monitor.bus.base import Producer, Topics
-from monitor.bus.kafka import KafkaBus, KafkaSettings
+from monitor.bus.kafka import KafkaBus, KafkaSettings, topic_partitions
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import Event, PriceEvent
 from monitor.ingest.bus_sink import BusSink
@@ -219,12 +219,8 @@ class OutputTail:
             bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", fetch_max_wait_ms=50)
         await self.consumer.start()
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not self.consumer.partitions_for_topic(self.topic):  # metadata of a new topic
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no metadata for {self.topic}")
-            await self.consumer._client.force_metadata_update()  # as KafkaBus.table_consumer does
-            await asyncio.sleep(0.05)
+        if not await topic_partitions(self.consumer, self.topic, READY_TIMEOUT_S):  # a new topic
+            raise TimeoutError(f"no metadata for {self.topic}")
         partitions = [TopicPartition(self.topic, p) for p in range(PARTITIONS)]
         self.consumer.assign(partitions)
         await self.consumer.seek_to_beginning(*partitions)

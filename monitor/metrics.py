@@ -634,6 +634,11 @@ class MetricsServer:
         """The TCP port actually bound (useful with port 0)."""
         return int(self._server.server_port)
 
+    @property
+    def host(self) -> str:
+        """The address actually bound."""
+        return str(self._server.server_address[0])
+
     async def close(self) -> None:
         """Stop serving and release the socket (idempotent)."""
         if self._closed:

@@ -19,7 +19,8 @@ async def eventually(
 ) -> Any:
     """Poll ``condition`` (plain or coroutine function) until truthy and return its value.
 
-    At the deadline raise ``AssertionError`` naming the last value (and ``state()`` when given).
+    At the deadline raise ``AssertionError`` naming the last value (and ``state()`` when given: a
+    string as it is, say a log tail, anything else as its repr).
     Never a fixed sleep to order events: the wait ends as soon as the condition is observed.
     """
     deadline = time.monotonic() + timeout_s
@@ -31,6 +32,10 @@ async def eventually(
         if last:
             return last
         if time.monotonic() >= deadline:
-            seen = "" if state is None else f"; state: {state()!r}"
+            seen = "" if state is None else f"; state: {_described(state())}"
             raise AssertionError(f"condition not met within {timeout_s} s (last value {last!r}){seen}")
         await asyncio.sleep(interval_s)
+
+
+def _described(value: object) -> str:
+    return value if isinstance(value, str) else repr(value)

@@ -141,6 +141,18 @@ async def _closed_on_failure(client: Any) -> AsyncIterator[None]:
         raise
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 10.0) -> set[int]:
+    """The partition ids of ``topic``, refreshing the consumer's metadata until it knows them
+    (empty if it still does not after ``timeout_s``, as for a topic that does not exist)."""
+    ids = consumer.partitions_for_topic(topic)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not ids and asyncio.get_running_loop().time() < deadline:
+        # aiokafka has no public metadata refresh for a consumer that assigns its own partitions
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        ids = consumer.partitions_for_topic(topic)
+    return set(ids or ())
+
+
 def _to_kafka(partition: TopicPartition) -> KafkaTopicPartition:
     return KafkaTopicPartition(partition.topic, partition.partition)
 
@@ -228,12 +240,8 @@ class KafkaBus:
                 await consumer.start()
                 partitions: list[KafkaTopicPartition] = []
                 for topic in topics:
-                    ids = consumer.partitions_for_topic(topic)
-                    deadline = asyncio.get_running_loop().time() + 10
-                    while not ids and asyncio.get_running_loop().time() < deadline:
-                        await consumer._client.force_metadata_update()
-                        ids = consumer.partitions_for_topic(topic)
-                    partitions.extend(KafkaTopicPartition(topic, i) for i in sorted(ids or ()))
+                    ids = await topic_partitions(consumer, topic)
+                    partitions.extend(KafkaTopicPartition(topic, i) for i in sorted(ids))
                 consumer.assign(partitions)
                 await consumer.seek_to_beginning(*partitions)
         return KafkaConsumer(consumer)

@@ -154,16 +154,23 @@ class SimWorld:
         existing = self.accounts.get(key)
         if existing is not None:
             return existing
-        created = SimAccount(
+        return self.add_account(SimAccount(
             venue=venue,
             account=account,
             api_key=f"sim-{venue}-{account}-key",
             api_secret=f"sim-{venue}-{account}-secret",
             passphrase=f"sim-{venue}-{account}-passphrase",
-        )
-        self.accounts[key] = created
-        self._by_key[(venue, created.api_key)] = created
-        return created
+        ))
+
+    def add_account(self, account: SimAccount) -> SimAccount:
+        """Know an account by the credentials it carries (a test's own keys), replacing one of the
+        same name and its key; returns it."""
+        previous = self.accounts.get((account.venue, account.account))
+        if previous is not None:
+            self._by_key.pop((previous.venue, previous.api_key), None)
+        self.accounts[(account.venue, account.account)] = account
+        self._by_key[(account.venue, account.api_key)] = account
+        return account
 
     def account_for_key(self, venue: str, api_key: str) -> SimAccount | None:
         """The account an API key belongs to at a venue, or None."""

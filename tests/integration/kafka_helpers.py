@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from monitor.bus.base import Topics
+from monitor.bus.kafka import topic_partitions
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import Event, PriceEvent
+
+# A condition here mostly reads the broker: ``eventually`` asks it every 0.2 s, not every 10 ms.
+BROKER_POLL_S = 0.2
 
 
 async def produce(bootstrap: str, topics: Topics, events: Sequence[Event]) -> None:
@@ -45,8 +48,7 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, dict[
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
-                                                              or (await _partitions(consumer, topic)))]
+        partitions = [TopicPartition(topic, p) for p in sorted(await topic_partitions(consumer, topic))]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -63,11 +65,6 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, dict[
         await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
-
-
 def latest_by_key(records: list[tuple[bytes | None, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """The last value per key (what a compacted topic keeps)."""
     latest: dict[str, dict[str, Any]] = {}
@@ -75,20 +72,6 @@ def latest_by_key(records: list[tuple[bytes | None, dict[str, Any]]]) -> dict[st
         if key is not None:
             latest[key.decode()] = value
     return latest
-
-
-async def poll(condition: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.2) -> Any:
-    """Await ``condition()`` (a coroutine function or plain function) until truthy, with a deadline."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval_s)
-    raise AssertionError(f"condition not met within {timeout_s} s (last value {last!r})")
 
 
 async def committed_and_ends(

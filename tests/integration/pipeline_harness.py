@@ -3,14 +3,14 @@
 ``running_pipeline`` runs ``monitor.app.run_pipeline`` (ingest, processor, the in-process bus) over
 the given venue objects and yields a ``PipelineRun`` that reads ``hedge.risk``, ``hedge.alerts``
 and ``hedge.dlq`` straight from the bus, so a test compares the latest risk snapshot with the
-simulator's authoritative state. Waiting is always polling with a deadline (``eventually``).
+simulator's authoritative state. Waiting is always polling with a deadline (``tests.support.eventually``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,28 +27,13 @@ from monitor.sim.server import SimulatorServer
 from monitor.venues.base import AccountContext, Venue
 from monitor.venues.binance_usdm import BinanceUsdm
 from monitor.venues.okx import Okx
+from tests.support import eventually
 
 PORTFOLIO = "main"
 DEADLINE_S = 10.0
 SHUTDOWN_S = 10.0
 # Fast reconnects for every test: backoff under 0.3 s, a short close handshake.
 FAST = SupervisorSettings(backoff_base_s=0.05, backoff_cap_s=0.3, close_timeout_s=0.5)
-
-
-async def eventually(
-    condition: Callable[[], bool],
-    timeout_s: float = DEADLINE_S,
-    *,
-    state: Callable[[], object] | None = None,
-) -> None:
-    """Poll ``condition`` every 20 ms until it holds; AssertionError (with ``state()``) at the deadline."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not condition():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        seen = "" if state is None else f"; state: {state()!r}"
-        raise AssertionError(f"condition not met within {timeout_s} s{seen}") from None
 
 
 def okx_venue(sim: SimulatorServer, account: str = "okx-main") -> Okx:
@@ -223,7 +208,8 @@ async def running_pipeline(
             lambda: (
                 task.done()
                 or (bool(run.processors) and run.processor.ready.is_set() and bool(run.ingest_handles))
-            )
+            ),
+            DEADLINE_S,
         )
         if task.done():
             task.result()  # raises what ended the pipeline early

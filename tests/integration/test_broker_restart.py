@@ -27,7 +27,8 @@ from monitor.sim.server import SimulatorServer
 from monitor.venues.base import AccountContext
 from monitor.venues.okx import Okx
 from tests.integration.conftest import KafkaBroker, RestartBroker
-from tests.integration.kafka_helpers import latest_by_key, poll, read_all
+from tests.integration.kafka_helpers import BROKER_POLL_S, latest_by_key, read_all
+from tests.support import eventually
 
 PORTFOLIO = "restart"
 ACCOUNT = "okx-main"
@@ -125,7 +126,7 @@ async def test_no_account_change_is_lost_across_a_broker_restart(
     """Changes made while Kafka is down are buffered by the sink and all reach the final snapshot."""
     assert kafka_broker is not None  # kafka_restart skips for an external broker
     async with pipeline(kafka_bootstrap, topic_prefix) as running:
-        await poll(lambda: running.shows(-150.0, 1.5, 20_000.0), 90)
+        await eventually(lambda: running.shows(-150.0, 1.5, 20_000.0), 90, interval_s=BROKER_POLL_S)
         await asyncio.to_thread(kafka_broker.run, "kill" if crash else "stop")
         most_buffered = 0
         for contracts, btc, usdt in CHANGES_WHILE_DOWN:
@@ -137,14 +138,16 @@ async def test_no_account_change_is_lost_across_a_broker_restart(
             # 3 account events per change wait in the sink (prices may be conflated beside them)
             return running.sink.buffered >= 3 * len(CHANGES_WHILE_DOWN)
 
-        await poll(buffered_all, 30, 0.05)
+        await eventually(buffered_all, 30, interval_s=0.05)
         running.check_running()
         await asyncio.to_thread(kafka_broker.run, "start")
         contracts, btc, usdt = CHANGES_WHILE_DOWN[-1]
-        snapshot = await poll(lambda: running.shows(contracts, btc, usdt), 120)
+        snapshot = await eventually(lambda: running.shows(contracts, btc, usdt), 120,
+                                    interval_s=BROKER_POLL_S)
         # the pipeline is live after the restart, not only drained
         await _set_account(running.sim, -155.0, 1.55, 22_222.0)
-        snapshot = await poll(lambda: running.shows(-155.0, 1.55, 22_222.0), 60)
+        snapshot = await eventually(lambda: running.shows(-155.0, 1.55, 22_222.0), 60,
+                                    interval_s=BROKER_POLL_S)
         assert running.sink.buffered == 0
     assert most_buffered >= 3 * len(CHANGES_WHILE_DOWN)
     position = snapshot["positions"][0]
@@ -170,14 +173,14 @@ async def test_bus_sink_reports_a_broker_outage(
     caplog.set_level(logging.WARNING, logger="monitor.ingest.bus_sink")
     try:
         await sink.publish([BalanceEvent(PORTFOLIO, ACCOUNT, "BTC", 1.0, 1_000, 1_000)])
-        await poll(lambda: sink.published_events == 1, 30)
+        await eventually(lambda: sink.published_events == 1, 30, interval_s=BROKER_POLL_S)
         await asyncio.to_thread(kafka_broker.run, "kill")
         await sink.publish([BalanceEvent(PORTFOLIO, ACCOUNT, "BTC", 2.0, 2_000, 2_000)])
         try:
-            await poll(lambda: "broker unavailable" in caplog.text, 15)
+            await eventually(lambda: "broker unavailable" in caplog.text, 15, interval_s=BROKER_POLL_S)
         finally:
             await asyncio.to_thread(kafka_broker.run, "start")
-        await poll(lambda: sink.published_events == 2, 60)
+        await eventually(lambda: sink.published_events == 2, 60, interval_s=BROKER_POLL_S)
     finally:
         stop.set()
         await task

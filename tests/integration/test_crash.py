@@ -28,7 +28,8 @@ from monitor.reliability.crashtest import CrashTestResult, CrashTestSettings, ru
 from monitor.reliability.kafka_io import read_topic
 from monitor.reliability.verify import AlertLog, VerificationReport, check_alerts
 from monitor.reliability.workload import WorkloadSettings
-from tests.integration.kafka_helpers import latest_by_key, poll, produce, read_all
+from tests.integration.kafka_helpers import BROKER_POLL_S, latest_by_key, produce, read_all
+from tests.support import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SWAP = "okx:BTC-USDT-SWAP"
@@ -133,7 +134,7 @@ async def test_alert_fired_before_a_crash_keeps_its_id_after_the_replay(
     group = f"{topic_prefix}g"
     bus = KafkaBus(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     await bus.create_topics(topics.specs(2))
-    hedged = [BalanceEvent("a", "cold", "BTC", 1.0, 2_000, 2_000),
+    hedged: list[Event] = [BalanceEvent("a", "cold", "BTC", 1.0, 2_000, 2_000),
               PositionEvent("a", "okx", SWAP, -100, 60_000, 10, "isolated", 6_000, 2_000, 2_000)]
     victim = _start_processor(kafka_bootstrap, topics, group, tmp_path / "victim.log")
     try:
@@ -144,10 +145,10 @@ async def test_alert_fired_before_a_crash_keeps_its_id_after_the_replay(
             return None if snapshot is None else snapshot["assets"]["BTC"]["hedge_ratio"]
 
         # 100 contracts * 0.01 BTC hedge 1.0 BTC held: ratio 1.0, no alert
-        assert await poll(ratio, 90) == pytest.approx(1.0)
+        assert await eventually(ratio, 90, interval_s=BROKER_POLL_S) == pytest.approx(1.0)
         # 2.0 BTC held, 1.0 hedged: ratio 0.5 < 0.9 (target 1.0 - band 0.1) fires hedge_ratio_low
         await produce(kafka_bootstrap, topics, [BalanceEvent("a", "cold", "BTC", 2.0, 3_000, 3_000)])
-        fired = await poll(lambda: _alerts(kafka_bootstrap, topics), 60)
+        fired = await eventually(lambda: _alerts(kafka_bootstrap, topics), 60, interval_s=BROKER_POLL_S)
         assert [(t["rule"], t["state"], t["ts_ms"]) for t in fired] == [("hedge_ratio_low", "firing", 3_000)]
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
@@ -166,7 +167,7 @@ async def test_alert_fired_before_a_crash_keeps_its_id_after_the_replay(
             snapshot = latest_by_key(await read_all(kafka_bootstrap, topics.risk)).get("a")
             return snapshot is not None and snapshot["ts_event_ms"] >= 5_000
 
-        await poll(lambda: task.done() or repriced(), 90)
+        await eventually(lambda: task.done() or repriced(), 90, interval_s=BROKER_POLL_S)
     finally:
         stop.set()
         await task

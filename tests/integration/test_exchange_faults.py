@@ -25,10 +25,10 @@ from monitor.venues.base import Venue
 from tests.integration.pipeline_harness import (
     FAST,
     binance_venue,
-    eventually,
     okx_venue,
     running_pipeline,
 )
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 

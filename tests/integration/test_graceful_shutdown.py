@@ -14,12 +14,13 @@ from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
 from tests.integration.kafka_helpers import (
+    BROKER_POLL_S,
     committed_and_ends,
     latest_by_key,
-    poll,
     produce,
     read_all,
 )
+from tests.support import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SWAP = "okx:BTC-USDT-SWAP"
@@ -54,7 +55,7 @@ async def test_sigterm_commits_every_processed_offset_with_its_state(
             risk = latest_by_key(await read_all(kafka_bootstrap, topics.risk))
             return all(name in risk and risk[name]["positions"] for name in names)
 
-        await poll(all_published, 60)
+        await eventually(all_published, 60, interval_s=BROKER_POLL_S)
         process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait, 30) == 0
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import pytest
@@ -25,6 +25,7 @@ from monitor.venues.base import AccountContext, Venue
 from monitor.venues.binance_spot import BinanceSpot
 from monitor.venues.binance_usdm import BinanceUsdm
 from monitor.venues.okx import Okx
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -74,13 +75,6 @@ async def ingesting(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
-    """Poll a condition every 20 ms until it holds (TimeoutError after the deadline)."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 def _positions(events: Sequence[Event], instrument: str) -> list[PositionEvent]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gzip
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -26,6 +26,7 @@ from monitor.sim.scenario import load_scenario
 from monitor.sim.server import SimulatorServer, scenario_venues
 from monitor.venues.base import AccountContext, Venue
 from monitor.venues.registry import build_venue
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -95,13 +96,6 @@ async def ingesting(
             await task
 
 
-async def eventually(condition: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
-    """Poll a condition every 20 ms until it holds (TimeoutError after the deadline)."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
 def _positions(events: Sequence[Event], instrument: str) -> list[PositionEvent]:
     return [e for e in events if isinstance(e, PositionEvent) and e.instrument == instrument]
 
@@ -129,7 +123,7 @@ async def test_guide_venues_scenario_reaches_the_sink() -> None:
         venues = scenario_venues(sim, scenario)
         assert sorted(v.name for v in venues) == ["binance-spot", "bingx", "mexc", "weex"]
         async with ingesting(venues) as (sink, runner):
-            await eventually(lambda: all(s.resyncs >= 1 for s in runner.supervisors))
+            await eventually(lambda: all(s.resyncs >= 1 for s in runner.supervisors), TIMEOUT_S)
             await sim.run_scenario(scenario, speed=150.0, load_accounts=False)
             finals = {spec: sim.quote(spec.name, spec.symbol) for spec in (BINGX, MEXC, WEEX)}
 
@@ -145,7 +139,7 @@ async def test_guide_venues_scenario_reaches_the_sink() -> None:
                     )
                 )
 
-            await eventually(settled)
+            await eventually(settled, TIMEOUT_S)
     # 2000 contracts added to 10000 at 58000: (10000 * 60000 + 2000 * 58000) / 12000 = 59666.67
     mexc = _positions(sink.events, MEXC.instrument)[-1]
     assert mexc.entry_price == pytest.approx(59666.67, abs=0.01)
@@ -189,14 +183,17 @@ async def test_feed_reconnects_after_a_forced_drop(spec: GuideVenue) -> None:
             await eventually(
                 lambda: bool(_positions(sink.events, spec.instrument))
                 and bool(_balances(sink.events, spec.account, "USDT"))
-                and any(p.mark == 60000.0 for p in _prices(sink.events, spec.instrument))
+                and any(p.mark == 60000.0 for p in _prices(sink.events, spec.instrument)),
+                TIMEOUT_S,
             )
-            await eventually(lambda: _heartbeats_answered(sim, spec))
+            await eventually(lambda: _heartbeats_answered(sim, spec), TIMEOUT_S)
             assert await sim.drop_connections(spec.name) == 2
-            await eventually(lambda: market.connects == 2 and private.connects == 2)
-            await eventually(lambda: private.resyncs >= 2)
+            await eventually(lambda: market.connects == 2 and private.connects == 2, TIMEOUT_S)
+            await eventually(lambda: private.resyncs >= 2, TIMEOUT_S)
             await sim.set_price(spec.name, spec.symbol, 61234.5)
-            await eventually(lambda: any(p.mark == 61234.5 for p in _prices(sink.events, spec.instrument)))
+            await eventually(
+                lambda: any(p.mark == 61234.5 for p in _prices(sink.events, spec.instrument)), TIMEOUT_S
+            )
     (position,) = {(p.quantity, p.entry_price) for p in _positions(sink.events, spec.instrument)}
     assert position == (-spec.units_per_btc, 60000.0)
     assert {b.quantity for b in _balances(sink.events, spec.account, "USDT")} == {15000.0}
@@ -215,13 +212,15 @@ async def test_resync_corrects_a_position_changed_while_disconnected(spec: Guide
         await _hedge(sim, spec)
         async with ingesting([_venue(sim, spec)]) as (sink, runner):
             private = runner.supervisor(spec.name, "private")
-            await eventually(lambda: bool(_positions(sink.events, spec.instrument)))
+            await eventually(lambda: bool(_positions(sink.events, spec.instrument)), TIMEOUT_S)
             # 0.9 BTC: 0.9 coin at BingX and WEEX, 9000 contracts of 0.0001 BTC at MEXC
             smaller = -0.9 * spec.units_per_btc
             await sim.change_while_disconnected(
                 spec.name, spec.account, spec.symbol, smaller, 60000.0, offline_s=0.3
             )
-            await eventually(lambda: _positions(sink.events, spec.instrument)[-1].quantity == smaller)
+            await eventually(
+                lambda: _positions(sink.events, spec.instrument)[-1].quantity == smaller, TIMEOUT_S
+            )
     assert private.connects >= 2
     quantities = [p.quantity for p in _positions(sink.events, spec.instrument)]
     assert quantities[0] == -spec.units_per_btc
@@ -237,15 +236,16 @@ async def test_malformed_frame_is_dead_lettered_and_the_feed_continues(spec: Gui
         await _hedge(sim, spec)
         async with ingesting([_venue(sim, spec)]) as (sink, runner):
             supervisor = runner.supervisor(spec.name, stream)
-            await eventually(lambda: supervisor.resyncs >= 1 and supervisor.frames >= 1)
-            await eventually(lambda: sim.connection_count(spec.name, "private") == 1)
+            await eventually(lambda: supervisor.resyncs >= 1 and supervisor.frames >= 1, TIMEOUT_S)
+            await eventually(lambda: sim.connection_count(spec.name, "private") == 1, TIMEOUT_S)
             assert await sim.send_malformed(spec.name, "market" if stream == "market" else "private") == 1
             await sink.wait_for(lambda: bool(sink.dead_letters), TIMEOUT_S)
             await sim.set_price(spec.name, spec.symbol, 60321.0)
             await sim.set_position(spec.name, spec.account, spec.symbol, -0.5 * spec.units_per_btc, 60000.0)
             await eventually(
                 lambda: any(p.mark == 60321.0 for p in _prices(sink.events, spec.instrument))
-                and _positions(sink.events, spec.instrument)[-1].quantity == -0.5 * spec.units_per_btc
+                and _positions(sink.events, spec.instrument)[-1].quantity == -0.5 * spec.units_per_btc,
+                TIMEOUT_S,
             )
     (letter,) = sink.dead_letters
     assert letter.source == spec.name
@@ -273,12 +273,14 @@ async def test_silent_feed_is_detected_as_stale_and_recovers(spec: GuideVenue) -
         await _hedge(sim, spec)
         async with ingesting([_venue(sim, spec)], settings) as (sink, runner):
             market = runner.supervisor(spec.name, "market")
-            await eventually(lambda: market.frames > 3)
+            await eventually(lambda: market.frames > 3, TIMEOUT_S)
             await sim.silence(spec.name, silence_s)
-            await eventually(lambda: market.stale_count >= 1)
-            await eventually(lambda: not sim.venues[spec.name].silenced())
+            await eventually(lambda: market.stale_count >= 1, TIMEOUT_S)
+            await eventually(lambda: not sim.venues[spec.name].silenced(), TIMEOUT_S)
             await sim.set_price(spec.name, spec.symbol, 60777.0)
-            await eventually(lambda: any(p.mark == 60777.0 for p in _prices(sink.events, spec.instrument)))
+            await eventually(
+                lambda: any(p.mark == 60777.0 for p in _prices(sink.events, spec.instrument)), TIMEOUT_S
+            )
     statuses = sink.statuses_of(spec.name, "market")
     stale_at = statuses.index("stale")
     assert statuses[stale_at + 1] == "reconnecting"
@@ -291,13 +293,15 @@ async def test_bingx_listen_key_expiry_gets_a_new_key_and_the_feed_continues() -
         await _hedge(sim, BINGX)
         async with ingesting([_venue(sim, BINGX)]) as (sink, runner):
             private = runner.supervisor("bingx", "private")
-            await eventually(lambda: private.connects == 1 and private.resyncs >= 1)
+            await eventually(lambda: private.connects == 1 and private.resyncs >= 1, TIMEOUT_S)
             writer = sim.venues["bingx"]
             first_keys = set(getattr(writer, "listen_keys", {}))
             assert await sim.expire_listen_key("bingx-main", venue="bingx") == 1
-            await eventually(lambda: private.connects == 2 and private.resyncs >= 2)
+            await eventually(lambda: private.connects == 2 and private.resyncs >= 2, TIMEOUT_S)
             await sim.fill("bingx", "bingx-main", "BTC-USDT", -0.5, 59000.0, fee=2.0)
-            await eventually(lambda: _positions(sink.events, BINGX.instrument)[-1].quantity == -1.5)
+            await eventually(
+                lambda: _positions(sink.events, BINGX.instrument)[-1].quantity == -1.5, TIMEOUT_S
+            )
             new_keys = set(getattr(writer, "listen_keys", {})) - first_keys
     assert len(new_keys) == 1
     assert private.last_outcome is not None

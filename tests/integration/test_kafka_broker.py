@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 
 import pytest
@@ -12,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from tests.integration.conftest import RestartBroker
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -74,13 +74,16 @@ async def test_topic_round_trips_keyed_records_through_a_consumer_group(
     await consumer.start()
     try:
         received: list[tuple[bytes | None, bytes | None, int]] = []
-        deadline = time.monotonic() + DEADLINE_S
-        while len(received) < len(sent) and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
+
+        async def all_received() -> bool:
+            batches = await consumer.getmany(timeout_ms=500)  # the fetch itself waits
             for partition, records in batches.items():
                 received.extend(
                     (record.key, record.value, partition.partition) for record in records
                 )
+            return len(received) >= len(sent)
+
+        await eventually(all_received, DEADLINE_S, interval_s=0, state=lambda: received)
         assert consumer.assignment() == {
             TopicPartition(topic, number) for number in range(PARTITIONS)
         }
@@ -127,17 +130,20 @@ async def test_producing_to_a_missing_topic_fails_instead_of_creating_it(
 
 
 async def _read_all(bootstrap: str, topic: str, expected: int) -> list[bytes | None]:
-    """Values of topic from the beginning, polled until `expected` arrive or DEADLINE_S passes."""
+    """Values of topic from the beginning, fetched until `expected` arrive (or fail at DEADLINE_S)."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     try:
         values: list[bytes | None] = []
-        deadline = time.monotonic() + DEADLINE_S
-        while len(values) < expected and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
+
+        async def all_read() -> bool:
+            batches = await consumer.getmany(timeout_ms=500)  # the fetch itself waits
             values.extend(record.value for records in batches.values() for record in records)
+            return len(values) >= expected
+
+        await eventually(all_read, DEADLINE_S, interval_s=0, state=lambda: values)
         return values
     finally:
         await consumer.stop()

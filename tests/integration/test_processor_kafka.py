@@ -21,13 +21,14 @@ from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
 from monitor.processor.runner import Processor, ProcessorSettings
 from tests.integration.kafka_helpers import (
+    BROKER_POLL_S,
     everything_committed,
     latest_by_key,
-    poll,
     produce,
     produce_raw,
     read_all,
 )
+from tests.support import eventually
 
 SWAP = "okx:BTC-USDT-SWAP"
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ async def _processor(bootstrap: str, topics: Topics, group: str) -> AsyncIterato
     processor = Processor(bus, build_engine(), settings)
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop))
-    await poll(lambda: processor.ready.is_set() or task.done(), 60)
+    await eventually(lambda: processor.ready.is_set() or task.done(), 60, interval_s=BROKER_POLL_S)
     if task.done():
         task.result()
     try:
@@ -108,7 +109,7 @@ async def test_seed_scenario_through_kafka(kafka_bootstrap: str, topic_prefix: s
             seed = (await _risk(kafka_bootstrap, topics)).get("seed")
             return seed if seed and seed["assets"]["BTC"]["price"] == 54_000 else None
 
-        risk = await poll(dropped)
+        risk = await eventually(dropped, 30, interval_s=BROKER_POLL_S)
     btc = risk["assets"]["BTC"]
     assert btc["net_delta"] == pytest.approx(0.0, abs=1e-12)  # 1.5 - 150 * 0.01
     assert btc["hedge_ratio"] == pytest.approx(1.0)
@@ -126,14 +127,16 @@ async def test_two_processors_split_and_cover_all_portfolios(
     names = [f"p{i}" for i in range(12)]
     async with _processor(kafka_bootstrap, topics, group) as first, \
             _processor(kafka_bootstrap, topics, group) as second:
-        await poll(lambda: first.owned_partitions and second.owned_partitions and
-                   len(first.owned_partitions | second.owned_partitions) == 4, 60)
+        await eventually(lambda: first.owned_partitions and second.owned_partitions and
+                         len(first.owned_partitions | second.owned_partitions) == 4, 60,
+                         interval_s=BROKER_POLL_S)
         assert not first.owned_partitions & second.owned_partitions
         events: list[Event] = [*_prices(60_000, 1_000)]
         for index, name in enumerate(names):
             events += _portfolio(name, 0.1 * (index + 1), 2_000)
         await produce(kafka_bootstrap, topics, events)
-        risk = await poll(lambda: _all_published(kafka_bootstrap, topics, names), 60)
+        risk = await eventually(lambda: _all_published(kafka_bootstrap, topics, names), 60,
+                                interval_s=BROKER_POLL_S)
         assert first.published_snapshots > 0
         assert second.published_snapshots > 0
     for index, name in enumerate(names):
@@ -162,9 +165,10 @@ async def test_killed_processor_fails_over_with_state(
         for name in names:
             events += _portfolio(name, 1.0, 2_000)
         await produce(kafka_bootstrap, topics, events)
-        await poll(lambda: _all_published(kafka_bootstrap, topics, names), 90)
+        await eventually(lambda: _all_published(kafka_bootstrap, topics, names), 90, interval_s=BROKER_POLL_S)
         # both have checkpointed and committed every position before the kill
-        await poll(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60)
+        await eventually(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60,
+                         interval_s=BROKER_POLL_S)
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         # only a price arrives after the kill: positions must come from the checkpointed state
@@ -176,7 +180,7 @@ async def test_killed_processor_fails_over_with_state(
                        for n in names)
             return risk if done else None
 
-        risk = await poll(repriced, 90)
+        risk = await eventually(repriced, 90, interval_s=BROKER_POLL_S)
         assert survivor.poll() is None
     for name in names:
         position = risk[name]["positions"][0]
@@ -191,7 +195,7 @@ async def test_restart_restores_state(kafka_bootstrap: str, topic_prefix: str) -
     group = f"{topic_prefix}g"
     async with _processor(kafka_bootstrap, topics, group):
         await produce(kafka_bootstrap, topics, [*_portfolio("r", 1.5, 1_000), *_prices(60_000, 2_000)])
-        await poll(lambda: _all_published(kafka_bootstrap, topics, ["r"]))
+        await eventually(lambda: _all_published(kafka_bootstrap, topics, ["r"]), 30, interval_s=BROKER_POLL_S)
     async with _processor(kafka_bootstrap, topics, group):
         await produce(kafka_bootstrap, topics, _prices(57_000, 3_000))
 
@@ -199,7 +203,7 @@ async def test_restart_restores_state(kafka_bootstrap: str, topic_prefix: str) -
             r = (await _risk(kafka_bootstrap, topics)).get("r")
             return r if r and r["assets"]["BTC"]["price"] == 57_000 else None
 
-        risk = await poll(repriced)
+        risk = await eventually(repriced, 30, interval_s=BROKER_POLL_S)
     assert risk["assets"]["BTC"]["spot_delta"] == 1.5
     assert risk["positions"][0]["unrealized_pnl_usd"] == pytest.approx(4_500.0)  # -1.5 * -3000
 
@@ -212,8 +216,10 @@ async def test_malformed_events_reach_the_dead_letter_topic(
     async with _processor(kafka_bootstrap, topics, f"{topic_prefix}g") as processor:
         await produce_raw(kafka_bootstrap, topics.positions, b"bad", b'{"v":1,"type":"balance"}')
         await produce(kafka_bootstrap, topics, [*_portfolio("ok", 1.0, 1_000), *_prices(60_000, 2_000)])
-        letters = await poll(lambda: read_all(kafka_bootstrap, topics.dlq))
-        await poll(lambda: _all_published(kafka_bootstrap, topics, ["ok"]))
+        letters = await eventually(lambda: read_all(kafka_bootstrap, topics.dlq), 30,
+                                   interval_s=BROKER_POLL_S)
+        await eventually(lambda: _all_published(kafka_bootstrap, topics, ["ok"]), 30,
+                         interval_s=BROKER_POLL_S)
         assert processor.dead_letters == 1
     assert letters[0][1]["reason"] == "missing field 'ts_event_ms'"
     assert letters[0][1]["raw"] == '{"v":1,"type":"balance"}'

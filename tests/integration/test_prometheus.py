@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import pytest_asyncio
 import yaml
 
 from monitor.metrics import Metrics, serve_metrics
+from tests.support import eventually
 from tests.unit.deploy.sample_snapshots import exercise_every_metric, seed_snapshot
 from tests.unit.deploy.tooling import PROMETHEUS_DIR, dashboard_queries, load_dashboards
 
@@ -147,14 +148,9 @@ def log_tail(log: Path | None) -> str:
     return log.read_text(encoding="utf-8")[-3000:]
 
 
-async def poll(check: Callable[[], Awaitable[bool]], deadline_s: float, what: str,
-               log: Path | None = None) -> None:
-    """Wait until ``check()`` is true, failing with ``what`` (and the server log) at the deadline."""
-    deadline = time.monotonic() + deadline_s
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}\n{log_tail(log)}")
-        await asyncio.sleep(POLL_INTERVAL_S)
+def waiting_for(what: str, log: Path | None) -> Callable[[], str]:
+    """What a failed wait reports: what it waited for, then the end of the server log."""
+    return lambda: f"waiting for {what}\n{log_tail(log)}"
 
 
 @contextlib.contextmanager
@@ -208,8 +204,10 @@ async def prometheus(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
                 result = await asyncio.to_thread(running.query, 'up{job="hedge-processor"} == 1')
                 return bool(result)
 
-            await poll(is_ready, STARTUP_DEADLINE_S, "Prometheus to be ready", running.log)
-            await poll(scraped, STARTUP_DEADLINE_S, "a successful scrape", running.log)
+            await eventually(is_ready, STARTUP_DEADLINE_S, interval_s=POLL_INTERVAL_S,
+                             state=waiting_for("Prometheus to be ready", running.log))
+            await eventually(scraped, STARTUP_DEADLINE_S, interval_s=POLL_INTERVAL_S,
+                             state=waiting_for("a successful scrape", running.log))
             yield running
     finally:
         feeding.cancel()
@@ -229,9 +227,8 @@ async def test_every_dashboard_query_returns_data(prometheus: Prometheus) -> Non
         async def returns_data(expr: str = expr) -> bool:
             return has_finite_value(await asyncio.to_thread(prometheus.query, expr))
 
-        await poll(returns_data, QUERY_DEADLINE_S,
-                   f"data from {query.dashboard} / {query.panel} / {query.ref_id}: {expr}",
-                   prometheus.log)
+        await eventually(returns_data, QUERY_DEADLINE_S, interval_s=POLL_INTERVAL_S, state=waiting_for(
+            f"data from {query.dashboard} / {query.panel} / {query.ref_id}: {expr}", prometheus.log))
 
 
 async def test_portfolio_variable_lists_the_fed_portfolios(prometheus: Prometheus) -> None:
@@ -262,8 +259,8 @@ async def test_rules_load_and_recording_rules_return_data(prometheus: Prometheus
         async def returns_data(name: str = rule["name"]) -> bool:
             return has_finite_value(await asyncio.to_thread(prometheus.query, name))
 
-        await poll(returns_data, QUERY_DEADLINE_S, f"recording rule {rule['name']}",
-                   prometheus.log)
+        await eventually(returns_data, QUERY_DEADLINE_S, interval_s=POLL_INTERVAL_S,
+                         state=waiting_for(f"recording rule {rule['name']}", prometheus.log))
 
 
 async def test_mirrored_monitor_alerts_fire(prometheus: Prometheus) -> None:
@@ -275,5 +272,5 @@ async def test_mirrored_monitor_alerts_fire(prometheus: Prometheus) -> None:
         return {(s["metric"]["portfolio"], s["metric"]["severity"]) for s in result} == {
             ("alice", "warning"), ("bob", "warning")}
 
-    await poll(firing, QUERY_DEADLINE_S, "HedgeRiskAlert firing for alice and bob",
-               prometheus.log)
+    await eventually(firing, QUERY_DEADLINE_S, interval_s=POLL_INTERVAL_S,
+                     state=waiting_for("HedgeRiskAlert firing for alice and bob", prometheus.log))

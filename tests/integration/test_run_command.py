@@ -7,11 +7,11 @@ import contextlib
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from monitor.sim.scenario import load_scenario
 from monitor.sim.server import SimulatorServer
+from tests.support import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,16 +37,21 @@ async def test_run_monitors_the_configured_accounts(tmp_path: Path) -> None:
             sys.executable, "-m", "monitor", "run", "--config", str(config), "--view", "plain",
             "--refresh", "0.5", env=env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
-        assert process.stdout is not None
+        stdout = process.stdout
+        assert stdout is not None
         seen: list[str] = []
-        deadline = time.monotonic() + 60
+
+        async def seed_figures_printed() -> bool:
+            line = (await asyncio.wait_for(stdout.readline(), 30)).decode()
+            if not line:
+                raise AssertionError(f"run closed its output early: {''.join(seen[-20:])}")
+            seen.append(line)
+            return "[seed] okx:BTC-USDT-SWAP qty -150" in line and any(
+                "[seed] BTC price" in s and "hedge ratio 1.000" in s for s in seen)
+
         try:
-            while time.monotonic() < deadline:
-                line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-                seen.append(line)
-                if "[seed] okx:BTC-USDT-SWAP qty -150" in line and any(
-                        "[seed] BTC price" in s and "hedge ratio 1.000" in s for s in seen):
-                    break
+            # one line per turn, read as soon as it is printed
+            await eventually(seed_figures_printed, 60, interval_s=0, state=lambda: "".join(seen[-20:]))
             process.send_signal(signal.SIGTERM)
             _, err = await asyncio.wait_for(process.communicate(), 30)
         finally:
@@ -55,8 +60,6 @@ async def test_run_monitors_the_configured_accounts(tmp_path: Path) -> None:
                 await player
             if process.returncode is None:
                 process.kill()
-    text = "".join(seen)
-    assert "[seed] okx:BTC-USDT-SWAP qty -150" in text, err.decode()[-2000:]
     # 1.5 BTC spot against 150 * 0.01 BTC short: net delta 0, hedge ratio 1
-    assert "net delta 0.0000" in text
-    assert process.returncode == 0
+    assert "net delta 0.0000" in "".join(seen)
+    assert process.returncode == 0, err.decode()[-2000:]

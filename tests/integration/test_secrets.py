@@ -34,7 +34,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from monitor.alerts import AlertEngine
-from monitor.bus.kafka import KafkaBus
+from monitor.bus.kafka import KafkaBus, topic_partitions
 from monitor.config import MonitorConfig, load_config
 from monitor.ingest.bus_sink import BusSink
 from monitor.ingest.http import UrllibTransport
@@ -45,8 +45,10 @@ from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor
 from monitor.sim.server import SimulatorServer
 from monitor.sim.world import SimAccount
+from monitor.venues.base import Venue
 from monitor.venues.registry import build_venue
-from tests.integration.kafka_helpers import poll, produce_raw
+from tests.integration.kafka_helpers import produce_raw
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -96,9 +98,8 @@ def leaks(haystacks: Iterable[tuple[str, str]]) -> list[str]:
 
 def register(sim: SimulatorServer, venue: str, account: str, key: str, secret: str, phrase: str) -> None:
     """Make the simulator know an account with the given credentials (it checks every signature)."""
-    created = SimAccount(venue=venue, account=account, api_key=key, api_secret=secret, passphrase=phrase)
-    sim.world.accounts[(venue, account)] = created
-    sim.world._by_key[(venue, key)] = created  # the simulator has no public way to add credentials
+    sim.world.add_account(
+        SimAccount(venue=venue, account=account, api_key=key, api_secret=secret, passphrase=phrase))
 
 
 def write_config(path: Path, sim: SimulatorServer, bootstrap: str, prefix: str) -> None:
@@ -185,11 +186,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        ids: set[int] = set()
-        deadline = time.monotonic() + 10
-        while not ids and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            ids = consumer.partitions_for_topic(topic) or set()
+        ids = await topic_partitions(consumer, topic)
         partitions = [TopicPartition(topic, partition) for partition in sorted(ids)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -239,14 +236,14 @@ async def until(conditions: Callable[[], dict[str, bool]], tasks: list[asyncio.T
             if task.done() and not task.cancelled() and task.exception() is not None:
                 raise AssertionError(f"{task.get_name()} failed") from task.exception()
         return all(conditions().values())
-    try:
-        await poll(check, DEADLINE_S, 0.1)
-    except AssertionError as error:
-        unmet = [name for name, met in conditions().items() if not met]
-        raise AssertionError(f"not met within {DEADLINE_S} s: {', '.join(unmet)}") from error
+
+    def unmet() -> str:
+        return "unmet: " + ", ".join(name for name, met in conditions().items() if not met)
+
+    await eventually(check, DEADLINE_S, interval_s=0.1, state=unmet)
 
 
-def pipeline_venues(config: MonitorConfig) -> list[object]:
+def pipeline_venues(config: MonitorConfig) -> list[Venue]:
     """One venue per configured account, built by the registry with the account's endpoints."""
     return [
         build_venue(account.venue, symbols=account.symbols, account=account.context(),
@@ -292,7 +289,7 @@ async def test_canary_secrets_appear_in_no_log_topic_metric_or_output(
         producer = await bus.producer()
         sink = BusSink(producer, topics, metrics=metrics)
         venues = pipeline_venues(config)
-        runner = VenueRunner(venues, sink, UrllibTransport(), FAST, seed=1)  # type: ignore[arg-type]
+        runner = VenueRunner(venues, sink, UrllibTransport(), FAST, seed=1)
         engine = RiskEngine(config.catalog, config.settings_for,
                             lambda portfolio: AlertEngine(config.alerts_for(portfolio)))
         processor = Processor(bus, engine, config.processor, metrics=metrics)
@@ -415,9 +412,9 @@ async def _run_command(bootstrap: str, prefix: str, tmp_path: Path) -> None:
             return any(b'"source":"' + source + b'"' in value for value in values)
 
         try:
-            await poll(lambda: sim.connection_count("okx") >= 2, DEADLINE_S, 0.1)
-            await poll(lambda: dead_lettered(b"okx"), DEADLINE_S, 0.5)
-            await poll(lambda: dead_lettered(b"binance"), DEADLINE_S, 0.5)
+            await eventually(lambda: sim.connection_count("okx") >= 2, DEADLINE_S, interval_s=0.1)
+            await eventually(lambda: dead_lettered(b"okx"), DEADLINE_S, interval_s=0.5)
+            await eventually(lambda: dead_lettered(b"binance"), DEADLINE_S, interval_s=0.5)
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench import runner
+from bench import fanout, runner
 from monitor.commands import bench as bench_command
 from monitor.eventloop import ENVIRONMENT_VARIABLE
 
@@ -32,7 +32,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
         values.append(os.environ.get(ENVIRONMENT_VARIABLE))
         return {"table": "fanout stub"}
 
-    monkeypatch.setattr(runner.fanout, "run", fake_run)
+    monkeypatch.setattr(fanout, "run", fake_run)
     monkeypatch.setenv(ENVIRONMENT_VARIABLE, "unset-by-the-fixture")
     monkeypatch.delenv(ENVIRONMENT_VARIABLE)
     return values
@@ -59,7 +59,7 @@ def test_uvloop_is_recorded_and_exported(
 ) -> None:
     """--event-loop auto with uvloop importable records and exports "uvloop"."""
     module = types.ModuleType("uvloop")
-    module.new_event_loop = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "new_event_loop", lambda: None, raising=False)
     monkeypatch.setitem(sys.modules, "uvloop", module)
     results = _run(tmp_path, "--event-loop", "auto")
     assert results["event_loop"] == "uvloop"

@@ -30,7 +30,7 @@ def fake_uvloop(monkeypatch: pytest.MonkeyPatch) -> list[asyncio.AbstractEventLo
         return loop
 
     module = types.ModuleType("uvloop")
-    module.new_event_loop = new_event_loop  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "new_event_loop", new_event_loop, raising=False)
     monkeypatch.setitem(sys.modules, "uvloop", module)
     return made
 

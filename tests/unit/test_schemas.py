@@ -19,6 +19,7 @@ from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import HedgePlan, PortfolioSettings
 from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
+from tests.support import eventually
 
 TOPICS = Topics()
 
@@ -35,7 +36,7 @@ def test_unknown_schema_is_named() -> None:
         schemas.path("nope")
 
 
-async def test_published_values_validate() -> None:
+async def test_published_values_validate(bus: MemoryBus) -> None:
     """Inputs, snapshots, alerts and dead letters of a run all match their schemas."""
     now = int(time.time() * 1000)
     swap = "okx:BTC-USDT-SWAP"
@@ -50,8 +51,6 @@ async def test_published_values_validate() -> None:
     for event in inputs:
         name = "price" if isinstance(event, PriceEvent) else "positions"
         validators[name].validate(orjson.loads(encode_event(event)))
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(1))
     plans = {"BTC": HedgePlan("BTC", swap, expiry_ms=10, cost_budget_usd=100)}
     engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(plans=plans),
                         lambda _: AlertEngine(AlertsConfig()))
@@ -62,11 +61,11 @@ async def test_published_values_validate() -> None:
         topic = TOPICS.prices if isinstance(event, PriceEvent) else TOPICS.positions
         bus.append(topic, event_key(event), encode_event(event))
     bus.append(TOPICS.positions, b"s", b"garbage")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not (bus.records(TOPICS.alerts) and bus.records(TOPICS.dlq)):
-        await asyncio.sleep(0.01)
-    stop.set()
-    await task
+    try:
+        await eventually(lambda: bus.records(TOPICS.alerts) and bus.records(TOPICS.dlq), 5.0)
+    finally:
+        stop.set()
+        await task
     risk = [orjson.loads(r.value) for r in bus.records(TOPICS.risk)]
     alerts = [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)]
     letters = [orjson.loads(r.value) for r in bus.records(TOPICS.dlq)]

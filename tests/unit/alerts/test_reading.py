@@ -33,7 +33,7 @@ def count_messages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = Observation.message
 
     def recording(observation: Observation) -> str:
-        text = original.__get__(observation)
+        text: str = original.__get__(observation)
         worded.append(text)
         return text
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -10,9 +12,9 @@ from monitor.cli import main
 SEED = ["plan", "--asset", "BTC", "--quantity", "1.5", "--price", "60000", "--contract-size", "0.01"]
 
 
-def _plan_json(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
+def _plan_json(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
     assert main([*SEED, "--json", *extra]) == 0
-    result: dict[str, object] = orjson.loads(capsys.readouterr().out)
+    result: dict[str, Any] = orjson.loads(capsys.readouterr().out)
     return result
 
 
@@ -37,7 +39,7 @@ def test_seed_example_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan["hedge_ratio"] == pytest.approx(1.0)  # 150 * 0.01 / 1.5 = 1.0
     assert plan["residual_delta"] == pytest.approx(0.0, abs=1e-12)  # 1.5 - 150 * 0.01 = 0
     assert plan["initial_margin_usd"] == pytest.approx(9_000.0)  # 150 * 600 / 10 = 9000
-    stress = {row["shock"]: row for row in plan["stress"]}  # type: ignore[attr-defined]
+    stress = {row["shock"]: row for row in plan["stress"]}
     assert sorted(stress) == [-0.2, -0.1, -0.05, 0.05, 0.1, 0.2]
     assert stress[-0.1]["spot_pnl_usd"] == pytest.approx(-9_000.0)  # 1.5 * (54000 - 60000)
     assert stress[-0.1]["hedge_pnl_usd"] == pytest.approx(9_000.0)  # -150 * 0.01 * (54000 - 60000)
@@ -143,7 +145,7 @@ def test_json_liquidation_and_survival_of_the_issue(capsys: pytest.CaptureFixtur
     assert plan["liquidation_distance"] == pytest.approx(0.0956, abs=5e-5)
     assert plan["maintenance_margin_rate"] == 0.004  # the documented default, --mmr not given
     assert "Binance USDⓈ-M BTCUSDT bracket 1" in str(plan["maintenance_margin_source"])
-    stress = {row["shock"]: row for row in plan["stress"]}  # type: ignore[attr-defined]
+    stress = {row["shock"]: row for row in plan["stress"]}
     # +20 %: spot 1.5 * 12000 = +18000; the short loses its 9000 wallet only; net +9000
     assert stress[0.2]["spot_pnl_usd"] == pytest.approx(18_000.0)
     assert stress[0.2]["hedge_pnl_usd"] == pytest.approx(-9_000.0)

@@ -44,7 +44,8 @@ def test_venue_class_is_the_class_the_registry_builds() -> None:
     for name in venue_names():
         symbol = next(i for i in catalog.ids() if i.startswith(f"{name}:")).split(":", 1)[1]
         venue = build_venue(name, symbols=[symbol], account=None, catalog=catalog)
-        assert type(venue) is venue_class(name), name
+        built: type[object] = type(venue)
+        assert built is venue_class(name), name
 
 
 def test_facts_as_the_venues_document_them() -> None:

@@ -113,7 +113,9 @@ def test_round_to_lot_half_away_from_zero() -> None:
     assert math.isnan(f.round_to_lot(1.0, 0.0))
     # a tie past 2^52 after the 1e9 snap: 4503.8125 / 0.001 = 4503812.5 lots -> 4503813 -> 4503.813
     assert f.round_to_lot(4503.8125, 0.001) == 4503.813
-    assert f.round_to_lot(np.array([4503.8125]), np.array([0.001]))[0] == 4503.813
+    rounded = f.round_to_lot(np.array([4503.8125]), np.array([0.001]))
+    assert isinstance(rounded, np.ndarray)
+    assert rounded[0] == 4503.813
 
 
 def test_micro_versus_standard_contract_residual() -> None:

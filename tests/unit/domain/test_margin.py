@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.domain.instruments import Instrument, default_catalog, tiers_with_cum
+from monitor.domain.instruments import Instrument, MarginTier, default_catalog, tiers_with_cum
 from monitor.domain.margin import (
     BinanceMargin,
     BybitMargin,
@@ -41,10 +41,10 @@ ETH_BRACKETS = tiers_with_cum([(0, 10_000, 0.005, 100), (10_000, 100_000, 0.0065
                                (1_000_000, 2_000_000, 0.05, 10), (2_000_000, 5_000_000, 0.1, 5)])
 
 
-def _linear(instrument_id: str, tiers: tuple[object, ...], contract_size: float = 1.0) -> Instrument:
+def _linear(instrument_id: str, tiers: tuple[MarginTier, ...], contract_size: float = 1.0) -> Instrument:
     return Instrument(id=instrument_id, kind="linear", base=instrument_id.split(":")[1][:3],
                       quote="USDT", settle="USDT", contract_size=contract_size,
-                      tiers=tiers)  # type: ignore[arg-type]
+                      tiers=tiers)
 
 
 def test_binance_brackets_carry_the_documented_maintenance_amounts() -> None:

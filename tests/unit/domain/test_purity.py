@@ -1,13 +1,20 @@
-"""The domain package stays pure: no I/O, concurrency or messaging imports."""
+"""The pure code stays pure: no I/O, concurrency or messaging imports.
+
+Pure: the domain package, the alert rules and state engine (``monitor/alerts``) and the
+processor's risk engine and columnar arrays; the processor's runner does the I/O around them.
+"""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-DOMAIN_DIRECTORY = Path(__file__).resolve().parents[3] / "monitor" / "domain"
+ROOT = Path(__file__).resolve().parents[3]
+PACKAGE = ROOT / "monitor"
 FORBIDDEN = frozenset(
     {"asyncio", "aiokafka", "websockets", "prometheus_client", "socket", "threading", "kafka"}
 )
@@ -27,22 +34,53 @@ def forbidden_imports(source: str) -> set[str]:
     return found
 
 
-def domain_modules() -> list[Path]:
-    """Every Python module of monitor/domain."""
-    return sorted(DOMAIN_DIRECTORY.glob("*.py"))
+def pure_modules() -> list[Path]:
+    """Every Python module of monitor/domain and monitor/alerts, and the processor's engine and arrays."""
+    return sorted([
+        *(PACKAGE / "domain").glob("*.py"),
+        *(PACKAGE / "alerts").glob("*.py"),
+        PACKAGE / "processor" / "engine.py",
+        PACKAGE / "processor" / "columnar.py",
+    ])
 
 
-def test_domain_modules_are_found() -> None:
-    """The walk sees the domain package, so the purity check cannot pass vacuously."""
-    names = {path.name for path in domain_modules()}
-    assert len(names) >= 3
-    assert {"events.py", "instruments.py", "formulas.py"} <= names
+def module_name(path: Path) -> str:
+    """``monitor/alerts/rules.py`` -> ``monitor.alerts.rules`` (a package's ``__init__`` -> the package)."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@pytest.mark.parametrize("path", domain_modules(), ids=lambda path: path.name)
-def test_domain_module_has_no_io_imports(path: Path) -> None:
-    """No domain module imports asyncio, Kafka, websockets, Prometheus, sockets or threads."""
+def test_pure_modules_are_found() -> None:
+    """The walk sees every pure module, so the purity check cannot pass vacuously."""
+    names = {module_name(path) for path in pure_modules()}
+    assert {
+        "monitor.domain.events", "monitor.domain.instruments", "monitor.domain.formulas",
+        "monitor.alerts", "monitor.alerts.engine", "monitor.alerts.rules",
+        "monitor.processor.engine", "monitor.processor.columnar",
+    } <= names
+    assert all(path.is_file() for path in pure_modules())
+
+
+@pytest.mark.parametrize("path", pure_modules(), ids=module_name)
+def test_pure_module_has_no_io_imports(path: Path) -> None:
+    """No pure module imports asyncio, Kafka, websockets, Prometheus, sockets or threads."""
     assert forbidden_imports(path.read_text(encoding="utf-8")) == set()
+
+
+def test_pure_modules_load_no_io_module_through_their_imports() -> None:
+    """Imported together in a fresh interpreter, the pure modules load none of those modules
+    indirectly either (through a monitor module or a package ``__init__`` they import)."""
+    names = [module_name(path) for path in pure_modules()]
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(sorted({{name.split('.')[0] for name in sys.modules}} & {set(FORBIDDEN)!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                            check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,15 @@ import pytest
 
 from monitor.codec import MAX_VALUE_BYTES, DecodeError, decode, encode_event
 from monitor.domain.events import PriceEvent
-from monitor.fuzzing import TARGETS, UNREAD_TARGETS, gzip_bomb, serialise, value_at, with_value
+from monitor.fuzzing import (
+    TARGETS,
+    UNREAD_TARGETS,
+    TargetSpec,
+    gzip_bomb,
+    serialise,
+    value_at,
+    with_value,
+)
 from monitor.venues.base import MAX_FRAME_BYTES, MAX_LIST_ITEMS, FrameError
 
 from ._harness import SEEDS, as_bytes, feed, primed_venue, seed_frame, target
@@ -84,9 +92,9 @@ def refusal(label: str, frame: str | bytes) -> str:
 
 
 @pytest.mark.parametrize("spec", [pytest.param(spec, id=spec.label) for spec in READ_TARGETS])
-def test_oversized_frames_are_refused_naming_the_limit(spec: object) -> None:
+def test_oversized_frames_are_refused_naming_the_limit(spec: TargetSpec) -> None:
     """Each seed padded past MAX_FRAME_BYTES, as text and as bytes, is refused naming 1048576."""
-    label = spec.label  # type: ignore[attr-defined]
+    label = spec.label
     for seed in SEEDS[label]:
         frame = oversized(seed_frame(seed))
         assert len(frame.encode()) == MAX_FRAME_BYTES + 1

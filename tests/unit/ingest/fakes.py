@@ -133,7 +133,8 @@ class ScriptedServer:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/stream"
 
-    async def _handler(self, connection: ServerConnection) -> None:
+    async def handle(self, connection: ServerConnection) -> None:
+        """Serve one client: record every message until it disconnects."""
         self.accepted += 1
         self.connections.append(connection)
         self.changed.set()
@@ -166,13 +167,6 @@ class ScriptedServer:
 async def scripted_server() -> AsyncIterator[ScriptedServer]:
     """Start a ScriptedServer on a free port of 127.0.0.1."""
     server = ScriptedServer()
-    async with serve(server._handler, "127.0.0.1", 0) as running:
+    async with serve(server.handle, "127.0.0.1", 0) as running:
         server.port = running.sockets[0].getsockname()[1]
         yield server
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll ``condition`` every 10 ms until it holds; raise TimeoutError after ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)

@@ -29,6 +29,9 @@ class FlakyProducer:
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.pending.append((topic, key, value))
 
+    async def hand_off(self) -> None:
+        return None
+
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
         self.flushes += 1

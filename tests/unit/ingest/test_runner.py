@@ -12,7 +12,8 @@ from monitor.ingest.http import HttpResponse
 from monitor.ingest.runner import VenueRunner
 from monitor.ingest.sink import CollectingSink
 from monitor.ingest.supervisor import SupervisorSettings
-from tests.unit.ingest.fakes import FakeVenue, MemoryTransport, eventually, scripted_server
+from tests.support import eventually
+from tests.unit.ingest.fakes import FakeVenue, MemoryTransport, scripted_server
 
 FAST = SupervisorSettings(backoff_base_s=0.01, backoff_cap_s=0.05, close_timeout_s=0.5)
 
@@ -31,7 +32,7 @@ async def test_cancelling_the_runner_disconnects_every_stream() -> None:
         assert runner.supervisor("okx#2", "market").venue is venues[1]
         task = asyncio.create_task(runner.run())
         await server.wait_for(lambda: server.accepted == 2)
-        await eventually(lambda: all(s.status == "connected" for s in runner.supervisors))
+        await eventually(lambda: all(s.status == "connected" for s in runner.supervisors), 5.0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -7,6 +7,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import pytest
 
@@ -22,7 +23,8 @@ from monitor.ingest.supervisor import (
     truncate_raw,
 )
 from monitor.venues.base import HttpRequest, Parsed
-from tests.unit.ingest.fakes import FakeVenue, MemoryTransport, eventually, scripted_server
+from tests.support import eventually
+from tests.unit.ingest.fakes import FakeVenue, MemoryTransport, scripted_server
 
 FAST = SupervisorSettings(backoff_base_s=0.01, backoff_cap_s=0.05, close_timeout_s=0.5)
 
@@ -42,6 +44,10 @@ def _ok_transport(quantity: float = -150.0) -> MemoryTransport:
         return HttpResponse(200, json.dumps({"quantity": quantity}).encode())
 
     return MemoryTransport(answer)
+
+
+def _has_events(sink: CollectingSink, count: int) -> bool:
+    return len(sink.events) == count
 
 
 @asynccontextmanager
@@ -158,6 +164,7 @@ def test_read_response_returns_the_events_or_the_dead_letter_without_io() -> Non
     positions = HttpRequest("GET", "http://fake.invalid", "/positions", "positions")
     other = HttpRequest("GET", "http://fake.invalid", "/other", "other")
     events = supervisor.read_response(positions, b'{"quantity": -1.5}', 7)
+    assert isinstance(events, tuple)
     assert [(event.quantity, event.ts_receive_ms) for event in events
             if isinstance(event, PositionEvent)] == [(-1.5, 7)]
     assert supervisor.read_response(other, b"{}", 7) == DeadLetter(
@@ -186,7 +193,7 @@ async def test_silent_feed_is_marked_stale_and_reconnected() -> None:
         supervisor = ConnectionSupervisor(venue, "market", sink, _ok_transport(), FAST)
         async with running(supervisor):
             await server.wait_for(lambda: server.accepted >= 2)
-            await eventually(lambda: supervisor.connects >= 2)
+            await eventually(lambda: supervisor.connects >= 2, 5.0)
     assert supervisor.stale_count >= 1
     statuses = sink.statuses_of("fake", "market")
     assert statuses[:4] == ["connected", "stale", "reconnecting", "connected"]
@@ -204,7 +211,7 @@ async def test_frames_keep_a_feed_from_going_stale() -> None:
             await server.wait_for(lambda: server.accepted == 1)
             for price in range(1, 11):
                 await server.push(json.dumps({"price": price}))
-                await sink.wait_for(lambda n=price: len(sink.events) == n, 5.0)  # type: ignore[misc]
+                await sink.wait_for(partial(_has_events, sink, price), 5.0)
                 await asyncio.sleep(0.1)  # pacing the feed, not waiting for a result
     # 10 frames spaced 0.1 s apart span ~1 s, twice the 0.5 s stale limit
     assert supervisor.stale_count == 0
@@ -222,7 +229,7 @@ async def test_reconnect_reason_reconnects_at_once_and_redoes_setup() -> None:
             await server.wait_for(lambda: server.accepted == 1)
             await server.push('{"reconnect": "listenKey expired"}')
             await server.wait_for(lambda: server.accepted == 2)
-            await eventually(lambda: supervisor.connects == 2)
+            await eventually(lambda: supervisor.connects == 2, 5.0)
     assert supervisor.reconnects == 1
     assert supervisor.last_backoff_s == 0.0
     assert supervisor.last_outcome is not None
@@ -240,7 +247,7 @@ async def test_dropped_connection_is_reconnected_with_backoff() -> None:
             await server.wait_for(lambda: server.accepted == 1)
             server.drop()
             await server.wait_for(lambda: server.accepted == 2)
-            await eventually(lambda: supervisor.connects == 2)
+            await eventually(lambda: supervisor.connects == 2, 5.0)
     assert supervisor.last_outcome is not None
     assert supervisor.last_outcome.reason == "connection lost (no close frame)"
     assert supervisor.last_outcome.planned is False
@@ -263,7 +270,7 @@ async def test_refused_connections_back_off_exponentially() -> None:
         venue, "market", sink, _ok_transport(), settings, rng=_UpperBound(), sleep=record
     )
     async with running(supervisor):
-        await eventually(lambda: len(delays) >= 5)
+        await eventually(lambda: len(delays) >= 5, 5.0)
     # ceilings: 0.01, 0.02, 0.04, then capped at 0.04
     assert delays[:5] == [0.01, 0.02, 0.04, 0.04, 0.04]
     assert supervisor.connects == 0
@@ -278,11 +285,11 @@ async def test_resync_runs_after_every_connect_and_on_request() -> None:
         venue = FakeVenue(server.url, resync=True)
         supervisor = ConnectionSupervisor(venue, "market", sink, transport, FAST)
         async with running(supervisor):
-            await eventually(lambda: supervisor.resyncs == 1)
+            await eventually(lambda: supervisor.resyncs == 1, 5.0)
             await server.push('{"resync": true}')
-            await eventually(lambda: supervisor.resyncs == 2)
+            await eventually(lambda: supervisor.resyncs == 2, 5.0)
             server.drop()
-            await eventually(lambda: supervisor.resyncs == 3)
+            await eventually(lambda: supervisor.resyncs == 3, 5.0)
     positions = [e for e in sink.events if isinstance(e, PositionEvent)]
     assert [p.quantity for p in positions] == [-150.0, -150.0, -150.0]
     assert "resynced" in sink.statuses_of("fake", "market")
@@ -297,7 +304,7 @@ async def test_failed_resync_is_retried_and_dead_lettered() -> None:
         venue = FakeVenue(server.url, resync=True)
         supervisor = ConnectionSupervisor(venue, "market", sink, transport, FAST)
         async with running(supervisor):
-            await eventually(lambda: supervisor.resync_failures == 3)
+            await eventually(lambda: supervisor.resync_failures == 3, 5.0)
     assert transport.count("positions") == 3
     assert sink.dead_letters[0].reason == "resync positions: HTTP 500"
     assert supervisor.resyncs == 0
@@ -318,7 +325,7 @@ async def test_failed_keepalive_reconnects() -> None:
         venue = FakeVenue(server.url, setup=True, keepalive_interval_s=0.05)
         supervisor = ConnectionSupervisor(venue, "market", sink, transport, FAST)
         async with running(supervisor):
-            await eventually(lambda: supervisor.connects >= 2)
+            await eventually(lambda: supervisor.connects >= 2, 5.0)
     assert transport.count("keepalive") >= 1
     reasons = [s.detail for s in sink.statuses if s.status == "reconnecting"]
     assert reasons[0] == "keepalive failed: PUT fake.invalid/listenKey HTTP 400"
@@ -332,7 +339,7 @@ async def test_successful_keepalives_keep_the_connection() -> None:
         venue = FakeVenue(server.url, setup=True, keepalive_interval_s=0.02)
         supervisor = ConnectionSupervisor(venue, "market", sink, transport, FAST)
         async with running(supervisor):
-            await eventually(lambda: supervisor.keepalives >= 3)
+            await eventually(lambda: supervisor.keepalives >= 3, 5.0)
     assert supervisor.connects == 1
 
 
@@ -343,7 +350,7 @@ async def test_connection_is_renewed_before_its_maximum_age() -> None:
         venue = FakeVenue(server.url, max_connection_age_s=0.2)
         supervisor = ConnectionSupervisor(venue, "market", sink, _ok_transport(), FAST)
         async with running(supervisor):
-            await eventually(lambda: supervisor.connects >= 2)
+            await eventually(lambda: supervisor.connects >= 2, 5.0)
     assert supervisor.last_outcome is not None
     assert supervisor.last_outcome.reason == "maximum connection age"
     assert supervisor.last_outcome.planned is True
@@ -358,7 +365,7 @@ async def test_time_scale_shrinks_the_plan_intervals() -> None:
         venue = FakeVenue(server.url, stale_after_s=30.0)
         supervisor = ConnectionSupervisor(venue, "market", sink, _ok_transport(), settings)
         async with running(supervisor):
-            await eventually(lambda: supervisor.stale_count >= 1)
+            await eventually(lambda: supervisor.stale_count >= 1, 5.0)
     assert sink.statuses_of("fake", "market")[1] == "stale"
 
 
@@ -404,6 +411,6 @@ async def test_unreadable_keepalive_bodies_are_counted_not_dead_lettered() -> No
         venue = FakeVenue(server.url, setup=True, keepalive_interval_s=0.02, keepalive_purpose="listenKey")
         supervisor = ConnectionSupervisor(venue, "market", sink, transport, FAST)
         async with running(supervisor):
-            await eventually(lambda: supervisor.keepalive_unread >= 2)
+            await eventually(lambda: supervisor.keepalive_unread >= 2, 5.0)
     assert sink.dead_letters == []
     assert supervisor.connects == 1

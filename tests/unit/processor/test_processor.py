@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import orjson
@@ -30,9 +31,11 @@ from monitor.domain.plans import PortfolioSettings
 from monitor.metrics import Metrics
 from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
+from tests.support import eventually
 
 TOPICS = Topics()
 SWAP = "okx:BTC-USDT-SWAP"
+DEADLINE_S = 5.0
 
 
 def _now_ms() -> int:
@@ -56,22 +59,17 @@ def _seed_events(ts: int) -> list[Event]:
     ]
 
 
-async def _until(condition: Callable[[], Any], timeout_s: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met before the deadline")
-
-
 def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
     for record in reversed(bus.records(TOPICS.risk)):
         if record.key == portfolio.encode():
             value: dict[str, Any] = orjson.loads(record.value)
             return value
     return None
+
+
+def _shows_quantity(bus: MemoryBus, quantity: float) -> bool:
+    risk = _latest_risk(bus, "seed")
+    return risk is not None and risk["positions"][0]["quantity"] == quantity
 
 
 def _processor(
@@ -92,7 +90,7 @@ async def _running(
     processor = _processor(bus, publish_interval_ms, metrics)
     stop = asyncio.Event()
     task = asyncio.create_task(processor.run(stop))
-    await _until(lambda: processor.ready.is_set() or task.done())
+    await eventually(lambda: processor.ready.is_set() or task.done(), DEADLINE_S)
     try:
         yield processor
     finally:
@@ -100,15 +98,13 @@ async def _running(
         await task
 
 
-async def test_seed_scenario_offsets_the_drop() -> None:
+async def test_seed_scenario_offsets_the_drop(bus: MemoryBus) -> None:
     """1.5 BTC + 150 short at 60000 -> 54000: net delta 0, hedge ratio 1.0, hedge PnL +9000."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         _publish(bus, *_prices(54_000, 3_000))
-        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and
-                            r["assets"]["BTC"]["price"] == 54_000 and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "seed")) and
+                                r["assets"]["BTC"]["price"] == 54_000 and r, DEADLINE_S)
     btc = risk["assets"]["BTC"]
     assert btc["net_delta"] == pytest.approx(0.0, abs=1e-12)  # 1.5 - 150 * 0.01
     assert btc["hedge_ratio"] == pytest.approx(1.0)
@@ -117,18 +113,16 @@ async def test_seed_scenario_offsets_the_drop() -> None:
     assert risk["latency_ms"]["event_to_publish"] is not None
 
 
-async def test_restart_restores_state_without_resent_positions() -> None:
+async def test_restart_restores_state_without_resent_positions(bus: MemoryBus) -> None:
     """A restarted processor gets its positions back from the state topic, not from new input."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await _until(lambda: _latest_risk(bus, "seed"))
+        await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
     # the state topic now holds the checkpoint; only a new price arrives after the restart
     async with _running(bus):
         _publish(bus, *_prices(57_000, 4_000))
-        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and
-                            r["assets"]["BTC"]["price"] == 57_000 and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "seed")) and
+                                r["assets"]["BTC"]["price"] == 57_000 and r, DEADLINE_S)
     assert risk["assets"]["BTC"]["spot_delta"] == 1.5
     assert risk["positions"][0]["quantity"] == -150
     # -150 * 0.01 * (57000 - 60000) = +4500
@@ -152,8 +146,8 @@ async def test_malformed_events_go_to_dead_letters_and_processing_continues() ->
             "margin_mode": "cross", "isolated_margin": None, "ts_event_ms": 1}))
         bus.append(TOPICS.prices, b"x", b'{"v":1,"type":"price","instrument":"x","mark":NaN}')
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await _until(lambda: len(bus.records(TOPICS.dlq)) == 4)
-        risk = await _until(lambda: _latest_risk(bus, "seed"))
+        await eventually(lambda: len(bus.records(TOPICS.dlq)) == 4, DEADLINE_S)
+        risk = await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
         assert processor.dead_letters == 4
     reasons = [orjson.loads(r.value)["reason"] for r in bus.records(TOPICS.dlq)]
     assert any(reason.startswith("not JSON") for reason in reasons)
@@ -173,7 +167,8 @@ async def test_alert_transitions_are_published() -> None:
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         _publish(bus, PositionEvent("seed", "okx", SWAP, -75, 60_000, 10, "isolated", 4_500,
                                     3_000, 3_000))
-        alerts = await _until(lambda: [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)])
+        alerts = await eventually(lambda: [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)],
+                                  DEADLINE_S)
     low = [a for a in alerts if a["rule"] == "hedge_ratio_low"]
     assert len(low) == 1
     assert low[0]["state"] == "firing"
@@ -192,12 +187,11 @@ async def test_hedge_ratio_drift_fires_and_resolves_once_without_flapping() -> N
             ts = 3_000 + step * 1_000
             _publish(bus, PositionEvent("seed", "okx", SWAP, -quantity, 60_000, 10, "isolated",
                                         9_000, ts, ts))
-            await _until(lambda q=quantity: (r := _latest_risk(bus, "seed")) and
-                         r["positions"][0]["quantity"] == -q)
-        alerts = await _until(lambda: [a for a in (orjson.loads(r.value) for r in
-                                                   bus.records(TOPICS.alerts))
-                                       if a["rule"] == "hedge_ratio_low" and a["state"] == "resolved"]
-                              and [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)])
+            await eventually(partial(_shows_quantity, bus, -quantity), DEADLINE_S)
+        alerts = await eventually(lambda: [a for a in (orjson.loads(r.value) for r in
+                                                       bus.records(TOPICS.alerts))
+                                           if a["rule"] == "hedge_ratio_low" and a["state"] == "resolved"]
+                                  and [orjson.loads(r.value) for r in bus.records(TOPICS.alerts)], DEADLINE_S)
     low = [a for a in alerts if a["rule"] == "hedge_ratio_low"]
     assert [a["state"] for a in low] == ["firing", "resolved"]
     # fired at 130 contracts: 130 * 0.01 / 1.5 = 0.8667; resolved at 150: 1.0 >= 0.95
@@ -226,11 +220,11 @@ class _HandOffCounter:
         pass
 
 
-async def test_a_large_round_is_handed_off_while_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_large_round_is_handed_off_while_it_is_built(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Snapshots of one fan-out reach the producer in slices, not only at the round's flush."""
     monkeypatch.setattr("monitor.processor.runner.HAND_OFF_INTERVAL_S", 0.0)
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     counter = _HandOffCounter(bus)
 
     async def producer() -> _HandOffCounter:
@@ -242,42 +236,39 @@ async def test_a_large_round_is_handed_off_while_it_is_built(monkeypatch: pytest
         for portfolio in holders:
             _publish(bus, PositionEvent(portfolio, "okx", SWAP, -10, 60_000, 10, "isolated", 600,
                                         1_000, 1_000))
-        await _until(lambda: all(_latest_risk(bus, p) for p in holders))
+        await eventually(lambda: all(_latest_risk(bus, p) for p in holders), DEADLINE_S)
         counter.sent_at_hand_off.clear()
         _publish(bus, PriceEvent(SWAP, 59_000, None, None, None, 5_000, _now_ms()))
-        await _until(lambda: all((r := _latest_risk(bus, p)) and r["ts_event_ms"] == 5_000
-                                 for p in holders))
+        await eventually(lambda: all((r := _latest_risk(bus, p)) and r["ts_event_ms"] == 5_000
+                                     for p in holders), DEADLINE_S)
     # with a zero interval every snapshot of the tick's fan-out is handed off as soon as it is built
     assert len(counter.sent_at_hand_off) >= len(holders)
     assert counter.sent_at_hand_off == sorted(counter.sent_at_hand_off)
 
 
-async def test_a_throttled_portfolio_is_published_at_once_near_liquidation() -> None:
+async def test_a_throttled_portfolio_is_published_at_once_near_liquidation(bus: MemoryBus) -> None:
     """With a 60 s publish interval a quiet tick waits; a tick within 5 % of liquidation does not."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     async with _running(bus, publish_interval_ms=60_000) as processor:
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await _until(lambda: _latest_risk(bus, "seed"))
+        await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
         published = processor.published_snapshots
         _publish(bus, *_prices(61_000, 3_000))
-        await _until(lambda: processor.engine.prices.prices[SWAP].ts_event_ms == 3_000)
+        await eventually(lambda: processor.engine.prices.prices[SWAP].ts_event_ms == 3_000, DEADLINE_S)
         # |65704.33 - 61000| / 61000 = 7.7 % from liquidation: throttled, no snapshot
         assert processor.published_snapshots == published
         _publish(bus, *_prices(63_000, 4_000))
         # |65704.33 - 63000| / 63000 = 4.3 % <= 5 %: published within the interval
-        risk = await _until(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000 and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000 and r,
+                                DEADLINE_S)
     # OKX: (9000 + 90000) / (1.5 x (1 + 0.004 + 0.0005)) = 65704.33
     assert risk["positions"][0]["liquidation_distance"] == pytest.approx(2_704.33 / 63_000, abs=1e-6)
 
 
 async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
-    monkeypatch: pytest.MonkeyPatch,
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every snapshot is published; its gauges follow at the next export, the latest one only."""
     registry = CollectorRegistry()
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
 
     def price() -> float | None:
         return registry.get_sample_value("hedge_asset_price_usd", {"portfolio": "seed", "asset": "BTC"})
@@ -287,20 +278,18 @@ async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         # Every snapshot is exported while the interval is 0: the seed may take two rounds (its
         # positions first, its price next), and only then does the hour-long interval begin.
-        await _until(lambda: price() == 60_000)
+        await eventually(lambda: price() == 60_000, DEADLINE_S)
         monkeypatch.setattr("monitor.processor.runner.METRICS_EXPORT_INTERVAL_S", 3_600.0)
         _publish(bus, *_prices(57_000, 3_000))
         _publish(bus, *_prices(54_000, 4_000))
-        await _until(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000)
+        await eventually(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000, DEADLINE_S)
         assert price() == 60_000  # published, not yet exported: the hour has not passed
         monkeypatch.setattr("monitor.processor.runner.METRICS_EXPORT_INTERVAL_S", 0.0)
-        await _until(lambda: price() == 54_000)  # the latest snapshot, at the next loop turn
+        await eventually(lambda: price() == 54_000, DEADLINE_S)  # the latest snapshot, at the next loop turn
 
 
-async def test_hedge_mode_legs_reach_the_snapshot_apart() -> None:
+async def test_hedge_mode_legs_reach_the_snapshot_apart(bus: MemoryBus) -> None:
     """Binance's LONG 20 / SHORT 10 example through the codec and the processor: two legs, two LPs."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     futures = "binance:BTCUSDT"
     async with _running(bus):
         _publish(bus,
@@ -309,8 +298,8 @@ async def test_hedge_mode_legs_reach_the_snapshot_apart() -> None:
                  PositionEvent("hedged", "b", futures, -10, 6_563.86, None, "isolated", 6_570.43,
                                1_000, 1_000, position_side="short"),
                  PriceEvent(futures, 6_563.0, None, None, None, 2_000, _now_ms()))
-        risk = await _until(lambda: (r := _latest_risk(bus, "hedged")) and len(r["positions"]) == 2
-                            and r["positions"][0]["mark_price"] is not None and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "hedged")) and len(r["positions"]) == 2
+                                and r["positions"][0]["mark_price"] is not None and r, DEADLINE_S)
     legs = {leg["position_side"]: leg for leg in risk["positions"]}
     # SHORT: (6570.43 + 50 + 65638.6) / 10.05 = 7,189.95; LONG: -118022.49 / -19.9 = 5,930.78
     assert legs["short"]["liquidation_price"] == pytest.approx(7_189.95, abs=0.005)
@@ -377,26 +366,24 @@ def _committed_offsets(bus: MemoryBus) -> list[int | None]:
 
 
 async def test_a_refused_commit_is_logged_and_the_next_checkpoint_commits(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """BusCommitError from a commit is a warning (the state marker holds the offset), not a crash."""
     caplog.set_level(logging.WARNING, logger="monitor.processor.runner")
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     refused = BusCommitError("commit offsets: CommitFailedError: the group rebalanced")
     members = _failing_commits(monkeypatch, bus, refused, failures=1)
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
         # the two seed events are offsets 0 and 1 of the seed's partition: the next to read is 2
-        await _until(lambda: 2 in _committed_offsets(bus))
+        await eventually(lambda: 2 in _committed_offsets(bus), DEADLINE_S)
     assert members[0].commits >= 2
     assert "offset commit failed (commit offsets: CommitFailedError: the group rebalanced)" in caplog.text
 
 
-async def test_a_commit_failing_with_a_bug_stops_the_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_commit_failing_with_a_bug_stops_the_processor(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """An error that is not the bus's (a bug) under commit propagates instead of being logged."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     members = _failing_commits(monkeypatch, bus, KeyError("a bug"), failures=1_000)
     run = asyncio.create_task(_processor(bus).run(asyncio.Event()))
     _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
@@ -407,15 +394,13 @@ async def test_a_commit_failing_with_a_bug_stops_the_processor(monkeypatch: pyte
 
 
 async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
-    monkeypatch: pytest.MonkeyPatch,
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without metrics no end offsets are read for the lag; with them the lag gauge is set."""
-    bus = MemoryBus()
-    await bus.create_topics(TOPICS.specs(3))
     members = _failing_commits(monkeypatch, bus, KeyError("unused"), failures=0)
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await _until(lambda: 2 in _committed_offsets(bus) and members[0].commits >= 2)
+        await eventually(lambda: 2 in _committed_offsets(bus) and members[0].commits >= 2, DEADLINE_S)
     assert members[0].end_offset_reads == 0
     registry = CollectorRegistry()
 
@@ -428,7 +413,7 @@ async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
         _publish(bus, PositionEvent("seed", "okx", SWAP, -100, 60_000, 10, "isolated", 6_000,
                                     3_000, 3_000))
         # offset 2 applied, the end is 3: lag 3 - 3 = 0 on the seed's partition
-        await _until(lambda: 0.0 in lags())
+        await eventually(lambda: 0.0 in lags(), DEADLINE_S)
     assert members[1].end_offset_reads >= 1
 
 

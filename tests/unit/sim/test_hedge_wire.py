@@ -252,6 +252,7 @@ async def test_server_fills_hedge_legs_and_answers_venue_figures() -> None:
         figures = sim.venue_figures("binance", "a", "BTCUSDT", "short")
         leg = sim.position("binance", "a", "BTCUSDT", "short")
         with pytest.raises(SimulatorError, match="position_side"):
+            # "both" is no canonical side: the wrong value on purpose
             sim.venue_figures("binance", "a", "BTCUSDT", "both")  # type: ignore[arg-type]
         with pytest.raises(SimulatorError, match="short leg cannot hold"):
             await sim.fill("binance", "a", "BTCUSDT", 1.0, 60000.0, position_side="short")

@@ -24,6 +24,7 @@ from monitor.sim.server import (
     serve_simulator,
 )
 from monitor.venues.base import HttpRequest
+from tests.support import eventually
 
 TIMEOUT_S = 5.0
 
@@ -187,9 +188,7 @@ async def test_silence_swallows_answers_until_it_ends(sim: SimulatorServer) -> N
     async with connect(f"{sim.ws_url('bybit')}/v5/public/linear") as websocket:
         await sim.silence("bybit", 0.3)
         await websocket.send(json.dumps({"op": "ping", "req_id": "during"}))
-        async with asyncio.timeout(TIMEOUT_S):
-            while sim.venues["bybit"].silenced():
-                await asyncio.sleep(0.02)
+        await eventually(lambda: not sim.venues["bybit"].silenced(), TIMEOUT_S)
         await websocket.send(json.dumps({"op": "ping", "req_id": "after"}))
         pong = await _recv_json(websocket)
         assert sim.connection_count("bybit") == 1

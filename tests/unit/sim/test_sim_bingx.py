@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,16 +19,10 @@ from monitor.sim.server import SimulatorServer
 from monitor.sim.venues.bingx import BingxSim, sorted_parameters
 from monitor.venues.base import AccountContext, Credentials, FrameError, FrameKind, HttpRequest, Parsed
 from monitor.venues.bingx import BingxSwap, parse_contracts
+from tests.support import eventually
 
 TIMEOUT_S = 5.0
 ACCOUNT = "bingx-main"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatorServer]:
-    """A started simulator whose heartbeat only runs when a test calls it."""
-    async with SimulatorServer(seed=11, heartbeat_s=600.0) as server:
-        yield server
 
 
 def _writer(sim: SimulatorServer) -> BingxSim:
@@ -75,20 +68,13 @@ async def _resync(venue: BingxSwap) -> list[object]:
     return events
 
 
-async def _eventually(condition: object) -> None:
-    assert callable(condition)
-    async with asyncio.timeout(TIMEOUT_S):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_urls_point_at_the_production_paths(sim: SimulatorServer) -> None:
     """The websocket base URL ends in /swap-market, as wss://open-api-swap.bingx.com/swap-market."""
     urls = sim.urls("bingx")
     assert urls.ws_base_url == f"ws://127.0.0.1:{sim.port}/bingx/swap-market"
     assert urls.rest_base_url == f"http://127.0.0.1:{sim.port}/bingx"
     async with connect(sim.ws_url("bingx")):  # the bare prefix is an alias of /swap-market
-        await _eventually(lambda: sim.connection_count("bingx", "market") == 1)
+        await eventually(lambda: sim.connection_count("bingx", "market") == 1, TIMEOUT_S)
     with pytest.raises(websockets.InvalidStatus):
         async with connect(f"{sim.ws_url('bingx')}/elsewhere"):
             pass
@@ -132,7 +118,7 @@ async def test_server_ping_is_answered_with_pong(sim: SimulatorServer) -> None:
     """The heartbeat sends a gzip ``Ping``; the module's ``Pong`` reply is counted by the server."""
     venue = _venue(sim)
     async with connect(sim.urls("bingx").ws_base_url) as websocket:
-        await _eventually(lambda: sim.connection_count("bingx") == 1)
+        await eventually(lambda: sim.connection_count("bingx") == 1, TIMEOUT_S)
         await _writer(sim).heartbeat()
         ping = await _recv(websocket)
         parsed = venue.parse("market", ping, 1)
@@ -140,7 +126,7 @@ async def test_server_ping_is_answered_with_pong(sim: SimulatorServer) -> None:
         for reply in parsed.replies:
             await websocket.send(reply)
         (connection,) = _writer(sim).connections
-        await _eventually(lambda: connection.state["pongs"] == 1)
+        await eventually(lambda: connection.state["pongs"] == 1, TIMEOUT_S)
     assert ping == gzip.compress(b"Ping", mtime=0)
     assert connection.state["pings"] == 1
 
@@ -180,7 +166,7 @@ async def test_account_stream_pushes_fills_and_flips(sim: SimulatorServer) -> No
     assert setup is not None
     plan = venue.connect_plan("private", _now_ms(), await _http(setup))
     async with connect(plan.url) as websocket:
-        await _eventually(lambda: sim.connection_count("bingx", "private") == 1)
+        await eventually(lambda: sim.connection_count("bingx", "private") == 1, TIMEOUT_S)
         await sim.fill("bingx", ACCOUNT, "BTC-USDT", -0.5, 59000.0, fee=2.0)
         fill_update, balance_update = await _recv(websocket), await _recv(websocket)
         await sim.set_position("bingx", ACCOUNT, "BTC-USDT", 0.25, 58000.0)
@@ -245,7 +231,7 @@ async def test_listen_key_expiry_is_announced_and_the_key_stops_working(sim: Sim
     assert keepalive is not None
     assert (await UrllibTransport().send(keepalive, TIMEOUT_S)).status == 200
     async with connect(plan.url) as websocket:
-        await _eventually(lambda: sim.connection_count("bingx", "private") == 1)
+        await eventually(lambda: sim.connection_count("bingx", "private") == 1, TIMEOUT_S)
         assert await sim.expire_listen_key(ACCOUNT, venue="bingx") == 1
         expired = await _recv(websocket)
         await sim.set_balance("bingx", ACCOUNT, "USDT", 1.0)
@@ -263,14 +249,14 @@ async def test_listen_key_expiry_is_announced_and_the_key_stops_working(sim: Sim
     fresh = venue.connect_plan("private", _now_ms(), await _http(setup))
     assert fresh.url != plan.url
     async with connect(fresh.url):
-        await _eventually(lambda: sim.connection_count("bingx", "private") == 1)
+        await eventually(lambda: sim.connection_count("bingx", "private") == 1, TIMEOUT_S)
 
 
 async def test_malformed_frame_is_a_gzip_frame_error(sim: SimulatorServer) -> None:
     """send_malformed sends gzip-compressed truncated JSON; the module raises FrameError."""
     venue = _venue(sim)
     async with connect(sim.urls("bingx").ws_base_url) as websocket:
-        await _eventually(lambda: sim.connection_count("bingx") == 1)
+        await eventually(lambda: sim.connection_count("bingx") == 1, TIMEOUT_S)
         assert await sim.send_malformed("bingx", "market") == 1
         frame = await _recv(websocket)
     assert isinstance(frame, bytes)
@@ -318,7 +304,7 @@ async def test_listen_key_not_extended_for_an_hour_expires(sim: SimulatorServer)
     await _http(keepalive)
     assert state.expires_ms >= _now_ms() + 59 * 60_000  # PUT: 60 minutes from now again
     async with connect(plan.url) as websocket:
-        await _eventually(lambda: sim.connection_count("bingx", "private") == 1)
+        await eventually(lambda: sim.connection_count("bingx", "private") == 1, TIMEOUT_S)
         state.expires_ms = _now_ms() - 1  # as if 60 minutes had passed without a PUT
         await _writer(sim).heartbeat()
         frames = [await _recv(websocket), await _recv(websocket)]

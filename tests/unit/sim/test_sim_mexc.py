@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -23,13 +22,6 @@ from monitor.venues.mexc import MexcContract, parse_contract_detail, risk_tiers
 TIMEOUT_S = 5.0
 ACCOUNT = "mexc-main"
 SYMBOL = "BTC_USDT"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatorServer]:
-    """A started simulator whose heartbeat only runs when a test calls it."""
-    async with SimulatorServer(seed=12, heartbeat_s=600.0) as server:
-        yield server
 
 
 def _writer(sim: SimulatorServer) -> MexcSim:
@@ -60,12 +52,6 @@ async def _http(request: HttpRequest) -> bytes:
     response = await UrllibTransport().send(request, TIMEOUT_S)
     assert response.status == 200, response.body
     return response.body
-
-
-async def _eventually(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(TIMEOUT_S):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def _resync(venue: MexcContract) -> list[Event]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 import websockets
@@ -18,17 +17,11 @@ from monitor.sim.server import SimulatorServer
 from monitor.sim.venues.weex import WeexSim
 from monitor.venues.base import AccountContext, Credentials, FrameError, FrameKind, HttpRequest, StreamPlan
 from monitor.venues.weex import WeexFutures, parse_exchange_info
+from tests.support import eventually
 
 TIMEOUT_S = 5.0
 ACCOUNT = "weex-main"
 SYMBOL = "BTCUSDT"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatorServer]:
-    """A started simulator whose heartbeat only runs when a test calls it."""
-    async with SimulatorServer(seed=13, heartbeat_s=600.0) as server:
-        yield server
 
 
 def _writer(sim: SimulatorServer) -> WeexSim:
@@ -64,12 +57,6 @@ async def _http(request: HttpRequest) -> bytes:
     response = await UrllibTransport().send(request, TIMEOUT_S)
     assert response.status == 200, response.body
     return response.body
-
-
-async def _eventually(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(TIMEOUT_S):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def _resync(venue: WeexFutures) -> list[Event]:
@@ -127,7 +114,7 @@ async def test_server_ping_is_answered_and_unanswered_pings_disconnect(sim: Simu
     """The module's PONG resets the count (public acks it); five unanswered pings close the socket."""
     venue = _venue(sim)
     async with connect(f"{sim.ws_url('weex')}/v3/ws/public") as websocket:
-        await _eventually(lambda: sim.connection_count("weex") == 1)
+        await eventually(lambda: sim.connection_count("weex") == 1, TIMEOUT_S)
         (connection,) = _writer(sim).connections
         await _writer(sim).heartbeat()
         ping = await _recv(websocket)
@@ -152,7 +139,7 @@ async def test_private_handshake_is_verified(sim: SimulatorServer) -> None:
     """Signed headers open /v3/ws/private; a wrong secret or an old timestamp gets HTTP 401."""
     good = _venue(sim).connect_plan("private", _now_ms(), None)
     async with _open(good):
-        await _eventually(lambda: sim.connection_count("weex", "private") == 1)
+        await eventually(lambda: sim.connection_count("weex", "private") == 1, TIMEOUT_S)
     refusals = [
         _venue(sim, _wrong_secret(sim)).connect_plan("private", _now_ms(), None),
         _venue(sim).connect_plan("private", _now_ms() - 31_000, None),
@@ -226,7 +213,7 @@ async def test_exchange_info_gives_the_catalog_terms(sim: SimulatorServer) -> No
 async def test_malformed_frame_is_a_frame_error(sim: SimulatorServer) -> None:
     """send_malformed sends truncated JSON; the module raises FrameError."""
     async with connect(f"{sim.ws_url('weex')}/v3/ws/public") as websocket:
-        await _eventually(lambda: sim.connection_count("weex") == 1)
+        await eventually(lambda: sim.connection_count("weex") == 1, TIMEOUT_S)
         assert await sim.send_malformed("weex", "market") == 1
         frame = await _recv(websocket)
     with pytest.raises(FrameError):

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from monitor.domain.instruments import default_catalog
-from monitor.sim.world import SimWorld, next_funding_ms
+from monitor.sim.world import SimAccount, SimWorld, next_funding_ms
 
 
 def _world() -> SimWorld:
@@ -20,6 +20,7 @@ def test_adding_to_a_short_averages_the_entry() -> None:
     world.set_position("binance", "a", "BTCUSDT", -1.0, 60000.0)
     world.apply_fill("binance", "a", "BTCUSDT", -0.5, 57000.0)
     position = world.position("binance", "a", "BTCUSDT")
+    assert position is not None
     # (1 * 60000 + 0.5 * 57000) / 1.5 = 59000
     assert position.quantity == -1.5
     assert position.entry_price == pytest.approx(59000.0)
@@ -37,6 +38,7 @@ def test_reducing_an_okx_short_realises_pnl_in_contract_units() -> None:
     # 20000 + 100 - 1.5 = 20098.5
     assert world.balances[("okx", "a", "USDT")] == pytest.approx(20098.5)
     position = world.position("okx", "a", "BTC-USDT-SWAP")
+    assert position is not None
     assert (position.quantity, position.entry_price) == (-140.0, 60000.0)
 
 
@@ -48,6 +50,7 @@ def test_flipping_through_zero_opens_the_remainder_at_the_fill_price() -> None:
     # closed 1 * 1 * (61000 - 60000) * (-1) = -1000
     assert fill.realised_pnl == pytest.approx(-1000.0)
     position = world.position("bybit", "a", "BTCUSDT")
+    assert position is not None
     assert (position.quantity, position.entry_price) == (0.5, 61000.0)
 
 
@@ -57,6 +60,7 @@ def test_closing_flat_resets_the_entry() -> None:
     world.set_position("binance", "a", "BTCUSDT", 0.3, 60000.0)
     world.apply_fill("binance", "a", "BTCUSDT", -0.3, 60000.0)
     position = world.position("binance", "a", "BTCUSDT")
+    assert position is not None
     assert (position.quantity, position.entry_price) == (0.0, 0.0)
 
 
@@ -113,6 +117,17 @@ def test_credentials_are_deterministic_and_resolve_to_the_account() -> None:
     assert world.account_for_key("okx", credentials.api_key.reveal()) is world.account("okx", "main")
     assert world.account_for_key("bybit", credentials.api_key.reveal()) is None
     assert "sim-okx-main-secret" not in repr(credentials)
+
+
+def test_an_added_account_logs_in_with_its_own_key_and_replaces_the_old_one() -> None:
+    """add_account: the account answers to the key it carries; the replaced account's key no longer."""
+    world = _world()
+    generated = world.account("okx", "main")
+    own = SimAccount("okx", "main", "own-key", "own-secret", "own-passphrase")
+    assert world.add_account(own) is own
+    assert world.account("okx", "main") is own
+    assert world.account_for_key("okx", "own-key") is own
+    assert world.account_for_key("okx", generated.api_key) is None
 
 
 def test_asset_price_prefers_spot_and_counts_stables_at_one() -> None:

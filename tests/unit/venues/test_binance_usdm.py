@@ -13,6 +13,7 @@ from monitor.domain.events import (
     AccountModeEvent,
     BalanceEvent,
     FillEvent,
+    MarginMode,
     PositionEvent,
     PositionSide,
     PriceEvent,
@@ -37,12 +38,12 @@ def venue(symbols: tuple[str, ...] = ("BTCUSDT",), *, private: bool = True) -> B
     return BinanceUsdm(symbols=symbols, account=account() if private else None)
 
 
-def position(instrument: str, quantity: float, entry: float, mode: str, margin: float | None,
+def position(instrument: str, quantity: float, entry: float, mode: MarginMode, margin: float | None,
              leverage: float | None, ts: int, side: PositionSide = "one_way") -> PositionEvent:
     """The expected canonical position (one leg) of the canary account."""
     return PositionEvent(
         portfolio="alice", account="acct-1", instrument=instrument, quantity=quantity,
-        entry_price=entry, leverage=leverage, margin_mode=mode,  # type: ignore[arg-type]
+        entry_price=entry, leverage=leverage, margin_mode=mode,
         isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS, position_side=side,
     )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
+from monitor.domain.events import BalanceEvent, PositionEvent, PositionSide, PriceEvent
 from monitor.domain.instruments import CatalogError, default_catalog
 from monitor.secrets import Secret
 from monitor.venues.base import (
@@ -400,11 +400,11 @@ def test_signature_matches_documented_example() -> None:
     assert sign(secret, params) == "428a3c383bde514baff0d10d3c20e5adfaacaf799e324546dafe5ccc480dd827"
 
 
-def _flat(instrument: str, side: str) -> PositionEvent:
+def _flat(instrument: str, side: PositionSide) -> PositionEvent:
     return PositionEvent(
         portfolio="treasury", account="bingx-main", instrument=instrument, quantity=0.0,
         entry_price=0.0, leverage=None, margin_mode="cross", isolated_margin=None,
-        ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side=side,  # type: ignore[arg-type]
+        ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side=side,
     )
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, PositionEvent, PositionSide, PriceEvent
+from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent, PositionSide, PriceEvent
 from monitor.venues.base import FrameError, FrameKind, Venue
 from monitor.venues.bybit import Bybit
 from tests.unit.venues._support import (
@@ -29,13 +29,13 @@ def venue(symbols: tuple[str, ...] = ("BTCUSDT",), *, private: bool = True) -> B
     return Bybit(symbols=symbols, account=account() if private else None)
 
 
-def position(symbol: str, quantity: float, entry: float, mode: str, margin: float | None,
+def position(symbol: str, quantity: float, entry: float, mode: MarginMode, margin: float | None,
              leverage: float | None, ts: int, side: PositionSide = "one_way",
              risk_limit: float | None = None) -> PositionEvent:
     """The expected canonical position (one leg) of the canary account."""
     return PositionEvent(
         portfolio="alice", account="acct-1", instrument=f"bybit:{symbol}", quantity=quantity,
-        entry_price=entry, leverage=leverage, margin_mode=mode,  # type: ignore[arg-type]
+        entry_price=entry, leverage=leverage, margin_mode=mode,
         isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS, position_side=side,
         risk_limit_value=risk_limit,
     )

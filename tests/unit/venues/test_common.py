@@ -7,7 +7,7 @@ import json
 import pytest
 
 from monitor.codec import decode, encode_event
-from monitor.domain.events import PositionSide
+from monitor.domain.events import PositionEvent, PositionSide
 from monitor.venues._common import (
     FLAT_CROSS,
     Leg,
@@ -104,12 +104,12 @@ def test_net_legs_flat_and_margin_rules() -> None:
     assert (mixed.margin_mode, mixed.isolated_margin) == ("cross", None)
 
 
-BINANCE_SIDES = {"BOTH": "one_way", "LONG": "long", "SHORT": "short"}
+BINANCE_SIDES: dict[str, PositionSide] = {"BOTH": "one_way", "LONG": "long", "SHORT": "short"}
 
 
 def binance_side(key: str) -> PositionSide:
     """Binance's ``ps`` as the canonical leg (the mapping binance_usdm uses)."""
-    return BINANCE_SIDES[key]  # type: ignore[return-value]
+    return BINANCE_SIDES[key]
 
 
 def test_position_book_publishes_each_hedge_leg_on_its_own() -> None:
@@ -129,10 +129,10 @@ def test_position_book_snapshot_closes_vanished_legs_and_flat_configured_symbols
     book.apply([("BTC", "LONG", Leg(1.0, 10.0, "cross", None, None)),
                 ("BTC", "SHORT", Leg(-3.0, 12.0, "cross", None, None))])
     book.clear()
-    assert not book.loaded
+    cleared = book.loaded
     short_leg = Leg(-2.0, 12.0, "cross", None, 5.0)
     published = book.load([("BTC", "SHORT", short_leg)], also=("BTC", "ETH"))
-    assert book.loaded
+    assert (cleared, book.loaded) == (False, True)
     # SHORT still open; LONG was reported open and is gone: flat; BTC is open so no other flats;
     # ETH (configured) has nothing open: each of its three legs flat
     assert published == [
@@ -156,7 +156,7 @@ def test_position_book_nets_keys_of_one_side() -> None:
 def test_position_book_refresh_moves_legs_to_their_new_side() -> None:
     """After the key-to-side mapping changes, refresh closes the old legs and publishes the new."""
     one_way = False
-    book = PositionBook(lambda key: "one_way" if one_way else key)  # type: ignore[arg-type,return-value]
+    book = PositionBook(lambda key: "one_way" if one_way else binance_side(key.upper()))
     short_leg = Leg(-2.0, 12.0, "cross", None, None)
     book.apply([("BTC", "short", short_leg)])
     one_way = True
@@ -173,9 +173,10 @@ def test_position_book_refuses_an_open_leg_without_entry() -> None:
 
 def test_signed_quantity_follows_the_leg() -> None:
     """Long legs are >= 0 and short legs <= 0 whatever the wire sign; one-way keeps it."""
-    assert [signed_quantity(q, side) for q, side in (
+    cases: list[tuple[float, PositionSide]] = [
         (-10.0, "long"), (10.0, "short"), (-10.0, "short"), (-10.0, "one_way"), (10.0, "one_way"),
-    )] == [10.0, -10.0, -10.0, -10.0, 10.0]
+    ]
+    assert [signed_quantity(q, side) for q, side in cases] == [10.0, -10.0, -10.0, -10.0, 10.0]
 
 
 def test_v2_position_event_round_trips_through_the_codec_with_its_side() -> None:
@@ -186,8 +187,10 @@ def test_v2_position_event_round_trips_through_the_codec_with_its_side() -> None
     value = encode_event(event)
     assert json.loads(value)["v"] == 2
     assert json.loads(value)["position_side"] == "short"
-    assert decode(value) == event
-    assert decode(value).key == ("acct-1", "binance:BTCUSDT", "short")
+    decoded = decode(value)
+    assert decoded == event
+    assert isinstance(decoded, PositionEvent)
+    assert decoded.key == ("acct-1", "binance:BTCUSDT", "short")
 
 
 def test_streams_follow_configuration() -> None:

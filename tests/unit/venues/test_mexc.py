@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
+from monitor.domain.events import BalanceEvent, PositionEvent, PositionSide, PriceEvent
 from monitor.domain.instruments import CatalogError, default_catalog
 from monitor.secrets import Secret
 from monitor.venues.base import (
@@ -450,11 +450,11 @@ def test_positions_resync_is_full_state() -> None:
     contract.parse("private", position("SOL_USDT", 2, 4, 150), RECEIVED)
     body = fixture("mexc_rest_open_positions_response.json")
     events = contract.parse_resync(request("positions"), body, RECEIVED)
-    def flat(instrument: str, side: str) -> PositionEvent:
+    def flat(instrument: str, side: PositionSide) -> PositionEvent:
         return PositionEvent(
             portfolio="treasury", account="mexc-main", instrument=instrument, quantity=0.0,
             entry_price=0.0, leverage=None, margin_mode="cross", isolated_margin=None,
-            ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side=side,  # type: ignore[arg-type]
+            ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side=side,
         )
 
     # ETH long leg (positionType 1, holdVol 1, im 0.1290338); SOL short leg held before, gone;

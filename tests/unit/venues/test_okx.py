@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, PositionEvent, PositionSide, PriceEvent
+from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent, PositionSide, PriceEvent
 from monitor.venues.base import FrameError, FrameKind, Venue
 from monitor.venues.okx import Okx, index_id
 from tests.unit.venues._support import (
@@ -32,12 +32,12 @@ def venue(symbols: tuple[str, ...] = SYMBOLS, *, private: bool = True) -> Okx:
     return Okx(symbols=symbols, account=account(passphrase=True) if private else None)
 
 
-def position(instrument: str, quantity: float, entry: float, mode: str, margin: float | None,
+def position(instrument: str, quantity: float, entry: float, mode: MarginMode, margin: float | None,
              leverage: float | None, ts: int, side: PositionSide = "one_way") -> PositionEvent:
     """The expected canonical position (one leg) of the canary account."""
     return PositionEvent(
         portfolio="alice", account="acct-1", instrument=f"okx:{instrument}", quantity=quantity,
-        entry_price=entry, leverage=leverage, margin_mode=mode,  # type: ignore[arg-type]
+        entry_price=entry, leverage=leverage, margin_mode=mode,
         isolated_margin=margin, ts_event_ms=ts, ts_receive_ms=RECEIVE_MS, position_side=side,
     )
 

@@ -25,6 +25,7 @@ def test_the_table_names_every_venue_the_config_accepts() -> None:
 def test_the_table_is_read_only() -> None:
     """Nobody can swap a venue's class at run time."""
     with pytest.raises(TypeError):
+        # the assignment the read-only table must refuse at run time, as its type already does
         VENUES["binance"] = BinanceSpot  # type: ignore[index]
 
 

@@ -23,6 +23,9 @@ class StoringProducer:
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.delivered.append((topic, key, value))
 
+    async def hand_off(self) -> None:
+        return None
+
     async def flush(self) -> None:
         return None
 
