@@ -67,6 +67,11 @@ def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
     return None
 
 
+def _with_basis(bus: MemoryBus) -> dict[str, Any] | None:
+    risk = _latest_risk(bus, "seed")
+    return risk if risk is not None and risk["assets"]["BTC"]["basis_bps"] is not None else None
+
+
 def _shows_quantity(bus: MemoryBus, quantity: float) -> bool:
     risk = _latest_risk(bus, "seed")
     return risk is not None and risk["positions"][0]["quantity"] == quantity
@@ -428,8 +433,8 @@ async def test_an_inverse_hedge_stays_exactly_hedged_through_the_processor() -> 
                  PositionEvent("coin", "okx", inverse, -900, 60_000, None, "isolated", 0.3,
                                1_000, 1_000),
                  PriceEvent(inverse, 54_000.0, None, None, None, 2_000, _now_ms()))
-        risk = await _until(lambda: (r := _latest_risk(bus, "coin"))
-                            and r["assets"]["BTC"]["price"] == 54_000.0 and r)
+        risk = await eventually(lambda: (r := _latest_risk(bus, "coin"))
+                                and r["assets"]["BTC"]["price"] == 54_000.0 and r, DEADLINE_S)
     btc = risk["assets"]["BTC"]
     # delta -900 x 100 / 60000 = -1.5: net 0, ratio 1.0, nothing to trade (not -1.667, 1.111, 90)
     assert btc["futures_delta"] == pytest.approx(-1.5)
@@ -452,8 +457,7 @@ async def test_the_reference_price_does_not_depend_on_partition_order() -> None:
                  PriceEvent("binance:BTCUSDT", 59_500.0, 59_400.0, None, None, 2_500, _now_ms())]
         async with _running(bus):
             _publish(bus, *_seed_events(1_000), *(ticks[index] for index in order))
-            risk = await _until(lambda bus=bus: (r := _latest_risk(bus, "seed"))
-                                and r["assets"]["BTC"]["basis_bps"] is not None and r)
+            risk = await eventually(partial(_with_basis, bus), DEADLINE_S)
         results.append((risk["assets"]["BTC"]["price"], risk["assets"]["BTC"]["basis_bps"]))
     # the seed hedges with okx:BTC-USDT-SWAP: S = its index 60,000 whatever came last;
     # basis 1e4 x (60100 - 60000) / 60000 = 16.67 bps
