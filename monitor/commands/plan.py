@@ -141,7 +141,7 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"  residual delta        {plan['residual_delta']:+.6f} {asset}",
     ]
     if plan["initial_margin_usd"] is not None:
-        coin = "" if settle == "USD" else f" ({_amount(plan['initial_margin'], settle)})"
+        coin = "" if settle in CENT_CURRENCIES else f" ({_amount(plan['initial_margin'], settle)})"
         lines.append(f"  initial margin        {_money(plan['initial_margin_usd'])} USD{coin} "
                      f"at {plan['leverage']:g}x, isolated")
     lines.append(f"  maintenance margin    rate {plan['maintenance_margin_rate']:.2%}, amount "
@@ -176,9 +176,13 @@ def _money(value: float) -> str:
     return f"{round(value, 2) + 0.0:,.2f}"
 
 
+CENT_CURRENCIES = frozenset({"USD", "USDT", "USDC"})
+"""Settlement currencies counted to the cent; any other (an inverse contract's coin) to the satoshi."""
+
+
 def _amount(value: float, currency: str) -> str:
-    """USD to the cent, a coin to the satoshi."""
-    return f"{value:,.2f} USD" if currency == "USD" else f"{value:,.8f} {currency}"
+    """USD and stablecoins to the cent, a coin to the satoshi."""
+    return f"{value:,.2f} {currency}" if currency in CENT_CURRENCIES else f"{value:,.8f} {currency}"
 
 
 def _state(liquidated: bool | None) -> str:

@@ -231,3 +231,17 @@ def test_a_leverage_that_liquidates_at_once_exits_2(capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err == (
         "hedge-monitor plan: --leverage: at 300x the short's margin of 300.00 USD is not above its "
         "maintenance margin (rate 0.004): it is liquidated at once\n")
+
+
+def test_readable_okx_linear_by_okx_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    """OKX BTC-USDT-SWAP at 10x: OKX's requirement (MM + closing fee), amounts to the cent in USDT."""
+    assert main(["plan", "--asset", "BTC", "--quantity", "1.5", "--price", "60000",
+                 "--instrument", "okx:BTC-USDT-SWAP", "--leverage", "10"]) == 0
+    out = capsys.readouterr().out
+    # 150 contracts are OKX tier 1 (0.4 %); liquidation at MM plus the 0.05 % taker fee:
+    # (9000 + 1.5 x 60000) / (1.5 x (1 + 0.004 + 0.0005)) = 99000 / 1.50675 = 65704.33 = +9.51 %
+    assert "liquidation price     65,704.33 USD   (+9.51% from 60,000.00)" in out
+    rows = _stress_lines(out)
+    # to survive +20 %: 1.5 x 72000 x 0.0045 + 1.5 x 12000 = 486 + 18000 = 18,486 USDT;
+    # 90000 / 18486 = 4.87 -> 4x
+    assert rows["+20%"].split()[4:] == ["liquidated", "18,486.00", "USDT", "4x", "(4.87x)"]
