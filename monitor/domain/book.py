@@ -124,12 +124,18 @@ class PositionState:
     fees_usd: float = 0.0
     # An isolated leg's liquidation price depends on its event only, not on the mark.
     isolated_liquidation: tuple[PositionEvent, float] | None = None
+    leg: tuple[PositionEvent, MarginLeg] | None = None
 
     def margin_leg(self) -> MarginLeg:
-        """The leg as the venue margin model sees it."""
+        """The leg as the venue margin model sees it (built once per position event)."""
         event = self.event
-        return MarginLeg(self.instrument, event.quantity, event.entry_price, None,
-                         event.risk_limit_value)
+        cached = self.leg
+        if cached is not None and cached[0] is event:
+            return cached[1]
+        leg = MarginLeg(self.instrument, event.quantity, event.entry_price, None,
+                        event.risk_limit_value)
+        self.leg = (event, leg)
+        return leg
 
 
 @dataclass(slots=True)
@@ -174,6 +180,8 @@ class HedgeBook:
         self.unknown_instruments: set[str] = set()
         self.orphan_fees_usd = 0.0
         self.multi_asset_accounts: set[str] = set()
+        # Reference prices of the snapshot being built (None outside ``snapshot``).
+        self._references: dict[str, tuple[float, int] | None] | None = None
         # Before this event time no sampling interval can end (sample() returns at once); -inf after
         # anything that may add an asset or an effectiveness state.
         self._sample_horizon_ms = -math.inf
@@ -421,8 +429,14 @@ class HedgeBook:
         return total
 
     def reference_price(self, asset: str) -> float | None:
-        """The asset's reference price S in USD (``reference``'s price)."""
-        found = self.reference(asset)
+        """The asset's reference price S in USD (``reference``'s price; once per asset per snapshot)."""
+        references = self._references
+        if references is not None:
+            if asset not in references:
+                references[asset] = self.reference(asset)
+            found = references[asset]
+        else:
+            found = self.reference(asset)
         return None if found is None else found[0]
 
     def reference(self, asset: str) -> tuple[float, int] | None:
@@ -453,8 +467,12 @@ class HedgeBook:
 
     def snapshot(self, *, stale_instruments: frozenset[str] = frozenset()) -> dict[str, Any]:
         """Every figure of risk-definitions.md for this portfolio, as the hedge.risk value."""
-        positions_out, leg_figures = self._positions_snapshot()
-        assets_out = self._assets_snapshot(leg_figures)
+        self._references = {}
+        try:
+            positions_out, leg_figures = self._positions_snapshot()
+            assets_out = self._assets_snapshot(leg_figures)
+        finally:
+            self._references = None
         effectiveness_out = self._effectiveness_snapshot()
         stress_out = self._stress_snapshot(leg_figures, assets_out)
         costs_out = self._costs_snapshot(leg_figures)

@@ -1042,10 +1042,8 @@ def stress_leg_pnl_inverse(
     """
     signed = _array(quantity)
     shocked = _array(shocked_price)
-    entry = _array(entry_price)
-    value_now = _array(inverse_pnl_usd(signed, _array(contract_value), entry, _array(price)))
-    value_shocked = _array(inverse_pnl_usd(signed, _array(contract_value), entry, shocked))
-    pnl = value_shocked - value_now
+    delta = _divide_positive(signed * _array(contract_value), _array(entry_price))  # q cv / EP
+    pnl = delta * (shocked - _array(price))
     liquidated = _liquidated(np.sign(signed), shocked, _array(liquidation_price))
     return _result(np.where(liquidated, -_array(margin_balance_usd), pnl))
 
