@@ -460,7 +460,32 @@ def _entry_valued(unit: RiskUnit, maintenance: float) -> float | None:
     return price if price > 0 else None
 
 
-class BinanceUsdmRule(VenueRule):
+class BracketRule(VenueRule):
+    """Brackets by the leg's notional (USD, or coin for an inverse contract) with a maintenance
+    amount: ``MM = notional at the mark * MMR - amount`` of the bracket the notional falls in, each
+    hedge leg on its own notional (Binance USDⓈ-M and COIN-M, BingX)."""
+
+    def __init__(self, brackets: Callable[[str], Sequence[Bracket]]) -> None:
+        self.brackets = brackets
+
+    def bracket(self, leg: LegState, price: float) -> Bracket:
+        """The bracket of the leg's notional at ``price`` (floor < notional <= cap)."""
+        return bracket_for(self.brackets(leg.symbol), leg.terms.value(leg.quantity, price))
+
+    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
+        """The bracket of the leg's own notional."""
+        del peers
+        bracket = self.bracket(leg, price)
+        return Tier(bracket.number, bracket.mmr, bracket.cum, _limit(bracket.cap))
+
+    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
+        """Notional * MMR of its bracket - maintenance amount."""
+        del peers
+        bracket = self.bracket(leg, price)
+        return leg.terms.value(leg.quantity, price) * bracket.mmr - bracket.cum
+
+
+class BinanceUsdmRule(BracketRule):
     """Binance USDⓈ-M Futures (linear; one-way BOTH and hedge-mode LONG/SHORT legs).
 
     Maintenance margin: Binance ``GET /fapi/v1/leverageBracket`` and the FAQ "How to Calculate
@@ -472,24 +497,6 @@ class BinanceUsdmRule(VenueRule):
 
     venue = "binance"
 
-    def __init__(self, brackets: Callable[[str], Sequence[Bracket]]) -> None:
-        self.brackets = brackets
-
-    def bracket(self, leg: LegState, price: float) -> Bracket:
-        """The bracket of the leg's notional at ``price`` (notionalFloor < notional <= notionalCap)."""
-        return bracket_for(self.brackets(leg.symbol), leg.terms.value(leg.quantity, price))
-
-    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
-        """The leverage bracket of the leg's own notional (each hedge leg on its own)."""
-        del peers
-        bracket = self.bracket(leg, price)
-        return Tier(bracket.number, bracket.mmr, bracket.cum, _limit(bracket.cap))
-
-    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
-        """Maintenance Margin = Position Notional * MMR of its bracket - Maintenance Amount (FAQ)."""
-        del peers
-        bracket = self.bracket(leg, price)
-        return leg.terms.value(leg.quantity, price) * bracket.mmr - bracket.cum
 
     def pooled(self, book: AccountBook, leg: LegState, other: LegState) -> bool:
         """Single-asset mode: cross legs of the same margin asset; Multi-Assets mode: every cross leg."""
@@ -535,7 +542,7 @@ class BinanceUsdmRule(VenueRule):
         return _scan(self, unit, breakpoints, solve)
 
 
-class BinanceCoinmRule(VenueRule):
+class BinanceCoinmRule(BracketRule):
     """Binance COIN-M Futures (inverse, contract size CM in USD, brackets sized in coin).
 
     Binance FAQ "How to Calculate Liquidation Price of Coin-M Futures Contracts"
@@ -545,24 +552,6 @@ class BinanceCoinmRule(VenueRule):
 
     venue = "binance-coinm"
 
-    def __init__(self, brackets: Callable[[str], Sequence[Bracket]]) -> None:
-        self.brackets = brackets
-
-    def bracket(self, leg: LegState, price: float) -> Bracket:
-        """The bracket of the leg's coin notional at ``price``."""
-        return bracket_for(self.brackets(leg.symbol), leg.terms.value(leg.quantity, price))
-
-    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
-        """The bracket of the leg's own coin notional."""
-        del peers
-        bracket = self.bracket(leg, price)
-        return Tier(bracket.number, bracket.mmr, bracket.cum, _limit(bracket.cap))
-
-    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
-        """Coin notional * MMR - maintenance amount (coin)."""
-        del peers
-        bracket = self.bracket(leg, price)
-        return leg.terms.value(leg.quantity, price) * bracket.mmr - bracket.cum
 
     def liquidation_price(self, unit: RiskUnit) -> float | None:
         """The FAQ's formula, brackets at the liquidation notional (its algebra; the page's image):
@@ -677,7 +666,7 @@ class BybitRule(VenueRule):
         return _entry_valued(unit, maintenance)
 
 
-class BingxRule(VenueRule):
+class BingxRule(BracketRule):
     """BingX perpetual swap (USDT-M).
 
     BingX help "Perpetual Futures Forced Liquidation Rules" and the forced-liquidation "Risk" page:
@@ -691,24 +680,6 @@ class BingxRule(VenueRule):
 
     venue = "bingx"
 
-    def __init__(self, brackets: Callable[[str], Sequence[Bracket]]) -> None:
-        self.brackets = brackets
-
-    def bracket(self, leg: LegState, price: float) -> Bracket:
-        """The bracket of the leg's notional at ``price``."""
-        return bracket_for(self.brackets(leg.symbol), leg.terms.value(leg.quantity, price))
-
-    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
-        """The maintenance-margin bracket of the leg's notional."""
-        del peers
-        bracket = self.bracket(leg, price)
-        return Tier(bracket.number, bracket.mmr, bracket.cum, _limit(bracket.cap))
-
-    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
-        """Notional * MMR - maintenance amount."""
-        del peers
-        bracket = self.bracket(leg, price)
-        return leg.terms.value(leg.quantity, price) * bracket.mmr - bracket.cum
 
     def closing_fee(self, leg: LegState, price: float) -> float:
         """The position closing fee: notional * taker fee rate."""
