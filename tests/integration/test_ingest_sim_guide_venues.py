@@ -212,16 +212,22 @@ async def test_resync_corrects_a_position_changed_while_disconnected(spec: Guide
         await _hedge(sim, spec)
         async with ingesting([_venue(sim, spec)]) as (sink, runner):
             private = runner.supervisor(spec.name, "private")
-            await eventually(lambda: bool(_positions(sink.events, spec.instrument)), TIMEOUT_S)
+            # the private stream itself is up before the cut (the market stream's resync alone
+            # can already have published the position)
+            await eventually(lambda: bool(_positions(sink.events, spec.instrument))
+                             and private.connects >= 1 and private.status == "resynced", TIMEOUT_S)
             # 0.9 BTC: 0.9 coin at BingX and WEEX, 9000 contracts of 0.0001 BTC at MEXC
             smaller = -0.9 * spec.units_per_btc
             await sim.change_while_disconnected(
                 spec.name, spec.account, spec.symbol, smaller, 60000.0, offline_s=0.3
             )
+            # The market stream's reconnect may resync the account first: the private stream's
+            # own reconnect is then still to come, so wait for both rather than assume the order.
             await eventually(
-                lambda: _positions(sink.events, spec.instrument)[-1].quantity == smaller, TIMEOUT_S
+                lambda: _positions(sink.events, spec.instrument)[-1].quantity == smaller
+                and private.connects >= 2,
+                TIMEOUT_S,
             )
-    assert private.connects >= 2
     quantities = [p.quantity for p in _positions(sink.events, spec.instrument)]
     assert quantities[0] == -spec.units_per_btc
     assert quantities[-1] == smaller
