@@ -575,7 +575,30 @@ class BinanceCoinmRule(BracketRule):
         return _scan(self, unit, breakpoints, solve)
 
 
-class OkxRule(VenueRule):
+class SizeTierRule(VenueRule):
+    """Tiers counted in contracts (lots), no deduction: ``MM = value at the mark * MMR`` of the tier
+    of the leg's size in isolated mode, of the symbol's long plus short in cross mode (OKX, WEEX)."""
+
+    def __init__(self, tiers: Callable[[str], Sequence[SizeTier]]) -> None:
+        self.tiers = tiers
+
+    def size_tier(self, leg: LegState, peers: Sequence[LegState]) -> SizeTier:
+        """The tier of the leg's contracts (isolated), or of all the symbol's cross contracts."""
+        contracts = abs(leg.quantity) if leg.margin_mode == "isolated" else _combined(leg, peers)
+        return size_tier_for(self.tiers(leg.symbol), contracts)
+
+    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
+        """The tier by size."""
+        del price
+        tier = self.size_tier(leg, peers)
+        return Tier(tier.number, tier.mmr, 0.0, _limit(tier.max_size))
+
+    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
+        """Position value at the mark * MMR of the tier (no deduction)."""
+        return leg.terms.value(leg.quantity, price) * self.size_tier(leg, peers).mmr
+
+
+class OkxRule(SizeTierRule):
     """OKX v5 (linear and inverse swaps, net and long/short position modes).
 
     OKX help "Tiered maintenance margin ratio rules": maintenance margin = position value * MMR of
@@ -590,23 +613,6 @@ class OkxRule(VenueRule):
 
     venue = "okx"
 
-    def __init__(self, tiers: Callable[[str], Sequence[SizeTier]]) -> None:
-        self.tiers = tiers
-
-    def size_tier(self, leg: LegState, peers: Sequence[LegState]) -> SizeTier:
-        """The tier of the leg's contracts (isolated), or of all the contract's cross contracts."""
-        contracts = abs(leg.quantity) if leg.margin_mode == "isolated" else _combined(leg, peers)
-        return size_tier_for(self.tiers(leg.symbol), contracts)
-
-    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
-        """The position tier in contracts."""
-        del price
-        tier = self.size_tier(leg, peers)
-        return Tier(tier.number, tier.mmr, 0.0, _limit(tier.max_size))
-
-    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
-        """Position value at the mark * MMR of the tier (no deduction)."""
-        return leg.terms.value(leg.quantity, price) * self.size_tier(leg, peers).mmr
 
     def closing_fee(self, leg: LegState, price: float) -> float:
         """The liquidation fee in the requirement: position value * taker fee rate (assumed rate)."""
@@ -743,7 +749,7 @@ class MexcRule(VenueRule):
         return _entry_valued(unit, maintenance)
 
 
-class WeexRule(VenueRule):
+class WeexRule(SizeTierRule):
     """WEEX futures (USDT-M; ``size`` in coin).
 
     WEEX help "WEEX Futures: Estimated liquidation price" and "Maintenance Margin Rate": margin rate =
@@ -755,23 +761,6 @@ class WeexRule(VenueRule):
 
     venue = "weex"
 
-    def __init__(self, tiers: Callable[[str], Sequence[SizeTier]]) -> None:
-        self.tiers = tiers
-
-    def size_tier(self, leg: LegState, peers: Sequence[LegState]) -> SizeTier:
-        """The tier of the leg's size (isolated) or of the symbol's long plus short (cross)."""
-        size = abs(leg.quantity) if leg.margin_mode == "isolated" else _combined(leg, peers)
-        return size_tier_for(self.tiers(leg.symbol), size)
-
-    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
-        """The tier by size."""
-        del price
-        tier = self.size_tier(leg, peers)
-        return Tier(tier.number, tier.mmr, 0.0, _limit(tier.max_size))
-
-    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
-        """Position value at the mark * minimum maintenance margin rate."""
-        return leg.terms.value(leg.quantity, price) * self.size_tier(leg, peers).mmr
 
     def liquidation_price(self, unit: RiskUnit) -> float | None:
         """Margin rate = MMR: (margin + upnl) = value * MMR at the liquidation price."""
