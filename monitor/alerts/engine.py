@@ -74,6 +74,8 @@ class AlertTransition:
     message: str
     ts_ms: int
     since_ms: int
+    remediation: Mapping[str, Any] | None = None
+    """On a firing: what restores the level (``monitor.alerts.remediation``); None otherwise."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``hedge.alerts`` JSON value (``"v": 1, "type": "alert"``)."""
@@ -91,6 +93,7 @@ class AlertTransition:
             "message": self.message,
             "ts_ms": self.ts_ms,
             "since_ms": self.since_ms,
+            "remediation": None if self.remediation is None else dict(self.remediation),
         }
 
 
@@ -310,6 +313,7 @@ def _transition(
         message=observation.message,
         ts_ms=ts_ms,
         since_ms=alert.since_ms,
+        remediation=observation.remediation if state == "firing" else None,
     )
 
 

@@ -47,6 +47,12 @@ from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any, Literal
 
+from monitor.alerts.remediation import (
+    hedge_ratio_remediation,
+    liquidation_remediation,
+    margin_remediation,
+    with_remediation,
+)
 from monitor.errors import HedgeMonitorError
 
 Severity = Literal["critical", "warning", "info"]
@@ -55,6 +61,8 @@ Status = Literal["breach", "between", "clear", "unknown"]
 SubjectKind = Literal["asset", "instrument", "portfolio"]
 
 EN_DASH = "\u2013"
+DEFAULT_REMEDIATION_DISTANCE = 0.06
+"""The distance to liquidation a remediation restores when no alert config says (the default clear)."""
 PORTFOLIO_SUBJECT = "portfolio"
 """The subject of portfolio-wide rules (``cost_budget_exceeded``)."""
 
@@ -380,6 +388,12 @@ class AlertsConfig:
                 raise _fail("AlertsConfig", "", (spec.name,), "a RuleConfig", rule)
             _check_rule(spec, rule, "AlertsConfig", "")
 
+    @property
+    def remediation_distance(self) -> float:
+        """The liquidation distance a remediation restores: ``liquidation_distance_low``'s clear level."""
+        clear = self.liquidation_distance_low.clear_threshold
+        return DEFAULT_REMEDIATION_DISTANCE if clear is None else clear
+
     def rule(self, name: str) -> RuleConfig:
         """The settings of the rule called ``name`` (KeyError if there is no such rule)."""
         if name not in SPECS_BY_NAME:
@@ -441,11 +455,18 @@ class Observation:
     threshold: float | None
     clear_threshold: float | None
     describe: Callable[[], str] = _no_message
+    remediation: Mapping[str, Any] | None = None
+    """What restores the level (``monitor.alerts.remediation``), on a breach; None if unknown."""
 
     @property
     def message(self) -> str:
-        """The human sentence for a transition caused by this reading ("" unless breach or clear)."""
-        return self.describe() if self.status in ("breach", "clear") else ""
+        """The human sentence for a transition caused by this reading ("" unless breach or clear).
+
+        A breach with a remediation ends with it: "...: add 23.61 USDT margin to ...".
+        """
+        if self.status == "breach":
+            return with_remediation(self.describe(), self.remediation)
+        return self.describe() if self.status == "clear" else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -604,7 +625,8 @@ def _hedge_ratio(
         describe = _no_message
         if ratio is not None:
             describe = partial(_hedge_ratio_message, asset, ratio, target, band, clear_fraction, status, side)
-        observations[asset] = Observation(status, ratio, threshold, clear, describe)
+        remedy = hedge_ratio_remediation(asset, row) if status == "breach" else None
+        observations[asset] = Observation(status, ratio, threshold, clear, describe, remedy)
     return observations
 
 
@@ -628,11 +650,13 @@ def _per_position(
     *,
     highest: bool,
     message: Callable[[str, str, float, Status, float, float], str],
+    remedy: Callable[[Mapping[str, Any], float], Mapping[str, Any] | None] | None = None,
 ) -> dict[str, Observation] | None:
     """One observation per open instrument: the worst ``figure`` across the accounts holding it.
 
     ``highest`` picks the largest value and fires above the threshold, else the smallest and fires
-    below it; ``message(instrument, account, value, status, threshold, clear)`` words a change.
+    below it; ``message(instrument, account, value, status, threshold, clear)`` words a change;
+    ``remedy(position, clear)`` gives a breach's remediation from the worst position's row.
     """
     grouped = reading.open_positions
     if grouped is None:
@@ -647,7 +671,11 @@ def _per_position(
         describe = _no_message
         if value is not None:
             describe = partial(message, instrument, account, value, status, threshold, clear)
-        observations[instrument] = Observation(status, value, threshold, clear, describe)
+        remediation = None
+        if remedy is not None and status == "breach":
+            worst = next((row for row in group if str(row.get("account", "")) == account), None)
+            remediation = None if worst is None else remedy(worst, clear)
+        observations[instrument] = Observation(status, value, threshold, clear, describe, remediation)
     return observations
 
 
@@ -661,6 +689,14 @@ def _margin_buffer_message(
             f"(account {account}), at or above {_percent(clear)}")
 
 
+def _margin_remedy(figure: str, position: Mapping[str, Any], clear: float) -> Mapping[str, Any] | None:
+    return margin_remediation(position, figure, clear)
+
+
+def _liquidation_remedy(position: Mapping[str, Any], _clear: float) -> Mapping[str, Any] | None:
+    return liquidation_remediation(position)
+
+
 def _margin_buffer_low(
     reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
 ) -> dict[str, Observation] | None:
@@ -669,7 +705,8 @@ def _margin_buffer_low(
     risk-definitions "Margin (hedge leg)"; the lowest buffer across accounts holding the instrument.
     """
     return _per_position(
-        reading, rule, tracked, "margin_buffer_fraction", highest=False, message=_margin_buffer_message
+        reading, rule, tracked, "margin_buffer_fraction", highest=False, message=_margin_buffer_message,
+        remedy=partial(_margin_remedy, "margin_buffer_fraction"),
     )
 
 
@@ -691,7 +728,8 @@ def _margin_ratio_high(
     Liquidation at 100 %; risk-definitions "Margin (hedge leg)"; the highest ratio across accounts
     holding the instrument.
     """
-    return _per_position(reading, rule, tracked, "margin_ratio", highest=True, message=_margin_ratio_message)
+    return _per_position(reading, rule, tracked, "margin_ratio", highest=True, message=_margin_ratio_message,
+                         remedy=partial(_margin_remedy, "margin_ratio"))
 
 
 def _liquidation_distance_low(
@@ -714,7 +752,8 @@ def _liquidation_distance_low(
             return f"{where}, below {_percent(threshold)}"
         return f"{where}, at or above {_percent(clear)}"
 
-    return _per_position(reading, rule, tracked, "liquidation_distance", highest=False, message=message)
+    return _per_position(reading, rule, tracked, "liquidation_distance", highest=False, message=message,
+                         remedy=_liquidation_remedy)
 
 
 def _dollar_offset_message(

@@ -29,6 +29,7 @@ from monitor.domain.events import (
 from monitor.domain.instruments import Catalog, Instrument
 from monitor.domain.margin import MarginLeg, margin_model_for
 from monitor.domain.plans import STABLE_ASSETS, PortfolioSettings
+from monitor.domain.remediation import liquidation_remediation
 
 
 def _number(value: float) -> float | None:
@@ -185,6 +186,9 @@ class HedgeBook:
         # Before this event time no sampling interval can end (sample() returns at once); -inf after
         # anything that may add an asset or an effectiveness state.
         self._sample_horizon_ms = -math.inf
+        # A leg nearer its liquidation price than this (fraction of the mark) gets a remediation:
+        # the clear level of the liquidation alert (set by the processor from the alert config).
+        self.remediation_distance = 0.06
 
     # -- events -------------------------------------------------------------------------------
 
@@ -548,7 +552,7 @@ class HedgeBook:
                     "notional_usd", "delta", "unrealized_pnl_usd", "maintenance_margin_usd",
                     "margin_balance_usd", "margin_ratio", "margin_buffer_usd",
                     "margin_buffer_fraction", "liquidation_price", "liquidation_distance",
-                    "basis_bps")))
+                    "basis_bps", "remediation")))
                 out.append(record)
                 continue
             record["funding_rate"] = self.prices.prices[instrument.id].funding_rate
@@ -579,7 +583,11 @@ class HedgeBook:
                     else _number(f.liquidation_distance(liquidation, mark))
                 ),
                 "basis_bps": None if spot is None else _number(f.basis_bps(mark, spot)),
+                "remediation": None,
             })
+            distance = record["liquidation_distance"]
+            if distance is not None and distance < self.remediation_distance:
+                record["remediation"] = self._remediation(state, mark, cross_totals, pnls, maintenance, marks)
             out.append(record)
             figures.append({"state": state, "mark": mark, "record": record})
         return out, figures
@@ -659,6 +667,59 @@ class HedgeBook:
         if not math.isfinite(wallet):
             return None  # another cross leg's maintenance margin is unknown
         return model.liquidation_price([other.margin_leg() for _, other in moving], wallet)
+
+    def _remediation(
+        self,
+        state: PositionState,
+        mark: float,
+        cross_totals: dict[tuple[str, str], tuple[float, float]],
+        pnls: dict[tuple[str, str, PositionSide], float],
+        maintenance: dict[tuple[str, str, PositionSide], float | None],
+        marks: dict[tuple[str, str, PositionSide], float],
+    ) -> dict[str, Any] | None:
+        """What puts the leg's liquidation price back at ``remediation_distance`` from its mark.
+
+        The legs and wallet are those of ``_liquidation_price`` (``monitor.domain.remediation``);
+        the transfer source is the account outside the leg's own holding the most of its settlement
+        asset (a spot wallet, say), with that balance.
+        """
+        instrument = state.instrument
+        event = state.event
+        if event.margin_mode == "isolated":
+            wallet = self._isolated_wallet(state)
+            legs = [state.margin_leg()]
+            index = 0
+        else:
+            account, settle = event.account, instrument.settle
+            total_mm, total_upnl = cross_totals.get((account, settle), (0.0, 0.0))
+            moving = [
+                (key, other) for key, other in self.positions.items()
+                if key[0] == account and other.instrument.id == instrument.id
+                and other.event.margin_mode == "cross" and key in marks
+            ]
+            own_mm = sum(maintenance[key] or 0.0 for key, _ in moving)
+            own_upnl = sum(pnls[key] for key, _ in moving)
+            cross_wallet = self._cross_wallet(account, settle)
+            wallet = None if cross_wallet is None else (
+                cross_wallet - (total_mm - own_mm) + (total_upnl - own_upnl))
+            legs = [other.margin_leg() for _, other in moving]
+            index = next(position for position, (_, other) in enumerate(moving) if other is state)
+        if wallet is None or not math.isfinite(wallet):
+            return None
+        remedy = liquidation_remediation(
+            margin_model_for(instrument), legs, index, wallet, mark, self.remediation_distance)
+        if remedy is None:
+            return None
+        out = remedy.to_dict()
+        sources = [
+            (quantity, owner) for (owner, asset), quantity in self.balances.items()
+            if asset == instrument.settle and owner != event.account and quantity > 0
+        ]
+        if sources:
+            available, source = max(sources)
+            out["transfer_account"] = source
+            out["transfer_available"] = available
+        return out
 
     def _hedge_instrument(self, asset: str) -> Instrument | None:
         plan = self.settings.plan_for(asset)

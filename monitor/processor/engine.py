@@ -118,6 +118,8 @@ class RiskEngine:
         if state is None:
             book = HedgeBook(portfolio_id, self.catalog, self.prices, self._settings_for(portfolio_id))
             alerts = None if self._alert_engine_for is None else self._alert_engine_for(portfolio_id)
+            if alerts is not None:
+                book.remediation_distance = alerts.config_for(portfolio_id).remediation_distance
             state = PortfolioState(book, alerts, partition)
             self.portfolios[portfolio_id] = state
         return state

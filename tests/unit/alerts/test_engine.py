@@ -119,6 +119,7 @@ def test_to_dict_is_the_documented_alert_value() -> None:
         "message": "BTC hedge ratio 0.89 is below the target band 0.90\u20131.10 (target 1.00)",
         "ts_ms": T0 + 2000,
         "since_ms": T0 + 2000,
+        "remediation": None,
     }
     assert json.loads(json.dumps(value))["state"] == "firing"
 
