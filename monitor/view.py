@@ -12,6 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from monitor.alerts.remediation import liquidation_remediation, remediation_text
+
 
 def _money(value: Any, digits: int = 2) -> str:
     if value is None:
@@ -106,6 +108,7 @@ def render(state: ViewState, title: str) -> Group:
                 Text(_percent(distance), style=style), _money(position.get("funding_accrued_usd")),
                 _money(position.get("fees_usd")))
         parts.append(legs)
+        parts.extend(Text(line, style="bold yellow") for line in remediation_lines(snapshot))
         effectiveness = Table(expand=True)
         for column in ("effectiveness", "dollar offset", "effective", "slope", "R²", "var. reduction",
                        "samples", "time left", "opportunity cost"):
@@ -173,6 +176,7 @@ def plain_lines(state: ViewState) -> list[str]:
             f" liq {_money(p.get('liquidation_price'))} ({_percent(p.get('liquidation_distance'))} away)"
             for p in snapshot.get("positions", [])
         )
+        lines.extend(f"[{portfolio}] {line}" for line in remediation_lines(snapshot))
         effectiveness = snapshot.get("effectiveness", {})
         lines.extend(
             f"[{portfolio}] {asset} dollar offset {_money(e.get('dollar_offset'), 3)} "
@@ -184,6 +188,20 @@ def plain_lines(state: ViewState) -> list[str]:
         for a in state.firing.values()
     )
     lines.append(feed_line(state))
+    return lines
+
+
+def remediation_lines(snapshot: Mapping[str, Any]) -> list[str]:
+    """One line per leg nearer its liquidation price than the target: what restores the buffer."""
+    lines: list[str] = []
+    for position in snapshot.get("positions", []):
+        remedy = liquidation_remediation(position)
+        if remedy is None or not remedy.get("add_margin"):
+            continue
+        mark = _money(position.get("mark_price"))
+        liquidation = _money(position.get("liquidation_price"))
+        lines.append(f"to restore {position['instrument']}{_leg_suffix(position)} (mark {mark}, "
+                     f"liquidation {liquidation}): {remediation_text(remedy)}")
     return lines
 
 

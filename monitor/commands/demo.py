@@ -13,9 +13,11 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from monitor.alerts.remediation import remediation_text
 from monitor.app import IngestHandle, build_bus, run_pipeline
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
@@ -29,7 +31,7 @@ from monitor.processor.runner import Processor, ProcessorSettings
 from monitor.runtime import install_stop_signals, setup_logging
 from monitor.sim.scenario import Scenario, load_scenario, scenario_names
 from monitor.sim.server import SimulatorServer, scenario_venues
-from monitor.view import ViewState
+from monitor.view import ViewState, remediation_lines
 
 EXAMPLE = "hedge-monitor demo --scenario seed-drop"
 PORTFOLIO = "demo"
@@ -137,9 +139,29 @@ def summary(state: ViewState, scenario: Scenario) -> list[str]:
     lines.append(f"costs: fees {_fmt(costs.get('fees_usd'), 2)} USD, funding received "
                  f"{_fmt(costs.get('funding_received_usd'), 2)} USD, paid "
                  f"{_fmt(costs.get('funding_paid_usd'), 2)} USD")
+    lines.extend(remediation_lines(snapshot))
     fired = [a for a in state.alert_log if a["state"] == "firing"]
     lines.append(f"alerts fired: {len(fired)}")
-    lines.extend(f"  {a['severity']} {a['rule']} {a['subject']}: {a['message']}" for a in fired)
+    for alert in fired:
+        lines.append(f"  {alert['severity']} {alert['rule']} {alert['subject']}: {alert['message']}")
+        lines.extend(f"    {line}" for line in remediation_check(alert.get("remediation")))
+    return lines
+
+
+def remediation_check(remedy: Mapping[str, Any] | None) -> list[str]:
+    """The remediation of a fired alert as a line a person can check by hand."""
+    if not remedy:
+        return []
+    lines = [f"remediation: {remediation_text(remedy)}"]
+    if remedy.get("kind") == "liquidation":
+        settle = remedy["settle"]
+        requirement, balance = remedy["requirement_at_target"], remedy["balance_at_target"]
+        side = "above" if remedy["target_price"] > remedy["mark_price"] else "below"
+        lines.append(
+            f"check: at {remedy['target_price']:,.2f} ({remedy['target_distance'] * 100:.1f} % {side} the "
+            f"mark {remedy['mark_price']:,.2f}) the venue requires {requirement:,.2f} {settle} and the "
+            f"margin balance is {balance:,.2f} {settle}: {requirement:,.2f} - ({balance:,.2f}) = "
+            f"{remedy['add_margin']:,.2f} {settle} to add")
     return lines
 
 

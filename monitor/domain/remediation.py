@@ -48,6 +48,8 @@ class LiquidationRemediation:
 
     ``add_margin`` is in the settlement currency ``settle`` (0 when the buffer is already there);
     ``reduce_contracts`` the contracts of the leg to close (None when no reduction of it suffices).
+    ``requirement_at_target`` and ``balance_at_target`` are the model's liquidation requirement and
+    the margin balance at ``target_price`` today: ``add_margin`` is their difference, rounded up.
     """
 
     target_distance: float
@@ -57,6 +59,9 @@ class LiquidationRemediation:
     add_margin_usd: float
     reduce_contracts: float | None
     reduce_side: str
+    requirement_at_target: float = math.nan
+    balance_at_target: float = math.nan
+    mark_price: float = math.nan
     transfer_account: str | None = None
     transfer_available: float | None = None
 
@@ -70,6 +75,9 @@ class LiquidationRemediation:
             "add_margin_usd": self.add_margin_usd,
             "reduce_contracts": self.reduce_contracts,
             "reduce_side": self.reduce_side,
+            "requirement_at_target": self.requirement_at_target,
+            "balance_at_target": self.balance_at_target,
+            "mark_price": self.mark_price,
             "transfer_account": self.transfer_account,
             "transfer_available": self.transfer_available,
         }
@@ -91,12 +99,20 @@ def liquidates_on_rise(
     return up > down
 
 
-def shortfall(model: MarginModel, legs: Sequence[MarginLeg], wallet: float, price: float) -> float:
-    """Requirement less margin balance at ``price``: > 0 means the legs are liquidated there."""
+def requirement_and_balance(
+    model: MarginModel, legs: Sequence[MarginLeg], wallet: float, price: float,
+) -> tuple[float, float]:
+    """The legs' liquidation requirement and their margin balance ``W + PnL`` at ``price``."""
     requirement = sum(model.liquidation_requirement(leg, price) for leg in legs if leg.quantity != 0)
     pnl = sum(leg.instrument.pnl_settlement(leg.quantity, leg.entry_price, price)
               for leg in legs if leg.quantity != 0)
-    return requirement - (wallet + pnl)
+    return requirement, wallet + pnl
+
+
+def shortfall(model: MarginModel, legs: Sequence[MarginLeg], wallet: float, price: float) -> float:
+    """Requirement less margin balance at ``price``: > 0 means the legs are liquidated there."""
+    requirement, balance = requirement_and_balance(model, legs, wallet, price)
+    return requirement - balance
 
 
 def _round_up(amount: float, step: float) -> float:
@@ -177,6 +193,7 @@ def liquidation_remediation(
     if math.isnan(add):
         return None
     leg = legs[index]
+    requirement, balance = requirement_and_balance(model, legs, wallet, target)
     reduce = contracts_to_reduce(model, legs, index, wallet, price, target, leg.instrument.lot_step)
     return LiquidationRemediation(
         target_distance=distance,
@@ -186,6 +203,9 @@ def liquidation_remediation(
         add_margin_usd=float(leg.instrument.settlement_to_usd(add, price)),
         reduce_contracts=reduce,
         reduce_side="short" if leg.quantity < 0 else "long",
+        requirement_at_target=requirement,
+        balance_at_target=balance,
+        mark_price=price,
     )
 
 
@@ -201,5 +221,6 @@ def margin_for_buffer(maintenance: float, balance: float, fraction: float) -> fl
 
 __all__ = [
     "LiquidationRemediation", "contracts_to_reduce", "liquidates_on_rise", "liquidation_remediation",
-    "margin_for_buffer", "margin_for_ratio", "margin_to_add", "shortfall", "target_price",
+    "margin_for_buffer", "margin_for_ratio", "margin_to_add", "requirement_and_balance", "shortfall",
+    "target_price",
 ]

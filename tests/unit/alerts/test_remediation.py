@@ -20,6 +20,7 @@ SWAP = "okx:BTC-USDT-SWAP"
 RALLY_REMEDIATION: dict[str, Any] = {
     "target_distance": 0.06, "target_price": 65_720.0, "settle": "USDT", "add_margin": 23.61,
     "add_margin_usd": 23.61, "reduce_contracts": 1.0, "reduce_side": "short",
+    "requirement_at_target": 443.61, "balance_at_target": 420.0, "mark_price": 62_000.0,
     "transfer_account": "spot-main", "transfer_available": 250.0,
 }
 

@@ -39,6 +39,9 @@ def test_a_leg_near_liquidation_gets_the_margin_to_add_and_the_contracts_to_clos
     assert remedy["target_price"] == pytest.approx(65_720.0)
     assert remedy["add_margin"] == pytest.approx(23.61, abs=0.005)
     assert remedy["add_margin_usd"] == pytest.approx(23.61, abs=0.005)
+    assert remedy["requirement_at_target"] == pytest.approx(443.61)  # 1.5 x 65,720 x 0.45 %
+    assert remedy["balance_at_target"] == pytest.approx(420.0)  # 9000 - 1.5 x 5,720
+    assert remedy["mark_price"] == 62_000.0
     assert remedy["reduce_contracts"] == 1.0
     assert remedy["reduce_side"] == "short"
     assert remedy["transfer_account"] == "spot-main"
