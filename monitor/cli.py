@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from monitor import __version__
 from monitor.commands import (
+    alertbridge,
     bench,
     crashtest,
     demo,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", demo, "watch a hedge live: simulator, ingest, processor, alerts, metrics"),
         ("process", process, "run the stateful risk processor on Kafka"),
         ("tail", tail, "print risk snapshots or alerts from Kafka"),
+        ("alert-bridge", alertbridge, "push the monitor's alert transitions to Alertmanager's API"),
         ("bench", bench, "the benchmarks run from a source checkout: prints the python -m bench command"),
         ("crash-test", crashtest, "kill processors under load and verify outputs against a recomputation"),
         ("fuzz", fuzz, "fuzz every venue parser and the event decoder with mutated fixtures"),

@@ -32,6 +32,8 @@ The tree (class, its builtin base if any, the module declaring it):
   + SimulatorError (ValueError) -- monitor.sim.server: a simulator control call is invalid
   + TermsError (ValueError) -- monitor.sim.terms: a simulator tier table is malformed
   + CrashTestError (RuntimeError) -- monitor.reliability.crashtest: the crash test could not finish
+  + BridgeError (RuntimeError) -- monitor.alertmanager: the Alertmanager bridge is misconfigured or
+    its posts are refused for good
 
 A test (tests/unit/test_errors.py) compares this drawing with the classes the package defines.
 """

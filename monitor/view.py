@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from monitor.alerts.remediation import liquidation_remediation, remediation_text
+from monitor.domain.remediation import position_remediation, remediation_text
 
 
 def _money(value: Any, digits: int = 2) -> str:
@@ -195,7 +195,7 @@ def remediation_lines(snapshot: Mapping[str, Any]) -> list[str]:
     """One line per leg nearer its liquidation price than the target: what restores the buffer."""
     lines: list[str] = []
     for position in snapshot.get("positions", []):
-        remedy = liquidation_remediation(position)
+        remedy = position_remediation(position)
         if remedy is None or not remedy.get("add_margin"):
             continue
         mark = _money(position.get("mark_price"))

@@ -76,6 +76,8 @@ class AlertTransition:
     since_ms: int
     remediation: Mapping[str, Any] | None = None
     """On a firing: what restores the level (``monitor.alerts.remediation``); None otherwise."""
+    account: str | None = None
+    """The account of a per-position alert's worst leg, when known (an Alertmanager label)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``hedge.alerts`` JSON value (``"v": 1, "type": "alert"``)."""
@@ -94,6 +96,7 @@ class AlertTransition:
             "ts_ms": self.ts_ms,
             "since_ms": self.since_ms,
             "remediation": None if self.remediation is None else dict(self.remediation),
+            "account": self.account,
         }
 
 
@@ -314,6 +317,7 @@ def _transition(
         ts_ms=ts_ms,
         since_ms=alert.since_ms,
         remediation=observation.remediation if state == "firing" else None,
+        account=observation.account,
     )
 
 

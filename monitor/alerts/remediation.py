@@ -17,7 +17,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.domain.remediation import margin_for_buffer, margin_for_ratio
+from monitor.domain.remediation import (
+    margin_for_buffer,
+    margin_for_ratio,
+    position_remediation,
+    remediation_text,
+)
 
 
 def _number(value: object) -> float | None:
@@ -25,25 +30,6 @@ def _number(value: object) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def _amount(value: float, asset: str) -> str:
-    digits = 2 if asset.upper().startswith("USD") or asset.upper() in {"DAI", "FDUSD", "TUSD"} else 8
-    return f"{value:,.{digits}f} {asset}"
-
-
-def _contracts(value: float) -> str:
-    text = f"{value:,.6f}".rstrip("0").rstrip(".")
-    return f"{text} contract" if value == 1 else f"{text} contracts"
-
-
-def liquidation_remediation(position: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The alert's remediation from a position row's ``remediation`` (None when it has none)."""
-    remedy = position.get("remediation")
-    if not isinstance(remedy, Mapping) or _number(remedy.get("add_margin")) is None:
-        return None
-    return {"kind": "liquidation", "instrument": position.get("instrument"),
-            "account": position.get("account"), **remedy}
 
 
 def margin_remediation(position: Mapping[str, Any], figure: str, level: float) -> dict[str, Any] | None:
@@ -79,54 +65,14 @@ def hedge_ratio_remediation(asset: str, row: Mapping[str, Any]) -> dict[str, Any
             "target_ratio": _number(row.get("target_hedge_ratio"))}
 
 
-def _transfer_text(remedy: Mapping[str, Any], amount: float, settle: str) -> str:
-    source = remedy.get("transfer_account")
-    available = _number(remedy.get("transfer_available"))
-    if not isinstance(source, str) or available is None:
-        return ""
-    if available >= amount:
-        balance = _amount(available, settle)
-        return f", or transfer {_amount(amount, settle)} from {source} (free balance {balance})"
-    return f" ({source} holds only {_amount(available, settle)} to transfer)"
-
-
-def remediation_text(remedy: Mapping[str, Any] | None) -> str:
-    """The sentence of a remediation ("" for None)."""
-    if not remedy:
-        return ""
-    kind = remedy.get("kind")
-    if kind == "hedge_ratio":
-        target = _number(remedy.get("target_ratio"))
-        target_text = f" {target:.2f}" if target is not None else ""
-        return (f"{remedy['action']} {_contracts(float(remedy['contracts']))} of {remedy['instrument']} "
-                f"to return to target{target_text}")
-    if kind == "margin":
-        add = float(remedy["add_margin_usd"])
-        settle = str(remedy.get("settle") or "USD")
-        name = "margin ratio" if remedy.get("figure") == "margin_ratio" else "margin buffer"
-        return (f"add {_amount(add, settle)} margin to bring the {name} back to "
-                f"{float(remedy['target']) * 100:.1f} %{_transfer_text(remedy, add, settle)}")
-    if kind == "liquidation":
-        settle = str(remedy.get("settle", ""))
-        add = float(remedy["add_margin"])
-        distance = float(remedy["target_distance"]) * 100
-        target = float(remedy["target_price"])
-        first = (f"add {_amount(add, settle)} margin to bring liquidation back to {distance:.1f} % away "
-                 f"({target:,.2f})")
-        parts = [first]
-        reduce = _number(remedy.get("reduce_contracts"))
-        if reduce is not None and reduce > 0:
-            parts.append(f", or reduce the {remedy.get('reduce_side', 'position')} by {_contracts(reduce)}")
-        parts.append(_transfer_text(remedy, add, settle))
-        return "".join(parts)
-    return ""
-
-
 def with_remediation(message: str, remedy: Mapping[str, Any] | None) -> str:
     """``message`` followed by ": <remediation>" when there is one."""
     text = remediation_text(remedy)
     return f"{message}: {text}" if text else message
 
+
+liquidation_remediation = position_remediation
+"""The alert's remediation from a position row's ``remediation`` (``position_remediation``)."""
 
 __all__ = [
     "hedge_ratio_remediation", "liquidation_remediation", "margin_remediation", "remediation_text",

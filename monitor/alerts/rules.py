@@ -457,6 +457,8 @@ class Observation:
     describe: Callable[[], str] = _no_message
     remediation: Mapping[str, Any] | None = None
     """What restores the level (``monitor.alerts.remediation``), on a breach; None if unknown."""
+    account: str | None = None
+    """The account of a per-position reading (the worst one), for labels; None otherwise."""
 
     @property
     def message(self) -> str:
@@ -675,7 +677,8 @@ def _per_position(
         if remedy is not None and status == "breach":
             worst = next((row for row in group if str(row.get("account", "")) == account), None)
             remediation = None if worst is None else remedy(worst, clear)
-        observations[instrument] = Observation(status, value, threshold, clear, describe, remediation)
+        observations[instrument] = Observation(status, value, threshold, clear, describe, remediation,
+                                               account if value is not None else None)
     return observations
 
 

@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from monitor.alertmanager import run_bridge
 from monitor.alerts.remediation import remediation_text
 from monitor.app import IngestHandle, build_bus, run_pipeline
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
+from monitor.commands.alertbridge import add_alertmanager_arguments, bridge_settings
 from monitor.commands.common import add_event_loop_argument, run_in_event_loop
 from monitor.config import MonitorConfig, PortfolioConfig
 from monitor.domain.plans import EffectivenessSettings, HedgePlan, PortfolioSettings
@@ -55,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between plain status lines (default 5)")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                         default="warning", help="log level (default warning: the view is the output)")
+    add_alertmanager_arguments(parser, required=False)
     add_event_loop_argument(parser)
 
 
@@ -214,11 +217,20 @@ async def run_demo(args: argparse.Namespace) -> int:
         def on_processor(processor: Processor) -> None:
             handles["processor"] = processor
 
+        settings = bridge_settings(args) if args.alertmanager else None
+        extra = [play, show]
+        if settings is not None:
+            bridge_with = settings
+
+            async def bridge(stop_event: asyncio.Event) -> None:
+                await run_bridge(bus, config.topics, bridge_with, stop_event)
+
+            extra.append(bridge)
         try:
             await run_pipeline(
                 config, stop, bus=bus, metrics=metrics,
                 supervisor_settings=SupervisorSettings(time_scale=1.0 / speed),
-                extra=[play, show], on_ingest=on_ingest, on_processor=on_processor, venues=venues)
+                extra=extra, on_ingest=on_ingest, on_processor=on_processor, venues=venues)
         finally:
             await server.close()
     for line in summary(state, scenario):

@@ -29,7 +29,7 @@ Bybit "Liquidation Price (USDT Contract)" (MM on the value at entry), as cited i
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -219,8 +219,89 @@ def margin_for_buffer(maintenance: float, balance: float, fraction: float) -> fl
     return max(0.0, maintenance / (1.0 - fraction) - balance)
 
 
+# -- wording: the remediation as the sentence a trader acts on (alerts, live view, demo) ------------
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _amount(value: float, asset: str) -> str:
+    digits = 2 if asset.upper().startswith("USD") or asset.upper() in {"DAI", "FDUSD", "TUSD"} else 8
+    return f"{value:,.{digits}f} {asset}"
+
+
+def _contracts(value: float) -> str:
+    text = f"{value:,.6f}".rstrip("0").rstrip(".")
+    return f"{text} contract" if value == 1 else f"{text} contracts"
+
+
+def position_remediation(position: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The alert's remediation from a position row's ``remediation`` (None when it has none)."""
+    remedy = position.get("remediation")
+    if not isinstance(remedy, Mapping) or _finite(remedy.get("add_margin")) is None:
+        return None
+    return {"kind": "liquidation", "instrument": position.get("instrument"),
+            "account": position.get("account"), **remedy}
+
+
+def _transfer_text(remedy: Mapping[str, Any], amount: float, settle: str) -> str:
+    source = remedy.get("transfer_account")
+    available = _finite(remedy.get("transfer_available"))
+    if not isinstance(source, str) or available is None:
+        return ""
+    if available >= amount:
+        balance = _amount(available, settle)
+        return f", or transfer {_amount(amount, settle)} from {source} (free balance {balance})"
+    return f" ({source} holds only {_amount(available, settle)} to transfer)"
+
+
+def remediation_text(remedy: Mapping[str, Any] | None) -> str:
+    """The sentence of a remediation ("" for None)."""
+    if not remedy:
+        return ""
+    kind = remedy.get("kind")
+    if kind == "hedge_ratio":
+        target = _finite(remedy.get("target_ratio"))
+        target_text = f" {target:.2f}" if target is not None else ""
+        return (f"{remedy['action']} {_contracts(float(remedy['contracts']))} of {remedy['instrument']} "
+                f"to return to target{target_text}")
+    if kind == "margin":
+        add = float(remedy["add_margin_usd"])
+        settle = str(remedy.get("settle") or "USD")
+        name = "margin ratio" if remedy.get("figure") == "margin_ratio" else "margin buffer"
+        return (f"add {_amount(add, settle)} margin to bring the {name} back to "
+                f"{float(remedy['target']) * 100:.1f} %{_transfer_text(remedy, add, settle)}")
+    if kind == "liquidation":
+        settle = str(remedy.get("settle", ""))
+        add = float(remedy["add_margin"])
+        distance = float(remedy["target_distance"]) * 100
+        target = float(remedy["target_price"])
+        first = (f"add {_amount(add, settle)} margin to bring liquidation back to {distance:.1f} % away "
+                 f"({target:,.2f})")
+        parts = [first]
+        reduce = _finite(remedy.get("reduce_contracts"))
+        if reduce is not None and reduce > 0:
+            parts.append(f", or reduce the {remedy.get('reduce_side', 'position')} by {_contracts(reduce)}")
+        parts.append(_transfer_text(remedy, add, settle))
+        return "".join(parts)
+    return ""
+
+
 __all__ = [
-    "LiquidationRemediation", "contracts_to_reduce", "liquidates_on_rise", "liquidation_remediation",
-    "margin_for_buffer", "margin_for_ratio", "margin_to_add", "requirement_and_balance", "shortfall",
+    "LiquidationRemediation",
+    "contracts_to_reduce",
+    "liquidates_on_rise",
+    "liquidation_remediation",
+    "margin_for_buffer",
+    "margin_for_ratio",
+    "margin_to_add",
+    "position_remediation",
+    "remediation_text",
+    "requirement_and_balance",
+    "shortfall",
     "target_price",
 ]

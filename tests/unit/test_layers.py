@@ -27,8 +27,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("codec", "bus", "metrics", "runtime", "view"),
     # the services: processor, alerts, ingest and the venue parsers (and the exchange simulator)
     ("processor", "alerts", "ingest", "venues", "sim"),
-    # what configures or exercises the services, below the wiring
-    ("config", "fuzzing"),
+    # what configures or exercises the services (and the Alertmanager bridge), below the wiring
+    ("config", "fuzzing", "alertmanager"),
     # the wiring of a running monitor: build_engine, run_processor, run_ingest, run_pipeline
     ("app",),
     # users of the wiring: the live view, the crash test and its verifier

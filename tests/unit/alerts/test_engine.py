@@ -120,6 +120,7 @@ def test_to_dict_is_the_documented_alert_value() -> None:
         "ts_ms": T0 + 2000,
         "since_ms": T0 + 2000,
         "remediation": None,
+        "account": None,
     }
     assert json.loads(json.dumps(value))["state"] == "firing"
 
