@@ -18,7 +18,10 @@ Snapshot figures (``observe_snapshot``; the JSON shape is in docs/topics.md), by
   ``hedge_position_notional_usd``, ``hedge_position_unrealized_pnl_usd``,
   ``hedge_position_funding_accrued_usd``, ``hedge_position_fees_usd``, ``hedge_margin_ratio``,
   ``hedge_margin_buffer_usd``, ``hedge_margin_buffer_ratio`` (``margin_buffer_fraction``),
-  ``hedge_liquidation_price_usd``, ``hedge_liquidation_distance_ratio``.
+  ``hedge_liquidation_price_usd``, ``hedge_liquidation_distance_ratio``; from a leg's
+  ``remediation`` (only while it is nearer liquidation than the target distance):
+  ``hedge_remediation_margin_usd`` (``add_margin_usd``), ``hedge_remediation_reduce_contracts``
+  and ``hedge_remediation_target_distance_ratio``.
 - ``{portfolio, asset}`` from ``effectiveness``: ``hedge_effectiveness_dollar_offset_ratio``,
   ``hedge_effectiveness_slope``, ``hedge_effectiveness_r_squared`` (``r2``),
   ``hedge_effectiveness_variance_reduction_ratio``, ``hedge_effectiveness_samples``,
@@ -248,6 +251,16 @@ class Metrics:
         self._liquidation_distance = self._gauge(
             "hedge_liquidation_distance_ratio",
             "Distance to liquidation |liquidation price - mark| / mark.", position)
+        self._remediation_margin = self._gauge(
+            "hedge_remediation_margin_usd",
+            "Margin to add (USD) that puts the liquidation price back at the target distance.", position)
+        self._remediation_reduce = self._gauge(
+            "hedge_remediation_reduce_contracts",
+            "Contracts of the leg to close that put the liquidation price back at the target distance.",
+            position)
+        self._remediation_distance = self._gauge(
+            "hedge_remediation_target_distance_ratio",
+            "The liquidation distance the remediation restores.", position)
 
     def _define_portfolio_metrics(self) -> None:
         """Gauges for effectiveness, stress, costs and lifecycle."""
@@ -501,6 +514,10 @@ class Metrics:
         put(self._margin_buffer_ratio, labels, _number(position.get("margin_buffer_fraction")))
         put(self._liquidation_price, labels, _number(position.get("liquidation_price")))
         put(self._liquidation_distance, labels, _number(position.get("liquidation_distance")))
+        remedy = _mapping(position.get("remediation"))
+        put(self._remediation_margin, labels, _number(remedy.get("add_margin_usd")))
+        put(self._remediation_reduce, labels, _number(remedy.get("reduce_contracts")))
+        put(self._remediation_distance, labels, _number(remedy.get("target_distance")))
 
     # -- alerts -----------------------------------------------------------------------------------
 

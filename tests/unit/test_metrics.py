@@ -393,3 +393,20 @@ async def test_serve_metrics_on_loopback_with_port_zero(metrics: Metrics) -> Non
     await server.close()  # idempotent
     with pytest.raises(OSError):  # noqa: PT011 -- connection refused: the socket is released
         await asyncio.to_thread(fetch, f"http://127.0.0.1:{server.port}/metrics")
+
+
+def test_remediation_gauges_follow_the_leg_remediation(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A leg inside the target distance exports its remediation; back outside, the series go."""
+    snapshot = seed_snapshot()
+    snapshot["positions"][0]["remediation"] = {"add_margin_usd": 23.61, "reduce_contracts": 1.0,
+                                               "target_distance": 0.06}
+    metrics.observe_snapshot(snapshot)
+    labels = {"portfolio": "alice", "account": "okx-main", "instrument": "okx:BTC-USDT-SWAP"}
+    assert value(registry, "hedge_remediation_margin_usd", **labels) == 23.61
+    assert value(registry, "hedge_remediation_reduce_contracts", **labels) == 1.0
+    assert value(registry, "hedge_remediation_target_distance_ratio", **labels) == 0.06
+    snapshot["positions"][0]["remediation"] = None
+    metrics.observe_snapshot(snapshot)
+    assert value(registry, "hedge_remediation_margin_usd", **labels) is None

@@ -108,6 +108,8 @@ def exercise_every_metric(metrics: Any, *, portfolio: str = "alice", ts_ms: int 
     """
     snapshot = seed_snapshot(portfolio, ts_ms=ts_ms)
     snapshot["assets"]["BTC"]["min_variance_ratio"] = 0.98  # null for a same-asset hedge
+    snapshot["positions"][0]["remediation"] = {  # null while the leg has its buffer
+        "add_margin_usd": 23.61, "reduce_contracts": 1.0, "target_distance": 0.06}
     metrics.observe_snapshot(snapshot)
     metrics.set_firing_alerts([(portfolio, "margin_buffer_low", "warning")])
     metrics.events_processed("price", 10)
