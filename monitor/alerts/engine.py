@@ -6,11 +6,14 @@ the same snapshots gives the same transitions)::
     inactive --breach--> pending(since) --breach held for for_ms--> firing   => "firing"
     pending  --between/clear/gone--> inactive                                 (nothing published)
     firing   --between / unknown--> firing                                   (hysteresis)
+    firing   --breach at a worse stage--> firing (severity raised)            => "firing" again
+    firing   --breach at a milder stage--> firing (severity kept)             (no re-notification)
     firing   --clear / gone / rule disabled--> inactive                      => "resolved"
     any      --unknown (null figure)--> unchanged
 
 A firing alert's id is a hash of (portfolio, rule, subject, firing ts_ms); its resolution has the
-same id + ":resolved", so a duplicate delivered by at-least-once processing carries the same id.
+same id + ":resolved", an escalation the id + ":<severity>", so a duplicate delivered by
+at-least-once processing carries the same id.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from functools import partial
 from typing import Any, Literal
 
 from monitor.alerts.rules import (
+    ALL_SEVERITIES,
     EXTERNAL_RULES,
     OBSERVERS,
-    SEVERITIES,
+    SEVERITY_RANK,
     SNAPSHOT_RULES,
     SPECS_BY_NAME,
     AlertsConfig,
@@ -267,9 +271,19 @@ class AlertEngine:
         if status == "unknown":
             return None
         if isinstance(observation, Observation) and status == "breach":
+            severity = observation.severity or rule.severity
             if current is None:
-                current = _AlertState("pending", ts_ms, None, rule.severity)
+                current = _AlertState("pending", ts_ms, None, severity)
                 self._store(key, current)
+            elif (observation.severity is not None
+                  and SEVERITY_RANK[severity] > SEVERITY_RANK[current.severity]):
+                # a worse stage: remembered, and re-notified if the alert is already firing
+                worse = _AlertState(current.phase, current.since_ms, current.fired_ms, severity)
+                self._store(key, worse)
+                if current.phase == "firing" and current.fired_ms is not None:
+                    return _transition(key, "firing", worse, fired_ms=current.fired_ms, ts_ms=ts_ms,
+                                       observation=observation, escalation=True)
+                current = worse
             if current.phase == "firing" or ts_ms - current.since_ms < rule.for_ms:
                 return None
             self._store(key, _AlertState("firing", current.since_ms, ts_ms, current.severity))
@@ -299,10 +313,13 @@ def _transition(
     fired_ms: int,
     ts_ms: int,
     observation: Observation,
+    escalation: bool = False,
 ) -> AlertTransition:
     identifier = alert_id(*key, fired_ms)
     if state == "resolved":
         identifier += ":resolved"
+    elif escalation:
+        identifier += f":{alert.severity}"
     threshold = observation.clear_threshold if state == "resolved" else observation.threshold
     return AlertTransition(
         id=identifier,
@@ -350,9 +367,9 @@ def _parse_entry(index: int, entry: object) -> tuple[_Key, _AlertState]:
         raise AlertStateError(f"{where}.fired_ms: expected an integer, got {fired_ms!r}")
     if phase == "pending" and fired_ms is not None:
         raise AlertStateError(f"{where}.fired_ms: expected null for a pending alert, got {fired_ms!r}")
-    parsed_severity = next((level for level in SEVERITIES if level == severity), None)
+    parsed_severity = next((level for level in ALL_SEVERITIES if level == severity), None)
     if parsed_severity is None:
-        raise AlertStateError(f"{where}.severity: expected one of {SEVERITIES}, got {severity!r}")
+        raise AlertStateError(f"{where}.severity: expected one of {ALL_SEVERITIES}, got {severity!r}")
     parsed_fired = fired_ms if isinstance(fired_ms, int) else None
     alert = _AlertState(parsed_phase, since_ms, parsed_fired, parsed_severity)
     return (portfolio, rule, subject), alert

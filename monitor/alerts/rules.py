@@ -41,6 +41,7 @@ practice (ASC 815); the lifecycle flags from the hedge plan (risk-definitions "H
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -55,8 +56,17 @@ from monitor.alerts.remediation import (
 )
 from monitor.errors import HedgeMonitorError
 
-Severity = Literal["critical", "warning", "info"]
+Severity = Literal["critical", "warning", "info", "emergency"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+"""The severities a rule's own ``severity`` takes."""
+STAGE_SEVERITIES: tuple[Severity, ...] = ("warning", "critical", "emergency")
+"""The severities of a staged rule's extra stages (``stages``, ``vol_stages``), least severe first."""
+ALL_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info", "emergency")
+SEVERITY_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2, "emergency": 3}
+"""How bad a severity is: a stage re-notifies only when it ranks above the one already sent."""
+DEFAULT_VOL_HORIZON_S = 3600.0
+VOL_CLEAR_FACTOR = 1.2
+"""A volatility-unit stage clears at this multiple of the least severe vol threshold (hysteresis)."""
 Status = Literal["breach", "between", "clear", "unknown"]
 SubjectKind = Literal["asset", "instrument", "portfolio"]
 
@@ -95,6 +105,11 @@ class RuleConfig:
     for_ms: int = 0
     severity: Severity = "warning"
     enabled: bool = True
+    stages: tuple[tuple[Severity, float], ...] = ()
+    """Extra stages of a staged rule on its own figure: (severity, threshold), e.g. warning 0.08."""
+    vol_stages: tuple[tuple[Severity, float], ...] = ()
+    """Stages in volatility units (the figure / realised volatility over ``vol_horizon_s``)."""
+    vol_horizon_s: float = DEFAULT_VOL_HORIZON_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +141,8 @@ RULE_COMMON_KEYS: tuple[str, ...] = ("enabled", "for_ms", "severity")
 """Keys every rule's table takes."""
 RULE_LEVEL_KEYS: tuple[str, ...] = ("threshold", "clear_threshold")
 """Keys only a rule with levels takes (``RuleSpec.has_levels``)."""
+RULE_STAGE_KEYS: tuple[str, ...] = ("stages", "vol_stages", "vol_horizon_s")
+"""Keys only a staged rule takes (``RuleSpec.staged``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +157,8 @@ class RuleSpec:
     clear_range: _Range | None = None
     clear_relation: Relation = "independent"
     external: bool = False
+    staged: bool = False
+    """Whether the rule takes ``stages``, ``vol_stages`` and ``vol_horizon_s`` (lower is worse)."""
 
     @property
     def has_levels(self) -> bool:
@@ -149,7 +168,8 @@ class RuleSpec:
     @property
     def setting_keys(self) -> tuple[str, ...]:
         """The keys the rule's table takes: the common ones, then the levels when it has them."""
-        return (*RULE_COMMON_KEYS, *RULE_LEVEL_KEYS) if self.has_levels else RULE_COMMON_KEYS
+        keys = (*RULE_COMMON_KEYS, *RULE_LEVEL_KEYS) if self.has_levels else RULE_COMMON_KEYS
+        return (*keys, *RULE_STAGE_KEYS) if self.staged else keys
 
 
 RULE_SPECS: tuple[RuleSpec, ...] = (
@@ -195,6 +215,7 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         _FRACTION,
         _FRACTION,
         "at_or_above",
+        staged=True,
     ),
     RuleSpec(
         "dollar_offset_out_of_band",
@@ -304,6 +325,46 @@ def _check_rule(spec: RuleSpec, rule: RuleConfig, source: str, prefix: str) -> N
     ):
         expected = f"a number {_relation_text(spec.clear_relation, threshold)}"
         raise _fail(source, prefix, (spec.name, "clear_threshold"), expected, rule.clear_threshold)
+    _check_stages(spec, rule, source, prefix)
+
+
+def _check_stages(spec: RuleSpec, rule: RuleConfig, source: str, prefix: str) -> None:
+    """Stages: known severities, not the rule's own, in range, worse stages at lower levels."""
+    if not spec.staged:
+        if rule.stages or rule.vol_stages:
+            raise AlertConfigError("this rule has no stages", source=source, prefix=prefix,
+                                   key_path=(spec.name, "stages"))
+        return
+    if not (_is_number(rule.vol_horizon_s) and float(rule.vol_horizon_s) > 0):
+        raise _fail(source, prefix, (spec.name, "vol_horizon_s"), "a number of seconds greater than 0",
+                    rule.vol_horizon_s)
+    for key, stages, own, allowed in (
+        ("stages", rule.stages, (rule.severity, rule.threshold), spec.threshold_range),
+        ("vol_stages", rule.vol_stages, None, _POSITIVE),
+    ):
+        levels = list(stages) + ([own] if own is not None else [])
+        seen: set[str] = set()
+        for severity, level in stages:
+            if severity not in STAGE_SEVERITIES:
+                raise _fail(source, prefix, (spec.name, key, str(severity)),
+                            "a stage named warning, critical or emergency", severity)
+            if own is not None and severity == own[0]:
+                raise AlertConfigError(
+                    f"the rule's own severity {severity!r} is set by threshold; name another stage",
+                    source=source, prefix=prefix, key_path=(spec.name, key, severity))
+            if severity in seen:
+                raise AlertConfigError("stage named twice", source=source, prefix=prefix,
+                                       key_path=(spec.name, key, severity))
+            seen.add(severity)
+            if allowed is None or not _is_number(level) or not allowed.contains(float(level)):
+                text = allowed.text if allowed is not None else "a number"
+                raise _fail(source, prefix, (spec.name, key, severity), text, level)
+        ordered = sorted(levels, key=lambda stage: SEVERITY_RANK[stage[0]])
+        for (milder, milder_level), (worse, worse_level) in itertools.pairwise(ordered):
+            if worse_level is not None and milder_level is not None and not worse_level < milder_level:
+                raise _fail(source, prefix, (spec.name, key, worse),
+                            f"a level below the {milder} stage's {milder_level!r} (a worse stage is "
+                            "nearer liquidation)", worse_level)
 
 
 def _derived_clear(spec: RuleSpec, base: RuleConfig, threshold: float) -> float | None:
@@ -314,6 +375,14 @@ def _derived_clear(spec: RuleSpec, base: RuleConfig, threshold: float) -> float 
         return base.clear_threshold
     clear = threshold + (base.clear_threshold - base.threshold)
     return clear if spec.clear_range.contains(clear) else threshold
+
+
+def _stage_name(source: str, prefix: str, rule: str, key: str, name: object) -> Severity:
+    found = next((severity for severity in STAGE_SEVERITIES if severity == name), None)
+    if found is None:
+        raise _fail(source, prefix, (rule, key, str(name)), "a stage named warning, critical or emergency",
+                    name)
+    return found
 
 
 def _rule_from_mapping(
@@ -358,6 +427,18 @@ def _rule_from_mapping(
         else:
             clear = base.clear_threshold
         rule = replace(rule, threshold=threshold, clear_threshold=clear)
+    if spec.staged:
+        for key in ("stages", "vol_stages"):
+            if key in data:
+                table = data[key]
+                if not isinstance(table, Mapping):
+                    raise _fail(source, prefix, (spec.name, key),
+                                "a table of stage = level, e.g. { warning = 0.08, emergency = 0.02 }", table)
+                parsed = tuple((_stage_name(source, prefix, spec.name, key, name), level)
+                               for name, level in table.items())
+                rule = replace(rule, stages=parsed) if key == "stages" else replace(rule, vol_stages=parsed)
+        if "vol_horizon_s" in data:
+            rule = replace(rule, vol_horizon_s=data["vol_horizon_s"])
     _check_rule(spec, rule, source, prefix)
     return rule
 
@@ -459,6 +540,8 @@ class Observation:
     """What restores the level (``monitor.alerts.remediation``), on a breach; None if unknown."""
     account: str | None = None
     """The account of a per-position reading (the worst one), for labels; None otherwise."""
+    severity: Severity | None = None
+    """The stage a staged rule's breach reached; None: the rule's own severity."""
 
     @property
     def message(self) -> str:
@@ -755,8 +838,97 @@ def _liquidation_distance_low(
             return f"{where}, below {_percent(threshold)}"
         return f"{where}, at or above {_percent(clear)}"
 
-    return _per_position(reading, rule, tracked, "liquidation_distance", highest=False, message=message,
-                         remedy=_liquidation_remedy)
+    if not rule.stages and not rule.vol_stages:
+        return _per_position(reading, rule, tracked, "liquidation_distance", highest=False, message=message,
+                             remedy=_liquidation_remedy)
+    return _staged_distance(reading, rule, tracked, message)
+
+
+def _stage_of(stages: Sequence[tuple[Severity, float]], value: float | None) -> Severity | None:
+    """The worst stage whose level ``value`` is below (lower is worse); None if none is crossed."""
+    worst: Severity | None = None
+    for severity, level in stages:
+        if value is not None and value < level and (
+                worst is None or SEVERITY_RANK[severity] > SEVERITY_RANK[worst]):
+            worst = severity
+    return worst
+
+
+def _vol_units(reading: SnapshotReading, position: Mapping[str, Any], distance: float,
+               horizon_s: float) -> float | None:
+    """Distance to liquidation in volatility units: distance / (sigma per sqrt-second x sqrt(h))."""
+    assets = _table(reading.snapshot.get("assets")) or {}
+    row = _table(assets.get(str(position.get("asset", "")))) or {}
+    sigma = _number(row.get("realised_volatility"))
+    if sigma is None or sigma <= 0:
+        return None
+    return distance / (sigma * math.sqrt(horizon_s))
+
+
+def _staged_distance(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str],
+    message: Callable[[str, str, float, Status, float, float], str],
+) -> dict[str, Observation] | None:
+    """Distance to liquidation in stages, in % (``threshold`` + ``stages``) and in volatility units.
+
+    The breach's severity is the worst stage crossed by either measure; the alert resolves once
+    the distance is back at the least severe % stage's clear level (its threshold plus the rule's
+    hysteresis gap) and, when vol stages are set and the volatility is known, at
+    ``VOL_CLEAR_FACTOR`` times the least severe vol level. Volatility units are
+    ``distance / (realised volatility x sqrt(vol_horizon_s))`` (``formulas.realised_volatility``).
+    """
+    grouped = reading.open_positions
+    if grouped is None:
+        return None
+    threshold, clear = _levels(rule)
+    percent_stages = [(rule.severity, threshold), *rule.stages]
+    gap = clear - threshold
+    mildest = max(level for _, level in percent_stages)
+    clear_level = mildest + gap
+    vol_clear = max((level for _, level in rule.vol_stages), default=0.0) * VOL_CLEAR_FACTOR
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        value, account = _worst(group, "liquidation_distance", highest=False)
+        worst = next((row for row in group if str(row.get("account", "")) == account), None)
+        units = None if value is None or worst is None else _vol_units(
+            reading, worst, value, rule.vol_horizon_s)
+        by_percent = _stage_of(percent_stages, value)
+        by_vol = _stage_of(rule.vol_stages, units)
+        stages: list[Severity] = [stage for stage in (by_percent, by_vol) if stage is not None]
+        if value is None:
+            status: Status = "unknown"
+        elif stages:
+            status = "breach"
+        elif value >= clear_level and (units is None or not rule.vol_stages or units >= vol_clear):
+            status = "clear"
+        else:
+            status = "between"
+        if status != "breach" and instrument not in tracked:
+            continue
+        severity: Severity | None = None
+        for stage in stages:
+            if severity is None or SEVERITY_RANK[stage] > SEVERITY_RANK[severity]:
+                severity = stage
+        level = next((lvl for sev, lvl in percent_stages if sev == by_percent), mildest)
+        describe = _no_message
+        if value is not None:
+            describe = partial(_staged_message, message, instrument, account, value, status, level,
+                               clear_level, severity, units, rule.vol_horizon_s)
+        remediation = _liquidation_remedy(worst, clear) if worst is not None and status == "breach" else None
+        observations[instrument] = Observation(status, value, level, clear_level, describe, remediation,
+                                               account if value is not None else None, severity)
+    return observations
+
+
+def _staged_message(
+    message: Callable[[str, str, float, Status, float, float], str], instrument: str, account: str,
+    value: float, status: Status, level: float, clear: float, severity: Severity | None,
+    units: float | None, horizon_s: float,
+) -> str:
+    text = message(instrument, account, value, status, level, clear)
+    if units is not None:
+        text += f" ({units:.1f} volatility units over {horizon_s / 3600:g} h)"
+    return f"{text} [{severity}]" if severity is not None and status == "breach" else text
 
 
 def _dollar_offset_message(

@@ -769,6 +769,9 @@ class HedgeBook:
                 "standard_residual_delta": None,
                 "basis_bps": None,
                 "min_variance_ratio": None,
+                "realised_volatility": f.realised_volatility(
+                    self.asset_samples.get(asset, ()),
+                    self.settings.effectiveness.sample_interval_ms / 1000.0),
             }
             instrument = self._hedge_instrument(asset)
             if instrument is not None:

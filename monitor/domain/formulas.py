@@ -1075,3 +1075,24 @@ def opportunity_cost_usd(hedge_pnl_usd: FloatOrArray) -> FloatOrArray:
     from a price rise).
     """
     return _result(np.maximum(0.0, -_array(hedge_pnl_usd)))
+
+
+# --------------------------------------------------------------------------------------------
+# volatility
+
+
+def realised_volatility(prices: Sequence[float], interval_s: float) -> float | None:
+    """Realised volatility per square-root second: ``s / sqrt(tau)``, s the sample standard
+    deviation of ``ln(P_i / P_i-1)`` over prices sampled every ``tau`` seconds.
+
+    Over a horizon ``h`` seconds the volatility is this times ``sqrt(h)``. None with fewer than
+    three prices (two returns) or a non-positive price. Source: Hull, Options, Futures and Other
+    Derivatives, ch. 15 "Estimating volatility from historical data" (``sigma = s / sqrt(tau)``).
+    """
+    if len(prices) < 3 or interval_s <= 0:
+        return None
+    values = np.asarray(prices, dtype=np.float64)
+    if not np.all(values > 0):
+        return None
+    returns = np.diff(np.log(values))
+    return float(np.std(returns, ddof=1) / math.sqrt(interval_s))

@@ -226,6 +226,7 @@ def test_every_vectorised_function_is_in_the_agreement_table() -> None:
     scalar_only = {
         "liquidation_price_linear_tiered",
         "min_variance_ratio",
+        "realised_volatility",
         "regression_slope_r2",
         "variance_reduction",
     }
