@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install Prometheus (prometheus + promtool) and Alertmanager (amtool) from Debian's packages.
+# Install Prometheus (prometheus + promtool) and Alertmanager (prometheus-alertmanager + amtool)
+# from Debian's packages.
 #
 # Idempotent: does nothing when the tools are already on PATH. Runs as root on a fresh Debian
 # machine, non-interactively, and never starts the packaged services (the tests start their own
@@ -11,9 +12,11 @@ need_alertmanager=0
 command -v prometheus >/dev/null 2>&1 || need_prometheus=1
 command -v promtool >/dev/null 2>&1 || need_prometheus=1
 command -v amtool >/dev/null 2>&1 || need_alertmanager=1
+# the delivery test (tests/integration/test_alert_delivery.py) runs the Alertmanager binary itself
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_alertmanager=1
 
 if [[ "${need_prometheus}" == 0 && "${need_alertmanager}" == 0 ]]; then
-    echo "install.sh: prometheus, promtool and amtool already installed"
+    echo "install.sh: prometheus, promtool, amtool and prometheus-alertmanager already installed"
     exit 0
 fi
 
@@ -47,7 +50,8 @@ packages=()
 if [[ "${need_prometheus}" == 1 ]]; then
     packages+=(prometheus)
 fi
-# amtool (used by the Alertmanager route test) ships in prometheus-alertmanager where available.
+# amtool (the Alertmanager config and route tests) and the prometheus-alertmanager binary (the
+# end-to-end delivery test) ship in the prometheus-alertmanager package.
 if [[ "${need_alertmanager}" == 1 ]] && apt-cache show prometheus-alertmanager >/dev/null 2>&1; then
     packages+=(prometheus-alertmanager)
 fi
@@ -58,11 +62,12 @@ if [[ "${#packages[@]}" -gt 0 ]]; then
 fi
 
 # Stop nothing we did not start; just report what is now available.
-for tool in prometheus promtool amtool; do
+for tool in prometheus promtool amtool prometheus-alertmanager; do
     if command -v "${tool}" >/dev/null 2>&1; then
         echo "install.sh: ${tool} -> $(command -v "${tool}")"
     else
         echo "install.sh: ${tool} is not available after install" >&2
     fi
 done
-command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 \
+    && command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1

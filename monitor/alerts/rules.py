@@ -471,9 +471,13 @@ class AlertsConfig:
 
     @property
     def remediation_distance(self) -> float:
-        """The liquidation distance a remediation restores: ``liquidation_distance_low``'s clear level."""
-        clear = self.liquidation_distance_low.clear_threshold
-        return DEFAULT_REMEDIATION_DISTANCE if clear is None else clear
+        """The liquidation distance a remediation restores: where ``liquidation_distance_low``
+        resolves (its clear level; with stages, the mildest stage plus the same hysteresis gap)."""
+        rule = self.liquidation_distance_low
+        if rule.threshold is None or rule.clear_threshold is None:
+            return DEFAULT_REMEDIATION_DISTANCE
+        mildest = max([rule.threshold, *(level for _, level in rule.stages)])
+        return mildest + (rule.clear_threshold - rule.threshold)
 
     def rule(self, name: str) -> RuleConfig:
         """The settings of the rule called ``name`` (KeyError if there is no such rule)."""

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from monitor.alertmanager import run_bridge
+from monitor.alerts import AlertsConfig
 from monitor.alerts.remediation import remediation_text
 from monitor.app import IngestHandle, build_bus, run_pipeline
 from monitor.bus.base import Topics
@@ -65,6 +66,11 @@ SPOT_SOURCE = "binance-spot:BTCUSDT"
 """Every scenario holds its BTC at Binance spot: that market prices it (the plan's ``spot_source``)."""
 
 
+DEMO_ALERTS = {"liquidation_distance_low": {"stages": {"warning": 0.08, "emergency": 0.02}}}
+"""The demo's alert stages on distance to liquidation: warning under 8 %, critical under 5 % (the
+default), emergency under 2 %; a leg's remediation then restores 9 % (8 % plus the 1 % gap)."""
+
+
 def _plan(scenario: Scenario, start_ms: int) -> dict[str, HedgePlan]:
     """The hedge plan the demo monitors for each scenario (seed steps 3 to 6)."""
     if scenario.name == "cross-hedge":
@@ -97,7 +103,8 @@ def demo_config(scenario: Scenario, speed: float, kafka: str | None) -> MonitorC
         topic_partitions=1 if kafka is None else 3,
         processor=processor,
         effectiveness=effectiveness,
-        portfolios={PORTFOLIO: PortfolioConfig(PORTFOLIO, settings, config.alerts)},
+        portfolios={PORTFOLIO: PortfolioConfig(PORTFOLIO, settings, AlertsConfig.from_mapping(
+            DEMO_ALERTS, source="<demo>", base=config.alerts))},
     )
 
 

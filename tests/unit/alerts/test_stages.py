@@ -121,3 +121,9 @@ def test_only_the_liquidation_rule_has_stages() -> None:
     """A stage key on another rule is an unknown key."""
     with pytest.raises(AlertConfigError, match=r"margin_ratio_high\.stages: unknown key"):
         AlertsConfig.from_mapping({"margin_ratio_high": {"stages": {"warning": 0.5}}}, source="t")
+
+
+def test_the_remediation_restores_where_the_alert_resolves() -> None:
+    """Defaults: 6 % (the clear level); with a warning stage at 8 %: 8 % + (6 % - 5 %) = 9 %."""
+    assert AlertsConfig().remediation_distance == pytest.approx(0.06)
+    assert AlertsConfig.from_mapping(STAGED, source="t").remediation_distance == pytest.approx(0.09)

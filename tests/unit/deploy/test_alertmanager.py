@@ -21,6 +21,8 @@ def test_alertmanager_config_is_valid() -> None:
     [
         (["alertname=HedgeMarginBufferCritical", "severity=critical", "portfolio=alice"],
          "hedge-critical"),
+        (["alertname=liquidation_distance_low", "severity=emergency", "portfolio=alice",
+          "source=hedge-monitor"], "hedge-critical"),
         (["alertname=HedgeFeedStale", "severity=warning"], "hedge-warning"),
         (["alertname=HedgeExpiringSoon", "severity=info", "portfolio=alice"], "hedge-info"),
         (["alertname=Unclassified"], "hedge-warning"),
