@@ -31,6 +31,7 @@ exit_level_crossed         lifecycle.<A>.exit_level_crossed is true      it is f
 stop_loss_hit              lifecycle.<A>.stop_loss_hit is true           it is false
 stale_feed                 feeds.stale lists a held instrument           it no longer does
 position_mismatch          reported by a resync (``report_condition``)   reported cleared
+funding_cost_high          net funding paid > t of notional [0.001]      <= c [0.0008]
 =========================  ============================================  ========================
 
 Sources: hedge ratio, margin ratio (Binance sense, liquidation at 100 %), margin buffer, distance
@@ -269,6 +270,15 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         RuleConfig(None, None, 0, "critical"),
         external=True,
     ),
+    RuleSpec(
+        "funding_cost_high",
+        "funding paid high",
+        "instrument",
+        RuleConfig(0.001, 0.0008, 0, "warning"),
+        _FRACTION,
+        _FRACTION,
+        "at_or_below",
+    ),
 )
 SPECS_BY_NAME: Mapping[str, RuleSpec] = {spec.name: spec for spec in RULE_SPECS}
 RULE_NAMES: tuple[str, ...] = tuple(spec.name for spec in RULE_SPECS)
@@ -461,6 +471,7 @@ class AlertsConfig:
     stop_loss_hit: RuleConfig = SPECS_BY_NAME["stop_loss_hit"].default
     stale_feed: RuleConfig = SPECS_BY_NAME["stale_feed"].default
     position_mismatch: RuleConfig = SPECS_BY_NAME["position_mismatch"].default
+    funding_cost_high: RuleConfig = SPECS_BY_NAME["funding_cost_high"].default
 
     def __post_init__(self) -> None:
         for spec in RULE_SPECS:
@@ -1202,6 +1213,53 @@ def _stale_feed(
     return observations
 
 
+def _funding_message(
+    instrument: str, account: str, value: float, status: Status, threshold: float, clear: float,
+    paid: float,
+) -> str:
+    where = f"{instrument} (account {account}) has paid {_usd(paid)} net funding since the hedge began"
+    if status == "breach":
+        return (f"{where}, {value * 100:.2f} % of its notional, above {threshold * 100:.2f} %: the carry "
+                "of the short costs more than planned; weigh rolling to another venue or a dated future")
+    return f"{where}, {value * 100:.2f} % of its notional, back at or below {clear * 100:.2f} %"
+
+
+def _funding_cost_high(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
+    """Net funding paid ``-funding_accrued_usd / notional_usd`` above a fraction of the notional.
+
+    The accrued figure (received - paid since the hedge began; risk-definitions "Funding, fees,
+    basis") is the smoothed one: one settlement's sign, which flips often, does not move it much,
+    so the alert follows the cost actually borne. The highest fraction across accounts.
+    """
+    grouped = reading.open_positions
+    if grouped is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        worst: float | None = None
+        account, paid = "", 0.0
+        for position in group:
+            accrued = _number(position.get("funding_accrued_usd"))
+            notional = _number(position.get("notional_usd"))
+            if accrued is None or notional is None or notional <= 0:
+                continue
+            fraction = -accrued / notional
+            if worst is None or fraction > worst:
+                worst, account, paid = fraction, str(position.get("account", "")), -accrued
+        status = _above(worst, threshold, clear)
+        if status != "breach" and instrument not in tracked:
+            continue
+        describe = _no_message
+        if worst is not None:
+            describe = partial(_funding_message, instrument, account, worst, status, threshold, clear, paid)
+        observations[instrument] = Observation(status, worst, threshold, clear, describe, None,
+                                               account if worst is not None else None)
+    return observations
+
+
 Observer = Callable[[SnapshotReading, RuleConfig, Container[str]], "dict[str, Observation] | None"]
 """Reads one rule's subjects: every breaching one and every tracked one (see above)."""
 
@@ -1219,6 +1277,7 @@ OBSERVERS: Mapping[str, Observer] = {
     "exit_level_crossed": _exit_level_crossed,
     "stop_loss_hit": _stop_loss_hit,
     "stale_feed": _stale_feed,
+    "funding_cost_high": _funding_cost_high,
 }
 
 
