@@ -189,6 +189,8 @@ class HedgeBook:
         # A leg nearer its liquidation price than this (fraction of the mark) gets a remediation:
         # the clear level of the liquidation alert (set by the processor from the alert config).
         self.remediation_distance = 0.06
+        # realised volatility per asset with the samples it was computed from
+        self._volatility: dict[str, tuple[tuple[float, ...], float | None]] = {}
 
     # -- events -------------------------------------------------------------------------------
 
@@ -721,6 +723,20 @@ class HedgeBook:
             out["transfer_available"] = available
         return out
 
+    def _realised_volatility(self, asset: str) -> float | None:
+        """The asset's realised volatility per sqrt-second (``formulas.realised_volatility``),
+        recomputed only when its samples changed (they change once per sampling interval)."""
+        samples = self.asset_samples.get(asset)
+        if not samples:
+            return None
+        stamp = tuple(samples)
+        cached = self._volatility.get(asset)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        value = f.realised_volatility(samples, self.settings.effectiveness.sample_interval_ms / 1000.0)
+        self._volatility[asset] = (stamp, value)
+        return value
+
     def _hedge_instrument(self, asset: str) -> Instrument | None:
         plan = self.settings.plan_for(asset)
         if plan.instrument:
@@ -769,9 +785,7 @@ class HedgeBook:
                 "standard_residual_delta": None,
                 "basis_bps": None,
                 "min_variance_ratio": None,
-                "realised_volatility": f.realised_volatility(
-                    self.asset_samples.get(asset, ()),
-                    self.settings.effectiveness.sample_interval_ms / 1000.0),
+                "realised_volatility": self._realised_volatility(asset),
             }
             instrument = self._hedge_instrument(asset)
             if instrument is not None:

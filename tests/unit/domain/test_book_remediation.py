@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 
 from monitor.domain.book import HedgeBook, PriceTable
@@ -52,3 +54,16 @@ def test_a_leg_with_its_buffer_has_no_remediation() -> None:
     """Mark 60,000: LP 65,704.33 is 9.5 % away, beyond the 6 % target."""
     position = _rally_book(60_000.0).snapshot()["positions"][0]
     assert position["remediation"] is None
+
+
+def test_the_snapshot_carries_the_realised_volatility_of_the_samples() -> None:
+    """Samples 60,000, 66,000, 59,400 every 60 s: returns ln 1.1 and ln 0.9, as in
+    tests/unit/alerts/test_stages.py: s = 0.1418958, / sqrt(60) = 0.0183187 per sqrt-second."""
+    book = _rally_book(60_000.0)
+    book.asset_samples["BTC"] = deque([60_000.0, 66_000.0, 59_400.0])
+    assert book.snapshot()["assets"]["BTC"]["realised_volatility"] == pytest.approx(0.0183187, abs=1e-7)
+    book.asset_samples["BTC"].append(59_400.0)  # a new sample: recomputed, not the cached figure
+    # returns 0.0953102, -0.1053605, 0: mean -0.0033501; deviations 0.0986603, -0.1020104,
+    # 0.0033501; squares 0.0097339 + 0.0104061 + 0.0000112 = 0.0201512; / 2 = 0.0100756;
+    # s = 0.1003773; / sqrt(60) = 7.7459667 -> 0.0129587
+    assert book.snapshot()["assets"]["BTC"]["realised_volatility"] == pytest.approx(0.0129587, abs=1e-7)
