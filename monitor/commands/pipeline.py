@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from monitor.alertmanager import run_bridge
 from monitor.app import build_bus, run_ingest, run_pipeline, start_metrics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.commands.common import add_event_loop_argument, add_logging_arguments, run_in_event_loop
@@ -108,6 +109,14 @@ async def _run(config: MonitorConfig, args: argparse.Namespace) -> int:
                                   handles=handles)
 
         extra.append(show)
+    if config.alertmanager is not None:
+        bridge_settings = config.alertmanager
+
+        async def bridge(stop_event: asyncio.Event) -> None:
+            await run_bridge(bus, config.topics, bridge_settings, stop_event)
+
+        extra.append(bridge)
+        log.info("run: alert transitions go to Alertmanager at %s", bridge_settings.url)
     try:
         await run_pipeline(config, stop, bus=bus, metrics=metrics, extra=extra,
                            on_ingest=lambda handle: handles.__setitem__("ingest", handle),

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from monitor.alertmanager import BridgeSettings
 from monitor.alerts.rules import AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
@@ -120,6 +121,8 @@ class MonitorConfig:
     feeds: tuple[FeedConfig, ...] = ()
     holdings: tuple[StaticHolding, ...] = ()
     portfolios: Mapping[str, PortfolioConfig] = field(default_factory=lambda: MappingProxyType({}))
+    alertmanager: BridgeSettings | None = None
+    """``[alertmanager]``: where ``run`` pushes the alert transitions (None: no bridge)."""
 
     def settings_for(self, portfolio_id: str) -> PortfolioSettings:
         """The portfolio's settings; a portfolio no config names gets the defaults."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from monitor.alertmanager import BridgeSettings
 from monitor.alerts.rules import RULE_LEVEL_KEYS, RULE_NAMES, SPECS_BY_NAME, AlertConfigError, AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
@@ -52,8 +53,9 @@ SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 _SECTION_KEYS: Final = (
     "monitor", "kafka", "processor", "metrics", "effectiveness", "alerts", "instruments",
-    "accounts", "feeds", "holdings", "portfolios",
+    "accounts", "feeds", "holdings", "portfolios", "alertmanager",
 )
+_ALERTMANAGER_KEYS: Final = ("url", "resend_s", "timeout_s")
 _MONITOR_KEYS: Final = ("log_format", "log_level", "event_loop")
 _KAFKA_KEYS: Final = (
     "bootstrap_servers", "topic_prefix", "partitions", "replication_factor", "client_id",
@@ -190,6 +192,25 @@ def _metrics(check: Checker, data: Mapping[str, Any]) -> MetricsSettings:
         port=check.integer(data, path, "port", defaults.port, low=0, high=65_535),
         portfolio_label_limit=check.integer(data, path, "portfolio_label_limit",
                                             defaults.portfolio_label_limit, low=0),
+    )
+
+
+def _alertmanager(check: Checker, data: Mapping[str, Any]) -> BridgeSettings | None:
+    """``[alertmanager]``: the bridge's Alertmanager (absent: no bridge)."""
+    path: KeyPath = ("alertmanager",)
+    check.keys(data, path, _ALERTMANAGER_KEYS)
+    if not data:
+        return None
+    url = check.url(data, path, "url", ("http", "https"))
+    if url is None:
+        if "url" not in data:
+            check.report((*path, "url"), "required: the Alertmanager base URL, e.g. http://127.0.0.1:9093")
+        return None
+    defaults = BridgeSettings(url)
+    return BridgeSettings(
+        url,
+        resend_s=check.number(data, path, "resend_s", defaults.resend_s, low=0, low_open=True),
+        timeout_s=check.number(data, path, "timeout_s", defaults.timeout_s, low=0, low_open=True),
     )
 
 
@@ -516,6 +537,7 @@ def config_from_document(
     holdings = _holdings(check, document.get("holdings", []), accounts)
     portfolios = _portfolios(check, _section(check, document, "portfolios"), catalog, effectiveness,
                              alerts)
+    alertmanager = _alertmanager(check, _section(check, document, "alertmanager"))
     if check.problems:
         raise ConfigError(sorted(check.problems, key=lambda problem: problem.line))
     return MonitorConfig(
@@ -534,4 +556,5 @@ def config_from_document(
         feeds=feeds,
         holdings=holdings,
         portfolios=MappingProxyType(portfolios),
+        alertmanager=alertmanager,
     )
