@@ -38,7 +38,7 @@ from monitor.domain.margin import MarginLeg, MarginModel
 # Rounding of an amount to add, in the settlement currency: up, so the target is always met.
 _LINEAR_STEP = 0.01
 _INVERSE_STEP = 1e-8
-# Bisection rounds on the contracts to reduce (the answer is then rounded up to the lot step).
+# Bisection rounds on the lots to reduce: enough for 2**80 lots, so never the limit in practice.
 _BISECTION_ROUNDS = 80
 
 
@@ -151,25 +151,28 @@ def contracts_to_reduce(
     target: float, lot_step: float,
 ) -> float | None:
     """Fewest contracts of leg ``index`` (a multiple of ``lot_step``) to close at ``price`` so the
-    liquidation price is at or beyond ``target``; 0 if it already is, None if closing it all fails."""
-    leg = legs[index]
-    size = abs(leg.quantity)
+    liquidation price is at or beyond ``target``; 0 if it already is, None if closing it all fails.
+
+    The shortfall at ``target`` falls as more is closed (each closed contract takes its
+    requirement away and moves ``T - P`` of PnL into the wallet), so a bisection over whole lots
+    finds the least number of lots in ``log2(lots)`` model evaluations.
+    """
+    size = abs(legs[index].quantity)
     if _reduced(model, legs, index, wallet, price, 0.0, target) <= 0:
         return 0.0
     if not _reduced(model, legs, index, wallet, price, size, target) <= 0:
         return None
-    low, high = 0.0, size
+    lots = math.ceil(size / lot_step - 1e-9)
+    low, high = 0, lots  # low fails, high (the whole leg) succeeds
     for _ in range(_BISECTION_ROUNDS):
-        middle = (low + high) / 2
-        if _reduced(model, legs, index, wallet, price, middle, target) <= 0:
+        if high - low <= 1:
+            break
+        middle = (low + high) // 2
+        if _reduced(model, legs, index, wallet, price, min(size, middle * lot_step), target) <= 0:
             high = middle
         else:
             low = middle
-    steps = math.ceil(high / lot_step - 1e-9)
-    contracts = min(size, round(steps * lot_step, 10))
-    while contracts < size and _reduced(model, legs, index, wallet, price, contracts, target) > 0:
-        contracts = min(size, round(contracts + lot_step, 10))  # the tier may step at a boundary
-    return contracts
+    return min(size, round(high * lot_step, 10))
 
 
 def liquidation_remediation(

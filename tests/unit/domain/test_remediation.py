@@ -158,3 +158,10 @@ def test_applying_the_remediation_restores_the_distance(
     reduced = replace(leg, quantity=quantity - closed)
     after_reduce = model.liquidation_price([reduced], reduced_wallet) if reduced.quantity else math.nan
     assert _distance(after_reduce, price) >= distance * (1 - 1e-9)
+    if remedy.reduce_contracts >= 2 * instrument.lot_step:
+        # the fewest: one lot less leaves the liquidation price nearer than D
+        fewer = math.copysign(remedy.reduce_contracts - instrument.lot_step, quantity)
+        fewer_wallet = (wallet + instrument.pnl_settlement(fewer, entry, price)
+                        - instrument.settlement_notional(fewer, price) * instrument.taker_fee)
+        short_of = model.liquidation_price([replace(leg, quantity=quantity - fewer)], fewer_wallet)
+        assert _distance(short_of, price) < distance * (1 + 1e-9)
