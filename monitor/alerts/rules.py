@@ -928,7 +928,8 @@ def _staged_distance(
         describe = _no_message
         if value is not None:
             describe = partial(_staged_message, message, instrument, account, value, status, level,
-                               clear_level, severity, units, rule.vol_horizon_s)
+                               clear_level, severity, units if rule.vol_stages else None,
+                               rule.vol_horizon_s)
         remediation = _liquidation_remedy(worst, clear) if worst is not None and status == "breach" else None
         observations[instrument] = Observation(status, value, level, clear_level, describe, remediation,
                                                account if value is not None else None, severity)
