@@ -91,7 +91,12 @@ def target_price(price: float, distance: float, *, rises: bool) -> float:
 def liquidates_on_rise(
     model: MarginModel, legs: Sequence[MarginLeg], wallet: float, price: float,
 ) -> bool | None:
-    """Whether the legs' shortfall grows with the price (a net short), or falls; None if flat."""
+    """Whether the legs liquidate on a rise: a net short does (linear and inverse alike), a net
+    long does not; legs that offset exactly are asked whether their shortfall grows with the
+    price. None when it does not move."""
+    net = sum(leg.quantity for leg in legs)
+    if net != 0:
+        return net < 0
     up = shortfall(model, legs, wallet, price * 1.01)
     down = shortfall(model, legs, wallet, price * 0.99)
     if not (math.isfinite(up) and math.isfinite(down)) or up == down:
@@ -158,12 +163,24 @@ def contracts_to_reduce(
     finds the least number of lots in ``log2(lots)`` model evaluations.
     """
     size = abs(legs[index].quantity)
-    if _reduced(model, legs, index, wallet, price, 0.0, target) <= 0:
+    none_closed = _reduced(model, legs, index, wallet, price, 0.0, target)
+    if none_closed <= 0:
         return 0.0
-    if not _reduced(model, legs, index, wallet, price, size, target) <= 0:
+    all_closed = _reduced(model, legs, index, wallet, price, size, target)
+    if not all_closed <= 0:
         return None
     lots = math.ceil(size / lot_step - 1e-9)
     low, high = 0, lots  # low fails, high (the whole leg) succeeds
+    # Within one tier the shortfall is linear in the contracts closed: start from where the line
+    # crosses zero and confirm with its two neighbouring lots (a tier step falls back to bisection).
+    guess = min(lots, max(1, math.ceil(none_closed / (none_closed - all_closed) * size / lot_step - 1e-9)))
+    if _reduced(model, legs, index, wallet, price, min(size, guess * lot_step), target) <= 0:
+        high = guess
+        if guess - 1 <= 0 or _reduced(model, legs, index, wallet, price, (guess - 1) * lot_step,
+                                      target) > 0:
+            return min(size, round(guess * lot_step, 10))
+    else:
+        low = guess
     for _ in range(_BISECTION_ROUNDS):
         if high - low <= 1:
             break
