@@ -58,7 +58,8 @@ class RiskLevels:
 
     @classmethod
     def from_alerts(cls, configs: Iterable[AlertsConfig]) -> RiskLevels:
-        """The most sensitive levels of the enabled margin rules across alert configs."""
+        """The most sensitive levels of the enabled margin rules across alert configs (a staged
+        liquidation rule's mildest % stage included)."""
         ratio = math.inf
         distance = -math.inf
         for config in configs:
@@ -68,7 +69,7 @@ class RiskLevels:
                     ratio = min(ratio, 1.0 - rule.threshold if as_ratio else rule.threshold)
             rule = config.rule("liquidation_distance_low")
             if rule.enabled and rule.threshold is not None:
-                distance = max(distance, rule.threshold)
+                distance = max(distance, rule.threshold, *(level for _, level in rule.stages))
         return cls(ratio, distance)
 
 

@@ -127,3 +127,4 @@ def test_the_remediation_restores_where_the_alert_resolves() -> None:
     """Defaults: 6 % (the clear level); with a warning stage at 8 %: 8 % + (6 % - 5 %) = 9 %."""
     assert AlertsConfig().remediation_distance == pytest.approx(0.06)
     assert AlertsConfig.from_mapping(STAGED, source="t").remediation_distance == pytest.approx(0.09)
+

@@ -41,6 +41,13 @@ def test_levels_take_the_most_sensitive_rule_of_every_config() -> None:
     assert RiskLevels.from_alerts([AlertsConfig(), tight]) == RiskLevels(0.3, 0.1)
 
 
+def test_a_warning_stage_makes_a_portfolio_urgent_from_its_level() -> None:
+    """A liquidation warning stage at 8 %: snapshots go out at once from 8 %, not only from 5 %."""
+    staged = AlertsConfig.from_mapping(
+        {"liquidation_distance_low": {"stages": {"warning": 0.08}}}, source="test")
+    assert RiskLevels.from_alerts([staged]) == RiskLevels(0.5, 0.08)
+
+
 def test_columns_follow_positions_restore_and_revocation() -> None:
     """Every held futures position is in the columnar store, and only those."""
     engine = _engine()
