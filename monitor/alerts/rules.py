@@ -670,6 +670,17 @@ def _worst(group: Sequence[Mapping[str, Any]], figure: str, *, highest: bool) ->
     return worst, account
 
 
+def _worst_row(
+    group: Sequence[Mapping[str, Any]], figure: str, value: float | None, account: str,
+) -> Mapping[str, Any] | None:
+    """The position row ``_worst`` chose: its account and its value (a hedge-mode account holds
+    two legs of one instrument)."""
+    for position in group:
+        if str(position.get("account", "")) == account and _number(position.get(figure)) == value:
+            return position
+    return None
+
+
 # Every observer takes ``tracked``, the subjects with a pending or firing alert of its rule, and
 # reports a subject only when it breaches or is tracked: any other reading changes nothing.
 
@@ -773,7 +784,7 @@ def _per_position(
             describe = partial(message, instrument, account, value, status, threshold, clear)
         remediation = None
         if remedy is not None and status == "breach":
-            worst = next((row for row in group if str(row.get("account", "")) == account), None)
+            worst = _worst_row(group, figure, value, account)
             remediation = None if worst is None else remedy(worst, clear)
         observations[instrument] = Observation(status, value, threshold, clear, describe, remediation,
                                                account if value is not None else None)
@@ -904,7 +915,7 @@ def _staged_distance(
     observations: dict[str, Observation] = {}
     for instrument, group in grouped.items():
         value, account = _worst(group, "liquidation_distance", highest=False)
-        worst = next((row for row in group if str(row.get("account", "")) == account), None)
+        worst = _worst_row(group, "liquidation_distance", value, account)
         units = None if value is None or worst is None else _vol_units(
             reading, worst, value, rule.vol_horizon_s)
         by_percent = _stage_of(percent_stages, value)

@@ -110,3 +110,15 @@ def test_alert_values_with_a_remediation_match_the_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     row = position(liquidation_price=65_704.33, liquidation_distance=0.049, remediation=RALLY_REMEDIATION)
     jsonschema.validate(_fire(AlertsConfig(), row).to_dict(), load("alert"))
+
+
+def test_a_hedge_mode_account_takes_the_remediation_of_the_leg_that_breaches() -> None:
+    """Long and short legs in one account: the short at 4.9 % carries the remediation, not the long."""
+    long_leg = position(liquidation_distance=0.4, quantity=50.0, position_side="long")
+    short_leg = position(liquidation_price=65_704.33, liquidation_distance=0.049,
+                         remediation=RALLY_REMEDIATION, position_side="short")
+    fired = AlertEngine(AlertsConfig()).evaluate(
+        snapshot(T0, positions=[long_leg, short_leg]))
+    assert [t.rule for t in fired] == ["liquidation_distance_low"]
+    assert fired[0].remediation is not None
+    assert fired[0].remediation["add_margin"] == 23.61
