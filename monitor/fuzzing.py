@@ -53,6 +53,7 @@ import orjson
 
 from monitor.codec import MAX_VALUE_BYTES, DecodeError, decode, encode_event
 from monitor.domain.events import (
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
     Event,
@@ -441,7 +442,8 @@ def _text_of(document: object) -> bytes:
 
 # --- canonical event checks ----------------------------------------------------------------------
 
-_EVENT_TYPES: Final = (PriceEvent, PositionEvent, BalanceEvent, FillEvent, AccountModeEvent)
+_EVENT_TYPES: Final = (
+    PriceEvent, PositionEvent, BalanceEvent, FillEvent, AccountModeEvent, AccountMarginEvent)
 
 
 def event_problem(event: object) -> str | None:

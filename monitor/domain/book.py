@@ -19,6 +19,7 @@ import numpy as np
 
 from monitor.domain import formulas as f
 from monitor.domain.events import (
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
     FillEvent,
@@ -180,6 +181,7 @@ class HedgeBook:
         self.unknown_instruments: set[str] = set()
         self.orphan_fees_usd = 0.0
         self.multi_asset_accounts: set[str] = set()
+        self.account_margins: dict[str, AccountMarginEvent] = {}
         # Reference prices of the snapshot being built (None outside ``snapshot``).
         self._references: dict[str, tuple[float, int] | None] | None = None
         # Before this event time no sampling interval can end (sample() returns at once); -inf after
@@ -229,6 +231,13 @@ class HedgeBook:
             self.multi_asset_accounts.add(event.account)
         else:
             self.multi_asset_accounts.discard(event.account)
+
+    def apply_account_margin(self, event: AccountMarginEvent) -> None:
+        """Keep the venue's newest whole-account margin figures of an account (by event time)."""
+        self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+        known = self.account_margins.get(event.account)
+        if known is None or event.ts_event_ms >= known.ts_event_ms:
+            self.account_margins[event.account] = event
 
     def apply_fill(self, event: FillEvent) -> None:
         """Accrue the fee of a fill on its position (fees: risk-definitions.md)."""

@@ -22,6 +22,7 @@ import numpy as np
 from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import (
     AccountEvent,
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
     MismatchEvent,
@@ -154,6 +155,8 @@ class RiskEngine:
             self._report_mismatch(state, event)
         elif isinstance(event, AccountModeEvent):
             state.book.apply_account_mode(event)
+        elif isinstance(event, AccountMarginEvent):
+            state.book.apply_account_margin(event)
         else:
             state.book.apply_fill(event)
         if isinstance(event, PositionEvent):
