@@ -47,11 +47,21 @@ Decisions:
 - Balances: ``B[].wb`` / ``walletBalance`` is the quantity (the wallet, isolated wallets included);
   ``B[].cw`` / ``crossWalletBalance`` ("Cross Wallet Balance": the wallet without the isolated
   wallets) is ``cross_wallet`` (None when absent).
-- Resync: signed ``GET /fapi/v2/positionRisk``, ``GET /fapi/v2/account`` and ``GET
-  /fapi/v1/multiAssetsMargin`` (HMAC-SHA256 hex of the query string with ``recvWindow`` and
-  ``timestamp``, ``X-MBX-APIKEY`` header). positionRisk lists every symbol and, in hedge mode,
-  both legs; positions are emitted for open legs, legs last reported open and (flat, every leg)
-  configured symbols with nothing open. REST snapshot events carry the receive time as event time.
+- The venue's own figures (docs/venue-fields.md): positionRisk ``liquidationPrice`` ("0" when
+  none: unknown) is the leg's ``venue_liquidation_price``; ``GET /fapi/v1/adlQuantile``
+  ("Position ADL Quantile Estimation": ``{"symbol","adlQuantile":{"LONG","SHORT","BOTH"|"HEDGE"}}``,
+  0-4 from low to high, "HEDGE" only a sign) is each leg's ``adl_rank`` of top 4, published as the
+  leg again. ACCOUNT_UPDATE carries neither (the book keeps the last figures while the leg is
+  unchanged).
+- Forced fills: a client order id ``adl_autoclose`` is an auto-deleveraging fill (``forced`` adl);
+  execution type CALCULATED, a client order id ``autoclose-…`` or order type LIQUIDATION is a
+  liquidation ("Event: Order Update": "special client order ID").
+- Resync: signed ``GET /fapi/v2/positionRisk``, ``GET /fapi/v2/account``, ``GET
+  /fapi/v1/multiAssetsMargin`` and ``GET /fapi/v1/adlQuantile`` (HMAC-SHA256 hex of the query
+  string with ``recvWindow`` and ``timestamp``, ``X-MBX-APIKEY`` header). positionRisk lists every
+  symbol and, in hedge mode, both legs; positions are emitted for open legs, legs last reported open
+  and (flat, every leg) configured symbols with nothing open. REST snapshot events carry the
+  receive time as event time.
 """
 
 from __future__ import annotations
@@ -59,12 +69,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import ClassVar
 
 from monitor.domain.events import (
     AccountModeEvent,
     Event,
     FillEvent,
+    ForcedFill,
     MarginMode,
     PositionSide,
     PriceEvent,
@@ -74,6 +86,7 @@ from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueFigures,
     VenueSession,
     as_list,
     as_object,
@@ -92,6 +105,7 @@ from monitor.venues._common import (
     signed_quantity,
     text,
     time_ms,
+    venue_figures,
 )
 from monitor.venues.base import (
     AccountContext,
@@ -116,6 +130,9 @@ LISTEN_KEY_PATH = "/fapi/v1/listenKey"
 POSITIONS_PATH = "/fapi/v2/positionRisk"
 ACCOUNT_PATH = "/fapi/v2/account"
 MULTI_ASSETS_PATH = "/fapi/v1/multiAssetsMargin"
+ADL_PATH = "/fapi/v1/adlQuantile"
+ADL_TOP = 4
+"""adlQuantile values are 0, 1, 2, 3, 4 "from low to high" (Position ADL Quantile Estimation)."""
 
 _SYMBOL = r"[A-Z0-9]{2,30}(?:_[0-9]{6})?"
 _LISTEN_KEY = re.compile(r"[A-Za-z0-9]{1,128}")
@@ -219,6 +236,7 @@ class BinanceUsdm(VenueSession):
             self._signed(POSITIONS_PATH, "positions", now_ms),
             self._signed(ACCOUNT_PATH, "balances", now_ms),
             self._signed(MULTI_ASSETS_PATH, "account-mode", now_ms),
+            self._signed(ADL_PATH, "adl", now_ms),
         )
 
     # -- frames ---------------------------------------------------------------------------------
@@ -303,6 +321,13 @@ class BinanceUsdm(VenueSession):
             raise FrameError(f"{NAME}: order side must be BUY or SELL, got {side[:10]!r}")
         fee_asset = optional_text(order, "N", "order")
         commission = optional_number(order, "n", "order") or 0.0
+        client_id = optional_text(order, "c", "order") or ""
+        forced: ForcedFill | None = None
+        if client_id.startswith("adl_autoclose"):
+            forced = "adl"
+        elif (text(order, "x", "order") == "CALCULATED" or client_id.startswith("autoclose-")
+              or optional_text(order, "o", "order") == "LIQUIDATION"):
+            forced = "liquidation"
         fill = FillEvent(
             portfolio=account.portfolio,
             account=account.account,
@@ -312,6 +337,7 @@ class BinanceUsdm(VenueSession):
             fee_usd=commission if fee_asset in _USD_FEE_ASSETS else 0.0,
             ts_event_ms=time_ms(obj, "E", "ORDER_TRADE_UPDATE"),
             ts_receive_ms=receive_ms,
+            forced=forced,
         )
         return Parsed(events=(fill,))
 
@@ -375,6 +401,8 @@ class BinanceUsdm(VenueSession):
                     )
                     for a in objects(obj, "assets", "account response")
                 )
+            if request.purpose == "adl":
+                return self._adl_quantiles(account, payload, receive_ms)
             if request.purpose == "account-mode":
                 obj = as_object(payload, "multiAssetsMargin response")
                 value = required(obj, "multiAssetsMargin", "multiAssetsMargin response")
@@ -406,9 +434,30 @@ class BinanceUsdm(VenueSession):
                 ),
                 leverage=symbol_leverage,
                 updated_ms=optional_time_ms(row, "updateTime", "position") or 0,
+                figures=venue_figures(
+                    liquidation_price=optional_number(row, "liquidationPrice", "position")),
             )))
         self._leverage = leverage
         published = self._book.load(legs, also=self._symbols)
+        return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
+
+    def _adl_quantiles(
+        self, account: AccountContext, payload: object, receive_ms: int
+    ) -> tuple[Event, ...]:
+        """``[{"symbol":"BTCUSDT","adlQuantile":{"LONG":1,"SHORT":2,"BOTH":0}}]``: each known leg
+        again, with its ADL quantile (``HEDGE`` is "only a sign, ignore the value")."""
+        published: list[tuple[str, PositionSide, Leg]] = []
+        for item in as_list(payload, "adlQuantile response"):
+            row = as_object(item, "adlQuantile")
+            symbol = text(row, "symbol", "adlQuantile")
+            quantiles = as_object(required(row, "adlQuantile", "adlQuantile"), "adlQuantile.adlQuantile")
+            for key in ("LONG", "SHORT", "BOTH"):
+                if key not in quantiles:
+                    continue
+                rank = quantiles[key]
+                if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank <= ADL_TOP:
+                    raise FrameError(f"{NAME}: adlQuantile {key} must be an integer 0-{ADL_TOP}")
+                published.extend(self._book.annotate(symbol, key, partial(_with_adl, rank)))
         return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
 
     # -- helpers --------------------------------------------------------------------------------
@@ -443,9 +492,13 @@ def _price_event(obj: JsonObject, receive_ms: int) -> PriceEvent:
     )
 
 
+def _with_adl(rank: int, figures: VenueFigures | None) -> VenueFigures:
+    return replace(figures or VenueFigures(), adl_rank=rank, adl_rank_top=ADL_TOP)
+
+
 def _leg(
     *, side: str, quantity: float, entry: float, mode: MarginMode, isolated_wallet: float | None,
-    leverage: float | None, updated_ms: int = 0,
+    leverage: float | None, updated_ms: int = 0, figures: VenueFigures | None = None,
 ) -> Leg:
     """One leg; LONG legs are positive and SHORT legs negative whatever sign the venue sent (the
     documented SHORT legs carry a negative ``pa``/``positionAmt``), BOTH keeps the sign of ``pa``."""
@@ -455,7 +508,7 @@ def _leg(
     quantity = signed_quantity(quantity, canonical)
     if quantity == 0:
         entry = 0.0
-    return Leg(quantity, entry, mode, isolated_wallet, leverage, updated_ms)
+    return Leg(quantity, entry, mode, isolated_wallet, leverage, updated_ms, figures=figures)
 
 
 def _account_mode(

@@ -98,6 +98,7 @@ from monitor.venues._common import (
     text,
     time_ms,
     to_number,
+    venue_figures,
 )
 from monitor.venues.base import (
     MAX_FRAME_BYTES,
@@ -512,7 +513,8 @@ def _position_leg(row: JsonObject) -> tuple[str, str, Leg]:
         )
     isolated_margin = number(row, "im", "position") if mode == "isolated" and quantity else None
     leverage = positive_or_none(optional_number(row, "leverage", "position"))
-    return symbol, side, Leg(quantity, entry, mode, isolated_margin, leverage)
+    figures = venue_figures(liquidation_price=optional_number(row, "liquidatePrice", "position"))
+    return symbol, side, Leg(quantity, entry, mode, isolated_margin, leverage, figures=figures)
 
 
 def _balance(account: AccountContext, row: JsonObject, ts_event_ms: int, receive_ms: int) -> Event:

@@ -96,6 +96,7 @@ from monitor.venues._common import (
     required,
     text,
     time_ms,
+    venue_figures,
 )
 from monitor.venues.base import (
     AccountContext,
@@ -488,7 +489,8 @@ def _position_leg(item: JsonObject) -> tuple[str, str, Leg]:
     if item.get("separatedMode") == "SEPARATED":
         # one position per opening order: key by id, netted with the side's other positions
         key = f"{side}:{_position_id(item)}"
-    return symbol, key, Leg(quantity, entry, mode, isolated_margin, leverage)
+    figures = venue_figures(liquidation_price=optional_number(item, "liquidatePrice", "position"))
+    return symbol, key, Leg(quantity, entry, mode, isolated_margin, leverage, figures=figures)
 
 
 def _position_id(item: JsonObject) -> str:

@@ -302,7 +302,7 @@ class OkxSim(SimVenue):
         )
         pos = position.quantity if side == "one_way" else abs(position.quantity)
         return {
-            "adl": "1",
+            "adl": str(self.world.adl_rank(self.name, account, symbol, side, 1)),
             "availPos": num(abs(position.quantity), 8) if isolated else "",
             "avgPx": num(position.entry_price, 8) if position.quantity else "",
             "cTime": updated,

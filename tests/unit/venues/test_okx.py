@@ -6,10 +6,18 @@ import base64
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent, PositionSide, PriceEvent
+from monitor.domain.events import (
+    AccountMarginEvent,
+    BalanceEvent,
+    MarginMode,
+    PositionEvent,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.venues.base import FrameError, FrameKind, Venue
 from monitor.venues.okx import Okx, index_id
 from tests.unit.venues._support import (
@@ -194,9 +202,14 @@ def test_positions_snapshot_fixture() -> None:
     parsed = venue().parse("private", fixture_text("okx_positions_snapshot.json"), RECEIVE_MS)
     # margin "0.0003896645377994" ETH = 1 contract * 10 USD / 2566.31 avgPx / 10x lever: the
     # margin allocated at entry; upl "-0.0000009932766034" is not in it
-    assert parsed.events[0] == position(
+    # the venue's own figures: liqPx "2352.8496681818233", mmr "0.0000311811092368" ETH, mgnRatio
+    # "11.731726509588816" (margin over maintenance margin: canonical 1 / 11.7317... = 0.08524),
+    # adl "1" of 1-5
+    assert parsed.events[0] == replace(position(
         "ETH-USD-210430", 1.0, 2566.31, "isolated", 0.0003896645377994, 10.0, 1619507761462, "long",
-    )
+    ), venue_liquidation_price=2352.8496681818233, venue_maintenance_margin=0.0000311811092368,
+        venue_margin_ratio=1 / 11.731726509588816, adl_rank=1, adl_rank_top=5)
+    assert parsed.events[0].venue_margin_ratio == pytest.approx(0.085239, abs=1e-6)
     # configured swaps are reported flat, every leg, after a complete snapshot that does not list them
     assert parsed.events[1:] == (
         *flats("BTC-USDT-SWAP", 1619507761462), *flats("BTC-USD-SWAP", 1619507761462),
@@ -314,8 +327,9 @@ def test_balance_and_position_channel_is_ignored() -> None:
 
 def test_resync_requests_are_signed() -> None:
     """OK-ACCESS-SIGN = Base64(HMAC_SHA256(secret, isoTimestamp + GET + path))."""
-    positions, balances = venue().resync_requests(1607418537715)
-    for request, path in ((positions, "/api/v5/account/positions"), (balances, "/api/v5/account/balance")):
+    config, positions, balances = venue().resync_requests(1607418537715)
+    for request, path in ((config, "/api/v5/account/config"), (positions, "/api/v5/account/positions"),
+                          (balances, "/api/v5/account/balance")):
         prehash = f"2020-12-08T09:08:57.715ZGET{path}".encode()
         sign = base64.b64encode(hmac.new(CANARY_HMAC.encode(), prehash, hashlib.sha256).digest()).decode()
         assert (request.method, request.base_url, request.path, request.query) == (
@@ -331,7 +345,7 @@ def test_resync_requests_are_signed() -> None:
 def test_rest_resync_positions_and_balances() -> None:
     """REST positions and balances become full state stamped with the receive time."""
     subject = venue(("BTC-USDT-SWAP",))
-    positions, balances = subject.resync_requests(RECEIVE_MS)
+    _, positions, balances = subject.resync_requests(RECEIVE_MS)
     body = {"code": "0", "msg": "", "data": [okx_position("BTC-USDT-SWAP", "net", "-150", "60000")]}
     assert subject.parse_resync(positions, json.dumps(body).encode(), RECEIVE_MS) == (
         position("BTC-USDT-SWAP", -150.0, 60000.0, "cross", None, 10.0, RECEIVE_MS),
@@ -389,3 +403,25 @@ def test_secrets_never_leak() -> None:
             subject.parse("private", frame, RECEIVE_MS)
         texts.append(str(error.value))
     assert not any(leaked(text) for text in texts)
+
+
+def test_account_margin_ratio_of_a_multi_currency_account() -> None:
+    """The account's own ``mgnRatio`` (adjusted equity over maintenance margin) is the buffer figure
+    of a multi-currency account (``acctLv`` "3" of the account config). The documented account
+    snapshot reports it "" (not applicable: no event); with ``mgnRatio`` "25" and the documented
+    ``adjEq`` "55444.12216906034": ratio 1/25 = 0.04, liquidation at 1 (100 %); ``mmr`` "0"."""
+    subject = venue()
+    config, _, balances = subject.resync_requests(RECEIVE_MS)
+    subject.parse_resync(config, b'{"code":"0","msg":"","data":[{"acctLv":"3","posMode":"net_mode"}]}',
+                         RECEIVE_MS)
+    document = fixture_json("okx_account_snapshot.json")
+    assert isinstance(document, dict)
+    assert not any(isinstance(e, AccountMarginEvent) for e in subject.parse(
+        "private", json.dumps(document), RECEIVE_MS).events)
+    document["data"][0]["mgnRatio"] = "25"
+    events = subject.parse_resync(
+        balances, json.dumps({"code": "0", "msg": "", "data": document["data"]}).encode(), RECEIVE_MS)
+    margin = events[-1]
+    assert margin == AccountMarginEvent(
+        "alice", "acct-1", "multi_currency", "mgnRatio", 25.0, 0.04, 1.0, 55444.12216906034, 0.0,
+        0.0, None, RECEIVE_MS, RECEIVE_MS)
