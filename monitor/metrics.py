@@ -18,7 +18,15 @@ Snapshot figures (``observe_snapshot``; the JSON shape is in docs/topics.md), by
   ``hedge_position_notional_usd``, ``hedge_position_unrealized_pnl_usd``,
   ``hedge_position_funding_accrued_usd``, ``hedge_position_fees_usd``, ``hedge_margin_ratio``,
   ``hedge_margin_buffer_usd``, ``hedge_margin_buffer_ratio`` (``margin_buffer_fraction``),
-  ``hedge_liquidation_price_usd``, ``hedge_liquidation_distance_ratio``.
+  ``hedge_liquidation_price_usd``, ``hedge_liquidation_distance_ratio``; the venue's own figures
+  beside them, ``hedge_venue_liquidation_price_usd``, ``hedge_venue_margin_ratio``,
+  ``hedge_adl_rank`` and ``hedge_adl_rank_top`` (the venue's ADL bucket and its top bucket), and
+  ``hedge_model_divergence_ratio{portfolio, account, instrument, figure}``: ``|model - venue| /
+  |venue|`` of ``figure`` ``liquidation_price`` or ``maintenance_margin_usd``.
+- ``{portfolio, account}`` from ``accounts`` (unified / portfolio-margin accounts):
+  ``hedge_account_margin_ratio`` (the venue's account maintenance margin / equity),
+  ``hedge_account_liquidation_ratio`` (where the venue liquidates, same sense) and
+  ``hedge_account_model_margin_ratio`` (the model of it between venue updates).
 - ``{portfolio, asset}`` from ``effectiveness``: ``hedge_effectiveness_dollar_offset_ratio``,
   ``hedge_effectiveness_slope``, ``hedge_effectiveness_r_squared`` (``r2``),
   ``hedge_effectiveness_variance_reduction_ratio``, ``hedge_effectiveness_samples``,
@@ -248,6 +256,30 @@ class Metrics:
         self._liquidation_distance = self._gauge(
             "hedge_liquidation_distance_ratio",
             "Distance to liquidation |liquidation price - mark| / mark.", position)
+        self._venue_liquidation_price = self._gauge(
+            "hedge_venue_liquidation_price_usd",
+            "The venue's own reported liquidation price of the position.", position)
+        self._venue_margin_ratio = self._gauge(
+            "hedge_venue_margin_ratio",
+            "The venue's own reported maintenance margin / margin balance of the position.", position)
+        self._adl_rank = self._gauge(
+            "hedge_adl_rank", "The venue's auto-deleveraging rank of the position.", position)
+        self._adl_rank_top = self._gauge(
+            "hedge_adl_rank_top", "The venue's top auto-deleveraging bucket (next to be deleveraged).",
+            position)
+        self._model_divergence = self._gauge(
+            "hedge_model_divergence_ratio",
+            "|model - venue| / |venue| of one figure of the position.", (*position, "figure"))
+        account = ("portfolio", "account")
+        self._account_margin_ratio = self._gauge(
+            "hedge_account_margin_ratio",
+            "The venue's account maintenance margin / equity (unified or portfolio margin).", account)
+        self._account_liquidation_ratio = self._gauge(
+            "hedge_account_liquidation_ratio",
+            "The account margin ratio at which the venue liquidates.", account)
+        self._account_model_margin_ratio = self._gauge(
+            "hedge_account_model_margin_ratio",
+            "The model of the account maintenance margin / equity, moved with the marks.", account)
 
     def _define_portfolio_metrics(self) -> None:
         """Gauges for effectiveness, stress, costs and lifecycle."""
@@ -415,6 +447,8 @@ class Metrics:
             self._asset_values(put, portfolio, str(asset), _mapping(figures))
         for position in _items(snapshot.get("positions")):
             self._position_values(put, portfolio, _mapping(position))
+        for account, account_figures in _mapping(snapshot.get("accounts")).items():
+            self._account_values(put, portfolio, str(account), _mapping(account_figures))
         for asset, measures in _mapping(snapshot.get("effectiveness")).items():
             labels = (portfolio, str(asset))
             figures = _mapping(measures)
@@ -501,6 +535,21 @@ class Metrics:
         put(self._margin_buffer_ratio, labels, _number(position.get("margin_buffer_fraction")))
         put(self._liquidation_price, labels, _number(position.get("liquidation_price")))
         put(self._liquidation_distance, labels, _number(position.get("liquidation_distance")))
+        venue = _mapping(position.get("venue_figures"))
+        put(self._venue_liquidation_price, labels, _number(venue.get("liquidation_price")))
+        put(self._venue_margin_ratio, labels, _number(venue.get("margin_ratio")))
+        put(self._adl_rank, labels, _number(venue.get("adl_rank")))
+        put(self._adl_rank_top, labels, _number(venue.get("adl_rank_top")))
+        for figure, value in _mapping(position.get("model_divergence")).items():
+            put(self._model_divergence, (*labels, str(figure)), _number(value))
+
+    def _account_values(self, put: _Put, portfolio: str, account: str, figures: Mapping[str, Any]) -> None:
+        labels = (portfolio, account)
+        venue = _mapping(figures.get("venue"))
+        model = _mapping(figures.get("model"))
+        put(self._account_margin_ratio, labels, _number(venue.get("maintenance_margin_ratio")))
+        put(self._account_liquidation_ratio, labels, _number(figures.get("liquidation_ratio")))
+        put(self._account_model_margin_ratio, labels, _number(model.get("maintenance_margin_ratio")))
 
     # -- alerts -----------------------------------------------------------------------------------
 

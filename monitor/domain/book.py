@@ -126,6 +126,9 @@ class PositionState:
     # An isolated leg's liquidation price depends on its event only, not on the mark.
     isolated_liquidation: tuple[PositionEvent, float] | None = None
     leg: tuple[PositionEvent, MarginLeg] | None = None
+    # The last event that carried the venue's own figures of this leg (their as-of time is its
+    # event time); kept while later events leave the leg unchanged (docs/venue-fields.md).
+    venue_event: PositionEvent | None = None
 
     def margin_leg(self) -> MarginLeg:
         """The leg as the venue margin model sees it (built once per position event)."""
@@ -204,9 +207,15 @@ class HedgeBook:
             return True
         current = self.positions.get(key)
         if current is None:
-            self.positions[key] = PositionState(event, instrument)
+            current = self.positions[key] = PositionState(event, instrument)
+            previous = None
         else:
+            previous = current.event
             current.event = event
+        if has_venue_figures(event):
+            current.venue_event = event
+        elif previous is None or not _same_leg(previous, event):
+            current.venue_event = None  # the leg changed: the venue's last figures no longer hold
         return True
 
     def apply_balance(self, event: BalanceEvent) -> None:
@@ -557,7 +566,8 @@ class HedgeBook:
                     "notional_usd", "delta", "unrealized_pnl_usd", "maintenance_margin_usd",
                     "margin_balance_usd", "margin_ratio", "margin_buffer_usd",
                     "margin_buffer_fraction", "liquidation_price", "liquidation_distance",
-                    "basis_bps")))
+                    "basis_bps", "model_figures", "venue_figures")))
+                record["model_divergence"] = dict.fromkeys(_DIVERGENCE_FIGURES)
                 out.append(record)
                 continue
             record["funding_rate"] = self.prices.prices[instrument.id].funding_rate
@@ -589,9 +599,50 @@ class HedgeBook:
                 ),
                 "basis_bps": None if spot is None else _number(f.basis_bps(mark, spot)),
             })
+            record.update(self._venue_beside_model(state, record, mark))
             out.append(record)
             figures.append({"state": state, "mark": mark, "record": record})
         return out, figures
+
+    def _venue_beside_model(
+        self, state: PositionState, record: dict[str, Any], mark: float
+    ) -> dict[str, Any]:
+        """The venue's own figures of the leg beside the model's, each with its source and as-of
+        time, and the relative divergence ``|model - venue| / |venue|`` of the liquidation price
+        and the maintenance margin (None when either is unknown). The model's figures are as of
+        the mark (they move with it between venue updates); the venue's as of the event that
+        carried them."""
+        price = self.prices.prices.get(state.instrument.id)
+        model: dict[str, Any] = {
+            "source": "model",
+            "as_of_ms": None if price is None else price.ts_event_ms,
+            "liquidation_price": record["liquidation_price"],
+            "maintenance_margin_usd": record["maintenance_margin_usd"],
+            "margin_ratio": record["margin_ratio"],
+        }
+        venue_event = state.venue_event
+        if venue_event is None:
+            return {"model_figures": model, "venue_figures": None,
+                    "model_divergence": dict.fromkeys(_DIVERGENCE_FIGURES)}
+        maintenance = venue_event.venue_maintenance_margin
+        venue: dict[str, Any] = {
+            "source": "venue",
+            "as_of_ms": venue_event.ts_event_ms,
+            "liquidation_price": venue_event.venue_liquidation_price,
+            "maintenance_margin_usd": (
+                None if maintenance is None
+                else float(state.instrument.settlement_to_usd(maintenance, mark))),
+            "margin_ratio": venue_event.venue_margin_ratio,
+            "adl_rank": venue_event.adl_rank,
+            "adl_rank_top": venue_event.adl_rank_top,
+        }
+        divergence: dict[str, float | None] = {}
+        for name in _DIVERGENCE_FIGURES:
+            model_value, venue_value = model[name], venue[name]
+            divergence[name] = (
+                None if model_value is None or venue_value is None
+                else _number(f.relative_divergence(float(model_value), float(venue_value))))
+        return {"model_figures": model, "venue_figures": venue, "model_divergence": divergence}
 
     def _margin_balance(
         self,
@@ -924,6 +975,8 @@ class HedgeBook:
             "positions": [
                 {
                     "event": _event_fields(state.event),
+                    "venue_event": (
+                        None if state.venue_event is None else _event_fields(state.venue_event)),
                     "funding_received_usd": state.funding_received_usd,
                     "funding_paid_usd": state.funding_paid_usd,
                     "fees_usd": state.fees_usd,
@@ -968,9 +1021,14 @@ class HedgeBook:
             if instrument is None:
                 self.unknown_instruments.add(event.instrument)
                 continue
-            self.positions[event.key] = PositionState(
+            restored = self.positions[event.key] = PositionState(
                 event, instrument, float(item["funding_received_usd"]),
                 float(item["funding_paid_usd"]), float(item["fees_usd"]))
+            venue_item = item.get("venue_event")
+            if venue_item is not None:
+                restored.venue_event = PositionEvent(**venue_item)
+            elif has_venue_figures(event):
+                restored.venue_event = event
         self.balances = {(str(a), str(asset)): float(q) for a, asset, q in data.get("balances", [])}
         self.effectiveness = {}
         for asset, e in data.get("effectiveness", {}).items():
@@ -1000,6 +1058,26 @@ class HedgeBook:
             (str(a), str(asset)): float(q) for a, asset, q in data.get("cross_wallets", [])}
         self.accounts_with_balances = set(data.get(
             "accounts_with_balances", sorted({account for account, _ in self.balances})))
+
+
+_DIVERGENCE_FIGURES = ("liquidation_price", "maintenance_margin_usd")
+"""The figures both the venue and the model define alike, compared in ``model_divergence``. The
+margin ratio is shown beside the model's but not compared: the venues define it differently (OKX
+``mgnRatio`` counts the closing fee in the requirement, Binance's is the account's)."""
+
+
+def has_venue_figures(event: PositionEvent) -> bool:
+    """Whether a position event carries any of the venue's own figures."""
+    return not (event.venue_liquidation_price is None and event.venue_maintenance_margin is None
+                and event.venue_margin_ratio is None and event.adl_rank is None)
+
+
+def _same_leg(before: PositionEvent, after: PositionEvent) -> bool:
+    """The leg's size, entry and margin are unchanged (e.g. a funding or leverage-only update),
+    so the venue's figures of ``before`` still describe it."""
+    return (before.quantity == after.quantity and before.entry_price == after.entry_price
+            and before.margin_mode == after.margin_mode
+            and before.isolated_margin == after.isolated_margin)
 
 
 def _event_fields(event: PositionEvent) -> dict[str, Any]:

@@ -228,6 +228,9 @@ def test_every_vectorised_function_is_in_the_agreement_table() -> None:
         "min_variance_ratio",
         "regression_slope_r2",
         "variance_reduction",
+        "relative_divergence",
+        "account_maintenance_ratio",
+        "adl_top_bucket",
     }
     public = {
         name for name, value in vars(f).items()

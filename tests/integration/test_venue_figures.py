@@ -1,0 +1,92 @@
+"""The venue's own figures beside the model's, through the whole pipeline, against the simulator.
+
+The simulator reports each venue's liquidation price from its own rules (``monitor/sim/margin.py``,
+independent of ``monitor.domain``). Reported as computed, the model agrees with it; with the
+simulator's ``liquidation_report_bias`` knob the venue reports a different figure, and the
+``model_divergence`` alert fires with the relative difference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from monitor.sim.server import SimulatorServer
+from monitor.venues.base import AccountContext, Venue
+from monitor.venues.registry import VENUES as VENUE_CLASSES
+from tests.integration.pipeline_harness import PORTFOLIO, running_pipeline
+from tests.support import eventually
+
+DEADLINE_S = 20.0
+CASES = [
+    pytest.param("binance", "BTCUSDT", 1.0, id="binance"),
+    pytest.param("bybit", "BTCUSDT", 1.0, id="bybit"),
+    pytest.param("okx", "BTC-USDT-SWAP", 100.0, id="okx"),
+]
+
+
+def module(sim: SimulatorServer, venue: str, symbol: str) -> Venue:
+    """The monitor's venue module pointed at the simulator, with the venue's main account."""
+    account = AccountContext(f"{venue}-main", PORTFOLIO, sim.credentials(venue, f"{venue}-main"))
+    return VENUE_CLASSES[venue](symbols=[symbol], account=account, ws_base_url=sim.ws_url(venue),
+                                rest_base_url=sim.rest_url(venue))
+
+
+def leg(snapshot: dict[str, Any] | None, instrument: str) -> dict[str, Any] | None:
+    """The priced leg of ``instrument`` that carries the venue's figures, if any."""
+    for position in (snapshot or {}).get("positions", []):
+        if (position["instrument"] == instrument and position["mark_price"] is not None
+                and position.get("venue_figures")):
+            return position
+    return None
+
+
+async def _hedged(sim: SimulatorServer, venue: str, symbol: str, units_per_btc: float) -> None:
+    await sim.set_price(venue, symbol, 60_000.0)
+    await sim.set_balance(venue, f"{venue}-main", "USDT", 25_000.0)
+    await sim.set_position(venue, f"{venue}-main", symbol, -1.5 * units_per_btc, 60_000.0,
+                           leverage=10.0, margin_mode="isolated")
+
+
+@pytest.mark.parametrize(("venue", "symbol", "units_per_btc"), CASES)
+async def test_the_venue_figure_stands_beside_the_model_and_agrees(
+    venue: str, symbol: str, units_per_btc: float
+) -> None:
+    """Reported as the venue's rules compute it, the liquidation price agrees with the model's
+    (divergence ~0, no alert); the snapshot carries both with their sources."""
+    async with SimulatorServer(seed=43, heartbeat_s=0.2) as sim:
+        await _hedged(sim, venue, symbol, units_per_btc)
+        expected = sim.venue_figures(venue, f"{venue}-main", symbol).liquidation_price
+        assert expected is not None
+        async with running_pipeline([module(sim, venue, symbol)]) as run:
+            position = await eventually(lambda: leg(run.latest(), f"{venue}:{symbol}"), DEADLINE_S,
+                                        state=run.describe)
+            assert position["venue_figures"]["source"] == "venue"
+            assert position["model_figures"]["source"] == "model"
+            assert position["venue_figures"]["liquidation_price"] == pytest.approx(expected, rel=1e-8)
+            assert position["model_figures"]["liquidation_price"] == pytest.approx(expected, rel=1e-8)
+            assert position["model_divergence"]["liquidation_price"] < 1e-8
+            assert not [a for a in run.alerts() if a["rule"] == "model_divergence"]
+
+
+@pytest.mark.parametrize(("venue", "symbol", "units_per_btc"), CASES)
+async def test_a_venue_figure_that_differs_fires_model_divergence(
+    venue: str, symbol: str, units_per_btc: float
+) -> None:
+    """The venue reports its liquidation price 2 % above its rule's figure: the model's differs by
+    |L - 1.02 L| / 1.02 L = 0.02 / 1.02 = 1.96 % > 0.5 %, and model_divergence fires."""
+    async with SimulatorServer(seed=44, heartbeat_s=0.2) as sim:
+        await _hedged(sim, venue, symbol, units_per_btc)
+        sim.set_liquidation_report_bias(venue, 0.02)
+        async with running_pipeline([module(sim, venue, symbol)]) as run:
+            fired = await eventually(
+                lambda: [a for a in run.alerts() if a["rule"] == "model_divergence"], DEADLINE_S,
+                state=run.describe)
+            assert fired[0]["state"] == "firing"
+            assert fired[0]["subject"] == f"{venue}:{symbol}"
+            assert fired[0]["value"] == pytest.approx(0.02 / 1.02, rel=1e-6)
+            position = leg(run.latest(), f"{venue}:{symbol}")
+            assert position is not None
+            model = position["model_figures"]["liquidation_price"]
+            assert position["venue_figures"]["liquidation_price"] == pytest.approx(model * 1.02, rel=1e-8)

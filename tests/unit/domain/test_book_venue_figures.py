@@ -1,0 +1,94 @@
+"""The venue's own figures beside the model's in the risk snapshot, with their divergence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from monitor.domain import formulas as f
+from monitor.domain.book import HedgeBook, PriceTable
+from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
+from monitor.domain.instruments import default_catalog
+
+SWAP = "okx:BTC-USDT-SWAP"
+# The okx:BTC-USDT-SWAP leg of test_book.py: -150 contracts @ 60000, isolated wallet 9000. The
+# model's liquidation price (OKX: MM plus the closing fee) is (9000 + 1.5 * 60000) / 1.50675 =
+# 65704.33; at mark 54000 the model's maintenance margin is 81000 * 0.004 = 324 USD.
+MODEL_LIQUIDATION = 99_000 / 1.50675
+LEG = PositionEvent("seed", "okx", SWAP, -150, 60_000, 10, "isolated", 9_000, 1_000, 1_000)
+
+
+def _book(position: PositionEvent, mark: float = 54_000, mark_ts: int = 2_000) -> HedgeBook:
+    catalog = default_catalog()
+    table = PriceTable(catalog)
+    book = HedgeBook("seed", catalog, table)
+    book.apply_balance(BalanceEvent("seed", "cold", "BTC", 1.5, 1_000, 1_000))
+    book.apply_position(position)
+    event = PriceEvent(SWAP, mark, None, None, None, mark_ts, mark_ts)
+    table.apply(event)
+    book.apply_instrument_price(event)
+    return book
+
+
+def test_the_relative_divergence_formula() -> None:
+    """``|model - venue| / |venue|``: 101 against 100 is 1 %; a venue figure of 0 has none."""
+    assert f.relative_divergence(101.0, 100.0) == pytest.approx(0.01)
+    assert f.relative_divergence(99.0, 100.0) == pytest.approx(0.01)
+    assert f.relative_divergence(1.0, 0.0) != f.relative_divergence(1.0, 0.0)  # nan
+
+
+def test_without_venue_figures_the_model_stands_alone() -> None:
+    """No venue figure reported: ``venue_figures`` null and every divergence null (unknown)."""
+    position = _book(LEG).snapshot()["positions"][0]
+    assert position["venue_figures"] is None
+    assert position["model_divergence"] == {"liquidation_price": None, "maintenance_margin_usd": None}
+    model = position["model_figures"]
+    assert model["source"] == "model"
+    assert model["as_of_ms"] == 2_000  # the mark's event time: the model moves with the mark
+    assert model["liquidation_price"] == pytest.approx(MODEL_LIQUIDATION)
+
+
+def test_the_venue_figure_beside_the_model_and_their_divergence() -> None:
+    """The venue reports liqPx 66000 and mmr 324 USDT with the leg at t=1000: divergence of the
+    liquidation price |65704.33 - 66000| / 66000 = 0.44798 %; maintenance margin 0."""
+    reported = replace(LEG, venue_liquidation_price=66_000.0, venue_maintenance_margin=324.0,
+                       venue_margin_ratio=0.018, adl_rank=2, adl_rank_top=5)
+    position = _book(reported).snapshot()["positions"][0]
+    venue = position["venue_figures"]
+    assert venue == {
+        "source": "venue", "as_of_ms": 1_000, "liquidation_price": 66_000.0,
+        "maintenance_margin_usd": 324.0, "margin_ratio": 0.018, "adl_rank": 2, "adl_rank_top": 5}
+    divergence = position["model_divergence"]
+    assert divergence["liquidation_price"] == pytest.approx((66_000 - MODEL_LIQUIDATION) / 66_000)
+    assert divergence["liquidation_price"] == pytest.approx(0.0044798, abs=1e-7)
+    assert divergence["maintenance_margin_usd"] == pytest.approx(0.0, abs=1e-12)
+    # the margin ratio stands beside the model's (324 / 18000 = 0.018) but is not compared: the
+    # venues define it differently
+    assert "margin_ratio" not in divergence
+    assert position["model_figures"]["margin_ratio"] == pytest.approx(0.018)
+    # the flat figures stay the model's
+    assert position["liquidation_price"] == pytest.approx(MODEL_LIQUIDATION)
+
+
+def test_venue_figures_hold_while_the_leg_is_unchanged_and_drop_when_it_changes() -> None:
+    """A later update without figures (Binance ACCOUNT_UPDATE after a funding fee) keeps the
+    venue's last figures and their as-of time; a size change drops them: unknown, never stale."""
+    reported = replace(LEG, venue_liquidation_price=66_000.0)
+    book = _book(reported)
+    book.apply_position(replace(LEG, ts_event_ms=3_000, ts_receive_ms=3_000))
+    venue = book.snapshot()["positions"][0]["venue_figures"]
+    assert (venue["liquidation_price"], venue["as_of_ms"]) == (66_000.0, 1_000)
+    book.apply_position(replace(LEG, quantity=-100, isolated_margin=6_000, ts_event_ms=4_000,
+                                ts_receive_ms=4_000))
+    assert book.snapshot()["positions"][0]["venue_figures"] is None
+
+
+def test_venue_figures_survive_a_checkpoint() -> None:
+    reported = replace(LEG, venue_liquidation_price=66_000.0)
+    book = _book(reported)
+    book.apply_position(replace(LEG, ts_event_ms=3_000, ts_receive_ms=3_000))
+    restored = _book(LEG)
+    restored.restore_state(book.to_state())
+    restored.apply_instrument_price(PriceEvent(SWAP, 54_000, None, None, None, 2_000, 2_000))
+    assert restored.snapshot()["positions"][0]["venue_figures"]["as_of_ms"] == 1_000
