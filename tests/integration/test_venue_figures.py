@@ -29,13 +29,15 @@ CASES = [
 def module(sim: SimulatorServer, venue: str, symbol: str) -> Venue:
     """The monitor's venue module pointed at the simulator, with the venue's main account."""
     account = AccountContext(f"{venue}-main", PORTFOLIO, sim.credentials(venue, f"{venue}-main"))
-    return VENUE_CLASSES[venue](symbols=[symbol], account=account, ws_base_url=sim.ws_url(venue),
-                                rest_base_url=sim.rest_url(venue))
+    arguments: dict[str, Any] = {"symbols": [symbol], "account": account,
+                                 "ws_base_url": sim.ws_url(venue), "rest_base_url": sim.rest_url(venue)}
+    return VENUE_CLASSES[venue](**arguments)
 
 
 def leg(snapshot: dict[str, Any] | None, instrument: str) -> dict[str, Any] | None:
     """The priced leg of ``instrument`` that carries the venue's figures, if any."""
-    for position in (snapshot or {}).get("positions", []):
+    positions: list[dict[str, Any]] = (snapshot or {}).get("positions", [])
+    for position in positions:
         if (position["instrument"] == instrument and position["mark_price"] is not None
                 and position.get("venue_figures")):
             return position
