@@ -257,6 +257,25 @@ class HedgeBook:
         else:
             state.fees_usd += event.fee_usd
 
+    def unhedged_by(self, event: FillEvent) -> tuple[float, float | None] | None:
+        """The delta a forced fill (liquidation or ADL) leaves unhedged: the book's net delta
+        change from the lost hedge quantity, in base units and in USD at the asset's reference
+        price (the fill price when the asset has none); None for an unknown instrument.
+
+        ``delta = q cs`` (linear) or ``q cv / EP`` (inverse, EP the leg's entry before the fill,
+        else the fill price), risk-definitions.md "Delta"; a short leg bought back by the venue
+        (``q`` > 0) adds ``q cs`` of long exposure the hedge no longer offsets.
+        """
+        instrument = self.catalog.get(event.instrument)
+        if instrument is None or not instrument.is_future:
+            return None
+        leg = self._fill_leg(event)
+        entry = leg.event.entry_price if leg is not None and leg.event.entry_price > 0 else event.price
+        delta = float(instrument.delta(event.quantity, entry))
+        price = self.reference_price(instrument.base)
+        usd = delta * (price if price is not None else event.price)
+        return delta, usd
+
     def _fill_leg(self, event: FillEvent) -> PositionState | None:
         """The leg a fill's fee accrues to: the one-way position, else the leg the fill traded."""
         one_way = self.positions.get((event.account, event.instrument, "one_way"))

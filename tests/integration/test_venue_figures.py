@@ -92,3 +92,44 @@ async def test_a_venue_figure_that_differs_fires_model_divergence(
             assert position is not None
             model = position["model_figures"]["liquidation_price"]
             assert position["venue_figures"]["liquidation_price"] == pytest.approx(model * 1.02, rel=1e-8)
+
+
+@pytest.mark.parametrize(("venue", "symbol", "units_per_btc"), CASES[:2])
+async def test_a_simulated_adl_fill_raises_hedge_broken(
+    venue: str, symbol: str, units_per_btc: float
+) -> None:
+    """The venue deleverages 0.5 BTC of the 1.5 BTC short (Binance ``adl_autoclose``, Bybit
+    ``AdlTrade``): +0.5 BTC of delta is left unhedged (linear, 1 contract = 1 BTC) and the
+    critical hedge_broken alert says so."""
+    async with SimulatorServer(seed=45, heartbeat_s=0.2) as sim:
+        await _hedged(sim, venue, symbol, units_per_btc)
+        async with running_pipeline([module(sim, venue, symbol)]) as run:
+            await eventually(lambda: leg(run.latest(), f"{venue}:{symbol}"), DEADLINE_S,
+                             state=run.describe)
+            await sim.fill(venue, f"{venue}-main", symbol, 0.5 * units_per_btc, 61_000.0, forced="adl")
+            fired = await eventually(
+                lambda: [a for a in run.alerts() if a["rule"] == "hedge_broken"], DEADLINE_S,
+                state=run.describe)
+            assert (fired[0]["state"], fired[0]["severity"]) == ("firing", "critical")
+            assert fired[0]["value"] == pytest.approx(0.5)
+            assert "an auto-deleveraging (ADL) fill bought 0.5 contracts at 61000" in fired[0]["message"]
+            assert "+0.5 BTC (" in fired[0]["message"]
+
+
+async def test_a_profitable_leg_in_the_top_adl_bucket_fires() -> None:
+    """Binance reports adlQuantile 4 (of 0-4) for the short leg; with the mark down to 58000 the
+    short is profitable ((60000 - 58000) * 1.5 = +3000 USD) and adl_top_bucket fires."""
+    async with SimulatorServer(seed=46, heartbeat_s=0.2) as sim:
+        await _hedged(sim, "binance", "BTCUSDT", 1.0)
+        await sim.set_price("binance", "BTCUSDT", 58_000.0)
+        sim.set_adl_rank("binance", "binance-main", "BTCUSDT", 4)
+        async with running_pipeline([module(sim, "binance", "BTCUSDT")]) as run:
+            fired = await eventually(
+                lambda: [a for a in run.alerts() if a["rule"] == "adl_top_bucket"], DEADLINE_S,
+                state=run.describe)
+            assert fired[0]["subject"] == "binance:BTCUSDT"
+            assert "top auto-deleveraging bucket (4 of 4)" in fired[0]["message"]
+            position = leg(run.latest(), "binance:BTCUSDT")
+            assert position is not None
+            venue = position["venue_figures"]
+            assert (venue["adl_rank"], venue["adl_rank_top"]) == (4, 4)
