@@ -561,6 +561,7 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
         lambda d: {"assets": _rename(d["a"]["B"], {"a": "asset", "wb": "walletBalance"})}),)),
     TargetSpec("binance", "resync", "account-mode", (
         _fixture("binance_usdm_multiAssetsMargin.json"),)),
+    TargetSpec("binance", "resync", "adl", (_fixture("binance_usdm_adlQuantile.json"),)),
     # the PUT listenKey keepalive response, handed to parse_resync by the supervisor
     TargetSpec("binance", "resync", "listenKey", (_inline({}),)),
     TargetSpec("binance-spot", "stream", "market", tuple(_fixture("binance_spot_" + name) for name in (
@@ -578,7 +579,7 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
         "subscribe_ack_linear.json"))),
     TargetSpec("bybit", "stream", "private", tuple(_fixture("bybit_" + name) for name in (
         "auth_success.json", "pong_private.json", "position.json", "subscribe_ack_private.json",
-        "wallet.json"))),
+        "wallet.json", "execution.json"))),
     TargetSpec("bybit", "resync", "account-info", (_inline(_BYBIT_ACCOUNT_INFO),)),
     *(
         TargetSpec("bybit", "resync", purpose, (_reshaped(
@@ -600,6 +601,8 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
         "okx_positions_snapshot.json", lambda d: {"code": "0", "msg": "", "data": d["data"]}),)),
     TargetSpec("okx", "resync", "balances", (_reshaped(
         "okx_account_snapshot.json", lambda d: {"code": "0", "msg": "", "data": d["data"]}),)),
+    TargetSpec("okx", "resync", "account-config", (
+        _inline({"code": "0", "msg": "", "data": [{"acctLv": "3", "posMode": "net_mode"}]}),)),
     TargetSpec("bingx", "stream", "market", (
         _fixture("bingx_ws_markprice_push.json"), _fixture("bingx_ws_ticker_push.json"),
         _fixture("bingx_ws_subscribe_ack.json"), _fixture("bingx_ws_error.json"),

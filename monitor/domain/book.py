@@ -185,6 +185,8 @@ class HedgeBook:
         self.orphan_fees_usd = 0.0
         self.multi_asset_accounts: set[str] = set()
         self.account_margins: dict[str, AccountMarginEvent] = {}
+        # per account: (USD value, notional) of its legs and coins when the venue's figure came in
+        self.account_baselines: dict[str, tuple[float, float] | None] = {}
         # Reference prices of the snapshot being built (None outside ``snapshot``).
         self._references: dict[str, tuple[float, int] | None] | None = None
         # Before this event time no sampling interval can end (sample() returns at once); -inf after
@@ -247,6 +249,82 @@ class HedgeBook:
         known = self.account_margins.get(event.account)
         if known is None or event.ts_event_ms >= known.ts_event_ms:
             self.account_margins[event.account] = event
+            self.account_baselines[event.account] = self._account_marks(event.account)
+
+    def _account_marks(self, account: str) -> tuple[float, float] | None:
+        """The account's USD value (its legs' unrealised PnL plus its coins at their reference
+        price) and its legs' notional, at the current prices; None while one is unpriced."""
+        value = notional = 0.0
+        for (owner, _, _), state in self.positions.items():
+            if owner != account:
+                continue
+            mark = self._position_mark(state)
+            if mark is None:
+                return None
+            value += self._leg_pnl(state, mark)
+            notional += abs(self._notional(state, mark))
+        for (owner, asset), quantity in self.balances.items():
+            if owner != account or asset in STABLE_ASSETS:
+                continue
+            price = self.reference_price(asset)
+            if price is None:
+                return None
+            value += quantity * price
+        return value, notional
+
+    def _accounts_snapshot(self) -> dict[str, Any]:
+        """Each unified / portfolio-margin account's own margin figures (the venue's, as of its
+        update) beside the model of them moved with the marks since, and ``buffer_used``.
+
+        The model (the venues' documented account ratio ``MM / equity``, ``formulas.
+        account_maintenance_ratio``) moves the venue's equity by the change of the account's USD
+        value since the venue's figure (its legs' unrealised PnL and its coins at the reference
+        price: the spot coin is collateral for the short) and the venue's maintenance margin in
+        proportion to the legs' notional (tiers, haircuts and collateral ratios are the venue's:
+        not re-modelled). ``buffer_used`` is the higher of the two ratios over the venue's
+        liquidation ratio (1 at liquidation); None when neither is known.
+        """
+        out: dict[str, Any] = {}
+        for account in sorted(self.account_margins):
+            event = self.account_margins[account]
+            venue_ratio = event.maintenance_margin_ratio
+            model_ratio = self._model_account_ratio(account, event)
+            ratios = [r for r in (venue_ratio, model_ratio) if r is not None]
+            out[account] = {
+                "mode": event.mode,
+                "liquidation_ratio": event.liquidation_ratio,
+                "venue": {
+                    "source": "venue", "as_of_ms": event.ts_event_ms,
+                    "venue_figure": event.venue_figure, "venue_value": event.venue_value,
+                    "maintenance_margin_ratio": venue_ratio, "equity_usd": event.equity_usd,
+                    "maintenance_margin_usd": event.maintenance_margin_usd, "status": event.status,
+                },
+                "model": {"source": "model", "as_of_ms": self._latest_mark_ms(account) or event.ts_event_ms,
+                          "maintenance_margin_ratio": model_ratio},
+                "model_divergence": (
+                    None if model_ratio is None or venue_ratio is None
+                    else _number(f.relative_divergence(model_ratio, venue_ratio))),
+                "buffer_used": (
+                    None if not ratios else _number(max(ratios) / event.liquidation_ratio)),
+            }
+        return out
+
+    def _model_account_ratio(self, account: str, event: AccountMarginEvent) -> float | None:
+        baseline = self.account_baselines.get(account)
+        now = self._account_marks(account)
+        equity, maintenance = event.equity_usd, event.maintenance_margin_usd
+        if baseline is None or now is None or equity is None or maintenance is None:
+            return None
+        value0, notional0 = baseline
+        value1, notional1 = now
+        moved_maintenance = maintenance if notional0 <= 0 else maintenance * notional1 / notional0
+        return _number(f.account_maintenance_ratio(moved_maintenance, equity + value1 - value0))
+
+    def _latest_mark_ms(self, account: str) -> int | None:
+        times = [self.prices.prices[state.instrument.id].ts_event_ms
+                 for (owner, _, _), state in self.positions.items()
+                 if owner == account and state.instrument.id in self.prices.prices]
+        return max(times, default=None)
 
     def apply_fill(self, event: FillEvent) -> None:
         """Accrue the fee of a fill on its position (fees: risk-definitions.md)."""
@@ -508,6 +586,7 @@ class HedgeBook:
         try:
             positions_out, leg_figures = self._positions_snapshot()
             assets_out = self._assets_snapshot(leg_figures)
+            accounts_out = self._accounts_snapshot()
         finally:
             self._references = None
         effectiveness_out = self._effectiveness_snapshot()
@@ -530,6 +609,7 @@ class HedgeBook:
             "lifecycle": lifecycle_out,
             "feeds": {"stale": sorted(i for i in stale_instruments if i in held)},
             "latency_ms": {"event_to_publish": None},
+            "accounts": accounts_out,
         }
 
     def _positions_snapshot(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -1028,6 +1108,10 @@ class HedgeBook:
             "multi_asset_accounts": sorted(self.multi_asset_accounts),
             "cross_wallets": [[account, asset, q] for (account, asset), q in self.cross_wallets.items()],
             "accounts_with_balances": sorted(self.accounts_with_balances),
+            "account_margins": [
+                [_margin_fields(event), self.account_baselines.get(account)]
+                for account, event in self.account_margins.items()
+            ],
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -1077,6 +1161,13 @@ class HedgeBook:
             (str(a), str(asset)): float(q) for a, asset, q in data.get("cross_wallets", [])}
         self.accounts_with_balances = set(data.get(
             "accounts_with_balances", sorted({account for account, _ in self.balances})))
+        self.account_margins = {}
+        self.account_baselines = {}
+        for fields_, baseline in data.get("account_margins", []):
+            margin = AccountMarginEvent(**fields_)
+            self.account_margins[margin.account] = margin
+            self.account_baselines[margin.account] = (
+                None if baseline is None else (float(baseline[0]), float(baseline[1])))
 
 
 _DIVERGENCE_FIGURES = ("liquidation_price", "maintenance_margin_usd")
@@ -1097,6 +1188,10 @@ def _same_leg(before: PositionEvent, after: PositionEvent) -> bool:
     return (before.quantity == after.quantity and before.entry_price == after.entry_price
             and before.margin_mode == after.margin_mode
             and before.isolated_margin == after.isolated_margin)
+
+
+def _margin_fields(event: AccountMarginEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in AccountMarginEvent.__slots__}
 
 
 def _event_fields(event: PositionEvent) -> dict[str, Any]:
