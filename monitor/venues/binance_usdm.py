@@ -56,6 +56,13 @@ Decisions:
 - Forced fills: a client order id ``adl_autoclose`` is an auto-deleveraging fill (``forced`` adl);
   execution type CALCULATED, a client order id ``autoclose-…`` or order type LIQUIDATION is a
   liquidation ("Event: Order Update": "special client order ID").
+- Portfolio Margin (``portfolio_margin=True``): the account's own figures come from signed ``GET
+  /papi/v1/account`` on ``papi_base_url`` (Portfolio Margin "Account Information": ``uniMMR`` =
+  account equity / maintenance margin, ``accountEquity``, ``accountMaintMargin``,
+  ``accountInitialMargin`` in USD, ``accountStatus`` NORMAL ... FORCE_LIQUIDATION), an
+  AccountMarginEvent whose ratio is ``1 / uniMMR``, liquidation at uniMMR 1.05 (Binance
+  "How Does Liquidation Work in the Binance Portfolio Margin Account": "Liquidation occurs when an
+  account's uniMMR falls below 105 %").
 - Resync: signed ``GET /fapi/v2/positionRisk``, ``GET /fapi/v2/account``, ``GET
   /fapi/v1/multiAssetsMargin`` and ``GET /fapi/v1/adlQuantile`` (HMAC-SHA256 hex of the query
   string with ``recvWindow`` and ``timestamp``, ``X-MBX-APIKEY`` header). positionRisk lists every
@@ -73,6 +80,7 @@ from functools import partial
 from typing import ClassVar
 
 from monitor.domain.events import (
+    AccountMarginEvent,
     AccountModeEvent,
     Event,
     FillEvent,
@@ -131,6 +139,10 @@ POSITIONS_PATH = "/fapi/v2/positionRisk"
 ACCOUNT_PATH = "/fapi/v2/account"
 MULTI_ASSETS_PATH = "/fapi/v1/multiAssetsMargin"
 ADL_PATH = "/fapi/v1/adlQuantile"
+PRODUCTION_PAPI_URL = "https://papi.binance.com"
+PM_ACCOUNT_PATH = "/papi/v1/account"
+PM_LIQUIDATION_UNI_MMR = 1.05
+"""Portfolio Margin liquidates when uniMMR falls below 105 % (the Binance FAQ above)."""
 ADL_TOP = 4
 """adlQuantile values are 0, 1, 2, 3, 4 "from low to high" (Position ADL Quantile Estimation)."""
 
@@ -160,10 +172,14 @@ class BinanceUsdm(VenueSession):
         ws_base_url: str = PRODUCTION_WS_URL,
         rest_base_url: str = PRODUCTION_REST_URL,
         catalog: Catalog | None = None,
+        portfolio_margin: bool = False,
+        papi_base_url: str = PRODUCTION_PAPI_URL,
     ) -> None:
         self._start_session(NAME, symbols, _SYMBOL, account, catalog)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
+        self._portfolio_margin = portfolio_margin
+        self._papi = papi_base_url.rstrip("/")
         self._book = PositionBook(_side_of)
         self._leverage: dict[str, float] = {}
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
@@ -237,6 +253,8 @@ class BinanceUsdm(VenueSession):
             self._signed(ACCOUNT_PATH, "balances", now_ms),
             self._signed(MULTI_ASSETS_PATH, "account-mode", now_ms),
             self._signed(ADL_PATH, "adl", now_ms),
+            *((self._signed(PM_ACCOUNT_PATH, "pm-account", now_ms, base_url=self._papi),)
+              if self._portfolio_margin else ()),
         )
 
     # -- frames ---------------------------------------------------------------------------------
@@ -403,6 +421,8 @@ class BinanceUsdm(VenueSession):
                 )
             if request.purpose == "adl":
                 return self._adl_quantiles(account, payload, receive_ms)
+            if request.purpose == "pm-account":
+                return (_portfolio_margin_account(account, as_object(payload, "papi account"), receive_ms),)
             if request.purpose == "account-mode":
                 obj = as_object(payload, "multiAssetsMargin response")
                 value = required(obj, "multiAssetsMargin", "multiAssetsMargin response")
@@ -465,14 +485,14 @@ class BinanceUsdm(VenueSession):
     def _key_header(self) -> dict[str, str]:
         return {"X-MBX-APIKEY": api_key(self._require_credentials())}
 
-    def _signed(self, path: str, purpose: str, now_ms: int) -> HttpRequest:
+    def _signed(self, path: str, purpose: str, now_ms: int, base_url: str | None = None) -> HttpRequest:
         """A GET signed per Binance "SIGNED Endpoint security": ``signature`` = HMAC-SHA256 hex of
         the query string, with ``recvWindow`` and ``timestamp``."""
         credentials = self._require_credentials()
         pairs = (("recvWindow", str(RECV_WINDOW_MS)), ("timestamp", str(now_ms)))
         signature = hmac_sha256_hex(credentials.api_secret, query_string(pairs))
         return HttpRequest(
-            method="GET", base_url=self._rest, path=path, purpose=purpose,
+            method="GET", base_url=base_url or self._rest, path=path, purpose=purpose,
             query=(*pairs, ("signature", signature)), headers=self._key_header(),
         )
 
@@ -488,6 +508,34 @@ def _price_event(obj: JsonObject, receive_ms: int) -> PriceEvent:
         funding_rate=optional_number(obj, "r", "mark price"),
         next_funding_ms=optional_time_ms(obj, "T", "mark price"),
         ts_event_ms=time_ms(obj, "E", "mark price"),
+        ts_receive_ms=receive_ms,
+    )
+
+
+def _portfolio_margin_account(
+    account: AccountContext, obj: JsonObject, receive_ms: int
+) -> AccountMarginEvent:
+    """``{"uniMMR","accountEquity","accountMaintMargin","accountInitialMargin","accountStatus",
+    "updateTime",..}``: the PM account's own margin figures; ratio ``1 / uniMMR``."""
+    uni_mmr = optional_number(obj, "uniMMR", "papi account")
+    if uni_mmr is not None and uni_mmr <= 0:
+        uni_mmr = None
+    equity = optional_number(obj, "accountEquity", "papi account")
+    initial = optional_number(obj, "accountInitialMargin", "papi account")
+    return AccountMarginEvent(
+        portfolio=account.portfolio,
+        account=account.account,
+        mode="portfolio_margin",
+        venue_figure="uniMMR",
+        venue_value=uni_mmr,
+        maintenance_margin_ratio=None if uni_mmr is None else 1.0 / uni_mmr,
+        liquidation_ratio=1.0 / PM_LIQUIDATION_UNI_MMR,
+        equity_usd=equity,
+        maintenance_margin_usd=optional_number(obj, "accountMaintMargin", "papi account"),
+        initial_margin_ratio=(
+            None if initial is None or equity is None or equity <= 0 else initial / equity),
+        status=optional_text(obj, "accountStatus", "papi account") or None,
+        ts_event_ms=optional_time_ms(obj, "updateTime", "papi account") or receive_ms,
         ts_receive_ms=receive_ms,
     )
 

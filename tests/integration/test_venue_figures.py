@@ -133,3 +133,32 @@ async def test_a_profitable_leg_in_the_top_adl_bucket_fires() -> None:
             assert position is not None
             venue = position["venue_figures"]
             assert (venue["adl_rank"], venue["adl_rank_top"]) == (4, 4)
+
+
+async def test_a_unified_account_ratio_is_the_buffer_figure_and_fires_its_alert() -> None:
+    """A Bybit unified account with 500 USDT and a 1.5 BTC cross short at 60000: the venue's
+    accountMMRate = totalMaintenanceMargin / totalMarginBalance = MM / 500 (MM by the simulated
+    venue's own tier rule, 90000 * 0.5 % = 450: 0.9), above 80 % of the way to liquidation at
+    100 %: account_margin_ratio_high fires."""
+    async with SimulatorServer(seed=47, heartbeat_s=0.2) as sim:
+        await sim.set_price("bybit", "BTCUSDT", 60_000.0)
+        await sim.set_balance("bybit", "bybit-main", "USDT", 500.0)
+        await sim.set_position("bybit", "bybit-main", "BTCUSDT", -1.5, 60_000.0, leverage=10.0,
+                               margin_mode="cross")
+        maintenance = sim.venue_figures("bybit", "bybit-main", "BTCUSDT").maintenance_margin
+        assert maintenance == pytest.approx(450.0)
+        async with running_pipeline([module(sim, "bybit", "BTCUSDT")]) as run:
+            def account() -> dict[str, Any] | None:
+                accounts: dict[str, Any] = (run.latest() or {}).get("accounts", {})
+                return accounts.get("bybit-main")
+
+            figures = await eventually(account, DEADLINE_S, state=run.describe)
+            assert figures["mode"] == "unified"
+            assert figures["venue"]["venue_figure"] == "accountMMRate"
+            assert figures["venue"]["maintenance_margin_ratio"] == pytest.approx(0.9, abs=5e-5)
+            assert figures["venue"]["maintenance_margin_usd"] == pytest.approx(450.0)
+            fired = await eventually(
+                lambda: [a for a in run.alerts() if a["rule"] == "account_margin_ratio_high"],
+                DEADLINE_S, state=run.describe)
+            assert (fired[0]["subject"], fired[0]["severity"]) == ("bybit-main", "critical")
+            assert fired[0]["value"] == pytest.approx(0.9, abs=1e-3)

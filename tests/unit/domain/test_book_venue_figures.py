@@ -8,7 +8,7 @@ import pytest
 
 from monitor.domain import formulas as f
 from monitor.domain.book import HedgeBook, PriceTable
-from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
+from monitor.domain.events import AccountMarginEvent, BalanceEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
 
 SWAP = "okx:BTC-USDT-SWAP"
@@ -92,3 +92,71 @@ def test_venue_figures_survive_a_checkpoint() -> None:
     restored.restore_state(book.to_state())
     restored.apply_instrument_price(PriceEvent(SWAP, 54_000, None, None, None, 2_000, 2_000))
     assert restored.snapshot()["positions"][0]["venue_figures"]["as_of_ms"] == 1_000
+
+
+BYBIT = "bybit:BTCUSDT"
+
+
+def _unified_book() -> tuple[HedgeBook, PriceTable]:
+    """A Bybit unified account: 1 BTC of spot collateral, 10000 USDT, short 1 BTC of BTCUSDT at
+    60000; the venue reports (accountMMRate) MM 600 USD over equity 70000 USD at mark 60000."""
+    catalog = default_catalog()
+    table = PriceTable(catalog)
+    book = HedgeBook("p", catalog, table)
+    book.apply_balance(BalanceEvent("p", "uta", "BTC", 1.0, 1_000, 1_000))
+    book.apply_balance(BalanceEvent("p", "uta", "USDT", 10_000.0, 1_000, 1_000))
+    book.apply_position(PositionEvent("p", "uta", BYBIT, -1.0, 60_000, 10, "cross", None, 1_000, 1_000))
+    _mark(book, table, 60_000, 1_500)
+    book.apply_account_margin(AccountMarginEvent(
+        "p", "uta", "unified", "accountMMRate", 600 / 70_000, 600 / 70_000, 1.0, 70_000.0, 600.0,
+        None, None, 2_000, 2_000))
+    return book, table
+
+
+def _mark(book: HedgeBook, table: PriceTable, mark: float, ts: int) -> None:
+    event = PriceEvent(BYBIT, mark, None, None, None, ts, ts)
+    table.apply(event)
+    book.apply_instrument_price(event)
+
+
+def test_the_account_ratio_is_the_venue_figure_with_its_model_beside() -> None:
+    """At the venue's update the model equals it: 600 / 70000 = 0.857 %; buffer used 0.857 % of
+    the way to liquidation at 100 %."""
+    book, _ = _unified_book()
+    account = book.snapshot()["accounts"]["uta"]
+    assert account["mode"] == "unified"
+    assert account["venue"]["maintenance_margin_ratio"] == pytest.approx(600 / 70_000)
+    assert account["venue"]["as_of_ms"] == 2_000
+    assert account["model"]["maintenance_margin_ratio"] == pytest.approx(600 / 70_000)
+    assert account["buffer_used"] == pytest.approx(600 / 70_000)
+
+
+def test_the_account_model_moves_with_the_mark_between_venue_updates() -> None:
+    """Mark 60000 -> 66000: the short loses 6000, the BTC collateral gains 6000 (equity stays
+    70000, the spot coin backs the short); the notional grows 60000 -> 66000 so the modelled MM is
+    600 * 1.1 = 660: model ratio 660 / 70000 = 0.9429 %, beside the venue's last 0.8571 %; the
+    buffer used is the higher one."""
+    book, table = _unified_book()
+    _mark(book, table, 66_000, 3_000)
+    account = book.snapshot()["accounts"]["uta"]
+    assert account["venue"]["maintenance_margin_ratio"] == pytest.approx(600 / 70_000)
+    assert account["model"]["maintenance_margin_ratio"] == pytest.approx(660 / 70_000)
+    assert account["model"]["as_of_ms"] == 3_000
+    assert account["model_divergence"] == pytest.approx(0.1)  # |660 - 600| / 600
+    assert account["buffer_used"] == pytest.approx(660 / 70_000)
+
+
+def test_portfolio_margin_buffer_is_measured_to_the_venue_liquidation_level() -> None:
+    """Binance PM uniMMR 1.5 (ratio 1/1.5 = 0.6667) against liquidation at uniMMR 1.05 (1/1.05 =
+    0.95238): buffer used 0.6667 / 0.95238 = 70 %. No marks known: the model is unknown."""
+    catalog = default_catalog()
+    book = HedgeBook("p", catalog, PriceTable(catalog))
+    book.apply_account_margin(AccountMarginEvent(
+        "p", "pm", "portfolio_margin", "uniMMR", 1.5, 1 / 1.5, 1 / 1.05, 1500.0, 1000.0, None,
+        "MARGIN_CALL", 2_000, 2_000))
+    account = book.snapshot()["accounts"]["pm"]
+    assert account["buffer_used"] == pytest.approx(1.05 / 1.5)
+    assert account["venue"]["status"] == "MARGIN_CALL"
+    restored = HedgeBook("p", catalog, PriceTable(catalog))
+    restored.restore_state(book.to_state())
+    assert restored.snapshot()["accounts"] == book.snapshot()["accounts"]

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.codec import decode, encode_event
 from monitor.domain.events import (
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
     FillEvent,
@@ -588,3 +589,20 @@ def test_liquidation_and_adl_fills_are_flagged(
     assert isinstance(fill, FillEvent)
     assert fill.forced == forced
     assert fill.quantity == -0.001  # side SELL
+
+
+def test_portfolio_margin_account_is_the_buffer_figure() -> None:
+    """The documented ``GET /papi/v1/account``: uniMMR "5167.92171923" (= accountEquity
+    122607.35137903 / accountMaintMargin 23.72469206), status NORMAL, updateTime 1657707212154.
+    Ratio 1 / 5167.92171923 = 0.000193501; liquidation at uniMMR 1.05, i.e. ratio 1 / 1.05 =
+    0.952381; initial margin ratio 23.72469206 / 122607.35137903 = 0.000193501."""
+    subject = BinanceUsdm(symbols=("BTCUSDT",), account=account(), portfolio_margin=True)
+    request = {r.purpose: r for r in subject.resync_requests(RECEIVE_MS)}["pm-account"]
+    assert (request.base_url, request.path) == ("https://papi.binance.com", "/papi/v1/account")
+    (event,) = subject.parse_resync(request, fixture_text("binance_papi_account.json").encode(), RECEIVE_MS)
+    assert event == AccountMarginEvent(
+        "alice", "acct-1", "portfolio_margin", "uniMMR", 5167.92171923, 1 / 5167.92171923, 1 / 1.05,
+        122607.35137903, 23.72469206, 23.72469206 / 122607.35137903, "NORMAL", 1657707212154, RECEIVE_MS)
+    assert event.maintenance_margin_ratio == pytest.approx(0.000193501, rel=1e-5)
+    assert event.maintenance_margin_ratio == pytest.approx(23.72469206 / 122607.35137903, rel=1e-6)
+    assert "pm-account" not in {r.purpose for r in venue().resync_requests(RECEIVE_MS)}
