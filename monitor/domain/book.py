@@ -129,6 +129,7 @@ class PositionState:
     # The last event that carried the venue's own figures of this leg (their as-of time is its
     # event time); kept while later events leave the leg unchanged (docs/venue-fields.md).
     venue_event: PositionEvent | None = None
+    venue_mark: float | None = None  # the mark when the venue's figures came in
 
     def margin_leg(self) -> MarginLeg:
         """The leg as the venue margin model sees it (built once per position event)."""
@@ -216,8 +217,10 @@ class HedgeBook:
             current.event = event
         if has_venue_figures(event):
             current.venue_event = event
+            current.venue_mark = self.prices.mark(instrument.id)
         elif previous is None or not _same_leg(previous, event):
             current.venue_event = None  # the leg changed: the venue's last figures no longer hold
+            current.venue_mark = None
         return True
 
     def apply_balance(self, event: BalanceEvent) -> None:
@@ -386,6 +389,11 @@ class HedgeBook:
             event.mark, event.index, event.funding_rate, event.next_funding_ms,
             event.ts_event_ms, event.ts_receive_ms,
         ) if last is None or event.ts_event_ms > last.ts_event_ms else last
+        if last is None:
+            for (_, position_instrument, _), position in self.positions.items():
+                if (position_instrument == event.instrument and position.venue_event is not None
+                        and position.venue_mark is None):
+                    position.venue_mark = event.mark  # the first mark after the venue's figures
         if last is None or event.ts_event_ms <= last.ts_event_ms:
             return
         if (
@@ -398,6 +406,8 @@ class HedgeBook:
         for (_, position_instrument, _), position in self.positions.items():
             if position_instrument != event.instrument:
                 continue
+            if position.venue_event is not None and position.venue_mark is None:
+                position.venue_mark = event.mark  # the first mark after the venue's figures
             change = self._leg_pnl(position, event.mark) - self._leg_pnl(position, last.mark)
             asset = self._hedged_asset(position.instrument)
             self._effectiveness_state(asset).cumulative_hedge_usd += change
@@ -698,14 +708,12 @@ class HedgeBook:
                 ),
                 "basis_bps": None if spot is None else _number(f.basis_bps(mark, spot)),
             })
-            record.update(self._venue_beside_model(state, record, mark))
+            record.update(self._venue_beside_model(state, record))
             out.append(record)
             figures.append({"state": state, "mark": mark, "record": record})
         return out, figures
 
-    def _venue_beside_model(
-        self, state: PositionState, record: dict[str, Any], mark: float
-    ) -> dict[str, Any]:
+    def _venue_beside_model(self, state: PositionState, record: dict[str, Any]) -> dict[str, Any]:
         """The venue's own figures of the leg beside the model's, each with its source and as-of
         time, and the relative divergence ``|model - venue| / |venue|`` of the liquidation price
         and the maintenance margin (None when either is unknown). The model's figures are as of
@@ -724,20 +732,28 @@ class HedgeBook:
             return {"model_figures": model, "venue_figures": None,
                     "model_divergence": dict.fromkeys(_DIVERGENCE_FIGURES)}
         maintenance = venue_event.venue_maintenance_margin
+        # The venue's maintenance margin is as of the mark it came with: compared with the model's
+        # at that same mark (a margin moves with the mark, and the venue's figure does not).
+        at = state.venue_mark
+        to_usd = state.instrument.settlement_to_usd
         venue: dict[str, Any] = {
             "source": "venue",
             "as_of_ms": venue_event.ts_event_ms,
             "liquidation_price": venue_event.venue_liquidation_price,
             "maintenance_margin_usd": (
-                None if maintenance is None
-                else float(state.instrument.settlement_to_usd(maintenance, mark))),
+                None if maintenance is None or at is None else float(to_usd(maintenance, at))),
             "margin_ratio": venue_event.venue_margin_ratio,
             "adl_rank": venue_event.adl_rank,
             "adl_rank_top": venue_event.adl_rank_top,
         }
+        model_then: dict[str, Any] = {"liquidation_price": model["liquidation_price"],
+                                      "maintenance_margin_usd": None}
+        if at is not None:
+            own = self._maintenance_margin(state, at)
+            model_then["maintenance_margin_usd"] = None if own is None else float(to_usd(own, at))
         divergence: dict[str, float | None] = {}
         for name in _DIVERGENCE_FIGURES:
-            model_value, venue_value = model[name], venue[name]
+            model_value, venue_value = model_then[name], venue[name]
             divergence[name] = (
                 None if model_value is None or venue_value is None
                 else _number(f.relative_divergence(float(model_value), float(venue_value))))
@@ -1076,6 +1092,7 @@ class HedgeBook:
                     "event": _event_fields(state.event),
                     "venue_event": (
                         None if state.venue_event is None else _event_fields(state.venue_event)),
+                    "venue_mark": state.venue_mark,
                     "funding_received_usd": state.funding_received_usd,
                     "funding_paid_usd": state.funding_paid_usd,
                     "fees_usd": state.fees_usd,
@@ -1132,6 +1149,8 @@ class HedgeBook:
                 restored.venue_event = PositionEvent(**venue_item)
             elif has_venue_figures(event):
                 restored.venue_event = event
+            venue_mark = item.get("venue_mark")
+            restored.venue_mark = None if venue_mark is None else float(venue_mark)
         self.balances = {(str(a), str(asset)): float(q) for a, asset, q in data.get("balances", [])}
         self.effectiveness = {}
         for asset, e in data.get("effectiveness", {}).items():

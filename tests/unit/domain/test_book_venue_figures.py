@@ -160,3 +160,17 @@ def test_portfolio_margin_buffer_is_measured_to_the_venue_liquidation_level() ->
     restored = HedgeBook("p", catalog, PriceTable(catalog))
     restored.restore_state(book.to_state())
     assert restored.snapshot()["accounts"] == book.snapshot()["accounts"]
+
+
+def test_the_maintenance_margin_is_compared_at_the_venue_figure_mark() -> None:
+    """The venue's mmr 324 USDT came with mark 54000 (81000 * 0.004). At mark 60000 the model's
+    is 90000 * 0.004 = 360, but compared at 54000 it is 324 again: no divergence from the mark
+    having moved since the venue's update."""
+    book = _book(replace(LEG, venue_maintenance_margin=324.0))
+    event = PriceEvent(SWAP, 60_000, None, None, None, 3_000, 3_000)
+    book.prices.apply(event)
+    book.apply_instrument_price(event)
+    position = book.snapshot()["positions"][0]
+    assert position["model_figures"]["maintenance_margin_usd"] == pytest.approx(360.0)
+    assert position["venue_figures"]["maintenance_margin_usd"] == pytest.approx(324.0)
+    assert position["model_divergence"]["maintenance_margin_usd"] == pytest.approx(0.0, abs=1e-12)
