@@ -71,6 +71,9 @@ is reproduced in the tests).
 Contract terms and tiers: ``parse_contracts`` (``GET /openApi/swap/v2/quote/contracts``) and
 ``parse_maintenance_margin_tiers`` (``GET /openApi/swap/v1/maintMarginRatio``, 3P: not in the
 official docs) return catalog overrides for ``Catalog.with_overrides``.
+
+The venue's own liquidation price ``liquidationPrice`` of ``GET /openApi/swap/v2/user/positions``
+is the leg's ``venue_liquidation_price`` (docs/venue-fields.md); a value <= 0 is unknown.
 """
 
 from __future__ import annotations

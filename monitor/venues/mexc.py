@@ -62,6 +62,9 @@ state: symbols that were open, or are configured, but are absent are emitted wit
 Contract terms: ``parse_contract_detail`` (``GET /api/v1/contract/detail``; at most 1 request per
 5 s) gives catalog overrides. MEXC's risk tiers are by *volume* (contracts), not notional:
 ``risk_tiers`` returns them as volume tiers and ``notional_tiers`` converts them at a price.
+
+The venue's own liquidation price ``liquidatePrice`` of position pushes and ``open_positions``
+is the leg's ``venue_liquidation_price`` (docs/venue-fields.md); a value <= 0 is unknown.
 """
 
 from __future__ import annotations

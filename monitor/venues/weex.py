@@ -63,6 +63,9 @@ REST (``https://api-contract.weex.com``): headers ``ACCESS-KEY``, ``ACCESS-PASSP
 0) and ``GET /capi/v3/account/balance`` (``balance`` = wallet balance). REST events carry the
 receive time (premiumIndex: its ``time``). ``parse_exchange_info`` (``GET
 /capi/v3/market/exchangeInfo``) gives catalog overrides; WEEX documents no maintenance-margin tiers.
+
+The venue's own liquidation price ``liquidatePrice`` of ``allPosition`` (``"0"``: none)
+is the leg's ``venue_liquidation_price`` (docs/venue-fields.md); a value <= 0 is unknown.
 """
 
 from __future__ import annotations
