@@ -596,7 +596,7 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
         _fixture("okx_channel_conn_count_error.json"), _inline(Raw("pong")))),
     TargetSpec("okx", "stream", "private", tuple(_fixture("okx_" + name) for name in (
         "login_success.json", "login_error.json", "positions_snapshot.json", "account_snapshot.json",
-        "balance_and_position.json"))),
+        "balance_and_position.json", "orders_push.json"))),
     TargetSpec("okx", "resync", "positions", (_reshaped(
         "okx_positions_snapshot.json", lambda d: {"code": "0", "msg": "", "data": d["data"]}),)),
     TargetSpec("okx", "resync", "balances", (_reshaped(

@@ -183,8 +183,8 @@ class FillEvent:
 
     ``forced`` is set when the venue closed the leg itself: ``liquidation`` (Binance
     ``ORDER_TRADE_UPDATE`` execution type CALCULATED / client id ``autoclose-``, Bybit ``execType``
-    BustTrade, OKX fill of ``execType``/order category ``full_liquidation``/``partial_liquidation``)
-    or ``adl`` (Binance client id ``adl_autoclose``, Bybit AdlTrade, OKX ``adl``); None for a
+    BustTrade, OKX order ``category`` ``full_liquidation``/``partial_liquidation``) or ``adl``
+    (Binance client id ``adl_autoclose``, Bybit AdlTrade, OKX ``category`` ``adl``); None for a
     trade of the account's own.
     """
 

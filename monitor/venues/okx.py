@@ -52,6 +52,12 @@ isolated legs keep only what adds up (``_common.net_figures``). The account's ow
 margin, ``""`` otherwise) give an AccountMarginEvent whose mode is ``acctLv`` of ``GET
 /api/v5/account/config`` (2 single-currency, 3 multi-currency, 4 portfolio margin).
 
+Fills: the ``orders`` channel (instType ANY; "Order channel") gives a FillEvent per SWAP/FUTURES
+push with ``fillSz`` > 0 (contracts signed by ``side``, ``fillPx``, ``fillTime``; ``fillFee`` is
+negative when charged, in ``fillFeeCcy``: USD(T) 1:1, a coin valued at ``fillPx``). ``category``
+``full_liquidation`` / ``partial_liquidation`` is a liquidation and ``adl`` an auto-deleveraging
+fill (``forced``).
+
 Balances: ``account`` channel ``details[].cashBal`` per currency (cash balance, without unrealised
 PnL); after the snapshot only changed currencies are pushed, each with its full state.
 ``balance_and_position`` is not subscribed and is ignored.
@@ -68,7 +74,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from monitor.domain.events import AccountMarginEvent, Event, MarginMode, PositionSide, PriceEvent
+from monitor.domain.events import (
+    AccountMarginEvent,
+    Event,
+    FillEvent,
+    ForcedFill,
+    MarginMode,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
@@ -130,6 +144,9 @@ margin), 3 Multi-currency margin, 4 Portfolio margin."""
 _SYMBOL = r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}(?:-[A-Z0-9]{1,20})?"
 _FUTURES_TYPES = frozenset({"SWAP", "FUTURES"})
 _POSITION_SIDES: dict[str, PositionSide] = {"net": "one_way", "long": "long", "short": "short"}
+_FORCED_CATEGORIES: dict[str, ForcedFill] = {
+    "full_liquidation": "liquidation", "partial_liquidation": "liquidation", "adl": "adl"}
+_USD_FEE_CURRENCIES = frozenset({"USDT", "USDC", "USD"})
 
 
 def index_id(symbol: str) -> str:
@@ -175,6 +192,7 @@ class Okx(VenueSession):
             "index-tickers": self._index_ticker,
             "positions": self._positions,
             "account": self._account_push,
+            "orders": self._orders,
         }
 
     # -- connection -----------------------------------------------------------------------------
@@ -220,10 +238,12 @@ class Okx(VenueSession):
 
     @staticmethod
     def private_subscribe_frame() -> str:
-        """``positions`` (all instrument types) and ``account``, sent after the login success."""
+        """``positions`` and ``orders`` (all instrument types) and ``account``, sent after the login
+        success."""
         return dump_json({"op": "subscribe", "args": [
             {"channel": "positions", "instType": "ANY"},
             {"channel": "account"},
+            {"channel": "orders", "instType": "ANY"},
         ]})
 
     def reset(self, stream: str) -> None:
@@ -365,6 +385,37 @@ class Okx(VenueSession):
         data = objects(obj, "data", "account")
         events = _balance_events(account, data, receive_ms, None)
         return Parsed(events=events + self._account_margins(account, data, receive_ms, None))
+
+    def _orders(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``{"arg":{"channel":"orders",..},"data":[{"instType","instId","side","fillSz","fillPx",
+        "fillFee","fillFeeCcy","fillTime","category",..}]}``: a fill per derivative order push that
+        filled something."""
+        account = self._require_account()
+        fills: list[Event] = []
+        for item in objects(obj, "data", "orders"):
+            if text(item, "instType", "order") not in _FUTURES_TYPES:
+                continue
+            size = optional_number(item, "fillSz", "order")
+            if not size:
+                continue
+            side = text(item, "side", "order")
+            if side not in ("buy", "sell"):
+                raise FrameError(f"{NAME}: order side must be buy or sell, got {side[:10]!r}")
+            price = number(item, "fillPx", "order")
+            fee = -(optional_number(item, "fillFee", "order") or 0.0)
+            fee_currency = optional_text(item, "fillFeeCcy", "order") or ""
+            fills.append(FillEvent(
+                portfolio=account.portfolio,
+                account=account.account,
+                instrument=f"{NAME}:{text(item, 'instId', 'order')}",
+                quantity=abs(size) if side == "buy" else -abs(size),
+                price=price,
+                fee_usd=fee if fee_currency in _USD_FEE_CURRENCIES or not fee_currency else fee * price,
+                ts_event_ms=time_ms(item, "fillTime", "order"),
+                ts_receive_ms=receive_ms,
+                forced=_FORCED_CATEGORIES.get(optional_text(item, "category", "order") or ""),
+            ))
+        return Parsed(events=tuple(fills))
 
     # -- resync ---------------------------------------------------------------------------------
 

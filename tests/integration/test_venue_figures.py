@@ -94,13 +94,14 @@ async def test_a_venue_figure_that_differs_fires_model_divergence(
             assert position["venue_figures"]["liquidation_price"] == pytest.approx(model * 1.02, rel=1e-8)
 
 
-@pytest.mark.parametrize(("venue", "symbol", "units_per_btc"), CASES[:2])
+@pytest.mark.parametrize(("venue", "symbol", "units_per_btc"), CASES)
 async def test_a_simulated_adl_fill_raises_hedge_broken(
     venue: str, symbol: str, units_per_btc: float
 ) -> None:
     """The venue deleverages 0.5 BTC of the 1.5 BTC short (Binance ``adl_autoclose``, Bybit
-    ``AdlTrade``): +0.5 BTC of delta is left unhedged (linear, 1 contract = 1 BTC) and the
-    critical hedge_broken alert says so."""
+    ``AdlTrade``, OKX ``category`` adl): +0.5 BTC of delta is left unhedged (Binance and Bybit 1
+    contract = 1 BTC: 0.5 contracts; OKX 0.01 BTC: 50 contracts) and the critical hedge_broken
+    alert says so."""
     async with SimulatorServer(seed=45, heartbeat_s=0.2) as sim:
         await _hedged(sim, venue, symbol, units_per_btc)
         async with running_pipeline([module(sim, venue, symbol)]) as run:
@@ -112,7 +113,9 @@ async def test_a_simulated_adl_fill_raises_hedge_broken(
                 state=run.describe)
             assert (fired[0]["state"], fired[0]["severity"]) == ("firing", "critical")
             assert fired[0]["value"] == pytest.approx(0.5)
-            assert "an auto-deleveraging (ADL) fill bought 0.5 contracts at 61000" in fired[0]["message"]
+            contracts = f"{0.5 * units_per_btc:g}"
+            assert (f"an auto-deleveraging (ADL) fill bought {contracts} contracts at 61000"
+                    in fired[0]["message"])
             assert "+0.5 BTC (" in fired[0]["message"]
 
 

@@ -13,6 +13,7 @@ import pytest
 from monitor.domain.events import (
     AccountMarginEvent,
     BalanceEvent,
+    FillEvent,
     MarginMode,
     PositionEvent,
     PositionSide,
@@ -173,6 +174,7 @@ def test_login_flow_sends_subscription_after_success() -> None:
     (reply,) = parsed.replies
     assert json.loads(reply) == {"op": "subscribe", "args": [
         {"channel": "positions", "instType": "ANY"}, {"channel": "account"},
+        {"channel": "orders", "instType": "ANY"},
     ]}
 
 
@@ -425,3 +427,36 @@ def test_account_margin_ratio_of_a_multi_currency_account() -> None:
     assert margin == AccountMarginEvent(
         "alice", "acct-1", "multi_currency", "mgnRatio", 25.0, 0.04, 1.0, 55444.12216906034, 0.0,
         0.0, None, RECEIVE_MS, RECEIVE_MS)
+
+
+def test_documented_order_push_of_a_spot_order_is_not_a_hedge_fill() -> None:
+    """The documented ``orders`` push is a SPOT order (instType "SPOT"): no hedge-leg fill."""
+    assert venue().parse("private", fixture_text("okx_orders_push.json"), RECEIVE_MS).events == ()
+
+
+@pytest.mark.parametrize(("category", "forced"), [
+    ("normal", None), ("full_liquidation", "liquidation"), ("partial_liquidation", "liquidation"),
+    ("adl", "adl")])
+def test_a_swap_order_fill_and_its_category(category: str, forced: str | None) -> None:
+    """The documented push as a SWAP order: sell ``fillSz`` 0.001 at ``fillPx`` 31527.1, fillTime
+    1654084353263, ``fillFee`` "-0.02522168" USDT charged (fee paid 0.02522168); ``category``
+    full/partial_liquidation is a liquidation, adl an auto-deleveraging fill."""
+    frame = json.loads(fixture_text("okx_orders_push.json"))
+    frame["data"][0].update({"instType": "SWAP", "instId": "BTC-USDT-SWAP", "category": category})
+    (fill,) = venue().parse("private", json.dumps(frame), RECEIVE_MS).events
+    assert fill == FillEvent("alice", "acct-1", "okx:BTC-USDT-SWAP", -0.001, 31527.1, 0.02522168,
+                             1654084353263, RECEIVE_MS, forced=forced)  # type: ignore[arg-type]
+
+
+def test_an_unfilled_order_push_and_a_coin_fee() -> None:
+    """``fillSz`` "0" (a new order) is no fill; an inverse fill's coin fee is valued at the fill
+    price: 0.0000004 BTC * 50000 = 0.02 USD."""
+    frame = json.loads(fixture_text("okx_orders_push.json"))
+    frame["data"][0].update({"instType": "SWAP", "instId": "BTC-USD-SWAP", "fillSz": "0"})
+    assert venue().parse("private", json.dumps(frame), RECEIVE_MS).events == ()
+    frame["data"][0].update({"fillSz": "2", "side": "buy", "fillPx": "50000", "fillFee": "-0.0000004",
+                             "fillFeeCcy": "BTC"})
+    (fill,) = venue().parse("private", json.dumps(frame), RECEIVE_MS).events
+    assert isinstance(fill, FillEvent)
+    assert fill.quantity == 2.0
+    assert fill.fee_usd == pytest.approx(0.02)
