@@ -71,3 +71,4 @@ def test_an_own_trade_breaks_nothing() -> None:
                          0, 1)
     engine.apply_account(FillEvent("p", "okx", SWAP, 50, 61_000, 0.0, 2_000, 2_000), 0, 2)
     assert _alerts(engine) == []
+
