@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.app import IngestHandle, build_bus, run_pipeline
@@ -146,7 +147,7 @@ def summary(state: ViewState, scenario: Scenario) -> list[str]:
 
 
 def venue_beside_model(position: dict[str, Any]) -> str:
-    """``; venue's liquidation 65,704.33 as of <ms> (model 0.00 % off)``: the venue's own figure
+    """``; venue's liquidation 65,704.33 as of <UTC time> (model 0.00 % off)``: the venue's own figure
     beside the model's, or that the venue reported none (docs/venue-fields.md)."""
     venue = position.get("venue_figures")
     if not venue:
@@ -156,7 +157,13 @@ def venue_beside_model(position: dict[str, Any]) -> str:
     adl = venue.get("adl_rank")
     adl_text = "" if adl is None else f", ADL rank {adl} of {venue.get('adl_rank_top')}"
     return (f"; venue's liquidation {_fmt(venue.get('liquidation_price'), 2)} as of "
-            f"{venue.get('as_of_ms')} (model {off} off){adl_text}")
+            f"{_utc(venue.get('as_of_ms'))} (model {off} off){adl_text}")
+
+
+def _utc(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def account_line(account: str, figures: dict[str, Any]) -> str:

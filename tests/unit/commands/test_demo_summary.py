@@ -15,7 +15,8 @@ def test_the_summary_shows_the_venue_figure_and_the_divergence() -> None:
     snapshot = seed_snapshot()
     add_venue_figures(snapshot)
     assert venue_beside_model(snapshot["positions"][0]) == (
-        "; venue's liquidation 66,000.00 as of 1699999999000 (model 0.40 % off), ADL rank 2 of 5")
+        "; venue's liquidation 66,000.00 as of 2023-11-14 22:13:19 UTC (model 0.40 % off), "
+        "ADL rank 2 of 5")
     assert venue_beside_model(seed_snapshot()["positions"][0]) == "; the venue reported no figures"
     assert account_line("bybit-uta", snapshot["accounts"]["bybit-uta"]) == (
         "account bybit-uta (unified): venue accountMMRate 0.1000, margin ratio venue 0.1000 / model "
