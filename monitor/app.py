@@ -80,7 +80,8 @@ def build_venues(config: MonitorConfig) -> list[Venue]:
             spec.venue, symbols=spec.symbols,
             account=None if spec.account is None else spec.account.context(),
             catalog=config.catalog, ws_base_url=spec.ws_base_url,
-            rest_base_url=spec.rest_base_url, ws_api_url=spec.ws_api_url)
+            rest_base_url=spec.rest_base_url, ws_api_url=spec.ws_api_url,
+            portfolio_margin=spec.account is not None and spec.account.portfolio_margin)
         for spec in specs
     ]
 

@@ -14,12 +14,15 @@ from typing import Any
 import orjson
 
 from monitor.domain.events import (
+    FORCED_FILLS,
     POSITION_SIDES,
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
     Event,
     EventError,
     FillEvent,
+    ForcedFill,
     MarginMode,
     MismatchEvent,
     PositionEvent,
@@ -31,11 +34,13 @@ from monitor.errors import HedgeMonitorError
 MAX_VALUE_BYTES = 64 * 1024
 DLQ_RAW_LIMIT = 4096
 """At most this many bytes of the raw input are kept in a hedge.dlq value."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the hedge.prices / hedge.positions values written now (docs/topics.md, Migration)."""
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 """Versions ``decode`` reads: v1 values are v2 values without the fields v2 added (one-way legs,
-no separate cross wallet), so a topic written before the upgrade is still read."""
+no separate cross wallet); v2 values are v3 values without the venue's own figures (unknown), the
+forced-fill flag (an own trade) and the ``account_margin`` type. So a topic written before the
+upgrade is still read."""
 
 
 class DecodeError(HedgeMonitorError, ValueError):
@@ -63,6 +68,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         kind = "mismatch"
     elif isinstance(event, AccountModeEvent):
         kind = "account_mode"
+    elif isinstance(event, AccountMarginEvent):
+        kind = "account_margin"
     else:
         kind = "fill"
     data: dict[str, Any] = {"v": SCHEMA_VERSION, "type": kind}
@@ -138,7 +145,7 @@ def decode(raw: bytes | str) -> Event:
     version = data.get("v")
     if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise DecodeError(
-            f"unsupported version {version!r} (this release reads versions 1 and 2)")
+            f"unsupported version {version!r} (this release reads versions 1, 2 and 3)")
     kind = data.get("type")
     try:
         if kind == "price":
@@ -158,10 +165,13 @@ def decode(raw: bytes | str) -> Event:
             )
         if kind in ("position", "balance", "fill", "mismatch", "account_mode"):
             return _decode_account(kind, data)
+        if kind == "account_margin" and version == 3:
+            return _decode_account_margin(data)
     except EventError as exc:
         raise DecodeError(str(exc)) from None
     raise DecodeError(
-        f"unknown type {kind!r} (expected price, position, balance, fill, mismatch or account_mode)")
+        f"unknown type {kind!r} of version {version!r} (expected price, position, balance, fill, "
+        "mismatch, account_mode or, from version 3, account_margin)")
 
 
 def _decode_account(kind: str, data: dict[str, Any]) -> Event:
@@ -224,6 +234,7 @@ def _decode_account(kind: str, data: dict[str, Any]) -> Event:
             fee_usd=fee,
             ts_event_ms=event_time,
             ts_receive_ms=receive_time,
+            forced=_forced(data),
         )
     entry = _number(data, "entry_price")
     assert entry is not None  # noqa: S101 -- not optional
@@ -248,6 +259,51 @@ def _decode_account(kind: str, data: dict[str, Any]) -> Event:
         ts_receive_ms=receive_time,
         position_side=_position_side(data),
         risk_limit_value=_number(data, "risk_limit_value", optional=True),
+        venue_liquidation_price=_number(data, "venue_liquidation_price", optional=True),
+        venue_maintenance_margin=_number(data, "venue_maintenance_margin", optional=True),
+        venue_margin_ratio=_number(data, "venue_margin_ratio", optional=True),
+        adl_rank=_integer(data, "adl_rank", optional=True),
+        adl_rank_top=_integer(data, "adl_rank_top", optional=True),
+    )
+
+
+def _forced(data: dict[str, Any]) -> ForcedFill | None:
+    """Why the venue closed the leg (v3); a v1/v2 fill, or ``null``, is an own trade."""
+    text = data.get("forced")
+    if text is None:
+        return None
+    for reason in FORCED_FILLS:
+        if text == reason:
+            return reason
+    raise DecodeError(f"field 'forced' must be 'liquidation', 'adl' or null, got {text!r}")
+
+
+def _optional_text(data: dict[str, Any], name: str) -> str | None:
+    value: str | None = _require(data, name, (str,), optional=True)
+    return value
+
+
+def _decode_account_margin(data: dict[str, Any]) -> AccountMarginEvent:
+    """An ``account_margin`` value (v3): the venue's whole-account margin figures."""
+    event_time = _integer(data, "ts_event_ms")
+    assert event_time is not None  # noqa: S101 -- not optional
+    receive = _integer(data, "ts_receive_ms", optional=True)
+    liquidation_ratio = _number(data, "liquidation_ratio")
+    assert liquidation_ratio is not None  # noqa: S101 -- not optional
+    return AccountMarginEvent(
+        portfolio=_text(data, "portfolio"),
+        account=_text(data, "account"),
+        mode=_text(data, "mode"),
+        venue_figure=_text(data, "venue_figure"),
+        venue_value=_number(data, "venue_value", optional=True),
+        maintenance_margin_ratio=_number(data, "maintenance_margin_ratio", optional=True),
+        liquidation_ratio=liquidation_ratio,
+        equity_usd=_number(data, "equity_usd", optional=True),
+        maintenance_margin_usd=_number(data, "maintenance_margin_usd", optional=True),
+        initial_margin_ratio=_number(data, "initial_margin_ratio", optional=True),
+        status=_optional_text(data, "status"),
+        ts_event_ms=event_time,
+        ts_receive_ms=event_time if receive is None else receive,
     )
 
 

@@ -53,6 +53,7 @@ import orjson
 
 from monitor.codec import MAX_VALUE_BYTES, DecodeError, decode, encode_event
 from monitor.domain.events import (
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
     Event,
@@ -441,7 +442,8 @@ def _text_of(document: object) -> bytes:
 
 # --- canonical event checks ----------------------------------------------------------------------
 
-_EVENT_TYPES: Final = (PriceEvent, PositionEvent, BalanceEvent, FillEvent, AccountModeEvent)
+_EVENT_TYPES: Final = (
+    PriceEvent, PositionEvent, BalanceEvent, FillEvent, AccountModeEvent, AccountMarginEvent)
 
 
 def event_problem(event: object) -> str | None:
@@ -559,6 +561,7 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
         lambda d: {"assets": _rename(d["a"]["B"], {"a": "asset", "wb": "walletBalance"})}),)),
     TargetSpec("binance", "resync", "account-mode", (
         _fixture("binance_usdm_multiAssetsMargin.json"),)),
+    TargetSpec("binance", "resync", "adl", (_fixture("binance_usdm_adlQuantile.json"),)),
     # the PUT listenKey keepalive response, handed to parse_resync by the supervisor
     TargetSpec("binance", "resync", "listenKey", (_inline({}),)),
     TargetSpec("binance-spot", "stream", "market", tuple(_fixture("binance_spot_" + name) for name in (
@@ -576,7 +579,7 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
         "subscribe_ack_linear.json"))),
     TargetSpec("bybit", "stream", "private", tuple(_fixture("bybit_" + name) for name in (
         "auth_success.json", "pong_private.json", "position.json", "subscribe_ack_private.json",
-        "wallet.json"))),
+        "wallet.json", "execution.json"))),
     TargetSpec("bybit", "resync", "account-info", (_inline(_BYBIT_ACCOUNT_INFO),)),
     *(
         TargetSpec("bybit", "resync", purpose, (_reshaped(
@@ -593,11 +596,13 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
         _fixture("okx_channel_conn_count_error.json"), _inline(Raw("pong")))),
     TargetSpec("okx", "stream", "private", tuple(_fixture("okx_" + name) for name in (
         "login_success.json", "login_error.json", "positions_snapshot.json", "account_snapshot.json",
-        "balance_and_position.json"))),
+        "balance_and_position.json", "orders_push.json"))),
     TargetSpec("okx", "resync", "positions", (_reshaped(
         "okx_positions_snapshot.json", lambda d: {"code": "0", "msg": "", "data": d["data"]}),)),
     TargetSpec("okx", "resync", "balances", (_reshaped(
         "okx_account_snapshot.json", lambda d: {"code": "0", "msg": "", "data": d["data"]}),)),
+    TargetSpec("okx", "resync", "account-config", (
+        _inline({"code": "0", "msg": "", "data": [{"acctLv": "3", "posMode": "net_mode"}]}),)),
     TargetSpec("bingx", "stream", "market", (
         _fixture("bingx_ws_markprice_push.json"), _fixture("bingx_ws_ticker_push.json"),
         _fixture("bingx_ws_subscribe_ack.json"), _fixture("bingx_ws_error.json"),

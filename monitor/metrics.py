@@ -22,6 +22,15 @@ Snapshot figures (``observe_snapshot``; the JSON shape is in docs/topics.md), by
   ``remediation`` (only while it is nearer liquidation than the target distance):
   ``hedge_remediation_margin_usd`` (``add_margin_usd``), ``hedge_remediation_reduce_contracts``
   and ``hedge_remediation_target_distance_ratio``.
+  ``hedge_liquidation_price_usd``, ``hedge_liquidation_distance_ratio``; the venue's own figures
+  beside them, ``hedge_venue_liquidation_price_usd``, ``hedge_venue_margin_ratio``,
+  ``hedge_adl_rank`` and ``hedge_adl_rank_top`` (the venue's ADL bucket and its top bucket), and
+  ``hedge_model_divergence_ratio{portfolio, account, instrument, figure}``: ``|model - venue| /
+  |venue|`` of ``figure`` ``liquidation_price`` or ``maintenance_margin_usd``.
+- ``{portfolio, account}`` from ``accounts`` (unified / portfolio-margin accounts):
+  ``hedge_account_margin_ratio`` (the venue's account maintenance margin / equity),
+  ``hedge_account_liquidation_ratio`` (where the venue liquidates, same sense) and
+  ``hedge_account_model_margin_ratio`` (the model of it between venue updates).
 - ``{portfolio, asset}`` from ``effectiveness``: ``hedge_effectiveness_dollar_offset_ratio``,
   ``hedge_effectiveness_slope``, ``hedge_effectiveness_r_squared`` (``r2``),
   ``hedge_effectiveness_variance_reduction_ratio``, ``hedge_effectiveness_samples``,
@@ -261,6 +270,30 @@ class Metrics:
         self._remediation_distance = self._gauge(
             "hedge_remediation_target_distance_ratio",
             "The liquidation distance the remediation restores.", position)
+        self._venue_liquidation_price = self._gauge(
+            "hedge_venue_liquidation_price_usd",
+            "The venue's own reported liquidation price of the position.", position)
+        self._venue_margin_ratio = self._gauge(
+            "hedge_venue_margin_ratio",
+            "The venue's own reported maintenance margin / margin balance of the position.", position)
+        self._adl_rank = self._gauge(
+            "hedge_adl_rank", "The venue's auto-deleveraging rank of the position.", position)
+        self._adl_rank_top = self._gauge(
+            "hedge_adl_rank_top", "The venue's top auto-deleveraging bucket (next to be deleveraged).",
+            position)
+        self._model_divergence = self._gauge(
+            "hedge_model_divergence_ratio",
+            "|model - venue| / |venue| of one figure of the position.", (*position, "figure"))
+        account = ("portfolio", "account")
+        self._account_margin_ratio = self._gauge(
+            "hedge_account_margin_ratio",
+            "The venue's account maintenance margin / equity (unified or portfolio margin).", account)
+        self._account_liquidation_ratio = self._gauge(
+            "hedge_account_liquidation_ratio",
+            "The account margin ratio at which the venue liquidates.", account)
+        self._account_model_margin_ratio = self._gauge(
+            "hedge_account_model_margin_ratio",
+            "The model of the account maintenance margin / equity, moved with the marks.", account)
 
     def _define_portfolio_metrics(self) -> None:
         """Gauges for effectiveness, stress, costs and lifecycle."""
@@ -428,6 +461,8 @@ class Metrics:
             self._asset_values(put, portfolio, str(asset), _mapping(figures))
         for position in _items(snapshot.get("positions")):
             self._position_values(put, portfolio, _mapping(position))
+        for account, account_figures in _mapping(snapshot.get("accounts")).items():
+            self._account_values(put, portfolio, str(account), _mapping(account_figures))
         for asset, measures in _mapping(snapshot.get("effectiveness")).items():
             labels = (portfolio, str(asset))
             figures = _mapping(measures)
@@ -518,6 +553,21 @@ class Metrics:
         put(self._remediation_margin, labels, _number(remedy.get("add_margin_usd")))
         put(self._remediation_reduce, labels, _number(remedy.get("reduce_contracts")))
         put(self._remediation_distance, labels, _number(remedy.get("target_distance")))
+        venue = _mapping(position.get("venue_figures"))
+        put(self._venue_liquidation_price, labels, _number(venue.get("liquidation_price")))
+        put(self._venue_margin_ratio, labels, _number(venue.get("margin_ratio")))
+        put(self._adl_rank, labels, _number(venue.get("adl_rank")))
+        put(self._adl_rank_top, labels, _number(venue.get("adl_rank_top")))
+        for figure, value in _mapping(position.get("model_divergence")).items():
+            put(self._model_divergence, (*labels, str(figure)), _number(value))
+
+    def _account_values(self, put: _Put, portfolio: str, account: str, figures: Mapping[str, Any]) -> None:
+        labels = (portfolio, account)
+        venue = _mapping(figures.get("venue"))
+        model = _mapping(figures.get("model"))
+        put(self._account_margin_ratio, labels, _number(venue.get("maintenance_margin_ratio")))
+        put(self._account_liquidation_ratio, labels, _number(figures.get("liquidation_ratio")))
+        put(self._account_model_margin_ratio, labels, _number(model.get("maintenance_margin_ratio")))
 
     # -- alerts -----------------------------------------------------------------------------------
 

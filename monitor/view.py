@@ -95,7 +95,8 @@ def render(state: ViewState, title: str) -> Group:
         parts.append(assets)
         legs = Table(expand=True)
         for column in ("hedge leg", "qty", "mark", "uPnL", "margin bal", "maint", "buffer",
-                       "margin ratio", "liq price", "liq dist", "funding", "fees"):
+                       "margin ratio", "liq price", "venue liq", "model off", "ADL", "liq dist",
+                       "funding", "fees"):
             legs.add_column(column, justify="right")
         for position in snapshot.get("positions", []):
             distance = position.get("liquidation_distance")
@@ -105,6 +106,7 @@ def render(state: ViewState, title: str) -> Group:
                 _money(position.get("unrealized_pnl_usd")), _money(position.get("margin_balance_usd")),
                 _money(position.get("maintenance_margin_usd")), _money(position.get("margin_buffer_usd")),
                 _percent(position.get("margin_ratio")), _money(position.get("liquidation_price")),
+                *venue_cells(position),
                 Text(_percent(distance), style=style), _money(position.get("funding_accrued_usd")),
                 _money(position.get("fees_usd")))
         parts.append(legs)
@@ -174,9 +176,18 @@ def plain_lines(state: ViewState) -> list[str]:
             f"[{portfolio}] {p['instrument']}{_leg_suffix(p)} qty {p['quantity']:g} uPnL "
             f"{_money(p.get('unrealized_pnl_usd'))} margin buffer {_money(p.get('margin_buffer_usd'))}"
             f" liq {_money(p.get('liquidation_price'))} ({_percent(p.get('liquidation_distance'))} away)"
+            f" venue liq {_money((p.get('venue_figures') or {}).get('liquidation_price'))}"
+            f" model off {_percent((p.get('model_divergence') or {}).get('liquidation_price'), 2)}"
             for p in snapshot.get("positions", [])
         )
         lines.extend(f"[{portfolio}] {line}" for line in remediation_lines(snapshot))
+        lines.extend(
+            f"[{portfolio}] account {account} ({a.get('mode')}) margin ratio venue "
+            f"{_percent((a.get('venue') or {}).get('maintenance_margin_ratio'), 2)} model "
+            f"{_percent((a.get('model') or {}).get('maintenance_margin_ratio'), 2)} buffer used "
+            f"{_percent(a.get('buffer_used'))}"
+            for account, a in sorted(snapshot.get("accounts", {}).items())
+        )
         effectiveness = snapshot.get("effectiveness", {})
         lines.extend(
             f"[{portfolio}] {asset} dollar offset {_money(e.get('dollar_offset'), 3)} "
@@ -209,6 +220,17 @@ def make_console(force_plain: bool = False) -> tuple[Console, bool]:
     """A console and whether it is a live terminal (False when piped or asked for plain)."""
     console = Console()
     return console, console.is_terminal and not force_plain
+
+
+def venue_cells(position: Mapping[str, Any]) -> tuple[str, Text, str]:
+    """The venue's own liquidation price, how far the model's is from it (red past 0.5 %) and the
+    venue's ADL rank of the leg ("-" when the venue reported none: unknown)."""
+    venue = position.get("venue_figures") or {}
+    divergence = (position.get("model_divergence") or {}).get("liquidation_price")
+    style = "bold red" if isinstance(divergence, (int, float)) and divergence > 0.005 else ""
+    rank = venue.get("adl_rank")
+    adl = "-" if rank is None else f"{rank}/{venue.get('adl_rank_top')}"
+    return _money(venue.get("liquidation_price")), Text(_percent(divergence, 2), style=style), adl
 
 
 def _leg_suffix(position: dict[str, Any]) -> str:

@@ -193,7 +193,8 @@ class AlertEngine:
         ts_ms: int,
         message: str,
     ) -> list[AlertTransition]:
-        """Feed an externally detected condition (``position_mismatch`` from a resync).
+        """Feed an externally detected condition (``position_mismatch`` from a resync,
+        ``hedge_broken`` from a liquidation or ADL fill).
 
         ``active`` True is a breach (fires after the rule's ``for_ms``), False clears it;
         ``message`` is used verbatim for the transition it causes. A disabled rule reports nothing.

@@ -32,6 +32,13 @@ stop_loss_hit              lifecycle.<A>.stop_loss_hit is true           it is f
 stale_feed                 feeds.stale lists a held instrument           it no longer does
 position_mismatch          reported by a resync (``report_condition``)   reported cleared
 funding_cost_high          net funding paid > t of notional [0.001]      <= c [0.0008]
+model_divergence           |model - venue| / |venue| of a position       <= c [0.004]
+                           figure > t [0.005, 0.5 %]
+account_margin_ratio_high  an account's margin ratio / the venue's       <= c [0.75]
+                           liquidation ratio > t [0.80]
+adl_top_bucket             a profitable leg in the venue's top ADL       it no longer is
+                           bucket
+hedge_broken               a liquidation or ADL fill (``report_condition``)  the leg is re-hedged
 =========================  ============================================  ========================
 
 Sources: hedge ratio, margin ratio (Binance sense, liquidation at 100 %), margin buffer, distance
@@ -69,7 +76,7 @@ DEFAULT_VOL_HORIZON_S = 3600.0
 VOL_CLEAR_FACTOR = 1.2
 """A volatility-unit stage clears at this multiple of the least severe vol threshold (hysteresis)."""
 Status = Literal["breach", "between", "clear", "unknown"]
-SubjectKind = Literal["asset", "instrument", "portfolio"]
+SubjectKind = Literal["asset", "instrument", "portfolio", "account"]
 
 EN_DASH = "\u2013"
 DEFAULT_REMEDIATION_DISTANCE = 0.06
@@ -279,6 +286,33 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         _FRACTION,
         "at_or_below",
     ),
+    RuleSpec(
+        "model_divergence",
+        "model diverges from the venue's figure",
+        "instrument",
+        RuleConfig(0.005, 0.004, 0, "warning"),
+        _POSITIVE,
+        _NON_NEGATIVE,
+        "at_or_below",
+    ),
+    RuleSpec(
+        "account_margin_ratio_high",
+        "account margin ratio high",
+        "account",
+        RuleConfig(0.8, 0.75, 0, "critical"),
+        _FRACTION,
+        _FRACTION,
+        "at_or_below",
+    ),
+    RuleSpec("adl_top_bucket", "hedge leg in the top ADL bucket", "instrument",
+             RuleConfig(None, None, 0, "warning")),
+    RuleSpec(
+        "hedge_broken",
+        "hedge broken by a liquidation or ADL",
+        "instrument",
+        RuleConfig(None, None, 0, "critical"),
+        external=True,
+    ),
 )
 SPECS_BY_NAME: Mapping[str, RuleSpec] = {spec.name: spec for spec in RULE_SPECS}
 RULE_NAMES: tuple[str, ...] = tuple(spec.name for spec in RULE_SPECS)
@@ -472,6 +506,10 @@ class AlertsConfig:
     stale_feed: RuleConfig = SPECS_BY_NAME["stale_feed"].default
     position_mismatch: RuleConfig = SPECS_BY_NAME["position_mismatch"].default
     funding_cost_high: RuleConfig = SPECS_BY_NAME["funding_cost_high"].default
+    model_divergence: RuleConfig = SPECS_BY_NAME["model_divergence"].default
+    account_margin_ratio_high: RuleConfig = SPECS_BY_NAME["account_margin_ratio_high"].default
+    adl_top_bucket: RuleConfig = SPECS_BY_NAME["adl_top_bucket"].default
+    hedge_broken: RuleConfig = SPECS_BY_NAME["hedge_broken"].default
 
     def __post_init__(self) -> None:
         for spec in RULE_SPECS:
@@ -1275,7 +1313,7 @@ def _funding_cost_high(
 Observer = Callable[[SnapshotReading, RuleConfig, Container[str]], "dict[str, Observation] | None"]
 """Reads one rule's subjects: every breaching one and every tracked one (see above)."""
 
-OBSERVERS: Mapping[str, Observer] = {
+OBSERVERS: dict[str, Observer] = {
     "hedge_ratio_low": _hedge_ratio_low,
     "hedge_ratio_high": _hedge_ratio_high,
     "margin_buffer_low": _margin_buffer_low,
@@ -1306,3 +1344,138 @@ _EVERY_SUBJECT = _EverySubject()
 def observe(name: str, snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
     """Read one rule's subjects from a snapshot; None when the section it reads is missing."""
     return OBSERVERS[name](read_snapshot(snapshot), rule, _EVERY_SUBJECT)
+
+
+
+# --- the venue's own figures (issue 15) -----------------------------------------------------------
+
+
+def _model_divergence_message(
+    instrument: str, account: str, figure: str, value: float, status: Status, threshold: float,
+    clear: float,
+) -> str:
+    if status == "breach":
+        return (f"{instrument} (account {account}): the model's {figure} is {_percent(value)} from "
+                f"the venue's own figure, beyond {_percent(threshold)}; the venue's figure is the truth")
+    return (f"{instrument} (account {account}): the model's {figure} is back within "
+            f"{_percent(clear)} of the venue's ({_percent(value)})")
+
+
+def _model_divergence(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
+    """The widest ``model_divergence`` (``|model - venue| / |venue|`` of the liquidation price or
+    the maintenance margin) across the accounts holding an instrument, above a tolerance; unknown
+    while no venue figure is reported."""
+    grouped = reading.open_positions
+    if grouped is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        worst: float | None = None
+        account = figure = ""
+        for position in group:
+            for name, raw in (_table(position.get("model_divergence")) or {}).items():
+                value = _number(raw)
+                if value is not None and (worst is None or value > worst):
+                    worst, account, figure = value, str(position.get("account", "")), str(name)
+        status = _above(worst, threshold, clear)
+        if status != "breach" and instrument not in tracked:
+            continue
+        describe = _no_message
+        if worst is not None:
+            describe = partial(_model_divergence_message, instrument, account,
+                               figure.replace("_", " "), worst, status, threshold, clear)
+        observations[instrument] = Observation(status, worst, threshold, clear, describe)
+    return observations
+
+
+def _account_margin_message(
+    account: str, mode: str, value: float, ratio: float | None, status: Status, threshold: float,
+    clear: float,
+) -> str:
+    ratio_text = "" if ratio is None else f" (margin ratio {_percent(ratio)})"
+    if status == "breach":
+        return (f"account {account} ({mode}) has used {_percent(value)} of its margin to the venue's "
+                f"liquidation level{ratio_text}, above {_percent(threshold)}")
+    return (f"account {account} ({mode}) is back at {_percent(value)} of its margin to "
+            f"liquidation{ratio_text}, at or below {_percent(clear)}")
+
+
+def _account_margin_ratio_high(
+    reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
+    """A unified / portfolio-margin account's ``buffer_used``: its maintenance margin ratio over
+    the venue's liquidation ratio (Bybit ``accountMMRate`` over 100 %, Binance ``1/uniMMR`` over
+    ``1/1.05``, OKX ``1/mgnRatio`` over 100 %), the venue's figure or its model between updates,
+    whichever is higher; above a fraction."""
+    accounts = _table(reading.snapshot.get("accounts"))
+    if accounts is None:
+        return None
+    threshold, clear = _levels(rule)
+    observations: dict[str, Observation] = {}
+    for account, figures in accounts.items():
+        row = _table(figures) or {}
+        value = _number(row.get("buffer_used"))
+        status = _above(value, threshold, clear)
+        if status != "breach" and account not in tracked:
+            continue
+        describe = _no_message
+        if value is not None:
+            venue = _table(row.get("venue")) or {}
+            describe = partial(_account_margin_message, str(account), str(row.get("mode", "")), value,
+                               _number(venue.get("maintenance_margin_ratio")), status, threshold, clear)
+        observations[str(account)] = Observation(status, value, threshold, clear, describe)
+    return observations
+
+
+def _adl_message(instrument: str, account: str, rank: int, top: int, pnl: float | None,
+                 status: Status) -> str:
+    if status == "breach":
+        pnl_text = "" if pnl is None else f", unrealised PnL {_usd(pnl)}"
+        return (f"{instrument} (account {account}) is in the venue's top auto-deleveraging bucket "
+                f"({rank} of {top}){pnl_text}: an ADL would close this hedge leg")
+    return f"{instrument} is no longer a profitable leg in the top auto-deleveraging bucket"
+
+
+def _adl_top_bucket(
+    reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
+) -> dict[str, Observation] | None:
+    """A profitable hedge leg (``unrealized_pnl_usd`` > 0) whose venue ADL rank is the top bucket
+    (Binance adlQuantile 4, Bybit ``adlRankIndicator`` 5, OKX ``adl`` 5): the venue deleverages
+    the most profitable, most leveraged positions first, so it would close this hedge."""
+    grouped = reading.open_positions
+    if grouped is None:
+        return None
+    observations: dict[str, Observation] = {}
+    for instrument, group in grouped.items():
+        breach: tuple[str, int, int, float | None] | None = None
+        known = False
+        for position in group:
+            venue = _table(position.get("venue_figures")) or {}
+            rank, top = venue.get("adl_rank"), venue.get("adl_rank_top")
+            if not isinstance(rank, int) or not isinstance(top, int) or top < 1:
+                continue
+            known = True
+            pnl = _number(position.get("unrealized_pnl_usd"))
+            if rank >= top and pnl is not None and pnl > 0:
+                breach = (str(position.get("account", "")), rank, top, pnl)
+        if breach is not None:
+            account, rank, top, pnl = breach
+            observations[instrument] = Observation(
+                "breach", float(rank), float(top), None,
+                partial(_adl_message, instrument, account, rank, top, pnl, "breach"))
+        elif instrument in tracked:
+            status: Status = "clear" if known else "unknown"
+            observations[instrument] = Observation(
+                status, None, None, None, partial(_adl_message, instrument, "", 0, 0, None, status))
+    return observations
+
+
+OBSERVERS = {
+    **OBSERVERS,
+    "model_divergence": _model_divergence,
+    "account_margin_ratio_high": _account_margin_ratio_high,
+    "adl_top_bucket": _adl_top_bucket,
+}

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.alertmanager import run_bridge
@@ -142,9 +143,11 @@ def summary(state: ViewState, scenario: Scenario) -> list[str]:
         f"{_fmt(position.get('maintenance_margin_usd'), 2)} USD, margin buffer "
         f"{_fmt(position.get('margin_buffer_usd'), 2)} USD, liquidation "
         f"{_fmt(position.get('liquidation_price'), 2)} "
-        f"({_fmt(position.get('liquidation_distance'), 4)} away)"
+        f"({_fmt(position.get('liquidation_distance'), 4)} away){venue_beside_model(position)}"
         for position in snapshot.get("positions", [])
     )
+    lines.extend(account_line(account, figures)
+                 for account, figures in sorted(snapshot.get("accounts", {}).items()))
     costs = snapshot.get("costs", {})
     lines.append(f"costs: fees {_fmt(costs.get('fees_usd'), 2)} USD, funding received "
                  f"{_fmt(costs.get('funding_received_usd'), 2)} USD, paid "
@@ -173,6 +176,36 @@ def remediation_check(remedy: Mapping[str, Any] | None) -> list[str]:
             f"margin balance is {balance:,.2f} {settle}: {requirement:,.2f} - ({balance:,.2f}) = "
             f"{remedy['add_margin']:,.2f} {settle} to add")
     return lines
+
+
+def venue_beside_model(position: dict[str, Any]) -> str:
+    """``; venue's liquidation 65,704.33 as of <UTC time> (model 0.00 % off)``: the venue's own figure
+    beside the model's, or that the venue reported none (docs/venue-fields.md)."""
+    venue = position.get("venue_figures")
+    if not venue:
+        return "; the venue reported no figures"
+    divergence = (position.get("model_divergence") or {}).get("liquidation_price")
+    off = "-" if divergence is None else f"{divergence * 100:.2f} %"
+    adl = venue.get("adl_rank")
+    adl_text = "" if adl is None else f", ADL rank {adl} of {venue.get('adl_rank_top')}"
+    return (f"; venue's liquidation {_fmt(venue.get('liquidation_price'), 2)} as of "
+            f"{_utc(venue.get('as_of_ms'))} (model {off} off){adl_text}")
+
+
+def _utc(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def account_line(account: str, figures: dict[str, Any]) -> str:
+    """One unified / portfolio-margin account: the venue's ratio beside the model's."""
+    venue, model = figures.get("venue") or {}, figures.get("model") or {}
+    return (f"account {account} ({figures.get('mode')}): venue {venue.get('venue_figure')} "
+            f"{_fmt(venue.get('venue_value'), 4)}, margin ratio venue "
+            f"{_fmt(venue.get('maintenance_margin_ratio'), 4)} / model "
+            f"{_fmt(model.get('maintenance_margin_ratio'), 4)}, liquidation at "
+            f"{_fmt(figures.get('liquidation_ratio'), 4)}, buffer used {_fmt(figures.get('buffer_used'), 4)}")
 
 
 def _fmt(value: Any, digits: int) -> str:

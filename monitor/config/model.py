@@ -49,6 +49,7 @@ class AccountConfig:
     ws_base_url: str | None = None
     rest_base_url: str | None = None
     ws_api_url: str | None = None
+    portfolio_margin: bool = False  # a Binance Portfolio Margin account (docs/venue-fields.md)
 
     def context(self) -> AccountContext:
         """The account context a venue needs for its private streams."""

@@ -69,7 +69,7 @@ _METRICS_KEYS: Final = ("enabled", "host", "port", "portfolio_label_limit")
 _EFFECTIVENESS_KEYS: Final = ("sample_interval_ms", "window", "min_move_fraction")
 _ACCOUNT_KEYS: Final = (
     "id", "venue", "portfolio", "symbols", "api_key", "api_secret", "passphrase",
-    "ws_base_url", "rest_base_url", "ws_api_url",
+    "ws_base_url", "rest_base_url", "ws_api_url", "portfolio_margin",
 )
 _FEED_KEYS: Final = ("venue", "symbols", "ws_base_url", "rest_base_url", "ws_api_url")
 _HOLDING_KEYS: Final = ("account", "portfolio", "asset", "quantity", "note")
@@ -366,11 +366,16 @@ def _accounts(
         symbols = check.symbols(data, path, venue, catalog, required=False)
         credentials = _credentials(references, data, path, venue)
         ws_base_url, rest_base_url, ws_api_url = _endpoints(check, data, path, venue)
+        portfolio_margin = check.boolean(data, path, "portfolio_margin", False)
+        if portfolio_margin and venue is not None and venue != "binance":
+            check.report((*path, "portfolio_margin"), "portfolio_margin is a Binance account option "
+                                                      "(Portfolio Margin, GET /papi/v1/account): remove it")
         if account_id is None or venue is None or portfolio is None:
             continue
         result.append(AccountConfig(
             id=account_id, venue=venue, portfolio=portfolio, symbols=symbols, credentials=credentials,
             ws_base_url=ws_base_url, rest_base_url=rest_base_url, ws_api_url=ws_api_url,
+            portfolio_margin=portfolio_margin,
         ))
     return tuple(result)
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from monitor.domain import formulas as f
 from monitor.domain.events import (
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
     FillEvent,
@@ -126,6 +127,10 @@ class PositionState:
     # An isolated leg's liquidation price depends on its event only, not on the mark.
     isolated_liquidation: tuple[PositionEvent, float] | None = None
     leg: tuple[PositionEvent, MarginLeg] | None = None
+    # The last event that carried the venue's own figures of this leg (their as-of time is its
+    # event time); kept while later events leave the leg unchanged (docs/venue-fields.md).
+    venue_event: PositionEvent | None = None
+    venue_mark: float | None = None  # the mark when the venue's figures came in
 
     def margin_leg(self) -> MarginLeg:
         """The leg as the venue margin model sees it (built once per position event)."""
@@ -181,6 +186,9 @@ class HedgeBook:
         self.unknown_instruments: set[str] = set()
         self.orphan_fees_usd = 0.0
         self.multi_asset_accounts: set[str] = set()
+        self.account_margins: dict[str, AccountMarginEvent] = {}
+        # per account: (USD value, notional) of its legs and coins when the venue's figure came in
+        self.account_baselines: dict[str, tuple[float, float] | None] = {}
         # Reference prices of the snapshot being built (None outside ``snapshot``).
         self._references: dict[str, tuple[float, int] | None] | None = None
         # Before this event time no sampling interval can end (sample() returns at once); -inf after
@@ -208,9 +216,17 @@ class HedgeBook:
             return True
         current = self.positions.get(key)
         if current is None:
-            self.positions[key] = PositionState(event, instrument)
+            current = self.positions[key] = PositionState(event, instrument)
+            previous = None
         else:
+            previous = current.event
             current.event = event
+        if has_venue_figures(event):
+            current.venue_event = event
+            current.venue_mark = self.prices.mark(instrument.id)
+        elif previous is None or not _same_leg(previous, event):
+            current.venue_event = None  # the leg changed: the venue's last figures no longer hold
+            current.venue_mark = None
         return True
 
     def apply_balance(self, event: BalanceEvent) -> None:
@@ -236,6 +252,89 @@ class HedgeBook:
         else:
             self.multi_asset_accounts.discard(event.account)
 
+    def apply_account_margin(self, event: AccountMarginEvent) -> None:
+        """Keep the venue's newest whole-account margin figures of an account (by event time)."""
+        self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+        known = self.account_margins.get(event.account)
+        if known is None or event.ts_event_ms >= known.ts_event_ms:
+            self.account_margins[event.account] = event
+            self.account_baselines[event.account] = self._account_marks(event.account)
+
+    def _account_marks(self, account: str) -> tuple[float, float] | None:
+        """The account's USD value (its legs' unrealised PnL plus its coins at their reference
+        price) and its legs' notional, at the current prices; None while one is unpriced."""
+        value = notional = 0.0
+        for (owner, _, _), state in self.positions.items():
+            if owner != account:
+                continue
+            mark = self._position_mark(state)
+            if mark is None:
+                return None
+            value += self._leg_pnl(state, mark)
+            notional += abs(self._notional(state, mark))
+        for (owner, asset), quantity in self.balances.items():
+            if owner != account or asset in STABLE_ASSETS:
+                continue
+            price = self.reference_price(asset)
+            if price is None:
+                return None
+            value += quantity * price
+        return value, notional
+
+    def _accounts_snapshot(self) -> dict[str, Any]:
+        """Each unified / portfolio-margin account's own margin figures (the venue's, as of its
+        update) beside the model of them moved with the marks since, and ``buffer_used``.
+
+        The model (the venues' documented account ratio ``MM / equity``, ``formulas.
+        account_maintenance_ratio``) moves the venue's equity by the change of the account's USD
+        value since the venue's figure (its legs' unrealised PnL and its coins at the reference
+        price: the spot coin is collateral for the short) and the venue's maintenance margin in
+        proportion to the legs' notional (tiers, haircuts and collateral ratios are the venue's:
+        not re-modelled). ``buffer_used`` is the higher of the two ratios over the venue's
+        liquidation ratio (1 at liquidation); None when neither is known.
+        """
+        out: dict[str, Any] = {}
+        for account in sorted(self.account_margins):
+            event = self.account_margins[account]
+            venue_ratio = event.maintenance_margin_ratio
+            model_ratio = self._model_account_ratio(account, event)
+            ratios = [r for r in (venue_ratio, model_ratio) if r is not None]
+            out[account] = {
+                "mode": event.mode,
+                "liquidation_ratio": event.liquidation_ratio,
+                "venue": {
+                    "source": "venue", "as_of_ms": event.ts_event_ms,
+                    "venue_figure": event.venue_figure, "venue_value": event.venue_value,
+                    "maintenance_margin_ratio": venue_ratio, "equity_usd": event.equity_usd,
+                    "maintenance_margin_usd": event.maintenance_margin_usd, "status": event.status,
+                },
+                "model": {"source": "model", "as_of_ms": self._latest_mark_ms(account) or event.ts_event_ms,
+                          "maintenance_margin_ratio": model_ratio},
+                "model_divergence": (
+                    None if model_ratio is None or venue_ratio is None
+                    else _number(f.relative_divergence(model_ratio, venue_ratio))),
+                "buffer_used": (
+                    None if not ratios else _number(max(ratios) / event.liquidation_ratio)),
+            }
+        return out
+
+    def _model_account_ratio(self, account: str, event: AccountMarginEvent) -> float | None:
+        baseline = self.account_baselines.get(account)
+        now = self._account_marks(account)
+        equity, maintenance = event.equity_usd, event.maintenance_margin_usd
+        if baseline is None or now is None or equity is None or maintenance is None:
+            return None
+        value0, notional0 = baseline
+        value1, notional1 = now
+        moved_maintenance = maintenance if notional0 <= 0 else maintenance * notional1 / notional0
+        return _number(f.account_maintenance_ratio(moved_maintenance, equity + value1 - value0))
+
+    def _latest_mark_ms(self, account: str) -> int | None:
+        times = [self.prices.prices[state.instrument.id].ts_event_ms
+                 for (owner, _, _), state in self.positions.items()
+                 if owner == account and state.instrument.id in self.prices.prices]
+        return max(times, default=None)
+
     def apply_fill(self, event: FillEvent) -> None:
         """Accrue the fee of a fill on its position (fees: risk-definitions.md)."""
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
@@ -244,6 +343,25 @@ class HedgeBook:
             self.orphan_fees_usd += event.fee_usd
         else:
             state.fees_usd += event.fee_usd
+
+    def unhedged_by(self, event: FillEvent) -> tuple[float, float | None] | None:
+        """The delta a forced fill (liquidation or ADL) leaves unhedged: the book's net delta
+        change from the lost hedge quantity, in base units and in USD at the asset's reference
+        price (the fill price when the asset has none); None for an unknown instrument.
+
+        ``delta = q cs`` (linear) or ``q cv / EP`` (inverse, EP the leg's entry before the fill,
+        else the fill price), risk-definitions.md "Delta"; a short leg bought back by the venue
+        (``q`` > 0) adds ``q cs`` of long exposure the hedge no longer offsets.
+        """
+        instrument = self.catalog.get(event.instrument)
+        if instrument is None or not instrument.is_future:
+            return None
+        leg = self._fill_leg(event)
+        entry = leg.event.entry_price if leg is not None and leg.event.entry_price > 0 else event.price
+        delta = float(instrument.delta(event.quantity, entry))
+        price = self.reference_price(instrument.base)
+        usd = delta * (price if price is not None else event.price)
+        return delta, usd
 
     def _fill_leg(self, event: FillEvent) -> PositionState | None:
         """The leg a fill's fee accrues to: the one-way position, else the leg the fill traded."""
@@ -277,6 +395,11 @@ class HedgeBook:
             event.mark, event.index, event.funding_rate, event.next_funding_ms,
             event.ts_event_ms, event.ts_receive_ms,
         ) if last is None or event.ts_event_ms > last.ts_event_ms else last
+        if last is None:
+            for (_, position_instrument, _), position in self.positions.items():
+                if (position_instrument == event.instrument and position.venue_event is not None
+                        and position.venue_mark is None):
+                    position.venue_mark = event.mark  # the first mark after the venue's figures
         if last is None or event.ts_event_ms <= last.ts_event_ms:
             return
         if (
@@ -289,6 +412,8 @@ class HedgeBook:
         for (_, position_instrument, _), position in self.positions.items():
             if position_instrument != event.instrument:
                 continue
+            if position.venue_event is not None and position.venue_mark is None:
+                position.venue_mark = event.mark  # the first mark after the venue's figures
             change = self._leg_pnl(position, event.mark) - self._leg_pnl(position, last.mark)
             asset = self._hedged_asset(position.instrument)
             self._effectiveness_state(asset).cumulative_hedge_usd += change
@@ -477,6 +602,7 @@ class HedgeBook:
         try:
             positions_out, leg_figures = self._positions_snapshot()
             assets_out = self._assets_snapshot(leg_figures)
+            accounts_out = self._accounts_snapshot()
         finally:
             self._references = None
         effectiveness_out = self._effectiveness_snapshot()
@@ -499,6 +625,7 @@ class HedgeBook:
             "lifecycle": lifecycle_out,
             "feeds": {"stale": sorted(i for i in stale_instruments if i in held)},
             "latency_ms": {"event_to_publish": None},
+            "accounts": accounts_out,
         }
 
     def _positions_snapshot(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -554,7 +681,8 @@ class HedgeBook:
                     "notional_usd", "delta", "unrealized_pnl_usd", "maintenance_margin_usd",
                     "margin_balance_usd", "margin_ratio", "margin_buffer_usd",
                     "margin_buffer_fraction", "liquidation_price", "liquidation_distance",
-                    "basis_bps", "remediation")))
+                    "basis_bps", "remediation", "model_figures", "venue_figures")))
+                record["model_divergence"] = dict.fromkeys(_DIVERGENCE_FIGURES)
                 out.append(record)
                 continue
             record["funding_rate"] = self.prices.prices[instrument.id].funding_rate
@@ -590,9 +718,56 @@ class HedgeBook:
             distance = record["liquidation_distance"]
             if distance is not None and distance < self.remediation_distance:
                 record["remediation"] = self._remediation(state, mark, cross_totals, pnls, maintenance, marks)
+            record.update(self._venue_beside_model(state, record))
             out.append(record)
             figures.append({"state": state, "mark": mark, "record": record})
         return out, figures
+
+    def _venue_beside_model(self, state: PositionState, record: dict[str, Any]) -> dict[str, Any]:
+        """The venue's own figures of the leg beside the model's, each with its source and as-of
+        time, and the relative divergence ``|model - venue| / |venue|`` of the liquidation price
+        and the maintenance margin (None when either is unknown). The model's figures are as of
+        the mark (they move with it between venue updates); the venue's as of the event that
+        carried them."""
+        price = self.prices.prices.get(state.instrument.id)
+        model: dict[str, Any] = {
+            "source": "model",
+            "as_of_ms": None if price is None else price.ts_event_ms,
+            "liquidation_price": record["liquidation_price"],
+            "maintenance_margin_usd": record["maintenance_margin_usd"],
+            "margin_ratio": record["margin_ratio"],
+        }
+        venue_event = state.venue_event
+        if venue_event is None:
+            return {"model_figures": model, "venue_figures": None,
+                    "model_divergence": dict.fromkeys(_DIVERGENCE_FIGURES)}
+        maintenance = venue_event.venue_maintenance_margin
+        # The venue's maintenance margin is as of the mark it came with: compared with the model's
+        # at that same mark (a margin moves with the mark, and the venue's figure does not).
+        at = state.venue_mark
+        to_usd = state.instrument.settlement_to_usd
+        venue: dict[str, Any] = {
+            "source": "venue",
+            "as_of_ms": venue_event.ts_event_ms,
+            "liquidation_price": venue_event.venue_liquidation_price,
+            "maintenance_margin_usd": (
+                None if maintenance is None or at is None else float(to_usd(maintenance, at))),
+            "margin_ratio": venue_event.venue_margin_ratio,
+            "adl_rank": venue_event.adl_rank,
+            "adl_rank_top": venue_event.adl_rank_top,
+        }
+        model_then: dict[str, Any] = {"liquidation_price": model["liquidation_price"],
+                                      "maintenance_margin_usd": None}
+        if at is not None:
+            own = self._maintenance_margin(state, at)
+            model_then["maintenance_margin_usd"] = None if own is None else float(to_usd(own, at))
+        divergence: dict[str, float | None] = {}
+        for name in _DIVERGENCE_FIGURES:
+            model_value, venue_value = model_then[name], venue[name]
+            divergence[name] = (
+                None if model_value is None or venue_value is None
+                else _number(f.relative_divergence(float(model_value), float(venue_value))))
+        return {"model_figures": model, "venue_figures": venue, "model_divergence": divergence}
 
     def _margin_balance(
         self,
@@ -993,6 +1168,9 @@ class HedgeBook:
             "positions": [
                 {
                     "event": _event_fields(state.event),
+                    "venue_event": (
+                        None if state.venue_event is None else _event_fields(state.venue_event)),
+                    "venue_mark": state.venue_mark,
                     "funding_received_usd": state.funding_received_usd,
                     "funding_paid_usd": state.funding_paid_usd,
                     "fees_usd": state.fees_usd,
@@ -1025,6 +1203,10 @@ class HedgeBook:
             "multi_asset_accounts": sorted(self.multi_asset_accounts),
             "cross_wallets": [[account, asset, q] for (account, asset), q in self.cross_wallets.items()],
             "accounts_with_balances": sorted(self.accounts_with_balances),
+            "account_margins": [
+                [_margin_fields(event), self.account_baselines.get(account)]
+                for account, event in self.account_margins.items()
+            ],
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
@@ -1037,9 +1219,16 @@ class HedgeBook:
             if instrument is None:
                 self.unknown_instruments.add(event.instrument)
                 continue
-            self.positions[event.key] = PositionState(
+            restored = self.positions[event.key] = PositionState(
                 event, instrument, float(item["funding_received_usd"]),
                 float(item["funding_paid_usd"]), float(item["fees_usd"]))
+            venue_item = item.get("venue_event")
+            if venue_item is not None:
+                restored.venue_event = PositionEvent(**venue_item)
+            elif has_venue_figures(event):
+                restored.venue_event = event
+            venue_mark = item.get("venue_mark")
+            restored.venue_mark = None if venue_mark is None else float(venue_mark)
         self.balances = {(str(a), str(asset)): float(q) for a, asset, q in data.get("balances", [])}
         self.effectiveness = {}
         for asset, e in data.get("effectiveness", {}).items():
@@ -1069,6 +1258,37 @@ class HedgeBook:
             (str(a), str(asset)): float(q) for a, asset, q in data.get("cross_wallets", [])}
         self.accounts_with_balances = set(data.get(
             "accounts_with_balances", sorted({account for account, _ in self.balances})))
+        self.account_margins = {}
+        self.account_baselines = {}
+        for fields_, baseline in data.get("account_margins", []):
+            margin = AccountMarginEvent(**fields_)
+            self.account_margins[margin.account] = margin
+            self.account_baselines[margin.account] = (
+                None if baseline is None else (float(baseline[0]), float(baseline[1])))
+
+
+_DIVERGENCE_FIGURES = ("liquidation_price", "maintenance_margin_usd")
+"""The figures both the venue and the model define alike, compared in ``model_divergence``. The
+margin ratio is shown beside the model's but not compared: the venues define it differently (OKX
+``mgnRatio`` counts the closing fee in the requirement, Binance's is the account's)."""
+
+
+def has_venue_figures(event: PositionEvent) -> bool:
+    """Whether a position event carries any of the venue's own figures."""
+    return not (event.venue_liquidation_price is None and event.venue_maintenance_margin is None
+                and event.venue_margin_ratio is None and event.adl_rank is None)
+
+
+def _same_leg(before: PositionEvent, after: PositionEvent) -> bool:
+    """The leg's size, entry and margin are unchanged (e.g. a funding or leverage-only update),
+    so the venue's figures of ``before`` still describe it."""
+    return (before.quantity == after.quantity and before.entry_price == after.entry_price
+            and before.margin_mode == after.margin_mode
+            and before.isolated_margin == after.isolated_margin)
+
+
+def _margin_fields(event: AccountMarginEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in AccountMarginEvent.__slots__}
 
 
 def _event_fields(event: PositionEvent) -> dict[str, Any]:

@@ -21,6 +21,9 @@ PositionSide = Literal["one_way", "long", "short"]
 legs of hedge mode (Binance ``ps`` LONG/SHORT, OKX ``posSide`` long/short, Bybit ``positionIdx``
 1/2). In hedge mode each leg is its own risk unit."""
 POSITION_SIDES: tuple[PositionSide, ...] = ("one_way", "long", "short")
+ForcedFill = Literal["liquidation", "adl"]
+"""Why the venue closed a leg itself: a liquidation, or auto-deleveraging against the leg."""
+FORCED_FILLS: tuple[ForcedFill, ...] = ("liquidation", "adl")
 
 
 class EventError(HedgeMonitorError, ValueError):
@@ -79,6 +82,15 @@ class PositionEvent:
 
     ``risk_limit_value`` is the cap of the risk-limit tier the venue says the position carries
     (Bybit ``riskLimitValue``); None where the venue picks the tier by size.
+
+    The venue's own figures of the leg, as it reported them with this event (docs/venue-fields.md),
+    each None when the venue did not report it (unknown, never 0): ``venue_liquidation_price``
+    (Binance ``liquidationPrice``, Bybit ``liqPrice``, OKX ``liqPx``, BingX ``liquidationPrice``,
+    MEXC ``liquidatePrice``, WEEX ``liquidatePrice``), ``venue_maintenance_margin`` (in the
+    settlement currency), ``venue_margin_ratio`` (maintenance margin / margin balance, liquidation
+    at 1), and the auto-deleveraging rank ``adl_rank`` on the venue's scale ``0..adl_rank_top``
+    (Binance adlQuantile 0-4, Bybit ``adlRankIndicator`` 0-5, OKX ``adl`` 1-5; the top bucket is
+    the next to be deleveraged).
     """
 
     portfolio: str
@@ -93,12 +105,18 @@ class PositionEvent:
     ts_receive_ms: int
     position_side: PositionSide = "one_way"
     risk_limit_value: float | None = None
+    venue_liquidation_price: float | None = None
+    venue_maintenance_margin: float | None = None
+    venue_margin_ratio: float | None = None
+    adl_rank: int | None = None
+    adl_rank_top: int | None = None
 
     def __post_init__(self) -> None:
         _identifier("portfolio", self.portfolio)
         _identifier("account", self.account)
         _identifier("instrument", self.instrument)
         _finite("quantity", self.quantity)
+        _venue_figures(self)
         if self.position_side not in POSITION_SIDES:
             raise EventError(
                 f"position_side must be 'one_way', 'long' or 'short', got {self.position_side!r}")
@@ -161,7 +179,14 @@ class BalanceEvent:
 
 @dataclass(frozen=True, slots=True)
 class FillEvent:
-    """A trade on a hedge leg, carrying the fee paid (positive) or rebate received (negative)."""
+    """A trade on a hedge leg, carrying the fee paid (positive) or rebate received (negative).
+
+    ``forced`` is set when the venue closed the leg itself: ``liquidation`` (Binance
+    ``ORDER_TRADE_UPDATE`` execution type CALCULATED / client id ``autoclose-``, Bybit ``execType``
+    BustTrade, OKX order ``category`` ``full_liquidation``/``partial_liquidation``) or ``adl``
+    (Binance client id ``adl_autoclose``, Bybit AdlTrade, OKX ``category`` ``adl``); None for a
+    trade of the account's own.
+    """
 
     portfolio: str
     account: str
@@ -171,6 +196,7 @@ class FillEvent:
     fee_usd: float
     ts_event_ms: int
     ts_receive_ms: int
+    forced: ForcedFill | None = None
 
     def __post_init__(self) -> None:
         _identifier("portfolio", self.portfolio)
@@ -179,6 +205,8 @@ class FillEvent:
         _finite("quantity", self.quantity)
         _positive("price", self.price)
         _finite("fee_usd", self.fee_usd)
+        if self.forced is not None and self.forced not in FORCED_FILLS:
+            raise EventError(f"forced must be 'liquidation', 'adl' or None, got {self.forced!r}")
         _time("ts_event_ms", self.ts_event_ms)
         _time("ts_receive_ms", self.ts_receive_ms)
 
@@ -236,5 +264,79 @@ class AccountModeEvent:
         _time("ts_receive_ms", self.ts_receive_ms)
 
 
-AccountEvent = PositionEvent | BalanceEvent | FillEvent | MismatchEvent | AccountModeEvent
-Event = PriceEvent | PositionEvent | BalanceEvent | FillEvent | MismatchEvent | AccountModeEvent
+@dataclass(frozen=True, slots=True)
+class AccountMarginEvent:
+    """The venue's own margin figures of a whole account (unified / portfolio margin), as reported.
+
+    ``mode`` is the venue's account mode (``portfolio_margin`` Binance PM; ``unified`` Bybit UTA;
+    OKX ``acctLv`` 2-4 ``single_currency``, ``multi_currency``, ``portfolio_margin``; ``classic``).
+    ``maintenance_margin_ratio`` is the account's maintenance margin over its (adjusted) equity,
+    liquidation at ``liquidation_ratio``: Bybit ``accountMMRate`` as sent (liquidation at 1);
+    Binance ``1 / uniMMR`` (liquidation at uniMMR 1.05, so ``1 / 1.05``); OKX ``1 / mgnRatio``
+    (liquidation at ``mgnRatio`` 1). ``venue_figure``/``venue_value`` keep the figure as the venue
+    named and sent it. Every figure is None when the venue did not report it (unknown, never 0).
+    """
+
+    portfolio: str
+    account: str
+    mode: str
+    venue_figure: str
+    venue_value: float | None
+    maintenance_margin_ratio: float | None
+    liquidation_ratio: float
+    equity_usd: float | None
+    maintenance_margin_usd: float | None
+    initial_margin_ratio: float | None
+    status: str | None
+    ts_event_ms: int
+    ts_receive_ms: int
+
+    def __post_init__(self) -> None:
+        _identifier("portfolio", self.portfolio)
+        _identifier("account", self.account)
+        _identifier("mode", self.mode)
+        _identifier("venue_figure", self.venue_figure)
+        for name in ("venue_value", "maintenance_margin_ratio", "maintenance_margin_usd",
+                     "initial_margin_ratio"):
+            value = getattr(self, name)
+            if value is not None:
+                _finite(name, value)
+                if value < 0:
+                    raise EventError(f"{name} must be >= 0, got {value!r}")
+        if self.equity_usd is not None:
+            _finite("equity_usd", self.equity_usd)
+        _positive("liquidation_ratio", self.liquidation_ratio)
+        if self.status is not None:
+            _identifier("status", self.status)
+        _time("ts_event_ms", self.ts_event_ms)
+        _time("ts_receive_ms", self.ts_receive_ms)
+
+
+def _venue_figures(event: PositionEvent) -> None:
+    """The venue figures of a position: positive prices, non-negative margins, a rank in range."""
+    if event.venue_liquidation_price is not None:
+        _positive("venue_liquidation_price", event.venue_liquidation_price)
+    for name in ("venue_maintenance_margin", "venue_margin_ratio"):
+        value = getattr(event, name)
+        if value is not None:
+            _finite(name, value)
+            if value < 0:
+                raise EventError(f"{name} must be >= 0, got {value!r}")
+    rank, top = event.adl_rank, event.adl_rank_top
+    if (rank is None) != (top is None):
+        raise EventError("adl_rank and adl_rank_top go together (both set or both None)")
+    if rank is not None and top is not None:
+        for name, value in (("adl_rank", rank), ("adl_rank_top", top)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise EventError(f"{name} must be an integer, got {value!r}")
+        if top < 1 or not 0 <= rank <= top:
+            raise EventError(f"adl_rank must be within 0..adl_rank_top (>= 1), got {rank!r}/{top!r}")
+
+
+AccountEvent = (
+    PositionEvent | BalanceEvent | FillEvent | MismatchEvent | AccountModeEvent | AccountMarginEvent
+)
+Event = (
+    PriceEvent | PositionEvent | BalanceEvent | FillEvent | MismatchEvent | AccountModeEvent
+    | AccountMarginEvent
+)

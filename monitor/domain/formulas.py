@@ -1096,3 +1096,40 @@ def realised_volatility(prices: Sequence[float], interval_s: float) -> float | N
         return None
     returns = np.diff(np.log(values))
     return float(np.std(returns, ddof=1) / math.sqrt(interval_s))
+
+
+# --------------------------------------------------------------------------------------------
+# the venue's own figures beside the model's
+
+
+def relative_divergence(model: float, venue: float) -> float:
+    """How far the model's figure is from the venue's: ``|model - venue| / |venue|`` (nan when
+    the venue's figure is 0: no relative difference is defined).
+
+    Source: the project rule "the venue's own reported figure is the truth" (issue 15): the
+    venue's figure is the reference the model is measured against.
+    """
+    if venue == 0 or not (math.isfinite(model) and math.isfinite(venue)):
+        return math.nan
+    return abs(model - venue) / abs(venue)
+
+
+def account_maintenance_ratio(maintenance_margin: float, equity: float) -> float:
+    """A whole account's maintenance margin ratio ``MM / equity`` (liquidation at the venue's
+    level; inf when equity <= 0).
+
+    Sources: Bybit v5 "Get Wallet Balance": ``accountMMRate`` = ``totalMaintenanceMargin /
+    totalMarginBalance``; Binance Portfolio Margin "uniMMR = Unified Account Equity / Unified
+    Maintenance Margin" (this ratio is its reciprocal); OKX "Get balance" ``mgnRatio`` = ``adjEq``
+    over the maintenance margin (likewise its reciprocal).
+    """
+    if equity <= 0:
+        return math.inf
+    return maintenance_margin / equity
+
+
+def adl_top_bucket(rank: int, top: int) -> bool:
+    """A leg in the venue's top auto-deleveraging bucket: ``rank == top`` (Binance adlQuantile 4
+    of 0-4, Bybit ``adlRankIndicator`` 5 of 0-5, OKX ``adl`` 5 of 1-5: the next to be
+    deleveraged)."""
+    return rank >= top

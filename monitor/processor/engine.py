@@ -22,8 +22,10 @@ import numpy as np
 from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import (
     AccountEvent,
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
+    FillEvent,
     MismatchEvent,
     PositionEvent,
     PriceEvent,
@@ -85,6 +87,8 @@ class PortfolioState:
     last_receive_ms: int = 0
     watched: set[str] = field(default_factory=set)
     outbox: list[dict[str, Any]] = field(default_factory=list)
+    # (account, instrument) of hedge legs a forced fill broke -> the sign of that fill
+    broken_hedges: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class RiskEngine:
@@ -157,7 +161,10 @@ class RiskEngine:
             self._report_mismatch(state, event)
         elif isinstance(event, AccountModeEvent):
             state.book.apply_account_mode(event)
+        elif isinstance(event, AccountMarginEvent):
+            state.book.apply_account_margin(event)
         else:
+            self._report_hedge_broken(state, event)
             state.book.apply_fill(event)
         if isinstance(event, PositionEvent):
             latest = self.prices.prices.get(event.instrument)
@@ -185,6 +192,44 @@ class RiskEngine:
         transitions = state.alerts.report_condition(
             event.portfolio, "position_mismatch", event.subject, event.active,
             event.resync_quantity - event.stream_quantity, event.ts_event_ms, message)
+        state.outbox.extend(transition.to_dict() for transition in transitions)
+
+    @staticmethod
+    def _report_hedge_broken(state: PortfolioState, event: FillEvent) -> None:
+        """A liquidation or ADL fill breaks the hedge: the critical ``hedge_broken`` alert with the
+        delta now left unhedged (``HedgeBook.unhedged_by``); an own trade on the leg in the other
+        direction re-hedges it and resolves the alert."""
+        if state.alerts is None:
+            return
+        broken = state.broken_hedges
+        if event.forced is None:
+            direction = broken.pop((event.account, event.instrument), None)
+            if direction is not None and direction * event.quantity > 0:
+                broken[(event.account, event.instrument)] = direction
+                return  # a fill that adds to the loss of hedge
+            if direction is None and (event.portfolio, "hedge_broken", event.instrument) not in {
+                    firing[:3] for firing in state.alerts.firing()}:
+                return  # nothing broken there (a firing alert restored from a checkpoint counts)
+            transitions = state.alerts.report_condition(
+                event.portfolio, "hedge_broken", event.instrument, False, None, event.ts_event_ms,
+                f"{event.instrument} in account {event.account}: re-hedged by a trade of "
+                f"{event.quantity:g} contracts at {event.price:g}")
+            state.outbox.extend(transition.to_dict() for transition in transitions)
+            return
+        unhedged = state.book.unhedged_by(event)
+        if unhedged is None:
+            return
+        delta, delta_usd = unhedged
+        asset = state.book.catalog.require(event.instrument).base
+        usd_text = "" if delta_usd is None else f" ({delta_usd:+,.2f} USD)"
+        what = "an auto-deleveraging (ADL)" if event.forced == "adl" else "a liquidation"
+        verb = "bought" if event.quantity > 0 else "sold"
+        broken[(event.account, event.instrument)] = 1 if event.quantity > 0 else -1
+        message = (f"{event.instrument} in account {event.account}: {what} fill {verb} "
+                   f"{abs(event.quantity):g} contracts at {event.price:g}; the hedge is broken, "
+                   f"{delta:+g} {asset}{usd_text} of delta now unhedged")
+        transitions = state.alerts.report_condition(
+            event.portfolio, "hedge_broken", event.instrument, True, delta, event.ts_event_ms, message)
         state.outbox.extend(transition.to_dict() for transition in transitions)
 
     def apply_price(self, event: PriceEvent) -> set[str]:

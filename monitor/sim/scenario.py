@@ -51,7 +51,10 @@ from typing import Any, Literal
 
 from monitor.errors import HedgeMonitorError
 
-StepKind = Literal["trend", "price", "basis", "funding", "fill", "position", "balance", "asset_mode", "fault"]
+StepKind = Literal[
+    "trend", "price", "basis", "funding", "fill", "position", "balance", "asset_mode", "fault",
+    "venue_report",
+]
 STEP_KINDS: tuple[StepKind, ...] = (
     "trend",
     "price",
@@ -62,6 +65,7 @@ STEP_KINDS: tuple[StepKind, ...] = (
     "balance",
     "asset_mode",
     "fault",
+    "venue_report",
 )
 POSITION_SIDES = ("one_way", "long", "short")
 FaultKind = Literal[
@@ -188,7 +192,9 @@ _STEP_FIELDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "price": (("instrument", "price"), ()),
     "basis": (("instrument", "basis"), ()),
     "funding": (("instrument", "rate"), ()),
-    "fill": (("venue", "account", "symbol", "quantity", "price"), ("fee", "position_side")),
+    "fill": (("venue", "account", "symbol", "quantity", "price"), ("fee", "position_side", "forced")),
+    # the venue's own reported figures: a liquidation price bias, an ADL rank of a leg
+    "venue_report": (("venue",), ("liquidation_bias", "account", "symbol", "adl_rank", "position_side")),
     "position": (
         ("venue", "account", "symbol", "quantity", "entry_price"),
         ("leverage", "margin_mode", "position_side", "isolated_margin"),
@@ -494,6 +500,8 @@ def _step(
                 step.text(name)
             step.number("quantity")
             step.number("entry_price")
+    elif kind == "venue_report":
+        _check_venue_report(step, label)
     elif kind == "asset_mode":
         step.text("venue")
         step.text("account")
@@ -505,11 +513,31 @@ def _step(
                 step.number(name)
             elif not isinstance(value, str):
                 step.text(name)
-        if "isolated_margin" in params:
-            step.number("isolated_margin")
+        _check_account_step(step, label)
     if "position_side" in params and params["position_side"] not in POSITION_SIDES:
         raise ScenarioError(f"{label}: position_side must be one of {', '.join(POSITION_SIDES)}")
     return step
+
+
+def _check_account_step(step: Step, label: str) -> None:
+    """The optional fields of a fill, position or balance step."""
+    if "isolated_margin" in step.params:
+        step.number("isolated_margin")
+    if step.params.get("forced") not in (None, "liquidation", "adl"):
+        raise ScenarioError(f"{label}: 'forced' must be 'liquidation' or 'adl'")
+
+
+def _check_venue_report(step: Step, label: str) -> None:
+    """A ``venue_report`` step: a liquidation price bias > -1 and/or an ADL rank of one leg."""
+    step.text("venue")
+    if "liquidation_bias" in step.params and step.number("liquidation_bias") <= -1:
+        raise ScenarioError(f"{label}: 'liquidation_bias' must be > -1")
+    if "adl_rank" in step.params:
+        step.text("account")
+        step.text("symbol")
+        rank = step.number("adl_rank")
+        if rank != int(rank) or rank < 0:
+            raise ScenarioError(f"{label}: 'adl_rank' must be a non-negative integer")
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:

@@ -324,19 +324,38 @@ class SimulatorServer:
         fee: float = 0.0,
         *,
         position_side: PositionSide = "one_way",
+        forced: str | None = None,
     ) -> SimFill:
         """Execute a trade on a leg (a hedge leg: opens or closes it, never through zero): update
-        position and balances, push the fill and the new state."""
+        position and balances, push the fill and the new state. ``forced`` "liquidation" or
+        "adl" makes it the venue's own close (a liquidation or an auto-deleveraging fill)."""
         writer = self._venue(venue)
         side = _side(position_side)
         try:
-            fill, assets = self.world.apply_fill(venue, account, symbol, quantity, price, fee, side)
+            fill, assets = self.world.apply_fill(venue, account, symbol, quantity, price, fee, side,
+                                                 forced)
         except ValueError as exc:
             raise SimulatorError(str(exc)) from None
         if self.world.position(venue, account, symbol, side) is not None:
             await writer.publish_position(account, symbol, fill, side)
         await writer.publish_balances(account, list(assets))
         return fill
+
+    def set_liquidation_report_bias(self, venue: str, bias: float) -> None:
+        """Make the venue report liquidation prices ``1 + bias`` times its own rule's figure (a
+        venue whose figure disagrees with the model, for the divergence alert)."""
+        self._venue(venue)
+        if not math.isfinite(bias) or bias <= -1:
+            raise SimulatorError("the liquidation report bias must be finite and > -1")
+        self.world.liquidation_report_bias[venue] = bias
+
+    def set_adl_rank(
+        self, venue: str, account: str, symbol: str, rank: int, position_side: PositionSide = "one_way"
+    ) -> None:
+        """The ADL rank the venue reports for a leg, on its own scale (Binance 0-4, Bybit 0-5,
+        OKX 1-5)."""
+        self._venue(venue)
+        self.world.adl_ranks[(venue, account, symbol, _side(position_side))] = rank
 
     async def set_asset_mode(self, venue: str, account: str, multi_asset: bool) -> None:
         """Switch an account's asset mode (Binance Multi-Assets Mode) and push the venue's config
@@ -483,7 +502,16 @@ class SimulatorServer:
                 step.number("price"),
                 step.number("fee", 0.0),
                 position_side=_side(step.optional_text("position_side") or "one_way"),
+                forced=step.optional_text("forced"),
             )
+        elif step.kind == "venue_report":
+            venue = step.text("venue")
+            if "liquidation_bias" in step.params:
+                self.set_liquidation_report_bias(venue, step.number("liquidation_bias"))
+            if "adl_rank" in step.params:
+                self.set_adl_rank(venue, step.text("account"), step.text("symbol"),
+                                  int(step.number("adl_rank")),
+                                  _side(step.optional_text("position_side") or "one_way"))
         elif step.kind == "position":
             await self.set_position(
                 step.text("venue"),

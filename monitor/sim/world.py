@@ -34,7 +34,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.domain.instruments import Catalog, Instrument
 from monitor.secrets import Secret
@@ -98,6 +98,7 @@ class SimFill:
     realised_pnl: float
     ts_ms: int
     position_side: PositionSide = "one_way"
+    forced: str | None = None  # "liquidation" or "adl": the venue closed the leg itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,11 @@ class SimWorld:
         self.balances: dict[tuple[str, str, str], float] = {}
         self.accounts: dict[tuple[str, str], SimAccount] = {}
         self.multi_asset_margin: dict[tuple[str, str], bool] = {}
+        # Scenario knobs of the venue's own reported figures: a relative bias of the liquidation
+        # price a venue reports (0.01 reports it 1 % above its rule's figure), and the ADL rank a
+        # venue reports for a leg (venue, account, symbol, side), on the venue's own scale.
+        self.liquidation_report_bias: dict[str, float] = {}
+        self.adl_ranks: dict[tuple[str, str, str, PositionSide], int] = {}
         self.terms = SimTerms(catalog)
         self._rules: dict[str, VenueRule | None] = {}
         self._by_key: dict[tuple[str, str], SimAccount] = {}
@@ -310,8 +316,12 @@ class SimWorld:
         price: float,
         fee: float = 0.0,
         position_side: PositionSide = "one_way",
+        forced: str | None = None,
     ) -> tuple[SimFill, tuple[str, ...]]:
-        """Apply one execution (see module docstring); returns the fill and the changed assets."""
+        """Apply one execution (see module docstring); returns the fill and the changed assets.
+        ``forced`` ("liquidation", "adl") marks a fill the venue made itself."""
+        if forced not in (None, "liquidation", "adl"):
+            raise ValueError("forced must be None, 'liquidation' or 'adl'")
         if quantity == 0 or not (math.isfinite(price) and price > 0):
             raise ValueError("a fill needs a non-zero quantity and a positive price")
         if position_side not in POSITION_SIDES:
@@ -364,7 +374,8 @@ class SimWorld:
             position_side,
             wallet,
         )
-        fill = SimFill(self._trade_ids, symbol, quantity, price, fee, settle, realised, now, position_side)
+        fill = SimFill(self._trade_ids, symbol, quantity, price, fee, settle, realised, now, position_side,
+                       forced)
         return fill, (settle,)
 
     def _apply_spot_fill(
@@ -500,7 +511,15 @@ class SimWorld:
         rule = self.rule(venue)
         if rule is None:
             return None
-        return rule.figures(self.margin_book(venue, account), symbol, side)
+        figures = rule.figures(self.margin_book(venue, account), symbol, side)
+        bias = self.liquidation_report_bias.get(venue, 0.0)
+        if bias and figures.liquidation_price is not None:
+            figures = replace(figures, liquidation_price=figures.liquidation_price * (1.0 + bias))
+        return figures
+
+    def adl_rank(self, venue: str, account: str, symbol: str, side: PositionSide, default: int) -> int:
+        """The ADL rank the venue reports for a leg: the scenario's, else ``default``."""
+        return self.adl_ranks.get((venue, account, symbol, side), default)
 
     def _add_balance(self, venue: str, account: str, asset: str, change: float) -> None:
         key = (venue, account, asset)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import orjson
 
@@ -229,6 +229,49 @@ class Leg:
     leverage: float | None
     updated_ms: int = 0  # the exchange's own update time of the leg; 0 when it sends none
     risk_limit_value: float | None = None  # the cap of the leg's risk-limit tier (Bybit)
+    figures: VenueFigures | None = None  # the venue's own liquidation price, margin and ADL rank
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFigures:
+    """The venue's own figures of one leg as it reported them (None: not reported, unknown)."""
+
+    liquidation_price: float | None = None
+    maintenance_margin: float | None = None
+    margin_ratio: float | None = None
+    adl_rank: int | None = None
+    adl_rank_top: int | None = None
+
+
+def venue_figures(
+    *, liquidation_price: float | None = None, maintenance_margin: float | None = None,
+    margin_ratio: float | None = None, adl_rank: int | None = None, adl_rank_top: int | None = None,
+) -> VenueFigures | None:
+    """The figures a venue reported; a liquidation price <= 0 is the venue's "none" (Binance "0",
+    OKX/Bybit ""): unknown. None when nothing was reported."""
+    price = liquidation_price if liquidation_price is not None and liquidation_price > 0 else None
+    if adl_rank is None:
+        adl_rank_top = None
+    figures = VenueFigures(price, maintenance_margin, margin_ratio, adl_rank, adl_rank_top)
+    return None if figures == _NO_FIGURES else figures
+
+
+_NO_FIGURES = VenueFigures()
+
+
+def net_figures(legs: Sequence[Leg]) -> VenueFigures | None:
+    """The venue figures of several legs netted into one canonical leg: the maintenance margins
+    add up (when every open leg reported one) and the highest ADL rank stands; a liquidation
+    price or margin ratio of one leg says nothing of the net, so they are unknown."""
+    figures = [leg.figures for leg in legs]
+    if any(f is None for f in figures):
+        return None
+    known = [f for f in figures if f is not None]
+    margins = [f.maintenance_margin for f in known]
+    margin = None if None in margins else sum(m for m in margins if m is not None)
+    ranks = [(f.adl_rank, f.adl_rank_top) for f in known if f.adl_rank is not None]
+    rank, top = max(ranks) if ranks and len({t for _, t in ranks}) == 1 else (None, None)
+    return venue_figures(maintenance_margin=margin, adl_rank=rank, adl_rank_top=top)
 
 
 FLAT_CROSS = Leg(0.0, 0.0, "cross", None, None)
@@ -275,6 +318,7 @@ def net_legs(legs: Sequence[Leg], *, inverse: bool = False) -> Leg:
     gross = sum(abs(leg.quantity) for leg in open_legs)
     if not open_legs or abs(quantity) <= _FLAT_TOLERANCE * gross:
         return Leg(0.0, 0.0, mode, isolated_margin, leverage, risk_limit_value=risk_limit)
+    figures = open_legs[0].figures if len(open_legs) == 1 else net_figures(open_legs)
     if len(open_legs) == 1:
         entry = open_legs[0].entry_price
     elif inverse and all(leg.entry_price > 0 for leg in open_legs):
@@ -286,7 +330,8 @@ def net_legs(legs: Sequence[Leg], *, inverse: bool = False) -> Leg:
         entry = -1.0  # an inverse leg without an entry price: use the |q|-weighted fallback
     if not entry > 0 or not math.isfinite(entry):
         entry = sum(abs(leg.quantity) * leg.entry_price for leg in open_legs) / gross
-    return Leg(quantity, entry, mode, isolated_margin, leverage, risk_limit_value=risk_limit)
+    return Leg(quantity, entry, mode, isolated_margin, leverage, risk_limit_value=risk_limit,
+               figures=figures)
 
 
 PositionKey = tuple[str, PositionSide]
@@ -395,6 +440,19 @@ class PositionBook:
             legs[key] = replace(leg, leverage=leverage)
         return [(symbol, side, self._net(symbol, side)) for side in self._sides_of(symbol)]
 
+    def annotate(
+        self, symbol: str, key: str, change: Callable[[VenueFigures | None], VenueFigures | None]
+    ) -> list[Published]:
+        """Change the venue figures of one stored leg (e.g. an ADL rank from its own endpoint); its
+        canonical leg, or nothing when the leg is not known."""
+        legs = self._legs.get(symbol)
+        leg = None if legs is None else legs.get(key)
+        if legs is None or leg is None:
+            return []
+        legs[key] = replace(leg, figures=change(leg.figures))
+        side = self._side(key)
+        return [(symbol, side, self._net(symbol, side))]
+
     def refresh(self) -> list[Published]:
         """Publish every leg again after ``side`` changed its mapping (e.g. MEXC's position mode):
         the canonical legs the known legs now belong to, and, flat, those reported open before
@@ -453,7 +511,20 @@ def position_event(
         ts_receive_ms=ts_receive_ms,
         position_side=side,
         risk_limit_value=leg.risk_limit_value,
+        **_figure_fields(leg.figures if leg.quantity != 0 else None),
     )
+
+
+def _figure_fields(figures: VenueFigures | None) -> dict[str, Any]:
+    if figures is None:
+        return {}
+    return {
+        "venue_liquidation_price": figures.liquidation_price,
+        "venue_maintenance_margin": figures.maintenance_margin,
+        "venue_margin_ratio": figures.margin_ratio,
+        "adl_rank": figures.adl_rank,
+        "adl_rank_top": figures.adl_rank_top,
+    }
 
 
 def position_events(

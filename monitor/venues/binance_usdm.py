@@ -47,11 +47,28 @@ Decisions:
 - Balances: ``B[].wb`` / ``walletBalance`` is the quantity (the wallet, isolated wallets included);
   ``B[].cw`` / ``crossWalletBalance`` ("Cross Wallet Balance": the wallet without the isolated
   wallets) is ``cross_wallet`` (None when absent).
-- Resync: signed ``GET /fapi/v2/positionRisk``, ``GET /fapi/v2/account`` and ``GET
-  /fapi/v1/multiAssetsMargin`` (HMAC-SHA256 hex of the query string with ``recvWindow`` and
-  ``timestamp``, ``X-MBX-APIKEY`` header). positionRisk lists every symbol and, in hedge mode,
-  both legs; positions are emitted for open legs, legs last reported open and (flat, every leg)
-  configured symbols with nothing open. REST snapshot events carry the receive time as event time.
+- The venue's own figures (docs/venue-fields.md): positionRisk ``liquidationPrice`` ("0" when
+  none: unknown) is the leg's ``venue_liquidation_price``; ``GET /fapi/v1/adlQuantile``
+  ("Position ADL Quantile Estimation": ``{"symbol","adlQuantile":{"LONG","SHORT","BOTH"|"HEDGE"}}``,
+  0-4 from low to high, "HEDGE" only a sign) is each leg's ``adl_rank`` of top 4, published as the
+  leg again. ACCOUNT_UPDATE carries neither (the book keeps the last figures while the leg is
+  unchanged).
+- Forced fills: a client order id ``adl_autoclose`` is an auto-deleveraging fill (``forced`` adl);
+  execution type CALCULATED, a client order id ``autoclose-…`` or order type LIQUIDATION is a
+  liquidation ("Event: Order Update": "special client order ID").
+- Portfolio Margin (``portfolio_margin=True``): the account's own figures come from signed ``GET
+  /papi/v1/account`` on ``papi_base_url`` (Portfolio Margin "Account Information": ``uniMMR`` =
+  account equity / maintenance margin, ``accountEquity``, ``accountMaintMargin``,
+  ``accountInitialMargin`` in USD, ``accountStatus`` NORMAL ... FORCE_LIQUIDATION), an
+  AccountMarginEvent whose ratio is ``1 / uniMMR``, liquidation at uniMMR 1.05 (Binance
+  "How Does Liquidation Work in the Binance Portfolio Margin Account": "Liquidation occurs when an
+  account's uniMMR falls below 105 %").
+- Resync: signed ``GET /fapi/v2/positionRisk``, ``GET /fapi/v2/account``, ``GET
+  /fapi/v1/multiAssetsMargin`` and ``GET /fapi/v1/adlQuantile`` (HMAC-SHA256 hex of the query
+  string with ``recvWindow`` and ``timestamp``, ``X-MBX-APIKEY`` header). positionRisk lists every
+  symbol and, in hedge mode, both legs; positions are emitted for open legs, legs last reported open
+  and (flat, every leg) configured symbols with nothing open. REST snapshot events carry the
+  receive time as event time.
 """
 
 from __future__ import annotations
@@ -59,12 +76,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import ClassVar
 
 from monitor.domain.events import (
+    AccountMarginEvent,
     AccountModeEvent,
     Event,
     FillEvent,
+    ForcedFill,
     MarginMode,
     PositionSide,
     PriceEvent,
@@ -74,6 +94,7 @@ from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueFigures,
     VenueSession,
     as_list,
     as_object,
@@ -92,6 +113,7 @@ from monitor.venues._common import (
     signed_quantity,
     text,
     time_ms,
+    venue_figures,
 )
 from monitor.venues.base import (
     AccountContext,
@@ -116,6 +138,13 @@ LISTEN_KEY_PATH = "/fapi/v1/listenKey"
 POSITIONS_PATH = "/fapi/v2/positionRisk"
 ACCOUNT_PATH = "/fapi/v2/account"
 MULTI_ASSETS_PATH = "/fapi/v1/multiAssetsMargin"
+ADL_PATH = "/fapi/v1/adlQuantile"
+PRODUCTION_PAPI_URL = "https://papi.binance.com"
+PM_ACCOUNT_PATH = "/papi/v1/account"
+PM_LIQUIDATION_UNI_MMR = 1.05
+"""Portfolio Margin liquidates when uniMMR falls below 105 % (the Binance FAQ above)."""
+ADL_TOP = 4
+"""adlQuantile values are 0, 1, 2, 3, 4 "from low to high" (Position ADL Quantile Estimation)."""
 
 _SYMBOL = r"[A-Z0-9]{2,30}(?:_[0-9]{6})?"
 _LISTEN_KEY = re.compile(r"[A-Za-z0-9]{1,128}")
@@ -143,10 +172,14 @@ class BinanceUsdm(VenueSession):
         ws_base_url: str = PRODUCTION_WS_URL,
         rest_base_url: str = PRODUCTION_REST_URL,
         catalog: Catalog | None = None,
+        portfolio_margin: bool = False,
+        papi_base_url: str = PRODUCTION_PAPI_URL,
     ) -> None:
         self._start_session(NAME, symbols, _SYMBOL, account, catalog)
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
+        self._portfolio_margin = portfolio_margin
+        self._papi = papi_base_url.rstrip("/")
         self._book = PositionBook(_side_of)
         self._leverage: dict[str, float] = {}
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
@@ -219,6 +252,9 @@ class BinanceUsdm(VenueSession):
             self._signed(POSITIONS_PATH, "positions", now_ms),
             self._signed(ACCOUNT_PATH, "balances", now_ms),
             self._signed(MULTI_ASSETS_PATH, "account-mode", now_ms),
+            self._signed(ADL_PATH, "adl", now_ms),
+            *((self._signed(PM_ACCOUNT_PATH, "pm-account", now_ms, base_url=self._papi),)
+              if self._portfolio_margin else ()),
         )
 
     # -- frames ---------------------------------------------------------------------------------
@@ -303,6 +339,13 @@ class BinanceUsdm(VenueSession):
             raise FrameError(f"{NAME}: order side must be BUY or SELL, got {side[:10]!r}")
         fee_asset = optional_text(order, "N", "order")
         commission = optional_number(order, "n", "order") or 0.0
+        client_id = optional_text(order, "c", "order") or ""
+        forced: ForcedFill | None = None
+        if client_id.startswith("adl_autoclose"):
+            forced = "adl"
+        elif (text(order, "x", "order") == "CALCULATED" or client_id.startswith("autoclose-")
+              or optional_text(order, "o", "order") == "LIQUIDATION"):
+            forced = "liquidation"
         fill = FillEvent(
             portfolio=account.portfolio,
             account=account.account,
@@ -312,6 +355,7 @@ class BinanceUsdm(VenueSession):
             fee_usd=commission if fee_asset in _USD_FEE_ASSETS else 0.0,
             ts_event_ms=time_ms(obj, "E", "ORDER_TRADE_UPDATE"),
             ts_receive_ms=receive_ms,
+            forced=forced,
         )
         return Parsed(events=(fill,))
 
@@ -375,6 +419,10 @@ class BinanceUsdm(VenueSession):
                     )
                     for a in objects(obj, "assets", "account response")
                 )
+            if request.purpose == "adl":
+                return self._adl_quantiles(account, payload, receive_ms)
+            if request.purpose == "pm-account":
+                return (_portfolio_margin_account(account, as_object(payload, "papi account"), receive_ms),)
             if request.purpose == "account-mode":
                 obj = as_object(payload, "multiAssetsMargin response")
                 value = required(obj, "multiAssetsMargin", "multiAssetsMargin response")
@@ -406,9 +454,30 @@ class BinanceUsdm(VenueSession):
                 ),
                 leverage=symbol_leverage,
                 updated_ms=optional_time_ms(row, "updateTime", "position") or 0,
+                figures=venue_figures(
+                    liquidation_price=optional_number(row, "liquidationPrice", "position")),
             )))
         self._leverage = leverage
         published = self._book.load(legs, also=self._symbols)
+        return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
+
+    def _adl_quantiles(
+        self, account: AccountContext, payload: object, receive_ms: int
+    ) -> tuple[Event, ...]:
+        """``[{"symbol":"BTCUSDT","adlQuantile":{"LONG":1,"SHORT":2,"BOTH":0}}]``: each known leg
+        again, with its ADL quantile (``HEDGE`` is "only a sign, ignore the value")."""
+        published: list[tuple[str, PositionSide, Leg]] = []
+        for item in as_list(payload, "adlQuantile response"):
+            row = as_object(item, "adlQuantile")
+            symbol = text(row, "symbol", "adlQuantile")
+            quantiles = as_object(required(row, "adlQuantile", "adlQuantile"), "adlQuantile.adlQuantile")
+            for key in ("LONG", "SHORT", "BOTH"):
+                if key not in quantiles:
+                    continue
+                rank = quantiles[key]
+                if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank <= ADL_TOP:
+                    raise FrameError(f"{NAME}: adlQuantile {key} must be an integer 0-{ADL_TOP}")
+                published.extend(self._book.annotate(symbol, key, partial(_with_adl, rank)))
         return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
 
     # -- helpers --------------------------------------------------------------------------------
@@ -416,14 +485,14 @@ class BinanceUsdm(VenueSession):
     def _key_header(self) -> dict[str, str]:
         return {"X-MBX-APIKEY": api_key(self._require_credentials())}
 
-    def _signed(self, path: str, purpose: str, now_ms: int) -> HttpRequest:
+    def _signed(self, path: str, purpose: str, now_ms: int, base_url: str | None = None) -> HttpRequest:
         """A GET signed per Binance "SIGNED Endpoint security": ``signature`` = HMAC-SHA256 hex of
         the query string, with ``recvWindow`` and ``timestamp``."""
         credentials = self._require_credentials()
         pairs = (("recvWindow", str(RECV_WINDOW_MS)), ("timestamp", str(now_ms)))
         signature = hmac_sha256_hex(credentials.api_secret, query_string(pairs))
         return HttpRequest(
-            method="GET", base_url=self._rest, path=path, purpose=purpose,
+            method="GET", base_url=base_url or self._rest, path=path, purpose=purpose,
             query=(*pairs, ("signature", signature)), headers=self._key_header(),
         )
 
@@ -443,9 +512,41 @@ def _price_event(obj: JsonObject, receive_ms: int) -> PriceEvent:
     )
 
 
+def _portfolio_margin_account(
+    account: AccountContext, obj: JsonObject, receive_ms: int
+) -> AccountMarginEvent:
+    """``{"uniMMR","accountEquity","accountMaintMargin","accountInitialMargin","accountStatus",
+    "updateTime",..}``: the PM account's own margin figures; ratio ``1 / uniMMR``."""
+    uni_mmr = optional_number(obj, "uniMMR", "papi account")
+    if uni_mmr is not None and uni_mmr <= 0:
+        uni_mmr = None
+    equity = optional_number(obj, "accountEquity", "papi account")
+    initial = optional_number(obj, "accountInitialMargin", "papi account")
+    return AccountMarginEvent(
+        portfolio=account.portfolio,
+        account=account.account,
+        mode="portfolio_margin",
+        venue_figure="uniMMR",
+        venue_value=uni_mmr,
+        maintenance_margin_ratio=None if uni_mmr is None else 1.0 / uni_mmr,
+        liquidation_ratio=1.0 / PM_LIQUIDATION_UNI_MMR,
+        equity_usd=equity,
+        maintenance_margin_usd=optional_number(obj, "accountMaintMargin", "papi account"),
+        initial_margin_ratio=(
+            None if initial is None or equity is None or equity <= 0 else initial / equity),
+        status=optional_text(obj, "accountStatus", "papi account") or None,
+        ts_event_ms=optional_time_ms(obj, "updateTime", "papi account") or receive_ms,
+        ts_receive_ms=receive_ms,
+    )
+
+
+def _with_adl(rank: int, figures: VenueFigures | None) -> VenueFigures:
+    return replace(figures or VenueFigures(), adl_rank=rank, adl_rank_top=ADL_TOP)
+
+
 def _leg(
     *, side: str, quantity: float, entry: float, mode: MarginMode, isolated_wallet: float | None,
-    leverage: float | None, updated_ms: int = 0,
+    leverage: float | None, updated_ms: int = 0, figures: VenueFigures | None = None,
 ) -> Leg:
     """One leg; LONG legs are positive and SHORT legs negative whatever sign the venue sent (the
     documented SHORT legs carry a negative ``pa``/``positionAmt``), BOTH keeps the sign of ``pa``."""
@@ -455,7 +556,7 @@ def _leg(
     quantity = signed_quantity(quantity, canonical)
     if quantity == 0:
         entry = 0.0
-    return Leg(quantity, entry, mode, isolated_wallet, leverage, updated_ms)
+    return Leg(quantity, entry, mode, isolated_wallet, leverage, updated_ms, figures=figures)
 
 
 def _account_mode(

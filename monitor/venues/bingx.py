@@ -71,6 +71,9 @@ is reproduced in the tests).
 Contract terms and tiers: ``parse_contracts`` (``GET /openApi/swap/v2/quote/contracts``) and
 ``parse_maintenance_margin_tiers`` (``GET /openApi/swap/v1/maintMarginRatio``, 3P: not in the
 official docs) return catalog overrides for ``Catalog.with_overrides``.
+
+The venue's own liquidation price ``liquidationPrice`` of ``GET /openApi/swap/v2/user/positions``
+is the leg's ``venue_liquidation_price`` (docs/venue-fields.md); a value <= 0 is unknown.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ from monitor.venues._common import (
     JsonObject,
     Leg,
     PositionBook,
+    VenueFigures,
     VenueSession,
     as_list,
     as_object,
@@ -108,6 +112,7 @@ from monitor.venues._common import (
     signed_quantity,
     text,
     time_ms,
+    venue_figures,
 )
 from monitor.venues.base import (
     MAX_FRAME_BYTES,
@@ -446,6 +451,8 @@ class BingxSwap(VenueSession):
                 mode="isolated" if isolated else "cross",
                 isolated_margin=number(row, margin_key, "position") if isolated else None,
                 leverage=row_leverage,
+                figures=venue_figures(
+                    liquidation_price=optional_number(row, "liquidationPrice", "position")),
             )))
         self._leverage.update(leverage)
         published = self._book.load(legs, also=self._symbols)
@@ -529,7 +536,7 @@ def _rest_data(body: str | bytes, purpose: str) -> object:
 
 def _leg(
     *, side: str, quantity: float, entry: float, mode: MarginMode, isolated_margin: float | None,
-    leverage: float | None,
+    leverage: float | None, figures: VenueFigures | None = None,
 ) -> Leg:
     """One leg; LONG positive, SHORT negative whatever sign BingX sent (its documented SHORT leg
     has ``pa`` "108.84300000", positive), BOTH as sent."""
@@ -540,7 +547,7 @@ def _leg(
     if quantity == 0:
         entry = 0.0
         isolated_margin = None
-    return Leg(quantity, entry, mode, isolated_margin, leverage)
+    return Leg(quantity, entry, mode, isolated_margin, leverage, figures=figures)
 
 
 # -- contract terms (pure parse functions for the catalog) ------------------------------------

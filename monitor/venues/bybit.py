@@ -40,6 +40,18 @@ sends ``""`` on the stream and "0" on REST: "risk limit rules are invalid").
 
 Balances: the ``wallet`` topic's ``coin[].walletBalance`` (excludes unrealised PnL).
 
+The venue's own figures (docs/venue-fields.md): a leg's ``liqPrice`` (``""`` when none: unknown),
+``positionMM`` (maintenance margin, settlement coin) and ``adlRankIndicator`` (0-5, 5 the next to
+be deleveraged; 0 "empty") ride on the position; a unified account's wallet (``accountType``
+UNIFIED) gives an AccountMarginEvent: ``accountMMRate`` (the account maintenance margin rate,
+liquidation at 100 %: docs/v5/account/wallet-balance.mdx), ``accountIMRate``,
+``totalMaintenanceMargin`` and ``totalMarginBalance`` (USD); ``""`` (classic account) is unknown.
+
+Fills: the ``execution`` topic's ``execType`` Trade/BlockTrade (own trades), BustTrade
+(liquidation) and AdlTrade (auto-deleveraging) give a FillEvent (``execQty`` signed by ``side``,
+``execPrice``, ``execFee`` in the settlement coin: USD(T) 1:1 for linear, coin times ``execPrice``
+for inverse); Funding, Settle and Delivery are not trades.
+
 Resync: ``GET /v5/account/info``; ``/v5/position/list`` three times (``category=linear`` with
 ``settleCoin=USDT`` and with ``settleCoin=USDC``, and ``category=inverse``; each lists positions with
 size > 0, at most 200 per request, no paging); ``/v5/account/wallet-balance?accountType=UNIFIED``.
@@ -55,7 +67,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from monitor.domain.events import Event, MarginMode, PositionSide, PriceEvent
+from monitor.domain.events import (
+    AccountMarginEvent,
+    Event,
+    FillEvent,
+    ForcedFill,
+    MarginMode,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
@@ -78,6 +98,7 @@ from monitor.venues._common import (
     required,
     text,
     time_ms,
+    venue_figures,
 )
 from monitor.venues.base import (
     AccountContext,
@@ -98,7 +119,11 @@ RECV_WINDOW_MS = 5000
 AUTH_VALIDITY_MS = 10_000
 TOPICS_PER_REQUEST = 10
 PING_FRAME = dump_json({"op": "ping"})
-PRIVATE_TOPICS = ("position", "wallet")
+PRIVATE_TOPICS = ("position", "wallet", "execution")
+ADL_TOP = 5
+"""``adlRankIndicator`` runs 0-5 (docs/v5/position/position.mdx: "Auto-deleverage rank indicator")."""
+_OWN_EXECUTIONS = frozenset({"Trade", "BlockTrade"})
+_FORCED_EXECUTIONS: dict[str, ForcedFill] = {"BustTrade": "liquidation", "AdlTrade": "adl"}
 ACCOUNT_INFO_PATH = "/v5/account/info"
 POSITIONS_PATH = "/v5/position/list"
 WALLET_PATH = "/v5/account/wallet-balance"
@@ -145,6 +170,7 @@ class Bybit(VenueSession):
             "tickers": self._ticker,
             "position": self._position,
             "wallet": self._wallet,
+            "execution": self._execution,
         }
 
     # -- connection -----------------------------------------------------------------------------
@@ -178,7 +204,8 @@ class Bybit(VenueSession):
 
     @staticmethod
     def private_subscribe_frame() -> str:
-        """``{"op":"subscribe","args":["position","wallet"]}``, sent after the auth success."""
+        """``{"op":"subscribe","args":["position","wallet","execution"]}``, sent after the auth
+        success."""
         return dump_json({"req_id": "subscribe", "op": "subscribe", "args": list(PRIVATE_TOPICS)})
 
     def reset(self, stream: str) -> None:
@@ -283,6 +310,38 @@ class Bybit(VenueSession):
         ts = time_ms(obj, "creationTime", "wallet")
         return Parsed(events=_wallet_events(account, objects(obj, "data", "wallet"), ts, receive_ms))
 
+    def _execution(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``{"topic":"execution","creationTime":..,"data":[{"category","symbol","execQty",
+        "execPrice","execFee","execType","side","execTime",..}]}``: one fill per trade."""
+        account = self._require_account()
+        time_ms(obj, "creationTime", "execution")
+        fills: list[Event] = []
+        for item in objects(obj, "data", "execution"):
+            kind = text(item, "execType", "execution")
+            category = optional_text(item, "category", "execution")
+            if kind not in _OWN_EXECUTIONS and kind not in _FORCED_EXECUTIONS:
+                continue
+            if category is not None and category not in _FUTURES_CATEGORIES:
+                continue
+            side = text(item, "side", "execution")
+            if side not in ("Buy", "Sell"):
+                raise FrameError(f"{NAME}: execution side must be Buy or Sell, got {side[:10]!r}")
+            quantity = abs(number(item, "execQty", "execution"))
+            price = number(item, "execPrice", "execution")
+            fee = optional_number(item, "execFee", "execution") or 0.0
+            fills.append(FillEvent(
+                portfolio=account.portfolio,
+                account=account.account,
+                instrument=f"{NAME}:{text(item, 'symbol', 'execution')}",
+                quantity=quantity if side == "Buy" else -quantity,
+                price=price,
+                fee_usd=fee * price if category == "inverse" else fee,
+                ts_event_ms=time_ms(item, "execTime", "execution"),
+                ts_receive_ms=receive_ms,
+                forced=_FORCED_EXECUTIONS.get(kind),
+            ))
+        return Parsed(events=tuple(fills))
+
     def _leg(self, p: JsonObject, *, entry_field: str) -> tuple[str, str, Leg] | None:
         """One position leg; None for option positions. REST calls the entry ``avgPrice``."""
         category = optional_text(p, "category", "position")
@@ -316,6 +375,12 @@ class Bybit(VenueSession):
             leverage=positive_or_none(optional_number(p, "leverage", "position")),
             updated_ms=optional_time_ms(p, "updatedTime", "position") or 0,
             risk_limit_value=positive_or_none(optional_number(p, "riskLimitValue", "position")),
+            figures=venue_figures(
+                liquidation_price=optional_number(p, "liqPrice", "position"),
+                maintenance_margin=optional_number(p, "positionMM", "position"),
+                adl_rank=_adl_rank(p),
+                adl_rank_top=ADL_TOP,
+            ),
         )
         return symbol, index, leg
 
@@ -384,11 +449,53 @@ class Bybit(VenueSession):
             },
         )
 
+def _adl_rank(p: JsonObject) -> int | None:
+    if "adlRankIndicator" not in p or p["adlRankIndicator"] in ("", None):
+        return None
+    rank = integer(p, "adlRankIndicator", "position")
+    if not 0 <= rank <= ADL_TOP:
+        raise FrameError(f"{NAME}: adlRankIndicator must be 0-{ADL_TOP}, got {rank}")
+    return rank
+
+
 def _wallet_events(
     account: AccountContext, wallets: list[JsonObject], ts: int, receive_ms: int
 ) -> tuple[Event, ...]:
-    return tuple(
+    events: list[Event] = [
         balance_event(account, text(c, "coin", "coin"), number(c, "walletBalance", "coin"), ts, receive_ms)
         for wallet in wallets
         for c in objects(wallet, "coin", "wallet")
+    ]
+    for wallet in wallets:
+        margin = _account_margin(account, wallet, ts, receive_ms)
+        if margin is not None:
+            events.append(margin)
+    return tuple(events)
+
+
+def _account_margin(
+    account: AccountContext, wallet: JsonObject, ts: int, receive_ms: int
+) -> AccountMarginEvent | None:
+    """A unified account's own margin figures: ``accountMMRate`` is the account maintenance margin
+    rate (``totalMaintenanceMargin / totalMarginBalance``; liquidation at 100 %, Bybit "Unified
+    Trading Account: liquidation"); None for a classic account (``""``)."""
+    if optional_text(wallet, "accountType", "wallet") != "UNIFIED":
+        return None
+    rate = optional_number(wallet, "accountMMRate", "wallet")
+    if rate is None:
+        return None
+    return AccountMarginEvent(
+        portfolio=account.portfolio,
+        account=account.account,
+        mode="unified",
+        venue_figure="accountMMRate",
+        venue_value=rate,
+        maintenance_margin_ratio=rate,
+        liquidation_ratio=1.0,
+        equity_usd=optional_number(wallet, "totalMarginBalance", "wallet"),
+        maintenance_margin_usd=optional_number(wallet, "totalMaintenanceMargin", "wallet"),
+        initial_margin_ratio=optional_number(wallet, "accountIMRate", "wallet"),
+        status=None,
+        ts_event_ms=ts,
+        ts_receive_ms=receive_ms,
     )

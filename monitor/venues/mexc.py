@@ -62,6 +62,9 @@ state: symbols that were open, or are configured, but are absent are emitted wit
 Contract terms: ``parse_contract_detail`` (``GET /api/v1/contract/detail``; at most 1 request per
 5 s) gives catalog overrides. MEXC's risk tiers are by *volume* (contracts), not notional:
 ``risk_tiers`` returns them as volume tiers and ``notional_tiers`` converts them at a price.
+
+The venue's own liquidation price ``liquidatePrice`` of position pushes and ``open_positions``
+is the leg's ``venue_liquidation_price`` (docs/venue-fields.md); a value <= 0 is unknown.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ from monitor.venues._common import (
     text,
     time_ms,
     to_number,
+    venue_figures,
 )
 from monitor.venues.base import (
     MAX_FRAME_BYTES,
@@ -512,7 +516,8 @@ def _position_leg(row: JsonObject) -> tuple[str, str, Leg]:
         )
     isolated_margin = number(row, "im", "position") if mode == "isolated" and quantity else None
     leverage = positive_or_none(optional_number(row, "leverage", "position"))
-    return symbol, side, Leg(quantity, entry, mode, isolated_margin, leverage)
+    figures = venue_figures(liquidation_price=optional_number(row, "liquidatePrice", "position"))
+    return symbol, side, Leg(quantity, entry, mode, isolated_margin, leverage, figures=figures)
 
 
 def _balance(account: AccountContext, row: JsonObject, ts_event_ms: int, receive_ms: int) -> Event:

@@ -43,11 +43,27 @@ paged by ``curPage``/``lastPage``) is complete: a position absent from it is clo
 ``event_update`` pushes carry only the changed positions; a full close arrives as ``pos`` "0".
 Event time: ``pTime`` (push time), else ``uTime``.
 
+The venue's own figures (docs/venue-fields.md): a leg's ``liqPx`` (``""``: unknown), ``mmr``
+(maintenance margin, margin currency), ``mgnRatio`` (OKX sense: margin over maintenance margin,
+liquidation at 100 %; the canonical ``venue_margin_ratio`` is its reciprocal) and ``adl`` (1-5,
+"the smaller the number, the weaker the adl intensity"; ``""`` unknown). Netted cross and
+isolated legs keep only what adds up (``_common.net_figures``). The account's own ``mgnRatio``,
+``adjEq``, ``mmr`` and ``imr`` (USD; account level, reported in multi-currency and portfolio
+margin, ``""`` otherwise) give an AccountMarginEvent whose mode is ``acctLv`` of ``GET
+/api/v5/account/config`` (2 single-currency, 3 multi-currency, 4 portfolio margin).
+
+Fills: the ``orders`` channel (instType ANY; "Order channel") gives a FillEvent per SWAP/FUTURES
+push with ``fillSz`` > 0 (contracts signed by ``side``, ``fillPx``, ``fillTime``; ``fillFee`` is
+negative when charged, in ``fillFeeCcy``: USD(T) 1:1, a coin valued at ``fillPx``). ``category``
+``full_liquidation`` / ``partial_liquidation`` is a liquidation and ``adl`` an auto-deleveraging
+fill (``forced``).
+
 Balances: ``account`` channel ``details[].cashBal`` per currency (cash balance, without unrealised
 PnL); after the snapshot only changed currencies are pushed, each with its full state.
 ``balance_and_position`` is not subscribed and is ignored.
 
-Resync: ``GET /api/v5/account/positions`` and ``GET /api/v5/account/balance`` signed with
+Resync: ``GET /api/v5/account/config``, ``GET /api/v5/account/positions`` and ``GET
+/api/v5/account/balance`` signed with
 ``OK-ACCESS-SIGN = Base64(HMAC_SHA256(secret, timestamp + "GET" + requestPath))`` (ISO-8601 UTC
 millisecond ``OK-ACCESS-TIMESTAMP``, plus ``OK-ACCESS-KEY`` and ``OK-ACCESS-PASSPHRASE``). REST
 snapshot events carry the receive time as event time.
@@ -58,7 +74,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from monitor.domain.events import Event, MarginMode, PositionSide, PriceEvent
+from monitor.domain.events import (
+    AccountMarginEvent,
+    Event,
+    FillEvent,
+    ForcedFill,
+    MarginMode,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.domain.instruments import Catalog
 from monitor.venues._common import (
     JsonObject,
@@ -82,6 +106,7 @@ from monitor.venues._common import (
     signed_quantity,
     text,
     time_ms,
+    venue_figures,
 )
 from monitor.venues.base import (
     AccountContext,
@@ -109,10 +134,19 @@ PONG_FRAME = "pong"
 LOGIN_PATH = "/users/self/verify"
 POSITIONS_PATH = "/api/v5/account/positions"
 BALANCE_PATH = "/api/v5/account/balance"
+CONFIG_PATH = "/api/v5/account/config"
+ADL_TOP = 5
+"""``adl`` is "divided into 5 levels, from 1 to 5" (Trading Account "Get positions")."""
+ACCOUNT_LEVELS = {"1": "spot", "2": "single_currency", "3": "multi_currency", "4": "portfolio_margin"}
+"""``acctLv`` of "Get account configuration": 1 Spot mode, 2 Spot and futures mode (single-currency
+margin), 3 Multi-currency margin, 4 Portfolio margin."""
 
 _SYMBOL = r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}(?:-[A-Z0-9]{1,20})?"
 _FUTURES_TYPES = frozenset({"SWAP", "FUTURES"})
 _POSITION_SIDES: dict[str, PositionSide] = {"net": "one_way", "long": "long", "short": "short"}
+_FORCED_CATEGORIES: dict[str, ForcedFill] = {
+    "full_liquidation": "liquidation", "partial_liquidation": "liquidation", "adl": "adl"}
+_USD_FEE_CURRENCIES = frozenset({"USDT", "USDC", "USD"})
 
 
 def index_id(symbol: str) -> str:
@@ -151,12 +185,14 @@ class Okx(VenueSession):
         self._book = PositionBook(_side_of, self._is_inverse)
         self._snapshot_pages: list[tuple[str, str, Leg]] = []
         self._awaiting_login = False
+        self._account_level: str | None = None
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
             "mark-price": self._mark_price,
             "funding-rate": self._funding_rate,
             "index-tickers": self._index_ticker,
             "positions": self._positions,
             "account": self._account_push,
+            "orders": self._orders,
         }
 
     # -- connection -----------------------------------------------------------------------------
@@ -202,10 +238,12 @@ class Okx(VenueSession):
 
     @staticmethod
     def private_subscribe_frame() -> str:
-        """``positions`` (all instrument types) and ``account``, sent after the login success."""
+        """``positions`` and ``orders`` (all instrument types) and ``account``, sent after the login
+        success."""
         return dump_json({"op": "subscribe", "args": [
             {"channel": "positions", "instType": "ANY"},
             {"channel": "account"},
+            {"channel": "orders", "instType": "ANY"},
         ]})
 
     def reset(self, stream: str) -> None:
@@ -223,10 +261,11 @@ class Okx(VenueSession):
         return None
 
     def resync_requests(self, now_ms: int) -> tuple[HttpRequest, ...]:
-        """Signed positions and balance requests; none without an account."""
+        """Signed account config, positions and balance requests; none without an account."""
         if self._credentials is None:
             return ()
         return (
+            self._signed(CONFIG_PATH, "account-config", now_ms),
             self._signed(POSITIONS_PATH, "positions", now_ms),
             self._signed(BALANCE_PATH, "balances", now_ms),
         )
@@ -343,7 +382,40 @@ class Okx(VenueSession):
     def _account_push(self, obj: JsonObject, receive_ms: int) -> Parsed:
         """``{"data":[{"uTime":..,"details":[{"ccy","cashBal","uTime",..}]}]}``."""
         account = self._require_account()
-        return Parsed(events=_balance_events(account, objects(obj, "data", "account"), receive_ms, None))
+        data = objects(obj, "data", "account")
+        events = _balance_events(account, data, receive_ms, None)
+        return Parsed(events=events + self._account_margins(account, data, receive_ms, None))
+
+    def _orders(self, obj: JsonObject, receive_ms: int) -> Parsed:
+        """``{"arg":{"channel":"orders",..},"data":[{"instType","instId","side","fillSz","fillPx",
+        "fillFee","fillFeeCcy","fillTime","category",..}]}``: a fill per derivative order push that
+        filled something."""
+        account = self._require_account()
+        fills: list[Event] = []
+        for item in objects(obj, "data", "orders"):
+            if text(item, "instType", "order") not in _FUTURES_TYPES:
+                continue
+            size = optional_number(item, "fillSz", "order")
+            if not size:
+                continue
+            side = text(item, "side", "order")
+            if side not in ("buy", "sell"):
+                raise FrameError(f"{NAME}: order side must be buy or sell, got {side[:10]!r}")
+            price = number(item, "fillPx", "order")
+            fee = -(optional_number(item, "fillFee", "order") or 0.0)
+            fee_currency = optional_text(item, "fillFeeCcy", "order") or ""
+            fills.append(FillEvent(
+                portfolio=account.portfolio,
+                account=account.account,
+                instrument=f"{NAME}:{text(item, 'instId', 'order')}",
+                quantity=abs(size) if side == "buy" else -abs(size),
+                price=price,
+                fee_usd=fee if fee_currency in _USD_FEE_CURRENCIES or not fee_currency else fee * price,
+                ts_event_ms=time_ms(item, "fillTime", "order"),
+                ts_receive_ms=receive_ms,
+                forced=_FORCED_CATEGORIES.get(optional_text(item, "category", "order") or ""),
+            ))
+        return Parsed(events=tuple(fills))
 
     # -- resync ---------------------------------------------------------------------------------
 
@@ -361,8 +433,46 @@ class Okx(VenueSession):
                 published = self._book.load(legs, also=self._private_symbols())
                 return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
             if request.purpose == "balances":
-                return _balance_events(account, data, receive_ms, receive_ms)
+                return (_balance_events(account, data, receive_ms, receive_ms)
+                        + self._account_margins(account, data, receive_ms, receive_ms))
+            if request.purpose == "account-config":
+                for item in data:
+                    level = optional_text(item, "acctLv", "account config")
+                    self._account_level = ACCOUNT_LEVELS.get(level or "")
+                return ()
         raise FrameError(f"{NAME}: unknown resync purpose {request.purpose!r}")
+
+    def _account_margins(
+        self, account: AccountContext, data: list[JsonObject], receive_ms: int, ts_override: int | None
+    ) -> tuple[Event, ...]:
+        """The account's own ``mgnRatio`` (adjusted equity over maintenance margin; "" when the
+        account mode reports none), ``adjEq``, ``mmr``, ``imr`` (USD). The canonical ratio is
+        ``1 / mgnRatio`` (liquidation at ``mgnRatio`` 1, i.e. 100 %)."""
+        events: list[Event] = []
+        for entry in data:
+            ratio = optional_number(entry, "mgnRatio", "account")
+            if ratio is None:
+                continue
+            equity = optional_number(entry, "adjEq", "account")
+            initial = optional_number(entry, "imr", "account")
+            events.append(AccountMarginEvent(
+                portfolio=account.portfolio,
+                account=account.account,
+                mode=self._account_level or "unknown",
+                venue_figure="mgnRatio",
+                venue_value=ratio,
+                maintenance_margin_ratio=1.0 / ratio if ratio > 0 else None,
+                liquidation_ratio=1.0,
+                equity_usd=equity,
+                maintenance_margin_usd=optional_number(entry, "mmr", "account"),
+                initial_margin_ratio=(
+                    initial / equity if initial is not None and equity is not None and equity > 0
+                    else None),
+                status=None,
+                ts_event_ms=ts_override if ts_override is not None else time_ms(entry, "uTime", "account"),
+                ts_receive_ms=receive_ms,
+            ))
+        return tuple(events)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -413,8 +523,29 @@ def _leg(item: JsonObject) -> tuple[str, str, Leg] | None:
         isolated_margin=optional_number(item, "margin", "position") if mode == "isolated" else None,
         leverage=positive_or_none(optional_number(item, "lever", "position")),
         updated_ms=optional_time_ms(item, "uTime", "position") or 0,
+        figures=venue_figures(
+            liquidation_price=optional_number(item, "liqPx", "position"),
+            maintenance_margin=optional_number(item, "mmr", "position"),
+            margin_ratio=_reciprocal(optional_number(item, "mgnRatio", "position")),
+            adl_rank=_adl_rank(item),
+            adl_rank_top=ADL_TOP,
+        ),
     )
     return symbol, f"{side}/{mode}", leg
+
+
+def _reciprocal(ratio: float | None) -> float | None:
+    """OKX's ``mgnRatio`` (margin over maintenance margin) as maintenance margin over margin."""
+    return None if ratio is None or ratio <= 0 else 1.0 / ratio
+
+
+def _adl_rank(item: JsonObject) -> int | None:
+    value = optional_number(item, "adl", "position")
+    if value is None:
+        return None
+    if value != int(value) or not 0 <= value <= ADL_TOP:
+        raise FrameError(f"{NAME}: adl must be an integer 0-{ADL_TOP}, got {value}")
+    return int(value)
 
 
 def _position_time(item: JsonObject) -> int:

@@ -45,10 +45,12 @@ def build_venue(
     ws_base_url: str | None = None,
     rest_base_url: str | None = None,
     ws_api_url: str | None = None,
+    portfolio_margin: bool = False,
 ) -> Venue:
     """The venue object for one account or public feed; base URLs default to production.
 
-    ``ws_api_url`` is taken by Binance Spot only (the WebSocket API of its user data stream).
+    ``ws_api_url`` is taken by Binance Spot only (the WebSocket API of its user data stream);
+    ``portfolio_margin`` by Binance USDⓈ-M only (a Portfolio Margin account's ``uniMMR``).
     """
     venue_class = VENUES.get(venue)
     if venue_class is None:
@@ -60,6 +62,8 @@ def build_venue(
         options["rest_base_url"] = rest_base_url
     if ws_api_url is not None:
         options["ws_api_url"] = ws_api_url
+    if portfolio_margin:
+        options["portfolio_margin"] = True
     return venue_class(**options)
 
 

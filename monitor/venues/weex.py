@@ -63,6 +63,9 @@ REST (``https://api-contract.weex.com``): headers ``ACCESS-KEY``, ``ACCESS-PASSP
 0) and ``GET /capi/v3/account/balance`` (``balance`` = wallet balance). REST events carry the
 receive time (premiumIndex: its ``time``). ``parse_exchange_info`` (``GET
 /capi/v3/market/exchangeInfo``) gives catalog overrides; WEEX documents no maintenance-margin tiers.
+
+The venue's own liquidation price ``liquidatePrice`` of ``allPosition`` (``"0"``: none)
+is the leg's ``venue_liquidation_price`` (docs/venue-fields.md); a value <= 0 is unknown.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ from monitor.venues._common import (
     required,
     text,
     time_ms,
+    venue_figures,
 )
 from monitor.venues.base import (
     AccountContext,
@@ -488,7 +492,8 @@ def _position_leg(item: JsonObject) -> tuple[str, str, Leg]:
     if item.get("separatedMode") == "SEPARATED":
         # one position per opening order: key by id, netted with the side's other positions
         key = f"{side}:{_position_id(item)}"
-    return symbol, key, Leg(quantity, entry, mode, isolated_margin, leverage)
+    figures = venue_figures(liquidation_price=optional_number(item, "liquidatePrice", "position"))
+    return symbol, key, Leg(quantity, entry, mode, isolated_margin, leverage, figures=figures)
 
 
 def _position_id(item: JsonObject) -> str:

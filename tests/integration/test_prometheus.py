@@ -26,7 +26,7 @@ import yaml
 
 from monitor.metrics import Metrics, serve_metrics
 from tests.support import eventually
-from tests.unit.deploy.sample_snapshots import exercise_every_metric, seed_snapshot
+from tests.unit.deploy.sample_snapshots import add_venue_figures, exercise_every_metric, seed_snapshot
 from tests.unit.deploy.tooling import PROMETHEUS_DIR, dashboard_queries, load_dashboards
 
 # One Prometheus for the module: the fixture and the tests share the module's event loop.
@@ -75,6 +75,7 @@ def snapshot_at(portfolio: str, step: int, now_ms: int) -> dict[str, Any]:
     snapshot["positions"][0]["margin_buffer_fraction"] = (balance - 360.0) / balance
     snapshot["positions"][0]["liquidation_distance"] = (65737.05 - price) / price
     snapshot["costs"]["protection_usd"] = max(0.0, -1.5 * move)
+    add_venue_figures(snapshot)
     return snapshot
 
 

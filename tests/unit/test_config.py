@@ -479,7 +479,8 @@ def test_problem_lines_in_the_second_array_table() -> None:
     assert _parse_problems(text) == [
         "test.toml:9: accounts[1].portfolio: expected a string, got 5",
         ("test.toml:10: accounts[1].holdings: unknown key 'holdings'; expected one of: id, venue, portfolio, "
-         "symbols, api_key, api_secret, passphrase, ws_base_url, rest_base_url, ws_api_url"),
+         "symbols, api_key, api_secret, passphrase, ws_base_url, rest_base_url, ws_api_url, "
+         "portfolio_margin"),
     ]
 
 

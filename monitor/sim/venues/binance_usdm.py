@@ -318,22 +318,30 @@ class BinanceUsdmSim(SimVenue):
         await self._push_user(account, "ACCOUNT_UPDATE", payload)
 
     def _order_update(self, fill: SimFill, now: int) -> dict[str, Any]:
+        """A fill of the account's own order, or of the venue's: a liquidation (client id
+        ``autoclose-``, execution type CALCULATED, order type LIQUIDATION) or an ADL close (client
+        id ``adl_autoclose``), per "Event: Order Update"."""
         quantity = abs(fill.quantity)
+        client_id, execution, order_type = f"sim-{fill.trade_id}", "TRADE", "MARKET"
+        if fill.forced == "liquidation":
+            client_id, execution, order_type = f"autoclose-{fill.ts_ms}", "CALCULATED", "LIQUIDATION"
+        elif fill.forced == "adl":
+            client_id = "adl_autoclose"
         return {
             "e": "ORDER_TRADE_UPDATE",
             "E": now,
             "T": now - 1,
             "o": {
                 "s": fill.symbol,
-                "c": f"sim-{fill.trade_id}",
+                "c": client_id,
                 "S": "BUY" if fill.quantity > 0 else "SELL",
-                "o": "MARKET",
+                "o": order_type,
                 "f": "GTC",
                 "q": num(quantity, 3),
                 "p": "0",
                 "ap": fixed(fill.price, 5),
                 "sp": "0",
-                "x": "TRADE",
+                "x": execution,
                 "X": "FILLED",
                 "i": 8_886_000 + fill.trade_id,
                 "l": num(quantity, 3),
@@ -348,7 +356,7 @@ class BinanceUsdmSim(SimVenue):
                 "m": False,
                 "R": False,
                 "wt": "CONTRACT_PRICE",
-                "ot": "MARKET",
+                "ot": order_type,
                 "ps": POSITION_SIDE_FIELD[fill.position_side],
                 "cp": False,
                 "rp": fixed(fill.realised_pnl, 8),
@@ -406,6 +414,7 @@ class BinanceUsdmSim(SimVenue):
             "/fapi/v1/leverageBracket": self._leverage_bracket,
             "/fapi/v1/multiAssetsMargin": self._multi_assets_margin,
             "/fapi/v1/positionSide/dual": self._position_side_dual,
+            "/fapi/v1/adlQuantile": self._adl_quantile,
         }
         handler = signed_paths.get(path)
         if handler is None:
@@ -628,6 +637,26 @@ class BinanceUsdmSim(SimVenue):
         """``GET /fapi/v1/multiAssetsMargin``: ``{"multiAssetsMargin": bool}``."""
         del params
         return {"multiAssetsMargin": self.world.multi_asset_margin.get((self.name, account), False)}
+
+    def _adl_quantile(self, account: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /fapi/v1/adlQuantile`` ("Position ADL Quantile Estimation"): per symbol with an
+        open leg, ``LONG``/``SHORT`` and ``BOTH`` quantiles 0-4 (the scenario's rank, else 0)."""
+        rows = []
+        hedge = self.world.hedge_mode(self.name, account)
+        symbols = [params["symbol"]] if params.get("symbol") else self.world.symbols(self.name)
+        for symbol in symbols:
+            legs = {side: self.world.position(self.name, account, symbol, side)
+                    for side in ("one_way", "long", "short")}
+            if not any(leg is not None and leg.quantity != 0 for leg in legs.values()):
+                continue
+            quantiles: dict[str, int] = {
+                "LONG": self.world.adl_rank(self.name, account, symbol, "long", 0),
+                "SHORT": self.world.adl_rank(self.name, account, symbol, "short", 0),
+            }
+            quantiles["HEDGE" if hedge else "BOTH"] = (
+                0 if hedge else self.world.adl_rank(self.name, account, symbol, "one_way", 0))
+            rows.append({"symbol": symbol, "adlQuantile": quantiles})
+        return rows
 
     def _position_side_dual(self, account: str, params: dict[str, str]) -> dict[str, Any]:
         """``GET /fapi/v1/positionSide/dual``: ``{"dualSidePosition": bool}`` (hedge mode)."""

@@ -326,7 +326,7 @@ class BybitSim(SimVenue):
             "bustPrice": "",
             "category": self._category(symbol),
             "positionStatus": "Normal",
-            "adlRankIndicator": 2 if size else 0,
+            "adlRankIndicator": self.world.adl_rank(self.name, account, symbol, side, 2) if size else 0,
             "autoAddMargin": 0,
             "leverageSysUpdatedTime": "",
             "mmrSysUpdatedTime": "",
@@ -374,16 +374,31 @@ class BybitSim(SimVenue):
                     "spotBorrow": "0",
                 }
             )
+        # The unified account's own rates (docs/v5/account/wallet-balance.mdx): accountMMRate =
+        # totalMaintenanceMargin / totalMarginBalance, accountIMRate likewise with the initial
+        # margin; the margin balance is the wallet plus the perpetuals' unrealised PnL.
+        maintenance = initial = upl = 0.0
+        for (symbol, side), position in self.account_legs(account).items():
+            if position.quantity == 0 or self._category(symbol) != "linear":
+                continue
+            figures = self.figures(account, symbol, side)
+            if figures is not None:
+                maintenance += figures.maintenance_margin
+                initial += figures.initial_margin
+            upl += self.world.unrealised_pnl(self.name, symbol, position)
+        margin_balance = total + upl
+        mm_rate = maintenance / margin_balance if margin_balance > 0 else 0.0
+        im_rate = initial / margin_balance if margin_balance > 0 else 0.0
         return {
-            "accountIMRate": "0",
-            "accountMMRate": "0",
-            "totalEquity": fixed(total, 8),
+            "accountIMRate": fixed(im_rate, 4),
+            "accountMMRate": fixed(mm_rate, 4),
+            "totalEquity": fixed(margin_balance, 8),
             "totalWalletBalance": fixed(total, 8),
-            "totalMarginBalance": fixed(total, 8),
+            "totalMarginBalance": fixed(margin_balance, 8),
             "totalAvailableBalance": fixed(total, 8),
-            "totalPerpUPL": "0",
-            "totalInitialMargin": "0",
-            "totalMaintenanceMargin": "0",
+            "totalPerpUPL": fixed(upl, 8),
+            "totalInitialMargin": fixed(initial, 8),
+            "totalMaintenanceMargin": fixed(maintenance, 8),
             "coin": coins,
             "accountLTV": "0",
             "accountType": "UNIFIED",
@@ -428,7 +443,7 @@ class BybitSim(SimVenue):
             "execId": f"sim-exec-{fill.trade_id}",
             "execPrice": fixed(fill.price, 2),
             "execQty": num(quantity, 3),
-            "execType": "Trade",
+            "execType": {"liquidation": "BustTrade", "adl": "AdlTrade"}.get(fill.forced or "", "Trade"),
             "execValue": fixed(quantity * fill.price, 8),
             "isMaker": False,
             "feeRate": "0.00055",

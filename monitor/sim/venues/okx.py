@@ -46,7 +46,7 @@ from monitor.sim.world import SimAccount, SimFill, SimPosition
 
 POSITION_SIDE_FIELD: dict[PositionSide, str] = {"one_way": "net", "long": "long", "short": "short"}
 PUBLIC_CHANNELS = ("mark-price", "funding-rate", "index-tickers")
-PRIVATE_CHANNELS = ("positions", "account")
+PRIVATE_CHANNELS = ("positions", "account", "orders")
 LOGIN_WINDOW_S = 30
 
 
@@ -180,6 +180,8 @@ class OkxSim(SimVenue):
             await self._positions_snapshot(connection, arg)
         elif channel == "account":
             await self._account_push(connection, arg, None, "snapshot")
+        elif channel == "orders":
+            pass  # order pushes come with fills
         else:
             await self._public_push(connection, arg)
 
@@ -302,7 +304,7 @@ class OkxSim(SimVenue):
         )
         pos = position.quantity if side == "one_way" else abs(position.quantity)
         return {
-            "adl": "1",
+            "adl": str(self.world.adl_rank(self.name, account, symbol, side, 1)),
             "availPos": num(abs(position.quantity), 8) if isolated else "",
             "avgPx": num(position.entry_price, 8) if position.quantity else "",
             "cTime": updated,
@@ -462,10 +464,12 @@ class OkxSim(SimVenue):
     async def publish_position(
         self, account: str, symbol: str, fill: SimFill | None, side: PositionSide = "one_way"
     ) -> None:
-        """``event_update`` of the changed leg (``pos`` "0" when closed)."""
-        del fill
+        """The fill's ``orders`` push, then the ``event_update`` of the changed leg (``pos`` "0"
+        when closed)."""
         if self.world.position(self.name, account, symbol, side) is None:
             return
+        if fill is not None:
+            await self._push_order(account, fill)
         for connection in self.private_connections(account):
             for arg in connection.state.get("args", []):
                 if arg.get("channel") == "positions" and self._matches(arg, symbol):
@@ -476,6 +480,25 @@ class OkxSim(SimVenue):
                             "data": [self.position_item(account, symbol, side)],
                         }
                     )
+
+    async def _push_order(self, account: str, fill: SimFill) -> None:
+        """An ``orders`` push of a filled market order ("Order channel"): ``category`` normal, or
+        ``adl`` / ``full_liquidation`` for the venue's own close; ``fillFee`` negative (charged)."""
+        category = {"adl": "adl", "liquidation": "full_liquidation"}.get(fill.forced or "", "normal")
+        item = {
+            "instType": _inst_type(fill.symbol), "instId": fill.symbol, "ordId": str(fill.trade_id),
+            "clOrdId": "", "side": "buy" if fill.quantity > 0 else "sell",
+            "posSide": POSITION_SIDE_FIELD[fill.position_side], "ordType": "market",
+            "sz": num(abs(fill.quantity), 8), "fillSz": num(abs(fill.quantity), 8),
+            "fillPx": num(fill.price, 8), "fillFee": num(-fill.fee, 8), "fillFeeCcy": fill.fee_asset,
+            "fillTime": str(fill.ts_ms), "tradeId": str(fill.trade_id), "state": "filled",
+            "category": category, "uTime": str(fill.ts_ms), "cTime": str(fill.ts_ms),
+        }
+        for connection in self.private_connections(account):
+            for arg in connection.state.get("args", []):
+                if arg.get("channel") == "orders":
+                    await connection.send_json(
+                        {"arg": {**arg, "uid": self._uid(account)}, "data": [item]})
 
     async def publish_balances(self, account: str, assets: Sequence[str]) -> None:
         """Incremental ``account`` push with only the changed currencies."""

@@ -99,6 +99,30 @@ def seed_snapshot(portfolio: str = "alice", *, seq: int = 1, ts_ms: int = SEED_T
     }
 
 
+def add_venue_figures(snapshot: dict[str, Any], venue_liquidation_price: float = 66000.0) -> None:
+    """The venue's own figures beside the seed leg's model figures, and a unified account."""
+    position = snapshot["positions"][0]
+    position["model_figures"] = {
+        "source": "model", "as_of_ms": snapshot["ts_ms"], "liquidation_price": 65737.05,
+        "maintenance_margin_usd": 360.0, "margin_ratio": 0.04}
+    position["venue_figures"] = {
+        "source": "venue", "as_of_ms": snapshot["ts_ms"] - 1000,
+        "liquidation_price": venue_liquidation_price, "maintenance_margin_usd": 360.0,
+        "margin_ratio": 0.04, "adl_rank": 2, "adl_rank_top": 5}
+    position["model_divergence"] = {
+        # |65737.05 - 66000| / 66000 = 0.0039841
+        "liquidation_price": abs(65737.05 - venue_liquidation_price) / venue_liquidation_price,
+        "maintenance_margin_usd": 0.0}
+    snapshot["accounts"] = {"bybit-uta": {
+        "mode": "unified", "liquidation_ratio": 1.0,
+        "venue": {"source": "venue", "as_of_ms": snapshot["ts_ms"] - 1000, "venue_figure": "accountMMRate",
+                  "venue_value": 0.1, "maintenance_margin_ratio": 0.1, "equity_usd": 10000.0,
+                  "maintenance_margin_usd": 1000.0, "status": None},
+        "model": {"source": "model", "as_of_ms": snapshot["ts_ms"], "maintenance_margin_ratio": 0.1},
+        "model_divergence": 0.0, "buffer_used": 0.1,
+    }}
+
+
 def exercise_every_metric(metrics: Any, *, portfolio: str = "alice", ts_ms: int = SEED_TS_MS,
                           latency_seconds: float = 0.004) -> None:
     """Feed ``metrics`` (a ``monitor.metrics.Metrics``) so that every metric it has gets a series.
@@ -110,6 +134,7 @@ def exercise_every_metric(metrics: Any, *, portfolio: str = "alice", ts_ms: int 
     snapshot["assets"]["BTC"]["min_variance_ratio"] = 0.98  # null for a same-asset hedge
     snapshot["positions"][0]["remediation"] = {  # null while the leg has its buffer
         "add_margin_usd": 23.61, "reduce_contracts": 1.0, "target_distance": 0.06}
+    add_venue_figures(snapshot)
     metrics.observe_snapshot(snapshot)
     metrics.set_firing_alerts([(portfolio, "margin_buffer_low", "warning")])
     metrics.events_processed("price", 10)

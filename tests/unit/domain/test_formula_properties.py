@@ -229,6 +229,9 @@ def test_every_vectorised_function_is_in_the_agreement_table() -> None:
         "realised_volatility",
         "regression_slope_r2",
         "variance_reduction",
+        "relative_divergence",
+        "account_maintenance_ratio",
+        "adl_top_bucket",
     }
     public = {
         name for name, value in vars(f).items()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 import pytest
 
 from monitor.codec import decode, encode_event
 from monitor.domain.events import (
+    AccountMarginEvent,
     AccountModeEvent,
     BalanceEvent,
     FillEvent,
@@ -311,7 +313,7 @@ def test_position_risk_one_way_and_hedge_snapshots() -> None:
     """positionRisk rows become full legs: the one-way example's flat BOTH row (and flat hedge
     legs of the configured, flat symbol), then the hedge example's open LONG leg."""
     subject = venue()
-    positions, _, _ = subject.resync_requests(RECEIVE_MS)
+    positions = subject.resync_requests(RECEIVE_MS)[0]
     oneway = subject.parse_resync(
         positions, fixture_text("binance_usdm_positionRisk_v2_oneway.json").encode(), RECEIVE_MS
     )
@@ -324,15 +326,18 @@ def test_position_risk_one_way_and_hedge_snapshots() -> None:
     hedge = subject.parse_resync(
         positions, fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode(), RECEIVE_MS
     )
-    # LONG positionAmt "0.001" @ "22185.2", cross, leverage "4"; SHORT "0.000" was never open
-    assert hedge == (position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS, "long"),)
+    # LONG positionAmt "0.001" @ "22185.2", cross, leverage "4", liquidationPrice "19731.45529116";
+    # SHORT "0.000" was never open (the one-way row's liquidationPrice "0" is none: unknown)
+    assert hedge == (replace(
+        position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS, "long"),
+        venue_liquidation_price=19731.45529116),)
 
 
 def test_account_snapshot_balances_carry_the_cross_wallet() -> None:
     """The documented ``GET /fapi/v2/account`` (single-asset mode) assets: ``walletBalance`` is the
     quantity, ``crossWalletBalance`` the cross wallet, both stamped with the receive time."""
     subject = venue()
-    _, request, _ = subject.resync_requests(RECEIVE_MS)
+    request = subject.resync_requests(RECEIVE_MS)[1]
     body = fixture_text("binance_usdm_account_v2_single_asset.json").encode()
     # USDT walletBalance = crossWalletBalance = "23.72469206"; BUSD both "103.12345678"
     assert subject.parse_resync(request, body, RECEIVE_MS) == (
@@ -347,7 +352,7 @@ def test_multi_assets_margin_resync_is_an_account_mode() -> None:
     """The documented ``GET /fapi/v1/multiAssetsMargin`` answer ``{"multiAssetsMargin": true}``
     is Multi-Assets Mode, stamped with the receive time; a non-boolean is refused."""
     subject = venue()
-    _, _, request = subject.resync_requests(RECEIVE_MS)
+    request = subject.resync_requests(RECEIVE_MS)[2]
     body = fixture_text("binance_usdm_multiAssetsMargin.json").encode()
     assert subject.parse_resync(request, body, RECEIVE_MS) == (
         AccountModeEvent("alice", "acct-1", True, RECEIVE_MS, RECEIVE_MS),
@@ -417,6 +422,7 @@ def test_resync_requests_are_signed() -> None:
         ("positions", "/fapi/v2/positionRisk"),
         ("balances", "/fapi/v2/account"),
         ("account-mode", "/fapi/v1/multiAssetsMargin"),
+        ("adl", "/fapi/v1/adlQuantile"),
     ]
     for request in requests:
         assert request.method == "GET"
@@ -437,7 +443,8 @@ def test_reset_keeps_open_legs_for_the_next_snapshot() -> None:
     body = fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode()
     # hedge positionRisk: LONG 0.001 @ 22185.2 (cross, leverage 4); SHORT 0.000 closes the -10 leg
     assert subject.parse_resync(request, body, RECEIVE_MS) == (
-        position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS, "long"),
+        replace(position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS, "long"),
+                venue_liquidation_price=19731.45529116),
         position("binance:BTCUSDT", 0.0, 0.0, "cross", None, 4.0, RECEIVE_MS, "short"),
     )
 
@@ -507,6 +514,7 @@ def test_every_field_mutation_gives_parsed_or_frame_error(name: str) -> None:
         ("positions", "binance_usdm_positionRisk_v2_hedge.json"),
         ("balances", "binance_usdm_account_v2_single_asset.json"),
         ("account-mode", "binance_usdm_multiAssetsMargin.json"),
+        ("adl", "binance_usdm_adlQuantile.json"),
     ],
 )
 def test_resync_mutations_give_events_or_frame_error(purpose: str, name: str) -> None:
@@ -540,3 +548,61 @@ def test_secrets_never_leak() -> None:
             subject.parse("private", frame, RECEIVE_MS)
         texts.append(str(error.value))
     assert not any(leaked(text) for text in texts)
+
+
+def test_adl_quantiles_are_published_on_the_known_legs() -> None:
+    """The documented adlQuantile example: BTCUSDT LONG 1, SHORT 2, BOTH 0 (of 0-4); only the
+    known open LONG leg of the hedge positionRisk is published again, with its rank 1 of top 4 and
+    its liquidation price kept; ETHUSDT (no leg known, ``HEDGE`` only a sign) gives nothing."""
+    subject = venue()
+    requests = {r.purpose: r for r in subject.resync_requests(RECEIVE_MS)}
+    subject.parse_resync(requests["positions"],
+                         fixture_text("binance_usdm_positionRisk_v2_hedge.json").encode(), RECEIVE_MS)
+    events = subject.parse_resync(requests["adl"],
+                                  fixture_text("binance_usdm_adlQuantile.json").encode(), RECEIVE_MS)
+    long_leg = replace(
+        position("binance:BTCUSDT", 0.001, 22185.2, "cross", None, 4.0, RECEIVE_MS, "long"),
+        venue_liquidation_price=19731.45529116, adl_rank=1, adl_rank_top=4)
+    # SHORT 0.000 is a known (flat) leg: published flat, a flat leg carries no figures
+    short_leg = position("binance:BTCUSDT", 0.0, 0.0, "cross", None, 4.0, RECEIVE_MS, "short")
+    assert events == (long_leg, short_leg)
+    with pytest.raises(FrameError, match="adlQuantile LONG must be an integer 0-4"):
+        subject.parse_resync(requests["adl"],
+                             b'[{"symbol":"BTCUSDT","adlQuantile":{"LONG":5}}]', RECEIVE_MS)
+
+
+@pytest.mark.parametrize(("client_id", "execution", "order_type", "forced"), [
+    ("adl_autoclose", "TRADE", "MARKET", "adl"),
+    ("autoclose-1568879465650", "CALCULATED", "LIQUIDATION", "liquidation"),
+    ("autoclose-1568879465650", "TRADE", "MARKET", "liquidation"),
+    ("TEST", "CALCULATED", "MARKET", "liquidation"),
+    ("TEST", "TRADE", "MARKET", None),
+])
+def test_liquidation_and_adl_fills_are_flagged(
+    client_id: str, execution: str, order_type: str, forced: str | None
+) -> None:
+    """"Event: Order Update" special client order ids: ``autoclose-`` liquidation, ``adl_autoclose``
+    ADL; execution type CALCULATED is a liquidation execution."""
+    frame = json.loads(fixture_text("binance_usdm_ORDER_TRADE_UPDATE.json"))
+    frame["o"].update({"c": client_id, "x": execution, "o": order_type, "l": "0.001", "L": "7100"})
+    (fill,) = venue().parse("private", json.dumps(frame), RECEIVE_MS).events
+    assert isinstance(fill, FillEvent)
+    assert fill.forced == forced
+    assert fill.quantity == -0.001  # side SELL
+
+
+def test_portfolio_margin_account_is_the_buffer_figure() -> None:
+    """The documented ``GET /papi/v1/account``: uniMMR "5167.92171923" (= accountEquity
+    122607.35137903 / accountMaintMargin 23.72469206), status NORMAL, updateTime 1657707212154.
+    Ratio 1 / 5167.92171923 = 0.000193501; liquidation at uniMMR 1.05, i.e. ratio 1 / 1.05 =
+    0.952381; initial margin ratio 23.72469206 / 122607.35137903 = 0.000193501."""
+    subject = BinanceUsdm(symbols=("BTCUSDT",), account=account(), portfolio_margin=True)
+    request = {r.purpose: r for r in subject.resync_requests(RECEIVE_MS)}["pm-account"]
+    assert (request.base_url, request.path) == ("https://papi.binance.com", "/papi/v1/account")
+    (event,) = subject.parse_resync(request, fixture_text("binance_papi_account.json").encode(), RECEIVE_MS)
+    assert event == AccountMarginEvent(
+        "alice", "acct-1", "portfolio_margin", "uniMMR", 5167.92171923, 1 / 5167.92171923, 1 / 1.05,
+        122607.35137903, 23.72469206, 23.72469206 / 122607.35137903, "NORMAL", 1657707212154, RECEIVE_MS)
+    assert event.maintenance_margin_ratio == pytest.approx(0.000193501, rel=1e-5)
+    assert event.maintenance_margin_ratio == pytest.approx(23.72469206 / 122607.35137903, rel=1e-6)
+    assert "pm-account" not in {r.purpose for r in venue().resync_requests(RECEIVE_MS)}

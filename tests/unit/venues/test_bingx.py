@@ -415,12 +415,13 @@ def test_positions_resync_is_full_state() -> None:
     swap.parse("private", _position_update("ETH-USDT", "LONG", "1", "3000"), RECEIVED)
     events = swap.parse_resync(request("positions"), fixture("bingx_rest_positions_response.json"), RECEIVED)
     assert events == (
-        # "positionAmt":"0.20","positionSide":"SHORT" → -0.2; isolated margin = initialMargin
+        # "positionAmt":"0.20","positionSide":"SHORT" → -0.2; isolated margin = initialMargin;
+        # the venue's own "liquidationPrice": 294.16914617776246
         PositionEvent(
             portfolio="treasury", account="bingx-main", instrument="bingx:BNB-USDT",
             quantity=-0.2, entry_price=246.43, leverage=5.0, margin_mode="isolated",
             isolated_margin=9.7914, ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED,
-            position_side="short",
+            position_side="short", venue_liquidation_price=294.16914617776246,
         ),
         _flat("bingx:ETH-USDT", "long"),
         _flat("bingx:BTC-USDT", "one_way"),

@@ -5,10 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent, PositionSide, PriceEvent
+from monitor.domain.events import (
+    AccountMarginEvent,
+    BalanceEvent,
+    FillEvent,
+    MarginMode,
+    PositionEvent,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.venues.base import FrameError, FrameKind, Venue
 from monitor.venues.bybit import Bybit
 from tests.unit.venues._support import (
@@ -160,11 +169,12 @@ def test_control_frames(name: str, stream: str, kind: FrameKind) -> None:
 
 
 def test_auth_success_replies_with_private_subscription() -> None:
-    """The subscription to position and wallet is sent only after the auth success."""
+    """The subscription to position, wallet and execution is sent only after the auth success."""
     parsed = venue().parse("private", fixture_text("bybit_auth_success.json"), RECEIVE_MS)
     assert parsed.kind is FrameKind.ACK
     (reply,) = parsed.replies
-    assert json.loads(reply) == {"req_id": "subscribe", "op": "subscribe", "args": ["position", "wallet"]}
+    assert json.loads(reply) == {
+        "req_id": "subscribe", "op": "subscribe", "args": ["position", "wallet", "execution"]}
 
 
 def test_auth_failure_reconnects_and_subscribe_failure_is_an_error() -> None:
@@ -223,8 +233,11 @@ def test_documented_inverse_position_list_is_one_way() -> None:
     subject.parse_resync(usdc, position_list([]), RECEIVE_MS)
     events = subject.parse_resync(
         inverse, fixture_text("bybit_position_list_inverse.json").encode(), RECEIVE_MS)
-    assert events == (
+    # the venue's own figures: liqPrice "" (none: unknown), positionMM "0.0000015" BTC,
+    # adlRankIndicator 2 of 0-5
+    assert events == (replace(
         position("BTCUSD", -300.0, 27464.50441675, "cross", None, 10.0, RECEIVE_MS, "one_way", 150.0),
+        venue_maintenance_margin=0.0000015, adl_rank=2, adl_rank_top=5),
     )
 
 
@@ -343,14 +356,24 @@ def test_wallet_stream_and_rest() -> None:
     """Wallet coins become wallet balances (stream: creationTime; REST: receive time)."""
     subject = venue()
     parsed = subject.parse("private", fixture_text("bybit_wallet.json"), RECEIVE_MS)
-    assert parsed.events == (BalanceEvent("alice", "acct-1", "BTC", 0.00102964, 1700034722104, RECEIVE_MS),)
+    # the UNIFIED account's own figures: accountMMRate "0", accountIMRate "0",
+    # totalMaintenanceMargin "0", totalMarginBalance "9684.46297164" (nothing open: rate 0)
+    margin = AccountMarginEvent("alice", "acct-1", "unified", "accountMMRate", 0.0, 0.0, 1.0,
+                                9684.46297164, 0.0, 0.0, None, 1700034722104, RECEIVE_MS)
+    assert parsed.events == (
+        BalanceEvent("alice", "acct-1", "BTC", 0.00102964, 1700034722104, RECEIVE_MS), margin)
     wallet = fixture_json("bybit_wallet.json")
     assert isinstance(wallet, dict)
     body = {"retCode": 0, "retMsg": "OK", "result": {"list": wallet["data"]}}
     request = subject.resync_requests(RECEIVE_MS)[-1]
     assert subject.parse_resync(request, json.dumps(body).encode(), RECEIVE_MS) == (
         BalanceEvent("alice", "acct-1", "BTC", 0.00102964, RECEIVE_MS, RECEIVE_MS),
+        replace(margin, ts_event_ms=RECEIVE_MS),
     )
+    classic = {**wallet["data"][0], "accountType": "CONTRACT", "accountMMRate": ""}
+    body = {"retCode": 0, "retMsg": "OK", "result": {"list": [classic]}}
+    events = subject.parse_resync(request, json.dumps(body).encode(), RECEIVE_MS)
+    assert not any(isinstance(event, AccountMarginEvent) for event in events)
 
 
 def test_resync_requests_are_signed() -> None:
@@ -436,3 +459,48 @@ def test_secrets_never_leak() -> None:
             subject.parse("private", frame, RECEIVE_MS)
         texts.append(str(error.value))
     assert not any(leaked(text) for text in texts)
+
+
+def test_documented_execution_is_a_fill() -> None:
+    """The documented ``execution`` push: XRPUSDT Sell 25 @ 0.3374, ``execFee`` "0.005061" USDT
+    (linear: 1:1 USD), execTime 1672364174443, an own Trade."""
+    parsed = venue().parse("private", fixture_text("bybit_execution.json"), RECEIVE_MS)
+    assert parsed.events == (
+        FillEvent("alice", "acct-1", "bybit:XRPUSDT", -25.0, 0.3374, 0.005061, 1672364174443,
+                  RECEIVE_MS),
+    )
+
+
+@pytest.mark.parametrize(("exec_type", "forced"), [
+    ("BustTrade", "liquidation"), ("AdlTrade", "adl"), ("BlockTrade", None)])
+def test_liquidation_and_adl_executions_are_flagged(exec_type: str, forced: str | None) -> None:
+    """``execType`` BustTrade is a liquidation, AdlTrade an auto-deleveraging fill."""
+    frame = json.loads(fixture_text("bybit_execution.json"))
+    frame["data"][0]["execType"] = exec_type
+    (fill,) = venue().parse("private", json.dumps(frame), RECEIVE_MS).events
+    assert isinstance(fill, FillEvent)
+    assert fill.forced == forced
+
+
+def test_funding_and_inverse_executions() -> None:
+    """A Funding execution is not a trade; an inverse fee in coin is valued at ``execPrice``:
+    0.0000015 BTC * 28000 = 0.042 USD."""
+    frame = json.loads(fixture_text("bybit_execution.json"))
+    frame["data"][0]["execType"] = "Funding"
+    assert venue().parse("private", json.dumps(frame), RECEIVE_MS).events == ()
+    frame["data"][0].update({"execType": "Trade", "category": "inverse", "symbol": "BTCUSD",
+                             "execFee": "0.0000015", "execPrice": "28000", "side": "Buy"})
+    (fill,) = venue(("BTCUSD",)).parse("private", json.dumps(frame), RECEIVE_MS).events
+    assert isinstance(fill, FillEvent)
+    assert fill.quantity == 25.0
+    assert fill.fee_usd == pytest.approx(0.042)
+
+
+def test_documented_position_push_carries_the_venue_figures_only_when_open() -> None:
+    """The documented ``position`` push is a flat Sell leg (``liqPrice`` "0", ``positionMM`` "0",
+    ``adlRankIndicator`` 0): a flat leg carries no venue figures."""
+    (event,) = venue().parse("private", fixture_text("bybit_position.json"), RECEIVE_MS).events
+    assert isinstance(event, PositionEvent)
+    assert event.quantity == 0
+    assert (event.venue_liquidation_price, event.venue_maintenance_margin, event.adl_rank) == (
+        None, None, None)

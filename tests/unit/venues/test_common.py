@@ -12,6 +12,7 @@ from monitor.venues._common import (
     FLAT_CROSS,
     Leg,
     PositionBook,
+    VenueFigures,
     margin_mode,
     net_legs,
     optional_number,
@@ -22,6 +23,7 @@ from monitor.venues._common import (
     to_number,
     to_time_ms,
     validate_symbols,
+    venue_figures,
 )
 from monitor.venues.base import AccountContext, FrameError
 
@@ -180,12 +182,12 @@ def test_signed_quantity_follows_the_leg() -> None:
 
 
 def test_v2_position_event_round_trips_through_the_codec_with_its_side() -> None:
-    """A short leg with a risk limit survives encode/decode (topic value v2) unchanged."""
+    """A short leg with a risk limit survives encode/decode (topic value v3) unchanged."""
     context = AccountContext("acct-1", "alice")
     leg = Leg(-10.0, 6563.86, "isolated", 6570.42511771, 20.0, risk_limit_value=2_000_000.0)
     event = position_event(context, "binance:BTCUSDT", "short", leg, 1564745798939, 1564745798940)
     value = encode_event(event)
-    assert json.loads(value)["v"] == 2
+    assert json.loads(value)["v"] == 3
     assert json.loads(value)["position_side"] == "short"
     decoded = decode(value)
     assert decoded == event
@@ -201,3 +203,23 @@ def test_streams_follow_configuration() -> None:
     assert streams_for(["BTCUSDT"], context, "v") == ("market", "private")
     with pytest.raises(ValueError, match="symbols, an account"):
         streams_for([], None, "v")
+
+
+def test_netted_legs_keep_only_the_venue_figures_that_add_up() -> None:
+    """Two open legs of one side (OKX cross + isolated): maintenance margins add up (1.5 + 2.5 =
+    4.0), the higher ADL rank stands (3 of 5); a liquidation price or margin ratio of one leg says
+    nothing of the net: unknown. One leg without figures makes the net's figures unknown."""
+    first = Leg(-1.0, 100.0, "cross", None, 10.0,
+                figures=VenueFigures(90.0, 1.5, 0.1, 2, 5))
+    second = Leg(-3.0, 110.0, "isolated", 30.0, 10.0,
+                 figures=VenueFigures(120.0, 2.5, 0.2, 3, 5))
+    assert net_legs([first, second]).figures == VenueFigures(None, 4.0, None, 3, 5)
+    assert net_legs([first, Leg(-3.0, 110.0, "isolated", 30.0, 10.0)]).figures is None
+    assert net_legs([first]).figures == first.figures
+
+
+def test_a_zero_liquidation_price_is_unknown_and_no_figures_is_none() -> None:
+    """Binance "0", WEEX "0": no liquidation price (unknown); nothing reported is no figures."""
+    assert venue_figures(liquidation_price=0.0) is None
+    assert venue_figures(liquidation_price=0.0, maintenance_margin=1.0) == VenueFigures(None, 1.0)
+    assert venue_figures(adl_rank=None, adl_rank_top=5) is None

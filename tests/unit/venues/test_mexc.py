@@ -318,6 +318,7 @@ def test_open_position_push() -> None:
             portfolio="treasury", account="mexc-main", instrument="mexc:BTC_USDT", quantity=10.0,
             entry_price=45000.5, leverage=20.0, margin_mode="isolated", isolated_margin=2250.025,
             ts_event_ms=1760942212000, ts_receive_ms=RECEIVED, position_side="long",
+            venue_liquidation_price=40000.0,  # the venue's own "liquidatePrice": 40000.0
         ),
     )
 
@@ -464,6 +465,7 @@ def test_positions_resync_is_full_state() -> None:
             portfolio="treasury", account="mexc-main", instrument="mexc:ETH_USDT", quantity=1.0,
             entry_price=1217.3, leverage=100.0, margin_mode="isolated", isolated_margin=0.1290338,
             ts_event_ms=RECEIVED, ts_receive_ms=RECEIVED, position_side="long",
+            venue_liquidation_price=1211.2,  # the venue's own "liquidatePrice": 1211.2
         ),
         flat("mexc:SOL_USDT", "short"),
         flat("mexc:BTC_USDT", "one_way"),

@@ -6,10 +6,19 @@ import base64
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 import pytest
 
-from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent, PositionSide, PriceEvent
+from monitor.domain.events import (
+    AccountMarginEvent,
+    BalanceEvent,
+    FillEvent,
+    MarginMode,
+    PositionEvent,
+    PositionSide,
+    PriceEvent,
+)
 from monitor.venues.base import FrameError, FrameKind, Venue
 from monitor.venues.okx import Okx, index_id
 from tests.unit.venues._support import (
@@ -165,6 +174,7 @@ def test_login_flow_sends_subscription_after_success() -> None:
     (reply,) = parsed.replies
     assert json.loads(reply) == {"op": "subscribe", "args": [
         {"channel": "positions", "instType": "ANY"}, {"channel": "account"},
+        {"channel": "orders", "instType": "ANY"},
     ]}
 
 
@@ -194,9 +204,14 @@ def test_positions_snapshot_fixture() -> None:
     parsed = venue().parse("private", fixture_text("okx_positions_snapshot.json"), RECEIVE_MS)
     # margin "0.0003896645377994" ETH = 1 contract * 10 USD / 2566.31 avgPx / 10x lever: the
     # margin allocated at entry; upl "-0.0000009932766034" is not in it
-    assert parsed.events[0] == position(
+    # the venue's own figures: liqPx "2352.8496681818233", mmr "0.0000311811092368" ETH, mgnRatio
+    # "11.731726509588816" (margin over maintenance margin: canonical 1 / 11.7317... = 0.08524),
+    # adl "1" of 1-5
+    assert parsed.events[0] == replace(position(
         "ETH-USD-210430", 1.0, 2566.31, "isolated", 0.0003896645377994, 10.0, 1619507761462, "long",
-    )
+    ), venue_liquidation_price=2352.8496681818233, venue_maintenance_margin=0.0000311811092368,
+        venue_margin_ratio=1 / 11.731726509588816, adl_rank=1, adl_rank_top=5)
+    assert parsed.events[0].venue_margin_ratio == pytest.approx(0.085239, abs=1e-6)
     # configured swaps are reported flat, every leg, after a complete snapshot that does not list them
     assert parsed.events[1:] == (
         *flats("BTC-USDT-SWAP", 1619507761462), *flats("BTC-USD-SWAP", 1619507761462),
@@ -314,8 +329,9 @@ def test_balance_and_position_channel_is_ignored() -> None:
 
 def test_resync_requests_are_signed() -> None:
     """OK-ACCESS-SIGN = Base64(HMAC_SHA256(secret, isoTimestamp + GET + path))."""
-    positions, balances = venue().resync_requests(1607418537715)
-    for request, path in ((positions, "/api/v5/account/positions"), (balances, "/api/v5/account/balance")):
+    config, positions, balances = venue().resync_requests(1607418537715)
+    for request, path in ((config, "/api/v5/account/config"), (positions, "/api/v5/account/positions"),
+                          (balances, "/api/v5/account/balance")):
         prehash = f"2020-12-08T09:08:57.715ZGET{path}".encode()
         sign = base64.b64encode(hmac.new(CANARY_HMAC.encode(), prehash, hashlib.sha256).digest()).decode()
         assert (request.method, request.base_url, request.path, request.query) == (
@@ -331,7 +347,7 @@ def test_resync_requests_are_signed() -> None:
 def test_rest_resync_positions_and_balances() -> None:
     """REST positions and balances become full state stamped with the receive time."""
     subject = venue(("BTC-USDT-SWAP",))
-    positions, balances = subject.resync_requests(RECEIVE_MS)
+    _, positions, balances = subject.resync_requests(RECEIVE_MS)
     body = {"code": "0", "msg": "", "data": [okx_position("BTC-USDT-SWAP", "net", "-150", "60000")]}
     assert subject.parse_resync(positions, json.dumps(body).encode(), RECEIVE_MS) == (
         position("BTC-USDT-SWAP", -150.0, 60000.0, "cross", None, 10.0, RECEIVE_MS),
@@ -389,3 +405,58 @@ def test_secrets_never_leak() -> None:
             subject.parse("private", frame, RECEIVE_MS)
         texts.append(str(error.value))
     assert not any(leaked(text) for text in texts)
+
+
+def test_account_margin_ratio_of_a_multi_currency_account() -> None:
+    """The account's own ``mgnRatio`` (adjusted equity over maintenance margin) is the buffer figure
+    of a multi-currency account (``acctLv`` "3" of the account config). The documented account
+    snapshot reports it "" (not applicable: no event); with ``mgnRatio`` "25" and the documented
+    ``adjEq`` "55444.12216906034": ratio 1/25 = 0.04, liquidation at 1 (100 %); ``mmr`` "0"."""
+    subject = venue()
+    config, _, balances = subject.resync_requests(RECEIVE_MS)
+    subject.parse_resync(config, b'{"code":"0","msg":"","data":[{"acctLv":"3","posMode":"net_mode"}]}',
+                         RECEIVE_MS)
+    document = fixture_json("okx_account_snapshot.json")
+    assert isinstance(document, dict)
+    assert not any(isinstance(e, AccountMarginEvent) for e in subject.parse(
+        "private", json.dumps(document), RECEIVE_MS).events)
+    document["data"][0]["mgnRatio"] = "25"
+    events = subject.parse_resync(
+        balances, json.dumps({"code": "0", "msg": "", "data": document["data"]}).encode(), RECEIVE_MS)
+    margin = events[-1]
+    assert margin == AccountMarginEvent(
+        "alice", "acct-1", "multi_currency", "mgnRatio", 25.0, 0.04, 1.0, 55444.12216906034, 0.0,
+        0.0, None, RECEIVE_MS, RECEIVE_MS)
+
+
+def test_documented_order_push_of_a_spot_order_is_not_a_hedge_fill() -> None:
+    """The documented ``orders`` push is a SPOT order (instType "SPOT"): no hedge-leg fill."""
+    assert venue().parse("private", fixture_text("okx_orders_push.json"), RECEIVE_MS).events == ()
+
+
+@pytest.mark.parametrize(("category", "forced"), [
+    ("normal", None), ("full_liquidation", "liquidation"), ("partial_liquidation", "liquidation"),
+    ("adl", "adl")])
+def test_a_swap_order_fill_and_its_category(category: str, forced: str | None) -> None:
+    """The documented push as a SWAP order: sell ``fillSz`` 0.001 at ``fillPx`` 31527.1, fillTime
+    1654084353263, ``fillFee`` "-0.02522168" USDT charged (fee paid 0.02522168); ``category``
+    full/partial_liquidation is a liquidation, adl an auto-deleveraging fill."""
+    frame = json.loads(fixture_text("okx_orders_push.json"))
+    frame["data"][0].update({"instType": "SWAP", "instId": "BTC-USDT-SWAP", "category": category})
+    (fill,) = venue().parse("private", json.dumps(frame), RECEIVE_MS).events
+    assert fill == FillEvent("alice", "acct-1", "okx:BTC-USDT-SWAP", -0.001, 31527.1, 0.02522168,
+                             1654084353263, RECEIVE_MS, forced=forced)  # type: ignore[arg-type]
+
+
+def test_an_unfilled_order_push_and_a_coin_fee() -> None:
+    """``fillSz`` "0" (a new order) is no fill; an inverse fill's coin fee is valued at the fill
+    price: 0.0000004 BTC * 50000 = 0.02 USD."""
+    frame = json.loads(fixture_text("okx_orders_push.json"))
+    frame["data"][0].update({"instType": "SWAP", "instId": "BTC-USD-SWAP", "fillSz": "0"})
+    assert venue().parse("private", json.dumps(frame), RECEIVE_MS).events == ()
+    frame["data"][0].update({"fillSz": "2", "side": "buy", "fillPx": "50000", "fillFee": "-0.0000004",
+                             "fillFeeCcy": "BTC"})
+    (fill,) = venue().parse("private", json.dumps(frame), RECEIVE_MS).events
+    assert isinstance(fill, FillEvent)
+    assert fill.quantity == 2.0
+    assert fill.fee_usd == pytest.approx(0.02)

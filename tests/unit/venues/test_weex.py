@@ -375,6 +375,8 @@ def test_positions_resync_is_full_state() -> None:
             btc.isolated_margin) == ("weex:BTCUSDT", "long", 0.02, 100.0, "cross", None)
     assert btc.entry_price == pytest.approx(90053.35)
     assert (btc.ts_event_ms, btc.ts_receive_ms) == (RECEIVED, RECEIVED)
+    # "liquidatePrice": "0" is WEEX's none (a cross leg far from liquidation): unknown, never 0
+    assert btc.venue_liquidation_price is None
     assert eth == PositionEvent(
         portfolio="treasury", account="weex-main", instrument="weex:ETHUSDT", quantity=0.0,
         entry_price=0.0, leverage=None, margin_mode="cross", isolated_margin=None,
@@ -488,3 +490,12 @@ def test_secrets_never_print() -> None:
     for text in texts:
         for canary in (CANARY_KEY, CANARY_SECRET, CANARY_PASSPHRASE):
             assert canary not in text
+
+
+def test_the_venue_liquidation_price_is_read() -> None:
+    """The documented allPosition row with ``liquidatePrice`` "61234.5": the leg carries it."""
+    document = json.loads(fixture("weex_v3_rest_all_positions_response.json"))
+    document[0]["liquidatePrice"] = "61234.5"
+    (btc,) = venue(("BTCUSDT",)).parse_resync(request("positions"), json.dumps(document).encode(), RECEIVED)
+    assert isinstance(btc, PositionEvent)
+    assert btc.venue_liquidation_price == 61234.5
