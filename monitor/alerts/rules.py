@@ -31,6 +31,7 @@ exit_level_crossed         lifecycle.<A>.exit_level_crossed is true      it is f
 stop_loss_hit              lifecycle.<A>.stop_loss_hit is true           it is false
 stale_feed                 feeds.stale lists a held instrument           it no longer does
 position_mismatch          reported by a resync (``report_condition``)   reported cleared
+unpriced_position          unpriced_positions lists a held instrument    it no longer does
 =========================  ============================================  ========================
 
 Sources: hedge ratio, margin ratio (Binance sense, liquidation at 100 %), margin buffer, distance
@@ -240,6 +241,12 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         RuleConfig(None, None, 0, "critical"),
         external=True,
     ),
+    RuleSpec(
+        "unpriced_position",
+        "position without price or contract terms",
+        "instrument",
+        RuleConfig(None, None, 0, "warning"),
+    ),
 )
 SPECS_BY_NAME: Mapping[str, RuleSpec] = {spec.name: spec for spec in RULE_SPECS}
 RULE_NAMES: tuple[str, ...] = tuple(spec.name for spec in RULE_SPECS)
@@ -372,6 +379,7 @@ class AlertsConfig:
     stop_loss_hit: RuleConfig = SPECS_BY_NAME["stop_loss_hit"].default
     stale_feed: RuleConfig = SPECS_BY_NAME["stale_feed"].default
     position_mismatch: RuleConfig = SPECS_BY_NAME["position_mismatch"].default
+    unpriced_position: RuleConfig = SPECS_BY_NAME["unpriced_position"].default
 
     def __post_init__(self) -> None:
         for spec in RULE_SPECS:
@@ -984,6 +992,31 @@ def _stale_feed(
     return observations
 
 
+def _unpriced_message(instrument: str, reasons: str) -> str:
+    return (f"{instrument}: a position is held with {reasons}; its risk figures and those it "
+            "shares (cross margin, hedge ratio, stress) are unknown")
+
+
+def _unpriced_position(
+    reading: SnapshotReading, _rule: RuleConfig, _tracked: Container[str]
+) -> dict[str, Observation] | None:
+    """An instrument listed in ``unpriced_positions``: held with no contract terms or no price."""
+    listed = reading.snapshot.get("unpriced_positions")
+    if not isinstance(listed, Sequence) or isinstance(listed, (str, bytes)):
+        return None
+    reasons: dict[str, set[str]] = {}
+    for item in listed:
+        table = _table(item)
+        if table is None or not isinstance(table.get("instrument"), str):
+            continue
+        reasons.setdefault(table["instrument"], set()).add(str(table.get("reason", "no price")))
+    observations: dict[str, Observation] = {}
+    for instrument, why in reasons.items():
+        describe = partial(_unpriced_message, instrument, " and ".join(sorted(why)))
+        observations[instrument] = Observation("breach", None, None, None, describe)
+    return observations
+
+
 Observer = Callable[[SnapshotReading, RuleConfig, Container[str]], "dict[str, Observation] | None"]
 """Reads one rule's subjects: every breaching one and every tracked one (see above)."""
 
@@ -1001,6 +1034,7 @@ OBSERVERS: Mapping[str, Observer] = {
     "exit_level_crossed": _exit_level_crossed,
     "stop_loss_hit": _stop_loss_hit,
     "stale_feed": _stale_feed,
+    "unpriced_position": _unpriced_position,
 }
 
 
@@ -1017,3 +1051,4 @@ _EVERY_SUBJECT = _EverySubject()
 def observe(name: str, snapshot: Mapping[str, Any], rule: RuleConfig) -> dict[str, Observation] | None:
     """Read one rule's subjects from a snapshot; None when the section it reads is missing."""
     return OBSERVERS[name](read_snapshot(snapshot), rule, _EVERY_SUBJECT)
+

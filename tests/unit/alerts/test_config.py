@@ -71,7 +71,7 @@ RULE_LIST = (
     "hedge_ratio_low, hedge_ratio_high, margin_buffer_low, margin_ratio_high,"
     " liquidation_distance_low, dollar_offset_out_of_band, r2_low, basis_wide,"
     " cost_budget_exceeded, hedge_expired, exit_level_crossed, stop_loss_hit, stale_feed,"
-    " position_mismatch"
+    " position_mismatch, unpriced_position"
 )
 
 
