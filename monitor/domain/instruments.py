@@ -476,6 +476,10 @@ class Catalog:
         """The asset's standard (non-micro) contract size, e.g. 1 BTC; 1.0 when none is listed."""
         return self._standard_sizes.get(asset, 1.0)
 
+    def copy(self) -> Catalog:
+        """A catalog of the same instruments that ``put`` can change without touching this one."""
+        return Catalog(self._by_id.values(), self._standard_sizes)
+
     def put(self, instrument: Instrument) -> bool:
         """Add or replace one instrument in place (live terms); False when it was already so.
 

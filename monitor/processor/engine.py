@@ -98,6 +98,8 @@ class RiskEngine:
         *,
         risk_levels: RiskLevels | None = None,
     ) -> None:
+        # Its own copy: live terms from hedge.instruments change this engine's catalog alone.
+        catalog = catalog.copy()
         self.catalog = catalog
         self.prices = PriceTable(catalog)
         self.columns = ColumnarPositions(catalog)
