@@ -195,11 +195,12 @@ def test_an_unpriced_cross_leg_makes_its_accounts_cross_figures_unknown() -> Non
     the hedge ratio and the stress totals read unknown, never the figures without it."""
     engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings())
     swap = "okx:BTC-USDT-SWAP"
-    for offset, event in enumerate([
+    seed: list[BalanceEvent | PositionEvent] = [
         BalanceEvent("p", "okx", "USDT", 10_000, 1, 1),
         BalanceEvent("p", "cold", "BTC", 1.0, 1, 1),
         PositionEvent("p", "okx", swap, -100, 60_000, 10, "cross", None, 1, 1),
-    ]):
+    ]
+    for offset, event in enumerate(seed):
         engine.apply_account(event, 0, offset)
     engine.apply_price(PriceEvent(swap, 60_000, 60_000, None, None, 2, 2))
     before, _ = engine.snapshot("p")
