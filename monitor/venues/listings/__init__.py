@@ -20,9 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+import orjson
+
 from monitor.domain.events import InstrumentEvent, InstrumentTier
 from monitor.venues.base import FrameError, HttpRequest
 
+MAX_LISTING_BYTES = 16 << 20
+"""A listing body may be this large (Binance's exchangeInfo is over 1 MiB, the stream frame limit)."""
 MAX_PAGES = 50
 """At most this many pages are followed for one listing request (a guard against a cursor loop)."""
 
@@ -60,6 +64,16 @@ def instrument_source(venue: object) -> InstrumentSource | None:
     return venue if isinstance(venue, InstrumentSource) else None
 
 
+def load_listing(body: bytes, venue: str) -> object:
+    """Decode one listing or tier body (up to ``MAX_LISTING_BYTES``), or FrameError."""
+    if len(body) > MAX_LISTING_BYTES:
+        raise FrameError(f"{venue}: listing of {len(body)} bytes exceeds the limit of {MAX_LISTING_BYTES}")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(f"{venue}: invalid JSON ({exc})") from None
+
+
 def unknown_purpose(venue: str, request: HttpRequest) -> FrameError:
     """The error for a response this venue did not ask for."""
     return FrameError(f"{venue}: unknown instruments purpose {request.purpose!r}")
@@ -81,6 +95,6 @@ def tiers_from_caps(
 
 
 __all__ = [
-    "MAX_PAGES", "InstrumentReading", "InstrumentSource", "instrument_source", "tiers_from_caps",
-    "unknown_purpose",
+    "MAX_LISTING_BYTES", "MAX_PAGES", "InstrumentReading", "InstrumentSource", "instrument_source",
+    "load_listing", "tiers_from_caps", "unknown_purpose",
 ]

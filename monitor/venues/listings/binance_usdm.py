@@ -24,7 +24,6 @@ from monitor.venues._common import (
     as_list,
     as_object,
     frame_errors,
-    load_json,
     number,
     objects,
     optional_number,
@@ -32,7 +31,7 @@ from monitor.venues._common import (
     time_ms,
 )
 from monitor.venues.base import Credentials, HttpRequest
-from monitor.venues.listings import InstrumentReading, unknown_purpose
+from monitor.venues.listings import InstrumentReading, load_listing, unknown_purpose
 
 EXCHANGE_INFO_PATH = "/fapi/v1/exchangeInfo"
 LEVERAGE_BRACKET_PATH = "/fapi/v1/leverageBracket"
@@ -83,7 +82,7 @@ class BinanceUsdmListings:
         """Terms from ``exchangeInfo``, brackets from ``leverageBracket``."""
         venue = self.listing_venue
         with frame_errors(venue):
-            payload = load_json(body, venue)
+            payload = load_listing(body, venue)
             if request.purpose == "instruments":
                 return InstrumentReading(terms=self._terms(as_object(payload, "exchangeInfo"), receive_ms))
             if request.purpose == "tiers":

@@ -26,7 +26,6 @@ from monitor.venues._common import (
     JsonObject,
     as_object,
     frame_errors,
-    load_json,
     number,
     objects,
     optional_number,
@@ -35,7 +34,7 @@ from monitor.venues._common import (
     time_ms,
 )
 from monitor.venues.base import FrameError, HttpRequest
-from monitor.venues.listings import InstrumentReading, tiers_from_caps, unknown_purpose
+from monitor.venues.listings import InstrumentReading, load_listing, tiers_from_caps, unknown_purpose
 
 INSTRUMENTS_PATH = "/v5/market/instruments-info"
 RISK_LIMIT_PATH = "/v5/market/risk-limit"
@@ -93,7 +92,7 @@ class BybitListings:
         """Terms (and the next page) from ``instruments-info``, tiers from ``risk-limit``."""
         venue = self.listing_venue
         with frame_errors(venue):
-            result = result_of(load_json(body, venue), request.purpose)
+            result = result_of(load_listing(body, venue), request.purpose)
             if request.purpose.startswith("instruments-"):
                 cursor = optional_text(result, "nextPageCursor", "instruments-info")
                 following = None

@@ -14,6 +14,7 @@ the family and type. https://www.okx.com/docs-v5/en/#public-data-rest-api-get-po
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -22,15 +23,15 @@ from monitor.venues._common import (
     JsonObject,
     as_object,
     frame_errors,
-    load_json,
     number,
     objects,
+    optional_number,
     optional_text,
     text,
     to_time_ms,
 )
 from monitor.venues.base import FrameError, HttpRequest
-from monitor.venues.listings import InstrumentReading, unknown_purpose
+from monitor.venues.listings import InstrumentReading, load_listing, unknown_purpose
 
 INSTRUMENTS_PATH = "/api/v5/public/instruments"
 POSITION_TIERS_PATH = "/api/v5/public/position-tiers"
@@ -84,7 +85,7 @@ class OkxListings:
         """Terms from ``instruments``, tiers (by symbol of the family) from ``position-tiers``."""
         venue = self.listing_venue
         with frame_errors(venue):
-            rows = data_of(load_json(body, venue), request.purpose)
+            rows = data_of(load_listing(body, venue), request.purpose)
             if request.purpose == "instruments":
                 return InstrumentReading(terms=self._terms(rows, receive_ms))
             if request.purpose == "tiers":
@@ -96,7 +97,7 @@ class OkxListings:
                         continue  # a MARGIN or single-instrument row: no contract family
                     by_family.setdefault(family, []).append(InstrumentTier(
                         floor=number(row, "minSz", "position tier"),
-                        cap=number(row, "maxSz", "position tier"),
+                        cap=_cap(row),
                         mmr=number(row, "mmr", "position tier"),
                         max_leverage=number(row, "maxLever", "position tier"),
                     ))
@@ -161,3 +162,9 @@ class OkxListings:
                 ts_receive_ms=receive_ms,
             ))
         return tuple(out)
+
+
+def _cap(row: JsonObject) -> float:
+    """``maxSz``; empty for a last tier without an upper bound (infinite)."""
+    value = optional_number(row, "maxSz", "position tier")
+    return math.inf if value is None else value
