@@ -30,6 +30,8 @@ from monitor.domain.instruments import Catalog, Instrument
 from monitor.domain.margin import MARGIN_MODELS, MarginLeg, margin_model_for
 from monitor.domain.plans import STABLE_ASSETS, PortfolioSettings
 
+MS_PER_DAY = 86_400_000
+
 
 def _number(value: float) -> float | None:
     """A finite float, or None (JSON null) for NaN and infinities."""
@@ -650,6 +652,7 @@ class HedgeBook:
                 "funding_rate": None,
                 "funding_accrued_usd": state.funding_received_usd - state.funding_paid_usd,
                 "fees_usd": state.fees_usd,
+                **self._dated_terms(instrument),
             }
             if mark is None:
                 record.update(dict.fromkeys((
@@ -687,6 +690,8 @@ class HedgeBook:
                     else _number(f.liquidation_distance(liquidation, mark))
                 ),
                 "basis_bps": None if spot is None else _number(f.basis_bps(mark, spot)),
+                "annualized_basis": self._annualized_basis(
+                    instrument, mark, self.prices.prices[instrument.id].index or spot),
             })
             out.append(record)
             figures.append({"state": state, "mark": mark, "record": record})
@@ -704,6 +709,10 @@ class HedgeBook:
                 "funding_rate": None,
                 "funding_accrued_usd": None,
                 "fees_usd": None,
+                "contract_type": None,
+                "expiry_ms": None,
+                "time_to_expiry_s": None,
+                "annualized_basis": None,
                 **dict.fromkeys((
                     "notional_usd", "delta", "unrealized_pnl_usd", "maintenance_margin_usd",
                     "margin_balance_usd", "margin_ratio", "margin_buffer_usd",
@@ -711,6 +720,29 @@ class HedgeBook:
                     "basis_bps")),
             })
         return out, figures
+
+    def _dated_terms(self, instrument: Instrument) -> dict[str, Any]:
+        """A leg's contract type, expiry and time to expiry at event time (None for a perpetual);
+        ``annualized_basis`` starts unknown (it needs a mark)."""
+        expiry = instrument.expiry_ms
+        return {
+            "contract_type": "perpetual" if expiry is None else "future",
+            "expiry_ms": expiry,
+            "time_to_expiry_s": None if expiry is None else float(
+                f.time_left_seconds(expiry, self.last_event_ms)),
+            "annualized_basis": None,
+        }
+
+    def _annualized_basis(self, instrument: Instrument, mark: float, spot: float | None) -> float | None:
+        """A dated future's basis per year: ``(F / S - 1) * 365 / days_to_expiry`` (risk-definitions.md,
+        "Funding, fees, basis"), S the contract's index (the venue's spot index) else the asset's
+        reference price; None for a perpetual, without a spot price, or at or after expiry."""
+        if instrument.expiry_ms is None or spot is None:
+            return None
+        days = (instrument.expiry_ms - self.last_event_ms) / MS_PER_DAY
+        if days <= 0:
+            return None
+        return _number(f.annualized_basis(mark, spot, days))
 
     def _margin_balance(
         self,

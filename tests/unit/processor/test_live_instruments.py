@@ -214,3 +214,41 @@ def test_an_unpriced_cross_leg_makes_its_accounts_cross_figures_unknown() -> Non
     assert btc_leg["notional_usd"] == pytest.approx(60_000.0)  # its own figures stay known
     assert after["assets"]["BTC"]["hedge_ratio"] is None  # the SOL leg's base is unknown too
     assert all(row["net_pnl_usd"] is None for row in after["stress"])
+
+
+def test_a_quarterly_leg_reports_time_to_expiry_and_annualised_basis() -> None:
+    """Dated future 30 days from the last event, F = 61 000 (mark), S = 60 000 (its index):
+    annualised basis = (F / S - 1) * 365 / days = (1 / 60) * 365 / 30 = 0.2027... (risk-definitions
+    "Funding, fees, basis"); time to expiry = 30 * 86 400 s."""
+    now = 1_800_000_000_000
+    expiry = now + 30 * 86_400_000
+    quarterly = "okx:BTC-USDT-280101"
+    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings())
+    engine.apply_instrument(InstrumentEvent(
+        quarterly, "linear", "future", "BTC", "USDT", "USDT", 0.01, 0.0, 0.1, 0.1, expiry,
+        (InstrumentTier(0, 1e15, 0.01, 50),), "GET /api/v5/public/instruments", now - 10, now - 10))
+    engine.apply_account(BalanceEvent("p", "okx", "USDT", 10_000, now - 5, now - 5), 0, 0)
+    engine.apply_account(BalanceEvent("p", "cold", "BTC", 1.0, now - 5, now - 5), 0, 1)
+    engine.apply_account(PositionEvent("p", "okx", quarterly, -100, 60_500, 10, "cross", None,
+                                       now - 5, now - 5), 0, 2)
+    engine.apply_price(PriceEvent("okx:BTC-USDT", 60_000, None, None, None, now, now))
+    engine.apply_price(PriceEvent(quarterly, 61_000, 60_000, None, None, now, now))
+    snapshot, _ = engine.snapshot("p")
+    (leg,) = snapshot["positions"]
+    assert leg["contract_type"] == "future"
+    assert leg["expiry_ms"] == expiry
+    assert leg["time_to_expiry_s"] == pytest.approx(30 * 86_400.0)
+    assert leg["annualized_basis"] == pytest.approx((61_000 / 60_000 - 1) * 365 / 30)
+    assert leg["annualized_basis"] == pytest.approx(0.202777, rel=1e-5)
+    assert snapshot["unpriced_positions"] == []
+
+
+def test_a_perpetual_leg_has_no_expiry_figures() -> None:
+    """A perpetual: contract_type perpetual, no expiry, no annualised basis."""
+    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings())
+    swap = "okx:BTC-USDT-SWAP"
+    engine.apply_account(PositionEvent("p", "okx", swap, -100, 60_000, 10, "isolated", 6_000, 1, 1), 0, 0)
+    engine.apply_price(PriceEvent(swap, 60_000, 60_000, None, None, 2, 2))
+    (leg,) = engine.snapshot("p")[0]["positions"]
+    assert (leg["contract_type"], leg["expiry_ms"], leg["time_to_expiry_s"], leg["annualized_basis"]) == (
+        "perpetual", None, None, None)
