@@ -9,6 +9,7 @@ from types import MappingProxyType
 from monitor.alerts.rules import AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
+from monitor.config.problems import ConfigProblem
 from monitor.domain.events import BalanceEvent
 from monitor.domain.instruments import Catalog, default_catalog
 from monitor.domain.plans import EffectivenessSettings, PortfolioSettings
@@ -120,6 +121,8 @@ class MonitorConfig:
     feeds: tuple[FeedConfig, ...] = ()
     holdings: tuple[StaticHolding, ...] = ()
     portfolios: Mapping[str, PortfolioConfig] = field(default_factory=lambda: MappingProxyType({}))
+    warnings: tuple[ConfigProblem, ...] = ()
+    """What ``check-config`` warns of: accepted settings only the running ingest can confirm."""
 
     def settings_for(self, portfolio_id: str) -> PortfolioSettings:
         """The portfolio's settings; a portfolio no config names gets the defaults."""
