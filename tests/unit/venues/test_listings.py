@@ -8,9 +8,12 @@ from monitor.domain.events import InstrumentTier
 from monitor.venues.base import FrameError, HttpRequest
 from monitor.venues.binance_spot import BinanceSpot
 from monitor.venues.binance_usdm import BinanceUsdm
+from monitor.venues.bingx import BingxSwap
 from monitor.venues.bybit import Bybit
 from monitor.venues.listings import InstrumentReading, instrument_source
+from monitor.venues.mexc import MexcContract
 from monitor.venues.okx import Okx
+from monitor.venues.weex import WeexFutures
 from tests.unit.venues._support import RECEIVE_MS, account, fixture_text, leaked
 
 
@@ -169,3 +172,43 @@ def test_okx_error_answer_and_unknown_purpose() -> None:
     with pytest.raises(FrameError, match="unknown instruments purpose"):
         venue.parse_instruments(HttpRequest("GET", "x", "/", "positions"), b'{"code":"0","data":[]}',
                                 RECEIVE_MS)
+
+
+# -- BingX, MEXC, WEEX ------------------------------------------------------------------------
+
+
+def test_bingx_contracts_and_maintenance_tiers() -> None:
+    """BTC-USDT: base coin quantities (1 per contract), lot 10^-4, minimum 0.0001, settled in USDT;
+    tiers 0-150 000 at 0.38 %, 150 000-900 000 at 0.40 % (USDT notional)."""
+    venue = BingxSwap(symbols=("BTC-USDT",))
+    (request,) = venue.instrument_requests(RECEIVE_MS)
+    assert request.path == "/openApi/swap/v2/quote/contracts"
+    terms = {t.instrument: t for t in _read(venue, request, "bingx_rest_contracts_response.json").terms}
+    btc = terms["bingx:BTC-USDT"]
+    assert (btc.base, btc.quote, btc.settle, btc.contract_size, btc.lot_step, btc.min_quantity) == (
+        "BTC", "USDT", "USDT", 1.0, 0.0001, 0.0001)
+    (tier_request,) = venue.tier_requests(RECEIVE_MS, ("BTC-USDT",))
+    assert dict(tier_request.query) == {"symbol": "BTC-USDT"}
+    tiers = _read(venue, tier_request, "bingx_rest_maint_margin_ratio_response.json").tiers
+    assert [(t.floor, t.cap, t.mmr) for t in tiers["BTC-USDT"]] == [
+        (0, 150_000, 0.0038), (150_000, 900_000, 0.004)]
+
+
+def test_mexc_contract_detail_documented_example() -> None:
+    """BTC_USDT: contractSize 0.0001 BTC per contract, volUnit 1, minVol 1; no live tiers."""
+    venue = MexcContract(symbols=("BTC_USDT",))
+    (request,) = venue.instrument_requests(RECEIVE_MS)
+    (btc,) = _read(venue, request, "mexc_rest_contract_detail_btc_response.json").terms
+    assert (btc.instrument, btc.contract_size, btc.lot_step, btc.min_quantity, btc.settle) == (
+        "mexc:BTC_USDT", 0.0001, 1.0, 1.0, "USDT")
+    assert venue.tier_requests(RECEIVE_MS, ("BTC_USDT",)) == ()
+
+
+def test_weex_exchange_info() -> None:
+    """BTCUSDT: sizes in base coin, contractVal the lot step, minOrderSize the minimum."""
+    venue = WeexFutures(symbols=("BTCUSDT",))
+    (request,) = venue.instrument_requests(RECEIVE_MS)
+    assert request.path == "/capi/v3/market/exchangeInfo"
+    (btc,) = _read(venue, request, "weex_v3_rest_exchange_info_response.json").terms
+    assert (btc.instrument, btc.contract_size, btc.lot_step, btc.min_quantity) == (
+        "weex:BTCUSDT", 1.0, 0.000001, 0.0001)
