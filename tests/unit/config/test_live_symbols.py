@@ -49,11 +49,11 @@ def test_a_near_miss_of_a_catalogued_symbol_stays_an_error() -> None:
         parse_config(WHOLE_ACCOUNT + 'symbols = ["BTC-USDT-SWAPP"]\n', source="test.toml")
 
 
-def test_a_venue_without_a_live_listing_still_needs_the_catalog() -> None:
-    """Binance Spot has no listing seam: an uncatalogued symbol is an error as before."""
+def test_a_feed_symbol_only_the_live_listing_knows_is_a_warning_too() -> None:
+    """Binance Spot lists its pairs live: SOLUSDT (not in the catalog) is accepted with a warning."""
     text = '[[feeds]]\nvenue = "binance-spot"\nsymbols = ["SOLUSDT"]\n'
-    with pytest.raises(ConfigError, match="unknown instrument 'binance-spot:SOLUSDT'"):
-        parse_config(text, source="test.toml")
+    (warning,) = parse_config(text, source="test.toml").warnings
+    assert "binance-spot:SOLUSDT is not in the shipped catalog" in str(warning)
 
 
 def test_check_config_prints_the_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

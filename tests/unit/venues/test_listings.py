@@ -24,8 +24,19 @@ def _read(venue: object, request: HttpRequest, name: str) -> InstrumentReading:
 
 
 def test_a_venue_without_listings_has_no_source() -> None:
-    """Binance Spot has no instrument seam yet: the shipped catalog serves it."""
-    assert instrument_source(BinanceSpot(symbols=("BTCUSDT",))) is None
+    """An object without the seam (a venue module that lists nothing) gets none: the catalog serves."""
+    assert instrument_source(object()) is None
+
+
+def test_binance_spot_exchange_info_documented_example() -> None:
+    """ETHBTC: a TRADING spot pair, base ETH, quote BTC; no LOT_SIZE filter listed: lot 1, no minimum."""
+    venue = BinanceSpot(symbols=("BTCUSDT",))
+    (request,) = venue.instrument_requests(RECEIVE_MS)
+    assert request.path == "/api/v3/exchangeInfo"
+    (terms,) = _read(venue, request, "binance_spot_exchangeInfo.json").terms
+    assert (terms.instrument, terms.kind, terms.contract_type) == ("binance-spot:ETHBTC", "spot", "spot")
+    assert (terms.base, terms.quote, terms.lot_step, terms.min_quantity) == ("ETH", "BTC", 1.0, 0.0)
+    assert venue.tier_requests(RECEIVE_MS, ("ETHBTC",)) == ()
 
 
 # -- Binance USDⓈ-M ---------------------------------------------------------------------------
