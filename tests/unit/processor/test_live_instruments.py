@@ -124,6 +124,9 @@ async def test_a_position_without_terms_is_unknown_until_its_terms_arrive(bus: M
         resolved = await eventually(
             lambda: [a for r in bus.records(TOPICS.alerts)
                      if (a := orjson.loads(r.value))["state"] == "resolved"], DEADLINE_S)
+    risk_schema = jsonschema.Draft202012Validator(schemas.load("risk"))
+    risk_schema.validate(unknown)
+    risk_schema.validate(priced)
     leg = unknown["positions"][0]
     assert leg["instrument"] == SOL
     assert leg["quantity"] == -10  # held, never dropped
