@@ -178,9 +178,11 @@ class RiskEngine:
         Positions held in it without terms become priced; positions held with older terms take the
         new ones (the columnar block of the instrument is rebuilt).
         """
-        instrument = instrument_from_terms(event, self.catalog.get(event.instrument))
+        known = self.catalog.get(event.instrument)
+        instrument = instrument_from_terms(event, known)
         if not self.catalog.put(instrument):
             return set()
+        new_spot = instrument.kind == "spot" and known is None
         if instrument.kind == "spot":
             spot = self._spot_instruments.setdefault(instrument.base, [])
             if instrument.id not in spot:
@@ -204,7 +206,7 @@ class RiskEngine:
             state.dirty = True
             self._rewatch(portfolio_id, state)
             touched.add(portfolio_id)
-        if instrument.kind == "spot":  # a new spot source of an asset the books may hold
+        if new_spot:  # a new spot source of an asset the books may hold
             for portfolio_id, state in self.portfolios.items():
                 before = set(state.watched)
                 self._rewatch(portfolio_id, state)
