@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from monitor.domain.events import InstrumentEvent, InstrumentTier
+from monitor.domain.events import EventError, InstrumentEvent, InstrumentTier
 from monitor.ingest.http import HttpTransport, IngestError, describe
 from monitor.ingest.supervisor import truncate_raw
 from monitor.venues.base import FrameError, HttpRequest
@@ -177,6 +177,12 @@ class InstrumentFetcher:
         try:
             return self.source.parse_instruments(request, response.body, self._wall_clock_ms())
         except FrameError as exc:
-            await self.sink.dead_letter(self.source.name, f"instruments {request.purpose}: {exc.reason}",
-                                        truncate_raw(response.body))
-            return None
+            reason = exc.reason
+        except EventError as exc:  # terms that cannot be (a lot size of 0, a future without expiry)
+            reason = str(exc)
+        except Exception as exc:  # a parser defect must not end the ingest: dead-letter it, loudly
+            log.exception("%s: parse_instruments raised %s", self.source.name, type(exc).__name__)
+            reason = f"internal: {type(exc).__name__}"
+        await self.sink.dead_letter(self.source.name, f"instruments {request.purpose}: {reason}",
+                                    truncate_raw(response.body))
+        return None

@@ -111,3 +111,20 @@ async def test_a_held_symbol_is_followed_and_asks_once_for_its_terms() -> None:
 def test_refresh_interval_defaults_to_six_hours() -> None:
     """The issue's schedule: every 6 h."""
     assert InstrumentSettings().refresh_interval_s == pytest.approx(6 * 3600)
+
+
+async def test_impossible_terms_are_a_dead_letter_not_a_crash() -> None:
+    """A listing whose lot size is 0 cannot be terms: dead-lettered with the reason, ingest goes on."""
+    venue = Okx(symbols=("BTC-USDT-SWAP",))
+    sink = CollectingSink()
+    broken = SWAP_LISTING.replace(b'"lotSz":"0.01"', b'"lotSz":"0"')
+
+    def answers(request: HttpRequest) -> HttpResponse:
+        if request.path == "/api/v5/public/instruments" and dict(request.query)["instType"] == "SWAP":
+            return HttpResponse(200, broken)
+        return _okx_answers(request)
+
+    fetcher = InstrumentFetcher(venue, sink, MemoryTransport(answers), configured=venue.symbols)
+    assert not await fetcher.refresh()
+    assert sink.dead_letters[0].reason == (
+        "instruments instruments: okx: malformed frame (EventError: lot_step must be > 0, got 0.0)")

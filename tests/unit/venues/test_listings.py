@@ -14,7 +14,7 @@ from monitor.venues.listings import InstrumentReading, instrument_source
 from monitor.venues.mexc import MexcContract
 from monitor.venues.okx import Okx
 from monitor.venues.weex import WeexFutures
-from tests.unit.venues._support import RECEIVE_MS, account, fixture_text, leaked
+from tests.unit.venues._support import RECEIVE_MS, account, fixture_json, fixture_text, leaked, mutations
 
 
 def _read(venue: object, request: HttpRequest, name: str) -> InstrumentReading:
@@ -223,3 +223,40 @@ def test_weex_exchange_info() -> None:
     (btc,) = _read(venue, request, "weex_v3_rest_exchange_info_response.json").terms
     assert (btc.instrument, btc.contract_size, btc.lot_step, btc.min_quantity) == (
         "weex:BTCUSDT", 1.0, 0.000001, 0.0001)
+
+
+# -- malformed answers ------------------------------------------------------------------------
+
+_MUTATED = [
+    (BinanceUsdm, ("BTCUSDT",), "instruments", "binance_usdm_exchangeInfo.json"),
+    (BinanceUsdm, ("BTCUSDT",), "tiers", "binance_usdm_leverageBracket.json"),
+    (Bybit, ("BTCUSDT",), "instruments-linear", "bybit_instruments_info_linear.json"),
+    (Bybit, ("BTCUSDT",), "tiers", "bybit_risk_limit.json"),
+    (Okx, ("BTC-USDT-SWAP",), "instruments", "okx_public_instruments_swap_futures_constructed.json"),
+    (Okx, ("BTC-USDT-SWAP",), "tiers", "okx_position_tiers_swap_constructed.json"),
+    (BingxSwap, ("BTC-USDT",), "instruments", "bingx_rest_contracts_response.json"),
+    (MexcContract, ("BTC_USDT",), "instruments", "mexc_rest_contract_detail_btc_response.json"),
+    (WeexFutures, ("BTCUSDT",), "instruments", "weex_v3_rest_exchange_info_response.json"),
+    (BinanceSpot, ("BTCUSDT",), "instruments", "binance_spot_exchangeInfo.json"),
+]
+
+
+@pytest.mark.parametrize(("venue_class", "symbols", "purpose", "name"), _MUTATED)
+def test_every_single_field_mutation_is_read_or_refused_with_a_reason(
+    venue_class: type, symbols: tuple[str, ...], purpose: str, name: str,
+) -> None:
+    """Each field of a documented answer deleted or replaced by a bad value: the parser returns a
+    reading or raises FrameError with a reason, never another exception."""
+    venue = venue_class(symbols=symbols)
+    request = HttpRequest("GET", "https://example.invalid", "/", purpose, (("instType", "SWAP"),))
+    readings = 0
+    reasons: list[str] = []
+    for body in mutations(fixture_json(name)):
+        try:
+            venue.parse_instruments(request, body.encode(), RECEIVE_MS)
+            readings += 1
+        except FrameError as error:
+            reasons.append(error.reason)
+    assert readings + len(reasons) > 10
+    assert reasons
+    assert all(reasons)
