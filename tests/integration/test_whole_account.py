@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Any
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -139,6 +140,8 @@ async def test_a_whole_account_is_monitored_with_live_terms(
             assert result is None or isinstance(result, asyncio.CancelledError), repr(result)
         instruments = {key.decode(): decode_instrument(value)
                        for key, value in await _read_topic(kafka_bootstrap, topics.instruments)}
+        published = [orjson.loads(value) for key, value in await _read_topic(kafka_bootstrap, topics.risk)
+                     if key == PORTFOLIO.encode()]
     legs = {p["instrument"]: p for p in risk["positions"]}
     sol = legs[f"okx:{SOL_SWAP}"]
     # ctVal 1 SOL (the simulator's listing): notional 10 * 1 * 140, uPnL -10 * 1 * (140 - 150)
@@ -165,3 +168,7 @@ async def test_a_whole_account_is_monitored_with_live_terms(
     assert f"okx:{SOL_SWAP}" in instruments
     assert instruments[f"okx:{quarterly}"].expiry_ms == future["expiry_ms"]
     assert instruments[f"okx:{SOL_SWAP}"].tiers  # position-tiers of the SOL-USDT family were read
+    # the same figures went out on hedge.risk (Kafka), as the processor published them
+    last = {p["instrument"]: p for p in published[-1]["positions"]}
+    assert last[f"okx:{SOL_SWAP}"]["notional_usd"] == pytest.approx(1_400.0)
+    assert last[f"okx:{UNLISTED}"]["notional_usd"] is None
