@@ -9,12 +9,14 @@ deserialised with ``eval`` or ``pickle``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from monitor.domain.events import (
+    CONTRACT_TYPES,
     FORCED_FILLS,
+    INSTRUMENT_KIND_NAMES,
     POSITION_SIDES,
     AccountMarginEvent,
     AccountModeEvent,
@@ -23,6 +25,8 @@ from monitor.domain.events import (
     EventError,
     FillEvent,
     ForcedFill,
+    InstrumentEvent,
+    InstrumentTier,
     MarginMode,
     MismatchEvent,
     PositionEvent,
@@ -316,3 +320,96 @@ def _position_side(data: dict[str, Any]) -> PositionSide:
         if text == side:
             return side
     raise DecodeError(f"field 'position_side' must be 'one_way', 'long' or 'short', got {text!r}")
+
+
+_Choice = TypeVar("_Choice", bound=str)
+INSTRUMENT_SCHEMA_VERSION = 1
+"""Version of the hedge.instruments values written now (docs/topics.md, hedge.instruments)."""
+INSTRUMENT_READABLE_VERSIONS = (1,)
+
+
+def encode_instrument(event: InstrumentEvent) -> bytes:
+    """The JSON value of an instrument's terms on hedge.instruments (key: the instrument id)."""
+    data: dict[str, Any] = {"v": INSTRUMENT_SCHEMA_VERSION, "type": "instrument"}
+    for name in InstrumentEvent.__slots__:
+        data[name] = getattr(event, name)
+    data["tiers"] = [
+        {"floor": t.floor, "cap": None if math.isinf(t.cap) else t.cap, "mmr": t.mmr,
+         "max_leverage": t.max_leverage, "cum": t.cum}
+        for t in event.tiers
+    ]
+    return orjson.dumps(data)
+
+
+def decode_instrument(raw: bytes | str) -> InstrumentEvent:
+    """Parse and validate one hedge.instruments value, or raise DecodeError (unknown version too)."""
+    if len(raw) > MAX_VALUE_BYTES:
+        raise DecodeError(f"value of {len(raw)} bytes exceeds the {MAX_VALUE_BYTES}-byte limit")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DecodeError(f"value must be a JSON object, got {type(data).__name__}")
+    version = data.get("v")
+    if isinstance(version, bool) or version not in INSTRUMENT_READABLE_VERSIONS:
+        raise DecodeError(
+            f"unsupported instrument version {version!r} (this release reads version 1)")
+    if data.get("type") != "instrument":
+        raise DecodeError(f"unknown type {data.get('type')!r} on hedge.instruments (expected instrument)")
+    unknown = set(data) - {"v", "type", *InstrumentEvent.__slots__}
+    if unknown:
+        raise DecodeError(f"unknown fields {sorted(unknown)}")
+    tiers_raw = data.get("tiers")
+    if not isinstance(tiers_raw, list):
+        raise DecodeError("field 'tiers' must be a list")
+    try:
+        tiers = []
+        for item in tiers_raw:
+            if not isinstance(item, dict):
+                raise DecodeError("each tier must be an object")
+            cap = _number(item, "cap", optional=True)
+            tiers.append(InstrumentTier(
+                _required_number(item, "floor"), math.inf if cap is None else cap,
+                _required_number(item, "mmr"), _required_number(item, "max_leverage"),
+                _number(item, "cum", optional=True)))
+        receive = _integer(data, "ts_receive_ms", optional=True)
+        event_time = int(_required_number(data, "ts_event_ms"))
+        if not isinstance(data["ts_event_ms"], int):
+            raise DecodeError("field 'ts_event_ms' must be int")
+        numbers = {name: _required_number(data, name) for name in
+                   ("contract_size", "contract_value", "lot_step", "min_quantity")}
+        return InstrumentEvent(
+            instrument=_text(data, "instrument"),
+            kind=_choice(data, "kind", INSTRUMENT_KIND_NAMES),
+            contract_type=_choice(data, "contract_type", CONTRACT_TYPES),
+            base=_text(data, "base"),
+            quote=_text(data, "quote"),
+            settle=_text(data, "settle"),
+            contract_size=numbers["contract_size"],
+            contract_value=numbers["contract_value"],
+            lot_step=numbers["lot_step"],
+            min_quantity=numbers["min_quantity"],
+            expiry_ms=_integer(data, "expiry_ms", optional=True),
+            tiers=tuple(tiers),
+            source=_text(data, "source"),
+            ts_event_ms=event_time,
+            ts_receive_ms=event_time if receive is None else receive,
+        )
+    except EventError as exc:
+        raise DecodeError(str(exc)) from None
+
+
+def _choice(data: dict[str, Any], name: str, options: tuple[_Choice, ...]) -> _Choice:
+    text = _text(data, name)
+    for option in options:
+        if text == option:
+            return option
+    raise DecodeError(f"field {name!r} must be one of {', '.join(options)}, got {text!r}")
+
+
+def _required_number(data: dict[str, Any], name: str) -> float:
+    value = _number(data, name)
+    if value is None:  # _number raises for a missing required field; this narrows the type
+        raise DecodeError(f"missing field {name!r}")
+    return value

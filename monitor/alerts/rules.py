@@ -39,6 +39,7 @@ account_margin_ratio_high  an account's margin ratio / the venue's       <= c [0
 adl_top_bucket             a profitable leg in the venue's top ADL       it no longer is
                            bucket
 hedge_broken               a liquidation or ADL fill (``report_condition``)  the leg is re-hedged
+unpriced_position          unpriced_positions lists a held instrument    it no longer does
 =========================  ============================================  ========================
 
 Sources: hedge ratio, margin ratio (Binance sense, liquidation at 100 %), margin buffer, distance
@@ -313,6 +314,12 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         RuleConfig(None, None, 0, "critical"),
         external=True,
     ),
+    RuleSpec(
+        "unpriced_position",
+        "position without price or contract terms",
+        "instrument",
+        RuleConfig(None, None, 0, "warning"),
+    ),
 )
 SPECS_BY_NAME: Mapping[str, RuleSpec] = {spec.name: spec for spec in RULE_SPECS}
 RULE_NAMES: tuple[str, ...] = tuple(spec.name for spec in RULE_SPECS)
@@ -510,6 +517,7 @@ class AlertsConfig:
     account_margin_ratio_high: RuleConfig = SPECS_BY_NAME["account_margin_ratio_high"].default
     adl_top_bucket: RuleConfig = SPECS_BY_NAME["adl_top_bucket"].default
     hedge_broken: RuleConfig = SPECS_BY_NAME["hedge_broken"].default
+    unpriced_position: RuleConfig = SPECS_BY_NAME["unpriced_position"].default
 
     def __post_init__(self) -> None:
         for spec in RULE_SPECS:
@@ -1310,6 +1318,31 @@ def _funding_cost_high(
     return observations
 
 
+def _unpriced_message(instrument: str, reasons: str) -> str:
+    return (f"{instrument}: a position is held with {reasons}; its risk figures and those it "
+            "shares (cross margin, hedge ratio, stress) are unknown")
+
+
+def _unpriced_position(
+    reading: SnapshotReading, _rule: RuleConfig, _tracked: Container[str]
+) -> dict[str, Observation] | None:
+    """An instrument listed in ``unpriced_positions``: held with no contract terms or no price."""
+    listed = reading.snapshot.get("unpriced_positions")
+    if not isinstance(listed, Sequence) or isinstance(listed, (str, bytes)):
+        return None
+    reasons: dict[str, set[str]] = {}
+    for item in listed:
+        table = _table(item)
+        if table is None or not isinstance(table.get("instrument"), str):
+            continue
+        reasons.setdefault(table["instrument"], set()).add(str(table.get("reason", "no price")))
+    observations: dict[str, Observation] = {}
+    for instrument, why in reasons.items():
+        describe = partial(_unpriced_message, instrument, " and ".join(sorted(why)))
+        observations[instrument] = Observation("breach", None, None, None, describe)
+    return observations
+
+
 Observer = Callable[[SnapshotReading, RuleConfig, Container[str]], "dict[str, Observation] | None"]
 """Reads one rule's subjects: every breaching one and every tracked one (see above)."""
 
@@ -1328,6 +1361,7 @@ OBSERVERS: dict[str, Observer] = {
     "stop_loss_hit": _stop_loss_hit,
     "stale_feed": _stale_feed,
     "funding_cost_high": _funding_cost_high,
+    "unpriced_position": _unpriced_position,
 }
 
 

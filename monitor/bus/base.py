@@ -75,6 +75,7 @@ class Topics:
     alerts: str = "hedge.alerts"
     dlq: str = "hedge.dlq"
     state: str = "hedge.state"
+    instruments: str = "hedge.instruments"
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:
@@ -87,6 +88,7 @@ class Topics:
             alerts=prefix + base.alerts,
             dlq=prefix + base.dlq,
             state=prefix + base.state,
+            instruments=prefix + base.instruments,
         )
 
     def specs(self, partitions: int = 6) -> list[TopicSpec]:
@@ -98,6 +100,7 @@ class Topics:
             TopicSpec(self.alerts, partitions),
             TopicSpec(self.dlq, 1),
             TopicSpec(self.state, partitions, compact=True),
+            TopicSpec(self.instruments, 1, compact=True),
         ]
 
 

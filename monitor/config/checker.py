@@ -168,10 +168,15 @@ class Checker:
         self.source = source
         self.locator = locator
         self.problems: list[ConfigProblem] = []
+        self.warnings: list[ConfigProblem] = []
 
     def report(self, path: KeyPath, message: str) -> None:
         """Record one problem at ``path``."""
         self.problems.append(ConfigProblem(self.source, self.locator.line_of(path), path, message))
+
+    def warn(self, path: KeyPath, message: str) -> None:
+        """Record one warning at ``path``: accepted, but worth a look (``check-config`` prints it)."""
+        self.warnings.append(ConfigProblem(self.source, self.locator.line_of(path), path, message))
 
     def table(self, value: object, path: KeyPath, *, header: str | None = None) -> Mapping[str, Any]:
         """``value`` as a table, else a problem and an empty table."""
@@ -328,9 +333,13 @@ class Checker:
 
     def symbols(
         self, data: Mapping[str, Any], path: KeyPath, venue: str | None, catalog: Catalog, *,
-        required: bool,
+        required: bool, live: bool = False,
     ) -> tuple[str, ...]:
-        """A list of the venue's own symbols, each in the catalog as ``venue:symbol``."""
+        """A list of the venue's own symbols, each in the catalog as ``venue:symbol``.
+
+        ``live``: the venue lists its contracts at ingest start (``monitor.venues.listings``), so a
+        symbol the shipped catalog lacks is accepted with a warning; the ingest confirms it.
+        """
         value = data.get("symbols")
         key_path = (*path, "symbols")
         if value is None:
@@ -350,7 +359,13 @@ class Checker:
             if symbol in result:
                 self.report((*key_path, index), f"symbol {symbol!r} is listed twice")
                 continue
-            if venue is not None:
+            if venue is not None and live and f"{venue}:{symbol}" not in catalog \
+                    and not _near_miss(f"{venue}:{symbol}", catalog):
+                self.warn((*key_path, index),
+                          f"{venue}:{symbol} is not in the shipped catalog; only the venue's live "
+                          "listing can confirm it (the ingest checks it at start and logs an error "
+                          "if the venue does not list it)")
+            elif venue is not None:  # catalogued, or a near miss of a catalogued id (a typo)
                 self.instrument(f"{venue}:{symbol}", (*key_path, index), catalog)
             result.append(symbol)
         return tuple(result)
@@ -397,3 +412,13 @@ class Checker:
             return None
         return _epoch_ms(moment)
 
+
+NEAR_MISS_RATIO: Final = 0.9
+"""A symbol this similar to a catalogued one of its venue is taken for a typo, not a new listing."""
+
+
+def _near_miss(instrument_id: str, catalog: Catalog) -> bool:
+    """Whether ``instrument_id`` is within a typo of a catalogued id (``BTC-USDT-SWAPP``)."""
+    venue = instrument_id.split(":", 1)[0] + ":"
+    return any(difflib.SequenceMatcher(None, instrument_id, known).ratio() >= NEAR_MISS_RATIO
+               for known in catalog.ids() if known.startswith(venue))

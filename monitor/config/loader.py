@@ -60,6 +60,8 @@ def check_config_command(path: str) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{path}: OK ({len(config.portfolio_ids())} portfolios, {len(config.accounts)} accounts, "
           f"{len(config.feeds)} feeds)")
     return 0

@@ -10,6 +10,7 @@ from monitor.alertmanager import BridgeSettings
 from monitor.alerts.rules import AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
+from monitor.config.problems import ConfigProblem
 from monitor.domain.events import BalanceEvent
 from monitor.domain.instruments import Catalog, default_catalog
 from monitor.domain.plans import EffectivenessSettings, PortfolioSettings
@@ -124,6 +125,8 @@ class MonitorConfig:
     portfolios: Mapping[str, PortfolioConfig] = field(default_factory=lambda: MappingProxyType({}))
     alertmanager: BridgeSettings | None = None
     """``[alertmanager]``: where ``run`` pushes the alert transitions (None: no bridge)."""
+    warnings: tuple[ConfigProblem, ...] = ()
+    """What ``check-config`` warns of: accepted settings only the running ingest can confirm."""
 
     def settings_for(self, portfolio_id: str) -> PortfolioSettings:
         """The portfolio's settings; a portfolio no config names gets the defaults."""

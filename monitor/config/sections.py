@@ -363,7 +363,7 @@ def _accounts(
         venue = check.required_string(data, path, "venue", choices=venue_names())
         portfolio = check.required_string(data, path, "portfolio", pattern=_IDENTIFIER,
                                           pattern_text=_ID_TEXT, meaning="the portfolio it hedges")
-        symbols = check.symbols(data, path, venue, catalog, required=False)
+        symbols = check.symbols(data, path, venue, catalog, required=False, live=_lists_instruments(venue))
         credentials = _credentials(references, data, path, venue)
         ws_base_url, rest_base_url, ws_api_url = _endpoints(check, data, path, venue)
         portfolio_margin = check.boolean(data, path, "portfolio_margin", False)
@@ -380,13 +380,18 @@ def _accounts(
     return tuple(result)
 
 
+def _lists_instruments(venue: str | None) -> bool:
+    """Whether the venue's module lists its contracts live (an ``InstrumentSource``)."""
+    return venue is not None and hasattr(venue_class(venue), "instrument_requests")
+
+
 def _feeds(check: Checker, value: object, catalog: Catalog) -> tuple[FeedConfig, ...]:
     result: list[FeedConfig] = []
     for index, data in enumerate(check.tables(value, ("feeds",))):
         path: KeyPath = ("feeds", index)
         check.keys(data, path, _FEED_KEYS)
         venue = check.required_string(data, path, "venue", choices=venue_names())
-        symbols = check.symbols(data, path, venue, catalog, required=True)
+        symbols = check.symbols(data, path, venue, catalog, required=True, live=_lists_instruments(venue))
         ws_base_url, rest_base_url, ws_api_url = _endpoints(check, data, path, venue)
         if venue is None or not symbols:
             continue
@@ -562,4 +567,5 @@ def config_from_document(
         holdings=holdings,
         portfolios=MappingProxyType(portfolios),
         alertmanager=alertmanager,
+        warnings=tuple(check.warnings),
     )

@@ -28,9 +28,11 @@ from monitor.domain.events import (
     PriceEvent,
 )
 from monitor.domain.instruments import Catalog, Instrument
-from monitor.domain.margin import MarginLeg, margin_model_for
+from monitor.domain.margin import MARGIN_MODELS, MarginLeg, margin_model_for
 from monitor.domain.plans import STABLE_ASSETS, PortfolioSettings
 from monitor.domain.remediation import liquidation_remediation
+
+MS_PER_DAY = 86_400_000
 
 
 def _number(value: float) -> float | None:
@@ -184,6 +186,9 @@ class HedgeBook:
         self.followed: dict[str, InstrumentPrice] = {}
         self.followed_assets: dict[str, tuple[float, int]] = {}
         self.unknown_instruments: set[str] = set()
+        # Positions held in instruments whose contract terms are not known yet (no catalog entry,
+        # no hedge.instruments record): held, never dropped, and every figure of them unknown.
+        self.untermed_positions: dict[tuple[str, str, PositionSide], PositionEvent] = {}
         self.orphan_fees_usd = 0.0
         self.multi_asset_accounts: set[str] = set()
         self.account_margins: dict[str, AccountMarginEvent] = {}
@@ -203,14 +208,24 @@ class HedgeBook:
     # -- events -------------------------------------------------------------------------------
 
     def apply_position(self, event: PositionEvent) -> bool:
-        """Replace a position's state (quantity 0 closes it); False when the instrument is unknown."""
+        """Replace a position's state (quantity 0 closes it); False when the instrument is unknown.
+
+        A position in an instrument without contract terms is held as it is (``untermed_positions``)
+        and reads as unknown in the snapshot until its terms arrive (``adopt_instrument``).
+        """
         instrument = self.catalog.get(event.instrument)
         if instrument is None or not instrument.is_future:
             self.unknown_instruments.add(event.instrument)
+            self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
+            if event.quantity == 0:
+                self.untermed_positions.pop(event.key, None)
+            else:
+                self.untermed_positions[event.key] = event
             return False
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
         self._sample_horizon_ms = -math.inf
         key = event.key
+        self.untermed_positions.pop(key, None)
         if event.quantity == 0:
             self.positions.pop(key, None)
             return True
@@ -377,8 +392,35 @@ class HedgeBook:
         return min(held, key=lambda leg: abs(abs(leg.event.quantity) - abs(event.quantity)))
 
     def instruments_held(self) -> set[str]:
-        """Instruments whose prices this book depends on."""
-        return {instrument for (_, instrument, _) in self.positions}
+        """Instruments whose prices this book depends on (those without terms yet included)."""
+        held = {instrument for (_, instrument, _) in self.positions}
+        held.update(instrument for (_, instrument, _) in self.untermed_positions)
+        return held
+
+    def adopt_instrument(self, instrument: Instrument) -> list[PositionEvent]:
+        """New or changed terms of an instrument: held positions in it use them from now on.
+
+        A position held without terms becomes a priced position; a position held with older terms
+        takes the new ones (its margin leg and liquidation price are rebuilt). Returns the events
+        of every position now held in the instrument.
+        """
+        if not instrument.is_future:
+            return []
+        adopted: list[PositionEvent] = []
+        for key in [k for k in self.untermed_positions if k[1] == instrument.id]:
+            event = self.untermed_positions.pop(key)
+            self.positions[key] = PositionState(event, instrument)
+            self.unknown_instruments.discard(instrument.id)
+            self._sample_horizon_ms = -math.inf
+            adopted.append(event)
+        for key, state in self.positions.items():
+            if key[1] == instrument.id and state.instrument is not instrument:
+                state.instrument = instrument
+                state.leg = None
+                state.isolated_liquidation = None
+                if state.event not in adopted:
+                    adopted.append(state.event)
+        return adopted
 
     def apply_instrument_price(self, event: PriceEvent) -> None:
         """Follow a held contract's price: accrue funding that fell due and the hedge value change.
@@ -610,6 +652,9 @@ class HedgeBook:
         costs_out = self._costs_snapshot(leg_figures)
         lifecycle_out = self._lifecycle_snapshot(assets_out, leg_figures, costs_out)
         held = self.instruments_held()
+        unpriced = self._unpriced_positions()
+        if unpriced:
+            self._blank_unsafe_figures(unpriced, positions_out, assets_out, stress_out)
         return {
             "v": 1,
             "type": "risk",
@@ -626,7 +671,72 @@ class HedgeBook:
             "feeds": {"stale": sorted(i for i in stale_instruments if i in held)},
             "latency_ms": {"event_to_publish": None},
             "accounts": accounts_out,
+            "unpriced_positions": unpriced,
         }
+
+    def _unpriced_positions(self) -> list[dict[str, Any]]:
+        """Open positions with no contract terms or no price: each with why it is unknown."""
+        out = [
+            {"account": key[0], "instrument": key[1], "position_side": key[2],
+             "reason": "no contract terms"}
+            for key in sorted(self.untermed_positions)
+        ]
+        out.extend(
+            {"account": key[0], "instrument": key[1], "position_side": key[2], "reason": "no price"}
+            for key in sorted(self.positions) if self._position_mark(self.positions[key]) is None
+        )
+        return out
+
+    def _blank_unsafe_figures(
+        self,
+        unpriced: list[dict[str, Any]],
+        positions: list[dict[str, Any]],
+        assets: dict[str, Any],
+        stress: list[dict[str, Any]],
+    ) -> None:
+        """Make unknown every figure that an unpriced position would change (nothing reads safe).
+
+        A cross leg shares its account's wallet with every cross leg of the account, so an unpriced
+        cross leg (or one without terms, whose settlement asset is unknown) leaves the margin
+        figures of the account's other cross legs unknown. An unpriced leg of an asset leaves its
+        futures delta, hedge ratio and rebalance unknown (every asset's, when the leg's terms are
+        unknown and so is its base); the stress totals leave out no leg, so they are unknown too.
+        """
+        accounts_unsafe: set[tuple[str, str | None]] = set()
+        assets_unsafe: set[str] = set()
+        every_asset = False
+        for item in unpriced:
+            key = (item["account"], item["instrument"], item["position_side"])
+            state = self.positions.get(key)
+            if state is None:
+                event = self.untermed_positions[key]
+                every_asset = True
+                if event.margin_mode == "cross":
+                    accounts_unsafe.add((event.account, None))
+            else:
+                assets_unsafe.add(self._hedged_asset(state.instrument))
+                assets_unsafe.add(state.instrument.base)
+                if state.event.margin_mode == "cross":
+                    accounts_unsafe.add((state.event.account, state.instrument.settle))
+        margin_figures = ("margin_balance_usd", "margin_ratio", "margin_buffer_usd",
+                          "margin_buffer_fraction", "liquidation_price", "liquidation_distance")
+        for record in positions:
+            if record.get("margin_mode") != "cross":
+                continue
+            instrument = self.catalog.get(record["instrument"])
+            settle = None if instrument is None else instrument.settle
+            if (record["account"], None) in accounts_unsafe or (
+                    record["account"], settle) in accounts_unsafe:
+                record.update(dict.fromkeys(margin_figures))
+        hedge_figures = ("futures_delta", "net_delta", "net_delta_usd", "hedge_ratio",
+                         "contracts_to_target", "residual_delta", "standard_contracts_to_target",
+                         "standard_residual_delta")
+        for asset, record in assets.items():
+            if every_asset or asset in assets_unsafe:
+                record.update(dict.fromkeys(hedge_figures))
+        for row in stress:
+            row["hedge_pnl_usd"] = None
+            row["net_pnl_usd"] = None
 
     def _positions_snapshot(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Each leg's figures, by its venue's margin model (risk-definitions.md "Margin").
@@ -675,6 +785,7 @@ class HedgeBook:
                 "funding_rate": None,
                 "funding_accrued_usd": state.funding_received_usd - state.funding_paid_usd,
                 "fees_usd": state.fees_usd,
+                **self._dated_terms(instrument),
             }
             if mark is None:
                 record.update(dict.fromkeys((
@@ -714,6 +825,8 @@ class HedgeBook:
                 ),
                 "basis_bps": None if spot is None else _number(f.basis_bps(mark, spot)),
                 "remediation": None,
+                "annualized_basis": self._annualized_basis(
+                    instrument, mark, self.prices.prices[instrument.id].index or spot),
             })
             distance = record["liquidation_distance"]
             if distance is not None and distance < self.remediation_distance:
@@ -721,6 +834,30 @@ class HedgeBook:
             record.update(self._venue_beside_model(state, record))
             out.append(record)
             figures.append({"state": state, "mark": mark, "record": record})
+        for key in sorted(self.untermed_positions):
+            untermed = self.untermed_positions[key]
+            out.append({
+                "account": untermed.account,
+                "instrument": untermed.instrument,
+                "position_side": untermed.position_side,
+                "margin_model": _venue_margin_model_name(untermed.instrument),
+                "quantity": untermed.quantity,
+                "entry_price": untermed.entry_price,
+                "mark_price": self.prices.mark(untermed.instrument),
+                "margin_mode": untermed.margin_mode,
+                "funding_rate": None,
+                "funding_accrued_usd": None,
+                "fees_usd": None,
+                "contract_type": None,
+                "expiry_ms": None,
+                "time_to_expiry_s": None,
+                "annualized_basis": None,
+                **dict.fromkeys((
+                    "notional_usd", "delta", "unrealized_pnl_usd", "maintenance_margin_usd",
+                    "margin_balance_usd", "margin_ratio", "margin_buffer_usd",
+                    "margin_buffer_fraction", "liquidation_price", "liquidation_distance",
+                    "basis_bps")),
+            })
         return out, figures
 
     def _venue_beside_model(self, state: PositionState, record: dict[str, Any]) -> dict[str, Any]:
@@ -768,6 +905,29 @@ class HedgeBook:
                 None if model_value is None or venue_value is None
                 else _number(f.relative_divergence(float(model_value), float(venue_value))))
         return {"model_figures": model, "venue_figures": venue, "model_divergence": divergence}
+
+    def _dated_terms(self, instrument: Instrument) -> dict[str, Any]:
+        """A leg's contract type, expiry and time to expiry at event time (None for a perpetual);
+        ``annualized_basis`` starts unknown (it needs a mark)."""
+        expiry = instrument.expiry_ms
+        return {
+            "contract_type": "perpetual" if expiry is None else "future",
+            "expiry_ms": expiry,
+            "time_to_expiry_s": None if expiry is None else float(
+                f.time_left_seconds(expiry, self.last_event_ms)),
+            "annualized_basis": None,
+        }
+
+    def _annualized_basis(self, instrument: Instrument, mark: float, spot: float | None) -> float | None:
+        """A dated future's basis per year: ``(F / S - 1) * 365 / days_to_expiry`` (risk-definitions.md,
+        "Funding, fees, basis"), S the contract's index (the venue's spot index) else the asset's
+        reference price; None for a perpetual, without a spot price, or at or after expiry."""
+        if instrument.expiry_ms is None or spot is None:
+            return None
+        days = (instrument.expiry_ms - self.last_event_ms) / MS_PER_DAY
+        if days <= 0:
+            return None
+        return _number(f.annualized_basis(mark, spot, days))
 
     def _margin_balance(
         self,
@@ -1176,6 +1336,10 @@ class HedgeBook:
                     "fees_usd": state.fees_usd,
                 }
                 for state in self.positions.values()
+            ] + [
+                {"event": _event_fields(event), "funding_received_usd": 0.0,
+                 "funding_paid_usd": 0.0, "fees_usd": 0.0}
+                for event in self.untermed_positions.values()
             ],
             "balances": [[account, asset, q] for (account, asset), q in self.balances.items()],
             "effectiveness": {
@@ -1210,14 +1374,16 @@ class HedgeBook:
         }
 
     def restore_state(self, data: dict[str, Any]) -> None:
-        """Load what ``to_state`` produced (positions whose instrument is unknown are skipped)."""
+        """Load what ``to_state`` produced (positions whose instrument is unknown are held untermed)."""
         self._sample_horizon_ms = -math.inf
         self.positions.clear()
+        self.untermed_positions.clear()
         for item in data.get("positions", []):
             event = PositionEvent(**item["event"])
             instrument = self.catalog.get(event.instrument)
-            if instrument is None:
+            if instrument is None or not instrument.is_future:
                 self.unknown_instruments.add(event.instrument)
+                self.untermed_positions[event.key] = event
                 continue
             restored = self.positions[event.key] = PositionState(
                 event, instrument, float(item["funding_received_usd"]),
@@ -1289,6 +1455,12 @@ def _same_leg(before: PositionEvent, after: PositionEvent) -> bool:
 
 def _margin_fields(event: AccountMarginEvent) -> dict[str, Any]:
     return {name: getattr(event, name) for name in AccountMarginEvent.__slots__}
+
+
+def _venue_margin_model_name(instrument_id: str) -> str:
+    """The margin model the instrument's venue uses, by the venue part of its id."""
+    venue = instrument_id.split(":", 1)[0]
+    return (MARGIN_MODELS.get(venue) or MARGIN_MODELS["binance"]).name
 
 
 def _event_fields(event: PositionEvent) -> dict[str, Any]:

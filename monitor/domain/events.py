@@ -333,6 +333,109 @@ def _venue_figures(event: PositionEvent) -> None:
             raise EventError(f"adl_rank must be within 0..adl_rank_top (>= 1), got {rank!r}/{top!r}")
 
 
+ContractType = Literal["perpetual", "future", "spot"]
+"""What a venue lists: a perpetual swap, a dated (delivery) future, or a spot pair."""
+CONTRACT_TYPES: tuple[ContractType, ...] = ("perpetual", "future", "spot")
+InstrumentKindName = Literal["spot", "linear", "inverse"]
+INSTRUMENT_KIND_NAMES: tuple[InstrumentKindName, ...] = ("spot", "linear", "inverse")
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentTier:
+    """One margin tier as the venue lists it: size in [floor, cap) uses ``mmr``.
+
+    Floors and caps are in the unit of the venue's margin model (``monitor.domain.margin``): USD
+    notional (Binance USDⓈ-M brackets, Bybit risk limits), contracts (OKX position tiers). ``cum``
+    is the venue's own maintenance amount (Binance ``cum``) where it lists one, else None.
+    """
+
+    floor: float
+    cap: float
+    mmr: float
+    max_leverage: float
+    cum: float | None = None
+
+    def __post_init__(self) -> None:
+        _finite("floor", self.floor)
+        if self.cap != math.inf:
+            _finite("cap", self.cap)
+        _finite("mmr", self.mmr)
+        _finite("max_leverage", self.max_leverage)
+        if not (0 <= self.mmr < 1):
+            raise EventError(f"mmr must be in [0, 1), got {self.mmr!r}")
+        if self.floor < 0 or self.cap <= self.floor:
+            raise EventError(f"a tier needs 0 <= floor < cap, got {self.floor!r}, {self.cap!r}")
+        if self.cum is not None:
+            _finite("cum", self.cum)
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentEvent:
+    """Contract terms of one instrument ``venue:symbol`` as the venue lists them (hedge.instruments).
+
+    ``contract_size`` is base units per contract (linear, spot); ``contract_value`` USD per contract
+    (inverse). ``expiry_ms`` is the delivery time of a dated future, None for a perpetual or spot.
+    ``tiers`` is empty when the venue's tier endpoint was not read (the figures that need tiers
+    are then unknown). ``source`` names the venue endpoints the terms came from.
+    """
+
+    instrument: str
+    kind: InstrumentKindName
+    contract_type: ContractType
+    base: str
+    quote: str
+    settle: str
+    contract_size: float
+    contract_value: float
+    lot_step: float
+    min_quantity: float
+    expiry_ms: int | None
+    tiers: tuple[InstrumentTier, ...]
+    source: str
+    ts_event_ms: int
+    ts_receive_ms: int
+
+    def __post_init__(self) -> None:
+        _identifier("instrument", self.instrument)
+        if ":" not in self.instrument:
+            raise EventError(f"instrument must be 'venue:symbol', got {self.instrument!r}")
+        if self.kind not in INSTRUMENT_KIND_NAMES:
+            raise EventError(f"kind must be one of {INSTRUMENT_KIND_NAMES}, got {self.kind!r}")
+        if self.contract_type not in CONTRACT_TYPES:
+            raise EventError(f"contract_type must be one of {CONTRACT_TYPES}, got {self.contract_type!r}")
+        _identifier("base", self.base)
+        _identifier("quote", self.quote)
+        _identifier("settle", self.settle)
+        if self.kind == "inverse":
+            _positive("contract_value", self.contract_value)
+        else:
+            _positive("contract_size", self.contract_size)
+        _positive("lot_step", self.lot_step)
+        _finite("min_quantity", self.min_quantity)
+        if self.contract_type == "future":
+            if self.expiry_ms is None:
+                raise EventError("a dated future needs expiry_ms")
+            _time("expiry_ms", self.expiry_ms)
+        elif self.expiry_ms is not None:
+            raise EventError(f"a {self.contract_type} has no expiry, got {self.expiry_ms!r}")
+        if not isinstance(self.tiers, tuple) or not all(
+                isinstance(t, InstrumentTier) for t in self.tiers):
+            raise EventError("tiers must be a tuple of InstrumentTier")
+        _identifier("source", self.source)
+        _time("ts_event_ms", self.ts_event_ms)
+        _time("ts_receive_ms", self.ts_receive_ms)
+
+    @property
+    def venue(self) -> str:
+        """The venue part of the id."""
+        return self.instrument.split(":", 1)[0]
+
+    @property
+    def symbol(self) -> str:
+        """The venue's own symbol."""
+        return self.instrument.split(":", 1)[1]
+
+
 AccountEvent = (
     PositionEvent | BalanceEvent | FillEvent | MismatchEvent | AccountModeEvent | AccountMarginEvent
 )

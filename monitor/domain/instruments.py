@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, Literal, overload
 
 from monitor.domain import formulas as f
+from monitor.domain.events import InstrumentEvent
 from monitor.domain.formulas import FloatOrArray
 from monitor.errors import HedgeMonitorError
 
@@ -436,7 +437,7 @@ def instrument_from_mapping(instrument_id: str, data: Mapping[str, Any]) -> Inst
 
 
 class Catalog:
-    """An immutable lookup of instruments by id, with per-venue symbol resolution."""
+    """A lookup of instruments by id, with per-venue symbol resolution; ``put`` adds live terms."""
 
     __slots__ = ("_by_id", "_standard_sizes")
 
@@ -474,6 +475,21 @@ class Catalog:
     def standard_contract_size(self, asset: str) -> float:
         """The asset's standard (non-micro) contract size, e.g. 1 BTC; 1.0 when none is listed."""
         return self._standard_sizes.get(asset, 1.0)
+
+    def copy(self) -> Catalog:
+        """A catalog of the same instruments that ``put`` can change without touching this one."""
+        return Catalog(self._by_id.values(), self._standard_sizes)
+
+    def put(self, instrument: Instrument) -> bool:
+        """Add or replace one instrument in place (live terms); False when it was already so.
+
+        The catalog object is shared by a processor's books, price table and columns, so live
+        terms read from hedge.instruments reach all of them at once.
+        """
+        if self._by_id.get(instrument.id) == instrument:
+            return False
+        self._by_id[instrument.id] = instrument
+        return True
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Catalog:
         """A new catalog where each override replaces or adds one instrument (merged over the default)."""
@@ -519,6 +535,43 @@ def load_default_catalog() -> Catalog:
     )
 
 
+def instrument_from_terms(event: InstrumentEvent, fallback: Instrument | None = None) -> Instrument:
+    """The Instrument of live venue terms (hedge.instruments), over the shipped entry if any.
+
+    The venue's terms win (contract size or value, lot, expiry, settle). Its tiers win too; a
+    tier without the venue's ``cum`` gets the derived one (``tiers_with_cum``). Without live tiers
+    the shipped entry's documented tiers stay, and none when there is no entry (then the figures
+    that need tiers are unknown). Fees and the funding interval, which the terms endpoints do not
+    list, stay the shipped entry's or the defaults.
+    """
+    if event.tiers:
+        derived = tiers_with_cum((t.floor, t.cap, t.mmr, t.max_leverage) for t in event.tiers)
+        tiers = tuple(
+            tier if live.cum is None else MarginTier(tier.floor, tier.cap, tier.mmr,
+                                                     tier.max_leverage, live.cum)
+            for tier, live in zip(derived, event.tiers, strict=True))
+    else:
+        tiers = () if fallback is None else fallback.tiers
+    perpetual_funding = 8.0 if fallback is None else fallback.funding_interval_hours
+    return Instrument(
+        id=event.instrument,
+        kind=event.kind,
+        base=event.base,
+        quote=event.quote,
+        contract_size=event.contract_size if event.kind != "inverse" else 1.0,
+        contract_value=event.contract_value if event.kind == "inverse" else 0.0,
+        lot_step=event.lot_step,
+        min_quantity=event.min_quantity,
+        settle=event.settle,
+        expiry_ms=event.expiry_ms,
+        funding_interval_hours=perpetual_funding if event.contract_type == "perpetual" else None,
+        taker_fee=0.0005 if fallback is None else fallback.taker_fee,
+        maker_fee=0.0002 if fallback is None else fallback.maker_fee,
+        tiers=tiers,
+        note=f"live terms: {event.source}",
+    )
+
+
 _DEFAULT: Catalog | None = None
 
 
@@ -533,5 +586,6 @@ def default_catalog() -> Catalog:
 __all__ = [
     "INSTRUMENT_KEYS", "INSTRUMENT_KEY_TYPES", "INSTRUMENT_KINDS", "TIER_KEYS", "TIER_OPTIONAL_KEYS",
     "Catalog", "CatalogError", "Instrument", "InstrumentKeyType", "InstrumentKind", "MarginTier",
-    "default_catalog", "instrument_from_mapping", "load_default_catalog", "tiers_with_cum",
+    "default_catalog", "instrument_from_mapping", "instrument_from_terms", "load_default_catalog",
+    "tiers_with_cum",
 ]

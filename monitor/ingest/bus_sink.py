@@ -20,11 +20,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from monitor.bus.base import BusError, BusUnavailableError, Producer, Topics
-from monitor.codec import dead_letter_value, encode_event, event_key
+from monitor.codec import dead_letter_value, encode_event, encode_instrument, event_key
 from monitor.domain.events import (
     AccountEvent,
     BalanceEvent,
     Event,
+    InstrumentEvent,
     MismatchEvent,
     PositionEvent,
     PriceEvent,
@@ -53,6 +54,7 @@ class BusSink:
         self._topics = topics
         self._accounts: deque[AccountEvent] = deque()
         self._prices: dict[str, PriceEvent] = {}
+        self._instruments: dict[str, InstrumentEvent] = {}
         self._dead_letters: deque[tuple[bytes, bytes]] = deque(maxlen=max_buffered_dead_letters)
         self._max_accounts = max_buffered_account_events
         self._retry_backoff_s = retry_backoff_s
@@ -76,7 +78,7 @@ class BusSink:
     @property
     def buffered(self) -> int:
         """Events waiting for the broker (account events plus conflated prices)."""
-        return len(self._accounts) + len(self._prices)
+        return len(self._accounts) + len(self._prices) + len(self._instruments)
 
     async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:
         """Queue events; waits for room instead of dropping an account event."""
@@ -131,6 +133,12 @@ class BusSink:
                 event.ts_event_ms, event.ts_receive_ms))
         return found
 
+    async def publish_instruments(self, events: Sequence[InstrumentEvent]) -> None:
+        """Queue instrument terms for ``hedge.instruments`` (conflated: the latest per instrument)."""
+        for event in events:
+            self._instruments[event.instrument] = event
+        self._wake.set()
+
     async def dead_letter(self, source: str, reason: str, raw: bytes) -> None:
         """Queue a dead letter for ``hedge.dlq``."""
         self.dead_letters += 1
@@ -177,12 +185,16 @@ class BusSink:
                 await asyncio.sleep(self._retry_backoff_s)
 
     def _has_work(self) -> bool:
-        return bool(self._accounts or self._prices or self._dead_letters)
+        return bool(self._accounts or self._prices or self._dead_letters or self._instruments)
 
     async def _send_once(self) -> None:
         accounts = list(self._accounts)
         prices = dict(self._prices)
         dead_letters = list(self._dead_letters)
+        instruments = dict(self._instruments)
+        for terms in instruments.values():  # terms first: the processor reads them before positions
+            self._producer.send(self._topics.instruments, terms.instrument.encode(),
+                                encode_instrument(terms))
         for account_event in accounts:
             self._producer.send(
                 self._topics.positions, event_key(account_event), encode_event(account_event))
@@ -207,6 +219,9 @@ class BusSink:
                 del self._prices[instrument]
         for _ in dead_letters:
             self._dead_letters.popleft()
+        for instrument, terms in instruments.items():
+            if self._instruments.get(instrument) is terms:
+                del self._instruments[instrument]
         self.published_events += len(accounts) + len(prices)
         self._space.set()
         if self._outage_since is not None:

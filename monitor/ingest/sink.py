@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from monitor.domain.events import Event
+from monitor.domain.events import Event, InstrumentEvent
 
 FeedStatus = Literal["connected", "stale", "reconnecting", "resynced", "disconnected"]
 FEED_STATUSES: tuple[FeedStatus, ...] = (
@@ -73,11 +73,17 @@ class CollectingSink:
         self.events: list[Event] = []
         self.dead_letters: list[DeadLetter] = []
         self.statuses: list[StatusChange] = []
+        self.instruments: list[InstrumentEvent] = []
         self._changed = asyncio.Event()
 
     async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:  # noqa: ARG002 -- keeps every event whatever its origin
         """Keep every event, in arrival order."""
         self.events.extend(events)
+        self._changed.set()
+
+    async def publish_instruments(self, events: Sequence[InstrumentEvent]) -> None:
+        """Keep instrument terms (``instruments``, in arrival order)."""
+        self.instruments.extend(events)
         self._changed.set()
 
     async def dead_letter(self, source: str, reason: str, raw: bytes) -> None:

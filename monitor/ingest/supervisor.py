@@ -206,6 +206,20 @@ class ConnectionSupervisor:
         self.status = "disconnected"
         self.last_backoff_s = 0.0
         self.last_outcome: ConnectionOutcome | None = None
+        self._reconnect_wanted = asyncio.Event()
+        self._reconnect_reason = ""
+
+    def request_reconnect(self, reason: str) -> None:
+        """End the current connection (planned) so the next one uses the venue's new plan, e.g. a
+        market stream that follows a newly held symbol; wakes a stream waiting for subscriptions."""
+        self._reconnect_reason = reason
+        self._reconnect_wanted.set()
+
+    def _ready(self) -> bool:
+        """Whether the venue has something to subscribe on this stream (a venue may say not yet:
+        a whole-account market stream before the first position). Venues without a say are ready."""
+        ready = getattr(self.venue, "stream_ready", None)
+        return True if ready is None else bool(ready(self.stream))
 
     @property
     def name(self) -> str:
@@ -248,6 +262,12 @@ class ConnectionSupervisor:
     # -- one connection ---------------------------------------------------------------------
 
     async def _connect_once(self) -> ConnectionOutcome:
+        if not self._ready():
+            self._set_status("disconnected", "nothing to subscribe yet")
+            while not self._ready():
+                self._reconnect_wanted.clear()
+                await self._reconnect_wanted.wait()
+        self._reconnect_wanted.clear()
         started = self._clock()
 
         def ended(reason: str, *, planned: bool = False) -> ConnectionOutcome:
@@ -325,6 +345,7 @@ class ConnectionSupervisor:
         resync_wanted.set()
         async with asyncio.TaskGroup() as group:
             group.create_task(self._resync_loop(resync_wanted), name=f"{self.name}:resync")
+            group.create_task(self._reconnect_watch(), name=f"{self.name}:reconnect-watch")
             if plan.ping_frame is not None and _enabled(plan.ping_interval_s):
                 group.create_task(
                     self._ping_loop(connection, plan.ping_frame, plan.ping_interval_s),
@@ -425,6 +446,11 @@ class ConnectionSupervisor:
         await self.sink.dead_letter(letter.source, letter.reason, letter.raw)
 
     # -- helpers running beside the read loop -----------------------------------------------
+
+    async def _reconnect_watch(self) -> None:
+        await self._reconnect_wanted.wait()
+        self._reconnect_wanted.clear()
+        raise _EndConnectionError(self._reconnect_reason or "reconnect requested", planned=True)
 
     async def _ping_loop(self, connection: ClientConnection, frame: str | bytes, interval_s: float) -> None:
         while True:

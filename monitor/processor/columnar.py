@@ -246,6 +246,17 @@ class ColumnarPositions:
                 del self._held[index]
         return True
 
+    def drop_instrument(self, instrument_id: str) -> list[tuple[str, str, PositionSide]]:
+        """Remove every position of an instrument (its terms changed); (portfolio, account, leg)s."""
+        block = self._blocks.get(instrument_id)
+        if block is None:
+            return []
+        held = sorted(block.slots)
+        for portfolio, account, side in held:
+            self.remove(portfolio, account, instrument_id, side)
+        del self._blocks[instrument_id]
+        return held
+
     def drop_portfolio(self, portfolio: str) -> int:
         """Remove every position of a portfolio (its partition was revoked); how many were held."""
         index = self._portfolio_index.get(portfolio)

@@ -26,11 +26,12 @@ from monitor.domain.events import (
     AccountModeEvent,
     BalanceEvent,
     FillEvent,
+    InstrumentEvent,
     MismatchEvent,
     PositionEvent,
     PriceEvent,
 )
-from monitor.domain.instruments import Catalog
+from monitor.domain.instruments import Catalog, instrument_from_terms
 from monitor.domain.plans import PortfolioSettings
 from monitor.errors import HedgeMonitorError
 from monitor.processor.columnar import ColumnarPositions
@@ -102,6 +103,8 @@ class RiskEngine:
         *,
         risk_levels: RiskLevels | None = None,
     ) -> None:
+        # Its own copy: live terms from hedge.instruments change this engine's catalog alone.
+        catalog = catalog.copy()
         self.catalog = catalog
         self.prices = PriceTable(catalog)
         self.columns = ColumnarPositions(catalog)
@@ -146,10 +149,11 @@ class RiskEngine:
             return None
         if isinstance(event, PositionEvent):
             instrument = self.catalog.get(event.instrument)
-            if instrument is None or not instrument.is_future:
+            if instrument is not None and not instrument.is_future:
                 raise UnknownInstrumentError(
-                    f"unknown futures instrument {event.instrument!r}: add it to the catalog "
-                    "([instruments] in the config)")
+                    f"{event.instrument!r} is a spot instrument, not a futures contract: a "
+                    "position in it cannot be held")
+            # An instrument without terms yet is held as unknown until hedge.instruments has it.
             state.book.apply_position(event)
             self.columns.upsert(event)
         elif isinstance(event, BalanceEvent):
@@ -177,6 +181,48 @@ class RiskEngine:
         state.last_receive_ms = max(state.last_receive_ms, event.ts_receive_ms)
         self._rewatch(event.portfolio, state)
         return event.portfolio
+
+    def apply_instrument(self, event: InstrumentEvent) -> set[str]:
+        """Take an instrument's live terms into the catalog; the portfolios whose figures change.
+
+        Positions held in it without terms become priced; positions held with older terms take the
+        new ones (the columnar block of the instrument is rebuilt).
+        """
+        known = self.catalog.get(event.instrument)
+        instrument = instrument_from_terms(event, known)
+        if not self.catalog.put(instrument):
+            return set()
+        new_spot = instrument.kind == "spot" and known is None
+        if instrument.kind == "spot":
+            spot = self._spot_instruments.setdefault(instrument.base, [])
+            if instrument.id not in spot:
+                spot.append(instrument.id)
+        touched: set[str] = set()
+        rebuilt = self.columns.drop_instrument(instrument.id)
+        holders = {portfolio for portfolio, _, _ in rebuilt}
+        holders.update(self._watchers.get(instrument.id, ()))
+        for portfolio_id in sorted(holders):
+            state = self.portfolios.get(portfolio_id)
+            if state is None:
+                continue
+            adopted = state.book.adopt_instrument(instrument)
+            for position in adopted:
+                self.columns.upsert(position)
+            latest = self.prices.prices.get(instrument.id)
+            if adopted and latest is not None:
+                state.book.apply_instrument_price(PriceEvent(
+                    instrument.id, latest.mark, latest.index, latest.funding_rate,
+                    latest.next_funding_ms, latest.ts_event_ms, latest.ts_receive_ms))
+            state.dirty = True
+            self._rewatch(portfolio_id, state)
+            touched.add(portfolio_id)
+        if new_spot:  # a new spot source of an asset the books may hold
+            for portfolio_id, state in self.portfolios.items():
+                before = set(state.watched)
+                self._rewatch(portfolio_id, state)
+                if state.watched != before:
+                    touched.add(portfolio_id)
+        return touched
 
     @staticmethod
     def _report_mismatch(state: PortfolioState, event: MismatchEvent) -> None:

@@ -30,8 +30,9 @@ from typing import Any
 import orjson
 
 from monitor.bus.base import Bus, BusError, Consumer, Producer, Record, TopicPartition, Topics
-from monitor.codec import DecodeError, dead_letter_value, decode
+from monitor.codec import DecodeError, dead_letter_value, decode, decode_instrument
 from monitor.domain.events import PriceEvent
+from monitor.errors import HedgeMonitorError
 from monitor.metrics import Metrics, NullMetrics
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
 
@@ -81,6 +82,7 @@ class Processor:
         self._owned: set[int] = set()
         self._next_offset: dict[int, int] = {}
         self._price_next: dict[int, int] = {}
+        self._instrument_next: dict[int, int] = {}
         self._pending_publish: set[str] = set()
         self._last_publish_ms: dict[str, int] = {}
         self._last_checkpoint_ms = 0
@@ -108,7 +110,8 @@ class Processor:
         """Catch up on prices, join the group and process until ``stop`` is set; then checkpoint."""
         topics = self.settings.topics
         self._producer = await self.bus.producer()
-        prices = await self.bus.table_consumer([topics.prices])
+        # hedge.instruments (live contract terms) is read with the prices, as a table too.
+        prices = await self.bus.table_consumer([topics.prices, topics.instruments])
         self._prices_consumer = prices
         group: Consumer | None = None
         try:
@@ -131,10 +134,9 @@ class Processor:
 
     async def _catch_up_prices(self, prices: Consumer) -> None:
         ends = await prices.end_offsets(sorted(prices.assignment(), key=lambda p: p.partition))
-        while any(self._price_next.get(p.partition, 0) < end for p, end in ends.items()):
+        while any(self._table_next(p) < end for p, end in ends.items()):
             batches = await prices.getmany(self.settings.fetch_timeout_ms, self.settings.max_batch_records)
-            for records in batches.values():
-                self._apply_prices(records)
+            self._apply_table(batches)
 
     async def _loop(self, prices: Consumer, group: Consumer, stop: asyncio.Event) -> None:
         limit = self.settings.max_batch_records
@@ -151,8 +153,7 @@ class Processor:
                 )
                 async with self._lock:
                     if price_fetch in done:
-                        for records in price_fetch.result().values():
-                            self._apply_prices(records)
+                        self._apply_table(price_fetch.result())
                         price_fetch = asyncio.create_task(prices.getmany(timeout, limit))
                     if position_fetch in done:
                         for partition, records in position_fetch.result().items():
@@ -189,7 +190,7 @@ class Processor:
         position_ends = await group.end_offsets(owned)
 
         def reached() -> bool:
-            return all(self._price_next.get(p.partition, 0) >= end for p, end in price_ends.items()) \
+            return all(self._table_next(p) >= end for p, end in price_ends.items()) \
                 and all(self._next_offset.get(p.partition, 0) >= end
                         for p, end in position_ends.items() if p.partition in self._owned)
 
@@ -213,6 +214,40 @@ class Processor:
             self.settings.topics.dlq, record.topic.encode(),
             dead_letter_value(record.topic, reason, record.value, self._now_ms(),
                               record.partition, record.offset))
+
+    def _table_next(self, partition: TopicPartition) -> int:
+        """The next offset to read of a partition of the table topics (prices, instruments)."""
+        if partition.topic == self.settings.topics.instruments:
+            return self._instrument_next.get(partition.partition, 0)
+        return self._price_next.get(partition.partition, 0)
+
+    def _apply_table(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        """Apply a fetch of the table topics: instrument terms first, then prices."""
+        instruments = self.settings.topics.instruments
+        for partition, records in sorted(batches.items(), key=lambda item: item[0].topic != instruments):
+            if partition.topic == instruments:
+                self._apply_instruments(records)
+            else:
+                self._apply_prices(records)
+
+    def _apply_instruments(self, records: list[Record]) -> None:
+        """Live contract terms into the engine's catalog; an unreadable record is a dead letter."""
+        if not records:
+            return
+        self._instrument_next[records[0].partition] = records[-1].offset + 1
+        for record in records:
+            try:
+                event = decode_instrument(record.value)
+            except DecodeError as exc:
+                self._dead_letter(record, exc.reason)
+                continue
+            try:
+                touched = self.engine.apply_instrument(event)
+            except HedgeMonitorError as exc:  # terms the catalog refuses (CatalogError)
+                self._dead_letter(record, str(exc))
+                continue
+            self._pending_publish.update(touched)
+        self.metrics.events_processed("instrument", len(records))
 
     def _apply_prices(self, records: list[Record]) -> None:
         if not records:

@@ -1,7 +1,8 @@
 """JSON Schemas (draft 2020-12) of every topic value, shipped so downstream teams can validate.
 
 ``price`` (hedge.prices), ``positions`` (hedge.positions: position, balance, fill), ``risk``
-(hedge.risk), ``alert`` (hedge.alerts), ``dead_letter`` (hedge.dlq).
+(hedge.risk), ``alert`` (hedge.alerts), ``dead_letter`` (hedge.dlq), ``instrument``
+(hedge.instruments).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 from importlib import resources
 from typing import Any
 
-NAMES: tuple[str, ...] = ("price", "positions", "risk", "alert", "dead_letter")
+NAMES: tuple[str, ...] = ("price", "positions", "risk", "alert", "dead_letter", "instrument")
 
 
 def path(name: str) -> str:

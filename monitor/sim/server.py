@@ -39,6 +39,7 @@ from websockets.http11 import Request, Response
 
 from monitor.domain.instruments import Catalog, default_catalog
 from monitor.errors import HedgeMonitorError
+from monitor.sim.listings import with_sim_listings
 from monitor.sim.margin import POSITION_SIDES, PositionSide, SimLegFigures
 from monitor.sim.scenario import Scenario, Step, price_path
 from monitor.sim.venues.base import (
@@ -127,7 +128,8 @@ class SimulatorServer:
         self.host = host
         self.requested_port = port
         self.heartbeat_s = heartbeat_s
-        self.world = SimWorld(catalog or default_catalog(), random.Random(seed), wall_clock_ms)
+        self.world = SimWorld(with_sim_listings(catalog or default_catalog(), wall_clock_ms()),
+                              random.Random(seed), wall_clock_ms)
         self.venues: dict[str, SimVenue] = {
             cls.name: cls(self.world, verify_signatures=verify_signatures) for cls in VENUE_CLASSES
         }

@@ -555,8 +555,10 @@ def balance_event(
 
 
 def streams_for(symbols: Sequence[str], account: AccountContext | None, venue: str) -> tuple[str, ...]:
-    """``market`` when symbols are configured, ``private`` when an account is (ValueError if neither)."""
-    streams = (("market",) if symbols else ()) + (("private",) if account is not None else ())
+    """``market`` when symbols or an account are configured (the market stream of an account follows
+    the symbols it holds), ``private`` when an account is (ValueError if neither)."""
+    streams = (("market",) if symbols or account is not None else ()) + (
+        ("private",) if account is not None else ())
     if not streams:
         raise ValueError(f"{venue}: configure symbols, an account, or both")
     return streams
@@ -589,6 +591,7 @@ class VenueSession:
     name: str
     catalog: Catalog
     _symbols: tuple[str, ...]
+    _symbol_pattern: str
     _account: AccountContext | None
     _credentials: Credentials | None
     _streams: tuple[str, ...]
@@ -616,6 +619,7 @@ class VenueSession:
         self.name = name
         self.catalog = catalog or default_catalog()
         self._symbols = validate_symbols(symbols, symbol_pattern, name)
+        self._symbol_pattern = symbol_pattern
         if listed_only:
             for symbol in self._symbols:
                 self.catalog.require(f"{name}:{symbol}")
@@ -631,6 +635,23 @@ class VenueSession:
     def stream_names(self) -> tuple[str, ...]:
         """The venue's streams (``market`` and/or ``private``)."""
         return self._streams
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols the market stream subscribes to: configured, then followed."""
+        return self._symbols
+
+    def follow(self, symbol: str) -> bool:
+        """Subscribe the market stream to a symbol the account holds (from its next connection);
+        False when it already is, or the symbol is not of the venue's syntax."""
+        if symbol in self._symbols or not re.fullmatch(self._symbol_pattern, symbol):
+            return False
+        self._symbols = (*self._symbols, symbol)
+        return True
+
+    def stream_ready(self, stream: str) -> bool:
+        """A market stream waits until there is a symbol to subscribe to; other streams are ready."""
+        return stream != "market" or bool(self._symbols)
 
     def stream_setup(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """No REST call before connecting."""

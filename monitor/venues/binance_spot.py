@@ -61,6 +61,7 @@ from monitor.venues.base import (
     Parsed,
     StreamPlan,
 )
+from monitor.venues.listings.binance_spot import BinanceSpotListings
 from monitor.venues.signing import (
     Redacted,
     api_key,
@@ -86,7 +87,7 @@ _SYMBOL = r"[A-Z0-9]{2,30}"
 _RECONNECT_EVENTS = frozenset({"eventStreamTerminated", "serverShutdown"})
 
 
-class BinanceSpot(VenueSession):
+class BinanceSpot(BinanceSpotListings, VenueSession):
     """Binance spot venue (instrument ids ``binance-spot:<SYMBOL>``, balances per asset)."""
 
     needs_passphrase: ClassVar[bool] = False

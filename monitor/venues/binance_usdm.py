@@ -123,6 +123,7 @@ from monitor.venues.base import (
     Parsed,
     StreamPlan,
 )
+from monitor.venues.listings.binance_usdm import BinanceUsdmListings
 from monitor.venues.signing import api_key, hmac_sha256_hex, query_string
 
 NAME = "binance"
@@ -158,7 +159,7 @@ def _side_of(key: str) -> PositionSide:
     return _POSITION_SIDES[key]
 
 
-class BinanceUsdm(VenueSession):
+class BinanceUsdm(BinanceUsdmListings, VenueSession):
     """Binance USDⓈ-M futures venue (instrument ids ``binance:<SYMBOL>``)."""
 
     needs_passphrase: ClassVar[bool] = False

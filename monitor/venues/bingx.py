@@ -123,6 +123,7 @@ from monitor.venues.base import (
     Parsed,
     StreamPlan,
 )
+from monitor.venues.listings.guide import GuideListings
 from monitor.venues.signing import Redacted, api_key, hmac_sha256_hex, query_string
 
 NAME = "bingx"
@@ -197,7 +198,7 @@ class _RestQuote:
     received_ms: int
 
 
-class BingxSwap(VenueSession):
+class BingxSwap(GuideListings, VenueSession):
     """BingX USDT-M perpetual swap venue (instrument ids ``bingx:<BASE>-<QUOTE>``)."""
 
     needs_passphrase: ClassVar[bool] = False
@@ -619,3 +620,9 @@ __all__ = [
     "CONTRACTS_PATH", "MAINT_MARGIN_PATH", "PRODUCTION_REST_URL", "PRODUCTION_WS_URL", "BingxSwap",
     "inflate", "parse_contracts", "parse_maintenance_margin_tiers", "sign",
 ]
+
+
+BingxSwap.listing_path = CONTRACTS_PATH
+BingxSwap.listing_parser = staticmethod(parse_contracts)
+BingxSwap.tier_path = MAINT_MARGIN_PATH
+BingxSwap.tier_parser = staticmethod(parse_maintenance_margin_tiers)

@@ -108,6 +108,7 @@ from monitor.venues.base import (
     Parsed,
     StreamPlan,
 )
+from monitor.venues.listings.bybit import BybitListings
 from monitor.venues.signing import Redacted, api_key, hmac_sha256_hex, query_string
 
 NAME = "bybit"
@@ -142,7 +143,7 @@ _SIDE_OF_INDEX = {"1": "Buy", "2": "Sell"}
 _FUTURES_CATEGORIES = frozenset({"linear", "inverse"})
 
 
-class Bybit(VenueSession):
+class Bybit(BybitListings, VenueSession):
     """Bybit v5 venue (instrument ids ``bybit:<SYMBOL>``)."""
 
     needs_passphrase: ClassVar[bool] = False

@@ -113,6 +113,7 @@ from monitor.venues.base import (
     Parsed,
     StreamPlan,
 )
+from monitor.venues.listings.guide import GuideListings
 from monitor.venues.signing import Redacted, api_key, hmac_sha256_hex, query_string
 
 NAME = "mexc"
@@ -209,7 +210,7 @@ class _Quote:
     next_funding_ms: int | None = None
 
 
-class MexcContract(VenueSession):
+class MexcContract(GuideListings, VenueSession):
     """MEXC USDT-margined perpetual contracts venue (instrument ids ``mexc:<BASE>_<QUOTE>``)."""
 
     needs_passphrase: ClassVar[bool] = False
@@ -651,3 +652,7 @@ __all__ = [
     "RISK_LIMIT_PATH", "MexcContract", "RiskLimit", "VolumeTier", "inflate", "notional_tiers",
     "parse_contract_detail", "parse_risk_limits", "risk_tiers", "sign", "signature_payload",
 ]
+
+
+MexcContract.listing_path = CONTRACT_DETAIL_PATH
+MexcContract.listing_parser = staticmethod(parse_contract_detail)

@@ -116,6 +116,7 @@ from monitor.venues.base import (
     Parsed,
     StreamPlan,
 )
+from monitor.venues.listings.okx import OkxListings
 from monitor.venues.signing import (
     Redacted,
     api_key,
@@ -160,7 +161,7 @@ def _side_of(key: str) -> PositionSide:
     return _POSITION_SIDES[key.partition("/")[0]]
 
 
-class Okx(VenueSession):
+class Okx(OkxListings, VenueSession):
     """OKX v5 venue (instrument ids ``okx:<instId>``, e.g. ``okx:BTC-USDT-SWAP``, ``okx:BTC-USDT``)."""
 
     needs_passphrase: ClassVar[bool] = True  # OK-ACCESS-PASSPHRASE (okx.com/docs-v5 "REST Authentication")

@@ -109,6 +109,7 @@ from monitor.venues.base import (
     Parsed,
     StreamPlan,
 )
+from monitor.venues.listings.guide import GuideListings
 from monitor.venues.signing import Redacted, api_key, hmac_sha256_base64, passphrase
 
 NAME = "weex"
@@ -172,7 +173,7 @@ class _RestQuote:
     received_ms: int
 
 
-class WeexFutures(VenueSession):
+class WeexFutures(GuideListings, VenueSession):
     """WEEX USDT-margined perpetual futures venue (instrument ids ``weex:<BASE><QUOTE>``)."""
 
     needs_passphrase: ClassVar[bool] = True  # ACCESS-PASSPHRASE (WEEX contract API V2 docs)
@@ -547,3 +548,7 @@ __all__ = [
     "EXCHANGE_INFO_PATH", "PRODUCTION_REST_URL", "PRODUCTION_WS_URL", "WeexFutures",
     "parse_exchange_info", "rest_payload", "sign", "v3_symbol", "websocket_payload",
 ]
+
+
+WeexFutures.listing_path = EXCHANGE_INFO_PATH
+WeexFutures.listing_parser = staticmethod(parse_exchange_info)

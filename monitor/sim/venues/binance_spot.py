@@ -265,12 +265,32 @@ class BinanceSpotSim(SimVenue):
 
     # -- REST ----------------------------------------------------------------------------------
 
+    def exchange_info(self) -> dict[str, Any]:
+        """``GET /api/v3/exchangeInfo``: every spot pair of the simulator's listing, TRADING, with
+        its ``LOT_SIZE`` filter."""
+        symbols = []
+        for instrument_id in self.world.catalog.ids():
+            if not instrument_id.startswith(f"{self.name}:"):
+                continue
+            instrument = self.world.catalog.get(instrument_id)
+            if instrument is None:
+                continue
+            symbols.append({
+                "symbol": instrument_id.split(":", 1)[1], "status": "TRADING",
+                "baseAsset": instrument.base, "quoteAsset": instrument.quote,
+                "filters": [{"filterType": "LOT_SIZE", "minQty": fixed(instrument.min_quantity, 8),
+                             "maxQty": "9000.00000000", "stepSize": fixed(instrument.lot_step, 8)}],
+            })
+        return {"timezone": "UTC", "serverTime": self.world.now_ms(), "symbols": symbols}
+
     def rest(self, request: RestRequest) -> RestResponse:
         """account, bookTicker, time, ping."""
         if request.path == "/api/v3/ping":
             return RestResponse.json(200, {})
         if request.path == "/api/v3/time":
             return RestResponse.json(200, {"serverTime": self.world.now_ms()})
+        if request.path == "/api/v3/exchangeInfo":
+            return RestResponse.json(200, self.exchange_info())
         if request.path == "/api/v3/ticker/bookTicker":
             symbol = request.params.get("symbol", "")
             quote = self.world.quote(self.name, symbol)

@@ -404,6 +404,8 @@ class BinanceUsdmSim(SimVenue):
             return RestResponse.json(200, {"serverTime": self.world.now_ms()})
         if path == "/fapi/v1/premiumIndex":
             return self._premium_index(request)
+        if path == "/fapi/v1/exchangeInfo":
+            return RestResponse.json(200, self.exchange_info())
         signed_paths = {
             "/fapi/v2/positionRisk": self._position_risk_v2,
             "/fapi/v3/positionRisk": self._position_risk_v3,
@@ -425,6 +427,31 @@ class BinanceUsdmSim(SimVenue):
         if isinstance(account, RestResponse):
             return account
         return RestResponse.json(200, handler(account.account, request.params))
+
+    def exchange_info(self) -> dict[str, Any]:
+        """``GET /fapi/v1/exchangeInfo``: every USDⓈ-M contract the simulator lists (a perpetual's
+        ``deliveryDate`` is Binance's placeholder 4133404800000; ``LOT_SIZE`` from the listing)."""
+        symbols: list[dict[str, Any]] = []
+        for instrument_id in self.world.catalog.ids():
+            if not instrument_id.startswith(f"{self.name}:"):
+                continue
+            instrument = self.world.catalog.get(instrument_id)
+            if instrument is None or instrument.kind != "linear":
+                continue
+            dated = instrument.expiry_ms is not None
+            symbols.append({
+                "symbol": instrument_id.split(":", 1)[1],
+                "pair": f"{instrument.base}{instrument.quote}",
+                "contractType": "CURRENT_QUARTER" if dated else "PERPETUAL",
+                "deliveryDate": instrument.expiry_ms if dated else 4133404800000,
+                "status": "TRADING",
+                "baseAsset": instrument.base,
+                "quoteAsset": instrument.quote,
+                "marginAsset": instrument.settle,
+                "filters": [{"filterType": "LOT_SIZE", "stepSize": num(instrument.lot_step, 8),
+                             "minQty": num(instrument.min_quantity, 8), "maxQty": "1000000"}],
+            })
+        return {"timezone": "UTC", "serverTime": self.world.now_ms(), "symbols": symbols}
 
     def _listen_key(self, request: RestRequest) -> RestResponse:
         account = api_key_account(self.world, self.name, request)

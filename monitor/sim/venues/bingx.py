@@ -76,6 +76,7 @@ POSITIONS_PATH = "/openApi/swap/v2/user/positions"
 BALANCE_PATH = "/openApi/swap/v3/user/balance"
 PREMIUM_INDEX_PATH = "/openApi/swap/v2/quote/premiumIndex"
 CONTRACTS_PATH = "/openApi/swap/v2/quote/contracts"
+MAINT_MARGIN_PATH = "/openApi/swap/v1/maintMarginRatio"
 SERVER_TIME_PATH = "/openApi/swap/v2/server/time"
 WEBSOCKET_PATHS = ("/swap-market", "/")
 
@@ -354,6 +355,8 @@ class BingxSim(SimVenue):
             return self._premium_index(request.params.get("symbol"))
         if path == CONTRACTS_PATH:
             return _data(self.contracts())
+        if path == MAINT_MARGIN_PATH:
+            return _data(self.maintenance_margin_rows(request.params.get("symbol")))
         if path not in (POSITIONS_PATH, BALANCE_PATH):
             return RestResponse.json(404, {"code": 100404, "msg": f"{path} not found"})
         account = self.signed_account(request)
@@ -495,6 +498,22 @@ class BingxSim(SimVenue):
                 }
             )
         return _data(rows[0] if symbol and rows else rows)
+
+    def maintenance_margin_rows(self, symbol: str | None) -> list[dict[str, Any]]:
+        """``GET /openApi/swap/v1/maintMarginRatio`` rows (``minPositionVal``, ``maxPositionVal``,
+        ``maintMarginRatio``, ``maintAmount``) of the simulator's brackets of one symbol."""
+        symbols = [symbol] if symbol else self.world.symbols(self.name)
+        return [
+            {
+                "symbol": name,
+                "minPositionVal": f"{bracket.floor:.6f}",
+                "maxPositionVal": f"{min(bracket.cap, 1e15):.6f}",
+                "maintMarginRatio": f"{bracket.mmr:.6f}",
+                "maintAmount": f"{bracket.cum:.6f}",
+            }
+            for name in symbols
+            for bracket in self.world.terms.bingx_brackets(name)
+        ]
 
     def contracts(self) -> list[dict[str, Any]]:
         """``GET /openApi/swap/v2/quote/contracts`` rows from the catalog's BingX instruments."""

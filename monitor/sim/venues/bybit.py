@@ -491,6 +491,10 @@ class BybitSim(SimVenue):
         params = request.params
         if request.path == "/v5/market/time":
             return _ok({"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}, now)
+        if request.path == "/v5/market/instruments-info":
+            return _ok(self.instruments_info(params.get("category", "linear")), now)
+        if request.path == "/v5/market/risk-limit":
+            return _ok(self.risk_limits(params.get("category", "linear"), params.get("symbol")), now)
         if request.path == "/v5/market/tickers":
             category = params.get("category", "linear")
             venue = CATEGORIES.get(category, self.name)
@@ -524,6 +528,47 @@ class BybitSim(SimVenue):
                 now,
             )
         return self._position_list(account, params, now)
+
+    def instruments_info(self, category: str) -> dict[str, Any]:
+        """``GET /v5/market/instruments-info`` of a category: every Bybit contract the simulator lists
+        (linear: qty in base coin; inverse: qty in USD), one page (no ``nextPageCursor``)."""
+        rows: list[dict[str, Any]] = []
+        for instrument_id in self.world.catalog.ids():
+            if not instrument_id.startswith(f"{self.name}:"):
+                continue
+            instrument = self.world.catalog.get(instrument_id)
+            if instrument is None or instrument.kind != category:
+                continue
+            dated = instrument.expiry_ms is not None
+            kind = "Linear" if category == "linear" else "Inverse"
+            rows.append({
+                "symbol": instrument_id.split(":", 1)[1],
+                "contractType": f"{kind}{'Futures' if dated else 'Perpetual'}",
+                "status": "Trading",
+                "baseCoin": instrument.base,
+                "quoteCoin": instrument.quote,
+                "settleCoin": instrument.settle,
+                "deliveryTime": str(instrument.expiry_ms or 0),
+                "lotSizeFilter": {"qtyStep": num(instrument.lot_step, 8),
+                                  "minOrderQty": num(instrument.min_quantity, 8)},
+            })
+        return {"category": category, "list": rows, "nextPageCursor": ""}
+
+    def risk_limits(self, category: str, symbol: str | None) -> dict[str, Any]:
+        """``GET /v5/market/risk-limit`` rows of one symbol (fractions; ``mmDeduction`` listed)."""
+        symbols = [symbol] if symbol else self.world.symbols(self.name)
+        rows = [
+            {
+                "id": limit.risk_id, "symbol": name, "riskLimitValue": num(limit.limit_value, 8),
+                "maintenanceMargin": num(limit.mmr, 8), "initialMargin": num(limit.imr, 8),
+                "isLowestRisk": 1 if limit.risk_id == 1 else 0,
+                "maxLeverage": num(1 / limit.imr if limit.imr > 0 else 100, 2),
+                "mmDeduction": num(limit.deduction, 8),
+            }
+            for name in symbols
+            for limit in self.world.terms.bybit_limits(name)
+        ]
+        return {"category": category, "list": rows}
 
     def _position_list(self, account: SimAccount, params: dict[str, str], now: int) -> RestResponse:
         category = params.get("category")

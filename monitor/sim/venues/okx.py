@@ -551,6 +551,8 @@ class OkxSim(SimVenue):
             return _rest("0", [row] if row is not None else [])
         if request.path == "/api/v5/public/position-tiers":
             return _rest("0", self.position_tiers(params))
+        if request.path == "/api/v5/public/instruments":
+            return _rest("0", self.instruments(params.get("instType", "")))
         private = ("/api/v5/account/positions", "/api/v5/account/balance", "/api/v5/account/config")
         if request.path not in private:
             return _rest("50000", [], "path not found", 404)
@@ -565,6 +567,46 @@ class OkxSim(SimVenue):
             return _rest("0", [self.account_config(account.account)])
         arg: dict[str, Any] = {key: params[key] for key in ("instType", "instId") if key in params}
         return _rest("0", self._open_items(account.account, arg))
+
+    def instruments(self, inst_type: str) -> list[dict[str, Any]]:
+        """``GET /api/v5/public/instruments`` rows of every OKX instrument the simulator lists of
+        ``instType`` (``SWAP``, ``FUTURES``, ``SPOT``): ``ctVal`` per contract (base units linear,
+        USD inverse), ``ctMult`` 1, ``lotSz`` / ``minSz``, ``expTime`` of a future."""
+        rows: list[dict[str, Any]] = []
+        prefix = f"{self.name}:"
+        for instrument_id in self.world.catalog.ids():
+            if not instrument_id.startswith(prefix):
+                continue
+            symbol = instrument_id[len(prefix):]
+            if _inst_type(symbol) != inst_type:
+                continue
+            instrument = self.world.instrument(self.name, symbol)
+            if instrument is None:
+                continue
+            family = "-".join(symbol.split("-")[:2])
+            if inst_type == "SPOT":
+                rows.append({"instType": "SPOT", "instId": symbol, "baseCcy": instrument.base,
+                             "quoteCcy": instrument.quote, "lotSz": num(instrument.lot_step, 8),
+                             "minSz": num(instrument.min_quantity, 8), "ctVal": "", "ctType": "",
+                             "instFamily": "", "expTime": "", "state": "live"})
+                continue
+            inverse = instrument.kind == "inverse"
+            rows.append({
+                "instType": inst_type,
+                "instId": symbol,
+                "uly": family,
+                "instFamily": family,
+                "ctType": "inverse" if inverse else "linear",
+                "ctVal": num(instrument.contract_value if inverse else instrument.contract_size, 8),
+                "ctMult": "1",
+                "ctValCcy": "USD" if inverse else instrument.base,
+                "settleCcy": self.world.settle_asset(self.name, symbol),
+                "lotSz": num(instrument.lot_step, 8),
+                "minSz": num(instrument.min_quantity, 8),
+                "expTime": "" if instrument.expiry_ms is None else str(instrument.expiry_ms),
+                "state": "live",
+            })
+        return rows
 
     def position_tiers(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """``GET /api/v5/public/position-tiers`` rows of the wanted ``instId`` or ``instFamily``

@@ -72,7 +72,7 @@ RULE_LIST = (
     " liquidation_distance_low, dollar_offset_out_of_band, r2_low, basis_wide,"
     " cost_budget_exceeded, hedge_expired, exit_level_crossed, stop_loss_hit, stale_feed,"
     " position_mismatch, funding_cost_high, model_divergence, account_margin_ratio_high, adl_top_bucket,"
-    " hedge_broken"
+    " hedge_broken, unpriced_position"
 )
 
 

@@ -137,7 +137,8 @@ async def test_restart_restores_state_without_resent_positions(bus: MemoryBus) -
 
 
 async def test_malformed_events_go_to_dead_letters_and_processing_continues() -> None:
-    """Not JSON, a wrong type, and an unknown instrument reach hedge.dlq with reasons."""
+    """Not JSON and a wrong type reach hedge.dlq with reasons; a position in an instrument without
+    terms is held (as unpriced), never dropped."""
     bus = MemoryBus()
     await bus.create_topics(TOPICS.specs(1))
     async with _running(bus) as processor:
@@ -151,13 +152,15 @@ async def test_malformed_events_go_to_dead_letters_and_processing_continues() ->
             "margin_mode": "cross", "isolated_margin": None, "ts_event_ms": 1}))
         bus.append(TOPICS.prices, b"x", b'{"v":1,"type":"price","instrument":"x","mark":NaN}')
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
-        await eventually(lambda: len(bus.records(TOPICS.dlq)) == 4, DEADLINE_S)
+        await eventually(lambda: len(bus.records(TOPICS.dlq)) == 3, DEADLINE_S)
         risk = await eventually(lambda: _latest_risk(bus, "seed"), DEADLINE_S)
-        assert processor.dead_letters == 4
+        assert processor.dead_letters == 3
     reasons = [orjson.loads(r.value)["reason"] for r in bus.records(TOPICS.dlq)]
     assert any(reason.startswith("not JSON") for reason in reasons)
     assert "field 'quantity' must be int or float, got str" in reasons
-    assert any("unknown futures instrument 'nowhere:XYZ'" in reason for reason in reasons)
+    assert not any("nowhere:XYZ" in reason for reason in reasons)
+    assert {"account": "a", "instrument": "nowhere:XYZ", "position_side": "one_way",
+            "reason": "no contract terms"} in risk["unpriced_positions"]
     assert risk["assets"]["BTC"]["spot_delta"] == 1.5
     letters = [orjson.loads(r.value) for r in bus.records(TOPICS.dlq)]
     assert {"raw": "{not json", "source": TOPICS.positions, "offset": 0} in [

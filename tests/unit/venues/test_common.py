@@ -196,10 +196,11 @@ def test_v2_position_event_round_trips_through_the_codec_with_its_side() -> None
 
 
 def test_streams_follow_configuration() -> None:
-    """A market stream needs symbols, a private stream an account; neither is a config error."""
+    """A market stream needs symbols or an account (whose held symbols it follows), a private
+    stream an account; neither is a config error."""
     context = AccountContext("acct-1", "alice")
     assert streams_for(["BTCUSDT"], None, "v") == ("market",)
-    assert streams_for([], context, "v") == ("private",)
+    assert streams_for([], context, "v") == ("market", "private")
     assert streams_for(["BTCUSDT"], context, "v") == ("market", "private")
     with pytest.raises(ValueError, match="symbols, an account"):
         streams_for([], None, "v")
