@@ -414,6 +414,7 @@ MARGIN_MODELS: dict[str, MarginModel] = {
     "mexc": MexcMargin(),
     "bingx": BingxMargin(),
     "weex": WeexMargin(),
+    "binance-coinm": BinanceMargin(),
 }
 """Venue -> model. A venue not listed (Deribit, CME, Coinbase, ...) uses Binance's rule: see
 ``docs/risk-model.md`` for what their documents do and do not confirm."""

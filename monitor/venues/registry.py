@@ -10,6 +10,7 @@ from monitor.domain.instruments import Catalog
 from monitor.errors import HedgeMonitorError
 from monitor.venues._common import VenueSession
 from monitor.venues.base import AccountContext, Venue
+from monitor.venues.binance_coinm import BinanceCoinm
 from monitor.venues.binance_spot import BinanceSpot
 from monitor.venues.binance_usdm import BinanceUsdm
 from monitor.venues.bingx import BingxSwap
@@ -26,6 +27,7 @@ VENUES: Mapping[str, type[Venue]] = MappingProxyType({
     "bingx": BingxSwap,
     "mexc": MexcContract,
     "weex": WeexFutures,
+    "binance-coinm": BinanceCoinm,
 })
 """The venue class of each venue name (read-only)."""
 
