@@ -777,6 +777,7 @@ def venue_rule(venue: str, terms: SimTerms) -> VenueRule | None:
         "bingx": lambda: BingxRule(terms.bingx_brackets),
         "mexc": lambda: MexcRule(terms.mexc_levels),
         "weex": lambda: WeexRule(terms.weex_tiers),
+        "binance-coinm": lambda: BinanceCoinmRule(terms.binance_coinm_brackets),
     }
     factory = factories.get(venue)
     return factory() if factory is not None else None

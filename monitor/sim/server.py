@@ -51,6 +51,7 @@ from monitor.sim.venues.base import (
     StreamKind,
     dumps,
 )
+from monitor.sim.venues.binance_coinm import BinanceCoinmSim
 from monitor.sim.venues.binance_spot import BinanceSpotSim
 from monitor.sim.venues.binance_usdm import BinanceUsdmSim
 from monitor.sim.venues.bingx import BingxSim
@@ -69,6 +70,7 @@ _websockets_logger.setLevel(logging.WARNING)
 
 VENUE_CLASSES: tuple[type[SimVenue], ...] = (
     BinanceUsdmSim, BinanceSpotSim, BybitSim, OkxSim, BingxSim, MexcSim, WeexSim,
+    BinanceCoinmSim,
 )  # fmt: skip
 # URL prefixes served by another venue's writer (Bybit spot tickers come from stream.bybit.com).
 PREFIX_ALIASES: Mapping[str, str] = {"bybit-spot": "bybit"}

@@ -301,3 +301,11 @@ class SimTerms:
         """WEEX tiers (one simulator default)."""
         del symbol
         return WEEX_DEFAULT_TIERS
+
+    def binance_coinm_brackets(self, symbol: str) -> tuple[Bracket, ...]:
+        """Binance COIN-M brackets in coin: the catalog's rows with ``cum`` derived here, else the
+        BTCUSD table."""
+        instrument = self.catalog.get(f"binance-coinm:{symbol}")
+        if instrument is None or not instrument.tiers:
+            return BINANCE_COINM_BTCUSD
+        return brackets_with_cum((t.floor, t.cap, t.mmr, t.max_leverage) for t in instrument.tiers)
