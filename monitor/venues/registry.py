@@ -15,6 +15,7 @@ from monitor.venues.binance_spot import BinanceSpot
 from monitor.venues.binance_usdm import BinanceUsdm
 from monitor.venues.bingx import BingxSwap
 from monitor.venues.bybit import Bybit
+from monitor.venues.deribit import Deribit
 from monitor.venues.mexc import MexcContract
 from monitor.venues.okx import Okx
 from monitor.venues.weex import WeexFutures
@@ -28,6 +29,7 @@ VENUES: Mapping[str, type[Venue]] = MappingProxyType({
     "mexc": MexcContract,
     "weex": WeexFutures,
     "binance-coinm": BinanceCoinm,
+    "deribit": Deribit,
 })
 """The venue class of each venue name (read-only)."""
 

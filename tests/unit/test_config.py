@@ -372,7 +372,7 @@ EXPECTED: dict[str, list[str]] = {
         "9: kafka.sasl_mechanism: expected one of 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', got 'GSSAPI'",
         "12: alerts.margin_ratio_high.severity: expected one of 'critical', 'warning', 'info', got 'urgent'",
         ("15: feeds[0].venue: expected one of 'binance', 'binance-spot', 'bybit', 'okx', 'bingx', 'mexc', "
-         "'weex', 'binance-coinm', got 'kraken'"),
+         "'weex', 'binance-coinm', 'deribit', got 'kraken'"),
     ],
     "syntax_error.toml": [
         "4: TOML syntax error: Invalid value (column 8)",
