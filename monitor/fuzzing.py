@@ -640,7 +640,8 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
         "user_changes_notification.json", "user_portfolio_notification.json", "auth_response.json",
         "auth_error.json", "heartbeat_test_request.json"))),
     *(
-        TargetSpec("deribit", "resync", f"positions-{currency}", (_fixture("deribit_get_positions_response.json"),))
+        TargetSpec("deribit", "resync", f"positions-{currency}",
+                   (_fixture("deribit_get_positions_response.json"),))
         for currency in ("BTC", "ETH")
     ),
     *(
