@@ -54,7 +54,9 @@ class CoinVenue:
 
 # BTCUSD_PERP: 100 USD a contract, 600 contracts = 60,000 USD = 1 BTC at 60,000
 COINM = CoinVenue("binance-coinm", "BTCUSD_PERP", 600.0)
-VENUES = [pytest.param(COINM, id="binance-coinm")]
+# BTC-PERPETUAL: 10 USD contracts, 6,000 make 1 BTC at 60,000
+DERIBIT = CoinVenue("deribit", "BTC-PERPETUAL", 6_000.0)
+VENUES = [pytest.param(COINM, id="binance-coinm"), pytest.param(DERIBIT, id="deribit")]
 
 
 def _leg(snapshot: dict[str, Any] | None, instrument: str) -> dict[str, Any] | None:
