@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from monitor.domain import formulas as f
+from monitor.domain.book import HedgeBook, PriceTable
+from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import Instrument, default_catalog
 from monitor.domain.margin import DeribitMargin, MarginLeg, margin_model_for
 
@@ -125,3 +127,23 @@ def test_funding_accrues_per_millisecond_over_eight_hours() -> None:
     assert f.deribit_funding_received(1.0, 0.00075, minute) == pytest.approx(-0.0000015625, rel=1e-12)
     assert f.deribit_funding_received(-1.0, 0.00075, minute) == pytest.approx(0.0000015625, rel=1e-12)
     assert f.deribit_funding_received(-2.0, 0.00075, 8 * 3_600_000) == pytest.approx(0.0015, rel=1e-12)
+
+
+def test_the_book_accrues_deribit_funding_continuously() -> None:
+    """A short of 6,000 BTC-PERPETUAL contracts (1 BTC at 60,000) at an 8-hour rate of 0.01 % for
+    one hour receives 0.0001 x 1 BTC x 1/8 = 0.0000125 BTC = 0.75 USD at 60,000 (Deribit
+    "Funding Payment = Funding Rate * Position Size * Time Fraction"), in two half hours."""
+    instrument = "deribit:BTC-PERPETUAL"
+    catalog = default_catalog()
+    table = PriceTable(catalog)
+    book = HedgeBook("p", catalog, table)
+    book.apply_balance(BalanceEvent("p", "deribit-main", "BTC", 1.0, 1_000, 1_000))
+    book.apply_position(PositionEvent("p", "deribit-main", instrument, -6_000, 60_000, 10, "cross", None,
+                                      1_000, 1_000))
+    for ts in (1_000, 1_000 + 1_800_000, 1_000 + 3_600_000):  # every half hour
+        event = PriceEvent(instrument, 60_000.0, 60_000.0, 0.0001, None, ts, ts)
+        table.apply(event)
+        book.apply_instrument_price(event)
+    (position,) = book.snapshot()["positions"]
+    assert position["funding_accrued_usd"] == pytest.approx(0.75, rel=1e-12)
+    assert book.snapshot()["costs"]["funding_received_usd"] == pytest.approx(0.75, rel=1e-12)
