@@ -422,8 +422,9 @@ class DeribitMargin:
     ``u = 1 / P`` an inverse leg's MM is ``base Q u + f Q^2 u^2`` (``Q = |q| cv`` USD) and its PnL
     ``alpha u + beta``, so the liquidation price solves a quadratic; a net short has a second root
     at a far lower price (its coin size, and with it the rate, grows as the price falls): the
-    root above, the adverse one, is taken. Sources: Deribit help "Inverse Perpetual" and "Linear
-    Perpetual" (Standard Margin IM & MM examples), "11 January 2022" margin change (BTC MM
+    root above, the adverse one, is taken, and a short collateralised by at least its coin value
+    at entry (no root above) has none (NaN), as a COIN-M one. Sources: Deribit help "Inverse
+    Perpetual" and "Linear Perpetual" (Standard Margin IM & MM examples), "11 January 2022" margin change (BTC MM
     ``1 % + size x 0.005 %``, ETH ``1 % + size x 0.0004 %``), "Futures leverage and margin"
     (equity below MM -> incremental liquidation).
     """
@@ -498,7 +499,14 @@ class DeribitMargin:
         roots = _positive_roots(quadratic, linear, constant)
         if not roots:
             return math.nan
-        variable = roots[0] if instrument.settles_in_coin and net < 0 else roots[-1]
+        if instrument.settles_in_coin and net < 0:
+            # Two roots only when equity can reach MM on the way up (wallet below the short's coin
+            # value at entry); a fully collateralised short has just the far, favourable-side root.
+            if constant <= 0 or len(roots) < 2:
+                return math.nan
+            variable = roots[0]
+        else:
+            variable = roots[-1]
         price = instrument.price_from_variable(variable)
         return price if math.isfinite(price) and price > 0 else math.nan
 

@@ -88,6 +88,14 @@ def test_short_hedge_liquidates_above_where_equity_meets_the_size_dependent_marg
     assert equity == pytest.approx(DERIBIT.maintenance_margin(leg, price), rel=1e-9)
 
 
+def test_a_fully_collateralised_short_has_no_liquidation_price_above() -> None:
+    """1 BTC short against 1 BTC: balance 1 - 1 + 60,000 u = 60,000 u stays above MM = 600 u +
+    180,000 u^2 for every u < 59,400 / 180,000 (P > 3.03), so nothing liquidates it on the way up;
+    the only root, P = 3.03, is the far one on the favourable side: no liquidation price."""
+    leg = MarginLeg(BTC_PERPETUAL, -6_000.0, 60_000.0)
+    assert math.isnan(DERIBIT.liquidation_price([leg], 1.0))
+
+
 def test_long_liquidates_below_entry_and_an_undocumented_coin_is_unknown() -> None:
     """Long 6,000 contracts @60,000 with 0.5 BTC: balance 0.5 + 1 - 60,000 u = 600 u + 180,000 u^2,
     180,000 u^2 + 60,600 u - 1.5 = 0, u = (-60,600 + sqrt(60,600^2 + 4 x 180,000 x 1.5)) / 360,000

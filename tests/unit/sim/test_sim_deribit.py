@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -11,7 +12,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
 from monitor.ingest.http import UrllibTransport
 from monitor.secrets import Secret
+from monitor.sim.margin import ContractTerms, DeribitRule, LegState, RiskUnit
 from monitor.sim.server import SimulatorServer
+from monitor.sim.terms import DERIBIT_MAINTENANCE
 from monitor.sim.venues.deribit import DeribitSim
 from monitor.venues.base import AccountContext, Credentials, HttpRequest
 from monitor.venues.deribit import Deribit
@@ -114,3 +117,16 @@ async def test_streams_push_tickers_portfolio_changes_and_test_requests() -> Non
         assert balances[0].quantity == pytest.approx(0.5, abs=1e-12)
         positions = [e for e in seen if isinstance(e, PositionEvent)]
         assert positions[-1].quantity == -5_000.0
+
+
+def test_the_simulator_rule_reproduces_deribits_examples() -> None:
+    """``DeribitRule``: 25 BTC at 100,000 -> 1.125 % -> 0.28125 BTC; a 1 BTC short on 0.5 BTC
+    liquidates at 1 / u with 180,000 u^2 - 59,400 u + 0.5 = 0 (118,796.97); on 1 BTC, never above."""
+    rule = DeribitRule(lambda symbol: DERIBIT_MAINTENANCE.get(symbol.split("-", 1)[0]))
+    terms = ContractTerms("inverse", 10.0, "BTC")
+    big = LegState("BTC-PERPETUAL", "one_way", -250_000.0, 100_000.0, 10.0, "cross", 0.0, terms)
+    assert rule.maintenance_margin(big, [big], 100_000.0) == pytest.approx(0.28125, rel=1e-12)
+    short = LegState("BTC-PERPETUAL", "one_way", -6_000.0, 60_000.0, 10.0, "cross", 0.0, terms)
+    u = (59_400 - math.sqrt(59_400**2 - 4 * 180_000 * 0.5)) / 360_000
+    assert rule.liquidation_price(RiskUnit("BTC-PERPETUAL", (short,), 0.5)) == pytest.approx(1 / u, rel=1e-9)
+    assert rule.liquidation_price(RiskUnit("BTC-PERPETUAL", (short,), 1.0)) is None
