@@ -424,9 +424,9 @@ class DeribitMargin:
     at a far lower price (its coin size, and with it the rate, grows as the price falls): the
     root above, the adverse one, is taken, and a short collateralised by at least its coin value
     at entry (no root above) has none (NaN), as a COIN-M one. Sources: Deribit help "Inverse
-    Perpetual" and "Linear Perpetual" (Standard Margin IM & MM examples), "11 January 2022" margin change (BTC MM
-    ``1 % + size x 0.005 %``, ETH ``1 % + size x 0.0004 %``), "Futures leverage and margin"
-    (equity below MM -> incremental liquidation).
+    Perpetual" and "Linear Perpetual" (Standard Margin IM & MM examples), "11 January 2022"
+    margin change (BTC MM ``1 % + size x 0.005 %``, ETH ``1 % + size x 0.0004 %``), "Futures
+    leverage and margin" (equity below MM -> incremental liquidation).
     """
 
     name: ClassVar[str] = "deribit"
