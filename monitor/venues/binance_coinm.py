@@ -33,11 +33,8 @@ Decisions beside the USDⓈ-M ones:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
-from monitor.domain.instruments import Catalog
-from monitor.venues.base import AccountContext
 from monitor.venues.binance_usdm import BinanceUsdm
 
 NAME = "binance-coinm"
@@ -63,18 +60,8 @@ class BinanceCoinm(BinanceUsdm):
     account_path: ClassVar[str] = ACCOUNT_PATH
     account_mode_path: ClassVar[str | None] = None
     inverse: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        *,
-        symbols: Sequence[str],
-        account: AccountContext | None = None,
-        ws_base_url: str = PRODUCTION_WS_URL,
-        rest_base_url: str = PRODUCTION_REST_URL,
-        catalog: Catalog | None = None,
-    ) -> None:
-        super().__init__(symbols=symbols, account=account, ws_base_url=ws_base_url,
-                         rest_base_url=rest_base_url, catalog=catalog)
+    production_ws_url: ClassVar[str] = PRODUCTION_WS_URL
+    production_rest_url: ClassVar[str] = PRODUCTION_REST_URL
 
     def _market_url(self, streams: str) -> str:
         """``/stream?streams=...`` on dstream (COIN-M market streams are not routed)."""

@@ -146,19 +146,21 @@ class BinanceUsdm(VenueSession):
     account_mode_path: ClassVar[str | None] = MULTI_ASSETS_PATH
     inverse: ClassVar[bool] = False
     """Whether the venue's contracts are inverse (hedge legs net by ``1 / EP``)."""
+    production_ws_url: ClassVar[str] = PRODUCTION_WS_URL
+    production_rest_url: ClassVar[str] = PRODUCTION_REST_URL
 
     def __init__(
         self,
         *,
         symbols: Sequence[str],
         account: AccountContext | None = None,
-        ws_base_url: str = PRODUCTION_WS_URL,
-        rest_base_url: str = PRODUCTION_REST_URL,
+        ws_base_url: str | None = None,
+        rest_base_url: str | None = None,
         catalog: Catalog | None = None,
     ) -> None:
         self._start_session(self.wire_name, symbols, self.symbol_pattern, account, catalog)
-        self._ws = ws_base_url.rstrip("/")
-        self._rest = rest_base_url.rstrip("/")
+        self._ws = (ws_base_url or self.production_ws_url).rstrip("/")
+        self._rest = (rest_base_url or self.production_rest_url).rstrip("/")
         self._book = PositionBook(_side_of, lambda _symbol: self.inverse)
         self._leverage: dict[str, float] = {}
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
