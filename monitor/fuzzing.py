@@ -511,6 +511,8 @@ VENUE_SYMBOLS: Final[Mapping[str, tuple[str, ...]]] = {
     "mexc": ("BTC_USDT", "ETH_USDT"),
     "weex": ("BTCUSDT", "ETHUSDT"),
     "weex-v2": ("BTCUSDT", "ETHUSDT"),
+    "binance-coinm": ("BTCUSD_PERP", "BTCUSD_201225", "BTCUSD_200925"),
+    "deribit": ("BTC-PERPETUAL", "ETH-PERPETUAL"),
 }
 
 _OKX_INDEX = {"arg": {"channel": "index-tickers", "instId": "BTC-USDT"}, "data": [
@@ -628,6 +630,30 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
     TargetSpec("mexc", "resync", "fundingRate", (_fixture("mexc_rest_funding_rate_response.json"),)),
     *_weex_targets("weex"),
     *_weex_targets("weex-v2"),
+    TargetSpec("binance-coinm", "stream", "market", tuple(_fixture("binance_coinm_" + name) for name in (
+        "markPrice_delivery.json", "markPrice_pair.json"))),
+    TargetSpec("binance-coinm", "stream", "private", (_fixture("binance_coinm_ACCOUNT_UPDATE.json"),)),
+    TargetSpec("binance-coinm", "resync", "positions", (_fixture("binance_coinm_positionRisk.json"),)),
+    TargetSpec("binance-coinm", "resync", "balances", (_fixture("binance_coinm_account.json"),)),
+    TargetSpec("binance-coinm", "resync", "listenKey", (_inline({}),)),
+    TargetSpec("binance-coinm", "setup", "private", (_reshaped(
+        "binance_usdm_listenKeyExpired.json", lambda d: {"listenKey": d["listenKey"]}),)),
+    TargetSpec("deribit", "stream", "market", tuple(_fixture("deribit_" + name) for name in (
+        "ticker_notification.json", "heartbeat_test_request.json", "set_heartbeat_response.json",
+        "subscribe_response.json"))),
+    TargetSpec("deribit", "stream", "private", tuple(_fixture("deribit_" + name) for name in (
+        "user_changes_notification.json", "user_portfolio_notification.json", "auth_response.json",
+        "auth_error.json", "heartbeat_test_request.json"))),
+    *(
+        TargetSpec("deribit", "resync", f"positions-{currency}",
+                   (_fixture("deribit_get_positions_response.json"),))
+        for currency in ("BTC", "ETH")
+    ),
+    *(
+        TargetSpec("deribit", "resync", f"balances-{currency}",
+                   (_fixture("deribit_get_account_summary_response.json"),))
+        for currency in ("BTC", "ETH")
+    ),
     TargetSpec("static", "stream", "none", (_fixture("binance_usdm_markPrice.json"),)),
 )
 CODEC_TARGET: Final = TargetSpec("codec", "decode", "topic value", ())

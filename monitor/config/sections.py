@@ -31,6 +31,7 @@ from monitor.config.model import (
 from monitor.config.problems import ConfigError, KeyPath, dotted
 from monitor.config.references import References
 from monitor.domain.instruments import (
+    FUNDING_ACCRUALS,
     INSTRUMENT_KEY_TYPES,
     INSTRUMENT_KEYS,
     INSTRUMENT_KINDS,
@@ -283,7 +284,9 @@ def _instruments(check: Checker, data: Mapping[str, Any]) -> Catalog:
         check.keys(entry, path, INSTRUMENT_KEYS)
         for key, value_type in INSTRUMENT_KEY_TYPES.items():
             if value_type == "text":
-                check.optional_string(entry, path, key, choices=INSTRUMENT_KINDS if key == "kind" else None)
+                choices = (INSTRUMENT_KINDS if key == "kind"
+                           else FUNDING_ACCRUALS if key == "funding_accrual" else None)
+                check.optional_string(entry, path, key, choices=choices)
             elif value_type == "number":
                 check.optional_number(entry, path, key)
             elif value_type == "epoch_ms":

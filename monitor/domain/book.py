@@ -451,6 +451,8 @@ class HedgeBook:
         ):
             self._apply_funding(FundingSettlement(
                 event.instrument, last.funding_rate, last.mark, last.next_funding_ms))
+        if last.funding_rate is not None and last.next_funding_ms is None:
+            self._accrue_funding(event.instrument, last, event.ts_event_ms)
         for (_, position_instrument, _), position in self.positions.items():
             if position_instrument != event.instrument:
                 continue
@@ -490,6 +492,31 @@ class HedgeBook:
             instrument = state.instrument
             payment = float(instrument.funding_usd(
                 state.event.quantity, settlement.mark, settlement.rate))
+            if payment >= 0:
+                state.funding_received_usd += payment
+            else:
+                state.funding_paid_usd -= payment
+            self._effectiveness_state(self._hedged_asset(instrument)).cumulative_hedge_usd += payment
+
+    def _accrue_funding(self, instrument_id: str, last: InstrumentPrice, now_ms: int) -> None:
+        """Accrue continuous funding (``funding_accrual`` "continuous") from the last price to ``now_ms``.
+
+        Deribit: "Funding Payment = Funding Rate * Position Size * Time Fraction", ``Time Fraction
+        = Funding Rate Time Period / 8 hours``, paid every millisecond at the quoted rate
+        (``formulas.deribit_funding_received``); in USD at the last mark that is the settlement
+        payment ``Instrument.funding_usd`` times the fraction of 8 hours held since the later of
+        the last price and the position's own update.
+        """
+        for (_, held, _), state in self.positions.items():
+            instrument = state.instrument
+            if held != instrument_id or instrument.funding_accrual != "continuous":
+                continue
+            start = max(last.ts_event_ms, state.event.ts_event_ms)
+            if now_ms <= start or state.event.quantity == 0:
+                continue
+            fraction = (now_ms - start) / f.DERIBIT_FUNDING_PERIOD_MS
+            payment = float(instrument.funding_usd(state.event.quantity, last.mark, last.funding_rate or 0.0))
+            payment *= fraction
             if payment >= 0:
                 state.funding_received_usd += payment
             else:

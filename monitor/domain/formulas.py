@@ -1133,3 +1133,39 @@ def adl_top_bucket(rank: int, top: int) -> bool:
     of 0-4, Bybit ``adlRankIndicator`` 5 of 0-5, OKX ``adl`` 5 of 1-5: the next to be
     deleveraged)."""
     return rank >= top
+
+
+# --------------------------------------------------------------------------------------------
+# Deribit perpetual funding (continuous)
+
+DERIBIT_FUNDING_DAMPER = 0.00025
+"""Deribit's funding damper: a premium within +/-0.025 % gives no funding."""
+DERIBIT_FUNDING_PERIOD_MS = 8 * 3_600_000
+"""Deribit quotes its funding rate for 8 hours; it accrues pro rata per millisecond."""
+
+
+def deribit_funding_rate(mark: float, index: float, cap: float, damper: float = DERIBIT_FUNDING_DAMPER
+                         ) -> float:
+    """Deribit's 8-hour funding rate from the premium of the mark over the index, damped and capped.
+
+    ``Premium Rate = (Mark Price - Deribit Index) / Deribit Index``;
+    ``Funding Rate = Minimum(Maximum_Cap, Maximum(Minimum_Cap, Maximum(0.025 %, Premium Rate) +
+    Minimum(-0.025 %, Premium Rate)))`` with ``Minimum_Cap = -Maximum_Cap`` (BTC-PERPETUAL 0.5 %,
+    ETH-PERPETUAL 1 %). Source: Deribit help "Funding Specifications"
+    (support.deribit.com/hc/en-us/articles/31424939178397-Funding-Specifications).
+    """
+    premium = (mark - index) / index
+    uncapped = max(damper, premium) + min(-damper, premium)
+    return min(cap, max(-cap, uncapped))
+
+
+def deribit_funding_received(position_coin: float, rate: float, period_ms: float) -> float:
+    """Coin received (positive) or paid (negative) over ``period_ms`` by a signed position in coin.
+
+    ``Funding Payment = Funding Rate * Position Size * Time Fraction``,
+    ``Time Fraction = Funding Rate Time Period / 8 hours``; "when the funding rate is positive,
+    long position holders pay funding to the short position holders"; funding is "calculated and
+    paid/received continuously" ("Funding payments are calculated every millisecond", "Inverse
+    Perpetual"). Source: Deribit help "Funding Specifications".
+    """
+    return -rate * position_coin * (period_ms / DERIBIT_FUNDING_PERIOD_MS)

@@ -23,6 +23,11 @@ from monitor.errors import HedgeMonitorError
 
 InstrumentKind = Literal["spot", "linear", "inverse"]
 INSTRUMENT_KINDS: tuple[InstrumentKind, ...] = ("spot", "linear", "inverse")
+FundingAccrual = Literal["settlement", "continuous"]
+FUNDING_ACCRUALS: tuple[FundingAccrual, ...] = ("settlement", "continuous")
+"""How a perpetual's funding is paid: at settlement times (``next_funding_ms``: Binance, OKX,
+Bybit, ...) or accrued every millisecond at the quoted 8-hour rate (Deribit "Funding
+Specifications")."""
 
 
 class CatalogError(HedgeMonitorError, ValueError):
@@ -72,6 +77,7 @@ class Instrument:
     maker_fee: float = 0.0002
     tiers: tuple[MarginTier, ...] = field(default_factory=tuple)
     note: str = ""
+    funding_accrual: FundingAccrual = "settlement"
 
     @property
     def venue(self) -> str:
@@ -382,7 +388,7 @@ INSTRUMENT_KEY_TYPES: Mapping[str, InstrumentKeyType] = MappingProxyType({
     "kind": "text", "base": "text", "quote": "text", "contract_size": "number",
     "contract_value": "number", "lot_step": "number", "min_quantity": "number", "settle": "text",
     "expiry_ms": "epoch_ms", "funding_interval_hours": "number", "taker_fee": "number",
-    "maker_fee": "number", "tiers": "tiers", "note": "text",
+    "maker_fee": "number", "tiers": "tiers", "note": "text", "funding_accrual": "text",
 })
 """Every key of an instrument definition (catalog entry or config override) and its value type."""
 INSTRUMENT_KEYS: tuple[str, ...] = tuple(INSTRUMENT_KEY_TYPES)
@@ -426,6 +432,7 @@ def instrument_from_mapping(instrument_id: str, data: Mapping[str, Any]) -> Inst
         maker_fee=float(data.get("maker_fee", 0.0002)),
         tiers=tiers,
         note=str(data.get("note", "")),
+        funding_accrual=_funding_accrual(data.get("funding_accrual", "settlement"), instrument_id),
     )
     if instrument.kind == "linear" and instrument.contract_size <= 0:
         raise CatalogError("a linear contract needs contract_size > 0", instrument_id)
@@ -434,6 +441,14 @@ def instrument_from_mapping(instrument_id: str, data: Mapping[str, Any]) -> Inst
     if instrument.lot_step <= 0:
         raise CatalogError("lot_step must be > 0", instrument_id)
     return instrument
+
+
+def _funding_accrual(value: object, instrument_id: str) -> FundingAccrual:
+    for known in FUNDING_ACCRUALS:
+        if value == known:
+            return known
+    raise CatalogError(f"funding_accrual must be one of {', '.join(FUNDING_ACCRUALS)}, got {value!r}",
+                       instrument_id)
 
 
 class Catalog:
@@ -513,7 +528,7 @@ def _instrument_as_mapping(instrument: Instrument) -> dict[str, Any]:
         "settle": instrument.settle, "expiry_ms": instrument.expiry_ms,
         "funding_interval_hours": instrument.funding_interval_hours,
         "taker_fee": instrument.taker_fee, "maker_fee": instrument.maker_fee,
-        "note": instrument.note,
+        "note": instrument.note, "funding_accrual": instrument.funding_accrual,
         "tiers": [
             {"floor": t.floor, "cap": t.cap, "mmr": t.mmr, "max_leverage": t.max_leverage}
             for t in instrument.tiers
@@ -584,8 +599,8 @@ def default_catalog() -> Catalog:
 
 
 __all__ = [
-    "INSTRUMENT_KEYS", "INSTRUMENT_KEY_TYPES", "INSTRUMENT_KINDS", "TIER_KEYS", "TIER_OPTIONAL_KEYS",
-    "Catalog", "CatalogError", "Instrument", "InstrumentKeyType", "InstrumentKind", "MarginTier",
-    "default_catalog", "instrument_from_mapping", "instrument_from_terms", "load_default_catalog",
-    "tiers_with_cum",
+    "FUNDING_ACCRUALS", "INSTRUMENT_KEYS", "INSTRUMENT_KEY_TYPES", "INSTRUMENT_KINDS", "TIER_KEYS",
+    "TIER_OPTIONAL_KEYS", "Catalog", "CatalogError", "FundingAccrual", "Instrument", "InstrumentKeyType",
+    "InstrumentKind", "MarginTier", "default_catalog", "instrument_from_mapping", "instrument_from_terms",
+    "load_default_catalog", "tiers_with_cum",
 ]

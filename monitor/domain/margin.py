@@ -407,6 +407,124 @@ class WeexMargin(OkxMargin):
     fee_in_requirement = False
 
 
+DERIBIT_MAINTENANCE_INCREASE: dict[str, float] = {"BTC": 0.00005, "ETH": 0.000004}
+"""Deribit's maintenance-margin "Increase Factor" per coin of position size (BTC 0.005 %, ETH
+0.0004 %); the base rate is the catalog tier's ``mmr`` (1 %)."""
+
+
+class DeribitMargin:
+    """Deribit standard margin: a maintenance rate rising with the position's size in coin.
+
+    ``MM rate = 1 % + (Position Size in BTC) x 0.005 %`` (ETH: ``+ size in ETH x 0.0004 %``), so
+    ``MM = size x rate`` in the coin, size = ``|q| cv / P`` at the mark (inverse) or ``|q| cs``
+    (linear, MM in USD at the mark): position 25 BTC -> 1.125 % -> 0.28125 BTC. Cross over the
+    currency's portfolio; liquidation when equity falls to the maintenance margin. With
+    ``u = 1 / P`` an inverse leg's MM is ``base Q u + f Q^2 u^2`` (``Q = |q| cv`` USD) and its PnL
+    ``alpha u + beta``, so the liquidation price solves a quadratic; a net short has a second root
+    at a far lower price (its coin size, and with it the rate, grows as the price falls): the
+    root above, the adverse one, is taken, and a short collateralised by at least its coin value
+    at entry (no root above) has none (NaN), as a COIN-M one. Sources: Deribit help "Inverse
+    Perpetual" and "Linear Perpetual" (Standard Margin IM & MM examples), "11 January 2022"
+    margin change (BTC MM ``1 % + size x 0.005 %``, ETH ``1 % + size x 0.0004 %``), "Futures
+    leverage and margin" (equity below MM -> incremental liquidation).
+    """
+
+    name: ClassVar[str] = "deribit"
+
+    @staticmethod
+    def _rate(instrument: Instrument, quantity: float, price: float) -> float:
+        """The maintenance rate of ``|quantity|`` contracts at ``price`` (NaN: undocumented coin)."""
+        factor = DERIBIT_MAINTENANCE_INCREASE.get(instrument.base, math.nan)
+        size_coin = abs(quantity) * instrument.base_per_contract(price)
+        return instrument.tiers[0].mmr + size_coin * factor
+
+    def tier(self, leg: MarginLeg, price: float) -> MarginTier | None:
+        """The leg's own rate as a one-off tier (no deduction, the catalog tier's leverage)."""
+        if not leg.instrument.tiers:
+            return None
+        rate = self._rate(leg.instrument, leg.quantity, price)
+        if math.isnan(rate):
+            return None
+        first = leg.instrument.tiers[0]
+        return MarginTier(floor=0.0, cap=math.inf, mmr=rate, max_leverage=first.max_leverage, cum=0.0)
+
+    def maintenance_margin(self, leg: MarginLeg, price: float) -> float:
+        """``settlement notional x (base + factor x size in coin)`` at the mark."""
+        if not leg.instrument.tiers:
+            return math.nan
+        return leg.instrument.settlement_notional(leg.quantity, price) * self._rate(
+            leg.instrument, leg.quantity, price)
+
+    def maintenance_margins(
+        self, instrument: Instrument, quantity: FloatArray, entry_price: FloatArray, price: float,  # noqa: ARG002 -- the margin-model signature
+        risk_limit_value: FloatArray,  # noqa: ARG002 -- the margin-model signature
+    ) -> FloatArray:
+        """Vectorised ``maintenance_margin``."""
+        if not instrument.tiers:
+            return np.full(quantity.shape, np.nan)
+        size = np.abs(quantity) * instrument.base_per_contract(price)
+        factor = DERIBIT_MAINTENANCE_INCREASE.get(instrument.base, math.nan)
+        rate = instrument.tiers[0].mmr + size * factor
+        notional = np.asarray(instrument.settlement_notional(quantity, price), dtype=np.float64)
+        return np.asarray(notional * rate, dtype=np.float64)
+
+    def liquidation_requirement(self, leg: MarginLeg, price: float) -> float:
+        """The maintenance margin (Deribit liquidates when equity falls to it)."""
+        return self.maintenance_margin(leg, price)
+
+    def liquidation_price(self, legs: Sequence[MarginLeg], wallet: float) -> float:
+        """Solve wallet + PnL = MM for the price (see the class docstring); NaN when none."""
+        legs = [leg for leg in legs if leg.quantity != 0]
+        if not legs or not math.isfinite(wallet) or any(not leg.instrument.tiers for leg in legs):
+            return math.nan
+        instrument = legs[0].instrument
+        factor = DERIBIT_MAINTENANCE_INCREASE.get(instrument.base, math.nan)
+        if math.isnan(factor):
+            return math.nan
+        base = instrument.tiers[0].mmr
+        quadratic = linear = constant = 0.0
+        for leg in legs:
+            alpha, beta = instrument.pnl_coefficients(leg.quantity, leg.entry_price)
+            size = float(instrument.leg_size(leg.quantity))
+            if instrument.settles_in_coin:
+                # MM = base Q u + f Q^2 u^2, u = 1/P
+                quadratic += factor * size * size
+                linear += base * size - alpha
+            else:
+                # MM = (base + f Qb) Qb P, linear in u = P
+                linear += (base + factor * size) * size - alpha
+            constant -= beta
+        constant -= wallet
+        net = sum(leg.quantity for leg in legs)
+        roots = _positive_roots(quadratic, linear, constant)
+        if not roots:
+            return math.nan
+        if instrument.settles_in_coin and net < 0:
+            # Two roots only when equity can reach MM on the way up (wallet below the short's coin
+            # value at entry); a fully collateralised short has just the far, favourable-side root.
+            if constant <= 0 or len(roots) < 2:
+                return math.nan
+            variable = roots[0]
+        else:
+            variable = roots[-1]
+        price = instrument.price_from_variable(variable)
+        return price if math.isfinite(price) and price > 0 else math.nan
+
+
+def _positive_roots(a: float, b: float, c: float) -> list[float]:
+    """The positive real roots of ``a x^2 + b x + c`` (``a`` may be 0)."""
+    if a == 0.0:
+        return [] if b == 0.0 or not -c / b > 0 else [-c / b]
+    discriminant = b * b - 4.0 * a * c
+    if discriminant < 0:
+        return []
+    root = math.sqrt(discriminant)
+    # the numerically stable pair
+    q = -0.5 * (b + math.copysign(root, b))
+    candidates = [q / a, c / q] if q != 0.0 else [-b / (2.0 * a)]
+    return sorted(x for x in candidates if math.isfinite(x) and x > 0)
+
+
 MARGIN_MODELS: dict[str, MarginModel] = {
     "binance": BinanceMargin(),
     "okx": OkxMargin(),
@@ -414,8 +532,10 @@ MARGIN_MODELS: dict[str, MarginModel] = {
     "mexc": MexcMargin(),
     "bingx": BingxMargin(),
     "weex": WeexMargin(),
+    "binance-coinm": BinanceMargin(),
+    "deribit": DeribitMargin(),
 }
-"""Venue -> model. A venue not listed (Deribit, CME, Coinbase, ...) uses Binance's rule: see
+"""Venue -> model. A venue not listed (CME, Coinbase, ...) uses Binance's rule: see
 ``docs/risk-model.md`` for what their documents do and do not confirm."""
 
 
@@ -425,6 +545,7 @@ def margin_model_for(instrument: Instrument) -> MarginModel:
 
 
 __all__ = [
-    "MARGIN_MODELS", "BinanceMargin", "BingxMargin", "BybitMargin", "MarginLeg", "MarginModel",
+    "DERIBIT_MAINTENANCE_INCREASE", "MARGIN_MODELS", "BinanceMargin", "BingxMargin", "BybitMargin",
+    "DeribitMargin", "MarginLeg", "MarginModel",
     "MexcMargin", "OkxMargin", "WeexMargin", "margin_model_for",
 ]

@@ -768,6 +768,73 @@ class WeexRule(SizeTierRule):
         return _linear_mark_valued(unit, rates, [0.0] * len(unit.legs))
 
 
+class DeribitRule(VenueRule):
+    """Deribit standard margin (inverse BTC and ETH futures and perpetuals, net positions, cross).
+
+    Deribit help "Inverse Perpetual" (Standard Margin IM & MM examples) and "11 January 2022": the
+    maintenance margin rate is ``1 % + (position size in BTC) * 0.005 %`` (ETH ``* 0.0004 %``), the
+    margin ``size * rate`` in the coin, the size in coin taken at the mark (USD value / mark).
+    "If your Equity falls below your maintenance margin your position will be incrementally
+    liquidated" ("Futures leverage and margin"): the liquidation price is where equity (wallet +
+    unrealised PnL) equals the maintenance margin, found here by bisection on the adverse side.
+    """
+
+    venue = "deribit"
+
+    def __init__(self, params: Callable[[str], tuple[float, float] | None]) -> None:
+        self.params = params
+
+    def rate(self, leg: LegState, price: float) -> float:
+        """``base + increase * size in coin`` at ``price`` (NaN for a coin Deribit documents none for)."""
+        found = self.params(leg.symbol)
+        if found is None:
+            return math.nan
+        base, increase = found
+        inverse = leg.terms.kind == "inverse"
+        coin = leg.terms.value(leg.quantity, price) if inverse else leg.terms.size(leg.quantity)
+        return base + increase * coin
+
+    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
+        """One open-ended tier at the leg's own rate."""
+        del peers
+        return Tier(1, self.rate(leg, price), 0.0, None)
+
+    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
+        """Position value at the mark (coin) * the size-dependent rate."""
+        del peers
+        return leg.terms.value(leg.quantity, price) * self.rate(leg, price)
+
+    def liquidation_price(self, unit: RiskUnit) -> float | None:
+        """Bisection of equity - requirement from the entry towards the adverse side (up for a net
+        short, down for a net long), within a factor of 1,000 of the entry."""
+        exposure = sum(_sign(leg) * leg.terms.size(leg.quantity) for leg in unit.legs)
+        if exposure == 0:
+            return None
+        entry = unit.legs[0].entry_price
+
+        def surplus(price: float) -> float:
+            return self.margin_balance(unit, price) - self.requirement(unit, price)
+
+        if not surplus(entry) > 0:
+            return None
+        step = 1.01 if exposure < 0 else 1 / 1.01
+        safe, price = entry, entry
+        while 1e-3 * entry < price < 1e3 * entry:
+            price *= step
+            if surplus(price) <= 0:
+                low, high = sorted((safe, price))
+                for _ in range(200):
+                    middle = (low + high) / 2
+                    inside = surplus(middle) > 0
+                    if (exposure < 0) == inside:
+                        low = middle
+                    else:
+                        high = middle
+                return (low + high) / 2
+            safe = price
+        return None
+
+
 def venue_rule(venue: str, terms: SimTerms) -> VenueRule | None:
     """The rule set of a simulated derivatives venue, or None (spot venues)."""
     factories: Mapping[str, Callable[[], VenueRule]] = {
@@ -777,6 +844,8 @@ def venue_rule(venue: str, terms: SimTerms) -> VenueRule | None:
         "bingx": lambda: BingxRule(terms.bingx_brackets),
         "mexc": lambda: MexcRule(terms.mexc_levels),
         "weex": lambda: WeexRule(terms.weex_tiers),
+        "binance-coinm": lambda: BinanceCoinmRule(terms.binance_coinm_brackets),
+        "deribit": lambda: DeribitRule(terms.deribit_maintenance),
     }
     factory = factories.get(venue)
     return factory() if factory is not None else None

@@ -52,10 +52,12 @@ from monitor.sim.venues.base import (
     StreamKind,
     dumps,
 )
+from monitor.sim.venues.binance_coinm import BinanceCoinmSim
 from monitor.sim.venues.binance_spot import BinanceSpotSim
 from monitor.sim.venues.binance_usdm import BinanceUsdmSim
 from monitor.sim.venues.bingx import BingxSim
 from monitor.sim.venues.bybit import BybitSim
+from monitor.sim.venues.deribit import DeribitSim
 from monitor.sim.venues.mexc import MexcSim
 from monitor.sim.venues.okx import OkxSim
 from monitor.sim.venues.weex import WeexSim
@@ -70,6 +72,7 @@ _websockets_logger.setLevel(logging.WARNING)
 
 VENUE_CLASSES: tuple[type[SimVenue], ...] = (
     BinanceUsdmSim, BinanceSpotSim, BybitSim, OkxSim, BingxSim, MexcSim, WeexSim,
+    BinanceCoinmSim, DeribitSim,
 )  # fmt: skip
 # URL prefixes served by another venue's writer (Bybit spot tickers come from stream.bybit.com).
 PREFIX_ALIASES: Mapping[str, str] = {"bybit-spot": "bybit"}

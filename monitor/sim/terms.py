@@ -262,6 +262,13 @@ WEEX_DEFAULT_TIERS: tuple[SizeTier, ...] = size_tiers([(0, INFINITE, 0.005, 100)
 BYBIT_DEFAULT_LIMITS: tuple[RiskLimit, ...] = (RiskLimit(1, 2_000_000, 0.005, 0.01, 0.0),)
 
 
+# -- Deribit (standard margin, rate rising with the position size in coin) ---------------------------
+
+# Deribit help "11 January 2022" (margin change) and "Inverse Perpetual" margin examples: maintenance
+# margin rate = 1 % + (position size in BTC) * 0.005 %, ETH: 1 % + (size in ETH) * 0.0004 %.
+DERIBIT_MAINTENANCE: Mapping[str, tuple[float, float]] = {"BTC": (0.01, 0.00005), "ETH": (0.01, 0.000004)}
+
+
 class SimTerms:
     """The tier tables of every simulated venue, by symbol."""
 
@@ -301,3 +308,15 @@ class SimTerms:
         """WEEX tiers (one simulator default)."""
         del symbol
         return WEEX_DEFAULT_TIERS
+
+    def deribit_maintenance(self, symbol: str) -> tuple[float, float] | None:
+        """Deribit's (base rate, increase per coin of size) of the symbol's coin, or None."""
+        return DERIBIT_MAINTENANCE.get(symbol.split("-", 1)[0])
+
+    def binance_coinm_brackets(self, symbol: str) -> tuple[Bracket, ...]:
+        """Binance COIN-M brackets in coin: the catalog's rows with ``cum`` derived here, else the
+        BTCUSD table."""
+        instrument = self.catalog.get(f"binance-coinm:{symbol}")
+        if instrument is None or not instrument.tiers:
+            return BINANCE_COINM_BTCUSD
+        return brackets_with_cum((t.floor, t.cap, t.mmr, t.max_leverage) for t in instrument.tiers)

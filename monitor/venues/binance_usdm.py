@@ -160,28 +160,43 @@ def _side_of(key: str) -> PositionSide:
 
 
 class BinanceUsdm(BinanceUsdmListings, VenueSession):
-    """Binance USDⓈ-M futures venue (instrument ids ``binance:<SYMBOL>``)."""
+    """Binance USDⓈ-M futures venue (instrument ids ``binance:<SYMBOL>``).
+
+    Binance COIN-M (``monitor.venues.binance_coinm``) speaks the same user-data and REST shapes on
+    other hosts and paths: it subclasses this class and sets the wire facts below to its own.
+    """
 
     needs_passphrase: ClassVar[bool] = False
     takes_ws_api_url: ClassVar[bool] = False
+    wire_name: ClassVar[str] = NAME
+    symbol_pattern: ClassVar[str] = _SYMBOL
+    listen_key_path: ClassVar[str] = LISTEN_KEY_PATH
+    positions_path: ClassVar[str] = POSITIONS_PATH
+    account_path: ClassVar[str] = ACCOUNT_PATH
+    account_mode_path: ClassVar[str | None] = MULTI_ASSETS_PATH
+    adl_path: ClassVar[str | None] = ADL_PATH
+    inverse: ClassVar[bool] = False
+    """Whether the venue's contracts are inverse (hedge legs net by ``1 / EP``)."""
+    production_ws_url: ClassVar[str] = PRODUCTION_WS_URL
+    production_rest_url: ClassVar[str] = PRODUCTION_REST_URL
 
     def __init__(
         self,
         *,
         symbols: Sequence[str],
         account: AccountContext | None = None,
-        ws_base_url: str = PRODUCTION_WS_URL,
-        rest_base_url: str = PRODUCTION_REST_URL,
+        ws_base_url: str | None = None,
+        rest_base_url: str | None = None,
         catalog: Catalog | None = None,
         portfolio_margin: bool = False,
         papi_base_url: str = PRODUCTION_PAPI_URL,
     ) -> None:
-        self._start_session(NAME, symbols, _SYMBOL, account, catalog)
-        self._ws = ws_base_url.rstrip("/")
-        self._rest = rest_base_url.rstrip("/")
+        self._start_session(self.wire_name, symbols, self.symbol_pattern, account, catalog)
+        self._ws = (ws_base_url or self.production_ws_url).rstrip("/")
+        self._rest = (rest_base_url or self.production_rest_url).rstrip("/")
         self._portfolio_margin = portfolio_margin
         self._papi = papi_base_url.rstrip("/")
-        self._book = PositionBook(_side_of)
+        self._book = PositionBook(_side_of, lambda _symbol: self.inverse)
         self._leverage: dict[str, float] = {}
         self._handlers: dict[str, Callable[[JsonObject, int], Parsed]] = {
             "markPriceUpdate": self._mark_price,
@@ -200,7 +215,7 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
         if stream != PRIVATE:
             return None
         return HttpRequest(
-            method="POST", base_url=self._rest, path=LISTEN_KEY_PATH, purpose="listenKey",
+            method="POST", base_url=self._rest, path=self.listen_key_path, purpose="listenKey",
             headers=self._key_header(),
         )
 
@@ -210,19 +225,19 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
         if stream == MARKET:
             streams = "/".join(f"{symbol.lower()}@markPrice@1s" for symbol in self._symbols)
             return StreamPlan(
-                url=f"{self._ws}/market/stream?streams={streams}",
+                url=self._market_url(streams),
                 ping_frame=None, ping_interval_s=20.0, stale_after_s=10.0,
                 max_connection_age_s=MAX_CONNECTION_AGE_S,
             )
         if setup_response is None:
-            raise FrameError(f"{NAME}: the private stream needs the listenKey response")
-        with frame_errors(NAME):
-            body = as_object(load_json(setup_response, NAME), "listenKey response")
+            raise FrameError(f"{self.name}: the private stream needs the listenKey response")
+        with frame_errors(self.name):
+            body = as_object(load_json(setup_response, self.name), "listenKey response")
             listen_key = text(body, "listenKey", "listenKey response")
         if not _LISTEN_KEY.fullmatch(listen_key):
-            raise FrameError(f"{NAME}: the listenKey response holds an invalid key")
+            raise FrameError(f"{self.name}: the listenKey response holds an invalid key")
         return StreamPlan(
-            url=f"{self._ws}/private/ws?listenKey={listen_key}",
+            url=self._private_url(listen_key),
             ping_frame=None, ping_interval_s=20.0, stale_after_s=PRIVATE_STALE_AFTER_S,
             keepalive_interval_s=LISTEN_KEY_KEEPALIVE_S, max_connection_age_s=MAX_CONNECTION_AGE_S,
         )
@@ -240,7 +255,7 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
         if stream != PRIVATE:
             return None
         return HttpRequest(
-            method="PUT", base_url=self._rest, path=LISTEN_KEY_PATH, purpose="listenKey",
+            method="PUT", base_url=self._rest, path=self.listen_key_path, purpose="listenKey",
             headers=self._key_header(),
         )
 
@@ -250,10 +265,11 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
         if self._credentials is None:
             return ()
         return (
-            self._signed(POSITIONS_PATH, "positions", now_ms),
-            self._signed(ACCOUNT_PATH, "balances", now_ms),
-            self._signed(MULTI_ASSETS_PATH, "account-mode", now_ms),
-            self._signed(ADL_PATH, "adl", now_ms),
+            self._signed(self.positions_path, "positions", now_ms),
+            self._signed(self.account_path, "balances", now_ms),
+            *(() if self.account_mode_path is None
+              else (self._signed(self.account_mode_path, "account-mode", now_ms),)),
+            *(() if self.adl_path is None else (self._signed(self.adl_path, "adl", now_ms),)),
             *((self._signed(PM_ACCOUNT_PATH, "pm-account", now_ms, base_url=self._papi),)
               if self._portfolio_margin else ()),
         )
@@ -263,8 +279,8 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
     def parse(self, stream: str, frame: str | bytes, receive_ms: int) -> Parsed:
         """Read one market or user-data frame (combined wrapper or raw)."""
         self._check_stream(stream)
-        with frame_errors(NAME):
-            return self._parse_payload(load_json(frame, NAME), receive_ms)
+        with frame_errors(self.name):
+            return self._parse_payload(load_json(frame, self.name), receive_ms)
 
     def _parse_payload(self, payload: object, receive_ms: int) -> Parsed:
         if isinstance(payload, dict) and "stream" in payload and "data" in payload:
@@ -275,19 +291,19 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
         if "result" in obj and "id" in obj:
             return Parsed(kind=FrameKind.ACK)
         if "e" not in obj and "code" in obj:
-            raise FrameError(f"{NAME}: error response with code {obj['code']!r}")
+            raise FrameError(f"{self.name}: error response with code {obj['code']!r}")
         handler = self._handlers.get(text(obj, "e", "event"))
         return handler(obj, receive_ms) if handler else Parsed(kind=FrameKind.IGNORED)
 
     def _mark_price(self, obj: JsonObject, receive_ms: int) -> Parsed:
-        return Parsed(events=(_price_event(obj, receive_ms),))
+        return Parsed(events=(_price_event(self.name, obj, receive_ms),))
 
     def _mark_price_array(self, items: list[object], receive_ms: int) -> Parsed:
         events: list[Event] = []
         for item in as_list(items, "mark price array"):
             obj = as_object(item, "mark price")
             if text(obj, "s", "mark price") in self._symbols:
-                events.append(_price_event(obj, receive_ms))
+                events.append(_price_event(self.name, obj, receive_ms))
         return Parsed(events=tuple(events))
 
     def _account_update(self, obj: JsonObject, receive_ms: int) -> Parsed:
@@ -312,7 +328,7 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
                 for p in objects(update, "P", "ACCOUNT_UPDATE.a", default_empty=True)
             )
         ]
-        events.extend(position_events(account, NAME, self._book.apply(legs), ts, receive_ms))
+        events.extend(position_events(account, self.name, self._book.apply(legs), ts, receive_ms))
         return Parsed(events=tuple(events))
 
     def _stream_leg(self, p: JsonObject) -> tuple[str, str, Leg]:
@@ -337,7 +353,7 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
             return Parsed(kind=FrameKind.IGNORED)
         side = text(order, "S", "order")
         if side not in ("BUY", "SELL"):
-            raise FrameError(f"{NAME}: order side must be BUY or SELL, got {side[:10]!r}")
+            raise FrameError(f"{self.name}: order side must be BUY or SELL, got {side[:10]!r}")
         fee_asset = optional_text(order, "N", "order")
         commission = optional_number(order, "n", "order") or 0.0
         client_id = optional_text(order, "c", "order") or ""
@@ -347,13 +363,14 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
         elif (text(order, "x", "order") == "CALCULATED" or client_id.startswith("autoclose-")
               or optional_text(order, "o", "order") == "LIQUIDATION"):
             forced = "liquidation"
+        price = number(order, "L", "order")
         fill = FillEvent(
             portfolio=account.portfolio,
             account=account.account,
-            instrument=f"{NAME}:{text(order, 's', 'order')}",
+            instrument=f"{self.name}:{text(order, 's', 'order')}",
             quantity=filled if side == "BUY" else -filled,
-            price=number(order, "L", "order"),
-            fee_usd=commission if fee_asset in _USD_FEE_ASSETS else 0.0,
+            price=price,
+            fee_usd=self._fee_usd(text(order, 's', 'order'), fee_asset, commission, price),
             ts_event_ms=time_ms(obj, "E", "ORDER_TRADE_UPDATE"),
             ts_receive_ms=receive_ms,
             forced=forced,
@@ -390,10 +407,10 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
             symbol = text(config, "s", "ACCOUNT_CONFIG_UPDATE.ac")
             leverage = positive_or_none(number(config, "l", "ACCOUNT_CONFIG_UPDATE.ac"))
             if leverage is None:
-                raise FrameError(f"{NAME}: ACCOUNT_CONFIG_UPDATE leverage must be > 0")
+                raise FrameError(f"{self.name}: ACCOUNT_CONFIG_UPDATE leverage must be > 0")
             self._leverage[symbol] = leverage
             positions.extend(position_events(
-                account, NAME, self._book.set_leverage(symbol, leverage), ts, receive_ms))
+                account, self.name, self._book.set_leverage(symbol, leverage), ts, receive_ms))
         return Parsed(events=(*positions, *modes))
 
     # -- resync ---------------------------------------------------------------------------------
@@ -402,10 +419,11 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
         """Full positions from ``positionRisk``, wallet balances from ``account`` or the account's
         Multi-Assets Mode from ``multiAssetsMargin``."""
         account = self._require_account()
-        with frame_errors(NAME):
-            payload = load_json(body, NAME)
+        with frame_errors(self.name):
+            payload = load_json(body, self.name)
             if isinstance(payload, dict) and "code" in payload and "msg" in payload:
-                raise FrameError(f"{NAME}: {request.purpose} request failed with code {payload['code']!r}")
+                raise FrameError(
+                    f"{self.name}: {request.purpose} request failed with code {payload['code']!r}")
             if request.purpose == "listenKey":
                 return ()  # the keepalive answer ({} or the key) carries no account state
             if request.purpose == "positions":
@@ -428,7 +446,7 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
                 obj = as_object(payload, "multiAssetsMargin response")
                 value = required(obj, "multiAssetsMargin", "multiAssetsMargin response")
                 return (_account_mode(account, value, "multiAssetsMargin", receive_ms, receive_ms),)
-        raise FrameError(f"{NAME}: unknown resync purpose {request.purpose!r}")
+        raise FrameError(f"{self.name}: unknown resync purpose {request.purpose!r}")
 
     def _positions_snapshot(
         self, account: AccountContext, payload: object, receive_ms: int
@@ -460,7 +478,7 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
             )))
         self._leverage = leverage
         published = self._book.load(legs, also=self._symbols)
-        return tuple(position_events(account, NAME, published, receive_ms, receive_ms))
+        return tuple(position_events(account, self.name, published, receive_ms, receive_ms))
 
     def _adl_quantiles(
         self, account: AccountContext, payload: object, receive_ms: int
@@ -483,6 +501,18 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def _market_url(self, streams: str) -> str:
+        """The routed market URL (``/market/stream``, 2026 routing)."""
+        return f"{self._ws}/market/stream?streams={streams}"
+
+    def _private_url(self, listen_key: str) -> str:
+        """The routed private URL with the listenKey as a query parameter."""
+        return f"{self._ws}/private/ws?listenKey={listen_key}"
+
+    def _fee_usd(self, symbol: str, fee_asset: str | None, commission: float, price: float) -> float:  # noqa: ARG002 -- a COIN-M hook
+        """The commission 1:1 in USD when paid in a USD stablecoin, else 0 (no price for it)."""
+        return commission if fee_asset in _USD_FEE_ASSETS else 0.0
+
     def _key_header(self) -> dict[str, str]:
         return {"X-MBX-APIKEY": api_key(self._require_credentials())}
 
@@ -498,12 +528,12 @@ class BinanceUsdm(BinanceUsdmListings, VenueSession):
         )
 
 
-def _price_event(obj: JsonObject, receive_ms: int) -> PriceEvent:
+def _price_event(venue: str, obj: JsonObject, receive_ms: int) -> PriceEvent:
     """``{"e":"markPriceUpdate","E":..,"s":"BTCUSDT","p":mark,"i":index,"r":funding,"T":next}``;
     delivery contracts send ``"r":""`` and ``"T":0`` (no funding)."""
     symbol = text(obj, "s", "mark price")
     return PriceEvent(
-        instrument=f"{NAME}:{symbol}",
+        instrument=f"{venue}:{symbol}",
         mark=number(obj, "p", "mark price"),
         index=optional_number(obj, "i", "mark price"),
         funding_rate=optional_number(obj, "r", "mark price"),

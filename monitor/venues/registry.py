@@ -10,10 +10,12 @@ from monitor.domain.instruments import Catalog
 from monitor.errors import HedgeMonitorError
 from monitor.venues._common import VenueSession
 from monitor.venues.base import AccountContext, Venue
+from monitor.venues.binance_coinm import BinanceCoinm
 from monitor.venues.binance_spot import BinanceSpot
 from monitor.venues.binance_usdm import BinanceUsdm
 from monitor.venues.bingx import BingxSwap
 from monitor.venues.bybit import Bybit
+from monitor.venues.deribit import Deribit
 from monitor.venues.mexc import MexcContract
 from monitor.venues.okx import Okx
 from monitor.venues.weex import WeexFutures
@@ -26,6 +28,8 @@ VENUES: Mapping[str, type[Venue]] = MappingProxyType({
     "bingx": BingxSwap,
     "mexc": MexcContract,
     "weex": WeexFutures,
+    "binance-coinm": BinanceCoinm,
+    "deribit": Deribit,
 })
 """The venue class of each venue name (read-only)."""
 

@@ -258,6 +258,7 @@ def test_instrument_table_takes_every_key_of_the_instrument_definition() -> None
         "lot_step = 1", "min_quantity = 1", 'settle = "SOL"', "expiry_ms = 1751011200000",
         "funding_interval_hours = 4", "taker_fee = 0.0005", "maker_fee = 0.0002",
         "tiers = [{ floor = 0, cap = 100000, mmr = 0.01, max_leverage = 50 }]", 'note = "quarterly"',
+        'funding_accrual = "continuous"',
     ]
     assert {line.split(" = ")[0] for line in lines} == set(INSTRUMENT_KEYS)
     config = _parse('[instruments."okx:SOL-USD-250627"]\n' + "\n".join(lines) + "\n")
@@ -270,6 +271,10 @@ def test_instrument_table_takes_every_key_of_the_instrument_definition() -> None
     assert (sol.taker_fee, sol.maker_fee) == (0.0005, 0.0002)
     assert [(tier.floor, tier.cap, tier.mmr, tier.max_leverage) for tier in sol.tiers] == [
         (0.0, 100_000.0, 0.01, 50.0)]
+    assert sol.funding_accrual == "continuous"
+    wrong = _parse_problems('[instruments."okx:SOL-USD-250627"]\n' + "\n".join(lines[:-1])
+                            + '\nfunding_accrual = "hourly"\n')
+    assert any("funding_accrual" in problem and "'settlement', 'continuous'" in problem for problem in wrong)
 
 
 def test_static_holding_becomes_a_balance_event(okx_env: None) -> None:
@@ -372,7 +377,7 @@ EXPECTED: dict[str, list[str]] = {
         "9: kafka.sasl_mechanism: expected one of 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', got 'GSSAPI'",
         "12: alerts.margin_ratio_high.severity: expected one of 'critical', 'warning', 'info', got 'urgent'",
         ("15: feeds[0].venue: expected one of 'binance', 'binance-spot', 'bybit', 'okx', 'bingx', 'mexc', "
-         "'weex', got 'kraken'"),
+         "'weex', 'binance-coinm', 'deribit', got 'kraken'"),
     ],
     "syntax_error.toml": [
         "4: TOML syntax error: Invalid value (column 8)",

@@ -224,6 +224,8 @@ def test_array_and_scalar_paths_agree(
 def test_every_vectorised_function_is_in_the_agreement_table() -> None:
     """The agreement test covers every public element-wise formula (none silently skipped)."""
     scalar_only = {
+        "deribit_funding_rate",
+        "deribit_funding_received",
         "liquidation_price_linear_tiered",
         "min_variance_ratio",
         "realised_volatility",

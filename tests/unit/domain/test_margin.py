@@ -203,7 +203,8 @@ def test_models_are_chosen_by_venue() -> None:
     assert margin_model_for(CATALOG.require("mexc:BTC_USDT")).name == "mexc"
     assert margin_model_for(CATALOG.require("bingx:BTC-USDT")).name == "bingx"
     assert margin_model_for(CATALOG.require("weex:BTCUSDT")).name == "weex"
-    assert margin_model_for(CATALOG.require("deribit:BTC-PERPETUAL")).name == "binance"
+    assert margin_model_for(CATALOG.require("deribit:BTC-PERPETUAL")).name == "deribit"
+    assert margin_model_for(CATALOG.require("binance-coinm:BTCUSD_PERP")).name == "binance"
 
 
 def test_no_tiers_no_figure() -> None:

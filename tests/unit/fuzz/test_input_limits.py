@@ -69,6 +69,13 @@ LIST_CASES: tuple[tuple[str, int, tuple[object, ...]], ...] = (
     ("weex-v2/stream:market", 0, ("d",)),
     ("weex-v2/stream:private", 2, ("msg", "data", "position")),
     ("weex-v2/resync:positions", 0, ()),
+    ("binance-coinm/stream:market", 1, ()),
+    ("binance-coinm/stream:private", 0, ("a", "P")),
+    ("binance-coinm/resync:positions", 0, ()),
+    ("binance-coinm/resync:balances", 0, ("assets",)),
+    ("deribit/stream:private", 0, ("params", "data", "positions")),
+    ("deribit/stream:private", 0, ("params", "data", "trades")),
+    ("deribit/resync:positions-BTC", 0, ("result",)),
 )
 # Responses whose documented single object may also come as a list: wrapped, then made too long.
 WRAPPED_LIST_CASES: tuple[tuple[str, tuple[object, ...]], ...] = (
