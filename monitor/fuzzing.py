@@ -509,6 +509,7 @@ VENUE_SYMBOLS: Final[Mapping[str, tuple[str, ...]]] = {
     "mexc": ("BTC_USDT", "ETH_USDT"),
     "weex": ("BTCUSDT", "ETHUSDT"),
     "weex-v2": ("BTCUSDT", "ETHUSDT"),
+    "hyperliquid": ("BTC", "ETH"),
 }
 
 _OKX_INDEX = {"arg": {"channel": "index-tickers", "instId": "BTC-USDT"}, "data": [
@@ -623,6 +624,13 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
     TargetSpec("mexc", "resync", "fundingRate", (_fixture("mexc_rest_funding_rate_response.json"),)),
     *_weex_targets("weex"),
     *_weex_targets("weex-v2"),
+    TargetSpec("hyperliquid", "stream", "market", tuple(_fixture("hyperliquid_ws_" + name) for name in (
+        "activeAssetCtx.json", "pong.json", "subscriptionResponse.json"))),
+    TargetSpec("hyperliquid", "stream", "private", tuple(_fixture("hyperliquid_ws_" + name) for name in (
+        "webData2.json", "clearinghouseState.json", "userFills.json", "pong.json"))),
+    TargetSpec("hyperliquid", "resync", "clearinghouseState", (
+        _fixture("hyperliquid_info_clearinghouseState.json"),
+        _fixture("hyperliquid_info_clearinghouseState_sdk_capture.json"))),
     TargetSpec("static", "stream", "none", (_fixture("binance_usdm_markPrice.json"),)),
 )
 CODEC_TARGET: Final = TargetSpec("codec", "decode", "topic value", ())
@@ -642,6 +650,7 @@ def fuzz_account() -> AccountContext:
             api_secret=Secret("fuzz-api-secret"),
             passphrase=Secret("fuzz-passphrase"),
         ),
+        address="0x" + "0" * 40,
     )
 
 

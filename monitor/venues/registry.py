@@ -14,6 +14,7 @@ from monitor.venues.binance_spot import BinanceSpot
 from monitor.venues.binance_usdm import BinanceUsdm
 from monitor.venues.bingx import BingxSwap
 from monitor.venues.bybit import Bybit
+from monitor.venues.hyperliquid import Hyperliquid
 from monitor.venues.mexc import MexcContract
 from monitor.venues.okx import Okx
 from monitor.venues.weex import WeexFutures
@@ -26,6 +27,7 @@ VENUES: Mapping[str, type[Venue]] = MappingProxyType({
     "bingx": BingxSwap,
     "mexc": MexcContract,
     "weex": WeexFutures,
+    "hyperliquid": Hyperliquid,
 })
 """The venue class of each venue name (read-only)."""
 

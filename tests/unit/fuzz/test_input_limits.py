@@ -69,6 +69,9 @@ LIST_CASES: tuple[tuple[str, int, tuple[object, ...]], ...] = (
     ("weex-v2/stream:market", 0, ("d",)),
     ("weex-v2/stream:private", 2, ("msg", "data", "position")),
     ("weex-v2/resync:positions", 0, ()),
+    ("hyperliquid/stream:private", 0, ("data", "clearinghouseState", "assetPositions")),
+    ("hyperliquid/stream:private", 2, ("data", "fills")),
+    ("hyperliquid/resync:clearinghouseState", 0, ("assetPositions",)),
 )
 # Responses whose documented single object may also come as a list: wrapped, then made too long.
 WRAPPED_LIST_CASES: tuple[tuple[str, tuple[object, ...]], ...] = (
