@@ -99,6 +99,7 @@ class HyperliquidSim(SimVenue):
             return
         method = request.get("method")
         if method == "ping":
+            connection.state["pings"] = connection.state.get("pings", 0) + 1
             await connection.send_json({"channel": "pong"}, data=False)
             return
         subscription = request.get("subscription")
@@ -362,8 +363,6 @@ class HyperliquidSim(SimVenue):
             path, _, query = target.partition("?")
             if length > MAX_REQUEST_BYTES:
                 answer = RestResponse.json(413, {"error": "request body too large"})
-            elif self.refusing():
-                answer = RestResponse.json(503, {"error": "service unavailable"})
             else:
                 answer = self.rest(RestRequest(method, path, query, headers, body))
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
