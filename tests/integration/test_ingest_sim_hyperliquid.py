@@ -170,8 +170,8 @@ async def test_the_processor_reads_the_account_and_its_liquidation_through_a_dro
                     return False
                 (leg,) = legs
                 maintenance = figures.maintenance_margin
-                return (leg["liquidation_price"] == pytest.approx(figures.liquidation_price, rel=1e-9)
-                        and leg["maintenance_margin_usd"] == pytest.approx(maintenance, rel=1e-9))
+                return bool(leg["liquidation_price"] == pytest.approx(figures.liquidation_price, rel=1e-9)
+                            and leg["maintenance_margin_usd"] == pytest.approx(maintenance, rel=1e-9))
 
             def state() -> object:
                 figures = sim.venue_figures(VENUE, ACCOUNT, COIN)
