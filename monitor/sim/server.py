@@ -155,8 +155,10 @@ class SimulatorServer:
             logger=_websockets_logger,
         )
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="sim:heartbeat")
+        # A venue's own listener (Hyperliquid REST) takes the next port when the port is fixed.
+        side_port = self.requested_port + 1 if self.requested_port else 0
         for writer in self.venues.values():
-            await writer.start_side_server(self.host)
+            await writer.start_side_server(self.host, side_port)
 
     async def stop(self) -> None:
         """Close every connection and stop listening (idempotent)."""

@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
 from monitor.ingest.http import UrllibTransport
 from monitor.ingest.runner import VenueRunner
 from monitor.ingest.sink import CollectingSink
 from monitor.ingest.supervisor import SupervisorSettings
+from monitor.metrics import Metrics
 from monitor.sim.server import SimulatorServer
 from monitor.venues.base import AccountContext
 from monitor.venues.hyperliquid import Hyperliquid
@@ -188,3 +190,21 @@ async def test_the_processor_reads_the_account_and_its_liquidation_through_a_dro
         # cross short 0.8 BTC @60000, wallet 15000, MMR 1/80: liq = 60000 - (-1) x (15000 - 0.8 x 60000
         # / 80) / 0.8 / (1 + 1/80) = 60000 + 14400 / 0.8 / 1.0125 = 60000 + 17777.78 = 77777.78
         assert figures.liquidation_price == pytest.approx(60000 + 14400 / 0.8 / 1.0125)
+
+
+async def test_the_address_stays_out_of_topics_and_metric_labels() -> None:
+    """The wallet address goes only to Hyperliquid: no bus record and no /metrics line carries it;
+    the account is labelled by its configured name."""
+    registry = CollectorRegistry()
+    async with SimulatorServer(seed=7, heartbeat_s=0.2) as sim:
+        await _hedge(sim)
+        address = sim.address(VENUE, ACCOUNT)
+        async with running_pipeline([_venue(sim, PORTFOLIO)], metrics=Metrics(registry)) as run:
+            await eventually(lambda: run.quantity(ACCOUNT, INSTRUMENT) == -1.0 and run.resynced(), TIMEOUT_S)
+            exposition = generate_latest(registry).decode()
+            assert f'account="{ACCOUNT}"' in exposition
+            records = [record for spec in run.topics.specs(1) for record in run.bus.records(spec.name)]
+    assert records
+    assert all(address.encode() not in (record.key or b"") + record.value for record in records)
+    assert address not in exposition
+    assert address[2:] not in exposition

@@ -215,10 +215,10 @@ class SimVenue(ABC):
     async def publish_account_config(self, account: str) -> None:  # noqa: B027 -- optional hook
         """Push an account configuration change (asset mode); venues without such a push: none."""
 
-    async def start_side_server(self, host: str) -> None:
-        """Start a listener of the venue's own (Hyperliquid's REST takes a JSON body, which the
-        websockets handshake parser refuses); default: none."""
-        del host
+    async def start_side_server(self, host: str, port: int = 0) -> None:
+        """Start a listener of the venue's own on ``port`` (0: any free one): Hyperliquid's REST
+        takes a JSON body, which the websockets handshake parser refuses; default: none."""
+        del host, port
 
     async def stop_side_server(self) -> None:  # noqa: B027 -- optional hook
         """Stop what ``start_side_server`` started (default: nothing)."""

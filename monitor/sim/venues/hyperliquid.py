@@ -327,11 +327,11 @@ class HyperliquidSim(SimVenue):
             return RestResponse.json(200, [{"universe": universe}, contexts])
         return RestResponse.json(422, {"error": UNREADABLE})
 
-    async def start_side_server(self, host: str) -> None:
-        """Listen for ``POST /info`` on a port of its own."""
+    async def start_side_server(self, host: str, port: int = 0) -> None:
+        """Listen for ``POST /info`` on a port of its own (``port``, or any free one for 0)."""
         if self._rest_server is not None:
             return
-        self._rest_server = await asyncio.start_server(self._serve_http, host, 0)
+        self._rest_server = await asyncio.start_server(self._serve_http, host, port)
         port = self._rest_server.sockets[0].getsockname()[1]
         self._rest_url = f"http://{host}:{port}"
 
