@@ -32,8 +32,9 @@ excludes it (4.967826 + 0.0134 = 4.981226 = ``rawUsd + szi x entryPx``).
 
 Balances: one USDC balance (USDC counted as 1 USD, like every stablecoin here): the account value
 without unrealised PnL, ``marginSummary.accountValue - sum(unrealizedPnl)``; its cross part
-``crossMarginSummary.accountValue - sum(cross unrealizedPnl)``. The spot wallet
-(``spotClearinghouseState``) is not read.
+``crossMarginSummary.accountValue - sum(cross unrealizedPnl)``. USDC amounts come with 6
+decimals, and the derived ones are rounded back to 6 so that float noise never reads as a balance
+change. The spot wallet (``spotClearinghouseState``) is not read.
 
 Resync: ``POST {rest}/info`` with ``{"type":"clearinghouseState","user":<address>}``; the answer is
 the same clearinghouse state. Event time: its ``time`` (the info answer and newer pushes carry
@@ -89,6 +90,7 @@ WS_PATH = "/ws"
 INFO_PATH = "/info"
 PING_FRAME = '{"method":"ping"}'
 SETTLEMENT = "USDC"
+USDC_DECIMALS = 6
 FUNDING_INTERVAL_MS = 3_600_000
 ONE_WAY = "oneWay"
 
@@ -280,8 +282,8 @@ class Hyperliquid(VenueSession):
                 cross_pnl += pnl
         summary = as_object(required(state, "marginSummary", "clearinghouseState"), "marginSummary")
         cross = as_object(required(state, "crossMarginSummary", "clearinghouseState"), "crossMarginSummary")
-        wallet = number(summary, "accountValue", "marginSummary") - total_pnl
-        cross_wallet = number(cross, "accountValue", "crossMarginSummary") - cross_pnl
+        wallet = _usdc(number(summary, "accountValue", "marginSummary") - total_pnl)
+        cross_wallet = _usdc(number(cross, "accountValue", "crossMarginSummary") - cross_pnl)
         # The configured coins are reported flat (every leg) on the first snapshot after a (re)connect
         # only: later pushes, one per block or so, close what they no longer list.
         published = self._book.load(legs, also=() if self._book.loaded else self._symbols)
@@ -293,6 +295,12 @@ class Hyperliquid(VenueSession):
         if self._address is None:
             raise ValueError(f"{NAME}: the private stream needs an account with a wallet address")
         return self._address
+
+
+def _usdc(amount: float) -> float:
+    """A USDC amount derived from the wire's, back at the wire's 6 decimals (USDC's precision):
+    ``13109.482328 - -0.0134`` is 13109.495728, not 13109.495727999999."""
+    return round(amount, USDC_DECIMALS)
 
 
 def _leg(entry: JsonObject) -> tuple[str, Leg, float]:
@@ -308,7 +316,7 @@ def _leg(entry: JsonObject) -> tuple[str, Leg, float]:
     pnl = optional_number(position, "unrealizedPnl", "position") or 0.0
     isolated_margin: float | None = None
     if mode == "isolated" and quantity != 0:
-        isolated_margin = number(position, "marginUsed", "position") - pnl
+        isolated_margin = _usdc(number(position, "marginUsed", "position") - pnl)
     leg = Leg(
         quantity=quantity,
         entry_price=number(position, "entryPx", "position") if quantity else 0.0,

@@ -104,7 +104,7 @@ def doc_position(ts: int = DOC_TIME) -> PositionEvent:
     return PositionEvent(
         portfolio="alice", account="hl-1", instrument="hyperliquid:ETH", quantity=0.0335,
         entry_price=2986.3, leverage=20.0, margin_mode="isolated",
-        isolated_margin=4.967826 - -0.0134,  # 4.981226
+        isolated_margin=4.981226,
         ts_event_ms=ts, ts_receive_ms=RECEIVE_MS,
     )
 
@@ -124,8 +124,7 @@ def flats(coin: str, ts: int = DOC_TIME) -> tuple[PositionEvent, ...]:
 def doc_balance(ts: int = DOC_TIME) -> BalanceEvent:
     """USDC wallet without unrealised PnL: 13109.482328 - (-0.0134) = 13109.495728; cross part:
     crossMarginSummary.accountValue 13104.514502 (no cross position, so no cross PnL)."""
-    return BalanceEvent("alice", "hl-1", "USDC", 13109.482328 - -0.0134, ts, RECEIVE_MS,  # 13109.495728
-                        cross_wallet=13104.514502 - 0.0)
+    return BalanceEvent("alice", "hl-1", "USDC", 13109.495728, ts, RECEIVE_MS, cross_wallet=13104.514502)
 
 
 @pytest.mark.parametrize("name", ["hyperliquid_ws_webData2.json", "hyperliquid_ws_clearinghouseState.json"])
@@ -184,8 +183,8 @@ def test_resync_parses_the_sdk_capture_of_cross_positions() -> None:
     # sum(unrealizedPnl) = (0.118726 + 0.089622 + 0.082029 + 0.45563 + 0.749156 + 0.252642)
     #   - (0.08007 + 0.00585 + 0.232704 + 0.682724 + 0.031324 + 0.027115) = 1.747805 - 1.059787 = 0.688018
     # wallet = 1182.312496 - 0.688018 = 1181.624478 (all cross: the cross part is the same)
-    assert balance.quantity == pytest.approx(1181.624478)
-    assert balance.cross_wallet == pytest.approx(1181.624478)
+    assert balance.quantity == 1181.624478  # rounded to USDC's 6 decimals
+    assert balance.cross_wallet == 1181.624478
 
 
 def test_new_fills_are_fill_events_and_the_history_is_not() -> None:
