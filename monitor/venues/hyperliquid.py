@@ -141,6 +141,7 @@ class Hyperliquid(VenueSession):
         self._ws = ws_base_url.rstrip("/")
         self._rest = rest_base_url.rstrip("/")
         self._book = PositionBook(_one_way)
+        self._state_ms = 0  # ``time`` of the newest clearinghouse state applied since the last reset
         self._handlers: dict[str, Callable[[JsonObject, object, int], Parsed]] = {
             "activeAssetCtx": self._asset_context,
             "webData2": self._web_data,
@@ -169,6 +170,7 @@ class Hyperliquid(VenueSession):
         self._check_stream(stream)
         if stream == PRIVATE:
             self._book.clear()
+            self._state_ms = 0
 
     def keepalive_request(self, stream: str, now_ms: int) -> HttpRequest | None:  # noqa: ARG002 -- Venue protocol
         """None: nothing to keep alive over REST."""
@@ -226,6 +228,9 @@ class Hyperliquid(VenueSession):
         account = self._require_account()
         item = as_object(data, "user data")
         state = as_object(required(item, "clearinghouseState", "user data"), "clearinghouseState")
+        stamped = optional_time_ms(state, "time", "clearinghouseState")
+        if stamped is not None and stamped < self._state_ms:
+            return Parsed(kind=FrameKind.IGNORED)  # an older state delivered late: keep the newer one
         return Parsed(events=self._snapshot(account, state, receive_ms))
 
     def _fills(self, obj: JsonObject, data: object, receive_ms: int) -> Parsed:  # noqa: ARG002 -- handler signature
@@ -269,7 +274,8 @@ class Hyperliquid(VenueSession):
 
     def _snapshot(self, account: AccountContext, state: JsonObject, receive_ms: int) -> tuple[Event, ...]:
         """Every position of a complete clearinghouse state, then the USDC balance."""
-        ts = optional_time_ms(state, "time", "clearinghouseState") or receive_ms
+        stamped = optional_time_ms(state, "time", "clearinghouseState")
+        ts = stamped or receive_ms
         items = objects(state, "assetPositions", "clearinghouseState")
         legs: list[tuple[str, str, Leg]] = []
         total_pnl = 0.0
@@ -287,6 +293,7 @@ class Hyperliquid(VenueSession):
         # The configured coins are reported flat (every leg) on the first snapshot after a (re)connect
         # only: later pushes, one per block or so, close what they no longer list.
         published = self._book.load(legs, also=() if self._book.loaded else self._symbols)
+        self._state_ms = max(self._state_ms, stamped or 0)
         events: list[Event] = list(position_events(account, NAME, published, ts, receive_ms))
         events.append(balance_event(account, SETTLEMENT, wallet, ts, receive_ms, cross_wallet=cross_wallet))
         return tuple(events)

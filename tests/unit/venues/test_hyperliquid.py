@@ -146,6 +146,21 @@ def test_a_position_missing_from_the_next_snapshot_is_closed() -> None:
     assert positions == [flat("ETH")]  # BTC, flat before too, is not repeated
 
 
+def test_an_older_state_delivered_late_is_ignored() -> None:
+    """A push whose ``time`` is older than the state already applied changes nothing."""
+    subject = venue(("BTC",))
+    newer = fixture_json("hyperliquid_ws_webData2.json")
+    assert isinstance(newer, dict)
+    newer["data"]["clearinghouseState"]["time"] = DOC_TIME + 1_000
+    newer["data"]["clearinghouseState"]["assetPositions"] = []
+    parse(subject, "private", json.dumps(newer))
+    late = subject.parse("private", fixture_text("hyperliquid_ws_webData2.json"), RECEIVE_MS)
+    assert late.kind is FrameKind.IGNORED
+    assert late.events == ()
+    subject.reset("private")  # a new connection starts again from whatever it is sent
+    assert parse(subject, "private", fixture_text("hyperliquid_ws_webData2.json"))
+
+
 def test_resync_is_the_documented_info_request() -> None:
     """``POST /info`` with ``{"type":"clearinghouseState","user":<address>}`` as JSON."""
     (request,) = venue().resync_requests(0)
