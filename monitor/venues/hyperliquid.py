@@ -10,8 +10,10 @@ Streams (both on ``{ws}/ws``, production ``wss://api.hyperliquid.xyz/ws``):
 - ``market``: ``{"method":"subscribe","subscription":{"type":"activeAssetCtx","coin":<coin>}}`` per
   configured coin. Each push ``{"channel":"activeAssetCtx","data":{"coin","ctx":{"markPx",
   "oraclePx","funding",..}}}`` is a PriceEvent ``hyperliquid:<coin>``: mark ``markPx``, index
-  ``oraclePx`` (the oracle price, a weighted median of CEX spot prices: docs "Oracle"),
-  funding ``funding``, the rate of the current hour (docs "Funding": funding is paid every hour).
+  ``oraclePx`` (docs "Oracle": the stake-weighted median of the validators' weighted medians of
+  CEX spot prices), funding ``funding``, the rate paid for the current hour (docs "Funding": the
+  rate is computed for 8 hours and paid every hour at one eighth of it; the docs' example
+  0.0000125 is the 0.01 % 8-hour interest rate / 8), hence the catalog's 1 h funding interval.
   The frame carries no time and no settlement time: event time is the receive time and the next
   settlement the next whole hour after it.
 - ``private``: ``webData2`` and ``userFills`` of the account's address. ``webData2`` data holds the
