@@ -82,6 +82,7 @@ from monitor.venues.base import (
     Parsed,
     StreamPlan,
 )
+from monitor.venues.signing import Redacted
 
 NAME = "hyperliquid"
 PRODUCTION_WS_URL = "wss://api.hyperliquid.xyz"
@@ -161,7 +162,9 @@ class Hyperliquid(VenueSession):
         else:
             user = self._require_address()
             subscriptions = [{"type": "webData2", "user": user}, {"type": "userFills", "user": user}]
-        on_open = tuple(dump_json({"method": "subscribe", "subscription": s}) for s in subscriptions)
+        # Redacted: the private frames carry the address, which a repr of the plan must not show.
+        on_open = tuple(
+            Redacted(dump_json({"method": "subscribe", "subscription": s})) for s in subscriptions)
         return StreamPlan(
             url=f"{self._ws}{WS_PATH}", on_open=on_open, ping_frame=PING_FRAME, ping_interval_s=30.0,
             stale_after_s=70.0,

@@ -269,3 +269,6 @@ def test_the_address_never_leaves_in_events_or_reprs() -> None:
     assert all(ADDRESS not in repr(event) for event in events)
     assert ADDRESS not in repr(subject)
     assert ADDRESS not in repr(account())
+    plan = subject.connect_plan("private", 0, None)
+    assert ADDRESS in plan.on_open[0]  # sent to Hyperliquid as is
+    assert ADDRESS not in repr(plan)
