@@ -513,6 +513,7 @@ VENUE_SYMBOLS: Final[Mapping[str, tuple[str, ...]]] = {
     "weex-v2": ("BTCUSDT", "ETHUSDT"),
     "binance-coinm": ("BTCUSD_PERP", "BTCUSD_201225", "BTCUSD_200925"),
     "deribit": ("BTC-PERPETUAL", "ETH-PERPETUAL"),
+    "hyperliquid": ("BTC", "ETH"),
 }
 
 _OKX_INDEX = {"arg": {"channel": "index-tickers", "instId": "BTC-USDT"}, "data": [
@@ -654,6 +655,13 @@ TARGETS: Final[tuple[TargetSpec, ...]] = (
                    (_fixture("deribit_get_account_summary_response.json"),))
         for currency in ("BTC", "ETH")
     ),
+    TargetSpec("hyperliquid", "stream", "market", tuple(_fixture("hyperliquid_ws_" + name) for name in (
+        "activeAssetCtx.json", "pong.json", "subscriptionResponse.json"))),
+    TargetSpec("hyperliquid", "stream", "private", tuple(_fixture("hyperliquid_ws_" + name) for name in (
+        "webData2.json", "clearinghouseState.json", "userFills.json", "pong.json"))),
+    TargetSpec("hyperliquid", "resync", "clearinghouseState", (
+        _fixture("hyperliquid_info_clearinghouseState.json"),
+        _fixture("hyperliquid_info_clearinghouseState_sdk_capture.json"))),
     TargetSpec("static", "stream", "none", (_fixture("binance_usdm_markPrice.json"),)),
 )
 CODEC_TARGET: Final = TargetSpec("codec", "decode", "topic value", ())
@@ -673,6 +681,7 @@ def fuzz_account() -> AccountContext:
             api_secret=Secret("fuzz-api-secret"),
             passphrase=Secret("fuzz-passphrase"),
         ),
+        address="0x" + "0" * 40,
     )
 
 

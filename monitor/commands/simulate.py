@@ -31,6 +31,9 @@ def _announce(sim: SimulatorServer) -> None:
     for venue in sorted(sim.venues):
         print(f"  {venue:<13} ws {sim.ws_url(venue):<40} rest {sim.rest_url(venue)}", flush=True)
     for (venue, account) in sorted(sim.world.accounts):
+        if venue == "hyperliquid":  # watched by wallet address (simulated, not a real wallet)
+            print(f"  account {venue}/{account}: address {sim.address(venue, account)}", flush=True)
+            continue
         print(f"  account {venue}/{account}: api key sim-{venue}-{account}-key "
               f"(secret and passphrase follow the same pattern)", flush=True)
 

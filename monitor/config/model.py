@@ -51,10 +51,13 @@ class AccountConfig:
     rest_base_url: str | None = None
     ws_api_url: str | None = None
     portfolio_margin: bool = False  # a Binance Portfolio Margin account (docs/venue-fields.md)
+    address: str | None = field(default=None, repr=False)
+    """The wallet address of a venue watched by address (Hyperliquid); personal, kept out of reprs."""
 
     def context(self) -> AccountContext:
         """The account context a venue needs for its private streams."""
-        return AccountContext(account=self.id, portfolio=self.portfolio, credentials=self.credentials)
+        return AccountContext(account=self.id, portfolio=self.portfolio, credentials=self.credentials,
+                              address=self.address)
 
     def instrument_ids(self) -> tuple[str, ...]:
         """The account's symbols as catalog ids ``venue:symbol``."""

@@ -70,7 +70,7 @@ _METRICS_KEYS: Final = ("enabled", "host", "port", "portfolio_label_limit")
 _EFFECTIVENESS_KEYS: Final = ("sample_interval_ms", "window", "min_move_fraction")
 _ACCOUNT_KEYS: Final = (
     "id", "venue", "portfolio", "symbols", "api_key", "api_secret", "passphrase",
-    "ws_base_url", "rest_base_url", "ws_api_url", "portfolio_margin",
+    "ws_base_url", "rest_base_url", "ws_api_url", "portfolio_margin", "address",
 )
 _FEED_KEYS: Final = ("venue", "symbols", "ws_base_url", "rest_base_url", "ws_api_url")
 _HOLDING_KEYS: Final = ("account", "portfolio", "asset", "quantity", "note")
@@ -347,6 +347,35 @@ def _endpoints(
 
 
 _ID_TEXT = "an id of letters, digits, '_' and '-' (at most 64)"
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def _address(
+    check: Checker, data: Mapping[str, Any], path: KeyPath, venue: str | None, has_credentials: bool
+) -> str | None:
+    """The wallet address of a venue watched by address (Hyperliquid); never echoed in a problem."""
+    takes = venue is not None and venue_class(venue).takes_address
+    value = data.get("address")
+    where = (*path, "address")
+    if value is None:
+        if takes:
+            check.report(where, f"missing 'address': a {venue} account is watched by its wallet "
+                                f"address; set address = \"0x\" followed by 40 hex digits")
+        return None
+    if not takes:
+        takers = sorted(name for name in venue_names() if venue_class(name).takes_address)
+        check.report(where, f"address is only used by {', '.join(takers)}: remove it")
+        return None
+    if has_credentials:
+        check.report((*path, "api_key"), f"{venue} is read by wallet address and needs no API key: "
+                                         f"remove api_key, api_secret and passphrase")
+    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+        length = len(value) if isinstance(value, str) else None
+        got = f"a string of {length} characters" if length is not None else f"a TOML {type(value).__name__}"
+        check.report(where, f"address must be a 20-byte wallet address, \"0x\" followed by 40 hex "
+                            f"digits (42 characters); got {got}")
+        return None
+    return value.lower()
 
 
 def _accounts(
@@ -373,12 +402,15 @@ def _accounts(
         if portfolio_margin and venue is not None and venue != "binance":
             check.report((*path, "portfolio_margin"), "portfolio_margin is a Binance account option "
                                                       "(Portfolio Margin, GET /papi/v1/account): remove it")
+        has_credentials = any(key in data for key in ("api_key", "api_secret", "passphrase"))
+        address = _address(check, data, path, venue, has_credentials)
         if account_id is None or venue is None or portfolio is None:
             continue
         result.append(AccountConfig(
             id=account_id, venue=venue, portfolio=portfolio, symbols=symbols, credentials=credentials,
             ws_base_url=ws_base_url, rest_base_url=rest_base_url, ws_api_url=ws_api_url,
             portfolio_margin=portfolio_margin,
+            address=address,
         ))
     return tuple(result)
 

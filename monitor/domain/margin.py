@@ -525,6 +525,33 @@ def _positive_roots(a: float, b: float, c: float) -> list[float]:
     return sorted(x for x in candidates if math.isfinite(x) and x > 0)
 
 
+class HyperliquidMargin(BinanceMargin):
+    """Hyperliquid perpetuals: notional margin tiers with a deduction, at the mark, no closing fee.
+
+    - Maintenance margin is "half of the initial margin at max leverage" (docs "Liquidations"):
+      ``MMR = 1 / (2 x max leverage)``, 1.25 % at 40x. With margin tiers (docs "Margin tiers"):
+      ``maintenance_margin = notional_position_value x maintenance_margin_rate -
+      maintenance_deduction``, ``MMR(tier n) = initial margin rate at the tier's max leverage / 2``,
+      ``deduction(n) = deduction(n-1) + lower_bound(n) x (MMR(n) - MMR(n-1))``, tiers by USDC
+      notional at the mark: the same shape as Binance's brackets and ``cum``.
+    - Liquidation when account equity (isolated: the isolated margin with its PnL) falls below the
+      maintenance margin; docs "Liquidations", "Computing Liquidation Price":
+      ``liq_price = price - side x margin_available / position_size / (1 - l x side)`` with
+      ``l = 1 / MAINTENANCE_LEVERAGE`` (= MMR), ``side`` +1 long / -1 short, ``margin_available =
+      account_value - maintenance_margin_required`` (cross) or ``isolated_margin -
+      maintenance_margin_required`` (isolated), the tier being the one at the position value at the
+      liquidation price. That is the solution of wallet + PnL(P) = MM(P) that ``_TieredModel``
+      solves: docs info example, isolated long 0.0335 ETH @2986.3, max leverage 50 (l = 1 %),
+      ``rawUsd`` -95.059824: 95.059824 / (0.0335 x 0.99) = 2866.26936529, its ``liquidationPx``.
+    - No fee in the requirement; USDC counts as 1 USD. Cross margin shares one USDC account value
+      across every cross position; isolated positions hold their own margin.
+    Sources: hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations, .../trading/margin-tiers,
+    .../for-developers/api/info-endpoint/perpetuals (clearinghouseState example).
+    """
+
+    name = "hyperliquid"
+
+
 MARGIN_MODELS: dict[str, MarginModel] = {
     "binance": BinanceMargin(),
     "okx": OkxMargin(),
@@ -534,6 +561,7 @@ MARGIN_MODELS: dict[str, MarginModel] = {
     "weex": WeexMargin(),
     "binance-coinm": BinanceMargin(),
     "deribit": DeribitMargin(),
+    "hyperliquid": HyperliquidMargin(),
 }
 """Venue -> model. A venue not listed (CME, Coinbase, ...) uses Binance's rule: see
 ``docs/risk-model.md`` for what their documents do and do not confirm."""
@@ -546,6 +574,6 @@ def margin_model_for(instrument: Instrument) -> MarginModel:
 
 __all__ = [
     "DERIBIT_MAINTENANCE_INCREASE", "MARGIN_MODELS", "BinanceMargin", "BingxMargin", "BybitMargin",
-    "DeribitMargin", "MarginLeg", "MarginModel",
-    "MexcMargin", "OkxMargin", "WeexMargin", "margin_model_for",
+    "DeribitMargin", "HyperliquidMargin", "MarginLeg", "MarginModel", "MexcMargin", "OkxMargin",
+    "WeexMargin", "margin_model_for",
 ]

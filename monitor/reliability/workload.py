@@ -27,6 +27,7 @@ INITIAL_PRICES = {"BTC": 60_000.0, "ETH": 3_000.0}
 DEFAULT_INITIAL_PRICE = 100.0
 SPOT_ACCOUNTS = ("cold", "hot")
 MARGIN_ASSET = "USDT"
+MARGIN_STABLECOINS = frozenset({"USDT", "USDC"})
 
 
 def _wall_clock_ms() -> int:
@@ -173,9 +174,11 @@ class Workload:
         now = self._receive_clock_ms()
         if self._rng.random() < 0.3 and profile.hedges:
             futures = self._rng.choice(sorted(profile.hedges.items()))[1]
-            account = self._rng.choice(futures).venue
+            future = self._rng.choice(futures)
             quantity = 0.0 if self._rng.random() < 0.1 else round(self._rng.uniform(0, 50_000), 2)
-            return BalanceEvent(profile.name, account, MARGIN_ASSET, quantity, ts_ms, now)
+            # the venue's stablecoin margin (USDC at Hyperliquid), USDT elsewhere
+            asset = future.settle if future.settle in MARGIN_STABLECOINS else MARGIN_ASSET
+            return BalanceEvent(profile.name, future.venue, asset, quantity, ts_ms, now)
         asset = self._rng.choice(self.assets)
         account = self._rng.choice(SPOT_ACCOUNTS)
         quantity = 0.0

@@ -835,6 +835,69 @@ class DeribitRule(VenueRule):
         return None
 
 
+class HyperliquidRule(VenueRule):
+    """Hyperliquid perpetuals (USDC-margined, one net position per coin, cross or isolated).
+
+    Hyperliquid docs "Liquidations": liquidation when account equity falls below the maintenance
+    margin, "half of the initial margin at max leverage"; "Margin tiers": ``maintenance_margin =
+    notional_position_value * maintenance_margin_rate - maintenance_deduction``, the tier by the
+    position's notional (``terms.hyperliquid_margin_tiers``). The liquidation price is the docs'
+    "Computing Liquidation Price" formula as written::
+
+        liq_price = price - side * margin_available / position_size / (1 - l * side)
+
+    ``l = 1 / MAINTENANCE_LEVERAGE`` (the tier's rate), ``side`` 1 long / -1 short, and
+    ``margin_available`` the account value (cross) or isolated margin with its PnL, less the
+    maintenance margin required, both at ``price``. The formula holds at any reference price; it is
+    taken at the position's entry (the unit carries no mark), where its own PnL is 0. "For assets
+    with margin tiers, maintenance leverage depends on the unique margin tier corresponding to the
+    position value at the liquidation price": each tier's answer is kept only if its notional
+    falls in that tier.
+    """
+
+    venue = "hyperliquid"
+
+    def __init__(self, tiers: Callable[[str], Sequence[Bracket]]) -> None:
+        self.tiers = tiers
+
+    def _tier_at(self, leg: LegState, price: float) -> Bracket:
+        return bracket_for(self.tiers(leg.symbol), leg.terms.value(leg.quantity, price))
+
+    def tier(self, leg: LegState, peers: Sequence[LegState], price: float) -> Tier:
+        """The margin tier of the position's notional at ``price``."""
+        del peers
+        tier = self._tier_at(leg, price)
+        return Tier(tier.number, tier.mmr, tier.cum, _limit(tier.cap))
+
+    def maintenance_margin(self, leg: LegState, peers: Sequence[LegState], price: float) -> float:
+        """notional_position_value * maintenance_margin_rate - maintenance_deduction."""
+        del peers
+        tier = self._tier_at(leg, price)
+        return leg.terms.value(leg.quantity, price) * tier.mmr - tier.cum
+
+    def liquidation_price(self, unit: RiskUnit) -> float | None:
+        """The docs' formula, tier by tier, keeping the answer whose notional lies in its tier."""
+        if len(unit.legs) != 1:
+            return None  # one net position per coin: no hedge legs to pool
+        (leg,) = unit.legs
+        if leg.quantity == 0:
+            return None
+        price = leg.entry_price
+        side = float(leg.direction)
+        position_size = leg.terms.size(leg.quantity)
+        equity = self.margin_balance(unit, price)
+        tiers = self.tiers(leg.symbol)
+        for tier in tiers:
+            required = unit.other_maintenance + position_size * price * tier.mmr - tier.cum
+            margin_available = equity - required
+            liq_price = price - side * margin_available / position_size / (1 - tier.mmr * side)
+            if liq_price <= 0:
+                continue
+            if bracket_for(tiers, leg.terms.value(leg.quantity, liq_price)).number == tier.number:
+                return liq_price
+        return None
+
+
 def venue_rule(venue: str, terms: SimTerms) -> VenueRule | None:
     """The rule set of a simulated derivatives venue, or None (spot venues)."""
     factories: Mapping[str, Callable[[], VenueRule]] = {
@@ -846,6 +909,7 @@ def venue_rule(venue: str, terms: SimTerms) -> VenueRule | None:
         "weex": lambda: WeexRule(terms.weex_tiers),
         "binance-coinm": lambda: BinanceCoinmRule(terms.binance_coinm_brackets),
         "deribit": lambda: DeribitRule(terms.deribit_maintenance),
+        "hyperliquid": lambda: HyperliquidRule(terms.hyperliquid_tiers),
     }
     factory = factories.get(venue)
     return factory() if factory is not None else None

@@ -58,10 +58,11 @@ from monitor.sim.venues.binance_usdm import BinanceUsdmSim
 from monitor.sim.venues.bingx import BingxSim
 from monitor.sim.venues.bybit import BybitSim
 from monitor.sim.venues.deribit import DeribitSim
+from monitor.sim.venues.hyperliquid import HyperliquidSim
 from monitor.sim.venues.mexc import MexcSim
 from monitor.sim.venues.okx import OkxSim
 from monitor.sim.venues.weex import WeexSim
-from monitor.sim.world import Quote, SimFill, SimPosition, SimWorld, wall_clock_ms
+from monitor.sim.world import Quote, SimFill, SimPosition, SimWorld, wall_clock_ms, wallet_address
 from monitor.venues.base import MAX_FRAME_BYTES, AccountContext, Credentials, Venue
 from monitor.venues.registry import build_venue
 
@@ -73,6 +74,7 @@ _websockets_logger.setLevel(logging.WARNING)
 VENUE_CLASSES: tuple[type[SimVenue], ...] = (
     BinanceUsdmSim, BinanceSpotSim, BybitSim, OkxSim, BingxSim, MexcSim, WeexSim,
     BinanceCoinmSim, DeribitSim,
+    HyperliquidSim,
 )  # fmt: skip
 # URL prefixes served by another venue's writer (Bybit spot tickers come from stream.bybit.com).
 PREFIX_ALIASES: Mapping[str, str] = {"bybit-spot": "bybit"}
@@ -158,6 +160,10 @@ class SimulatorServer:
             logger=_websockets_logger,
         )
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="sim:heartbeat")
+        # A venue's own listener (Hyperliquid REST) takes the next port when the port is fixed.
+        side_port = self.requested_port + 1 if self.requested_port else 0
+        for writer in self.venues.values():
+            await writer.start_side_server(self.host, side_port)
 
     async def stop(self) -> None:
         """Close every connection and stop listening (idempotent)."""
@@ -170,6 +176,8 @@ class SimulatorServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        for writer in self.venues.values():
+            await writer.stop_side_server()
 
     async def __aenter__(self) -> SimulatorServer:
         await self.start()
@@ -197,9 +205,9 @@ class SimulatorServer:
         return f"ws://{self.host}:{self.port}/{venue}"
 
     def rest_url(self, venue: str) -> str:
-        """The REST base URL of a venue, ``http://host:port/<venue>``."""
-        self._venue(venue)
-        return f"http://{self.host}:{self.port}/{venue}"
+        """The REST base URL of a venue, ``http://host:port/<venue>`` (or the venue's own listener)."""
+        own = self._venue(venue).side_rest_url()
+        return own if own is not None else f"http://{self.host}:{self.port}/{venue}"
 
     def urls(self, venue: str) -> SimUrls:
         """Base URLs a venue module needs to talk to this simulator."""
@@ -210,6 +218,11 @@ class SimulatorServer:
     def credentials(self, venue: str, account: str) -> Credentials:
         """Credentials of an account (created on first use); the simulator checks them."""
         return self.world.account(venue, account).credentials()
+
+    def address(self, venue: str, account: str) -> str:
+        """The wallet address of an account (Hyperliquid watches accounts by address)."""
+        self.world.account(venue, account)
+        return wallet_address(venue, account)
 
     # -- state: read ---------------------------------------------------------------------------
 
@@ -647,7 +660,8 @@ def scenario_venues(
     subscribed: set[str] = set()
     for account in scenario.accounts:
         urls = sim.urls(account.venue)
-        context = AccountContext(account.account, portfolio, sim.credentials(account.venue, account.account))
+        context = AccountContext(account.account, portfolio, sim.credentials(account.venue, account.account),
+                                 address=sim.address(account.venue, account.account))
         wanted = () if account.venue in subscribed else tuple(symbols.get(account.venue, ()))
         subscribed.add(account.venue)
         venues.append(

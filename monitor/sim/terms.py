@@ -259,6 +259,34 @@ WEEX_DEFAULT_TIERS: tuple[SizeTier, ...] = size_tiers([(0, INFINITE, 0.005, 100)
 
 # Bybit's first linear tier as the position stream fixture shows it (riskId 1, riskLimitValue
 # 2,000,000) at the 0.5 % of the liquidation help page's examples: the fallback without catalog tiers.
+def hyperliquid_margin_tiers(rows: Iterable[tuple[float, float, float]]) -> tuple[Bracket, ...]:
+    """Hyperliquid margin tiers from (notional lower bound, cap, max leverage) rows.
+
+    Hyperliquid docs "Margin tiers": ``maintenance_margin_rate(n) = initial margin rate at the
+    tier's maximum leverage / 2`` ("at 20x max leverage, maintenance_margin_rate = 2.5%"), and
+    ``maintenance_deduction(n) = maintenance_deduction(n - 1) + notional_position_lower_bound(n) *
+    (maintenance_margin_rate(n) - maintenance_margin_rate(n - 1))``, 0 for the first tier. Only the
+    bounds and the leverage are taken from the table: the rates and deductions are derived here.
+    """
+    tiers: list[Bracket] = []
+    for lower_bound, cap, max_leverage in rows:
+        if not max_leverage >= 1 or not cap > lower_bound:
+            raise TermsError(f"margin tier ({lower_bound}, {cap}, {max_leverage}x) is not a valid tier")
+        rate = (1.0 / max_leverage) / 2.0
+        deduction = 0.0
+        if tiers:
+            previous = tiers[-1]
+            deduction = previous.cum + lower_bound * (rate - previous.mmr)
+        tiers.append(Bracket(len(tiers) + 1, lower_bound, cap, rate, max_leverage, deduction))
+    if not tiers:
+        raise TermsError("a margin table needs at least one tier")
+    return tuple(tiers)
+
+
+# Hyperliquid docs "Margin tiers", mainnet BTC (0-150M USDC at 40x, above at 20x): used when the
+# catalog has no tiers for a coin.
+HYPERLIQUID_DEFAULT_TIERS: tuple[Bracket, ...] = hyperliquid_margin_tiers(
+    [(0, 150_000_000, 40), (150_000_000, INFINITE, 20)])
 BYBIT_DEFAULT_LIMITS: tuple[RiskLimit, ...] = (RiskLimit(1, 2_000_000, 0.005, 0.01, 0.0),)
 
 
@@ -320,3 +348,10 @@ class SimTerms:
         if instrument is None or not instrument.tiers:
             return BINANCE_COINM_BTCUSD
         return brackets_with_cum((t.floor, t.cap, t.mmr, t.max_leverage) for t in instrument.tiers)
+
+    def hyperliquid_tiers(self, symbol: str) -> tuple[Bracket, ...]:
+        """Hyperliquid margin tiers: the catalog's bounds and max leverage, rates derived here."""
+        instrument = self.catalog.get(f"hyperliquid:{symbol}")
+        if instrument is None or not instrument.tiers:
+            return HYPERLIQUID_DEFAULT_TIERS
+        return hyperliquid_margin_tiers((t.floor, t.cap, t.max_leverage) for t in instrument.tiers)

@@ -30,6 +30,7 @@ the cross wallet is the balance minus them (Binance ``wb`` and ``cw``).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import time
@@ -114,6 +115,11 @@ class SimAccount:
     def credentials(self) -> Credentials:
         """The credentials a venue module needs to log in to the simulator."""
         return Credentials(Secret(self.api_key), Secret(self.api_secret), Secret(self.passphrase))
+
+
+def wallet_address(venue: str, account: str) -> str:
+    """The deterministic wallet address of a simulated account: ``0x`` and 40 hex digits."""
+    return "0x" + hashlib.sha256(f"sim-wallet:{venue}:{account}".encode()).hexdigest()[:40]
 
 
 def next_funding_ms(now_ms: int) -> int:

@@ -599,6 +599,8 @@ class VenueSession:
     """Whether the venue's API keys come with a passphrase (``Credentials.passphrase``)."""
     takes_ws_api_url: ClassVar[bool]
     """Whether the venue takes a websocket-API URL (``ws_api_url``) apart from ``ws_base_url``."""
+    takes_address: ClassVar[bool] = False
+    """Whether an account is watched by its wallet address (``address``) instead of an API key."""
 
     def _start_session(
         self,
@@ -624,7 +626,7 @@ class VenueSession:
             for symbol in self._symbols:
                 self.catalog.require(f"{name}:{symbol}")
         self._account = account
-        self._credentials = require_credentials(account, name)
+        self._credentials = None if self.takes_address else require_credentials(account, name)
         self._streams = (streams_for(self._symbols, account, name) if streams is None
                          else streams(self._symbols, account))
 

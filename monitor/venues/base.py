@@ -79,6 +79,8 @@ class AccountContext:
     account: str
     portfolio: str
     credentials: Credentials | None = None
+    address: str | None = field(default=None, repr=False)
+    """The on-chain wallet address a read-only venue watches (Hyperliquid); kept out of reprs."""
 
 
 @dataclass(frozen=True, slots=True)

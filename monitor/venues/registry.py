@@ -16,6 +16,7 @@ from monitor.venues.binance_usdm import BinanceUsdm
 from monitor.venues.bingx import BingxSwap
 from monitor.venues.bybit import Bybit
 from monitor.venues.deribit import Deribit
+from monitor.venues.hyperliquid import Hyperliquid
 from monitor.venues.mexc import MexcContract
 from monitor.venues.okx import Okx
 from monitor.venues.weex import WeexFutures
@@ -30,6 +31,7 @@ VENUES: Mapping[str, type[Venue]] = MappingProxyType({
     "weex": WeexFutures,
     "binance-coinm": BinanceCoinm,
     "deribit": Deribit,
+    "hyperliquid": Hyperliquid,
 })
 """The venue class of each venue name (read-only)."""
 

@@ -22,6 +22,7 @@ from monitor.bus.base import Topics
 from monitor.bus.memory import MemoryBus
 from monitor.config import MonitorConfig
 from monitor.ingest.supervisor import ConnectionSupervisor, SupervisorSettings
+from monitor.metrics import Metrics
 from monitor.processor.runner import Processor, ProcessorSettings
 from monitor.sim.server import SimulatorServer
 from monitor.venues.base import AccountContext, Venue
@@ -175,6 +176,7 @@ async def running_pipeline(
     *,
     supervisor_settings: SupervisorSettings = FAST,
     stale_after_ms: int = 30_000,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[PipelineRun]:
     """Run ingest + processor over a MemoryBus for ``venues``; stop gracefully on exit.
 
@@ -197,6 +199,7 @@ async def running_pipeline(
             stop,
             bus=bus,
             supervisor_settings=supervisor_settings,
+            metrics=metrics,
             on_ingest=run.ingest_handles.append,
             on_processor=run.processors.append,
             venues=venues,

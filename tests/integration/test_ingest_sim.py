@@ -241,13 +241,14 @@ async def test_listen_key_expiry_gets_a_new_key_and_the_feed_continues() -> None
 
 
 async def test_multi_venue_scenario_survives_key_expiry_and_a_drop() -> None:
-    """All six venues from scenario_venues; listenKey expiry and a Bybit drop mid-run lose nothing."""
+    """All seven venues from scenario_venues; listenKey expiry, a Bybit and a Hyperliquid drop lose
+    nothing."""
     scenario = load_scenario("multi-venue")
     async with SimulatorServer(seed=3, heartbeat_s=0.2) as sim:
         await sim.load_accounts(scenario)
         venues = scenario_venues(sim, scenario)
         assert sorted(v.name for v in venues) == [
-            "binance", "binance-coinm", "binance-spot", "bybit", "deribit", "okx"]
+            "binance", "binance-coinm", "binance-spot", "bybit", "deribit", "hyperliquid", "okx"]
         async with ingesting(venues) as (sink, runner):
             await eventually(lambda: all(s.resyncs >= 1 for s in runner.supervisors))
             await sim.run_scenario(scenario, speed=150.0, load_accounts=False)
@@ -256,25 +257,32 @@ async def test_multi_venue_scenario_survives_key_expiry_and_a_drop() -> None:
                 TIMEOUT_S,
             )
             await eventually(lambda: runner.supervisor("bybit", "private").resyncs >= 2)
+            await eventually(lambda: runner.supervisor("hyperliquid", "private").resyncs >= 2)
+    # (the one-way legs: a first snapshot also reports a configured symbol's long and short legs flat)
+    instruments = ("okx:BTC-USDT-SWAP", "binance:BTCUSDT", "bybit:BTCUSDT", "hyperliquid:BTC",
+                   "binance-coinm:BTCUSD_PERP", "deribit:BTC-PERPETUAL")
     latest = {
-        instrument: _positions(sink.events, instrument)[-1].quantity
-        for instrument in ("okx:BTC-USDT-SWAP", "binance:BTCUSDT", "bybit:BTCUSDT",
-                           "binance-coinm:BTCUSD_PERP", "deribit:BTC-PERPETUAL")
+        instrument: [p for p in _positions(sink.events, instrument) if p.position_side == "one_way"][-1]
+        .quantity for instrument in instruments
     }
     # -1 BTC - 0.2 BTC filled at 200 s = -1.2; COIN-M 600 contracts of 100 USD short; Deribit
     # 6,000 contracts of 10 USD short
     assert latest == {"okx:BTC-USDT-SWAP": -100.0, "binance:BTCUSDT": -1.2, "bybit:BTCUSDT": -1.0,
-                      "binance-coinm:BTCUSD_PERP": -600.0, "deribit:BTC-PERPETUAL": -6000.0}
+                      "hyperliquid:BTC": -0.5, "binance-coinm:BTCUSD_PERP": -600.0,
+                      "deribit:BTC-PERPETUAL": -6000.0}
     spot = [e for e in sink.events if isinstance(e, BalanceEvent) and e.asset == "BTC"
             and e.account == "spot-main"]
-    assert spot[-1].quantity == 3.0
+    assert spot[-1].quantity == 3.5
     coin_wallet = [e for e in sink.events if isinstance(e, BalanceEvent) and e.asset == "BTC"
                    and e.account == "coinm-main"]
     assert coin_wallet[-1].quantity == 1.0
     deribit_wallet = [e for e in sink.events if isinstance(e, BalanceEvent) and e.asset == "BTC"
                       and e.account == "deribit-main"]
     assert deribit_wallet[-1].quantity == pytest.approx(1.0, abs=1e-12)
+    usdc = [e for e in sink.events if isinstance(e, BalanceEvent) and e.asset == "USDC"]
+    assert usdc[-1].quantity == 7500.0  # the Hyperliquid wallet without its unrealised PnL
     binance_private = runner.supervisor("binance", "private")
     assert binance_private.connects >= 2  # the expired listenKey forced a reconnect
     assert runner.supervisor("bybit", "market").connects >= 2  # the drop
+    assert runner.supervisor("hyperliquid", "market").connects >= 2  # the drop at 250 s
     assert sink.dead_letters == []

@@ -53,6 +53,9 @@ class VenueCase:
         """Whether the venue's maintenance margin is in the coin (the monitor's in USD at the mark)."""
         return self.settle == "BTC"
 
+    hedge_mode: bool = True
+    """False where the venue holds one net position per symbol (Hyperliquid)."""
+
     def monitor_side(self, side: PositionSide, quantity: float) -> str:
         """The position side the monitor reads for a simulated leg."""
         if side != "one_way" or self.one_way_on_the_wire:
@@ -66,7 +69,8 @@ class VenueCase:
 
     def module(self, sim: SimulatorServer) -> Venue:
         """The monitor's venue module pointed at the simulator."""
-        account = AccountContext(self.account, PORTFOLIO, sim.credentials(self.venue, self.account))
+        account = AccountContext(self.account, PORTFOLIO, sim.credentials(self.venue, self.account),
+                                 address=sim.address(self.venue, self.account))
         urls: dict[str, Any] = {"symbols": [self.symbol], "account": account,
                                 "ws_base_url": sim.ws_url(self.venue),
                                 "rest_base_url": sim.rest_url(self.venue)}
@@ -92,6 +96,7 @@ VENUES = [
     # BTC-PERPETUAL: 10 USD contracts, 6,000 make 1 BTC at 60,000; one net cross position
     pytest.param(VenueCase("deribit", "BTC-PERPETUAL", 6_000.0, settle="BTC", wallet=0.5,
                            net_cross_only=True), id="deribit"),
+    pytest.param(VenueCase("hyperliquid", "BTC", 1.0, settle="USDC", hedge_mode=False), id="hyperliquid"),
 ]
 # (position side, BTC, entry, leverage): a one-way short, and a hedge-mode pair
 BOOKS: dict[str, list[tuple[PositionSide, float, float, float]]] = {
@@ -120,6 +125,8 @@ async def test_every_leg_matches_the_venue(case: VenueCase, margin_mode: str, bo
     """Liquidation price and maintenance margin of every leg equal the simulated venue's, at two marks."""
     if case.net_cross_only and (book != "one_way" or margin_mode != "cross"):
         pytest.skip(f"{case.venue} holds one net cross position per instrument")
+    if book == "hedge" and not case.hedge_mode:
+        pytest.skip(f"{case.venue} holds one net position per symbol: no hedge-mode legs")
     async with SimulatorServer(seed=41, heartbeat_s=0.2) as sim:
         await sim.set_price(case.venue, case.symbol, 60_000.0)
         await sim.set_balance(case.venue, case.account, case.settle, case.wallet)

@@ -377,7 +377,7 @@ EXPECTED: dict[str, list[str]] = {
         "9: kafka.sasl_mechanism: expected one of 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', got 'GSSAPI'",
         "12: alerts.margin_ratio_high.severity: expected one of 'critical', 'warning', 'info', got 'urgent'",
         ("15: feeds[0].venue: expected one of 'binance', 'binance-spot', 'bybit', 'okx', 'bingx', 'mexc', "
-         "'weex', 'binance-coinm', 'deribit', got 'kraken'"),
+         "'weex', 'binance-coinm', 'deribit', 'hyperliquid', got 'kraken'"),
     ],
     "syntax_error.toml": [
         "4: TOML syntax error: Invalid value (column 8)",
@@ -485,7 +485,7 @@ def test_problem_lines_in_the_second_array_table() -> None:
         "test.toml:9: accounts[1].portfolio: expected a string, got 5",
         ("test.toml:10: accounts[1].holdings: unknown key 'holdings'; expected one of: id, venue, portfolio, "
          "symbols, api_key, api_secret, passphrase, ws_base_url, rest_base_url, ws_api_url, "
-         "portfolio_margin"),
+         "portfolio_margin, address"),
     ]
 
 

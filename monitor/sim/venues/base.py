@@ -71,6 +71,7 @@ class RestRequest:
     path: str
     raw_query: str
     headers: Mapping[str, str]
+    body: bytes = b""
 
     @property
     def params(self) -> dict[str, str]:
@@ -213,6 +214,18 @@ class SimVenue(ABC):
 
     async def publish_account_config(self, account: str) -> None:  # noqa: B027 -- optional hook
         """Push an account configuration change (asset mode); venues without such a push: none."""
+
+    async def start_side_server(self, host: str, port: int = 0) -> None:
+        """Start a listener of the venue's own on ``port`` (0: any free one): Hyperliquid's REST
+        takes a JSON body, which the websockets handshake parser refuses; default: none."""
+        del host, port
+
+    async def stop_side_server(self) -> None:  # noqa: B027 -- optional hook
+        """Stop what ``start_side_server`` started (default: nothing)."""
+
+    def side_rest_url(self) -> str | None:
+        """The REST base URL of the venue's own listener, or None to use the shared port."""
+        return None
 
     async def publish_quote_for(self, venue: str, symbol: str) -> None:
         """Push a price change of an instrument of ``venue`` (this venue unless overridden)."""

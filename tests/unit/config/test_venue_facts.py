@@ -92,3 +92,49 @@ def test_config_takes_a_ws_api_url_when_the_venue_class_says_so(monkeypatch: pyt
         ConfigProblem("t.toml", 4, ("feeds", 0, "ws_api_url"),
                       "ws_api_url is only used by binance-spot, okx"),
     )
+
+
+HYPERLIQUID_ACCOUNT = '[[accounts]]\nid = "hl"\nvenue = "hyperliquid"\nportfolio = "p"\n'
+WALLET = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+
+
+def test_a_hyperliquid_account_is_read_by_its_address_without_credentials() -> None:
+    """``address = "0x..."`` is taken (lower-cased) and handed to the venue; no API key is needed."""
+    (account,) = parse_config(HYPERLIQUID_ACCOUNT + f'address = "{WALLET.upper().replace("0X", "0x")}"\n',
+                              source="t.toml").accounts
+    assert account.address == WALLET
+    assert account.credentials is None
+    assert WALLET not in repr(account)
+    context = account.context()
+    assert context.address == WALLET
+    venue = build_venue("hyperliquid", symbols=("BTC",), account=context, catalog=default_catalog())
+    assert WALLET in venue.connect_plan("private", 0, None).on_open[0]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("", ("missing 'address': a hyperliquid account is watched by its wallet address; "
+         'set address = "0x" followed by 40 hex digits')),
+    ('address = "0x5e9e"\n', ('address must be a 20-byte wallet address, "0x" followed by 40 hex digits '
+                             "(42 characters); got a string of 6 characters")),
+    (f'address = "{WALLET[2:]}00"\n', ('address must be a 20-byte wallet address, "0x" followed by 40 hex '
+                                      "digits (42 characters); got a string of 42 characters")),
+    ("address = 5\n", ('address must be a 20-byte wallet address, "0x" followed by 40 hex digits '
+                      "(42 characters); got a TOML int")),
+])
+def test_a_bad_address_is_a_problem_naming_file_key_and_fix(line: str, message: str) -> None:
+    """A missing or malformed address names t.toml, accounts[0].address and what to write."""
+    (problem,) = _problems(HYPERLIQUID_ACCOUNT + line)
+    assert (problem.file, problem.key, problem.message) == ("t.toml", "accounts[0].address", message)
+    assert WALLET[2:] not in str(problem)
+
+
+def test_address_belongs_to_address_venues_only(key_env: None) -> None:
+    """A Bybit account with an address is told the key is Hyperliquid's; a Hyperliquid key is refused."""
+    del key_env
+    (problem,) = _problems(BYBIT_ACCOUNT + f'address = "{WALLET}"\n')
+    assert problem.message == "address is only used by hyperliquid: remove it"
+    keys = 'api_key = "env:HEDGE_MONITOR_TEST_KEY"\napi_secret = "env:HEDGE_MONITOR_TEST_SECRET"\n'
+    problems = _problems(HYPERLIQUID_ACCOUNT + f'address = "{WALLET}"\n' + keys)
+    assert [p.message for p in problems] == [
+        ("hyperliquid is read by wallet address and needs no API key: remove api_key, api_secret and "
+        "passphrase")]

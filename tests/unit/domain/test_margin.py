@@ -222,6 +222,7 @@ MODELS: list[tuple[MarginModel, str]] = [
     (OKX, "okx:BTC-USD-SWAP"), (BINANCE, "deribit:BTC-PERPETUAL"),
     (margin_model_for(CATALOG.require("bingx:BTC-USDT")), "bingx:BTC-USDT"),
     (MEXC, "mexc:BTC_USDT"), (margin_model_for(CATALOG.require("weex:BTCUSDT")), "weex:BTCUSDT"),
+    (margin_model_for(CATALOG.require("hyperliquid:BTC")), "hyperliquid:BTC"),
 ]
 model_cases = st.sampled_from(MODELS)
 entries = st.floats(1_000.0, 100_000.0)

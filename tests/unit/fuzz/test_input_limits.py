@@ -76,6 +76,9 @@ LIST_CASES: tuple[tuple[str, int, tuple[object, ...]], ...] = (
     ("deribit/stream:private", 0, ("params", "data", "positions")),
     ("deribit/stream:private", 0, ("params", "data", "trades")),
     ("deribit/resync:positions-BTC", 0, ("result",)),
+    ("hyperliquid/stream:private", 0, ("data", "clearinghouseState", "assetPositions")),
+    ("hyperliquid/stream:private", 2, ("data", "fills")),
+    ("hyperliquid/resync:clearinghouseState", 0, ("assetPositions",)),
 )
 # Responses whose documented single object may also come as a list: wrapped, then made too long.
 WRAPPED_LIST_CASES: tuple[tuple[str, tuple[object, ...]], ...] = (

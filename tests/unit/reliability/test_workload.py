@@ -50,3 +50,12 @@ def test_settle_ticks_come_last_and_agree_per_asset() -> None:
         else:
             assert tick.mark == assets[instrument.base]
         assert tick.mark == workload.settle_marks()[tick.instrument]
+
+
+def test_hyperliquid_legs_are_in_the_workload_and_margined_in_usdc() -> None:
+    """The crash test trades every catalog venue, Hyperliquid too; its margin balances are USDC."""
+    events = list(_workload(7, events=20_000).events())
+    hyperliquid = [e for e in events if isinstance(e, PositionEvent) and e.account == "hyperliquid"]
+    assert hyperliquid
+    wallets = {e.asset for e in events if isinstance(e, BalanceEvent) and e.account == "hyperliquid"}
+    assert wallets == {"USDC"}

@@ -22,6 +22,7 @@ from monitor.sim.margin import (
     BingxRule,
     BybitRule,
     ContractTerms,
+    HyperliquidRule,
     LegState,
     MexcRule,
     OkxRule,
@@ -37,6 +38,7 @@ from monitor.sim.terms import (
     OKX_TIERS,
     RiskLimit,
     SizeTier,
+    hyperliquid_margin_tiers,
     size_tiers,
 )
 
@@ -47,6 +49,7 @@ BYBIT_LIMITS = (
     RiskLimit(2, 2_600_000, 0.0056, 0.012, 0.0),
     RiskLimit(3, 1e15, 0.0062, 0.014, 0.0),
 )
+HYPERLIQUID_TIERS = hyperliquid_margin_tiers([(0, 1_000_000, 40), (1_000_000, 1e15, 20)])
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,12 @@ CASES: tuple[Case, ...] = (
         "weex",
         WeexRule(lambda _symbol: size_tiers([(0, 5, 0.005, 100), (5, 1e12, 0.01, 50)])),
         LINEAR,
+        (0.001, 100.0),
+    ),
+    Case(
+        "hyperliquid",  # tiers 0-1M at 40x, above at 20x (lowered so that sizes cross them)
+        HyperliquidRule(lambda _symbol: HYPERLIQUID_TIERS),
+        ContractTerms("linear", 1.0, "USDC", 0.00045),
         (0.001, 100.0),
     ),
 )

@@ -18,7 +18,7 @@ def test_the_table_names_every_venue_the_config_accepts() -> None:
     """Every venue name a config may use (read through the registry) has a class, and no other."""
     assert venue_names() == tuple(VENUES)
     assert VENUE_NAMES == ("binance", "binance-spot", "bybit", "okx", "bingx", "mexc", "weex",
-                           "binance-coinm", "deribit")
+                           "binance-coinm", "deribit", "hyperliquid")
     assert VENUES["binance"] is BinanceUsdm
     assert VENUES["binance-spot"] is BinanceSpot
 
@@ -55,6 +55,6 @@ def test_an_unknown_venue_is_refused_with_the_known_ones() -> None:
     with pytest.raises(UnknownVenueError) as caught:
         build_venue("kraken", symbols=("XBTUSD",), account=None, catalog=default_catalog())
     assert str(caught.value) == ("unknown venue 'kraken'; known: binance, binance-spot, bybit, okx, "
-                                 "bingx, mexc, weex, binance-coinm, deribit")
+                                 "bingx, mexc, weex, binance-coinm, deribit, hyperliquid")
     assert isinstance(caught.value, ValueError)
     assert isinstance(caught.value, HedgeMonitorError)
