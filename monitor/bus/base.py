@@ -63,6 +63,8 @@ class TopicSpec:
     partitions: int = 1
     compact: bool = False
     retention_ms: int | None = None
+    segment_ms: int | None = None
+    max_compaction_lag_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +94,24 @@ class Topics:
     def specs(self, partitions: int = 6) -> list[TopicSpec]:
         """The topics a deployment needs, with their cleanup policies."""
         return [
-            TopicSpec(self.prices, partitions, compact=True),
+            _compacted(self.prices, partitions),
             TopicSpec(self.positions, partitions),
-            TopicSpec(self.risk, partitions, compact=True),
+            _compacted(self.risk, partitions),
             TopicSpec(self.alerts, partitions),
             TopicSpec(self.dlq, 1),
-            TopicSpec(self.state, partitions, compact=True),
+            _compacted(self.state, partitions),
         ]
+
+
+# A compacted topic's active segment is never compacted: rolling it hourly and making every record
+# eligible for compaction within the hour bound what a reader of the whole topic re-reads.
+COMPACTED_SEGMENT_MS = 3_600_000
+COMPACTED_MAX_LAG_MS = 3_600_000
+
+
+def _compacted(name: str, partitions: int) -> TopicSpec:
+    return TopicSpec(name, partitions, compact=True, segment_ms=COMPACTED_SEGMENT_MS,
+                     max_compaction_lag_ms=COMPACTED_MAX_LAG_MS)
 
 
 AssignmentCallback = Callable[[set[TopicPartition]], Awaitable[None]]
@@ -141,6 +154,10 @@ class Consumer(Protocol):
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offsets to read (group consumers only; ``BusCommitError`` if refused)."""
+        ...
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        """The end offset the latest fetch reported, without a request; None before any fetch."""
         ...
 
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from monitor.bus.base import Bus, BusError, Consumer, Producer, Record, TopicPartition, Topics
-from monitor.codec import DecodeError, dead_letter_value, decode
+from monitor.codec import DecodeError, dead_letter_value, decode, event_to_dict
 from monitor.domain.events import PriceEvent
 from monitor.metrics import Metrics, NullMetrics
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
@@ -81,6 +81,8 @@ class Processor:
         self._owned: set[int] = set()
         self._next_offset: dict[int, int] = {}
         self._price_next: dict[int, int] = {}
+        self._price_events: dict[str, PriceEvent] = {}
+        self._price_checkpoint_at: dict[int, int] = {}
         self._pending_publish: set[str] = set()
         self._last_publish_ms: dict[str, int] = {}
         self._last_checkpoint_ms = 0
@@ -112,6 +114,7 @@ class Processor:
         self._prices_consumer = prices
         group: Consumer | None = None
         try:
+            await self._restore_prices(prices)
             await self._catch_up_prices(prices)
             group = await self.bus.group_consumer(
                 [topics.positions], self.settings.group_id, self._on_assigned, self._on_revoked)
@@ -128,6 +131,49 @@ class Processor:
                 await group.stop()
             await prices.stop()
             await self._producer.stop()
+
+    async def _restore_prices(self, prices: Consumer) -> None:
+        """Start from the group's price-table checkpoint, so a restart reads only the ticks after it.
+
+        ``hedge.prices`` is compacted, but its active segment never is, so without the checkpoint a
+        restart would re-read every tick of the segment (days of them). The checkpoint holds the
+        latest price of each instrument and the offsets it reflects; it is ignored when an offset
+        lies past the partition's end (the topic was recreated).
+        """
+        checkpoint = (await self._read_state(set(), prices_only=True)).get(self._prices_key())
+        if checkpoint is None:
+            return
+        offsets = {int(partition): int(offset) for partition, offset in checkpoint["offsets"].items()}
+        assigned = {p.partition: p for p in prices.assignment()}
+        ends = await prices.end_offsets(sorted(assigned.values(), key=lambda p: p.partition))
+        if any(partition not in assigned or offset > ends[assigned[partition]]
+               for partition, offset in offsets.items()):
+            log.warning("price checkpoint ignored: its offsets %s lie past the topic's ends", offsets)
+            return
+        for value in checkpoint["prices"]:
+            event = decode(orjson.dumps(value))
+            if isinstance(event, PriceEvent):
+                self._keep_price(event)
+                self.engine.apply_price(event)
+        for partition, offset in offsets.items():
+            await prices.seek(assigned[partition], offset)
+            self._price_next[partition] = offset
+        self._price_checkpoint_at = dict(offsets)
+        log.info("price table restored: %d instruments at offsets %s", len(checkpoint["prices"]), offsets)
+
+    def _keep_price(self, event: PriceEvent) -> None:
+        held = self._price_events.get(event.instrument)
+        if held is None or event.ts_event_ms >= held.ts_event_ms:
+            self._price_events[event.instrument] = event
+
+    def _checkpoint_prices(self, producer: Producer) -> None:
+        """Write the price table with the offsets it reflects, when they moved since the last one."""
+        if self._price_next == self._price_checkpoint_at:
+            return
+        value = {"v": 1, "offsets": {str(p): o for p, o in sorted(self._price_next.items())},
+                 "prices": [event_to_dict(e) for _, e in sorted(self._price_events.items())]}
+        producer.send(self.settings.topics.state, self._prices_key(), orjson.dumps(value))
+        self._price_checkpoint_at = dict(self._price_next)
 
     async def _catch_up_prices(self, prices: Consumer) -> None:
         ends = await prices.end_offsets(sorted(prices.assignment(), key=lambda p: p.partition))
@@ -233,6 +279,7 @@ class Processor:
             if current is None or event.ts_event_ms >= current.ts_event_ms:
                 latest[event.instrument] = event
         for event in latest.values():
+            self._keep_price(event)
             touched = self.engine.apply_price(event)
             self._pending_publish.update(touched)
             self.metrics.feed_event(event.instrument, event.ts_event_ms)
@@ -368,6 +415,9 @@ class Processor:
 
     # -- state ----------------------------------------------------------------------------------
 
+    def _prices_key(self) -> bytes:
+        return f"{self.settings.group_id}/prices".encode()
+
     def _state_key(self, partition: int, portfolio: str | None = None) -> bytes:
         base = f"{self.settings.group_id}/{partition}"
         return (base if portfolio is None else f"{base}/{portfolio}").encode()
@@ -384,6 +434,7 @@ class Processor:
         await self._flush_outbox()
         producer = self._producer_or_fail()
         state_topic = self.settings.topics.state
+        self._checkpoint_prices(producer)
         for portfolio_id, state in self.engine.portfolios.items():
             if state.partition in owned and state.dirty:
                 producer.send(state_topic, self._state_key(state.partition, portfolio_id),
@@ -402,24 +453,27 @@ class Processor:
                 await self._group.commit(offsets)
             except BusError as exc:  # the state marker written before the commit holds the offset
                 log.warning("offset commit failed (%s); the state marker still holds the offset", exc)
-            await self._report_lag(offsets)
+            self._report_lag(offsets)
 
-    async def _report_lag(self, offsets: dict[TopicPartition, int]) -> None:
-        """Consumer lag of the positions partitions: end offset minus the next offset to apply."""
+    def _report_lag(self, offsets: dict[TopicPartition, int]) -> None:
+        """Consumer lag of the positions partitions: high watermark minus the next offset to apply.
+
+        The high watermark is the one the latest fetch response carried, so no request is made: an
+        end-offsets request would wait behind the group consumer's pending fetch (up to the broker's
+        fetch wait when no position arrives) and stall the loop that publishes.
+        """
         if not self.metrics.enabled or self._group is None:
             return
-        try:
-            ends = await self._group.end_offsets(sorted(offsets, key=lambda p: p.partition))
-        except BusError as exc:  # lag is a metric: its failure must not stop processing
-            log.debug("end offsets unavailable (%s)", exc)
-            return
-        for partition, end in ends.items():
-            self.metrics.consumer_lag(partition.topic, partition.partition,
-                                      max(0, end - offsets[partition]))
+        for partition, offset in offsets.items():
+            end = self._group.highwater(partition)
+            if end is not None:
+                self.metrics.consumer_lag(partition.topic, partition.partition, max(0, end - offset))
 
-    async def _read_state(self, partitions: set[int]) -> dict[bytes, Any]:
+    async def _read_state(self, partitions: set[int], *, prices_only: bool = False) -> dict[bytes, Any]:
+        """The latest state value of each key of ``partitions`` (or only the price checkpoint)."""
         consumer = await self.bus.table_consumer([self.settings.topics.state])
         latest: dict[bytes, Any] = {}
+        prices_key = self._prices_key()
         prefixes = tuple(f"{self.settings.group_id}/{p}".encode() for p in partitions)
         try:
             ends = await consumer.end_offsets(sorted(consumer.assignment(), key=lambda p: p.partition))
@@ -430,7 +484,10 @@ class Processor:
                     for record in records:
                         positions[partition] = record.offset + 1
                         key = record.key or b""
-                        if any(
+                        if prices_only:
+                            if key == prices_key:
+                                latest[key] = orjson.loads(record.value)
+                        elif any(
                             key == prefix or key.startswith(prefix + b"/") for prefix in prefixes
                         ):
                             latest[key] = orjson.loads(record.value)
