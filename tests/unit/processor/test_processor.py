@@ -516,14 +516,16 @@ async def test_a_restart_reads_only_the_ticks_after_the_price_checkpoint(bus: Me
 
 
 async def test_a_restart_without_new_ticks_prices_from_the_checkpoint_alone(bus: MemoryBus) -> None:
-    """The restored table prices the restored portfolio: 60,000 -> 54,000 gives the hedge +9,000."""
+    """A restored portfolio is published at once, priced by the restored table (no input needed).
+
+    60,000 -> 54,000 on a short of 150 x 0.01 BTC gives the hedge +9,000.
+    """
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000), *_prices(54_000, 3_000))
         await eventually(lambda: (c := _price_checkpoint(bus)) and c["offsets"] == _price_ends(bus),
                          DEADLINE_S)
     published = len(bus.records(TOPICS.risk))
     async with _running(bus) as second:
-        _publish(bus, BalanceEvent("seed", "cold", "BTC", 1.5, 4_000, 4_000))
         await eventually(lambda: len(bus.records(TOPICS.risk)) > published, DEADLINE_S)
         assert second.engine.prices.mark(SWAP) == 54_000
     risk = _latest_risk(bus, "seed")
@@ -542,3 +544,59 @@ async def test_a_price_checkpoint_past_the_topic_end_is_ignored(
     async with _running(bus) as processor:
         await eventually(lambda: processor.engine.prices.mark(SWAP) == 60_000, DEADLINE_S)
     assert "price checkpoint ignored" in caplog.text
+
+
+async def test_a_checkpoint_spread_over_rounds_writes_each_marker_after_the_states_it_covers(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every marker (partition p, next offset O) follows a state of each p-portfolio reflecting < O.
+
+    With no time per round for checkpoint writes, every round writes one state: a cycle spans
+    hundreds of rounds while new input keeps arriving.
+    """
+    monkeypatch.setattr("monitor.processor.runner.HAND_OFF_INTERVAL_S", 0.0)
+    written: list[tuple[bytes, bytes]] = []  # the state topic in write order, across its partitions
+    append = bus.append
+
+    def appended(topic: str, key: bytes | None, value: bytes) -> None:
+        if topic == TOPICS.state:
+            written.append((key or b"", value))
+        append(topic, key, value)
+
+    monkeypatch.setattr(bus, "append", appended)
+    names = [f"p{index:03d}" for index in range(300)]
+    async with _running(bus) as processor:
+        _publish(bus, *_prices(60_000, 2_000))
+        for wave in range(10):  # each wave lands while a cycle of 300 one-state rounds runs
+            _publish(bus, *(BalanceEvent(name, "cold", "BTC", 1.0 + wave, 1_000 + wave, 1_000)
+                            for name in names[wave * 7:]))
+            await processor.drain()
+
+        def regular_markers_reach_the_ends() -> bool:
+            latest = {key: orjson.loads(value)["offset"] for key, value in written
+                      if key.count(b"/") == 1 and not key.endswith(b"/prices")}
+            ends = {f"hedge-monitor/{p}".encode(): len(records)
+                    for p, records in enumerate(bus.partitions(TOPICS.positions)) if records}
+            return latest == ends
+
+        await eventually(regular_markers_reach_the_ends, DEADLINE_S)
+    last_input: dict[tuple[int, str], list[int]] = {}
+    for partition, records in enumerate(bus.partitions(TOPICS.positions)):
+        for record in records:
+            assert record.key is not None
+            last_input.setdefault((partition, record.key.decode()), []).append(record.offset)
+    applied: dict[str, int] = {}
+    markers = 0
+    for raw_key, raw_value in written:
+        key = raw_key.decode().split("/")
+        value = orjson.loads(raw_value)
+        if len(key) == 3:
+            applied[key[2]] = value["applied_offset"]
+        elif key[1] != "prices":
+            partition, offset = int(key[1]), value["offset"]
+            markers += 1
+            for (held_in, name), offsets in last_input.items():
+                covered = [o for o in offsets if o < offset]
+                if held_in == partition and covered:
+                    assert applied.get(name, -1) >= covered[-1], (name, partition, offset)
+    assert markers >= 3
