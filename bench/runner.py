@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import core, e2e, fanout, recovery, snapshot
+from bench import core, e2e, fanout, recovery, shipped, snapshot
 from bench.broker import kafka_broker
 from bench.report import DEFAULT_RESULTS_DIR, context, write_json
 from monitor import eventloop
@@ -83,6 +83,11 @@ def _run(args: argparse.Namespace, scenario: str, size: str, repeats: int, event
             figures = e2e.run(size, repeats, bootstrap, latency=latency, ceiling=ceiling)
         scenarios["ceiling" if ceiling and not latency else "e2e"] = figures
         _say(figures["table"] + "\n")
+    if scenario in ("shipped", "all"):
+        _say(f"shipped command on Kafka ({size}) ...")
+        with kafka_broker(args.kafka) as bootstrap:
+            scenarios["shipped"] = shipped.run(size, bootstrap)
+        _say(scenarios["shipped"]["table"] + "\n")
     if scenario == "recovery":
         _say(f"recovery on Kafka ({size}) ...")
         with kafka_broker(args.kafka) as bootstrap:

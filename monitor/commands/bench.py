@@ -15,7 +15,7 @@ import sys
 from monitor.commands.common import add_event_loop_argument
 
 EXAMPLE = "python -m bench core --size tiny --json-out bench-results/core.json"
-SCENARIOS = ("core", "fanout", "snapshot", "e2e", "ceiling", "recovery", "all")
+SCENARIOS = ("core", "fanout", "snapshot", "e2e", "ceiling", "shipped", "recovery", "all")
 SIZES = ("tiny", "full")
 
 
