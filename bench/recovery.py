@@ -38,6 +38,8 @@ TICKS_PER_SECOND = 10
 AFTER_CHECKPOINT_S = 60
 TARGET_S = 5.0
 HAND_OFF_RECORDS = 20_000
+# Acknowledged in slices, so the producer never holds a day of ticks in memory.
+FLUSH_RECORDS = 200_000
 WAIT_TIMEOUT_S = 1_800.0
 # A tick as the codec writes it (checked against the codec when the run starts): formatting the
 # bytes directly makes the 17 million ticks of a day cheap enough to write in the run.
@@ -87,7 +89,9 @@ async def _ticks(producer: Producer, topics: Topics, workload: Workload, start_m
             producer.send(topics.prices, instrument.id.encode(),
                           _tick(instrument.id, marks[instrument.id] * wobble, ts))
             sent += 1
-            if sent % HAND_OFF_RECORDS == 0:
+            if sent % FLUSH_RECORDS == 0:
+                await producer.flush()
+            elif sent % HAND_OFF_RECORDS == 0:
                 await producer.hand_off()
     await producer.flush()
     return ts
