@@ -20,6 +20,7 @@ the first portfolio's correct snapshot, and every portfolio's.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -120,7 +121,7 @@ async def _timed_start(bootstrap: str, prefix: str, tail: OutputTail,
     tail.on_output = on_output
     tail.expect_snapshots(expected)
     spawned = time.time()
-    worker = Worker("processor", bootstrap, prefix)
+    worker = Worker("processor", bootstrap, prefix, ready_timeout_s=WAIT_TIMEOUT_S)
     await worker.start()
     done = await tail.wait(WAIT_TIMEOUT_S)
     tail.on_output = None
@@ -170,7 +171,11 @@ async def measure(bootstrap: str, plan: RecoverySize) -> dict[str, Any]:
     bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap))
     producer = await bus.producer()
     try:
-        rows = [await _measure_hours(bootstrap, bus, producer, plan, hours) for hours in plan.hours]
+        rows = []
+        for hours in plan.hours:
+            rows.append(await _measure_hours(bootstrap, bus, producer, plan, hours))
+            sys.stdout.write(f"  {hours} h: {rows[-1]}\n")
+            sys.stdout.flush()
     finally:
         await producer.stop()
     return {"rows": rows, "target_s": TARGET_S, "ticks_per_second_per_instrument": TICKS_PER_SECOND}

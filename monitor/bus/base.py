@@ -190,8 +190,13 @@ class Bus(Protocol):
         group_id: str,
         on_assigned: AssignmentCallback,
         on_revoked: AssignmentCallback,
+        instance_id: str | None = None,
     ) -> Consumer:
-        """A started group member; callbacks run before fetching resumes after a rebalance."""
+        """A started group member; callbacks run before fetching resumes after a rebalance.
+
+        ``instance_id`` makes it a static member (KIP-345): a restart under the same id takes its
+        partitions back at once, instead of waiting for the dead member's session to time out.
+        """
         ...
 
     async def table_consumer(self, topics: Sequence[str]) -> Consumer:

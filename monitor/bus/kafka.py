@@ -216,12 +216,17 @@ class KafkaBus:
         group_id: str,
         on_assigned: AssignmentCallback,
         on_revoked: AssignmentCallback,
+        instance_id: str | None = None,
     ) -> Consumer:
-        """A group member with manual commits; the callbacks run inside the rebalance."""
+        """A group member with manual commits; the callbacks run inside the rebalance.
+
+        With ``instance_id`` the member is static (``group.instance.id``).
+        """
         with _translated(f"start a member of group {group_id!r}"):
             consumer = AIOKafkaConsumer(
                 **self.settings.client_options(),
                 group_id=group_id,
+                group_instance_id=instance_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_interval_ms=300_000,

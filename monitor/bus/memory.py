@@ -78,6 +78,7 @@ class MemoryBus:
         group_id: str,
         on_assigned: AssignmentCallback,
         on_revoked: AssignmentCallback,
+        instance_id: str | None = None,  # noqa: ARG002 -- one process: no sessions to outlive
     ) -> Consumer:
         """The group's only member, assigned every partition of ``topics``."""
         if group_id in self._members:

@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kafka-run-dir", type=Path, default=None,
                         help="the broker's HEDGE_KAFKA_RUN_DIR for --broker-restarts (default the "
                              "script's own: <cache>/kafka/run-<port>)")
+    parser.add_argument("--dynamic-members", action="store_true",
+                        help="run the processors as dynamic group members (default: static members, "
+                             "--instance-id per slot, as a supervisor restarting them would)")
     parser.add_argument("--history-hours", type=float, default=0.0,
                         help="hours of old price ticks (10/s per instrument) written before the run, "
                              "which restarted processors must not re-read (default 0)")
@@ -102,6 +105,7 @@ def settings_from(args: argparse.Namespace) -> CrashTestSettings:
         broker_restarts=args.broker_restarts,
         restart_broker=restart,
         history_hours=args.history_hours,
+        static_members=not args.dynamic_members,
     )
 
 

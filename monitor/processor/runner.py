@@ -53,6 +53,7 @@ class ProcessorSettings:
 
     topics: Topics = field(default_factory=Topics)
     group_id: str = "hedge-monitor"
+    instance_id: str | None = None
     publish_interval_ms: int = 0
     checkpoint_interval_ms: int = 1_000
     max_batch_records: int = 20_000
@@ -130,7 +131,8 @@ class Processor:
             await self._restore_prices(prices)
             await self._catch_up_prices(prices)
             group = await self.bus.group_consumer(
-                [topics.positions], self.settings.group_id, self._on_assigned, self._on_revoked)
+                [topics.positions], self.settings.group_id, self._on_assigned, self._on_revoked,
+                instance_id=self.settings.instance_id)
             self._group = group
             for target, offset in self._pending_seeks.items():
                 await group.seek(target, offset)

@@ -113,6 +113,7 @@ class CrashTestSettings:
     broker_restarts: int = 0
     restart_broker: RestartBroker | None = None
     history_hours: float = 0.0
+    static_members: bool = True
     ready_timeout_s: float = 120.0
     catch_up_timeout_s: float = 300.0
     stop_timeout_s: float = 60.0
@@ -346,10 +347,13 @@ class ProcessorFleet:
 
     Slots are added as new members join (``add``); a slot whose process was killed and not restarted
     has left the group. ``lives`` records every life's recovery time (start -> partitions owned).
+    With an ``instance_prefix`` every slot is a static member (``--instance-id <prefix><slot>``): a
+    restarted slot takes its partitions back without waiting for its dead life's session timeout.
     """
 
-    def __init__(self, command: list[str], log_dir: Path, count: int) -> None:
+    def __init__(self, command: list[str], log_dir: Path, count: int, instance_prefix: str = "") -> None:
         self.command = command
+        self.instance_prefix = instance_prefix
         self.log_dir = log_dir
         self.slots = [_Slot(index) for index in range(count)]
         self.lives: list[LifeRecord] = []
@@ -379,8 +383,10 @@ class ProcessorFleet:
         slot.ready_after_s = None
         slot.log_path = self.log_dir / f"processor-{index}-life-{slot.incarnation}.log"
         with slot.log_path.open("wb") as log_file:
+            command = [*self.command, "--instance-id", f"{self.instance_prefix}{index}"] \
+                if self.instance_prefix else self.command
             slot.process = await asyncio.create_subprocess_exec(
-                *self.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=log_file, env=self._env)
         slot.started = time.monotonic()
 
@@ -574,7 +580,8 @@ async def run_crash_test(settings: CrashTestSettings, command: str = "") -> Cras
         partitions=settings.partitions, log_dir=str(log_dir),
     )
     await bus.create_topics(topics.specs(settings.partitions))
-    fleet = ProcessorFleet(processor_command(settings, prefix, group_id), log_dir, settings.processors)
+    fleet = ProcessorFleet(processor_command(settings, prefix, group_id), log_dir, settings.processors,
+                           instance_prefix=f"{prefix}processor-" if settings.static_members else "")
     writer = _Writer(await bus.producer(), topics)
     snapshots = SnapshotLog()
     watcher = asyncio.create_task(fleet.watch(), name="crash-test-ready-watch")

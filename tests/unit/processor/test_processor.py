@@ -360,9 +360,10 @@ def _failing_commits(
     group_consumer = bus.group_consumer
 
     async def failing(topics: Sequence[str], group_id: str, on_assigned: AssignmentCallback,
-                      on_revoked: AssignmentCallback) -> Consumer:
+                      on_revoked: AssignmentCallback, instance_id: str | None = None) -> Consumer:
         made.append(_FailingCommits(
-            await group_consumer(topics, group_id, on_assigned, on_revoked), error, failures))
+            await group_consumer(topics, group_id, on_assigned, on_revoked, instance_id), error,
+            failures))
         return made[-1]
 
     monkeypatch.setattr(bus, "group_consumer", failing)
