@@ -51,7 +51,7 @@ from typing import IO, Any, Literal
 import orjson
 
 import monitor
-from monitor.bus.base import Producer, Topics
+from monitor.bus.base import BusError, Producer, Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import (
@@ -81,6 +81,7 @@ READY_POLL_S = 0.05
 LOG_TAIL_BYTES = 3_000
 # A rebalance kill lands this soon after the new member starts: before it can own partitions.
 REBALANCE_KILL_DELAY_S = 0.3
+RESEND_BACKOFF_S = 0.5
 HISTORY_TICKS_PER_S = 10
 HISTORY_FLUSH_RECORDS = 100_000
 KAFKA_SCRIPT = Path(monitor.__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
@@ -219,6 +220,9 @@ class CrashTestResult:
     broker_restarts: list[BrokerRestart] = field(default_factory=list)
     history_ticks: int = 0
     history_write_s: float = 0.0
+    resent_prices: int = 0
+    resent_accounts: int = 0
+    failed_deliveries: int = 0
     incarnations: int = 0
     exit_codes: list[int | None] = field(default_factory=list)
     wall_time_s: float = 0.0
@@ -256,6 +260,9 @@ class CrashTestResult:
             "recovery": self.recovery(),
             "broker_restarts": [asdict(restart) for restart in self.broker_restarts],
             "history_ticks": self.history_ticks,
+            "failed_deliveries": self.failed_deliveries,
+            "resent_prices": self.resent_prices,
+            "resent_accounts": self.resent_accounts,
             "history_write_s": round(self.history_write_s, 1),
             "incarnations": self.incarnations,
             "exit_codes": self.exit_codes,
@@ -306,6 +313,8 @@ class CrashTestResult:
             ("broker restarts", ", ".join(f"at event {r.at_event} ({r.seconds:.1f} s)"
                                           for r in self.broker_restarts) or "none"),
             ("price history", f"{self.history_ticks} ticks (written in {self.history_write_s:.1f} s)"),
+            ("failed deliveries / events resent",
+             f"{self.failed_deliveries} / {self.resent_prices + self.resent_accounts}"),
             ("recovery, first lives", recovered(recovery["first"])),
             ("recovery, later lives", recovered(recovery["later"])),
             ("wall time", (f"{self.wall_time_s:.1f} s (write {self.write_time_s:.1f}, catch-up "
@@ -495,24 +504,48 @@ def processor_command(settings: CrashTestSettings, prefix: str, group_id: str) -
 
 
 class _Writer:
-    """Sends events in acknowledged chunks (one idempotent producer) and keeps what it wrote."""
+    """Sends events in acknowledged chunks (one idempotent producer) and keeps what it wrote.
+
+    A chunk whose delivery failed (the broker restarting) is sent again, whole, as the ingest's sink
+    does: the topics may then hold a record twice (at-least-once), never lose one. The resent
+    counts bound the duplicates the verifier accepts.
+    """
 
     def __init__(self, producer: Producer, topics: Topics) -> None:
         self.producer = producer
         self.topics = topics
         self.accounts: list[AccountEvent] = []
         self.prices = 0
+        self.resent_prices = 0
+        self.resent_accounts = 0
+        self.failed_deliveries = 0
+
+    def _send(self, events: list[Event]) -> None:
+        for event in events:
+            topic = self.topics.prices if isinstance(event, PriceEvent) else self.topics.positions
+            self.producer.send(topic, event_key(event), encode_event(event))
 
     async def write(self, events: list[Event]) -> None:
-        """Send ``events`` and wait until the broker acknowledged every one."""
+        """Send ``events`` and wait until the broker acknowledged every one (resending on failure)."""
+        self._send(events)
         for event in events:
             if isinstance(event, PriceEvent):
-                self.producer.send(self.topics.prices, event_key(event), encode_event(event))
                 self.prices += 1
             else:
-                self.producer.send(self.topics.positions, event_key(event), encode_event(event))
                 self.accounts.append(event)
-        await self.producer.flush()
+        while True:
+            try:
+                await self.producer.flush()
+            except BusError as exc:
+                self.failed_deliveries += 1
+                log.warning("delivery failed (%s); sending the chunk of %d events again", exc, len(events))
+                await asyncio.sleep(RESEND_BACKOFF_S)
+                self._send(events)
+                prices = sum(isinstance(event, PriceEvent) for event in events)
+                self.resent_prices += prices
+                self.resent_accounts += len(events) - prices
+            else:
+                return
 
 
 async def write_history(producer: Producer, topics: Topics, workload: Workload, hours: float) -> int:
@@ -558,6 +591,9 @@ async def _clean_up(watcher: asyncio.Task[None], fleet: ProcessorFleet, writer: 
     fleet.finish()
     result.lives = fleet.lives
     result.incarnations = fleet.incarnations
+    result.failed_deliveries = writer.failed_deliveries
+    result.resent_prices = writer.resent_prices
+    result.resent_accounts = writer.resent_accounts
 
 
 async def run_crash_test(settings: CrashTestSettings, command: str = "") -> CrashTestResult:
@@ -615,7 +651,8 @@ async def run_crash_test(settings: CrashTestSettings, command: str = "") -> Cras
     finally:
         await _clean_up(watcher, fleet, writer, result)
     verify_started = time.monotonic()
-    result.verification = await verify_topics(bus, topics, snapshots, writer.accounts)
+    result.verification = await verify_topics(bus, topics, snapshots, writer.accounts,
+                                              resent_accounts=writer.resent_accounts)
     result.verify_time_s = time.monotonic() - verify_started
     result.wall_time_s = time.monotonic() - started
     return result
@@ -626,6 +663,8 @@ async def verify_topics(
     topics: Topics,
     snapshots: SnapshotLog,
     written_accounts: list[AccountEvent] | None = None,
+    *,
+    resent_accounts: int = 0,
 ) -> VerificationReport:
     """Read the input, alert and dead-letter topics in full and verify ``snapshots`` against them."""
     inputs = InputLog()
@@ -634,7 +673,8 @@ async def verify_topics(
     await read_topic(bus, topics.positions, inputs.add_account)
     await read_topic(bus, topics.alerts, alerts.add)
     dead_letters = await read_topic(bus, topics.dlq, lambda _: None)
-    return verify(inputs, snapshots, alerts, dead_letters=dead_letters, written_accounts=written_accounts)
+    return verify(inputs, snapshots, alerts, dead_letters=dead_letters, written_accounts=written_accounts,
+                  resent_accounts=resent_accounts)
 
 
 async def _write_and_kill(
