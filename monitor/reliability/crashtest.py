@@ -82,6 +82,9 @@ LOG_TAIL_BYTES = 3_000
 # A rebalance kill lands this soon after the new member starts: before it can own partitions.
 REBALANCE_KILL_DELAY_S = 0.3
 RESEND_BACKOFF_S = 0.5
+DELIVERY_DEADLINE_S = 300.0
+BROKER_START_ATTEMPTS = 3
+BROKER_START_RETRY_S = 3.0
 HISTORY_TICKS_PER_S = 10
 HISTORY_FLUSH_RECORDS = 100_000
 KAFKA_SCRIPT = Path(monitor.__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
@@ -187,15 +190,28 @@ class KafkaScriptBroker:
         self.script = script
 
     async def __call__(self) -> None:
-        """Stop the broker (controlled shutdown) and start it again on the same data."""
+        """Stop the broker (controlled shutdown) and start it again on the same data.
+
+        A start that fails is tried again (``BROKER_START_ATTEMPTS`` in all), a few seconds apart.
+        """
         if not self.script.exists():
             raise CrashTestError(f"broker restarts need the project's {self.script}; run from a checkout")
+        await self._script("stop")
+        for attempt in range(1, BROKER_START_ATTEMPTS + 1):
+            code, output = await self._script("start")
+            if code == 0:
+                return
+            log.warning("kafka.sh start failed (attempt %d of %d): %s", attempt, BROKER_START_ATTEMPTS,
+                        output[-300:])
+            await asyncio.sleep(BROKER_START_RETRY_S)
+        raise CrashTestError(f"kafka.sh start exited {code}: {output[-500:]}")
+
+    async def _script(self, command: str) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
-            "bash", str(self.script), "restart", env=self.environment,
+            "bash", str(self.script), command, env=self.environment,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         output, _ = await process.communicate()
-        if process.returncode != 0:
-            raise CrashTestError(f"kafka.sh restart exited {process.returncode}: {output.decode()[-500:]}")
+        return (process.returncode or 0), output.decode(errors="replace")
 
 
 @dataclass(slots=True)
@@ -533,10 +549,13 @@ class _Writer:
                 self.prices += 1
             else:
                 self.accounts.append(event)
+        deadline = time.monotonic() + DELIVERY_DEADLINE_S
         while True:
             try:
                 await self.producer.flush()
             except BusError as exc:
+                if time.monotonic() > deadline:
+                    raise CrashTestError(f"no delivery for {DELIVERY_DEADLINE_S:.0f} s: {exc}") from exc
                 self.failed_deliveries += 1
                 log.warning("delivery failed (%s); sending the chunk of %d events again", exc, len(events))
                 await asyncio.sleep(RESEND_BACKOFF_S)
