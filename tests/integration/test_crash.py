@@ -114,8 +114,9 @@ def test_recovery_times_are_reported_for_every_life(crash_run: CrashTestResult) 
     assert "recovery, later lives" in crash_run.table()
 
 
-def test_inputs_hold_exactly_what_the_driver_wrote(crash_run: CrashTestResult) -> None:
-    """hedge.positions holds every account event once, nothing is undecodable or dead-lettered."""
+def test_inputs_hold_what_the_driver_wrote(crash_run: CrashTestResult) -> None:
+    """hedge.positions holds every account event the driver wrote (a chunk resent after a failed
+    delivery may repeat), nothing is undecodable or dead-lettered."""
     report = crash_run.verification
     assert report.passed("inputs"), report.failures["inputs"]
     # a chunk resent after a delivery failed during a broker restart may be held twice
