@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,20 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.report import PROJECT_DIR
+from monitor.reliability.ports import listener_ports
 
 KAFKA_SCRIPT = PROJECT_DIR / "deploy" / "kafka" / "kafka.sh"
 SCRIPT_TIMEOUT_S = 600
 
 
 def _free_ports() -> tuple[int, int]:
-    sockets = [socket.socket(), socket.socket()]
-    try:
-        for bound in sockets:
-            bound.bind(("127.0.0.1", 0))
-        return sockets[0].getsockname()[1], sockets[1].getsockname()[1]
-    finally:
-        for bound in sockets:
-            bound.close()
+    broker_port, controller_port = listener_ports(2)
+    return broker_port, controller_port
 
 
 def _script(command: str, environment: dict[str, str]) -> None:

@@ -133,8 +133,10 @@ def _cpu_seconds(pid: int) -> float:
 class Worker:
     """A child process of ``bench.worker`` that this run started (and alone stops)."""
 
-    def __init__(self, role: str, bootstrap: str, prefix: str) -> None:
+    def __init__(self, role: str, bootstrap: str, prefix: str,
+                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
         self.role = role
+        self.ready_timeout_s = ready_timeout_s
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.process: asyncio.subprocess.Process | None = None
@@ -149,7 +151,7 @@ class Worker:
             stdout=asyncio.subprocess.PIPE, stderr=self.log, env=environment, cwd=str(PROJECT_DIR))
         assert self.process.stdout is not None
         try:
-            line = await asyncio.wait_for(self.process.stdout.readline(), READY_TIMEOUT_S)
+            line = await asyncio.wait_for(self.process.stdout.readline(), self.ready_timeout_s)
         except TimeoutError:
             line = b""
         if line.strip() != b"ready":

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import core, e2e, fanout, snapshot
+from bench import core, e2e, fanout, recovery, scaleout, shipped, snapshot
 from bench.broker import kafka_broker
 from bench.report import DEFAULT_RESULTS_DIR, context, write_json
 from monitor import eventloop
@@ -83,6 +83,17 @@ def _run(args: argparse.Namespace, scenario: str, size: str, repeats: int, event
             figures = e2e.run(size, repeats, bootstrap, latency=latency, ceiling=ceiling)
         scenarios["ceiling" if ceiling and not latency else "e2e"] = figures
         _say(figures["table"] + "\n")
+    if scenario in ("shipped", "all"):
+        _say(f"shipped command on Kafka ({size}) ...")
+        with kafka_broker(args.kafka) as bootstrap:
+            scenarios["shipped"] = shipped.run(size, bootstrap)
+        _say(scenarios["shipped"]["table"] + "\n")
+    for named, module in (("recovery", recovery), ("scaleout", scaleout)):
+        if scenario == named:
+            _say(f"{named} on Kafka ({size}) ...")
+            with kafka_broker(args.kafka) as bootstrap:
+                scenarios[named] = module.run(size, bootstrap)
+            _say(scenarios[named]["table"] + "\n")
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     path = Path(args.json_out) if args.json_out else DEFAULT_RESULTS_DIR / f"{scenario}-{size}.json"

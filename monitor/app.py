@@ -9,6 +9,7 @@ Every background task is owned by a TaskGroup: a failure in one ends the others 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.alerts import AlertEngine
-from monitor.bus.base import Bus
+from monitor.bus.base import Bus, BusUnavailableError
 from monitor.bus.kafka import KafkaBus
 from monitor.bus.memory import MemoryBus
 from monitor.config import AccountConfig, FeedConfig, MonitorConfig
@@ -31,6 +32,10 @@ from monitor.venues.base import Venue
 from monitor.venues.registry import build_venue
 
 log = logging.getLogger(__name__)
+
+# A processor started while Kafka is away waits for it: first retry after this, doubling to the cap.
+STARTUP_RETRY_S = 0.5
+STARTUP_RETRY_CAP_S = 10.0
 
 
 DEFAULT_CONFIG_SOURCE = "<defaults>"
@@ -161,12 +166,28 @@ async def run_processor(
     metrics: Metrics | None = None,
     on_started: Callable[[Processor], None] | None = None,
 ) -> None:
-    """Create the topics and run one processor until ``stop``."""
-    await bus.create_topics(config.topics.specs(config.topic_partitions))
-    processor = Processor(bus, build_engine(config), config.processor, metrics=metrics)
-    if on_started is not None:
-        on_started(processor)
-    await processor.run(stop)
+    """Create the topics and run one processor until ``stop``.
+
+    While Kafka is unavailable at start (a processor restarted during a broker outage), the start is
+    retried with capped backoff. Once the processor is ready, an error ends it (it fails loudly).
+    """
+    delay = STARTUP_RETRY_S
+    while not stop.is_set():
+        processor = Processor(bus, build_engine(config), config.processor, metrics=metrics)
+        try:
+            await bus.create_topics(config.topics.specs(config.topic_partitions))
+            if on_started is not None:
+                on_started(processor)
+            await processor.run(stop)
+        except BusUnavailableError as exc:
+            if processor.ready.is_set():
+                raise
+            log.warning("Kafka unavailable at start (%s); retrying in %.1f s", exc, delay)
+        else:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, STARTUP_RETRY_CAP_S)
 
 
 async def start_metrics(config: MonitorConfig, metrics: Metrics, port: int | None = None

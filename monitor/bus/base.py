@@ -63,6 +63,8 @@ class TopicSpec:
     partitions: int = 1
     compact: bool = False
     retention_ms: int | None = None
+    segment_ms: int | None = None
+    max_compaction_lag_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +96,25 @@ class Topics:
     def specs(self, partitions: int = 6) -> list[TopicSpec]:
         """The topics a deployment needs, with their cleanup policies."""
         return [
-            TopicSpec(self.prices, partitions, compact=True),
+            _compacted(self.prices, partitions),
             TopicSpec(self.positions, partitions),
-            TopicSpec(self.risk, partitions, compact=True),
+            _compacted(self.risk, partitions),
             TopicSpec(self.alerts, partitions),
             TopicSpec(self.dlq, 1),
-            TopicSpec(self.state, partitions, compact=True),
-            TopicSpec(self.instruments, 1, compact=True),
+            _compacted(self.state, partitions),
+            _compacted(self.instruments, 1),
         ]
+
+
+# A compacted topic's active segment is never compacted: rolling it hourly and making every record
+# eligible for compaction within the hour bound what a reader of the whole topic re-reads.
+COMPACTED_SEGMENT_MS = 3_600_000
+COMPACTED_MAX_LAG_MS = 3_600_000
+
+
+def _compacted(name: str, partitions: int) -> TopicSpec:
+    return TopicSpec(name, partitions, compact=True, segment_ms=COMPACTED_SEGMENT_MS,
+                     max_compaction_lag_ms=COMPACTED_MAX_LAG_MS)
 
 
 AssignmentCallback = Callable[[set[TopicPartition]], Awaitable[None]]
@@ -146,6 +159,10 @@ class Consumer(Protocol):
         """Commit the next offsets to read (group consumers only; ``BusCommitError`` if refused)."""
         ...
 
+    def highwater(self, partition: TopicPartition) -> int | None:
+        """The end offset the latest fetch reported, without a request; None before any fetch."""
+        ...
+
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """The current end (high watermark) of each partition."""
         ...
@@ -176,8 +193,13 @@ class Bus(Protocol):
         group_id: str,
         on_assigned: AssignmentCallback,
         on_revoked: AssignmentCallback,
+        instance_id: str | None = None,
     ) -> Consumer:
-        """A started group member; callbacks run before fetching resumes after a rebalance."""
+        """A started group member; callbacks run before fetching resumes after a rebalance.
+
+        ``instance_id`` makes it a static member (KIP-345): a restart under the same id takes its
+        partitions back at once, instead of waiting for the dead member's session to time out.
+        """
         ...
 
     async def table_consumer(self, topics: Sequence[str]) -> Consumer:

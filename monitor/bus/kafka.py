@@ -182,6 +182,10 @@ class KafkaBus:
                     configs = {"cleanup.policy": "compact" if spec.compact else "delete"}
                     if spec.retention_ms is not None:
                         configs["retention.ms"] = str(spec.retention_ms)
+                    if spec.segment_ms is not None:
+                        configs["segment.ms"] = str(spec.segment_ms)
+                    if spec.max_compaction_lag_ms is not None:
+                        configs["max.compaction.lag.ms"] = str(spec.max_compaction_lag_ms)
                     new_topics.append(NewTopic(
                         spec.name, spec.partitions, self.settings.replication_factor,
                         topic_configs=configs))
@@ -212,12 +216,17 @@ class KafkaBus:
         group_id: str,
         on_assigned: AssignmentCallback,
         on_revoked: AssignmentCallback,
+        instance_id: str | None = None,
     ) -> Consumer:
-        """A group member with manual commits; the callbacks run inside the rebalance."""
+        """A group member with manual commits; the callbacks run inside the rebalance.
+
+        With ``instance_id`` the member is static (``group.instance.id``).
+        """
         with _translated(f"start a member of group {group_id!r}"):
             consumer = AIOKafkaConsumer(
                 **self.settings.client_options(),
                 group_id=group_id,
+                group_instance_id=instance_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_interval_ms=300_000,
@@ -341,6 +350,12 @@ class KafkaConsumer:
         if offsets:
             with _translated("commit offsets", refused=BusCommitError):
                 await self._consumer.commit({_to_kafka(p): o for p, o in offsets.items()})
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        """The high watermark of the latest fetch response (aiokafka keeps it; no request)."""
+        with _translated(f"read the high watermark of {partition.topic}[{partition.partition}]"):
+            end = self._consumer.highwater(_to_kafka(partition))
+        return None if end is None else int(end)
 
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """High watermarks."""

@@ -78,6 +78,7 @@ class MemoryBus:
         group_id: str,
         on_assigned: AssignmentCallback,
         on_revoked: AssignmentCallback,
+        instance_id: str | None = None,  # noqa: ARG002 -- one process: no sessions to outlive
     ) -> Consumer:
         """The group's only member, assigned every partition of ``topics``."""
         if group_id in self._members:
@@ -158,15 +159,17 @@ class MemoryConsumer:
         self._group_id = group_id
         self._on_revoked = on_revoked
         self.positions: dict[TopicPartition, int] = dict.fromkeys(assignment, 0)
+        self._highwater: dict[TopicPartition, int] = {}
         self._closed = False
 
     def _fetch(self, max_records: int) -> dict[TopicPartition, list[Record]]:
         result: dict[TopicPartition, list[Record]] = {}
         budget = max_records
         for partition in sorted(self._assignment, key=lambda p: (p.topic, p.partition)):
-            if budget <= 0:
-                break
             records = self._bus.partitions(partition.topic)[partition.partition]
+            self._highwater[partition] = len(records)
+            if budget <= 0:
+                continue
             start = self.positions[partition]
             if start >= len(records):
                 continue
@@ -201,6 +204,10 @@ class MemoryConsumer:
         if self._group_id is None:
             raise BusUsageError("a table consumer has no group to commit to")
         self._bus.commit(self._group_id, offsets)
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        """The partition's length when it was last fetched from; None before that."""
+        return self._highwater.get(partition)
 
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """The number of records in each partition."""

@@ -15,14 +15,16 @@ import sys
 from monitor.commands.common import add_event_loop_argument
 
 EXAMPLE = "python -m bench core --size tiny --json-out bench-results/core.json"
-SCENARIOS = ("core", "fanout", "snapshot", "e2e", "ceiling", "all")
+SCENARIOS = ("core", "fanout", "snapshot", "e2e", "ceiling", "shipped", "recovery", "scaleout", "all")
 SIZES = ("tiny", "full")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The bench command's flags."""
     parser.add_argument("scenario", nargs="?", choices=SCENARIOS, default="all",
-                        help="which scenario to run (default all)")
+                        help="which scenario to run (default all: every one but recovery and "
+                             "scaleout, which write hours of ticks or 100k portfolios and run only "
+                             "when named)")
     parser.add_argument("--size", choices=SIZES, default="full",
                         help="tiny: seconds per scenario, one run (smoke test); full: the published "
                              "figures, medians of --repeats runs (default full)")

@@ -18,7 +18,12 @@ import orjson
 
 from monitor import eventloop
 from monitor.commands.common import add_event_loop_argument, add_logging_arguments, chosen_event_loop
-from monitor.reliability.crashtest import CrashTestSettings, print_result, run_crash_test
+from monitor.reliability.crashtest import (
+    CrashTestSettings,
+    KafkaScriptBroker,
+    print_result,
+    run_crash_test,
+)
 from monitor.reliability.workload import WorkloadSettings
 from monitor.runtime import setup_logging
 
@@ -49,13 +54,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds allowed to catch up after the last event (default 300)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="where the processors' logs go (default: a new temporary directory)")
+    parser.add_argument("--rebalance-kill-share", type=float, default=0.2,
+                        help="share of kills that land while a new member joins (default 0.2)")
+    parser.add_argument("--leave-share", type=float, default=0.1,
+                        help="share of kills after which no processor restarts; a new member joins at "
+                             "a later kill point (default 0.1)")
+    parser.add_argument("--broker-restarts", type=int, default=0,
+                        help="stop and start the broker this many times during the run, with the "
+                             "project's deploy/kafka/kafka.sh for the --kafka port (default 0)")
+    parser.add_argument("--kafka-run-dir", type=Path, default=None,
+                        help="the broker's HEDGE_KAFKA_RUN_DIR for --broker-restarts (default the "
+                             "script's own: <cache>/kafka/run-<port>)")
+    parser.add_argument("--dynamic-members", action="store_true",
+                        help="run the processors as dynamic group members (default: static members, "
+                             "--instance-id per slot, as a supervisor restarting them would)")
+    parser.add_argument("--history-hours", type=float, default=0.0,
+                        help="hours of old price ticks (10/s per instrument) written before the run, "
+                             "which restarted processors must not re-read (default 0)")
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON result to this file")
     add_logging_arguments(parser)
     add_event_loop_argument(parser)
 
 
+def _broker_port(bootstrap: str) -> int:
+    host, _, port = bootstrap.rpartition(":")
+    if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+        raise ValueError(f"--broker-restarts restarts a local broker: --kafka must be 127.0.0.1:PORT, "
+                         f"got {bootstrap!r}")
+    return int(port)
+
+
 def settings_from(args: argparse.Namespace) -> CrashTestSettings:
     """Crash-test settings from parsed flags."""
+    restart = None
+    if args.broker_restarts:
+        restart = KafkaScriptBroker(_broker_port(args.kafka), run_dir=args.kafka_run_dir)
     return CrashTestSettings(
         bootstrap=args.kafka,
         workload=WorkloadSettings(events=args.events, portfolios=args.portfolios, seed=args.seed,
@@ -67,6 +100,12 @@ def settings_from(args: argparse.Namespace) -> CrashTestSettings:
         checkpoint_interval_ms=args.checkpoint_interval_ms,
         catch_up_timeout_s=args.catch_up_timeout,
         work_dir=args.work_dir,
+        rebalance_kill_share=args.rebalance_kill_share,
+        leave_share=args.leave_share,
+        broker_restarts=args.broker_restarts,
+        restart_broker=restart,
+        history_hours=args.history_hours,
+        static_members=not args.dynamic_members,
     )
 
 
@@ -86,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         "--events", str(settings.workload.events), "--portfolios", str(settings.workload.portfolios),
         "--kills", str(settings.kills), "--seed", str(settings.workload.seed),
         "--processors", str(settings.processors), "--partitions", str(settings.partitions),
+        *(("--broker-restarts", str(settings.broker_restarts)) if settings.broker_restarts else ()),
+        *(("--history-hours", str(settings.history_hours)) if settings.history_hours else ()),
         *(("--event-loop", loop) if loop != eventloop.DEFAULT_EVENT_LOOP else ()),
     ])
     result = eventloop.run(run_crash_test(settings, command=command), loop)

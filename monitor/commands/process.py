@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="TOML configuration file (portfolios, plans, alerts)")
     parser.add_argument("--group-id", default=None,
                         help="consumer group of the processors (default hedge-monitor)")
+    parser.add_argument("--instance-id", default=None,
+                        help="static group member id, one per processor: a restart under the same id "
+                             "takes its partitions back at once (default: a dynamic member)")
     parser.add_argument("--partitions", type=int, default=6, help="partitions of created topics")
     parser.add_argument("--publish-interval-ms", type=int, default=None,
                         help="at most one snapshot per portfolio per interval (0 = every change)")
@@ -59,6 +62,7 @@ def processor_config(args: argparse.Namespace) -> MonitorConfig | None:
         base,
         topics=topics,
         group_id=args.group_id or base.group_id,
+        instance_id=args.instance_id or base.instance_id,
         publish_interval_ms=(base.publish_interval_ms if args.publish_interval_ms is None
                              else args.publish_interval_ms),
         checkpoint_interval_ms=(base.checkpoint_interval_ms if args.checkpoint_interval_ms is None

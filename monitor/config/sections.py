@@ -64,7 +64,8 @@ _KAFKA_KEYS: Final = (
     "ssl_certfile", "ssl_keyfile", "linger_ms", "max_batch_size",
 )
 _PROCESSOR_KEYS: Final = (
-    "group_id", "publish_interval_ms", "checkpoint_interval_ms", "stale_after_ms", "max_batch_records",
+    "group_id", "instance_id", "publish_interval_ms", "checkpoint_interval_ms", "stale_after_ms",
+    "max_batch_records",
 )
 _METRICS_KEYS: Final = ("enabled", "host", "port", "portfolio_label_limit")
 _EFFECTIVENESS_KEYS: Final = ("sample_interval_ms", "window", "min_move_fraction")
@@ -172,6 +173,9 @@ def _processor(check: Checker, data: Mapping[str, Any], topics: Topics) -> Proce
         topics=topics,
         group_id=check.string(data, path, "group_id", defaults.group_id, pattern=_GROUP_ID,
                               pattern_text="a Kafka group id (letters, digits, '.', '_', '-')"),
+        instance_id=check.string(data, path, "instance_id", "", pattern=_GROUP_ID,
+                                 pattern_text="a Kafka group instance id (letters, digits, '.', '_', "
+                                              "'-')") or None,
         publish_interval_ms=check.integer(data, path, "publish_interval_ms", defaults.publish_interval_ms,
                                           low=0, unit=ms),
         checkpoint_interval_ms=check.integer(data, path, "checkpoint_interval_ms",

@@ -7,7 +7,10 @@ Guarantees (docs/guarantees.md):
 * At-least-once with idempotent outputs. The commit order of one checkpoint is: publish the
   outputs of every processed record -> write the state of every changed portfolio and a partition
   marker holding the next input offset -> flush the producer (wait for every ack) -> commit that
-  offset. On assignment the state is read back and the partition resumes from its marker; a
+  offset. The regular checkpoint spreads the state writes over rounds and commits in the
+  background; the marker still follows every state it covers. The price table is checkpointed
+  with the price offsets it reflects, so a restart reads only the ticks after it.
+  On assignment the state is read back and the partition resumes from its marker; a
   portfolio skips input offsets it already reflects, so a replay does not double-count fees.
 * Alert transitions go through an outbox: the alert state that produced them is written to
   ``hedge.state`` (and flushed) before they are published, so a crash can only re-publish the
@@ -30,7 +33,7 @@ from typing import Any
 import orjson
 
 from monitor.bus.base import Bus, BusError, Consumer, Producer, Record, TopicPartition, Topics
-from monitor.codec import DecodeError, dead_letter_value, decode, decode_instrument
+from monitor.codec import DecodeError, dead_letter_value, decode, decode_instrument, event_to_dict
 from monitor.domain.events import PriceEvent
 from monitor.errors import HedgeMonitorError
 from monitor.metrics import Metrics, NullMetrics
@@ -51,12 +54,21 @@ class ProcessorSettings:
 
     topics: Topics = field(default_factory=Topics)
     group_id: str = "hedge-monitor"
+    instance_id: str | None = None
     publish_interval_ms: int = 0
     checkpoint_interval_ms: int = 1_000
     max_batch_records: int = 20_000
     fetch_timeout_ms: int = 200
     stale_after_ms: int = 30_000
     tick_interval_s: float = 0.25
+
+
+@dataclass(slots=True)
+class _CheckpointCycle:
+    """A regular checkpoint in progress: the markers it will write and the states still to write."""
+
+    markers: dict[int, int]
+    remaining: list[str]
 
 
 class Processor:
@@ -83,9 +95,13 @@ class Processor:
         self._next_offset: dict[int, int] = {}
         self._price_next: dict[int, int] = {}
         self._instrument_next: dict[int, int] = {}
+        self._price_events: dict[str, PriceEvent] = {}
+        self._price_checkpoint_at: dict[int, int] = {}
         self._pending_publish: set[str] = set()
         self._last_publish_ms: dict[str, int] = {}
         self._last_checkpoint_ms = 0
+        self._cycle: _CheckpointCycle | None = None
+        self._commit_task: asyncio.Task[None] | None = None
         self._metrics_pending: dict[str, dict[str, Any]] = {}
         self._metrics_exported_at = -math.inf
         self._prices_consumer: Consumer | None = None
@@ -115,9 +131,11 @@ class Processor:
         self._prices_consumer = prices
         group: Consumer | None = None
         try:
+            await self._restore_prices(prices)
             await self._catch_up_prices(prices)
             group = await self.bus.group_consumer(
-                [topics.positions], self.settings.group_id, self._on_assigned, self._on_revoked)
+                [topics.positions], self.settings.group_id, self._on_assigned, self._on_revoked,
+                instance_id=self.settings.instance_id)
             self._group = group
             for target, offset in self._pending_seeks.items():
                 await group.seek(target, offset)
@@ -127,10 +145,54 @@ class Processor:
         finally:
             if group is not None:
                 async with self._lock:
-                    await self._checkpoint(force=True)
+                    await self._checkpoint()
                 await group.stop()
             await prices.stop()
             await self._producer.stop()
+
+    async def _restore_prices(self, prices: Consumer) -> None:
+        """Start from the group's price-table checkpoint, so a restart reads only the ticks after it.
+
+        ``hedge.prices`` is compacted, but its active segment never is, so without the checkpoint a
+        restart would re-read every tick of the segment (days of them). The checkpoint holds the
+        latest price of each instrument and the offsets it reflects; it is ignored when an offset
+        lies past the partition's end (the topic was recreated).
+        """
+        checkpoint = (await self._read_state(set(), prices_only=True)).get(self._prices_key())
+        if checkpoint is None:
+            return
+        offsets = {int(partition): int(offset) for partition, offset in checkpoint["offsets"].items()}
+        topic = self.settings.topics.prices
+        assigned = {p.partition: p for p in prices.assignment() if p.topic == topic}
+        ends = await prices.end_offsets(sorted(assigned.values(), key=lambda p: p.partition))
+        if any(partition not in assigned or offset > ends[assigned[partition]]
+               for partition, offset in offsets.items()):
+            log.warning("price checkpoint ignored: its offsets %s lie past the topic's ends", offsets)
+            return
+        for value in checkpoint["prices"]:
+            event = decode(orjson.dumps(value))
+            if isinstance(event, PriceEvent):
+                self._keep_price(event)
+                self.engine.apply_price(event)
+        for partition, offset in offsets.items():
+            await prices.seek(assigned[partition], offset)
+            self._price_next[partition] = offset
+        self._price_checkpoint_at = dict(offsets)
+        log.info("price table restored: %d instruments at offsets %s", len(checkpoint["prices"]), offsets)
+
+    def _keep_price(self, event: PriceEvent) -> None:
+        held = self._price_events.get(event.instrument)
+        if held is None or event.ts_event_ms >= held.ts_event_ms:
+            self._price_events[event.instrument] = event
+
+    def _checkpoint_prices(self, producer: Producer) -> None:
+        """Write the price table with the offsets it reflects, when they moved since the last one."""
+        if self._price_next == self._price_checkpoint_at:
+            return
+        value = {"v": 1, "offsets": {str(p): o for p, o in sorted(self._price_next.items())},
+                 "prices": [event_to_dict(e) for _, e in sorted(self._price_events.items())]}
+        producer.send(self.settings.topics.state, self._prices_key(), orjson.dumps(value))
+        self._price_checkpoint_at = dict(self._price_next)
 
     async def _catch_up_prices(self, prices: Consumer) -> None:
         ends = await prices.end_offsets(sorted(prices.assignment(), key=lambda p: p.partition))
@@ -148,7 +210,8 @@ class Processor:
             while not stop.is_set():
                 done, _ = await asyncio.wait(
                     {price_fetch, position_fetch, stop_wait},
-                    timeout=self.settings.tick_interval_s,
+                    # a checkpoint in progress goes on at the next turn of the loop
+                    timeout=0 if self._cycle is not None else self.settings.tick_interval_s,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 async with self._lock:
@@ -163,7 +226,7 @@ class Processor:
                     await self._publish_due()
                     await self._flush_outbox()
                     await self._producer_or_fail().flush()
-                    await self._checkpoint(force=False)
+                    await self._advance_checkpoint()
                     self._export_metrics()
                 self._round_done.set()
                 self._round_done = asyncio.Event()
@@ -268,6 +331,7 @@ class Processor:
             if current is None or event.ts_event_ms >= current.ts_event_ms:
                 latest[event.instrument] = event
         for event in latest.values():
+            self._keep_price(event)
             touched = self.engine.apply_price(event)
             self._pending_publish.update(touched)
             self.metrics.feed_event(event.instrument, event.ts_event_ms)
@@ -403,58 +467,127 @@ class Processor:
 
     # -- state ----------------------------------------------------------------------------------
 
+    def _prices_key(self) -> bytes:
+        return f"{self.settings.group_id}/prices".encode()
+
     def _state_key(self, partition: int, portfolio: str | None = None) -> bytes:
         base = f"{self.settings.group_id}/{partition}"
         return (base if portfolio is None else f"{base}/{portfolio}").encode()
 
-    async def _checkpoint(self, *, force: bool, partitions: set[int] | None = None) -> None:
-        now = self._now_ms()
-        if not force and now - self._last_checkpoint_ms < self.settings.checkpoint_interval_ms:
-            return
-        self._last_checkpoint_ms = now
+    async def _checkpoint(self, partitions: set[int] | None = None) -> None:
+        """Checkpoint ``partitions`` (default every owned one) at once: on revocation and at stop.
+
+        1. publish every pending snapshot and persist then publish pending alert transitions;
+        2. write the state of every changed portfolio, the price table and each partition's marker
+           (the next input offset);
+        3. flush: wait for every acknowledgement;
+        4. commit the same offsets to the group, awaiting the commit.
+
+        The regular checkpoint is the same steps spread over rounds (``_advance_checkpoint``).
+        """
         owned = self._owned if partitions is None else partitions & self._owned
+        if self._cycle is not None:
+            for partition in owned:
+                self._cycle.markers.pop(partition, None)
         if not owned:
             return
         await self._publish_due()
         await self._flush_outbox()
         producer = self._producer_or_fail()
-        state_topic = self.settings.topics.state
+        self._checkpoint_prices(producer)
         for portfolio_id, state in self.engine.portfolios.items():
             if state.partition in owned and state.dirty:
-                producer.send(state_topic, self._state_key(state.partition, portfolio_id),
-                              orjson.dumps(self.engine.checkpoint(portfolio_id)))
+                self._write_state(producer, portfolio_id, state.partition)
+        offsets = self._write_markers(
+            producer, {p: o for p in owned if (o := self._next_offset.get(p)) is not None})
+        await producer.flush()
+        await self._commit(self._commit_task, offsets)
+        self._commit_task = None
+
+    async def _advance_checkpoint(self) -> None:
+        """One round's share of the regular checkpoint, so no round stalls on all of it.
+
+        A cycle starts every ``checkpoint_interval_ms``: it takes each owned partition's next input
+        offset as its marker and the portfolios changed by then as its work. Each round writes the
+        states of that work for about ``HAND_OFF_INTERVAL_S``. When none is left, the price table and
+        the markers are written, flushed, and the offsets committed in the background. A state
+        written after the cycle started reflects at least the marker's offsets, and a portfolio
+        skips the offsets it already reflects on replay, so the markers stay safe to restore from.
+        """
+        if self._commit_task is not None and self._commit_task.done():
+            self._commit_task.result()  # a commit that failed with a bug stops the processor
+        now = self._now_ms()
+        if self._cycle is None:
+            if now - self._last_checkpoint_ms < self.settings.checkpoint_interval_ms or not self._owned:
+                return
+            self._last_checkpoint_ms = now
+            markers = {p: o for p in self._owned if (o := self._next_offset.get(p)) is not None}
+            work = [pid for pid, state in self.engine.portfolios.items()
+                    if state.dirty and state.partition in self._owned]
+            self._cycle = _CheckpointCycle(markers, work)
+        cycle = self._cycle
+        producer = self._producer_or_fail()
+        give_back_at = time.perf_counter() + HAND_OFF_INTERVAL_S
+        while cycle.remaining:
+            portfolio_id = cycle.remaining.pop()
+            state = self.engine.portfolios.get(portfolio_id)
+            if state is not None and state.dirty and state.partition in self._owned:
+                self._write_state(producer, portfolio_id, state.partition)
+            if time.perf_counter() >= give_back_at:
+                return
+        self._cycle = None
+        self._checkpoint_prices(producer)
+        offsets = self._write_markers(
+            producer, {p: o for p, o in cycle.markers.items() if p in self._owned})
+        await producer.flush()
+        if offsets:
+            self._commit_task = asyncio.create_task(
+                self._commit(self._commit_task, offsets), name="commit-offsets")
+
+    def _write_state(self, producer: Producer, portfolio_id: str, partition: int) -> None:
+        producer.send(self.settings.topics.state, self._state_key(partition, portfolio_id),
+                      orjson.dumps(self.engine.checkpoint(portfolio_id)))
+
+    def _write_markers(self, producer: Producer, markers: dict[int, int]) -> dict[TopicPartition, int]:
         offsets: dict[TopicPartition, int] = {}
-        for partition in owned:
-            offset = self._next_offset.get(partition)
-            if offset is None:
-                continue
-            producer.send(state_topic, self._state_key(partition),
+        for partition, offset in sorted(markers.items()):
+            producer.send(self.settings.topics.state, self._state_key(partition),
                           orjson.dumps({"v": 1, "offset": offset}))
             offsets[TopicPartition(self.settings.topics.positions, partition)] = offset
-        await producer.flush()
-        if self._group is not None and offsets:
-            try:
-                await self._group.commit(offsets)
-            except BusError as exc:  # the state marker written before the commit holds the offset
-                log.warning("offset commit failed (%s); the state marker still holds the offset", exc)
-            await self._report_lag(offsets)
+        return offsets
 
-    async def _report_lag(self, offsets: dict[TopicPartition, int]) -> None:
-        """Consumer lag of the positions partitions: end offset minus the next offset to apply."""
-        if not self.metrics.enabled or self._group is None:
+    async def _commit(self, previous: asyncio.Task[None] | None,
+                      offsets: dict[TopicPartition, int]) -> None:
+        """Commit after the previous commit, so the group's offsets only move forward."""
+        if previous is not None:
+            await previous
+        if self._group is None or not offsets:
             return
         try:
-            ends = await self._group.end_offsets(sorted(offsets, key=lambda p: p.partition))
-        except BusError as exc:  # lag is a metric: its failure must not stop processing
-            log.debug("end offsets unavailable (%s)", exc)
-            return
-        for partition, end in ends.items():
-            self.metrics.consumer_lag(partition.topic, partition.partition,
-                                      max(0, end - offsets[partition]))
+            await self._group.commit(offsets)
+        except BusError as exc:  # the state marker written before the commit holds the offset
+            log.warning("offset commit failed (%s); the state marker still holds the offset", exc)
+        self._report_lag(offsets)
 
-    async def _read_state(self, partitions: set[int]) -> dict[bytes, Any]:
+    def _report_lag(self, offsets: dict[TopicPartition, int]) -> None:
+        """Consumer lag of the positions partitions: high watermark minus the next offset to apply.
+
+        The high watermark is the one the latest fetch response carried, so no request is made: an
+        end-offsets request would wait behind the group consumer's pending fetch (up to the broker's
+        fetch wait when no position arrives) and stall the loop that publishes.
+        """
+        if not self.metrics.enabled or self._group is None:
+            return
+        for partition, offset in offsets.items():
+            end = self._group.highwater(partition)
+            if end is not None:
+                self.metrics.consumer_lag(partition.topic, partition.partition, max(0, end - offset))
+
+    async def _read_state(self, partitions: set[int], *, prices_only: bool = False) -> dict[bytes, Any]:
+        """The latest state value of each key of ``partitions`` (or only the price checkpoint)."""
         consumer = await self.bus.table_consumer([self.settings.topics.state])
         latest: dict[bytes, Any] = {}
+        prices_key = self._prices_key()
         prefixes = tuple(f"{self.settings.group_id}/{p}".encode() for p in partitions)
         try:
             ends = await consumer.end_offsets(sorted(consumer.assignment(), key=lambda p: p.partition))
@@ -465,7 +598,10 @@ class Processor:
                     for record in records:
                         positions[partition] = record.offset + 1
                         key = record.key or b""
-                        if any(
+                        if prices_only:
+                            if key == prices_key:
+                                latest[key] = orjson.loads(record.value)
+                        elif any(
                             key == prefix or key.startswith(prefix + b"/") for prefix in prefixes
                         ):
                             latest[key] = orjson.loads(record.value)
@@ -484,6 +620,8 @@ class Processor:
                     if key.startswith(self._state_key(partition) + b"/"):
                         self.engine.restore(value["portfolio"], partition, value)
                         self.engine.catch_up_prices(value["portfolio"])
+                        # prices may have moved while nobody owned it: publish it at the new prices
+                        self._pending_publish.add(value["portfolio"])
                         restored += 1
                 if marker is not None:
                     offset = int(marker["offset"])
@@ -502,7 +640,7 @@ class Processor:
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         partitions = {p.partition for p in revoked if p.topic == self.settings.topics.positions}
         async with self._lock:
-            await self._checkpoint(force=True, partitions=partitions)
+            await self._checkpoint(partitions)
             for partition in partitions:
                 for portfolio_id in self.engine.drop_partition(partition):
                     self._pending_publish.discard(portfolio_id)

@@ -1,17 +1,28 @@
-"""The crash test: SIGKILL stateful processors while a seeded workload flows, then verify.
+"""The crash test: SIGKILL stateful processors of one group while a seeded workload flows, then verify.
 
-The driver (after Kafka Streams' own system tests)::
+The driver (after Kafka Streams' own system tests and Quix's recovery tests)::
 
-    create the topics (unique prefix) ; start N ``hedge-monitor process`` subprocesses (one group)
+    create the topics (unique prefix) ; write ``history_hours`` of old price ticks (a day of them at
+        full size: what a restarted processor must not re-read)
+    start N ``hedge-monitor process`` subprocesses (one group)
     for each of K random kill points in the event stream:
-        wait until every processor owns partitions (the group is stable)
+        usually wait until every processor owns partitions (the group is stable)
         write the events up to the kill point (chunks, acks awaited)
-        after a random delay (the processors are busy with that burst) SIGKILL a random processor,
-        start it again at once
+        after a random delay (the processors are busy with that burst) act on the group:
+          restart    SIGKILL a random processor and start it again at once
+          rebalance  start a new member, and SIGKILL an old one while the new one is still joining
+                     (the rebalance is in progress)
+          leave      SIGKILL a processor and start none (the group shrinks)
+        whenever fewer than N processors run, start new ones (new members join)
+    meanwhile stop and start the broker ``broker_restarts`` times (the project's own Kafka script):
+        the writer's sends wait for it, the processors resume
     write the rest, then one settle tick per instrument
     wait until the group's lag on hedge.positions is 0 and every portfolio's last hedge.risk
         snapshot shows the settle prices ; SIGTERM the processors (they checkpoint and exit 0)
     verify (``monitor.reliability.verify``): recompute every portfolio from the input topics alone
+
+Each processor life's recovery time (start -> partitions assigned and state restored) is in the
+report: the first lives read the whole price history, later ones restore the price checkpoint.
 
 Run it with ``hedge-monitor crash-test`` or ``python -m monitor crash-test`` (the command,
 ``monitor.commands.crashtest``, parses the flags and calls ``run_crash_test``; this module does not
@@ -32,14 +43,15 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import orjson
 
 import monitor
-from monitor.bus.base import Producer, Topics
+from monitor.bus.base import BusError, Producer, Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import (
@@ -65,7 +77,20 @@ log = logging.getLogger(__name__)
 
 READY_PATTERN = re.compile(rb"assigned partitions \[\d")
 POLL_INTERVAL_S = 0.25
+READY_POLL_S = 0.05
 LOG_TAIL_BYTES = 3_000
+# A rebalance kill lands this soon after the new member starts: before it can own partitions.
+REBALANCE_KILL_DELAY_S = 0.3
+RESEND_BACKOFF_S = 0.5
+DELIVERY_DEADLINE_S = 300.0
+BROKER_START_ATTEMPTS = 3
+BROKER_START_RETRY_S = 3.0
+HISTORY_TICKS_PER_S = 10
+HISTORY_FLUSH_RECORDS = 100_000
+KAFKA_SCRIPT = Path(monitor.__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
+
+Action = Literal["restart", "rebalance", "leave"]
+RestartBroker = Callable[[], Awaitable[None]]
 
 
 class CrashTestError(HedgeMonitorError, RuntimeError):
@@ -87,6 +112,12 @@ class CrashTestSettings:
     write_rate: float = 2_000.0
     max_kill_delay_s: float = 1.0
     unready_kill_share: float = 0.2
+    rebalance_kill_share: float = 0.2
+    leave_share: float = 0.1
+    broker_restarts: int = 0
+    restart_broker: RestartBroker | None = None
+    history_hours: float = 0.0
+    static_members: bool = True
     ready_timeout_s: float = 120.0
     catch_up_timeout_s: float = 300.0
     stop_timeout_s: float = 60.0
@@ -99,6 +130,12 @@ class CrashTestSettings:
             raise ValueError("processors must be between 1 and the number of partitions")
         if self.chunk_events < 1 or self.write_rate <= 0:
             raise ValueError("chunk_events must be at least 1 and write_rate above 0")
+        if self.broker_restarts < 0 or (self.broker_restarts and self.restart_broker is None):
+            raise ValueError("broker restarts need a way to restart the broker (restart_broker)")
+        if self.history_hours < 0:
+            raise ValueError("history_hours must be at least 0")
+        if not (0 <= self.rebalance_kill_share + self.leave_share <= 1):
+            raise ValueError("rebalance_kill_share + leave_share must be in [0, 1]")
 
     @property
     def prefix(self) -> str:
@@ -119,6 +156,62 @@ class KillRecord:
     uptime_s: float
     delay_s: float
     owned_partitions: bool
+    action: Action = "restart"
+    rebalancing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LifeRecord:
+    """One processor life: when it started, and how long until it owned partitions (or None)."""
+
+    processor: int
+    incarnation: int
+    recovery_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerRestart:
+    """One stop and start of the broker: where in the stream and how long it took."""
+
+    at_event: int
+    seconds: float
+
+
+class KafkaScriptBroker:
+    """Restarts the broker the project's script runs on ``port`` (``deploy/kafka/kafka.sh restart``)."""
+
+    def __init__(self, port: int, controller_port: int | None = None, run_dir: Path | None = None,
+                 script: Path = KAFKA_SCRIPT) -> None:
+        self.environment = {**os.environ, "HEDGE_KAFKA_PORT": str(port)}
+        if controller_port is not None:
+            self.environment["HEDGE_KAFKA_CONTROLLER_PORT"] = str(controller_port)
+        if run_dir is not None:
+            self.environment["HEDGE_KAFKA_RUN_DIR"] = str(run_dir)
+        self.script = script
+
+    async def __call__(self) -> None:
+        """Stop the broker (controlled shutdown) and start it again on the same data.
+
+        A start that fails is tried again (``BROKER_START_ATTEMPTS`` in all), a few seconds apart.
+        """
+        if not self.script.exists():
+            raise CrashTestError(f"broker restarts need the project's {self.script}; run from a checkout")
+        await self._script("stop")
+        for attempt in range(1, BROKER_START_ATTEMPTS + 1):
+            code, output = await self._script("start")
+            if code == 0:
+                return
+            log.warning("kafka.sh start failed (attempt %d of %d): %s", attempt, BROKER_START_ATTEMPTS,
+                        output[-300:])
+            await asyncio.sleep(BROKER_START_RETRY_S)
+        raise CrashTestError(f"kafka.sh start exited {code}: {output[-500:]}")
+
+    async def _script(self, command: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            "bash", str(self.script), command, env=self.environment,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output, _ = await process.communicate()
+        return (process.returncode or 0), output.decode(errors="replace")
 
 
 @dataclass(slots=True)
@@ -139,6 +232,13 @@ class CrashTestResult:
     account_events: int = 0
     settle_ticks: int = 0
     kills: list[KillRecord] = field(default_factory=list)
+    lives: list[LifeRecord] = field(default_factory=list)
+    broker_restarts: list[BrokerRestart] = field(default_factory=list)
+    history_ticks: int = 0
+    history_write_s: float = 0.0
+    resent_prices: int = 0
+    resent_accounts: int = 0
+    failed_deliveries: int = 0
     incarnations: int = 0
     exit_codes: list[int | None] = field(default_factory=list)
     wall_time_s: float = 0.0
@@ -172,6 +272,14 @@ class CrashTestResult:
             "account_events": self.account_events,
             "settle_ticks": self.settle_ticks,
             "kills": [asdict(kill) for kill in self.kills],
+            "lives": [asdict(life) for life in self.lives],
+            "recovery": self.recovery(),
+            "broker_restarts": [asdict(restart) for restart in self.broker_restarts],
+            "history_ticks": self.history_ticks,
+            "failed_deliveries": self.failed_deliveries,
+            "resent_prices": self.resent_prices,
+            "resent_accounts": self.resent_accounts,
+            "history_write_s": round(self.history_write_s, 1),
             "incarnations": self.incarnations,
             "exit_codes": self.exit_codes,
             "wall_time_s": round(self.wall_time_s, 1),
@@ -183,9 +291,30 @@ class CrashTestResult:
             "log_dir": self.log_dir,
         }
 
+    def recovery(self) -> dict[str, Any]:
+        """Start -> partitions owned: the first lives (whole price history) and the later ones."""
+        def summary(lives: list[LifeRecord]) -> dict[str, Any]:
+            times = sorted(life.recovery_s for life in lives if life.recovery_s is not None)
+            if not times:
+                return {"lives": len(lives), "recovered": 0}
+            return {"lives": len(lives), "recovered": len(times), "min_s": round(times[0], 2),
+                    "median_s": round(times[len(times) // 2], 2), "max_s": round(times[-1], 2)}
+        first = [life for life in self.lives if life.incarnation == 1 and life.processor < self.processors]
+        later = [life for life in self.lives if life not in first]
+        return {"first": summary(first), "later": summary(later)}
+
     def table(self) -> str:
         """A two-column text table of the headline figures."""
         report = self.verification
+        recovery = self.recovery()
+
+        def recovered(part: dict[str, Any]) -> str:
+            if not part.get("recovered"):
+                return f"{part['lives']} lives, none owned partitions"
+            return (f"median {part['median_s']:.2f} s, max {part['max_s']:.2f} s "
+                    f"({part['recovered']} of {part['lives']} lives)")
+        actions = {name: sum(kill.action == name for kill in self.kills)
+                   for name in ("restart", "rebalance", "leave")}
         rows = [
             ("result", "PASS" if self.ok else "FAIL"),
             ("started (UTC)", self.started_at),
@@ -194,6 +323,16 @@ class CrashTestResult:
             ("portfolios / instruments", f"{self.portfolios} / {self.instruments}"),
             ("processors / partitions", f"{self.processors} / {self.partitions}"),
             ("SIGKILLs / processor lives", f"{len(self.kills)} / {self.incarnations}"),
+            ("kills: restart / mid-rebalance / leave",
+             f"{actions['restart']} / {actions['rebalance']} / {actions['leave']}"),
+            ("kills while a rebalance ran", str(sum(kill.rebalancing for kill in self.kills))),
+            ("broker restarts", ", ".join(f"at event {r.at_event} ({r.seconds:.1f} s)"
+                                          for r in self.broker_restarts) or "none"),
+            ("price history", f"{self.history_ticks} ticks (written in {self.history_write_s:.1f} s)"),
+            ("failed deliveries / events resent",
+             f"{self.failed_deliveries} / {self.resent_prices + self.resent_accounts}"),
+            ("recovery, first lives", recovered(recovery["first"])),
+            ("recovery, later lives", recovered(recovery["later"])),
             ("wall time", (f"{self.wall_time_s:.1f} s (write {self.write_time_s:.1f}, catch-up "
                           f"{self.catch_up_time_s:.1f}, verify {self.verify_time_s:.1f})")),
             ("snapshots read", str(report.snapshots)),
@@ -225,15 +364,24 @@ class _Slot:
     log_path: Path | None = None
     incarnation: int = 0
     started: float = 0.0
+    ready_after_s: float | None = None
 
 
 class ProcessorFleet:
-    """N ``hedge-monitor process`` subprocesses of one group; each life logs to its own file."""
+    """``hedge-monitor process`` subprocesses of one group; each life logs to its own file.
 
-    def __init__(self, command: list[str], log_dir: Path, count: int) -> None:
+    Slots are added as new members join (``add``); a slot whose process was killed and not restarted
+    has left the group. ``lives`` records every life's recovery time (start -> partitions owned).
+    With an ``instance_prefix`` every slot is a static member (``--instance-id <prefix><slot>``): a
+    restarted slot takes its partitions back without waiting for its dead life's session timeout.
+    """
+
+    def __init__(self, command: list[str], log_dir: Path, count: int, instance_prefix: str = "") -> None:
         self.command = command
+        self.instance_prefix = instance_prefix
         self.log_dir = log_dir
         self.slots = [_Slot(index) for index in range(count)]
+        self.lives: list[LifeRecord] = []
         package_root = str(Path(monitor.__file__).resolve().parents[1])
         path = os.environ.get("PYTHONPATH")
         self._env = {**os.environ, "PYTHONPATH": package_root if not path else f"{package_root}:{path}"}
@@ -243,16 +391,39 @@ class ProcessorFleet:
         """Processor lives started so far."""
         return sum(slot.incarnation for slot in self.slots)
 
+    def alive(self) -> list[int]:
+        """The slots whose processor runs."""
+        return [slot.index for slot in self.slots if slot.process is not None]
+
+    def add(self) -> int:
+        """A new slot (a new member of the group, not started yet); its index."""
+        self.slots.append(_Slot(len(self.slots)))
+        return len(self.slots) - 1
+
     async def start(self, index: int) -> None:
         """Start (or restart) processor ``index``."""
         slot = self.slots[index]
+        self._end_life(slot)
         slot.incarnation += 1
+        slot.ready_after_s = None
         slot.log_path = self.log_dir / f"processor-{index}-life-{slot.incarnation}.log"
         with slot.log_path.open("wb") as log_file:
+            command = [*self.command, "--instance-id", f"{self.instance_prefix}{index}"] \
+                if self.instance_prefix else self.command
             slot.process = await asyncio.create_subprocess_exec(
-                *self.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=log_file, env=self._env)
         slot.started = time.monotonic()
+
+    def _end_life(self, slot: _Slot) -> None:
+        if slot.incarnation:
+            ready = None if slot.ready_after_s is None else round(slot.ready_after_s, 3)
+            self.lives.append(LifeRecord(slot.index, slot.incarnation, ready))
+
+    def finish(self) -> None:
+        """Record the lives still running (call once, after the run)."""
+        for slot in self.slots:
+            self._end_life(slot)
 
     def _log_bytes(self, slot: _Slot) -> bytes:
         if slot.log_path is None or not slot.log_path.exists():
@@ -265,7 +436,20 @@ class ProcessorFleet:
 
     def ready(self, index: int) -> bool:
         """True once the current life logged a non-empty partition assignment."""
-        return READY_PATTERN.search(self._log_bytes(self.slots[index])) is not None
+        slot = self.slots[index]
+        if slot.ready_after_s is not None:
+            return True
+        if slot.process is None or READY_PATTERN.search(self._log_bytes(slot)) is None:
+            return False
+        slot.ready_after_s = time.monotonic() - slot.started
+        return True
+
+    async def watch(self) -> None:
+        """Poll every running life for its assignment, so recovery times are measured (until cancelled)."""
+        while True:
+            for index in self.alive():
+                self.ready(index)
+            await asyncio.sleep(READY_POLL_S)
 
     def check_alive(self) -> None:
         """Raise if a processor exited without being told to."""
@@ -276,12 +460,12 @@ class ProcessorFleet:
                     f"{slot.process.returncode}:\n{self.log_tail(slot.index)}")
 
     async def wait_all_ready(self, timeout_s: float) -> None:
-        """Wait until every processor owns partitions (the group is stable)."""
+        """Wait until every running processor owns partitions (the group is stable)."""
         deadline = time.monotonic() + timeout_s
-        while not all(self.ready(slot.index) for slot in self.slots):
+        while not all(self.ready(index) for index in self.alive()):
             self.check_alive()
             if time.monotonic() > deadline:
-                waiting = [slot.index for slot in self.slots if not self.ready(slot.index)]
+                waiting = [index for index in self.alive() if not self.ready(index)]
                 raise CrashTestError(f"processors {waiting} own no partitions after {timeout_s:.0f} s")
             await asyncio.sleep(POLL_INTERVAL_S)
 
@@ -296,16 +480,15 @@ class ProcessorFleet:
         return time.monotonic() - slot.started
 
     async def stop_all(self, timeout_s: float) -> list[int | None]:
-        """SIGTERM every processor and wait (SIGKILL after ``timeout_s``); their exit codes."""
-        for slot in self.slots:
+        """SIGTERM every running processor and wait (SIGKILL after ``timeout_s``); their exit codes."""
+        running = [slot for slot in self.slots if slot.process is not None]
+        for slot in running:
             if slot.process is not None and slot.process.returncode is None:
                 slot.process.send_signal(signal.SIGTERM)
         codes: list[int | None] = []
-        for slot in self.slots:
+        for slot in running:
             process = slot.process
-            if process is None:
-                codes.append(None)
-                continue
+            assert process is not None  # noqa: S101 -- filtered above
             try:
                 async with asyncio.timeout(timeout_s):
                     codes.append(await process.wait())
@@ -337,24 +520,99 @@ def processor_command(settings: CrashTestSettings, prefix: str, group_id: str) -
 
 
 class _Writer:
-    """Sends events in acknowledged chunks (one idempotent producer) and keeps what it wrote."""
+    """Sends events in acknowledged chunks (one idempotent producer) and keeps what it wrote.
+
+    A chunk whose delivery failed (the broker restarting) is sent again, whole, as the ingest's sink
+    does: the topics may then hold a record twice (at-least-once), never lose one. The resent
+    counts bound the duplicates the verifier accepts.
+    """
 
     def __init__(self, producer: Producer, topics: Topics) -> None:
         self.producer = producer
         self.topics = topics
         self.accounts: list[AccountEvent] = []
         self.prices = 0
+        self.resent_prices = 0
+        self.resent_accounts = 0
+        self.failed_deliveries = 0
+
+    def _send(self, events: list[Event]) -> None:
+        for event in events:
+            topic = self.topics.prices if isinstance(event, PriceEvent) else self.topics.positions
+            self.producer.send(topic, event_key(event), encode_event(event))
 
     async def write(self, events: list[Event]) -> None:
-        """Send ``events`` and wait until the broker acknowledged every one."""
+        """Send ``events`` and wait until the broker acknowledged every one (resending on failure)."""
+        self._send(events)
         for event in events:
             if isinstance(event, PriceEvent):
-                self.producer.send(self.topics.prices, event_key(event), encode_event(event))
                 self.prices += 1
             else:
-                self.producer.send(self.topics.positions, event_key(event), encode_event(event))
                 self.accounts.append(event)
-        await self.producer.flush()
+        deadline = time.monotonic() + DELIVERY_DEADLINE_S
+        while True:
+            try:
+                await self.producer.flush()
+            except BusError as exc:
+                if time.monotonic() > deadline:
+                    raise CrashTestError(f"no delivery for {DELIVERY_DEADLINE_S:.0f} s: {exc}") from exc
+                self.failed_deliveries += 1
+                log.warning("delivery failed (%s); sending the chunk of %d events again", exc, len(events))
+                await asyncio.sleep(RESEND_BACKOFF_S)
+                self._send(events)
+                prices = sum(isinstance(event, PriceEvent) for event in events)
+                self.resent_prices += prices
+                self.resent_accounts += len(events) - prices
+            else:
+                return
+
+
+async def write_history(producer: Producer, topics: Topics, workload: Workload, hours: float) -> int:
+    """``hours`` of ticks of every instrument at 10/s, ending just before the workload's first event.
+
+    They are older than every tick of the run, so no figure depends on them: a processor only has
+    to read past them (or restore its price checkpoint instead). Returns the ticks written.
+    """
+    steps = int(hours * 3_600 * HISTORY_TICKS_PER_S)
+    step_ms = 1_000 // HISTORY_TICKS_PER_S
+    start_ms = workload.settings.start_ms - steps * step_ms
+    received = int(time.time() * 1_000)
+    written = 0
+    for step in range(steps):
+        ts = start_ms + step * step_ms
+        for instrument in workload.instruments:
+            event = PriceEvent(instrument.id, workload.initial_price(instrument), None, None, None, ts,
+                               min(ts, received))
+            producer.send(topics.prices, event_key(event), encode_event(event))
+            written += 1
+            if written % HISTORY_FLUSH_RECORDS == 0:
+                await producer.flush()
+    await producer.flush()
+    return written
+
+
+async def _timed_history(settings: CrashTestSettings, writer: _Writer, workload: Workload,
+                         result: CrashTestResult) -> None:
+    started = time.monotonic()
+    result.history_ticks = await write_history(writer.producer, writer.topics, workload,
+                                               settings.history_hours)
+    result.history_write_s = time.monotonic() - started
+    log.info("wrote %d history ticks in %.1f s", result.history_ticks, result.history_write_s)
+
+
+async def _clean_up(watcher: asyncio.Task[None], fleet: ProcessorFleet, writer: _Writer,
+                    result: CrashTestResult) -> None:
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    await fleet.kill_all()
+    await writer.producer.stop()
+    fleet.finish()
+    result.lives = fleet.lives
+    result.incarnations = fleet.incarnations
+    result.failed_deliveries = writer.failed_deliveries
+    result.resent_prices = writer.resent_prices
+    result.resent_accounts = writer.resent_accounts
 
 
 async def run_crash_test(settings: CrashTestSettings, command: str = "") -> CrashTestResult:
@@ -377,10 +635,14 @@ async def run_crash_test(settings: CrashTestSettings, command: str = "") -> Cras
         partitions=settings.partitions, log_dir=str(log_dir),
     )
     await bus.create_topics(topics.specs(settings.partitions))
-    fleet = ProcessorFleet(processor_command(settings, prefix, group_id), log_dir, settings.processors)
+    fleet = ProcessorFleet(processor_command(settings, prefix, group_id), log_dir, settings.processors,
+                           instance_prefix=f"{prefix}processor-" if settings.static_members else "")
     writer = _Writer(await bus.producer(), topics)
     snapshots = SnapshotLog()
+    watcher = asyncio.create_task(fleet.watch(), name="crash-test-ready-watch")
     try:
+        if settings.history_hours:
+            await _timed_history(settings, writer, workload, result)
         for index in range(settings.processors):
             await fleet.start(index)
         await _write_and_kill(settings, workload, writer, fleet, result)
@@ -406,11 +668,10 @@ async def run_crash_test(settings: CrashTestSettings, command: str = "") -> Cras
     except CrashTestError as exc:
         result.problems.append(str(exc))
     finally:
-        await fleet.kill_all()
-        await writer.producer.stop()
-        result.incarnations = fleet.incarnations
+        await _clean_up(watcher, fleet, writer, result)
     verify_started = time.monotonic()
-    result.verification = await verify_topics(bus, topics, snapshots, writer.accounts)
+    result.verification = await verify_topics(bus, topics, snapshots, writer.accounts,
+                                              resent_accounts=writer.resent_accounts)
     result.verify_time_s = time.monotonic() - verify_started
     result.wall_time_s = time.monotonic() - started
     return result
@@ -421,6 +682,8 @@ async def verify_topics(
     topics: Topics,
     snapshots: SnapshotLog,
     written_accounts: list[AccountEvent] | None = None,
+    *,
+    resent_accounts: int = 0,
 ) -> VerificationReport:
     """Read the input, alert and dead-letter topics in full and verify ``snapshots`` against them."""
     inputs = InputLog()
@@ -429,7 +692,8 @@ async def verify_topics(
     await read_topic(bus, topics.positions, inputs.add_account)
     await read_topic(bus, topics.alerts, alerts.add)
     dead_letters = await read_topic(bus, topics.dlq, lambda _: None)
-    return verify(inputs, snapshots, alerts, dead_letters=dead_letters, written_accounts=written_accounts)
+    return verify(inputs, snapshots, alerts, dead_letters=dead_letters, written_accounts=written_accounts,
+                  resent_accounts=resent_accounts)
 
 
 async def _write_and_kill(
@@ -439,18 +703,22 @@ async def _write_and_kill(
     fleet: ProcessorFleet,
     result: CrashTestResult,
 ) -> None:
-    """Write every event at ``write_rate``; at each kill point start a kill that lands mid-stream."""
+    """Write every event at ``write_rate``; at each kill point act on the group while writing goes on."""
     total = settings.workload.events
     kill_rng = random.Random(settings.workload.seed * 7919 + 17)
     kill_points = sorted(kill_rng.sample(range(1, total), settings.kills))
+    restart_points = [total * (k + 1) // (settings.broker_restarts + 1)
+                      for k in range(settings.broker_restarts)]
     events = workload.events()
     written = 0
     kill: asyncio.Task[None] | None = None
+    broker: asyncio.Task[None] | None = None
     interval_s = settings.chunk_events / settings.write_rate
     await fleet.wait_all_ready(settings.ready_timeout_s)
     next_write = time.monotonic()
+    stops = sorted({*kill_points, *restart_points, total})
     try:
-        for number, point in enumerate([*kill_points, total], start=1):
+        for point in stops:
             while written < point:
                 chunk = list(itertools.islice(events, min(settings.chunk_events, point - written)))
                 await writer.write(chunk)
@@ -461,46 +729,104 @@ async def _write_and_kill(
                 # Pace the stream so that it is still flowing when a kill lands.
                 next_write = max(next_write + interval_s, time.monotonic() - interval_s)
                 await asyncio.sleep(max(0.0, next_write - time.monotonic()))
-            if number > len(kill_points):
-                break
+            if point in restart_points and settings.restart_broker is not None:
+                if broker is not None:
+                    await broker
+                broker = asyncio.create_task(
+                    _restart_broker(settings.restart_broker, result), name=f"broker-restart-{point}")
+            if point not in kill_points:
+                continue
             if kill is not None:
                 await kill
-            victim = kill_rng.randrange(settings.processors)
-            delay = kill_rng.uniform(0.0, settings.max_kill_delay_s)
-            if kill_rng.random() >= settings.unready_kill_share:
+            number = kill_points.index(point) + 1
+            action, victim, delay = _choose_kill(settings, kill_rng, fleet)
+            if action == "rebalance" or kill_rng.random() >= settings.unready_kill_share:
                 await fleet.wait_all_ready(settings.ready_timeout_s)
             kill = asyncio.create_task(
-                _kill_later(fleet, result, number, len(kill_points), victim, delay),
+                _kill_later(settings, fleet, result, number, len(kill_points), victim, delay, action),
                 name=f"kill-{number}")
         if kill is not None:
             await kill
+        if broker is not None:
+            await broker
+        await _fill_group(settings, fleet)
     finally:
-        if kill is not None and not kill.done():
-            kill.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await kill
+        for task in (kill, broker):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+def _choose_kill(settings: CrashTestSettings, rng: random.Random,
+                 fleet: ProcessorFleet) -> tuple[Action, int, float]:
+    """The kill point's action, victim and delay."""
+    roll = rng.random()
+    action: Action = ("rebalance" if roll < settings.rebalance_kill_share else
+                      "leave" if roll < settings.rebalance_kill_share + settings.leave_share
+                      else "restart")
+    if action != "restart" and len(fleet.alive()) < 2:
+        action = "restart"  # the group keeps at least one member
+    victim = rng.choice(fleet.alive())
+    delay = rng.uniform(0.0, settings.max_kill_delay_s)
+    if action == "rebalance":
+        delay = min(delay, REBALANCE_KILL_DELAY_S)  # the new member is still joining
+    return action, victim, delay
+
+
+async def _restart_broker(restart: RestartBroker, result: CrashTestResult) -> None:
+    at_event = result.events_written
+    started = time.monotonic()
+    log.info("broker restart at event %d", at_event)
+    await restart()
+    result.broker_restarts.append(BrokerRestart(at_event, round(time.monotonic() - started, 2)))
+    log.info("broker back after %.1f s", time.monotonic() - started)
+
+
+async def _fill_group(settings: CrashTestSettings, fleet: ProcessorFleet) -> None:
+    """Start new members until ``settings.processors`` run (after leaves)."""
+    while len(fleet.alive()) < settings.processors:
+        await fleet.start(fleet.add())
 
 
 async def _kill_later(
+    settings: CrashTestSettings,
     fleet: ProcessorFleet,
     result: CrashTestResult,
     number: int,
     kills: int,
     victim: int,
     delay_s: float,
+    action: Action,
 ) -> None:
-    """After ``delay_s`` (the writer keeps writing) SIGKILL ``victim`` and start it again."""
+    """After ``delay_s`` (the writer keeps writing) act on the group with one SIGKILL.
+
+    ``restart``: the victim starts again at once. ``rebalance``: a new member is started first and
+    the victim is killed while that member is still joining, then the victim starts again.
+    ``leave``: the victim is not restarted (a later kill point, or the end, starts a new member).
+    """
+    joiner: int | None = None
+    if action == "rebalance" and len(fleet.alive()) < settings.partitions:
+        joiner = fleet.add()
+        await fleet.start(joiner)
     await asyncio.sleep(delay_s)
     incarnation = fleet.slots[victim].incarnation
     ready = fleet.ready(victim)
+    rebalancing = any(not fleet.ready(index) for index in fleet.alive() if index != victim)
     uptime = await fleet.kill(victim)
     at_event = result.events_written
     result.kills.append(KillRecord(number, victim, incarnation, at_event, round(uptime, 2),
-                                   round(delay_s, 3), ready))
-    log.info("kill %d/%d: SIGKILL processor %d (life %d, up %.1f s, %s) at event %d",
-             number, kills, victim, incarnation, uptime,
-             "owning partitions" if ready else "before owning partitions", at_event)
+                                   round(delay_s, 3), ready, action, rebalancing))
+    log.info("kill %d/%d (%s): SIGKILL processor %d (life %d, up %.1f s, %s%s) at event %d",
+             number, kills, action, victim, incarnation, uptime,
+             "owning partitions" if ready else "before owning partitions",
+             ", during a rebalance" if rebalancing else "", at_event)
+    if action == "leave":
+        return
+    if joiner is not None and len(fleet.alive()) >= settings.processors:
+        return  # the joiner took the victim's place: the group keeps its size
     await fleet.start(victim)
+    await _fill_group(settings, fleet)
 
 
 async def _catch_up(

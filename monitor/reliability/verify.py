@@ -438,8 +438,13 @@ def verify(
     *,
     dead_letters: int = 0,
     written_accounts: Iterable[AccountEvent] | None = None,
+    resent_accounts: int = 0,
 ) -> VerificationReport:
-    """Recompute from the inputs and check the outputs; ``written_accounts`` is what the driver sent."""
+    """Recompute from the inputs and check the outputs; ``written_accounts`` is what the driver sent.
+
+    ``resent_accounts``: account events the driver sent again after a failed delivery; the topic may
+    hold up to that many duplicates, and must hold every written event.
+    """
     report = VerificationReport(
         price_records=len(inputs.prices),
         account_records=len(inputs.accounts),
@@ -454,9 +459,14 @@ def verify(
         report.fail("inputs", f"{dead_letters} records reached the dead-letter topic")
     if written_accounts is not None:
         written = list(written_accounts)
-        if len(written) != len(inputs.accounts):
-            report.fail("inputs", f"the driver wrote {len(written)} account events, hedge.positions holds "
-                        f"{len(inputs.accounts)}")
+        held = len(inputs.accounts)
+        if not len(written) <= held <= len(written) + resent_accounts:
+            resent = f" (and resent {resent_accounts})" if resent_accounts else ""
+            report.fail("inputs", f"the driver wrote {len(written)} account events{resent}, "
+                        f"hedge.positions holds {held}")
+        missing = set(written) - {event for _, _, event in inputs.accounts}
+        if missing:
+            report.fail("inputs", f"{len(missing)} written account events are not in hedge.positions")
         topic_last = last_updates(event for _, _, event in inputs.ordered_accounts())
         if last_updates(written) != topic_last:
             report.fail("inputs",

@@ -104,6 +104,11 @@ class Workload:
                 hedges[asset] = tuple(self._rng.sample(futures, count))
         return PortfolioProfile(name, hedges)
 
+    @staticmethod
+    def initial_price(instrument: Instrument) -> float:
+        """The price an instrument's asset starts the run at."""
+        return INITIAL_PRICES.get(instrument.base, DEFAULT_INITIAL_PRICE)
+
     def _time(self, index: int) -> int:
         return self.settings.start_ms + index * self.settings.step_ms
 

@@ -10,7 +10,6 @@ so concurrent sessions and a dev broker on 9092 never collide; the jars come fro
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+
+from monitor.reliability.ports import listener_ports
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 KAFKA_SCRIPT = INTEGRATION_DIR.parents[1] / "deploy" / "kafka" / "kafka.sh"
@@ -34,16 +35,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _free_port_pair() -> tuple[int, int]:
-    """Two distinct ports free on 127.0.0.1 right now (the broker and its KRaft controller)."""
-    sockets = [socket.socket(), socket.socket()]
-    try:
-        for bound in sockets:
-            bound.bind(("127.0.0.1", 0))
-        broker_port = sockets[0].getsockname()[1]
-        controller_port = sockets[1].getsockname()[1]
-    finally:
-        for bound in sockets:
-            bound.close()
+    """Two distinct ports free on 127.0.0.1 now (the broker and its KRaft controller), below the
+    ephemeral range so that a restarted broker never finds its port taken by a client's
+    self-connection (``monitor.reliability.ports``)."""
+    broker_port, controller_port = listener_ports(2)
     return broker_port, controller_port
 
 

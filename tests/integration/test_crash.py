@@ -1,8 +1,11 @@
-"""Crash test at CI size: two processor subprocesses SIGKILLed five times while 10k events flow.
+"""Crash test at CI size: a group of two processors SIGKILLed eight times while 10k events flow.
 
-One run (module fixture, about a minute on 2 cores) feeds every test below; each test asserts one
-of the verifier's checks (monitor.reliability.verify). The full-size run is the
-``hedge-monitor crash-test`` command (docs/reliability.md).
+Kills restart a processor, land while a new member joins (mid-rebalance) or shrink the group (new
+members join later); the broker is stopped and started twice during the run; the price topic holds
+an old history that restarted processors skip through their price checkpoint. One run (module
+fixture, about two minutes on 2 cores) feeds every test below; each test asserts one of the
+verifier's checks (monitor.reliability.verify). The full-size run is the ``hedge-monitor
+crash-test`` command (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -24,10 +27,16 @@ from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
 from monitor.processor.runner import Processor, ProcessorSettings
-from monitor.reliability.crashtest import CrashTestResult, CrashTestSettings, run_crash_test
+from monitor.reliability.crashtest import (
+    CrashTestResult,
+    CrashTestSettings,
+    KafkaScriptBroker,
+    run_crash_test,
+)
 from monitor.reliability.kafka_io import read_topic
 from monitor.reliability.verify import AlertLog, VerificationReport, check_alerts
 from monitor.reliability.workload import WorkloadSettings
+from tests.integration.conftest import KafkaBroker
 from tests.integration.kafka_helpers import BROKER_POLL_S, latest_by_key, produce, read_all
 from tests.support import eventually
 
@@ -36,12 +45,17 @@ SWAP = "okx:BTC-USDT-SWAP"
 
 EVENTS = 10_000
 PORTFOLIOS = 40
-KILLS = 5
+KILLS = 8
+BROKER_RESTARTS = 2
+HISTORY_HOURS = 0.02  # 720 ticks of each instrument
 
 
 @pytest.fixture(scope="module")
-def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> CrashTestResult:
-    """One crash-test run: 10k events, 40 portfolios, 5 SIGKILLs, then verification."""
+def crash_run(kafka_bootstrap: str, kafka_broker: KafkaBroker | None,
+              tmp_path_factory: pytest.TempPathFactory) -> CrashTestResult:
+    """One crash-test run: 10k events, 40 portfolios, 8 SIGKILLs, 2 broker restarts, then verification."""
+    if kafka_broker is None:
+        pytest.skip("HEDGE_KAFKA_BOOTSTRAP names an external broker: the crash test restarts its own")
     settings = CrashTestSettings(
         bootstrap=kafka_bootstrap,
         workload=WorkloadSettings(events=EVENTS, portfolios=PORTFOLIOS, seed=7),
@@ -51,6 +65,12 @@ def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
         topic_prefix=f"crash{uuid.uuid4().hex[:8]}.",
         catch_up_timeout_s=180.0,
         work_dir=Path(tmp_path_factory.mktemp("crash-logs")),
+        rebalance_kill_share=0.35,
+        leave_share=0.2,
+        broker_restarts=BROKER_RESTARTS,
+        restart_broker=KafkaScriptBroker(kafka_broker.port, kafka_broker.controller_port,
+                                         kafka_broker.run_dir),
+        history_hours=HISTORY_HOURS,
     )
     return asyncio.run(run_crash_test(settings, command="tests/integration/test_crash.py"))
 
@@ -64,19 +84,47 @@ def test_run_completes_with_every_kill(crash_run: CrashTestResult) -> None:
     assert crash_run.problems == [], _details(crash_run)
     assert crash_run.events_written == EVENTS
     assert len(crash_run.kills) == KILLS
-    # 2 first lives + 1 restart per kill
-    assert crash_run.incarnations == 2 + KILLS
-    assert crash_run.exit_codes == [0, 0], _details(crash_run)
+    assert crash_run.incarnations == len(crash_run.lives) > 2 + KILLS - 1
+    assert crash_run.exit_codes == [0, 0], _details(crash_run)  # the group ends at its size
     assert any(kill.owned_partitions for kill in crash_run.kills)
 
 
-def test_inputs_hold_exactly_what_the_driver_wrote(crash_run: CrashTestResult) -> None:
-    """hedge.positions holds every account event once, nothing is undecodable or dead-lettered."""
+def test_the_group_changes_while_it_is_killed(crash_run: CrashTestResult) -> None:
+    """Kills land during rebalances and shrink the group; new members (new slots) join."""
+    actions = [kill.action for kill in crash_run.kills]
+    assert "rebalance" in actions, _details(crash_run)
+    assert "leave" in actions, _details(crash_run)
+    assert any(kill.rebalancing for kill in crash_run.kills if kill.action == "rebalance"), \
+        _details(crash_run)
+    assert max(life.processor for life in crash_run.lives) >= 2  # a third member slot was started
+
+
+def test_the_broker_restarts_twice_and_the_processors_resume(crash_run: CrashTestResult) -> None:
+    """Both restarts completed mid-stream; the verification below holds across them."""
+    assert len(crash_run.broker_restarts) == BROKER_RESTARTS, _details(crash_run)
+    assert all(0 < restart.at_event < EVENTS for restart in crash_run.broker_restarts)
+
+
+def test_recovery_times_are_reported_for_every_life(crash_run: CrashTestResult) -> None:
+    """The first lives read the whole history; every life that owned partitions has its time."""
+    recovery = crash_run.recovery()
+    assert crash_run.history_ticks == int(HISTORY_HOURS * 3_600 * 10) * crash_run.instruments
+    assert recovery["first"]["recovered"] == 2
+    assert recovery["later"]["recovered"] >= 1
+    assert "recovery, later lives" in crash_run.table()
+
+
+def test_inputs_hold_what_the_driver_wrote(crash_run: CrashTestResult) -> None:
+    """hedge.positions holds every account event the driver wrote (a chunk resent after a failed
+    delivery may repeat), nothing is undecodable or dead-lettered."""
     report = crash_run.verification
     assert report.passed("inputs"), report.failures["inputs"]
-    assert report.account_records == crash_run.account_events
-    # every price tick plus one settle tick per instrument
-    assert report.price_records == crash_run.price_events + crash_run.settle_ticks
+    # a chunk resent after a delivery failed during a broker restart may be held twice
+    assert crash_run.account_events <= report.account_records <= (crash_run.account_events
+                                                                   + crash_run.resent_accounts)
+    # the history, every price tick, and one settle tick per instrument
+    written_prices = crash_run.history_ticks + crash_run.price_events + crash_run.settle_ticks
+    assert written_prices <= report.price_records <= written_prices + crash_run.resent_prices
 
 
 def test_every_final_snapshot_equals_the_recomputation(crash_run: CrashTestResult) -> None:

@@ -341,6 +341,9 @@ class _FailingCommits:
             raise self.error
         await self._inner.commit(offsets)
 
+    def highwater(self, partition: TopicPartition) -> int | None:
+        return self._inner.highwater(partition)
+
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         self.end_offset_reads += 1
         return await self._inner.end_offsets(partitions)
@@ -360,9 +363,10 @@ def _failing_commits(
     group_consumer = bus.group_consumer
 
     async def failing(topics: Sequence[str], group_id: str, on_assigned: AssignmentCallback,
-                      on_revoked: AssignmentCallback) -> Consumer:
+                      on_revoked: AssignmentCallback, instance_id: str | None = None) -> Consumer:
         made.append(_FailingCommits(
-            await group_consumer(topics, group_id, on_assigned, on_revoked), error, failures))
+            await group_consumer(topics, group_id, on_assigned, on_revoked, instance_id), error,
+            failures))
         return made[-1]
 
     monkeypatch.setattr(bus, "group_consumer", failing)
@@ -401,10 +405,14 @@ async def test_a_commit_failing_with_a_bug_stops_the_processor(
     assert _committed_offsets(bus) == [None, None, None]
 
 
-async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
+async def test_the_consumer_lag_comes_from_the_fetched_high_watermark_without_a_request(
     bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without metrics no end offsets are read for the lag; with them the lag gauge is set."""
+    """The lag gauge is set from the fetch's high watermark: no end offsets are ever requested.
+
+    An end-offsets request waits behind the group consumer's pending fetch, which stalled the loop
+    that publishes for up to the broker's fetch wait after every checkpoint.
+    """
     members = _failing_commits(monkeypatch, bus, KeyError("unused"), failures=0)
     async with _running(bus):
         _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
@@ -422,7 +430,7 @@ async def test_the_consumer_lag_is_read_only_when_metrics_are_exported(
                                     3_000, 3_000))
         # offset 2 applied, the end is 3: lag 3 - 3 = 0 on the seed's partition
         await eventually(lambda: 0.0 in lags(), DEADLINE_S)
-    assert members[1].end_offset_reads >= 1
+    assert members[1].end_offset_reads == 0
 
 
 async def test_an_inverse_hedge_stays_exactly_hedged_through_the_processor() -> None:
@@ -467,3 +475,132 @@ async def test_the_reference_price_does_not_depend_on_partition_order() -> None:
     assert results[0] == results[1]
     assert results[0][0] == 60_000.0
     assert results[0][1] == pytest.approx(16.6667, abs=1e-4)
+
+
+def _price_ends(bus: MemoryBus) -> dict[str, int]:
+    """The next offset to read of every prices partition holding a record, as the checkpoint has it."""
+    return {str(p): len(records) for p, records in enumerate(bus.partitions(TOPICS.prices)) if records}
+
+
+def _price_checkpoint(bus: MemoryBus) -> dict[str, Any] | None:
+    for record in reversed(bus.records(TOPICS.state)):
+        if record.key == b"hedge-monitor/prices":
+            value: dict[str, Any] = orjson.loads(record.value)
+            return value
+    return None
+
+
+async def test_the_price_table_is_checkpointed_with_the_offsets_it_reflects(bus: MemoryBus) -> None:
+    """The state topic holds the latest price of each instrument and the next price offsets."""
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000), *_prices(54_000, 3_000))
+        await eventually(lambda: (c := _price_checkpoint(bus)) and c["offsets"] == _price_ends(bus),
+                         DEADLINE_S)
+    assert sum(_price_ends(bus).values()) == 4  # two instruments, two ticks each
+    checkpoint = _price_checkpoint(bus)
+    assert checkpoint is not None
+    assert {p["instrument"]: p["mark"] for p in checkpoint["prices"]} == {
+        SWAP: 54_000, "okx:BTC-USDT": 54_000}
+
+
+async def test_a_restart_reads_only_the_ticks_after_the_price_checkpoint(bus: MemoryBus) -> None:
+    """A malformed tick before the checkpoint is dead-lettered once, not again by the restart."""
+    bus.append(TOPICS.prices, b"okx:BTC-USDT-SWAP", b"not json")
+    async with _running(bus) as first:
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await eventually(lambda: (c := _price_checkpoint(bus)) and c["offsets"] == _price_ends(bus),
+                         DEADLINE_S)
+    assert first.dead_letters == 1
+    async with _running(bus) as second:
+        _publish(bus, *_prices(54_000, 3_000))
+        risk = await eventually(lambda: (r := _latest_risk(bus, "seed")) and
+                                r["assets"]["BTC"]["price"] == 54_000 and r, DEADLINE_S)
+        assert second.dead_letters == 0
+    assert risk["positions"][0]["unrealized_pnl_usd"] == pytest.approx(9_000.0)  # -1.5 * -6000
+
+
+async def test_a_restart_without_new_ticks_prices_from_the_checkpoint_alone(bus: MemoryBus) -> None:
+    """A restored portfolio is published at once, priced by the restored table (no input needed).
+
+    60,000 -> 54,000 on a short of 150 x 0.01 BTC gives the hedge +9,000.
+    """
+    async with _running(bus):
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000), *_prices(54_000, 3_000))
+        await eventually(lambda: (c := _price_checkpoint(bus)) and c["offsets"] == _price_ends(bus),
+                         DEADLINE_S)
+    published = len(bus.records(TOPICS.risk))
+    async with _running(bus) as second:
+        await eventually(lambda: len(bus.records(TOPICS.risk)) > published, DEADLINE_S)
+        assert second.engine.prices.mark(SWAP) == 54_000
+    risk = _latest_risk(bus, "seed")
+    assert risk is not None
+    assert risk["positions"][0]["unrealized_pnl_usd"] == pytest.approx(9_000.0)  # -1.5 * -6000
+
+
+async def test_a_price_checkpoint_past_the_topic_end_is_ignored(
+    bus: MemoryBus, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Offsets beyond the partition's end (a recreated topic) mean the whole topic is read."""
+    caplog.set_level(logging.WARNING, logger="monitor.processor.runner")
+    stale = {"v": 1, "offsets": {"0": 99}, "prices": []}
+    bus.append(TOPICS.state, b"hedge-monitor/prices", orjson.dumps(stale))
+    _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+    async with _running(bus) as processor:
+        await eventually(lambda: processor.engine.prices.mark(SWAP) == 60_000, DEADLINE_S)
+    assert "price checkpoint ignored" in caplog.text
+
+
+async def test_a_checkpoint_spread_over_rounds_writes_each_marker_after_the_states_it_covers(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every marker (partition p, next offset O) follows a state of each p-portfolio reflecting < O.
+
+    With no time per round for checkpoint writes, every round writes one state: a cycle spans
+    hundreds of rounds while new input keeps arriving.
+    """
+    monkeypatch.setattr("monitor.processor.runner.HAND_OFF_INTERVAL_S", 0.0)
+    written: list[tuple[bytes, bytes]] = []  # the state topic in write order, across its partitions
+    append = bus.append
+
+    def appended(topic: str, key: bytes | None, value: bytes) -> None:
+        if topic == TOPICS.state:
+            written.append((key or b"", value))
+        append(topic, key, value)
+
+    monkeypatch.setattr(bus, "append", appended)
+    names = [f"p{index:03d}" for index in range(300)]
+    async with _running(bus) as processor:
+        _publish(bus, *_prices(60_000, 2_000))
+        for wave in range(10):  # each wave lands while a cycle of 300 one-state rounds runs
+            _publish(bus, *(BalanceEvent(name, "cold", "BTC", 1.0 + wave, 1_000 + wave, 1_000)
+                            for name in names[wave * 7:]))
+            await processor.drain()
+
+        def regular_markers_reach_the_ends() -> bool:
+            latest = {key: orjson.loads(value)["offset"] for key, value in written
+                      if key.count(b"/") == 1 and not key.endswith(b"/prices")}
+            ends = {f"hedge-monitor/{p}".encode(): len(records)
+                    for p, records in enumerate(bus.partitions(TOPICS.positions)) if records}
+            return latest == ends
+
+        await eventually(regular_markers_reach_the_ends, DEADLINE_S)
+    last_input: dict[tuple[int, str], list[int]] = {}
+    for partition, records in enumerate(bus.partitions(TOPICS.positions)):
+        for record in records:
+            assert record.key is not None
+            last_input.setdefault((partition, record.key.decode()), []).append(record.offset)
+    applied: dict[str, int] = {}
+    markers = 0
+    for raw_key, raw_value in written:
+        key = raw_key.decode().split("/")
+        value = orjson.loads(raw_value)
+        if len(key) == 3:
+            applied[key[2]] = value["applied_offset"]
+        elif key[1] != "prices":
+            partition, offset = int(key[1]), value["offset"]
+            markers += 1
+            for (held_in, name), offsets in last_input.items():
+                covered = [o for o in offsets if o < offset]
+                if held_in == partition and covered:
+                    assert applied.get(name, -1) >= covered[-1], (name, partition, offset)
+    assert markers >= 3

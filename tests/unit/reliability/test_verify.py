@@ -136,7 +136,20 @@ def test_written_events_missing_from_the_topic_are_reported() -> None:
     written = [e for e in _events() if not isinstance(e, PriceEvent)]
     extra = BalanceEvent("a", "cold", "ETH", 3.0, 5_000, 5_000)
     report = verify(inputs, _snapshots(snapshot), AlertLog(), written_accounts=[*written, extra])
-    assert report.failure_counts["inputs"] == 2  # one event too few, and a different last update
+    # one event too few, one written event missing, and a different last update
+    assert report.failure_counts["inputs"] == 3
+
+
+def test_duplicates_up_to_the_resent_count_pass_and_beyond_it_fail() -> None:
+    """A chunk resent after a failed delivery may appear twice; more duplicates than resent fail."""
+    events = _events()
+    written = [e for e in events if not isinstance(e, PriceEvent)]
+    doubled = _inputs([*events[:7], events[6], *events[7:]])  # the resent fill held twice, adjacent
+    snapshot, _ = recompute(doubled).snapshot("a")
+    resent = verify(doubled, _snapshots(snapshot), AlertLog(), written_accounts=written, resent_accounts=1)
+    assert resent.passed("inputs"), resent.failures["inputs"]
+    unexplained = verify(doubled, _snapshots(snapshot), AlertLog(), written_accounts=written)
+    assert unexplained.failure_counts["inputs"] == 1  # 6 held, 5 written, none resent
 
 
 def test_duplicates_with_the_same_id_are_counted_not_failed() -> None:
