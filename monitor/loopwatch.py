@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
 
 DEFAULT_INTERVAL_S = 0.5
+log = logging.getLogger(__name__)
 
 
 async def watch_event_loop(record: Callable[[float], None], interval_s: float = DEFAULT_INTERVAL_S) -> None:
@@ -31,8 +33,8 @@ async def watch_event_loop(record: Callable[[float], None], interval_s: float = 
 class EventLoopWatch:
     """Owns the watch task: ``async with EventLoopWatch(metrics.event_loop_lag):`` around a run.
 
-    A watch task that fails (its ``record`` raised) is re-raised when the block exits, so it
-    cannot die silently.
+    A watch task that fails (its ``record`` raised) is logged at once and re-raised when the block
+    exits, so it cannot die silently.
     """
 
     def __init__(self, record: Callable[[float], None], interval_s: float = DEFAULT_INTERVAL_S) -> None:
@@ -43,6 +45,7 @@ class EventLoopWatch:
     async def __aenter__(self) -> EventLoopWatch:
         self._task = asyncio.create_task(watch_event_loop(self._record, self._interval_s),
                                          name="event-loop-watch")
+        self._task.add_done_callback(_log_failure)
         return self
 
     async def __aexit__(
@@ -58,3 +61,8 @@ class EventLoopWatch:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the event-loop watch failed", exc_info=task.exception())
