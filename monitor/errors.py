@@ -32,6 +32,7 @@ The tree (class, its builtin base if any, the module declaring it):
   + SimulatorError (ValueError) -- monitor.sim.server: a simulator control call is invalid
   + TermsError (ValueError) -- monitor.sim.terms: a simulator tier table is malformed
   + CrashTestError (RuntimeError) -- monitor.reliability.crashtest: the crash test could not finish
+  + SoakError (RuntimeError) -- monitor.reliability.soak: the soak could not run to the end
 
 A test (tests/unit/test_errors.py) compares this drawing with the classes the package defines.
 """
