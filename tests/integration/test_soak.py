@@ -14,6 +14,9 @@ import uuid
 from pathlib import Path
 
 import orjson
+import pytest
+
+from monitor.reliability.soak import SIMULATOR_READY, Children, SoakError
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSORS = ("processor-0", "processor-1")
@@ -50,3 +53,15 @@ async def test_two_minute_soak_passes_with_samples_from_both_processors(
     assert {figure["process"] for figure in result["growth"]} == {*PROCESSORS, "ingest", "simulator"}
     assert result["final_lag"] == 0
     assert result["exit_codes"] == {"ingest": 0, "simulator": 0, "processor-0": 0, "processor-1": 0}
+
+
+async def test_a_child_that_dies_fails_the_soak_with_its_log_tail(tmp_path: Path) -> None:
+    """A simulator that exits (an unknown scenario) ends the wait with its exit code and its error."""
+    children = Children(tmp_path, {})
+    await children.start("simulator", ["simulate", "--scenario", "no-such-scenario", "--port", "0"])
+    with pytest.raises(SoakError) as raised:
+        await children.wait_for_log("simulator", SIMULATOR_READY, 60)
+    message = str(raised.value)
+    assert message.startswith("simulator exited with 1:")
+    assert "no shipped scenario 'no-such-scenario'" in message
+    await children.kill_all()
