@@ -674,7 +674,11 @@ async def _drain(
     lag: int | None = None
     while True:
         children.check_alive()
-        lag, written = await _lag(bus, kafka, group_id, topics.positions)
+        try:
+            lag, written = await _lag(bus, kafka, group_id, topics.positions)
+        except Exception as exc:  # noqa: BLE001 -- the broker may be slow to answer; the deadline decides
+            log.warning("lag read failed: %s", exc)
+            lag, written = None, 0
         if lag == 0:
             if written == 0:
                 raise SoakError("no position or balance event reached the positions topic: no load")
