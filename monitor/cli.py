@@ -17,6 +17,7 @@ from monitor.commands import (
     plan,
     process,
     simulate,
+    soak,
     tail,
 )
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("crash-test", crashtest, "kill processors under load and verify outputs against a recomputation"),
         ("fuzz", fuzz, "fuzz every venue parser and the event decoder with mutated fixtures"),
         ("simulate", simulate, "serve the exchange simulator (Binance, Bybit, OKX wire formats)"),
+        ("soak", soak, "run simulator, ingest, Kafka and processors for an hour; fail on growth or lag"),
     ):
         sub = commands.add_parser(
             name, help=help_text, formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -34,6 +34,7 @@ The tree (class, its builtin base if any, the module declaring it):
   + CrashTestError (RuntimeError) -- monitor.reliability.crashtest: the crash test could not finish
   + BridgeError (RuntimeError) -- monitor.alertmanager: the Alertmanager bridge is misconfigured or
     its posts are refused for good
+  + SoakError (RuntimeError) -- monitor.reliability.soak: the soak could not run to the end
 
 A test (tests/unit/test_errors.py) compares this drawing with the classes the package defines.
 """

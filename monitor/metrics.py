@@ -69,7 +69,9 @@ Pipeline health: ``hedge_events_processed_total{kind}``, ``hedge_dead_letters_to
 ``hedge_feed_last_event_timestamp_seconds{venue,instrument}``,
 ``hedge_feed_stale{venue,instrument}``, ``hedge_consumer_lag_messages{topic,partition}``,
 ``hedge_event_to_publish_seconds`` (histogram), ``hedge_ingest_buffered_events``,
-``hedge_state_restored_partitions``, ``hedge_state_restores_total``.
+``hedge_state_restored_partitions``, ``hedge_state_restores_total``,
+``hedge_event_loop_lag_seconds`` (how late the event loop woke a 0.5 s sleep, last measurement;
+``monitor.loopwatch``).
 ``observe_snapshot`` does not observe the latency histogram: the publisher calls
 ``observe_latency`` once the snapshot is handed to the producer. The processor exports the snapshot
 gauges at most once a second (the latest snapshot of each portfolio), not on every snapshot.
@@ -413,6 +415,10 @@ class Metrics:
         self._state_restores = Counter(
             "hedge_state_restores", "Processor state restores from the checkpoint topic.",
             registry=self.registry)
+        self._event_loop_lag = Gauge(
+            "hedge_event_loop_lag_seconds",
+            "How late the event loop woke the latest periodic 0.5 s sleep (0 = on time).",
+            registry=self.registry)
 
     def _gauge(self, name: str, documentation: str, labels: Sequence[str]) -> _Family[Gauge]:
         return _Family(Gauge(name, documentation, labels, registry=self.registry))
@@ -633,6 +639,10 @@ class Metrics:
         self._state_restores.inc()
         self._state_restored_partitions.set(partitions)
 
+    def event_loop_lag(self, seconds: float) -> None:
+        """Set how late the event loop woke the latest periodic sleep."""
+        self._event_loop_lag.set(seconds)
+
 
 class NullMetrics:
     """``Metrics`` that record nothing: the default of every component given no metrics.
@@ -676,6 +686,9 @@ class NullMetrics:
 
     def state_restored(self, partitions: int) -> None:
         """Record nothing."""
+
+    def event_loop_lag(self, seconds: float) -> None:
+        """Export nothing."""
 
 
 def _band(band: object, target: float | None) -> tuple[float | None, float | None]:

@@ -18,6 +18,7 @@ from monitor.commands.common import (
     topics_from,
 )
 from monitor.config import ConfigError, MonitorConfig, load_config
+from monitor.loopwatch import EventLoopWatch
 from monitor.metrics import Metrics, serve_metrics
 from monitor.runtime import install_stop_signals, setup_logging
 
@@ -80,7 +81,8 @@ async def _main(args: argparse.Namespace, config: MonitorConfig) -> int:
         server = await serve_metrics(metrics, args.metrics_host, args.metrics_port)
         log.info("metrics on http://%s:%d/metrics", args.metrics_host, server.port)
     try:
-        await run_processor(config, kafka_bus(args.kafka), stop, metrics=metrics)
+        async with EventLoopWatch(metrics.event_loop_lag):
+            await run_processor(config, kafka_bus(args.kafka), stop, metrics=metrics)
     finally:
         if server is not None:
             await server.close()

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # the root of the error tree: it imports nothing
     ("errors",),
     # pure model and leaf helpers: they import nothing of monitor but the domain
-    ("domain", "secrets", "eventloop", "schemas", PACKAGE_INIT),
+    ("domain", "secrets", "eventloop", "loopwatch", "schemas", PACKAGE_INIT),
     # the topic contract and the plumbing every service shares
     ("codec", "bus", "metrics", "runtime", "view"),
     # the services: processor, alerts, ingest and the venue parsers (and the exchange simulator)

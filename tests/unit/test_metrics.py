@@ -296,6 +296,15 @@ def test_lag_buffer_and_restore_gauges(metrics: Metrics, registry: CollectorRegi
     assert value(registry, "hedge_state_restores_total") == 2
 
 
+def test_event_loop_lag_gauge_holds_the_latest_measurement(
+    metrics: Metrics, registry: CollectorRegistry,
+) -> None:
+    """The event-loop lag gauge reads the last overshoot set, not a sum or a maximum."""
+    metrics.event_loop_lag(0.25)
+    metrics.event_loop_lag(0.003)
+    assert value(registry, "hedge_event_loop_lag_seconds") == 0.003
+
+
 def test_latency_histogram_buckets(metrics: Metrics, registry: CollectorRegistry) -> None:
     """Latency lands in buckets from 0.5 ms to 5 s."""
     metrics.observe_latency(0.0004)

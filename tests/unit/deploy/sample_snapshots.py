@@ -148,3 +148,4 @@ def exercise_every_metric(metrics: Any, *, portfolio: str = "alice", ts_ms: int 
     metrics.observe_latency(latency_seconds)
     metrics.ingest_buffered(0)
     metrics.state_restored(3)
+    metrics.event_loop_lag(0.002)

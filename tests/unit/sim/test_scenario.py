@@ -143,3 +143,25 @@ def test_non_positive_definite_correlations_are_refused() -> None:
     )
     with pytest.raises(ScenarioError, match="positive-definite"):
         list(price_path(scenario_from_dict(data)))
+
+
+def test_desk_keeps_every_simulated_venue_busy_for_longer_than_the_hour_soak() -> None:
+    """desk: 7 venues, 14 instruments, 2 h (the 60 min soak plus start-up), trades that undo each other.
+
+    Each futures account sells one unit, then buys it back on its next turn: 359 fills over 12
+    accounts, so an account's fills sum to 0 or to minus one unit (an odd count), never drift.
+    """
+    scenario = load_scenario("desk")
+    venues = {account.venue for account in scenario.accounts}
+    assert venues == {"binance", "binance-spot", "bybit", "okx", "bingx", "mexc", "weex"}
+    assert len(scenario.instruments) == 14
+    assert scenario.duration_s >= 60 * 60 + 120
+    fills: dict[str, list[float]] = {}
+    for step in scenario.steps:
+        if step.kind == "fill":
+            fills.setdefault(step.text("account"), []).append(step.number("quantity"))
+    assert len(fills) == 12
+    for quantities in fills.values():
+        unit = abs(quantities[0])
+        assert quantities[0] < 0
+        assert sum(quantities) == pytest.approx(0.0 if len(quantities) % 2 == 0 else -unit)
