@@ -121,7 +121,7 @@ KNEE_SLACK_MS = 20.0
 DELIVERED_SHARE = 0.5
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc), 0 where unavailable."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
@@ -171,7 +171,7 @@ class Worker:
         os.kill(self.pid, signal.SIGCONT)
 
     def cpu_seconds(self) -> float:
-        return _cpu_seconds(self.pid)
+        return cpu_seconds(self.pid)
 
     def log_tail(self) -> str:
         if self.log.closed:

@@ -14,7 +14,6 @@ by the cores, not by the group: both are reported with each worker's CPU share.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -58,11 +57,6 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _write(producer: Producer, topics: Topics, workload: Workload, stream_events: int) -> int:
     now_ms = int(time.time() * 1000)
     events = [*workload.setup_events(now_ms), *workload.stream(stream_events, now_ms)]
@@ -88,14 +82,14 @@ async def _measure_count(bootstrap: str, bus: KafkaBus, producer: Producer, plan
         for worker in workers:
             await worker.start()
         idle_rss = [_rss_bytes(w.pid) for w in workers]
-        cpu_before = [_cpu_seconds(w.pid) for w in workers]
+        cpu_before = [w.cpu_seconds() for w in workers]
         workload = Workload(plan.portfolios, bench_catalog(), base_ms=int(time.time() * 1000))
         started = time.time()
         records = await _write(producer, topics, workload, plan.stream_events)
         tail.expect_snapshots(workload.expected_final_ts())
         done = await tail.wait(DRAIN_TIMEOUT_S)
         seconds = done - started
-        cpu = [(_cpu_seconds(w.pid) - before) / seconds
+        cpu = [(w.cpu_seconds() - before) / seconds
                for w, before in zip(workers, cpu_before, strict=True)]
         rss = [_rss_bytes(w.pid) for w in workers]
     finally:

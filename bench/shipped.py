@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import os
 import random
 import signal
 import socket
@@ -25,12 +24,11 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.e2e import PARTITIONS, READY_TIMEOUT_S
+from bench.e2e import PARTITIONS, READY_TIMEOUT_S, cpu_seconds
 from bench.report import PROJECT_DIR, percentile, table
 from monitor import eventloop
 from monitor.bus.base import Topics
@@ -126,14 +124,6 @@ class _Arrivals:
         return None if index == len(history) else (history[index][1], history[index][0])
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _scrape(port: int, stop: asyncio.Event) -> None:
     url = f"http://127.0.0.1:{port}/metrics"
     while not stop.is_set():
@@ -166,7 +156,7 @@ class _Feed:
         """Offer ``rate`` ticks/s for ``seconds``, settle, and measure every tick."""
         sent: list[tuple[str, int, float]] = []
         count = max(1, int(rate * seconds))
-        cpu_before = _cpu_seconds(pid)
+        cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         for index in range(count):
             delay = started + index / rate - time.perf_counter()
@@ -185,7 +175,7 @@ class _Feed:
         with contextlib.suppress(TimeoutError):
             await _wait_until(lambda: all(arrivals.reflected_at(n, ts) for n in self.holders[instrument]),
                               SETTLE_TIMEOUT_S, "the last tick")
-        cpu = _cpu_seconds(pid) - cpu_before
+        cpu = cpu_seconds(pid) - cpu_before
         latencies: list[float] = []
         exact = 0
         for held, tick_ts, send_time in sent:
