@@ -34,8 +34,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from monitor.alerts.registry import SPECS_BY_NAME
 from monitor.alerts.remediation import remediation_text
-from monitor.alerts.rules import SPECS_BY_NAME
 from monitor.bus.base import Bus, Topics
 from monitor.errors import HedgeMonitorError
 

@@ -29,7 +29,7 @@ Rules kept throughout:
 - ``tomllib`` reports no positions, so a problem's line is found by scanning the raw text for the
   table header and key (best effort; the enclosing table's header line otherwise);
 - facts owned elsewhere are read from their owner, never copied: venue names and what each venue
-  takes (``monitor.venues.registry``), rule setting keys (``monitor.alerts.rules``), instrument
+  takes (``monitor.venues.registry``), rule setting keys (``monitor.alerts.registry``), instrument
   keys (``monitor.domain.instruments``).
 """
 

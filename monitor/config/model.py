@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from monitor.alertmanager import BridgeSettings
-from monitor.alerts.rules import AlertsConfig
+from monitor.alerts.config import AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
 from monitor.config.problems import ConfigProblem

@@ -15,7 +15,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from monitor.alertmanager import BridgeSettings
-from monitor.alerts.rules import RULE_LEVEL_KEYS, RULE_NAMES, SPECS_BY_NAME, AlertConfigError, AlertsConfig
+from monitor.alerts.config import RULE_LEVEL_KEYS, AlertConfigError, AlertsConfig
+from monitor.alerts.registry import RULE_NAMES, SPECS_BY_NAME
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaSettings
 from monitor.config.checker import Checker, number_text, show, suggestion

@@ -37,8 +37,8 @@ from monitor.errors import HedgeMonitorError
 from monitor.processor.columnar import ColumnarPositions
 
 if TYPE_CHECKING:
+    from monitor.alerts.config import AlertsConfig
     from monitor.alerts.engine import AlertEngine, AlertTransition
-    from monitor.alerts.rules import AlertsConfig
 
 AlertEngineFactory = Callable[[str], "AlertEngine"]
 

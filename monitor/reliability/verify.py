@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from monitor.alerts.rules import AlertsConfig, observe
+from monitor.alerts.config import AlertsConfig
+from monitor.alerts.registry import observe
 from monitor.app import build_engine
 from monitor.bus.base import Record
 from monitor.codec import DecodeError, decode

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.rules import AlertsConfig
+from monitor.alerts.config import AlertsConfig
 from monitor.config import (
     INSTRUMENT_KEYS,
     ConfigError,

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from monitor.alerts import AlertEngine, AlertsConfig
-from monitor.alerts.rules import Observation, observe
+from monitor.alerts.reading import Observation
+from monitor.alerts.registry import observe
 from tests.unit.alerts.snapshots import T0, asset, position, snapshot
 
 SWAP = "okx:BTC-USDT-SWAP"

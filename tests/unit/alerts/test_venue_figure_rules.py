@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.alerts import AlertEngine, AlertsConfig
-from monitor.alerts.rules import observe
+from monitor.alerts.registry import observe
 from tests.unit.deploy.sample_snapshots import add_venue_figures, seed_snapshot
 
 SWAP = "okx:BTC-USDT-SWAP"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.rules import AlertConfigError, AlertsConfig
+from monitor.alerts.config import AlertConfigError, AlertsConfig
 from monitor.config import ConfigError, ConfigProblem, load_config, parse_config
 from monitor.config.checker import Checker, Locator
 from monitor.domain.instruments import CatalogError, instrument_from_mapping
