@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from monitor.alerts.remediation import with_remediation
 from monitor.alerts.spec import AlertConfigError, RuleConfig, Severity
@@ -181,9 +181,10 @@ def open_positions(snapshot: Mapping[str, Any]) -> dict[str, list[Mapping[str, A
     return grouped
 
 
-@dataclass(frozen=True, slots=True)
-class Worst:
+class Worst(NamedTuple):
     """The worst figure of one subject, with the row it came from, for the message and remedy."""
+
+    # a tuple, not a frozen dataclass: one is made per subject and rule on every snapshot
 
     value: float | None
     account: str = ""
@@ -224,14 +225,18 @@ def highest(figure: str) -> Callable[[Group], Worst]:
     return partial(worst_position, figure=figure, highest=True)
 
 
-Message = Callable[[str, Worst, Status, float, float], str]
-"""Words a change of a subject: (subject, its worst figure, status, threshold, clear level)."""
+Source = TypeVar("Source")
+"""What a subject's worst figure is picked from: its positions, or its row of a section."""
+Message = Callable[[str, float, Worst, Status, float, float], str]
+"""Words a change of a subject: (subject, its worst value, the figure it came from, status,
+threshold, clear level)."""
 Remedy = Callable[[Mapping[str, Any], float], Mapping[str, Any] | None]
 """A breach's remediation from the worst row and the clear level (``monitor.alerts.remediation``)."""
 
 
 def observe_levels(
-    subjects: Iterable[tuple[str, Worst]],
+    subjects: Iterable[tuple[str, Source]],
+    pick: Callable[[Source], Worst],
     tracked: Container[str],
     threshold: float,
     clear: float,
@@ -243,19 +248,21 @@ def observe_levels(
 ) -> Observations:
     """One observation per breaching or tracked subject: its worst figure against the levels.
 
-    ``compare`` gives the status with hysteresis; ``message`` words a change (only when the figure
-    is known); ``remedy`` gives a breach's remediation from the worst row; ``labelled`` gives the
+    ``pick`` gives a subject's worst figure from its data (its positions, its row), ``compare``
+    its status with hysteresis; ``message`` words a change (only when the figure is known);
+    ``remedy`` gives a breach's remediation from the worst row; ``labelled`` gives the
     observation the worst figure's account.
     """
     observations: Observations = {}
-    for subject, worst in subjects:
+    for subject, source in subjects:
+        worst = pick(source)
         value = worst.value
         status = compare(value, threshold, clear)
         if status != "breach" and subject not in tracked:
             continue
         describe = no_message
         if value is not None:
-            describe = partial(message, subject, worst, status, threshold, clear)
+            describe = partial(message, subject, value, worst, status, threshold, clear)
         remediation = None
         if remedy is not None and status == "breach" and worst.row is not None:
             remediation = remedy(worst.row, clear)

@@ -202,14 +202,14 @@ class PositionFigureRule:
         if grouped is None:
             return None
         threshold, clear = levels(rule)
-        subjects = ((instrument, self.pick(group)) for instrument, group in grouped.items())
-        return observe_levels(subjects, tracked, threshold, clear, compare=self.compare, message=self.message,
-                              remedy=self.remedy, labelled=self.labelled)
+        return observe_levels(grouped.items(), self.pick, tracked, threshold, clear, compare=self.compare,
+                              message=self.message, remedy=self.remedy, labelled=self.labelled)
 
 
-def _margin_buffer_message(instrument: str, worst: Worst, status: Status, threshold: float,
-                           clear: float) -> str:
-    value, account = worst.value or 0.0, worst.account
+def _margin_buffer_message(
+    instrument: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+) -> str:
+    account = worst.account
     if status == "breach":
         return (f"{instrument} margin buffer is {percent_text(value)} of margin balance "
                 f"(account {account}), below {percent_text(threshold)}")
@@ -217,9 +217,10 @@ def _margin_buffer_message(instrument: str, worst: Worst, status: Status, thresh
             f"(account {account}), at or above {percent_text(clear)}")
 
 
-def _margin_ratio_message(instrument: str, worst: Worst, status: Status, threshold: float,
-                          clear: float) -> str:
-    value, account = worst.value or 0.0, worst.account
+def _margin_ratio_message(
+    instrument: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+) -> str:
+    account = worst.account
     if status == "breach":
         return (f"{instrument} margin ratio {percent_text(value)} (account {account}) is above "
                 f"{percent_text(threshold)}; liquidation at 100.0 %")
@@ -268,11 +269,12 @@ def _widest_basis(group: Group) -> Worst:
     return UNKNOWN if basis is None else Worst(basis)
 
 
-def _basis_message(instrument: str, worst: Worst, status: Status, threshold: float, clear: float) -> str:
-    basis = worst.value or 0.0
+def _basis_message(
+    instrument: str, value: float, _worst: Worst, status: Status, threshold: float, clear: float
+) -> str:
     if status == "breach":
-        return f"{instrument} basis {basis:+.1f} bps is wider than \u00b1{threshold:.1f} bps"
-    return f"{instrument} basis {basis:+.1f} bps is back within \u00b1{clear:.1f} bps"
+        return f"{instrument} basis {value:+.1f} bps is wider than \u00b1{threshold:.1f} bps"
+    return f"{instrument} basis {value:+.1f} bps is back within \u00b1{clear:.1f} bps"
 
 
 BASIS_WIDE = PositionFigureRule(
@@ -301,9 +303,11 @@ def _funding_paid(group: Group) -> Worst:
     return worst
 
 
-def _funding_message(instrument: str, worst: Worst, status: Status, threshold: float, clear: float) -> str:
-    value = worst.value or 0.0
-    paid = -(number((worst.row or {}).get("funding_accrued_usd")) or 0.0)
+def _funding_message(
+    instrument: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+) -> str:
+    accrued = number((worst.row or {}).get("funding_accrued_usd"))
+    paid = 0.0 if accrued is None else -accrued
     where = (f"{instrument} (account {worst.account}) has paid {usd_text(paid)} net funding since the "
              "hedge began")
     if status == "breach":
@@ -336,9 +340,10 @@ def _widest_divergence(group: Group) -> Worst:
     return worst
 
 
-def _model_divergence_message(instrument: str, worst: Worst, status: Status, threshold: float,
-                              clear: float) -> str:
-    value, account, figure = worst.value or 0.0, worst.account, worst.figure.replace("_", " ")
+def _model_divergence_message(
+    instrument: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+) -> str:
+    account, figure = worst.account, worst.figure.replace("_", " ")
     if status == "breach":
         return (f"{instrument} (account {account}): the model's {figure} is {percent_text(value)} from "
                 f"the venue's own figure, beyond {percent_text(threshold)}; the venue's figure is the truth")
@@ -359,10 +364,12 @@ venue figure is reported."""
 # --- distance to liquidation, in stages -----------------------------------------------------------
 
 
-def _liquidation_message(positions: object, instrument: str, worst: Worst, status: Status, threshold: float,
-                         clear: float) -> str:
+def _liquidation_message(
+    positions: object, instrument: str, value: float, worst: Worst, status: Status, threshold: float,
+    clear: float,
+) -> str:
     """The distance of ``worst``; the liquidation price is the last listed one of its account."""
-    value, account = worst.value or 0.0, worst.account
+    account = worst.account
     liquidation_price: float | None = None
     for position in positions if isinstance(positions, Sequence) else ():
         if (isinstance(position, Mapping) and position.get("instrument") == instrument
@@ -398,10 +405,10 @@ def _vol_units(reading: SnapshotReading, position: Mapping[str, Any], distance: 
 
 
 def _staged_message(
-    message: Message, instrument: str, worst: Worst, status: Status, level: float, clear: float,
-    severity: Severity | None, units: float | None, horizon_s: float,
+    message: Message, instrument: str, value: float, worst: Worst, status: Status, level: float,
+    clear: float, severity: Severity | None, units: float | None, horizon_s: float,
 ) -> str:
-    text = message(instrument, worst, status, level, clear)
+    text = message(instrument, value, worst, status, level, clear)
     if units is not None:
         text += f" ({units:.1f} volatility units over {horizon_s / 3600:g} h)"
     return f"{text} [{severity}]" if severity is not None and status == "breach" else text
@@ -420,7 +427,7 @@ class LiquidationDistanceRule:
     """
 
     spec: RuleSpec
-    message: Callable[[object, str, Worst, Status, float, float], str] = _liquidation_message
+    message: Callable[[object, str, float, Worst, Status, float, float], str] = _liquidation_message
 
     def observe(
         self, reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
@@ -432,9 +439,8 @@ class LiquidationDistanceRule:
         message: Message = partial(self.message, reading.snapshot.get("positions"))
         if not rule.stages and not rule.vol_stages:
             threshold, clear = levels(rule)
-            subjects = ((instrument, _lowest_distance(group)) for instrument, group in grouped.items())
-            return observe_levels(subjects, tracked, threshold, clear, compare=below, message=message,
-                                  remedy=_liquidation_remedy, labelled=True)
+            return observe_levels(grouped.items(), _lowest_distance, tracked, threshold, clear, compare=below,
+                                  message=message, remedy=_liquidation_remedy, labelled=True)
         return self._staged(reading, grouped, rule, tracked, message)
 
     @staticmethod
@@ -474,8 +480,9 @@ class LiquidationDistanceRule:
             level = next((lvl for sev, lvl in percent_stages if sev == by_percent), mildest)
             describe = no_message
             if value is not None:
-                describe = partial(_staged_message, message, instrument, worst, status, level, clear_level,
-                                   severity, units if rule.vol_stages else None, rule.vol_horizon_s)
+                describe = partial(_staged_message, message, instrument, value, worst, status, level,
+                                   clear_level, severity, units if rule.vol_stages else None,
+                                   rule.vol_horizon_s)
             remediation = (_liquidation_remedy(position, clear)
                            if position is not None and status == "breach" else None)
             observations[instrument] = Observation(status, value, level, clear_level, describe, remediation,
@@ -512,18 +519,19 @@ class SectionFigureRule:
         if rows is None:
             return None
         threshold, clear = levels(rule)
-        subjects = ((str(subject), _figure_of(table(figures) or {}, self.figure))
-                    for subject, figures in rows.items())
-        return observe_levels(subjects, tracked, threshold, clear, compare=self.compare, message=self.message)
+        return observe_levels(rows.items(), self.pick, tracked, threshold, clear, compare=self.compare,
+                              message=self.message)
+
+    def pick(self, figures: object) -> Worst:
+        """The rule's figure of one row of the section, with the row."""
+        row = table(figures) or {}
+        value = number(row.get(self.figure))
+        return UNKNOWN if value is None else Worst(value, row=row)
 
 
-def _figure_of(row: Mapping[str, Any], figure: str) -> Worst:
-    value = number(row.get(figure))
-    return UNKNOWN if value is None else Worst(value, row=row)
-
-
-def _r2_message(asset: str, worst: Worst, status: Status, threshold: float, clear: float) -> str:
-    value = worst.value or 0.0
+def _r2_message(
+    asset: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+) -> str:
     samples = number((worst.row or {}).get("samples"))
     samples_text = f" over {int(samples)} samples" if samples is not None else ""
     if status == "breach":
@@ -543,9 +551,10 @@ R2_LOW = SectionFigureRule(
 """R² of the regression of ``dF`` on ``dS`` below a level (ASC 815 practice: >= 0.80)."""
 
 
-def _account_margin_message(account: str, worst: Worst, status: Status, threshold: float,
-                            clear: float) -> str:
-    value, row = worst.value or 0.0, worst.row or {}
+def _account_margin_message(
+    account: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+) -> str:
+    row = worst.row or {}
     mode = str(row.get("mode", ""))
     ratio = number((table(row.get("venue")) or {}).get("maintenance_margin_ratio"))
     ratio_note = "" if ratio is None else f" (margin ratio {percent_text(ratio)})"
