@@ -25,8 +25,8 @@ from functools import partial
 from typing import Any, Literal
 
 from monitor.alerts.config import AlertsConfig
-from monitor.alerts.reading import Observation, read_snapshot
-from monitor.alerts.registry import EXTERNAL_RULES, RULES, SNAPSHOT_RULES, SPECS_BY_NAME, Rule
+from monitor.alerts.reading import Observation, Observer, read_snapshot
+from monitor.alerts.registry import EXTERNAL_RULES, RULES, SNAPSHOT_RULES, SPECS_BY_NAME
 from monitor.alerts.spec import ALL_SEVERITIES, SEVERITY_RANK, RuleConfig, Severity
 from monitor.errors import HedgeMonitorError
 
@@ -107,13 +107,13 @@ class _AlertState:
 _Key = tuple[str, str, str]
 _Alerts = dict[str, dict[str, dict[str, _AlertState]]]
 """Alert states by portfolio, then rule, then subject; a rule without alerts has no entry."""
-_Plan = tuple[tuple[str, RuleConfig, Rule], ...]
-"""Every snapshot rule of one configuration, in order, with its settings."""
+_Plan = tuple[tuple[str, RuleConfig, Observer], ...]
+"""Every snapshot rule of one configuration, in order, with its settings and observer."""
 _NO_SUBJECTS: Mapping[str, _AlertState] = {}
 
 
 def _plan(config: AlertsConfig) -> _Plan:
-    return tuple((name, config.rule(name), rule) for name, rule in SNAPSHOT_RULES.items())
+    return tuple((name, config.rule(name), rule.observe) for name, rule in SNAPSHOT_RULES.items())
 
 
 def _disabled_message(rule: str, subject: str) -> str:
@@ -152,14 +152,14 @@ class AlertEngine:
         reading = read_snapshot(snapshot)
         by_rule = self._alerts.get(portfolio, {})
         transitions: list[AlertTransition] = []
-        for name, rule, alert_rule in self._plans.get(portfolio, self._plan):
+        for name, rule, observer in self._plans.get(portfolio, self._plan):
             # only subjects with an alert (``tracked``) and breaching ones can change state
             tracked = by_rule.get(name, _NO_SUBJECTS)
             if not rule.enabled:
                 observations: Mapping[str, Observation] = {}
                 absence: _Absence = "disabled"
             else:
-                observed = alert_rule.observe(reading, rule, tracked)
+                observed = observer(reading, rule, tracked)
                 if observed is None:
                     continue
                 observations, absence = observed, "gone"

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, TypeVar
 
 from monitor.alerts.remediation import with_remediation
 from monitor.alerts.spec import AlertConfigError, RuleConfig, Severity
@@ -65,6 +65,10 @@ class SnapshotReading:
 
     snapshot: Mapping[str, Any]
     open_positions: dict[str, list[Mapping[str, Any]]] | None
+
+
+Observer = Callable[[SnapshotReading, RuleConfig, Container[str]], Observations | None]
+"""A rule's ``observe``: every breaching subject and every tracked one (see above)."""
 
 
 def read_snapshot(snapshot: Mapping[str, Any]) -> SnapshotReading:
@@ -181,56 +185,58 @@ def open_positions(snapshot: Mapping[str, Any]) -> dict[str, list[Mapping[str, A
     return grouped
 
 
-class Worst(NamedTuple):
-    """The worst figure of one subject, with the row it came from, for the message and remedy."""
-
-    # a tuple, not a frozen dataclass: one is made per subject and rule on every snapshot
-
-    value: float | None
-    account: str = ""
-    row: Mapping[str, Any] | None = None
-    figure: str = ""
-    """Which figure of the row it is, for rules that take the worst of several."""
-
-
-UNKNOWN = Worst(None)
+Row = Mapping[str, Any]
+"""One row of the snapshot: a position, or a subject's table in a section (``accounts.<X>``)."""
+NO_ROW: Row = {}
+Worst = tuple[float | None, Row]
+"""A subject's worst figure and the row it came from (``NO_ROW`` when unknown); a plain tuple, as
+one is made per subject and rule on every snapshot."""
+UNKNOWN: Worst = (None, NO_ROW)
 """A subject whose figure is missing or null."""
 
-Group = Sequence[Mapping[str, Any]]
+Group = Sequence[Row]
 """The open positions of one instrument, one per account (two for a hedge-mode account)."""
 
 
-def worst_position(group: Group, figure: str, *, highest: bool) -> Worst:
-    """The worst value of ``figure`` across the positions holding one instrument (the first
-    position on a tie), with its account and row."""
-    worst: float | None = None
-    account = ""
-    row: Mapping[str, Any] | None = None
-    for position in group:
-        value = number(position.get(figure))
-        if value is None:
-            continue
-        if worst is None or (value > worst if highest else value < worst):
-            worst, account, row = value, str(position.get("account", "")), position
-    return Worst(worst, account, row)
+def account_of(row: Row) -> str:
+    """The account of a position row ("" if it names none)."""
+    return str(row.get("account", ""))
 
 
 def lowest(figure: str) -> Callable[[Group], Worst]:
-    """Picks the lowest ``figure`` of an instrument's positions."""
-    return partial(worst_position, figure=figure, highest=False)
+    """Picks the lowest ``figure`` of an instrument's positions (the first position on a tie)."""
+
+    def pick(group: Group) -> Worst:
+        worst: Worst = UNKNOWN
+        for position in group:
+            value = number(position.get(figure))
+            if value is not None and (worst[0] is None or value < worst[0]):
+                worst = (value, position)
+        return worst
+
+    return pick
 
 
 def highest(figure: str) -> Callable[[Group], Worst]:
-    """Picks the highest ``figure`` of an instrument's positions."""
-    return partial(worst_position, figure=figure, highest=True)
+    """Picks the highest ``figure`` of an instrument's positions (the first position on a tie)."""
+
+    def pick(group: Group) -> Worst:
+        worst: Worst = UNKNOWN
+        for position in group:
+            value = number(position.get(figure))
+            if value is not None and (worst[0] is None or value > worst[0]):
+                worst = (value, position)
+        return worst
+
+    return pick
 
 
 Source = TypeVar("Source")
 """What a subject's worst figure is picked from: its positions, or its row of a section."""
-Message = Callable[[str, float, Worst, Status, float, float], str]
-"""Words a change of a subject: (subject, its worst value, the figure it came from, status,
+Message = Callable[[str, float, Row, Status, float, float], str]
+"""Words a change of a subject: (subject, its worst value, the row it came from, status,
 threshold, clear level)."""
-Remedy = Callable[[Mapping[str, Any], float], Mapping[str, Any] | None]
+Remedy = Callable[[Row, float], Mapping[str, Any] | None]
 """A breach's remediation from the worst row and the clear level (``monitor.alerts.remediation``)."""
 
 
@@ -251,22 +257,20 @@ def observe_levels(
     ``pick`` gives a subject's worst figure from its data (its positions, its row), ``compare``
     its status with hysteresis; ``message`` words a change (only when the figure is known);
     ``remedy`` gives a breach's remediation from the worst row; ``labelled`` gives the
-    observation the worst figure's account.
+    observation the worst row's account.
     """
     observations: Observations = {}
     for subject, source in subjects:
-        worst = pick(source)
-        value = worst.value
+        value, row = pick(source)
         status = compare(value, threshold, clear)
         if status != "breach" and subject not in tracked:
             continue
-        describe = no_message
-        if value is not None:
-            describe = partial(message, subject, value, worst, status, threshold, clear)
-        remediation = None
-        if remedy is not None and status == "breach" and worst.row is not None:
-            remediation = remedy(worst.row, clear)
-        account = worst.account if labelled and value is not None else None
+        if value is None:
+            observations[subject] = Observation(status, None, threshold, clear)
+            continue
+        describe = partial(message, subject, value, row, status, threshold, clear)
+        remediation = remedy(row, clear) if remedy is not None and status == "breach" else None
+        account = account_of(row) if labelled else None
         observations[subject] = Observation(status, value, threshold, clear, describe, remediation, account)
     return observations
 
@@ -276,16 +280,21 @@ FlagMessage = Callable[[str, Status], str]
 
 
 def observe_flags(
-    flags: Iterable[tuple[str, object]], tracked: Container[str], message: FlagMessage
+    subjects: Iterable[tuple[str, Source]],
+    raised: Callable[[str, Source], object],
+    tracked: Container[str],
+    message: FlagMessage,
 ) -> Observations:
-    """One observation per raised or tracked flag: True is a breach, False a clear, else unknown."""
+    """One observation per raised or tracked subject: ``raised(subject, its data)`` True is a
+    breach, False a clear, anything else unknown."""
     observations: Observations = {}
-    for subject, raised in flags:
-        if raised is True:
+    for subject, source in subjects:
+        flag = raised(subject, source)
+        if flag is True:
             status: Status = "breach"
         elif subject not in tracked:
             continue
-        elif raised is False:
+        elif flag is False:
             status = "clear"
         else:
             observations[subject] = Observation("unknown", None, None, None)

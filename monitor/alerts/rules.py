@@ -70,10 +70,12 @@ from monitor.alerts.reading import (
     Observation,
     Observations,
     Remedy,
+    Row,
     SnapshotReading,
     Status,
     Worst,
     above,
+    account_of,
     below,
     highest,
     levels,
@@ -207,9 +209,9 @@ class PositionFigureRule:
 
 
 def _margin_buffer_message(
-    instrument: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+    instrument: str, value: float, row: Row, status: Status, threshold: float, clear: float
 ) -> str:
-    account = worst.account
+    account = account_of(row)
     if status == "breach":
         return (f"{instrument} margin buffer is {percent_text(value)} of margin balance "
                 f"(account {account}), below {percent_text(threshold)}")
@@ -218,9 +220,9 @@ def _margin_buffer_message(
 
 
 def _margin_ratio_message(
-    instrument: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+    instrument: str, value: float, row: Row, status: Status, threshold: float, clear: float
 ) -> str:
-    account = worst.account
+    account = account_of(row)
     if status == "breach":
         return (f"{instrument} margin ratio {percent_text(value)} (account {account}) is above "
                 f"{percent_text(threshold)}; liquidation at 100.0 %")
@@ -261,16 +263,16 @@ holding the instrument.
 
 def _widest_basis(group: Group) -> Worst:
     """The basis of widest absolute value across an instrument's positions (signed)."""
-    basis: float | None = None
+    worst: Worst = UNKNOWN
     for position in group:
         value = number(position.get("basis_bps"))
-        if value is not None and (basis is None or abs(value) > abs(basis)):
-            basis = value
-    return UNKNOWN if basis is None else Worst(basis)
+        if value is not None and (worst[0] is None or abs(value) > abs(worst[0])):
+            worst = (value, position)
+    return worst
 
 
 def _basis_message(
-    instrument: str, value: float, _worst: Worst, status: Status, threshold: float, clear: float
+    instrument: str, value: float, _row: Row, status: Status, threshold: float, clear: float
 ) -> str:
     if status == "breach":
         return f"{instrument} basis {value:+.1f} bps is wider than \u00b1{threshold:.1f} bps"
@@ -298,17 +300,17 @@ def _funding_paid(group: Group) -> Worst:
         if accrued is None or notional is None or notional <= 0:
             continue
         fraction = -accrued / notional
-        if worst.value is None or fraction > worst.value:
-            worst = Worst(fraction, str(position.get("account", "")), position)
+        if worst[0] is None or fraction > worst[0]:
+            worst = (fraction, position)
     return worst
 
 
 def _funding_message(
-    instrument: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+    instrument: str, value: float, row: Row, status: Status, threshold: float, clear: float
 ) -> str:
-    accrued = number((worst.row or {}).get("funding_accrued_usd"))
+    accrued = number(row.get("funding_accrued_usd"))
     paid = 0.0 if accrued is None else -accrued
-    where = (f"{instrument} (account {worst.account}) has paid {usd_text(paid)} net funding since the "
+    where = (f"{instrument} (account {account_of(row)}) has paid {usd_text(paid)} net funding since the "
              "hedge began")
     if status == "breach":
         return (f"{where}, {value * 100:.2f} % of its notional, above {threshold * 100:.2f} %: the carry "
@@ -333,17 +335,23 @@ def _widest_divergence(group: Group) -> Worst:
     """The widest ``model_divergence`` figure across an instrument's positions, with its name."""
     worst: Worst = UNKNOWN
     for position in group:
-        for name, raw in (table(position.get("model_divergence")) or {}).items():
+        for raw in (table(position.get("model_divergence")) or {}).values():
             value = number(raw)
-            if value is not None and (worst.value is None or value > worst.value):
-                worst = Worst(value, str(position.get("account", "")), position, str(name))
+            if value is not None and (worst[0] is None or value > worst[0]):
+                worst = (value, position)
     return worst
 
 
+def _divergent_figure(row: Row, value: float) -> str:
+    """The name of the ``model_divergence`` figure of ``row`` that is ``value`` (the first one)."""
+    divergences = table(row.get("model_divergence")) or {}
+    return next((str(name) for name, raw in divergences.items() if number(raw) == value), "")
+
+
 def _model_divergence_message(
-    instrument: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+    instrument: str, value: float, row: Row, status: Status, threshold: float, clear: float
 ) -> str:
-    account, figure = worst.account, worst.figure.replace("_", " ")
+    account, figure = account_of(row), _divergent_figure(row, value).replace("_", " ")
     if status == "breach":
         return (f"{instrument} (account {account}): the model's {figure} is {percent_text(value)} from "
                 f"the venue's own figure, beyond {percent_text(threshold)}; the venue's figure is the truth")
@@ -365,11 +373,11 @@ venue figure is reported."""
 
 
 def _liquidation_message(
-    positions: object, instrument: str, value: float, worst: Worst, status: Status, threshold: float,
+    positions: object, instrument: str, value: float, row: Row, status: Status, threshold: float,
     clear: float,
 ) -> str:
-    """The distance of ``worst``; the liquidation price is the last listed one of its account."""
-    account = worst.account
+    """The distance of ``row``; the liquidation price is the last listed one of its account."""
+    account = account_of(row)
     liquidation_price: float | None = None
     for position in positions if isinstance(positions, Sequence) else ():
         if (isinstance(position, Mapping) and position.get("instrument") == instrument
@@ -405,10 +413,10 @@ def _vol_units(reading: SnapshotReading, position: Mapping[str, Any], distance: 
 
 
 def _staged_message(
-    message: Message, instrument: str, value: float, worst: Worst, status: Status, level: float,
+    message: Message, instrument: str, value: float, row: Row, status: Status, level: float,
     clear: float, severity: Severity | None, units: float | None, horizon_s: float,
 ) -> str:
-    text = message(instrument, value, worst, status, level, clear)
+    text = message(instrument, value, row, status, level, clear)
     if units is not None:
         text += f" ({units:.1f} volatility units over {horizon_s / 3600:g} h)"
     return f"{text} [{severity}]" if severity is not None and status == "breach" else text
@@ -427,7 +435,7 @@ class LiquidationDistanceRule:
     """
 
     spec: RuleSpec
-    message: Callable[[object, str, float, Worst, Status, float, float], str] = _liquidation_message
+    message: Callable[[object, str, float, Row, Status, float, float], str] = _liquidation_message
 
     def observe(
         self, reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
@@ -456,9 +464,8 @@ class LiquidationDistanceRule:
         vol_clear = max((level for _, level in rule.vol_stages), default=0.0) * VOL_CLEAR_FACTOR
         observations: Observations = {}
         for instrument, group in grouped.items():
-            worst = _lowest_distance(group)
-            value, position = worst.value, worst.row
-            units = None if value is None or position is None else _vol_units(
+            value, position = _lowest_distance(group)
+            units = None if value is None else _vol_units(
                 reading, position, value, rule.vol_horizon_s)
             by_percent = _stage_of(percent_stages, value)
             by_vol = _stage_of(rule.vol_stages, units)
@@ -480,13 +487,13 @@ class LiquidationDistanceRule:
             level = next((lvl for sev, lvl in percent_stages if sev == by_percent), mildest)
             describe = no_message
             if value is not None:
-                describe = partial(_staged_message, message, instrument, value, worst, status, level,
+                describe = partial(_staged_message, message, instrument, value, position, status, level,
                                    clear_level, severity, units if rule.vol_stages else None,
                                    rule.vol_horizon_s)
-            remediation = (_liquidation_remedy(position, clear)
-                           if position is not None and status == "breach" else None)
+            remediation = _liquidation_remedy(position, clear) if status == "breach" else None
             observations[instrument] = Observation(status, value, level, clear_level, describe, remediation,
-                                                   worst.account if value is not None else None, severity)
+                                                   account_of(position) if value is not None else None,
+                                                   severity)
         return observations
 
 
@@ -526,13 +533,13 @@ class SectionFigureRule:
         """The rule's figure of one row of the section, with the row."""
         row = table(figures) or {}
         value = number(row.get(self.figure))
-        return UNKNOWN if value is None else Worst(value, row=row)
+        return UNKNOWN if value is None else (value, row)
 
 
 def _r2_message(
-    asset: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+    asset: str, value: float, row: Row, status: Status, threshold: float, clear: float
 ) -> str:
-    samples = number((worst.row or {}).get("samples"))
+    samples = number(row.get("samples"))
     samples_text = f" over {int(samples)} samples" if samples is not None else ""
     if status == "breach":
         return (f"{asset} hedge regression R\u00b2 {ratio_text(value)}{samples_text} is below "
@@ -552,9 +559,8 @@ R2_LOW = SectionFigureRule(
 
 
 def _account_margin_message(
-    account: str, value: float, worst: Worst, status: Status, threshold: float, clear: float
+    account: str, value: float, row: Row, status: Status, threshold: float, clear: float
 ) -> str:
-    row = worst.row or {}
     mode = str(row.get("mode", ""))
     ratio = number((table(row.get("venue")) or {}).get("maintenance_margin_ratio"))
     ratio_note = "" if ratio is None else f" (margin ratio {percent_text(ratio)})"
@@ -703,9 +709,12 @@ class LifecycleFlagRule:
         if lifecycle is None:
             return None
         assets = table(reading.snapshot.get("assets")) or {}
-        flags = ((asset, (table(figures) or {}).get(self.flag)) for asset, figures in lifecycle.items())
         message: FlagMessage = partial(self.message, assets)
-        return observe_flags(flags, tracked, message)
+        return observe_flags(lifecycle.items(), self.raised, tracked, message)
+
+    def raised(self, _asset: str, figures: object) -> object:
+        """The flag in one asset's ``lifecycle`` row (None when missing)."""
+        return (table(figures) or {}).get(self.flag)
 
 
 def _expired_text(asset: str, _figures: Mapping[str, Any]) -> str:
@@ -741,6 +750,18 @@ STOP_LOSS_HIT = LifecycleFlagRule(
 """``lifecycle.<A>.stop_loss_hit``: the hedge leg's USD loss reached the plan's stop-loss."""
 
 
+def _unknown_flag(_subject: str, _source: object) -> None:
+    return None
+
+
+def _raised(_subject: str, _source: object) -> bool:
+    return True
+
+
+def _listed(listed: Container[str], subject: str, _source: object) -> bool:
+    return subject in listed
+
+
 def _stale_message(instrument: str, status: Status) -> str:
     if status == "breach":
         return f"{instrument} price feed is stale; risk figures that use it are out of date"
@@ -763,9 +784,10 @@ class StaleFeedRule:
             return None
         feeds = table(reading.snapshot.get("feeds"))
         stale_list = listing(feeds.get("stale")) if feeds is not None else None
-        stale = None if stale_list is None else {item for item in stale_list if isinstance(item, str)}
-        flags = ((instrument, None if stale is None else instrument in stale) for instrument in grouped)
-        return observe_flags(flags, tracked, self.message)
+        if stale_list is None:
+            return observe_flags(grouped.items(), _unknown_flag, tracked, self.message)
+        stale = {item for item in stale_list if isinstance(item, str)}
+        return observe_flags(grouped.items(), partial(_listed, stale), tracked, self.message)
 
 
 def _unpriced_message(reasons: Mapping[str, set[str]], instrument: str, _status: Status) -> str:
@@ -797,7 +819,7 @@ class UnpricedPositionRule:
                 continue
             reasons.setdefault(row["instrument"], set()).add(str(row.get("reason", "no price")))
         message: FlagMessage = partial(self.message, reasons)
-        return observe_flags(((instrument, True) for instrument in reasons), tracked, message)
+        return observe_flags(reasons.items(), _raised, tracked, message)
 
 
 def _adl_message(instrument: str, account: str, rank: int, top: int, pnl: float | None,
