@@ -177,6 +177,18 @@ class HedgeRatioRule:
         return observations
 
 
+HEDGE_RATIO_LOW = HedgeRatioRule(
+    RuleSpec("hedge_ratio_low", "hedge ratio below target band", "asset",
+             RuleConfig(0.10, 0.5, 0, "warning"), POSITIVE, FRACTION),
+    high=False,
+)
+HEDGE_RATIO_HIGH = HedgeRatioRule(
+    RuleSpec("hedge_ratio_high", "hedge ratio above target band", "asset",
+             RuleConfig(0.10, 0.5, 0, "warning"), POSITIVE, FRACTION),
+    high=True,
+)
+
+
 # --- figures of the open positions ----------------------------------------------------------------
 
 
@@ -638,6 +650,12 @@ class DollarOffsetRule:
         return observations
 
 
+DOLLAR_OFFSET_OUT_OF_BAND = DollarOffsetRule(
+    RuleSpec("dollar_offset_out_of_band", "dollar offset out of band", "asset",
+             RuleConfig(0.80, 0.85, 0, "warning"), OPEN_FRACTION, OPEN_FRACTION, "at_or_above"),
+)
+
+
 def _cost_message(cost: float, budget: float, status: Status, fraction: float, clear_fraction: float) -> str:
     if status == "breach":
         return (f"hedge cost {usd_text(cost)} is above {percent_text(fraction)} of the cost budget "
@@ -678,6 +696,12 @@ class CostBudgetRule:
             return {}
         describe = partial(self.message, cost, budget, status, fraction, clear_fraction)
         return {PORTFOLIO_SUBJECT: Observation(status, cost, threshold, clear, describe)}
+
+
+COST_BUDGET_EXCEEDED = CostBudgetRule(
+    RuleSpec("cost_budget_exceeded", "cost budget exceeded", "portfolio", RuleConfig(1.0, 0.95, 0, "warning"),
+             POSITIVE, NON_NEGATIVE, "at_or_below"),
+)
 
 
 # --- flags ----------------------------------------------------------------------------------------
@@ -790,6 +814,11 @@ class StaleFeedRule:
         return observe_flags(grouped.items(), partial(_listed, stale), tracked, self.message)
 
 
+STALE_FEED = StaleFeedRule(
+    RuleSpec("stale_feed", "stale price feed", "instrument", RuleConfig(None, None, 0, "warning")),
+)
+
+
 def _unpriced_message(reasons: Mapping[str, set[str]], instrument: str, _status: Status) -> str:
     return (f"{instrument}: a position is held with {' and '.join(sorted(reasons[instrument]))}; its risk "
             "figures and those it shares (cross margin, hedge ratio, stress) are unknown")
@@ -820,6 +849,12 @@ class UnpricedPositionRule:
             reasons.setdefault(row["instrument"], set()).add(str(row.get("reason", "no price")))
         message: FlagMessage = partial(self.message, reasons)
         return observe_flags(reasons.items(), _raised, tracked, message)
+
+
+UNPRICED_POSITION = UnpricedPositionRule(
+    RuleSpec("unpriced_position", "position without price or contract terms", "instrument",
+             RuleConfig(None, None, 0, "warning")),
+)
 
 
 def _adl_message(instrument: str, account: str, rank: int, top: int, pnl: float | None,
@@ -872,6 +907,12 @@ class AdlTopBucketRule:
         return observations
 
 
+ADL_TOP_BUCKET = AdlTopBucketRule(
+    RuleSpec("adl_top_bucket", "hedge leg in the top ADL bucket", "instrument",
+             RuleConfig(None, None, 0, "warning")),
+)
+
+
 # --- reported from outside the snapshot -----------------------------------------------------------
 
 
@@ -892,51 +933,42 @@ class ExternalRule:
         return
 
 
+POSITION_MISMATCH = ExternalRule(
+    RuleSpec("position_mismatch", "position mismatch", "instrument", RuleConfig(None, None, 0, "critical"),
+             external=True),
+)
+"""A resync found positions that differ from the stream's (``report_condition``)."""
+
+HEDGE_BROKEN = ExternalRule(
+    RuleSpec("hedge_broken", "hedge broken by a liquidation or ADL", "instrument",
+             RuleConfig(None, None, 0, "critical"), external=True),
+)
+"""A liquidation or ADL fill closed hedge contracts; an own trade re-hedging the leg clears it."""
+
+
 # --- every rule, in the order of the table above --------------------------------------------------
 
 
 ALL_RULES = (
-    HedgeRatioRule(
-        RuleSpec("hedge_ratio_low", "hedge ratio below target band", "asset",
-                 RuleConfig(0.10, 0.5, 0, "warning"), POSITIVE, FRACTION),
-        high=False,
-    ),
-    HedgeRatioRule(
-        RuleSpec("hedge_ratio_high", "hedge ratio above target band", "asset",
-                 RuleConfig(0.10, 0.5, 0, "warning"), POSITIVE, FRACTION),
-        high=True,
-    ),
+    HEDGE_RATIO_LOW,
+    HEDGE_RATIO_HIGH,
     MARGIN_BUFFER_LOW,
     MARGIN_RATIO_HIGH,
     LIQUIDATION_DISTANCE_LOW,
-    DollarOffsetRule(
-        RuleSpec("dollar_offset_out_of_band", "dollar offset out of band", "asset",
-                 RuleConfig(0.80, 0.85, 0, "warning"), OPEN_FRACTION, OPEN_FRACTION, "at_or_above"),
-    ),
+    DOLLAR_OFFSET_OUT_OF_BAND,
     R2_LOW,
     BASIS_WIDE,
-    CostBudgetRule(
-        RuleSpec("cost_budget_exceeded", "cost budget exceeded", "portfolio",
-                 RuleConfig(1.0, 0.95, 0, "warning"), POSITIVE, NON_NEGATIVE, "at_or_below"),
-    ),
+    COST_BUDGET_EXCEEDED,
     HEDGE_EXPIRED,
     EXIT_LEVEL_CROSSED,
     STOP_LOSS_HIT,
-    StaleFeedRule(
-        RuleSpec("stale_feed", "stale price feed", "instrument", RuleConfig(None, None, 0, "warning")),
-    ),
-    ExternalRule(RuleSpec("position_mismatch", "position mismatch", "instrument",
-                          RuleConfig(None, None, 0, "critical"), external=True)),
+    STALE_FEED,
+    POSITION_MISMATCH,
     FUNDING_COST_HIGH,
     MODEL_DIVERGENCE,
     ACCOUNT_MARGIN_RATIO_HIGH,
-    AdlTopBucketRule(RuleSpec("adl_top_bucket", "hedge leg in the top ADL bucket", "instrument",
-                              RuleConfig(None, None, 0, "warning"))),
-    ExternalRule(RuleSpec("hedge_broken", "hedge broken by a liquidation or ADL", "instrument",
-                          RuleConfig(None, None, 0, "critical"), external=True)),
-    UnpricedPositionRule(
-        RuleSpec("unpriced_position", "position without price or contract terms", "instrument",
-                 RuleConfig(None, None, 0, "warning")),
-    ),
+    ADL_TOP_BUCKET,
+    HEDGE_BROKEN,
+    UNPRICED_POSITION,
 )
 """Every alert rule, in the order of ``AlertsConfig``'s fields (``monitor.alerts.registry``)."""
