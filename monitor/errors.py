@@ -10,7 +10,7 @@ The tree (class, its builtin base if any, the module declaring it):
 
 * HedgeMonitorError
   + ConfigError (ValueError) -- monitor.config.problems: a config file has problems, all listed
-  + AlertConfigError (ValueError) -- monitor.alerts.config: an alert setting is invalid
+  + AlertConfigError (ValueError) -- monitor.alerts.spec: an alert setting is invalid
   + SecretError (ValueError) -- monitor.secrets: a secret reference cannot be resolved
   + UsageError (ValueError) -- monitor.commands.plan: a command-line flag cannot be used
   + EventLoopError (RuntimeError) -- monitor.eventloop: an unknown or missing event loop

@@ -39,6 +39,7 @@ __all__ = [
 DEFAULT_REMEDIATION_DISTANCE = 0.06
 """The distance to liquidation a remediation restores when no alert config says (the default clear)."""
 
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
 
@@ -288,5 +289,3 @@ class AlertsConfig:
 _CONFIG_FIELDS = tuple(field.name for field in fields(AlertsConfig))
 if _CONFIG_FIELDS != RULE_NAMES:  # pragma: no cover - a developer error caught at import
     raise RuntimeError("AlertsConfig fields must list RULE_SPECS in the same order")
-
-

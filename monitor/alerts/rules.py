@@ -384,6 +384,9 @@ venue figure is reported."""
 # --- distance to liquidation, in stages -----------------------------------------------------------
 
 
+_lowest_distance = lowest("liquidation_distance")
+
+
 def _liquidation_message(
     positions: object, instrument: str, value: float, row: Row, status: Status, threshold: float,
     clear: float,
@@ -508,8 +511,6 @@ class LiquidationDistanceRule:
                                                    severity)
         return observations
 
-
-_lowest_distance = lowest("liquidation_distance")
 
 LIQUIDATION_DISTANCE_LOW = LiquidationDistanceRule(
     RuleSpec("liquidation_distance_low", "liquidation distance low", "instrument",
