@@ -9,6 +9,7 @@ deserialised with ``eval`` or ``pickle``.
 from __future__ import annotations
 
 import math
+from collections.abc import Container
 from typing import Any, TypeVar
 
 import orjson
@@ -136,8 +137,10 @@ def _text(data: dict[str, Any], name: str) -> str:
     return value
 
 
-def decode(raw: bytes | str) -> Event:
-    """Parse and validate one topic value into a canonical event, or raise DecodeError."""
+def _versioned_object(
+    raw: bytes | str, readable: Container[object], version_name: str, readable_text: str
+) -> dict[str, Any]:
+    """The JSON object of one topic value within the size limit, its ``v`` one of ``readable``."""
     if len(raw) > MAX_VALUE_BYTES:
         raise DecodeError(f"value of {len(raw)} bytes exceeds the {MAX_VALUE_BYTES}-byte limit")
     try:
@@ -147,9 +150,15 @@ def decode(raw: bytes | str) -> Event:
     if not isinstance(data, dict):
         raise DecodeError(f"value must be a JSON object, got {type(data).__name__}")
     version = data.get("v")
-    if isinstance(version, bool) or version not in READABLE_VERSIONS:
-        raise DecodeError(
-            f"unsupported version {version!r} (this release reads versions 1, 2 and 3)")
+    if isinstance(version, bool) or version not in readable:
+        raise DecodeError(f"unsupported {version_name} {version!r} (this release reads {readable_text})")
+    return data
+
+
+def decode(raw: bytes | str) -> Event:
+    """Parse and validate one topic value into a canonical event, or raise DecodeError."""
+    data = _versioned_object(raw, READABLE_VERSIONS, "version", "versions 1, 2 and 3")
+    version = data["v"]
     kind = data.get("type")
     try:
         if kind == "price":
@@ -343,18 +352,7 @@ def encode_instrument(event: InstrumentEvent) -> bytes:
 
 def decode_instrument(raw: bytes | str) -> InstrumentEvent:
     """Parse and validate one hedge.instruments value, or raise DecodeError (unknown version too)."""
-    if len(raw) > MAX_VALUE_BYTES:
-        raise DecodeError(f"value of {len(raw)} bytes exceeds the {MAX_VALUE_BYTES}-byte limit")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise DecodeError(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise DecodeError(f"value must be a JSON object, got {type(data).__name__}")
-    version = data.get("v")
-    if isinstance(version, bool) or version not in INSTRUMENT_READABLE_VERSIONS:
-        raise DecodeError(
-            f"unsupported instrument version {version!r} (this release reads version 1)")
+    data = _versioned_object(raw, INSTRUMENT_READABLE_VERSIONS, "instrument version", "version 1")
     if data.get("type") != "instrument":
         raise DecodeError(f"unknown type {data.get('type')!r} on hedge.instruments (expected instrument)")
     unknown = set(data) - {"v", "type", *InstrumentEvent.__slots__}

@@ -159,7 +159,13 @@ class AlertLog:
 
 
 def recompute(inputs: InputLog) -> RiskEngine:
-    """A fresh engine (the processors' settings) fed every input record in a fixed order."""
+    """A fresh engine (the processors' settings) fed every input record in a fixed order.
+
+    Account events are applied one by one; price ticks go into the price table in event-time
+    order, and each book then follows the final table once, as a restored processor's does.
+    Every compared figure depends on the final prices only (path-dependent ones are excluded), and
+    repricing every holder on every tick took hours with 1,000 portfolios and 6 h of ticks.
+    """
     engine = build_engine()
     for partition, offset, event in inputs.ordered_accounts():
         try:
@@ -167,7 +173,9 @@ def recompute(inputs: InputLog) -> RiskEngine:
         except UnknownInstrumentError:
             continue  # the processor dead-letters it too
     for _, _, price in sorted(inputs.prices, key=lambda item: (item[2].ts_event_ms, item[0], item[1])):
-        engine.apply_price(price)
+        engine.prices.apply(price)
+    for portfolio_id in sorted(engine.portfolios):
+        engine.catch_up_prices(portfolio_id)
     return engine
 
 
