@@ -9,9 +9,6 @@ A REST resync's full state is compared with the last value the stream published 
 position or balance; a difference means the stream missed an update, and a ``MismatchEvent``
 (``active``) goes to ``hedge.positions`` after the corrected state, for the processor's
 ``position_mismatch`` alert; the next resync that agrees sends it again with ``active`` False.
-A value the stream never carries (WEEX balances: its ledger push only triggers the REST read) is
-not compared: successive resyncs of it differ whenever the venue changed it, not because an update
-was missed.
 """
 
 from __future__ import annotations
@@ -73,7 +70,6 @@ class BusSink:
         self.statuses: dict[tuple[str, str], tuple[str, str]] = {}
         self._stream_state: dict[_StateKey, float] = {}
         self._mismatched: set[_StateKey] = set()
-        self._streamed: set[_StateKey] = set()
         self.published_events = 0
         self.mismatches = 0
         self.dead_letters = 0
@@ -93,7 +89,6 @@ class BusSink:
                 state = _state_of(event)
                 if state is not None:
                     self._stream_state[state[0]] = state[1]
-                    self._streamed.add(state[0])
         for event in events:
             if isinstance(event, PriceEvent):
                 current = self._prices.get(event.instrument)
@@ -121,8 +116,8 @@ class BusSink:
             key, resync_quantity = state
             stream_quantity = self._stream_state.get(key)
             self._stream_state[key] = resync_quantity
-            if stream_quantity is None or key not in self._streamed:
-                continue  # a value only resyncs report (WEEX balances) has no stream to contradict
+            if stream_quantity is None:
+                continue
             differs = abs(resync_quantity - stream_quantity) > 1e-9 * max(1.0, abs(stream_quantity))
             if not differs and key not in self._mismatched:
                 continue

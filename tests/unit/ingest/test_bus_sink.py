@@ -130,21 +130,6 @@ def _position(quantity: float, ts: int) -> PositionEvent:
     return PositionEvent("p", "a", "binance:BTCUSDT", quantity, 60_000.0, None, "cross", None, ts, ts)
 
 
-async def test_a_value_only_resyncs_report_is_never_a_mismatch() -> None:
-    """WEEX balances reach ingest only through REST resyncs (its ledger push asks for one): a fee
-    trade takes 20000 to 19999.8 between two resyncs, which is a change, not a missed update."""
-    producer = FlakyProducer(failures=0)
-    sink = BusSink(producer, TOPICS)
-    await sink.publish([BalanceEvent("p", "weex", "USDT", 20_000.0, 1, 1)], resync=True)
-    await sink.publish([BalanceEvent("p", "weex", "USDT", 19_999.8, 2, 2)], resync=True)
-    stop = asyncio.Event()
-    stop.set()
-    await sink.run(stop)
-    values = [orjson.loads(v) for _, _, v in producer.delivered]
-    assert [v["type"] for v in values] == ["balance", "balance"]
-    assert sink.mismatches == 0
-
-
 async def test_resync_that_differs_from_the_stream_reports_a_mismatch() -> None:
     """Stream said -1.0, the resync finds -1.5: an active mismatch; a later agreeing resync clears it."""
     producer = FlakyProducer(failures=0)
