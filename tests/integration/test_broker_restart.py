@@ -148,7 +148,8 @@ async def test_no_account_change_is_lost_across_a_broker_restart(
         await _set_account(running.sim, -155.0, 1.55, 22_222.0)
         snapshot = await eventually(lambda: running.shows(-155.0, 1.55, 22_222.0), 60,
                                     interval_s=BROKER_POLL_S)
-        assert running.sink.buffered == 0
+        # a price tick may sit in the sink for the moment it takes to send it
+        await eventually(lambda: running.sink.buffered == 0, 10, interval_s=0.05)
     assert most_buffered >= 3 * len(CHANGES_WHILE_DOWN)
     position = snapshot["positions"][0]
     assert position["instrument"] == f"okx:{SWAP}"
