@@ -146,8 +146,17 @@ async def test_two_processors_split_and_cover_all_portfolios(
 
 
 async def _all_published(bootstrap: str, topics: Topics, names: list[str]) -> dict[str, Any] | None:
+    """The latest snapshots once every portfolio's has its hedge leg, priced.
+
+    Prices and positions arrive on different topics, so a first snapshot can hold the leg before
+    its price (net delta unknown, never 0) or the balance before the leg; both are superseded.
+    """
     risk = await _risk(bootstrap, topics)
-    return risk if all(name in risk for name in names) else None
+    settled = all(
+        name in risk and risk[name]["positions"] and not risk[name]["unpriced_positions"]
+        for name in names
+    )
+    return risk if settled else None
 
 
 async def test_killed_processor_fails_over_with_state(
