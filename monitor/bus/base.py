@@ -12,7 +12,7 @@ to one at the seam (``raise ... from exc``, so ``__cause__`` keeps the original)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -155,6 +155,22 @@ class Consumer(Protocol):
         """Continue ``partition`` from ``offset``."""
         ...
 
+    def pause(self, partitions: Collection[TopicPartition]) -> None:
+        """Return no records of ``partitions`` until resumed; their positions are kept."""
+        ...
+
+    def resume(self, partitions: Collection[TopicPartition]) -> None:
+        """Return records of ``partitions`` again."""
+        ...
+
+    def membership_lost(self) -> bool:
+        """True once the group no longer knows this member (it was expelled, say after a stall).
+
+        What it still holds may belong to another member by now: it must write nothing for those
+        partitions until it has joined again. Always False outside a group.
+        """
+        ...
+
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offsets to read (group consumers only; ``BusCommitError`` if refused)."""
         ...
@@ -196,6 +212,11 @@ class Bus(Protocol):
         instance_id: str | None = None,
     ) -> Consumer:
         """A started group member; callbacks run before fetching resumes after a rebalance.
+
+        ``on_revoked`` also runs for partitions the member lost by being expelled; it can tell by
+        ``membership_lost()``. No heartbeat may be sent while ``on_assigned`` runs (aiokafka), so
+        a callback that takes longer than the session timeout gets its member expelled: it should
+        pause the partitions and restore outside the callback.
 
         ``instance_id`` makes it a static member (KIP-345): a restart under the same id takes its
         partitions back at once, instead of waiting for the dead member's session to time out.

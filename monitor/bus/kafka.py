@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.commit import OffsetCommitRequest
 
 from monitor.bus.base import (
     AssignmentCallback,
@@ -49,6 +50,8 @@ from monitor.bus.base import (
 from monitor.secrets import Secret
 
 log = logging.getLogger(__name__)
+
+_NO_GENERATION = OffsetCommitRequest.DEFAULT_GENERATION_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +262,18 @@ class KafkaBus:
         """Nothing held between calls."""
 
 
+def generation_reset(consumer: AIOKafkaConsumer) -> bool:
+    """Whether a group member's generation is reset: the group no longer knows it.
+
+    aiokafka resets it on ``UnknownMemberId`` or ``IllegalGeneration`` (an expelled member) and then
+    calls ``on_partitions_revoked`` for partitions another member may already own; it has no public
+    accessor and no ``on_partitions_lost``, so the coordinator is read here, at the seam.
+    """
+    coordinator = consumer._coordinator  # noqa: SLF001 -- see the docstring
+    generation = getattr(coordinator, "generation", None)
+    return isinstance(generation, int) and generation == _NO_GENERATION
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, on_assigned: AssignmentCallback, on_revoked: AssignmentCallback) -> None:
         self._on_assigned = on_assigned
@@ -344,6 +359,20 @@ class KafkaConsumer:
         """Continue from ``offset``."""
         with _translated(f"seek {partition.topic}[{partition.partition}] to {offset}"):
             self._consumer.seek(_to_kafka(partition), offset)
+
+    def pause(self, partitions: Collection[TopicPartition]) -> None:
+        """Stop returning records of ``partitions`` (buffered ones are held back too)."""
+        with _translated("pause partitions"):
+            self._consumer.pause(*(_to_kafka(p) for p in partitions))
+
+    def resume(self, partitions: Collection[TopicPartition]) -> None:
+        """Return records of ``partitions`` again."""
+        with _translated("resume partitions"):
+            self._consumer.resume(*(_to_kafka(p) for p in partitions))
+
+    def membership_lost(self) -> bool:
+        """True while the coordinator's generation is reset: a heartbeat or commit was refused."""
+        return generation_reset(self._consumer)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offsets to read."""

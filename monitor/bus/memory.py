@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from monitor.bus.base import (
     AssignmentCallback,
@@ -160,6 +160,7 @@ class MemoryConsumer:
         self._on_revoked = on_revoked
         self.positions: dict[TopicPartition, int] = dict.fromkeys(assignment, 0)
         self._highwater: dict[TopicPartition, int] = {}
+        self._paused: set[TopicPartition] = set()
         self._closed = False
 
     def _fetch(self, max_records: int) -> dict[TopicPartition, list[Record]]:
@@ -168,7 +169,7 @@ class MemoryConsumer:
         for partition in sorted(self._assignment, key=lambda p: (p.topic, p.partition)):
             records = self._bus.partitions(partition.topic)[partition.partition]
             self._highwater[partition] = len(records)
-            if budget <= 0:
+            if budget <= 0 or partition in self._paused:
                 continue
             start = self.positions[partition]
             if start >= len(records):
@@ -198,6 +199,18 @@ class MemoryConsumer:
     async def seek(self, partition: TopicPartition, offset: int) -> None:
         """Continue from ``offset``."""
         self.positions[partition] = offset
+
+    def pause(self, partitions: Collection[TopicPartition]) -> None:
+        """Return no records of ``partitions`` until resumed."""
+        self._paused.update(partitions)
+
+    def resume(self, partitions: Collection[TopicPartition]) -> None:
+        """Return records of ``partitions`` again."""
+        self._paused.difference_update(partitions)
+
+    def membership_lost(self) -> bool:
+        """Never: the in-process group has one member and no sessions."""
+        return False
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Store the group's offsets."""

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # While building the snapshots of one round, hand what is built to the producer this often.
 HAND_OFF_INTERVAL_S = 0.002
+# portfolios rebuilt between two yields to the loop while restoring (heartbeats must go on)
+RESTORE_SLICE = 50
 # Snapshot gauges are exported at most this often (the latest snapshot of each portfolio): a scrape
 # every 15 s needs no more, and exporting one snapshot costs about half as much as building it.
 METRICS_EXPORT_INTERVAL_S = 1.0
@@ -107,7 +109,8 @@ class Processor:
         self._prices_consumer: Consumer | None = None
         self._round_done = asyncio.Event()
         self._stale: frozenset[str] = frozenset()
-        self._pending_seeks: dict[TopicPartition, int] = {}
+        self._restore_pending: set[int] = set()
+        self._restore_wanted = asyncio.Event()
         self.ready = asyncio.Event()
         self.published_snapshots = 0
         self.dead_letters = 0
@@ -137,9 +140,8 @@ class Processor:
                 [topics.positions], self.settings.group_id, self._on_assigned, self._on_revoked,
                 instance_id=self.settings.instance_id)
             self._group = group
-            for target, offset in self._pending_seeks.items():
-                await group.seek(target, offset)
-            self._pending_seeks.clear()
+            # partitions assigned while the member started are held back until they are restored
+            group.pause(self._positions_partitions(self._restore_pending))
             self.ready.set()
             await self._loop(prices, group, stop)
         finally:
@@ -206,14 +208,20 @@ class Processor:
         price_fetch = asyncio.create_task(prices.getmany(timeout, limit), name="fetch-prices")
         position_fetch = asyncio.create_task(group.getmany(timeout, limit), name="fetch-positions")
         stop_wait = asyncio.create_task(stop.wait(), name="stop-wait")
+        restore_wait = asyncio.create_task(self._restore_wanted.wait(), name="restore-wait")
         try:
             while not stop.is_set():
                 done, _ = await asyncio.wait(
-                    {price_fetch, position_fetch, stop_wait},
+                    {price_fetch, position_fetch, stop_wait, restore_wait},
                     # a checkpoint in progress goes on at the next turn of the loop
                     timeout=0 if self._cycle is not None else self.settings.tick_interval_s,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                if restore_wait in done:
+                    self._restore_wanted.clear()
+                    restore_wait = asyncio.create_task(self._restore_wanted.wait())
+                if self._restore_pending:
+                    await self._restore(group)
                 async with self._lock:
                     if price_fetch in done:
                         self._apply_table(price_fetch.result())
@@ -231,9 +239,9 @@ class Processor:
                 self._round_done.set()
                 self._round_done = asyncio.Event()
         finally:
-            for task in (price_fetch, position_fetch, stop_wait):
+            for task in (price_fetch, position_fetch, stop_wait, restore_wait):
                 task.cancel()
-            for task in (price_fetch, position_fetch, stop_wait):
+            for task in (price_fetch, position_fetch, stop_wait, restore_wait):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
@@ -489,7 +497,7 @@ class Processor:
         if self._cycle is not None:
             for partition in owned:
                 self._cycle.markers.pop(partition, None)
-        if not owned:
+        if not owned or self._membership_lost():
             return
         await self._publish_due()
         await self._flush_outbox()
@@ -516,6 +524,10 @@ class Processor:
         """
         if self._commit_task is not None and self._commit_task.done():
             self._commit_task.result()  # a commit that failed with a bug stops the processor
+        if self._membership_lost():
+            # another member may own these partitions by now: write nothing until joined again
+            self._cycle = None
+            return
         now = self._now_ms()
         if self._cycle is None:
             if now - self._last_checkpoint_ms < self.settings.checkpoint_interval_ms or not self._owned:
@@ -609,42 +621,79 @@ class Processor:
             await consumer.stop()
         return latest
 
+    def _positions_partitions(self, partitions: set[int]) -> list[TopicPartition]:
+        return [TopicPartition(self.settings.topics.positions, p) for p in sorted(partitions)]
+
+    def _membership_lost(self) -> bool:
+        return self._group is not None and self._group.membership_lost()
+
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Hold the new partitions back and let the loop restore them.
+
+        aiokafka sends no heartbeat while this callback runs, and a restore reads the whole state
+        topic and rebuilds every portfolio: done here, a slow one got the member expelled, and the
+        expelled member's last checkpoint then overwrote its successor's state (lost updates).
+        """
         partitions = {p.partition for p in assigned if p.topic == self.settings.topics.positions}
+        self._restore_pending |= partitions
+        if self._group is not None:
+            self._group.pause(self._positions_partitions(partitions))
+        self._restore_wanted.set()
+
+    async def _restore(self, group: Consumer) -> None:
+        """Restore the partitions assigned since the last round, seek them to their markers, resume.
+
+        The state is read with awaits and rebuilt in slices, so heartbeats go on meanwhile.
+        """
         async with self._lock:
+            topic = self.settings.topics.positions
+            assigned = {p.partition for p in group.assignment() if p.topic == topic}
+            partitions = self._restore_pending & assigned
+            self._restore_pending &= assigned
+            if not partitions:
+                return
             state = await self._read_state(partitions)
             restored = 0
             for partition in sorted(partitions):
-                marker = state.get(self._state_key(partition))
+                prefix = self._state_key(partition) + b"/"
                 for key, value in state.items():
-                    if key.startswith(self._state_key(partition) + b"/"):
+                    if key.startswith(prefix):
                         self.engine.restore(value["portfolio"], partition, value)
                         self.engine.catch_up_prices(value["portfolio"])
                         # prices may have moved while nobody owned it: publish it at the new prices
                         self._pending_publish.add(value["portfolio"])
                         restored += 1
+                        if restored % RESTORE_SLICE == 0:
+                            await asyncio.sleep(0)
+                marker = state.get(self._state_key(partition))
                 if marker is not None:
                     offset = int(marker["offset"])
-                    target = TopicPartition(self.settings.topics.positions, partition)
-                    if self._group is None:
-                        self._pending_seeks[target] = offset
-                    else:
-                        await self._group.seek(target, offset)
+                    await group.seek(TopicPartition(topic, partition), offset)
                     self._next_offset[partition] = offset
                 self._owned.add(partition)
+            self._restore_pending -= partitions
+            group.resume(self._positions_partitions(partitions))
             # Transitions a predecessor persisted but may not have published: publish them now.
             await self._flush_outbox()
             log.info("assigned partitions %s; restored %d portfolios", sorted(partitions), restored)
             self.metrics.state_restored(len(partitions))
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Checkpoint and drop revoked partitions; drop without writing if the member was expelled."""
         partitions = {p.partition for p in revoked if p.topic == self.settings.topics.positions}
         async with self._lock:
-            await self._checkpoint(partitions)
+            self._restore_pending -= partitions
+            lost = self._membership_lost()
+            if not lost:
+                await self._checkpoint(partitions)
             for partition in partitions:
                 for portfolio_id in self.engine.drop_partition(partition):
                     self._pending_publish.discard(portfolio_id)
                     self._metrics_pending.pop(portfolio_id, None)
                 self._owned.discard(partition)
                 self._next_offset.pop(partition, None)
-            log.info("revoked partitions %s", sorted(partitions))
+            if lost:
+                log.warning("partitions %s lost: this member was expelled from the group; their "
+                            "state is left to the next owner", sorted(partitions))
+            else:
+                log.info("revoked partitions %s", sorted(partitions))

@@ -198,6 +198,68 @@ async def test_killed_processor_fails_over_with_state(
         assert position["unrealized_pnl_usd"] == pytest.approx(10_000.0)
 
 
+async def test_an_expelled_member_leaves_its_successor_state_alone(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A member stalled past its session is expelled; resumed, it writes nothing for what it lost."""
+    topics = Topics.with_prefix(topic_prefix)
+    group = f"{topic_prefix}g"
+    names = [f"s{i}" for i in range(8)]
+    bus = KafkaBus(KafkaSettings(bootstrap_servers=kafka_bootstrap))
+    await bus.create_topics(topics.specs(4))
+    stalled_log, survivor_log = tmp_path / "stalled.log", tmp_path / "survivor.log"
+    with _process(kafka_bootstrap, topics, group, stalled_log) as stalled, \
+            _process(kafka_bootstrap, topics, group, survivor_log) as survivor:
+        events: list[Event] = [*_prices(60_000, 1_000)]
+        for name in names:
+            events += _portfolio(name, 1.0, 2_000)
+        await produce(kafka_bootstrap, topics, events)
+        await eventually(lambda: _all_published(kafka_bootstrap, topics, names), 90,
+                         interval_s=BROKER_POLL_S)
+        await eventually(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60,
+                         interval_s=BROKER_POLL_S)
+        stalled.send_signal(signal.SIGSTOP)
+        try:
+            # past the 10 s session the group expels it and the survivor takes every partition
+            await eventually(lambda: "assigned partitions [0, 1, 2, 3]" in survivor_log.read_text(),
+                             60, interval_s=BROKER_POLL_S)
+            await produce(kafka_bootstrap, topics, [
+                PositionEvent(name, "okx", SWAP, -90, 60_000, 10, "isolated", 5_400, 3_000, 3_000)
+                for name in names])
+
+            async def shows(quantity: float) -> dict[str, Any] | None:
+                risk = await _risk(kafka_bootstrap, topics)
+                done = all(risk.get(n, {}).get("positions", [{}])[0].get("quantity") == quantity
+                           for n in names)
+                return risk if done else None
+
+            await eventually(lambda: shows(-90), 60, interval_s=BROKER_POLL_S)
+        finally:
+            stalled.send_signal(signal.SIGCONT)
+        await eventually(lambda: "this member was expelled" in stalled_log.read_text(), 60,
+                         interval_s=BROKER_POLL_S)
+        await eventually(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60,
+                         interval_s=BROKER_POLL_S)
+        # the survivor dies: the state it left (not the expelled member's older one) comes back
+        survivor.send_signal(signal.SIGKILL)
+        survivor.wait(10)
+        await produce(kafka_bootstrap, topics, _prices(50_000, 5_000))
+
+        async def repriced() -> dict[str, Any] | None:
+            risk = await _risk(kafka_bootstrap, topics)
+            done = all(risk.get(n, {}).get("assets", {}).get("BTC", {}).get("price") == 50_000
+                       for n in names)
+            return risk if done else None
+
+        risk = await eventually(repriced, 90, interval_s=BROKER_POLL_S)
+        assert stalled.poll() is None
+    for name in names:
+        position = risk[name]["positions"][0]
+        assert position["quantity"] == -90
+        # -90 * 0.01 * (50000 - 60000) = +9000
+        assert position["unrealized_pnl_usd"] == pytest.approx(9_000.0)
+
+
 async def test_restart_restores_state(kafka_bootstrap: str, topic_prefix: str) -> None:
     """A restarted processor needs no re-sent positions: its state comes back from hedge.state."""
     topics = Topics.with_prefix(topic_prefix)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -333,6 +333,15 @@ class _FailingCommits:
 
     async def seek(self, partition: TopicPartition, offset: int) -> None:
         await self._inner.seek(partition, offset)
+
+    def pause(self, partitions: Collection[TopicPartition]) -> None:
+        self._inner.pause(partitions)
+
+    def resume(self, partitions: Collection[TopicPartition]) -> None:
+        self._inner.resume(partitions)
+
+    def membership_lost(self) -> bool:
+        return self._inner.membership_lost()
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         self.commits += 1

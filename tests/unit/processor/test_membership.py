@@ -1,0 +1,196 @@
+"""Group membership in the processor: restore outside the rebalance callback, no writes once expelled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import pytest
+
+from monitor.alerts import AlertEngine, AlertsConfig
+from monitor.bus.base import AssignmentCallback, Consumer, Record, TopicPartition, Topics
+from monitor.bus.memory import MemoryBus
+from monitor.codec import encode_event, event_key
+from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
+from monitor.domain.instruments import default_catalog
+from monitor.domain.plans import PortfolioSettings
+from monitor.processor.engine import RiskEngine
+from monitor.processor.runner import Processor, ProcessorSettings
+from tests.support import eventually
+
+TOPICS = Topics()
+SWAP = "okx:BTC-USDT-SWAP"
+DEADLINE_S = 5.0
+
+
+class _Member:
+    """A MemoryBus group member that can be expelled, and that keeps its rebalance callbacks."""
+
+    def __init__(self, inner: Consumer, on_assigned: AssignmentCallback,
+                 on_revoked: AssignmentCallback) -> None:
+        self._inner = inner
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.lost = False
+        self.paused: set[TopicPartition] = set()
+        self.owned_when_assigned: list[set[TopicPartition]] = []
+        self.paused_when_assigned: list[set[TopicPartition]] = []
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        return await self._inner.getmany(timeout_ms, max_records)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._inner.assignment()
+
+    async def seek(self, partition: TopicPartition, offset: int) -> None:
+        await self._inner.seek(partition, offset)
+
+    def pause(self, partitions: Collection[TopicPartition]) -> None:
+        self.paused.update(partitions)
+        self._inner.pause(partitions)
+
+    def resume(self, partitions: Collection[TopicPartition]) -> None:
+        self.paused.difference_update(partitions)
+        self._inner.resume(partitions)
+
+    def membership_lost(self) -> bool:
+        return self.lost
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        await self._inner.commit(offsets)
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        return self._inner.highwater(partition)
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        return await self._inner.end_offsets(partitions)
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        return await self._inner.committed(partition)
+
+    async def stop(self) -> None:
+        await self._inner.stop()
+
+
+def _members(monkeypatch: pytest.MonkeyPatch, bus: MemoryBus,
+             processors: list[Processor]) -> list[_Member]:
+    """Wrap the bus's group members; each records what its processor owned right after assignment."""
+    made: list[_Member] = []
+    group_consumer = bus.group_consumer
+
+    async def member(topics: Sequence[str], group_id: str, on_assigned: AssignmentCallback,
+                     on_revoked: AssignmentCallback, instance_id: str | None = None) -> Consumer:
+        async def assigned(partitions: set[TopicPartition]) -> None:
+            await on_assigned(partitions)
+            owned = processors[len(made) - 1].owned_partitions
+            made[-1].owned_when_assigned.append(
+                {TopicPartition(TOPICS.positions, p) for p in owned})
+            made[-1].paused_when_assigned.append(set(made[-1].paused))
+
+        inner = await group_consumer(topics, group_id, assigned, on_revoked, instance_id)
+        made.append(_Member(inner, assigned, on_revoked))
+        return made[-1]
+
+    monkeypatch.setattr(bus, "group_consumer", member)
+    return made
+
+
+def _processor(bus: MemoryBus) -> Processor:
+    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
+                        lambda _: AlertEngine(AlertsConfig()))
+    return Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0, fetch_timeout_ms=20))
+
+
+@asynccontextmanager
+async def _running(bus: MemoryBus, processors: list[Processor]) -> AsyncIterator[Processor]:
+    processor = _processor(bus)
+    processors.append(processor)
+    stop = asyncio.Event()
+    task = asyncio.create_task(processor.run(stop))
+    await eventually(lambda: processor.ready.is_set() or task.done(), DEADLINE_S)
+    try:
+        yield processor
+    finally:
+        stop.set()
+        await task
+
+
+def _publish(bus: MemoryBus, *events: Event) -> None:
+    for event in events:
+        topic = TOPICS.prices if isinstance(event, PriceEvent) else TOPICS.positions
+        bus.append(topic, event_key(event), encode_event(event))
+
+
+def _seed(contracts: int, ts: int) -> list[Event]:
+    now = int(time.time() * 1000)
+    return [
+        BalanceEvent("seed", "cold", "BTC", 1.5, ts, ts),
+        PositionEvent("seed", "okx", SWAP, -contracts, 60_000, 10, "isolated", contracts * 60, ts,
+                      ts),
+        PriceEvent(SWAP, 60_000, None, None, None, ts, now),
+        PriceEvent("okx:BTC-USDT", 60_000, None, None, None, ts, now),
+    ]
+
+
+def _quantity(bus: MemoryBus) -> float | None:
+    for record in reversed(bus.records(TOPICS.risk)):
+        if record.key == b"seed":
+            value: dict[str, Any] = orjson.loads(record.value)
+            return float(value["positions"][0]["quantity"]) if value["positions"] else None
+    return None
+
+
+def _state_quantities(bus: MemoryBus) -> list[float]:
+    """The seed's hedge quantity in every state record written for it, oldest first."""
+    out: list[float] = []
+    for record in bus.records(TOPICS.state):
+        if record.key is not None and record.key.endswith(b"/seed"):
+            legs = orjson.loads(record.value)["book"]["positions"]
+            out.extend(float(leg["event"]["quantity"]) for leg in legs)
+    return out
+
+
+@pytest.mark.parametrize("expelled", [True, False])
+async def test_an_expelled_member_writes_no_state_for_what_it_lost(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch, expelled: bool,
+) -> None:
+    """Expelled, a member drops its partitions unwritten; revoked in a rebalance, it checkpoints."""
+    processors: list[Processor] = []
+    members = _members(monkeypatch, bus, processors)
+    async with _running(bus, processors) as processor:
+        _publish(bus, *_seed(150, 1_000))
+        await eventually(lambda: _quantity(bus) == -150 and -150 in _state_quantities(bus),
+                         DEADLINE_S)
+        member = members[0]
+        member.lost = expelled
+        # the group expelled it (say after a stall); it still applies what it fetched meanwhile
+        _publish(bus, PositionEvent("seed", "okx", SWAP, -140, 60_000, 10, "isolated", 8_400,
+                                    2_000, 2_000))
+        await eventually(lambda: _quantity(bus) == -140, DEADLINE_S)
+        await member.on_revoked(member.assignment())
+        assert processor.owned_partitions == frozenset()
+        written = _state_quantities(bus)
+    # expelled: the -140 leg is the next owner's to write, from the input it replays
+    assert (-140 in written) is not expelled
+
+
+async def test_partitions_are_restored_after_the_assignment_callback_returns(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The callback only pauses the partitions (no heartbeat runs in it); the loop restores them."""
+    processors: list[Processor] = []
+    members = _members(monkeypatch, bus, processors)
+    async with _running(bus, processors):
+        _publish(bus, *_seed(150, 1_000))
+        await eventually(lambda: -150 in _state_quantities(bus), DEADLINE_S)
+    async with _running(bus, processors) as restarted:
+        await eventually(lambda: restarted.owned_partitions, DEADLINE_S)
+        member = members[1]
+        assert member.owned_when_assigned == [set()]
+        assert member.paused_when_assigned == [member.assignment()]
+        assert member.paused == set()  # resumed once restored
+        assert restarted.engine.portfolios["seed"].partition in restarted.owned_partitions
