@@ -74,11 +74,14 @@ class CollectingSink:
         self.dead_letters: list[DeadLetter] = []
         self.statuses: list[StatusChange] = []
         self.instruments: list[InstrumentEvent] = []
+        # per publish, whether it asked for the resync compare (``resync=True``)
+        self.compared: list[bool] = []
         self._changed = asyncio.Event()
 
-    async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:  # noqa: ARG002 -- keeps every event whatever its origin
+    async def publish(self, events: Sequence[Event], *, resync: bool = False) -> None:
         """Keep every event, in arrival order."""
         self.events.extend(events)
+        self.compared.append(resync)
         self._changed.set()
 
     async def publish_instruments(self, events: Sequence[InstrumentEvent]) -> None:

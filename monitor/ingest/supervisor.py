@@ -200,6 +200,8 @@ class ConnectionSupervisor:
         self.stale_count = 0
         self.connects = 0
         self.resyncs = 0
+        # the next resync checks the stream (after a connect); one a frame asked for does not
+        self._resync_checks_stream = True
         self.resync_failures = 0
         self.keepalives = 0
         self.keepalive_unread = 0
@@ -343,6 +345,7 @@ class ConnectionSupervisor:
     async def _session(self, connection: ClientConnection, plan: StreamPlan, opened: float) -> None:
         resync_wanted = asyncio.Event()
         resync_wanted.set()
+        self._resync_checks_stream = True
         async with asyncio.TaskGroup() as group:
             group.create_task(self._resync_loop(resync_wanted), name=f"{self.name}:resync")
             group.create_task(self._reconnect_watch(), name=f"{self.name}:reconnect-watch")
@@ -484,8 +487,9 @@ class ConnectionSupervisor:
         while True:
             await wanted.wait()
             wanted.clear()
+            checks_stream, self._resync_checks_stream = self._resync_checks_stream, False
             for attempt in range(self.settings.resync_attempts):
-                if await self._resync_once():
+                if await self._resync_once(checks_stream=checks_stream):
                     break
                 self.resync_failures += 1
                 if attempt + 1 < self.settings.resync_attempts:
@@ -498,8 +502,14 @@ class ConnectionSupervisor:
                         )
                     )
 
-    async def _resync_once(self) -> bool:
-        """Fetch and publish the full account state; False if any call failed."""
+    async def _resync_once(self, *, checks_stream: bool) -> bool:
+        """Fetch and publish the full account state; False if any call failed.
+
+        After a connect the answer ``checks_stream``: the sink compares it with what the stream
+        said and reports a mismatch. A resync a frame asked for (a push that names no figure, such
+        as WEEX's collateral ledger or Binance's MARGIN_CALL) is the stream's own report of the new
+        figures, newer than anything the stream said: it is published as such, not compared.
+        """
         try:
             requests = self.venue.resync_requests(self._wall_clock_ms())
         except Exception:
@@ -517,14 +527,15 @@ class ConnectionSupervisor:
                 logger.warning("%s: resync %s: HTTP %d", self.name, describe(request), response.status)
                 await self._dead_letter(f"resync {request.purpose}: HTTP {response.status}", response.body)
                 return False
-            if not await self._publish_response(request, response.body):
+            if not await self._publish_response(request, response.body, checks_stream=checks_stream):
                 return False
         self.resyncs += 1
         self._set_status("resynced", f"{len(requests)} request(s)")
         return True
 
     async def _publish_response(
-        self, request: HttpRequest, body: bytes, *, best_effort: bool = False
+        self, request: HttpRequest, body: bytes, *, best_effort: bool = False,
+        checks_stream: bool = False,
     ) -> bool:
         """Hand a 2xx REST body to ``venue.parse_resync`` and publish its events.
 
@@ -540,7 +551,7 @@ class ConnectionSupervisor:
                 await self._send_dead_letter(reading)
             return False
         if reading:
-            await self.sink.publish(reading, resync=not best_effort)
+            await self.sink.publish(reading, resync=checks_stream and not best_effort)
             self.events += len(reading)
         return True
 

@@ -294,6 +294,8 @@ async def test_resync_runs_after_every_connect_and_on_request() -> None:
     assert [p.quantity for p in positions] == [-150.0, -150.0, -150.0]
     assert "resynced" in sink.statuses_of("fake", "market")
     assert transport.count("positions") == 3
+    # a connect's resync checks the stream; the one the frame asked for is the stream's own report
+    assert sink.compared == [True, False, True]
 
 
 async def test_failed_resync_is_retried_and_dead_lettered() -> None:
