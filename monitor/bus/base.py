@@ -171,6 +171,13 @@ class Consumer(Protocol):
         """
         ...
 
+    async def confirm_membership(self) -> bool:
+        """Ask the group whether this member still holds its assignment (a request: after a stall).
+
+        False when it was expelled or the group cannot be asked now; True outside a group.
+        """
+        ...
+
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offsets to read (group consumers only; ``BusCommitError`` if refused)."""
         ...

@@ -52,6 +52,7 @@ from monitor.secrets import Secret
 log = logging.getLogger(__name__)
 
 _NO_GENERATION = OffsetCommitRequest.DEFAULT_GENERATION_ID
+HEARTBEAT_INTERVAL_MS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,12 +235,12 @@ class KafkaBus:
                 auto_offset_reset="earliest",
                 max_poll_interval_ms=300_000,
                 session_timeout_ms=10_000,
-                heartbeat_interval_ms=1_000,
+                heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
             )
             async with _closed_on_failure(consumer):
                 consumer.subscribe(list(topics), listener=_Listener(on_assigned, on_revoked))
                 await consumer.start()
-        return KafkaConsumer(consumer)
+        return KafkaConsumer(consumer, HEARTBEAT_INTERVAL_MS / 1000)
 
     async def table_consumer(self, topics: Sequence[str]) -> Consumer:
         """Every partition of ``topics`` from the beginning, no group."""
@@ -335,8 +336,11 @@ class KafkaProducer:
 class KafkaConsumer:
     """Adapts aiokafka's consumer to the bus interface."""
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, heartbeat_interval_s: float | None = None) -> None:
+        """``heartbeat_interval_s`` of a group member; None for a consumer outside a group."""
         self._consumer = consumer
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._committed: dict[TopicPartition, int] = {}
         self._stopped = False
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
@@ -374,11 +378,34 @@ class KafkaConsumer:
         """True while the coordinator's generation is reset: a heartbeat or commit was refused."""
         return generation_reset(self._consumer)
 
+    async def confirm_membership(self) -> bool:
+        """Re-commit the offsets this member last committed: the coordinator refuses an expelled one.
+
+        Before any commit, it waits two heartbeat intervals instead: a heartbeat refused in that
+        time resets the generation.
+        """
+        if self._heartbeat_interval_s is None:
+            return True
+        if self.membership_lost():
+            return False
+        assigned = self.assignment()
+        offsets = {p: o for p, o in self._committed.items() if p in assigned}
+        if not offsets:
+            await asyncio.sleep(2 * self._heartbeat_interval_s)
+            return not self.membership_lost()
+        try:
+            await self.commit(offsets)
+        except BusError as exc:
+            log.warning("group membership not confirmed (%s)", exc)
+            return False
+        return not self.membership_lost()
+
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offsets to read."""
         if offsets:
             with _translated("commit offsets", refused=BusCommitError):
                 await self._consumer.commit({_to_kafka(p): o for p, o in offsets.items()})
+            self._committed.update(offsets)
 
     def highwater(self, partition: TopicPartition) -> int | None:
         """The high watermark of the latest fetch response (aiokafka keeps it; no request)."""

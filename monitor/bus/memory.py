@@ -212,6 +212,10 @@ class MemoryConsumer:
         """Never: the in-process group has one member and no sessions."""
         return False
 
+    async def confirm_membership(self) -> bool:
+        """Always: the in-process group has one member and no sessions."""
+        return True
+
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Store the group's offsets."""
         if self._group_id is None:

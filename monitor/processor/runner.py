@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 # While building the snapshots of one round, hand what is built to the producer this often.
 HAND_OFF_INTERVAL_S = 0.002
+# A loop that did not turn for this long may have missed enough heartbeats to be expelled (the
+# session timeout is 10 s): it writes nothing until the group confirms its membership.
+STALL_S = 5.0
 # portfolios rebuilt between two yields to the loop while restoring (heartbeats must go on)
 RESTORE_SLICE = 50
 # Snapshot gauges are exported at most this often (the latest snapshot of each portfolio): a scrape
@@ -111,6 +114,8 @@ class Processor:
         self._stale: frozenset[str] = frozenset()
         self._restore_pending: set[int] = set()
         self._restore_wanted = asyncio.Event()
+        self._last_round_at = math.inf
+        self._membership_unconfirmed = False
         self.ready = asyncio.Event()
         self.published_snapshots = 0
         self.dead_letters = 0
@@ -220,6 +225,7 @@ class Processor:
                 if restore_wait in done:
                     self._restore_wanted.clear()
                     restore_wait = asyncio.create_task(self._restore_wanted.wait())
+                self._note_stall()
                 if self._restore_pending:
                     await self._restore(group)
                 async with self._lock:
@@ -231,10 +237,11 @@ class Processor:
                             self._apply_positions(partition, records)
                         position_fetch = asyncio.create_task(group.getmany(timeout, limit))
                     self._update_stale()
-                    await self._publish_due()
-                    await self._flush_outbox()
-                    await self._producer_or_fail().flush()
-                    await self._advance_checkpoint()
+                    if await self._may_write(group):
+                        await self._publish_due()
+                        await self._flush_outbox()
+                        await self._producer_or_fail().flush()
+                        await self._advance_checkpoint()
                     self._export_metrics()
                 self._round_done.set()
                 self._round_done = asyncio.Event()
@@ -244,6 +251,30 @@ class Processor:
             for task in (price_fetch, position_fetch, stop_wait, restore_wait):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    def _note_stall(self) -> None:
+        """After a loop turn later than ``STALL_S`` (a stop, a VM pause), doubt the membership."""
+        now = self._clock()
+        if now - self._last_round_at > STALL_S and self._owned:
+            log.warning("the loop stalled for %.1f s: writing nothing until the group confirms "
+                        "this member", now - self._last_round_at)
+            self._membership_unconfirmed = True
+        self._last_round_at = now
+
+    async def _may_write(self, group: Consumer) -> bool:
+        """Whether this round may publish and checkpoint: not while the membership is in doubt.
+
+        A member expelled while stalled learns it only from its next heartbeat or commit; until
+        then its snapshots and states would overwrite those of the partitions' new owner.
+        """
+        if self._membership_lost():
+            return False
+        if self._membership_unconfirmed:
+            if not await group.confirm_membership():
+                return False
+            self._membership_unconfirmed = False
+            log.info("group membership confirmed after the stall")
+        return True
 
     async def drain(self) -> None:
         """Return once every input record present now has been applied and its round published.

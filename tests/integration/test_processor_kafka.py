@@ -145,6 +145,22 @@ async def test_two_processors_split_and_cover_all_portfolios(
         assert risk[name]["assets"]["BTC"]["net_delta"] == pytest.approx(0.0, abs=1e-9)
 
 
+async def _repriced(
+    bootstrap: str, topics: Topics, names: list[str], price: float,
+) -> dict[str, Any]:
+    """Send a tick at ``price`` and wait until every portfolio's snapshot shows it."""
+    await produce(bootstrap, topics, _prices(price, 5_000))
+
+    async def shown() -> dict[str, Any] | None:
+        risk = await _risk(bootstrap, topics)
+        done = all(risk.get(n, {}).get("assets", {}).get("BTC", {}).get("price") == price
+                   for n in names)
+        return risk if done else None
+
+    risk: dict[str, Any] = await eventually(shown, 90, interval_s=BROKER_POLL_S)
+    return risk
+
+
 async def _all_published(bootstrap: str, topics: Topics, names: list[str]) -> dict[str, Any] | None:
     """The latest snapshots once every portfolio's has its hedge leg, priced.
 
@@ -181,15 +197,7 @@ async def test_killed_processor_fails_over_with_state(
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         # only a price arrives after the kill: positions must come from the checkpointed state
-        await produce(kafka_bootstrap, topics, _prices(50_000, 5_000))
-
-        async def repriced() -> dict[str, Any] | None:
-            risk = await _risk(kafka_bootstrap, topics)
-            done = all(risk.get(n, {}).get("assets", {}).get("BTC", {}).get("price") == 50_000
-                       for n in names)
-            return risk if done else None
-
-        risk = await eventually(repriced, 90, interval_s=BROKER_POLL_S)
+        risk = await _repriced(kafka_bootstrap, topics, names, 50_000)
         assert survivor.poll() is None
     for name in names:
         position = risk[name]["positions"][0]
@@ -208,6 +216,10 @@ async def test_an_expelled_member_leaves_its_successor_state_alone(
     bus = KafkaBus(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     await bus.create_topics(topics.specs(4))
     stalled_log, survivor_log = tmp_path / "stalled.log", tmp_path / "survivor.log"
+
+    def logs() -> str:
+        return "\n".join(f"--- {log.name}:\n{log.read_text()[-3_000:]}"
+                         for log in (stalled_log, survivor_log))
     with _process(kafka_bootstrap, topics, group, stalled_log) as stalled, \
             _process(kafka_bootstrap, topics, group, survivor_log) as survivor:
         events: list[Event] = [*_prices(60_000, 1_000)]
@@ -222,7 +234,7 @@ async def test_an_expelled_member_leaves_its_successor_state_alone(
         try:
             # past the 10 s session the group expels it and the survivor takes every partition
             await eventually(lambda: "assigned partitions [0, 1, 2, 3]" in survivor_log.read_text(),
-                             60, interval_s=BROKER_POLL_S)
+                             60, interval_s=BROKER_POLL_S, state=logs)
             await produce(kafka_bootstrap, topics, [
                 PositionEvent(name, "okx", SWAP, -90, 60_000, 10, "isolated", 5_400, 3_000, 3_000)
                 for name in names])
@@ -233,25 +245,19 @@ async def test_an_expelled_member_leaves_its_successor_state_alone(
                            for n in names)
                 return risk if done else None
 
-            await eventually(lambda: shows(-90), 60, interval_s=BROKER_POLL_S)
+            await eventually(lambda: shows(-90), 60, interval_s=BROKER_POLL_S, state=logs)
         finally:
             stalled.send_signal(signal.SIGCONT)
         await eventually(lambda: "this member was expelled" in stalled_log.read_text(), 60,
-                         interval_s=BROKER_POLL_S)
+                         interval_s=BROKER_POLL_S, state=logs)
+        # resumed, it saw its stall and wrote nothing before the group refused it
+        assert "writing nothing until the group confirms this member" in stalled_log.read_text()
         await eventually(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60,
                          interval_s=BROKER_POLL_S)
         # the survivor dies: the state it left (not the expelled member's older one) comes back
         survivor.send_signal(signal.SIGKILL)
         survivor.wait(10)
-        await produce(kafka_bootstrap, topics, _prices(50_000, 5_000))
-
-        async def repriced() -> dict[str, Any] | None:
-            risk = await _risk(kafka_bootstrap, topics)
-            done = all(risk.get(n, {}).get("assets", {}).get("BTC", {}).get("price") == 50_000
-                       for n in names)
-            return risk if done else None
-
-        risk = await eventually(repriced, 90, interval_s=BROKER_POLL_S)
+        risk = await _repriced(kafka_bootstrap, topics, names, 50_000)
         assert stalled.poll() is None
     for name in names:
         position = risk[name]["positions"][0]

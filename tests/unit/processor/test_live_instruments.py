@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import jsonschema
@@ -13,7 +11,6 @@ import orjson
 import pytest
 
 from monitor import schemas
-from monitor.alerts import AlertEngine, AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.memory import MemoryBus
 from monitor.codec import DecodeError, decode_instrument, encode_event, encode_instrument, event_key
@@ -28,8 +25,9 @@ from monitor.domain.events import (
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
 from monitor.processor.engine import RiskEngine
-from monitor.processor.runner import Processor, ProcessorSettings
+from monitor.processor.runner import Processor
 from tests.support import eventually
+from tests.unit.processor.support import memory_processor, running
 
 TOPICS = Topics()
 SOL = "okx:SOL-USDT-SWAP"
@@ -87,19 +85,8 @@ def _latest_risk(bus: MemoryBus, portfolio: str) -> dict[str, Any] | None:
     return None
 
 
-@asynccontextmanager
-async def _running(bus: MemoryBus) -> AsyncIterator[Processor]:
-    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
-                        lambda _: AlertEngine(AlertsConfig()))
-    processor = Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0, fetch_timeout_ms=20))
-    stop = asyncio.Event()
-    task = asyncio.create_task(processor.run(stop))
-    await eventually(lambda: processor.ready.is_set() or task.done(), DEADLINE_S)
-    try:
-        yield processor
-    finally:
-        stop.set()
-        await task
+def _running(bus: MemoryBus) -> AbstractAsyncContextManager[Processor]:
+    return running(memory_processor(bus))
 
 
 def _now_ms() -> int:

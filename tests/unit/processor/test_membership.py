@@ -2,78 +2,55 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 import pytest
 
-from monitor.alerts import AlertEngine, AlertsConfig
-from monitor.bus.base import AssignmentCallback, Consumer, Record, TopicPartition, Topics
+from monitor.bus.base import AssignmentCallback, Consumer, TopicPartition, Topics
 from monitor.bus.memory import MemoryBus
 from monitor.codec import encode_event, event_key
 from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
-from monitor.domain.instruments import default_catalog
-from monitor.domain.plans import PortfolioSettings
-from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
 from tests.support import eventually
+from tests.unit.processor.support import DEADLINE_S, DelegatingConsumer, memory_processor, running
 
 TOPICS = Topics()
 SWAP = "okx:BTC-USDT-SWAP"
-DEADLINE_S = 5.0
 
 
-class _Member:
+class _Member(DelegatingConsumer):
     """A MemoryBus group member that can be expelled, and that keeps its rebalance callbacks."""
 
     def __init__(self, inner: Consumer, on_assigned: AssignmentCallback,
                  on_revoked: AssignmentCallback) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
-        self.lost = False
+        self.lost = False  # the member knows it was expelled (a heartbeat was refused)
+        self.expelled = False  # the group expelled it; it learns so when it asks
+        self.confirmations = 0
         self.paused: set[TopicPartition] = set()
         self.owned_when_assigned: list[set[TopicPartition]] = []
         self.paused_when_assigned: list[set[TopicPartition]] = []
 
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
-        return await self._inner.getmany(timeout_ms, max_records)
-
-    def assignment(self) -> set[TopicPartition]:
-        return self._inner.assignment()
-
-    async def seek(self, partition: TopicPartition, offset: int) -> None:
-        await self._inner.seek(partition, offset)
-
     def pause(self, partitions: Collection[TopicPartition]) -> None:
         self.paused.update(partitions)
-        self._inner.pause(partitions)
+        super().pause(partitions)
 
     def resume(self, partitions: Collection[TopicPartition]) -> None:
         self.paused.difference_update(partitions)
-        self._inner.resume(partitions)
+        super().resume(partitions)
 
     def membership_lost(self) -> bool:
         return self.lost
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        await self._inner.commit(offsets)
-
-    def highwater(self, partition: TopicPartition) -> int | None:
-        return self._inner.highwater(partition)
-
-    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        return await self._inner.end_offsets(partitions)
-
-    async def committed(self, partition: TopicPartition) -> int | None:
-        return await self._inner.committed(partition)
-
-    async def stop(self) -> None:
-        await self._inner.stop()
+    async def confirm_membership(self) -> bool:
+        self.confirmations += 1
+        return not (self.lost or self.expelled)
 
 
 def _members(monkeypatch: pytest.MonkeyPatch, bus: MemoryBus,
@@ -99,24 +76,11 @@ def _members(monkeypatch: pytest.MonkeyPatch, bus: MemoryBus,
     return made
 
 
-def _processor(bus: MemoryBus) -> Processor:
-    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
-                        lambda _: AlertEngine(AlertsConfig()))
-    return Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0, fetch_timeout_ms=20))
-
-
 @asynccontextmanager
 async def _running(bus: MemoryBus, processors: list[Processor]) -> AsyncIterator[Processor]:
-    processor = _processor(bus)
-    processors.append(processor)
-    stop = asyncio.Event()
-    task = asyncio.create_task(processor.run(stop))
-    await eventually(lambda: processor.ready.is_set() or task.done(), DEADLINE_S)
-    try:
+    processors.append(memory_processor(bus))
+    async with running(processors[-1]) as processor:
         yield processor
-    finally:
-        stop.set()
-        await task
 
 
 def _publish(bus: MemoryBus, *events: Event) -> None:
@@ -170,7 +134,8 @@ async def test_an_expelled_member_writes_no_state_for_what_it_lost(
         # the group expelled it (say after a stall); it still applies what it fetched meanwhile
         _publish(bus, PositionEvent("seed", "okx", SWAP, -140, 60_000, 10, "isolated", 8_400,
                                     2_000, 2_000))
-        await eventually(lambda: _quantity(bus) == -140, DEADLINE_S)
+        # the seed's events are offsets 0 and 1 of its partition: -140 is offset 2
+        await eventually(lambda: processor.engine.portfolios["seed"].applied_offset == 2, DEADLINE_S)
         await member.on_revoked(member.assignment())
         assert processor.owned_partitions == frozenset()
         written = _state_quantities(bus)
@@ -194,3 +159,31 @@ async def test_partitions_are_restored_after_the_assignment_callback_returns(
         assert member.paused_when_assigned == [member.assignment()]
         assert member.paused == set()  # resumed once restored
         assert restarted.engine.portfolios["seed"].partition in restarted.owned_partitions
+
+
+async def test_after_a_stall_nothing_is_written_until_the_group_confirms_the_member(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loop turn 20 s late (past the 10 s session): no snapshot or state until confirmed."""
+    processors: list[Processor] = []
+    members = _members(monkeypatch, bus, processors)
+    skew = [0.0]
+    processor = Processor(bus, memory_processor(bus).engine,
+                          ProcessorSettings(checkpoint_interval_ms=0, fetch_timeout_ms=20),
+                          clock=lambda: time.time() + skew[0])
+    processors.append(processor)
+    async with running(processor):
+        _publish(bus, *_seed(150, 1_000))
+        await eventually(lambda: _quantity(bus) == -150, DEADLINE_S)
+        member = members[0]
+        member.expelled = True  # meanwhile, and not told yet: no heartbeat has been refused
+        skew[0] = 20.0
+        await eventually(lambda: member.confirmations > 0, DEADLINE_S)
+        risk_before, state_before = len(bus.records(TOPICS.risk)), len(bus.records(TOPICS.state))
+        _publish(bus, PositionEvent("seed", "okx", SWAP, -140, 60_000, 10, "isolated", 8_400,
+                                    2_000, 2_000))
+        await eventually(lambda: member.confirmations > 3, DEADLINE_S)
+        assert (len(bus.records(TOPICS.risk)), len(bus.records(TOPICS.state))) == (
+            risk_before, state_before)
+        member.expelled = False  # the group answers: still a member (a new generation, say)
+        await eventually(lambda: _quantity(bus) == -140, DEADLINE_S)

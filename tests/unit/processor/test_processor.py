@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -19,7 +19,6 @@ from monitor.bus.base import (
     AssignmentCallback,
     BusCommitError,
     Consumer,
-    Record,
     TopicPartition,
     Topics,
 )
@@ -32,6 +31,7 @@ from monitor.metrics import Metrics
 from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
 from tests.support import eventually
+from tests.unit.processor.support import DelegatingConsumer
 
 TOPICS = Topics()
 SWAP = "okx:BTC-USDT-SWAP"
@@ -315,53 +315,26 @@ async def test_hedge_mode_legs_reach_the_snapshot_apart(bus: MemoryBus) -> None:
     assert risk["assets"]["BTC"]["futures_delta"] == pytest.approx(10.0)
 
 
-class _FailingCommits:
+class _FailingCommits(DelegatingConsumer):
     """A MemoryBus group member whose first ``failures`` commits raise ``error``; it counts calls."""
 
     def __init__(self, inner: Consumer, error: Exception, failures: int) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.error = error
         self.failures = failures
         self.commits = 0
         self.end_offset_reads = 0
-
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
-        return await self._inner.getmany(timeout_ms, max_records)
-
-    def assignment(self) -> set[TopicPartition]:
-        return self._inner.assignment()
-
-    async def seek(self, partition: TopicPartition, offset: int) -> None:
-        await self._inner.seek(partition, offset)
-
-    def pause(self, partitions: Collection[TopicPartition]) -> None:
-        self._inner.pause(partitions)
-
-    def resume(self, partitions: Collection[TopicPartition]) -> None:
-        self._inner.resume(partitions)
-
-    def membership_lost(self) -> bool:
-        return self._inner.membership_lost()
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         self.commits += 1
         if self.failures > 0:
             self.failures -= 1
             raise self.error
-        await self._inner.commit(offsets)
-
-    def highwater(self, partition: TopicPartition) -> int | None:
-        return self._inner.highwater(partition)
+        await super().commit(offsets)
 
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         self.end_offset_reads += 1
-        return await self._inner.end_offsets(partitions)
-
-    async def committed(self, partition: TopicPartition) -> int | None:
-        return await self._inner.committed(partition)
-
-    async def stop(self) -> None:
-        await self._inner.stop()
+        return await super().end_offsets(partitions)
 
 
 def _failing_commits(
