@@ -235,6 +235,9 @@ class KafkaBus:
                 auto_offset_reset="earliest",
                 max_poll_interval_ms=300_000,
                 session_timeout_ms=10_000,
+                # aiokafka's default is the session timeout: a member whose revocation (a final
+                # checkpoint) took over 10 s was left out of the rebalance and expelled
+                rebalance_timeout_ms=60_000,
                 heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
             )
             async with _closed_on_failure(consumer):

@@ -114,6 +114,7 @@ class Processor:
         self._stale: frozenset[str] = frozenset()
         self._restore_pending: set[int] = set()
         self._restore_wanted = asyncio.Event()
+        self._assignment_epoch = 0
         self._last_round_at = math.inf
         self._membership_unconfirmed = False
         self.ready = asyncio.Event()
@@ -666,6 +667,7 @@ class Processor:
         expelled member's last checkpoint then overwrote its successor's state (lost updates).
         """
         partitions = {p.partition for p in assigned if p.topic == self.settings.topics.positions}
+        self._assignment_epoch += 1
         self._restore_pending |= partitions
         if self._group is not None:
             self._group.pause(self._positions_partitions(partitions))
@@ -674,16 +676,26 @@ class Processor:
     async def _restore(self, group: Consumer) -> None:
         """Restore the partitions assigned since the last round, seek them to their markers, resume.
 
-        The state is read with awaits and rebuilt in slices, so heartbeats go on meanwhile.
+        The state topic is read without the lock, so a revocation meanwhile is not held up (the
+        group waits only its rebalance timeout for it); a read that a rebalance overtook is done
+        again. The portfolios are rebuilt in slices, so heartbeats go on meanwhile.
         """
+        topic = self.settings.topics.positions
+        epoch = self._assignment_epoch
+        partitions = self._restore_pending & {
+            p.partition for p in group.assignment() if p.topic == topic}
+        if not partitions:
+            return
+        state = await self._read_state(partitions)
         async with self._lock:
-            topic = self.settings.topics.positions
+            if epoch != self._assignment_epoch:
+                self._restore_wanted.set()
+                return
             assigned = {p.partition for p in group.assignment() if p.topic == topic}
-            partitions = self._restore_pending & assigned
             self._restore_pending &= assigned
+            partitions &= self._restore_pending
             if not partitions:
                 return
-            state = await self._read_state(partitions)
             restored = 0
             for partition in sorted(partitions):
                 prefix = self._state_key(partition) + b"/"
@@ -712,6 +724,7 @@ class Processor:
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Checkpoint and drop revoked partitions; drop without writing if the member was expelled."""
         partitions = {p.partition for p in revoked if p.topic == self.settings.topics.positions}
+        self._assignment_epoch += 1
         async with self._lock:
             self._restore_pending -= partitions
             lost = self._membership_lost()

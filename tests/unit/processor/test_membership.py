@@ -187,3 +187,31 @@ async def test_after_a_stall_nothing_is_written_until_the_group_confirms_the_mem
             risk_before, state_before)
         member.expelled = False  # the group answers: still a member (a new generation, say)
         await eventually(lambda: _quantity(bus) == -140, DEADLINE_S)
+
+
+async def test_a_rebalance_during_the_state_read_restores_from_a_fresh_read(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The state is read without the lock; a revocation and new assignment meanwhile re-read it."""
+    processors: list[Processor] = []
+    members = _members(monkeypatch, bus, processors)
+    async with _running(bus, processors):
+        _publish(bus, *_seed(150, 1_000))
+        await eventually(lambda: -150 in _state_quantities(bus), DEADLINE_S)
+    table_consumer = bus.table_consumer
+    reads: list[Sequence[str]] = []
+
+    async def rebalancing_read(topics: Sequence[str]) -> Consumer:
+        reads.append(topics)
+        if len(reads) == 3:  # prices, the price checkpoint, then the first read of the states
+            member = members[-1]
+            await member.on_revoked(member.assignment())
+            await member.on_assigned(member.assignment())
+        return await table_consumer(topics)
+
+    monkeypatch.setattr(bus, "table_consumer", rebalancing_read)
+    async with _running(bus, processors) as restarted:
+        await eventually(lambda: restarted.owned_partitions, DEADLINE_S)
+        assert restarted.engine.portfolios["seed"].partition in restarted.owned_partitions
+        assert members[-1].paused == set()
+    assert reads[2:] == [[TOPICS.state], [TOPICS.state]]
