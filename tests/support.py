@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
+
+from monitor.processor.runner import Processor
 
 POLL_INTERVAL_S = 0.01
 
@@ -39,3 +42,21 @@ async def eventually(
 
 def _described(value: object) -> str:
     return value if isinstance(value, str) else repr(value)
+
+
+@asynccontextmanager
+async def running_processor(
+    processor: Processor, timeout_s: float = 5.0, *, interval_s: float = POLL_INTERVAL_S,
+) -> AsyncIterator[Processor]:
+    """Run ``processor`` until the block ends; inside it, it is ready (joined, caught up)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(processor.run(stop))
+    await eventually(lambda: processor.ready.is_set() or task.done(), timeout_s,
+                     interval_s=interval_s)
+    if task.done():
+        task.result()
+    try:
+        yield processor
+    finally:
+        stop.set()
+        await task

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from tests.integration.kafka_helpers import (
     produce_raw,
     read_all,
 )
-from tests.support import eventually
+from tests.support import eventually, running_processor
 
 SWAP = "okx:BTC-USDT-SWAP"
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,17 +56,9 @@ async def _processor(bootstrap: str, topics: Topics, group: str) -> AsyncIterato
     bus = KafkaBus(KafkaSettings(bootstrap_servers=bootstrap))
     await bus.create_topics(topics.specs(4))
     settings = ProcessorSettings(topics=topics, group_id=group, checkpoint_interval_ms=200)
-    processor = Processor(bus, build_engine(), settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(processor.run(stop))
-    await eventually(lambda: processor.ready.is_set() or task.done(), 60, interval_s=BROKER_POLL_S)
-    if task.done():
-        task.result()
-    try:
+    async with running_processor(Processor(bus, build_engine(), settings), 60,
+                                 interval_s=BROKER_POLL_S) as processor:
         yield processor
-    finally:
-        stop.set()
-        await task
 
 
 @contextmanager
@@ -145,6 +136,25 @@ async def test_two_processors_split_and_cover_all_portfolios(
         assert risk[name]["assets"]["BTC"]["net_delta"] == pytest.approx(0.0, abs=1e-9)
 
 
+async def _kill_and_reprice(
+    bootstrap: str, topics: Topics, names: list[str], victim: subprocess.Popen[bytes],
+    survivor: subprocess.Popen[bytes],
+) -> dict[str, Any]:
+    """SIGKILL ``victim``, tick at 50,000 and return the snapshots once all show it."""
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    risk = await _repriced(bootstrap, topics, names, 50_000)
+    assert survivor.poll() is None
+    return risk
+
+
+def _assert_hedges(risk: dict[str, Any], names: list[str], quantity: float, pnl: float) -> None:
+    for name in names:
+        position = risk[name]["positions"][0]
+        assert position["quantity"] == quantity
+        assert position["unrealized_pnl_usd"] == pytest.approx(pnl)
+
+
 async def _repriced(
     bootstrap: str, topics: Topics, names: list[str], price: float,
 ) -> dict[str, Any]:
@@ -194,16 +204,10 @@ async def test_killed_processor_fails_over_with_state(
         # both have checkpointed and committed every position before the kill
         await eventually(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60,
                          interval_s=BROKER_POLL_S)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(10)
         # only a price arrives after the kill: positions must come from the checkpointed state
-        risk = await _repriced(kafka_bootstrap, topics, names, 50_000)
-        assert survivor.poll() is None
-    for name in names:
-        position = risk[name]["positions"][0]
-        assert position["quantity"] == -100
-        # -100 * 0.01 * (50000 - 60000) = +10000
-        assert position["unrealized_pnl_usd"] == pytest.approx(10_000.0)
+        risk = await _kill_and_reprice(kafka_bootstrap, topics, names, victim, survivor)
+    # -100 * 0.01 * (50000 - 60000) = +10000
+    _assert_hedges(risk, names, -100, 10_000.0)
 
 
 async def test_an_expelled_member_leaves_its_successor_state_alone(
@@ -255,15 +259,9 @@ async def test_an_expelled_member_leaves_its_successor_state_alone(
         await eventually(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60,
                          interval_s=BROKER_POLL_S)
         # the survivor dies: the state it left (not the expelled member's older one) comes back
-        survivor.send_signal(signal.SIGKILL)
-        survivor.wait(10)
-        risk = await _repriced(kafka_bootstrap, topics, names, 50_000)
-        assert stalled.poll() is None
-    for name in names:
-        position = risk[name]["positions"][0]
-        assert position["quantity"] == -90
-        # -90 * 0.01 * (50000 - 60000) = +9000
-        assert position["unrealized_pnl_usd"] == pytest.approx(9_000.0)
+        risk = await _kill_and_reprice(kafka_bootstrap, topics, names, survivor, stalled)
+    # -90 * 0.01 * (50000 - 60000) = +9000
+    _assert_hedges(risk, names, -90, 9_000.0)
 
 
 async def test_restart_restores_state(kafka_bootstrap: str, topic_prefix: str) -> None:

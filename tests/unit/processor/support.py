@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from monitor.alerts import AlertEngine, AlertsConfig
 from monitor.bus.base import Consumer, Record, TopicPartition
@@ -13,7 +12,7 @@ from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
 from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
-from tests.support import eventually
+from tests.support import running_processor
 
 DEADLINE_S = 5.0
 
@@ -25,19 +24,9 @@ def memory_processor(bus: MemoryBus) -> Processor:
     return Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0, fetch_timeout_ms=20))
 
 
-@asynccontextmanager
-async def running(processor: Processor) -> AsyncIterator[Processor]:
+def running(processor: Processor) -> AbstractAsyncContextManager[Processor]:
     """Run ``processor`` until the block ends; it is ready (joined, caught up) inside the block."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(processor.run(stop))
-    await eventually(lambda: processor.ready.is_set() or task.done(), DEADLINE_S)
-    if task.done():
-        task.result()
-    try:
-        yield processor
-    finally:
-        stop.set()
-        await task
+    return running_processor(processor, DEADLINE_S)
 
 
 class DelegatingConsumer:

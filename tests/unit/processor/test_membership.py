@@ -118,6 +118,13 @@ def _state_quantities(bus: MemoryBus) -> list[float]:
     return out
 
 
+async def _checkpoint_the_seed(bus: MemoryBus, processors: list[Processor]) -> None:
+    """Run a processor until the seed's -150 leg is in the state topic, then stop it."""
+    async with _running(bus, processors):
+        _publish(bus, *_seed(150, 1_000))
+        await eventually(lambda: -150 in _state_quantities(bus), DEADLINE_S)
+
+
 @pytest.mark.parametrize("expelled", [True, False])
 async def test_an_expelled_member_writes_no_state_for_what_it_lost(
     bus: MemoryBus, monkeypatch: pytest.MonkeyPatch, expelled: bool,
@@ -149,9 +156,7 @@ async def test_partitions_are_restored_after_the_assignment_callback_returns(
     """The callback only pauses the partitions (no heartbeat runs in it); the loop restores them."""
     processors: list[Processor] = []
     members = _members(monkeypatch, bus, processors)
-    async with _running(bus, processors):
-        _publish(bus, *_seed(150, 1_000))
-        await eventually(lambda: -150 in _state_quantities(bus), DEADLINE_S)
+    await _checkpoint_the_seed(bus, processors)
     async with _running(bus, processors) as restarted:
         await eventually(lambda: restarted.owned_partitions, DEADLINE_S)
         member = members[1]
@@ -195,9 +200,7 @@ async def test_a_rebalance_during_the_state_read_restores_from_a_fresh_read(
     """The state is read without the lock; a revocation and new assignment meanwhile re-read it."""
     processors: list[Processor] = []
     members = _members(monkeypatch, bus, processors)
-    async with _running(bus, processors):
-        _publish(bus, *_seed(150, 1_000))
-        await eventually(lambda: -150 in _state_quantities(bus), DEADLINE_S)
+    await _checkpoint_the_seed(bus, processors)
     table_consumer = bus.table_consumer
     reads: list[Sequence[str]] = []
 
