@@ -117,6 +117,7 @@ class Processor:
         self._assignment_epoch = 0
         self._last_round_at = math.inf
         self._membership_unconfirmed = False
+        self._restored_in_round = False
         self.ready = asyncio.Event()
         self.published_snapshots = 0
         self.dead_letters = 0
@@ -257,10 +258,14 @@ class Processor:
         """After a loop turn later than ``STALL_S`` (a stop, a VM pause), doubt the membership."""
         now = self._clock()
         if now - self._last_round_at > STALL_S and self._owned:
-            log.warning("the loop stalled for %.1f s: writing nothing until the group confirms "
-                        "this member", now - self._last_round_at)
+            # a restore awaits (heartbeats go on) but is checked alike: its rebuild is CPU work
+            log.log(logging.INFO if self._restored_in_round else logging.WARNING,
+                    "the loop did not turn for %.1f s%s: writing nothing until the group confirms "
+                    "this member", now - self._last_round_at,
+                    " (a restore)" if self._restored_in_round else "")
             self._membership_unconfirmed = True
         self._last_round_at = now
+        self._restored_in_round = False
 
     async def _may_write(self, group: Consumer) -> bool:
         """Whether this round may publish and checkpoint: not while the membership is in doubt.
@@ -718,6 +723,7 @@ class Processor:
             group.resume(self._positions_partitions(partitions))
             # Transitions a predecessor persisted but may not have published: publish them now.
             await self._flush_outbox()
+            self._restored_in_round = True
             log.info("assigned partitions %s; restored %d portfolios", sorted(partitions), restored)
             self.metrics.state_restored(len(partitions))
 
