@@ -400,7 +400,10 @@ def _scan(
     """Solve with the tiers of each segment (taken inside it) and keep the roots inside their own."""
     roots = []
     for low, high in _segments(breakpoints):
-        price = solve(_probe(low, high))
+        probe = _probe(low, high)
+        if not low < probe < high:
+            continue  # a segment narrower than a float step (say 0 to 5e-324) holds no price
+        price = solve(probe)
         if price is not None and _inside(price, low, high):
             roots.append(price)
     return _choose(rule, unit, roots)
