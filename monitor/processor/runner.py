@@ -561,10 +561,6 @@ class Processor:
         """
         if self._commit_task is not None and self._commit_task.done():
             self._commit_task.result()  # a commit that failed with a bug stops the processor
-        if self._membership_lost():
-            # another member may own these partitions by now: write nothing until joined again
-            self._cycle = None
-            return
         now = self._now_ms()
         if self._cycle is None:
             if now - self._last_checkpoint_ms < self.settings.checkpoint_interval_ms or not self._owned:
