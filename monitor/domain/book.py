@@ -41,7 +41,7 @@ def _number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class InstrumentPrice:
     """Latest price state of one instrument, plus the funding settlement it is waiting for."""
 
@@ -204,6 +204,15 @@ class HedgeBook:
         self.remediation_distance = 0.06
         # realised volatility per asset with the samples it was computed from
         self._volatility: dict[str, tuple[tuple[float, ...], float | None]] = {}
+        # Derived from the positions alone, so kept until they change (``_positions_changed``): the
+        # key of the leg each asset is hedged with, and the instruments held with terms.
+        self._hedge_legs: dict[str, tuple[str, str, PositionSide] | None] = {}
+        self._priced_instruments: frozenset[str] | None = None
+
+    def _positions_changed(self) -> None:
+        """Forget what was derived from the set of positions (call on every change to it)."""
+        self._hedge_legs.clear()
+        self._priced_instruments = None
 
     # -- events -------------------------------------------------------------------------------
 
@@ -224,6 +233,7 @@ class HedgeBook:
             return False
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
         self._sample_horizon_ms = -math.inf
+        self._positions_changed()
         key = event.key
         self.untermed_positions.pop(key, None)
         if event.quantity == 0:
@@ -397,6 +407,13 @@ class HedgeBook:
         held.update(instrument for (_, instrument, _) in self.untermed_positions)
         return held
 
+    def holds(self, instrument_id: str) -> bool:
+        """Whether a position with known terms is held in the instrument."""
+        priced = self._priced_instruments
+        if priced is None:
+            priced = self._priced_instruments = frozenset(key[1] for key in self.positions)
+        return instrument_id in priced
+
     def adopt_instrument(self, instrument: Instrument) -> list[PositionEvent]:
         """New or changed terms of an instrument: held positions in it use them from now on.
 
@@ -406,6 +423,7 @@ class HedgeBook:
         """
         if not instrument.is_future:
             return []
+        self._positions_changed()
         adopted: list[PositionEvent] = []
         for key in [k for k in self.untermed_positions if k[1] == instrument.id]:
             event = self.untermed_positions.pop(key)
@@ -422,21 +440,22 @@ class HedgeBook:
                     adopted.append(state.event)
         return adopted
 
-    def apply_instrument_price(self, event: PriceEvent) -> None:
+    def apply_instrument_price(self, event: PriceEvent, price: InstrumentPrice | None = None) -> None:
         """Follow a held contract's price: accrue funding that fell due and the hedge value change.
 
         Funding: a perpetual pays at ``next_funding_ms`` at the rate announced before it (Binance
         "Funding Rate" FAQ; OKX, Bybit alike), so an event stamped at or after the previous
         ``next_funding_ms`` proves that settlement happened at the previous rate and mark.
         Hedge value change: ``dF = PnL(P') - PnL(P)`` (risk-definitions.md, effectiveness).
-        Idempotent: an event not newer than the last one the book followed is ignored.
+        Idempotent: an event not newer than the last one the book followed is ignored. ``price``,
+        when given, is the event as the shared ``PriceTable`` holds it (one object for every book).
         """
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
         last = self.followed.get(event.instrument)
-        self.followed[event.instrument] = InstrumentPrice(
-            event.mark, event.index, event.funding_rate, event.next_funding_ms,
-            event.ts_event_ms, event.ts_receive_ms,
-        ) if last is None or event.ts_event_ms > last.ts_event_ms else last
+        if last is None or event.ts_event_ms > last.ts_event_ms:
+            self.followed[event.instrument] = price if price is not None else InstrumentPrice(
+                event.mark, event.index, event.funding_rate, event.next_funding_ms,
+                event.ts_event_ms, event.ts_receive_ms)
         if last is None:
             for (_, position_instrument, _), position in self.positions.items():
                 if (position_instrument == event.instrument and position.venue_event is not None
@@ -1100,20 +1119,24 @@ class HedgeBook:
         return value
 
     def _hedge_instrument(self, asset: str) -> Instrument | None:
-        plan = self.settings.plan_for(asset)
-        if plan.instrument:
+        plan = self.settings.plans.get(asset)  # a default plan names no instrument
+        if plan is not None and plan.instrument:
             return self.catalog.get(plan.instrument)
-        best: PositionState | None = None
+        if asset in self._hedge_legs:
+            key = self._hedge_legs[asset]
+            return None if key is None else self.positions[key].instrument
+        best: tuple[str, str, PositionSide] | None = None
         best_delta = 0.0
-        for state in self.positions.values():
+        for key, state in self.positions.items():
             # A leg that a plan assigns to another asset (a cross hedge) is not this asset's hedge.
             if self._hedged_asset(state.instrument) != asset:
                 continue
             # Legs are compared by their delta in base units: contract counts differ per venue.
             delta = abs(self._leg_delta(state))
             if best is None or delta > best_delta:
-                best, best_delta = state, delta
-        return None if best is None else best.instrument
+                best, best_delta = key, delta
+        self._hedge_legs[asset] = best
+        return None if best is None else self.positions[best].instrument
 
     def _assets_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -1403,6 +1426,7 @@ class HedgeBook:
     def restore_state(self, data: dict[str, Any]) -> None:
         """Load what ``to_state`` produced (positions whose instrument is unknown are held untermed)."""
         self._sample_horizon_ms = -math.inf
+        self._positions_changed()
         self.positions.clear()
         self.untermed_positions.clear()
         for item in data.get("positions", []):

@@ -283,6 +283,7 @@ class RiskEngine:
         if not self.prices.apply(event):
             return set()
         touched = set(self._watchers.get(event.instrument, ()))
+        price = self.prices.prices[event.instrument]
         instrument = self.catalog.get(event.instrument)
         if instrument is not None and instrument.is_future:
             self._reprice(event.instrument, event.mark)
@@ -290,10 +291,8 @@ class RiskEngine:
             state = self.portfolios[portfolio_id]
             book = state.book
             reference = None if instrument is None else book.reference(instrument.base)
-            if instrument is not None and instrument.is_future and any(
-                key[1] == event.instrument for key in book.positions
-            ):
-                book.apply_instrument_price(event)
+            if instrument is not None and instrument.is_future and book.holds(event.instrument):
+                book.apply_instrument_price(event, price)
             if instrument is not None and reference is not None:
                 book.apply_asset_price(instrument.base, *reference)
             book.last_event_ms = max(book.last_event_ms, event.ts_event_ms)

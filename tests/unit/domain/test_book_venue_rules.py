@@ -167,6 +167,26 @@ def test_the_reference_price_does_not_depend_on_arrival_order() -> None:
     assert basis == pytest.approx(16.6667, abs=1e-4)
 
 
+def test_the_reference_follows_the_largest_leg_as_the_legs_change() -> None:
+    """Without a plan the hedge is the leg with the largest delta, re-chosen on every leg change."""
+    book, prices = _book()
+    book.apply_balance(BalanceEvent("p", "cold", "BTC", 1.5, 1, 1))
+    _price(prices, OKX_SWAP, 60_100.0, 10, index=60_000.0)
+    _price(prices, BYBIT, 60_200.0, 10, index=60_050.0)
+    # OKX 100 x 0.01 BTC = 1.0 BTC; Bybit 0.5 BTC: OKX is the hedge, S = its index 60,000
+    book.apply_position(PositionEvent("p", "o", OKX_SWAP, -100, 60_000, 10, "isolated", 600, 1, 1))
+    book.apply_position(PositionEvent("p", "b", BYBIT, -0.5, 60_000, 10, "isolated", 300, 2, 2))
+    assert book.snapshot()["assets"]["BTC"]["price"] == 60_000.0
+    assert book.holds(BYBIT)
+    # Bybit grows to 1.2 BTC > 1.0 BTC: it is the hedge now, S = its index 60,050
+    book.apply_position(PositionEvent("p", "b", BYBIT, -1.2, 60_000, 10, "isolated", 720, 3, 3))
+    assert book.snapshot()["assets"]["BTC"]["price"] == 60_050.0
+    # Bybit closed: back to OKX's index, and the book no longer holds Bybit
+    book.apply_position(PositionEvent("p", "b", BYBIT, 0, 60_000, 10, "isolated", 0, 4, 4))
+    assert book.snapshot()["assets"]["BTC"]["price"] == 60_000.0
+    assert not book.holds(BYBIT)
+
+
 def test_a_configured_spot_source_is_the_reference() -> None:
     """A plan's spot_source wins over the hedge's index."""
     settings = PortfolioSettings(plans={"BTC": HedgePlan("BTC", OKX_SWAP, spot_source="okx:BTC-USDT")})
