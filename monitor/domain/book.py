@@ -684,8 +684,19 @@ class HedgeBook:
 
     # -- snapshot -----------------------------------------------------------------------------
 
-    def snapshot(self, *, stale_instruments: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """Every figure of risk-definitions.md for this portfolio, as the hedge.risk value."""
+    def snapshot(
+        self,
+        *,
+        stale_instruments: frozenset[str] = frozenset(),
+        seq: int = 0,
+        ts_ms: int | None = None,
+        latency_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """Every figure of risk-definitions.md for this portfolio, as the hedge.risk value.
+
+        ``seq``, ``ts_ms`` (the publish time; default the book's event time) and ``latency_ms``
+        (event to publish) are the publisher's: the value is built whole, never patched.
+        """
         self._references = {}
         try:
             positions_out, leg_figures = self._positions_snapshot()
@@ -705,8 +716,8 @@ class HedgeBook:
             "v": 1,
             "type": "risk",
             "portfolio": self.portfolio,
-            "seq": 0,
-            "ts_ms": self.last_event_ms,
+            "seq": seq,
+            "ts_ms": self.last_event_ms if ts_ms is None else ts_ms,
             "ts_event_ms": self.last_event_ms,
             "assets": assets_out,
             "positions": positions_out,
@@ -715,7 +726,7 @@ class HedgeBook:
             "costs": costs_out,
             "lifecycle": lifecycle_out,
             "feeds": {"stale": sorted(i for i in stale_instruments if i in held)},
-            "latency_ms": {"event_to_publish": None},
+            "latency_ms": {"event_to_publish": latency_ms},
             "accounts": accounts_out,
             "unpriced_positions": unpriced,
         }

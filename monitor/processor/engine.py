@@ -319,11 +319,18 @@ class RiskEngine:
             book.sample(book.last_event_ms)
 
     def snapshot(
-        self, portfolio_id: str, stale: frozenset[str] = frozenset()
+        self,
+        portfolio_id: str,
+        stale: frozenset[str] = frozenset(),
+        *,
+        seq: int = 0,
+        ts_ms: int | None = None,
+        latency_ms: int | None = None,
     ) -> tuple[dict[str, Any], list[AlertTransition]]:
-        """A risk snapshot and the alert transitions it causes."""
+        """A risk snapshot, built whole with its ``seq`` and timing, and the alerts it causes."""
         state = self.portfolios[portfolio_id]
-        snapshot = state.book.snapshot(stale_instruments=stale)
+        snapshot = state.book.snapshot(stale_instruments=stale, seq=seq, ts_ms=ts_ms,
+                                       latency_ms=latency_ms)
         for position in snapshot["positions"]:
             if position["margin_mode"] == "cross":
                 # A cross leg's liquidation price depends on the whole account: the snapshot's.

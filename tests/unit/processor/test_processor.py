@@ -296,6 +296,39 @@ async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
         await eventually(lambda: price() == 54_000, DEADLINE_S)  # the latest snapshot, at the next loop turn
 
 
+class _CountingMetrics(Metrics):
+    """Metrics that count the snapshots they export."""
+
+    def __init__(self) -> None:
+        super().__init__(CollectorRegistry())
+        self.exported: list[str] = []
+
+    def observe_snapshot(self, snapshot: Mapping[str, Any]) -> None:
+        self.exported.append(snapshot["portfolio"])
+        super().observe_snapshot(snapshot)
+
+
+def test_an_export_is_spread_over_loop_turns(bus: MemoryBus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no time to spare per turn, each turn exports one snapshot until the export is done."""
+    monkeypatch.setattr("monitor.processor.runner.METRICS_EXPORT_SLICE_S", 0.0)
+    metrics = _CountingMetrics()
+    processor = _processor(bus, metrics=metrics)
+    names = [f"p{index}" for index in range(3)]
+    processor._metrics_pending = {n: {"portfolio": n, "ts_ms": 1} for n in names}  # noqa: SLF001
+    processor._export_metrics()  # noqa: SLF001
+    assert len(metrics.exported) == 1
+    # a newer snapshot of a portfolio still queued replaces the queued one
+    queued = next(n for n in names if n not in metrics.exported)
+    processor._metrics_exporting[queued] = {"portfolio": queued, "ts_ms": 2_000}  # noqa: SLF001
+    processor._export_metrics()  # noqa: SLF001
+    processor._export_metrics()  # noqa: SLF001
+    assert sorted(metrics.exported) == names
+    assert metrics.registry.get_sample_value(
+        "hedge_snapshot_timestamp_seconds", {"portfolio": queued}) == 2.0
+    processor._export_metrics()  # noqa: SLF001
+    assert len(metrics.exported) == 3  # nothing left, and the next export is not due for a second
+
+
 async def test_hedge_mode_legs_reach_the_snapshot_apart(bus: MemoryBus) -> None:
     """Binance's LONG 20 / SHORT 10 example through the codec and the processor: two legs, two LPs."""
     futures = "binance:BTCUSDT"
