@@ -77,8 +77,12 @@ Pipeline health: ``hedge_events_processed_total{kind}``, ``hedge_dead_letters_to
 gauges at most once a second (the latest snapshot of each portfolio), not on every snapshot.
 
 ``Metrics`` is not thread-safe: call it from one thread (the event loop). Scrapes from the HTTP
-server thread read prometheus_client's own locked structures only. ``NullMetrics`` has the same
-methods and records nothing: a component given no metrics uses it, and calls it unconditionally.
+server thread read prometheus_client's own locked structures and the snapshot gauges' locked
+line caches only. The endpoint serves ``Metrics.render()``: the snapshot gauges keep each series'
+exposition line from the moment its value changes, so a scrape of a desk (about 27,000 series at
+500 portfolios) joins lines instead of formatting every sample (8 ms against 190-270 ms of the GIL).
+``NullMetrics`` has the same methods and records nothing: a component given no metrics uses it,
+and calls it unconditionally.
 """
 
 from __future__ import annotations
@@ -88,9 +92,18 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics import MetricWrapperBase
 
 DEFAULT_PORTFOLIO_LABEL_LIMIT = 500
@@ -132,9 +145,85 @@ class _Family(Generic[_Metric]):
             self.metric.remove(*labels)
 
 
-_SeriesKey = tuple[_Family[Gauge], _Labels]
+# Set while the metrics endpoint renders in this thread: snapshot gauges then render their cached
+# text lines themselves, so prometheus_client's per-sample formatting is skipped for them.
+_rendering = threading.local()
+
+
+def _escape(value: str) -> str:
+    """A label value in the text exposition format (backslash, double quote and newline escaped)."""
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+class _SnapshotGauge:
+    """A labelled gauge of snapshot figures that keeps each series' exposition line ready.
+
+    A desk exports tens of thousands of such series; prometheus_client formats every sample on
+    every scrape (about 9 us each: 0.2 s of the GIL per scrape of 500 portfolios, taken from the
+    event loop). Here a series' line is written when its value changes, and a scrape joins them.
+    It is a collector of its registry as well, so ``get_sample_value`` and ``generate_latest``
+    see it as any gauge.
+    """
+
+    __slots__ = ("documentation", "label_names", "lines", "lock", "name", "values")
+
+    def __init__(self, name: str, documentation: str, label_names: Sequence[str],
+                 registry: CollectorRegistry) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.label_names = tuple(label_names)
+        self.values: dict[_Labels, float] = {}
+        self.lines: dict[_Labels, str] = {}
+        self.lock = threading.Lock()
+        registry.register(self)
+
+    def set(self, labels: _Labels, value: float) -> None:
+        """Set the series for ``labels`` to ``value``."""
+        if self.values.get(labels) == value:
+            return
+        pairs = ",".join(f'{name}="{_escape(label)}"' for name, label in zip(self.label_names, labels,
+                                                                            strict=True))
+        line = f"{self.name}{{{pairs}}} {value!r}\n"
+        with self.lock:
+            self.values[labels] = value
+            self.lines[labels] = line
+
+    def remove(self, labels: _Labels) -> None:
+        """Drop the series for ``labels`` (no-op when it does not exist)."""
+        with self.lock:
+            self.values.pop(labels, None)
+            self.lines.pop(labels, None)
+
+    def exposition(self) -> str:
+        """The family in the text exposition format (nothing while it has no series)."""
+        with self.lock:
+            lines = list(self.lines.values())
+        if not lines:
+            return ""
+        documentation = self.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"# HELP {self.name} {documentation}\n# TYPE {self.name} gauge\n{''.join(lines)}"
+
+    def collect(self) -> Iterable[Metric]:
+        """The family as prometheus_client collects it (nothing while the endpoint renders it)."""
+        if getattr(_rendering, "active", False):
+            return []
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.label_names)
+        with self.lock:
+            items = list(self.values.items())
+        for labels, value in items:
+            family.add_metric(list(labels), value)
+        return [family]
+
+    def describe(self) -> Iterable[Metric]:
+        """The family without samples (for the registry's duplicate-name check)."""
+        return [GaugeMetricFamily(self.name, self.documentation, labels=self.label_names)]
+
+
+_SeriesKey = tuple[_SnapshotGauge, _Labels]
 # Records one series value of a snapshot being observed (None: leave the series out).
-_Put = Callable[[_Family[Gauge], _Labels, float | None], None]
+_Put = Callable[[_SnapshotGauge, _Labels, float | None], None]
 
 
 def _number(value: object) -> float | None:
@@ -198,6 +287,7 @@ class Metrics:
         self._alert_counts: set[tuple[str, str]] = set()
         self._alert_series: set[_Labels] = set()
         self._last_event_seconds: dict[str, float] = {}
+        self._snapshot_gauges: list[_SnapshotGauge] = []
         self._define_position_metrics()
         self._define_portfolio_metrics()
         self._define_health_metrics()
@@ -208,92 +298,92 @@ class Metrics:
         position = ("portfolio", "account", "instrument")
 
         # -- snapshot: per portfolio and asset
-        self._asset_price = self._gauge("hedge_asset_price_usd",
+        self._asset_price = self._snapshot_gauge("hedge_asset_price_usd",
                                         "Reference price of the asset (spot, else index).", asset)
-        self._spot_delta = self._gauge("hedge_spot_delta_base",
+        self._spot_delta = self._snapshot_gauge("hedge_spot_delta_base",
                                        "Spot holdings of the asset, in units of the asset.", asset)
-        self._futures_delta = self._gauge(
+        self._futures_delta = self._snapshot_gauge(
             "hedge_futures_delta_base", "Delta of the futures on the asset, in units of the asset.",
             asset)
-        self._net_delta = self._gauge("hedge_net_delta_base",
+        self._net_delta = self._snapshot_gauge("hedge_net_delta_base",
                                       "Net delta (spot + futures), in units of the asset.", asset)
-        self._net_delta_usd = self._gauge("hedge_net_delta_usd", "Net delta in USD.", asset)
-        self._residual_delta = self._gauge(
+        self._net_delta_usd = self._snapshot_gauge("hedge_net_delta_usd", "Net delta in USD.", asset)
+        self._residual_delta = self._snapshot_gauge(
             "hedge_residual_delta_base",
             "Delta left after rebalancing to target with whole lots, in units of the asset.", asset)
-        self._hedge_ratio = self._gauge("hedge_ratio",
+        self._hedge_ratio = self._snapshot_gauge("hedge_ratio",
                                         "Hedge ratio -(futures delta)/(spot delta).", asset)
-        self._hedge_ratio_target = self._gauge("hedge_ratio_target", "Target hedge ratio.", asset)
-        self._band_lower = self._gauge("hedge_ratio_band_lower",
+        self._hedge_ratio_target = self._snapshot_gauge("hedge_ratio_target", "Target hedge ratio.", asset)
+        self._band_lower = self._snapshot_gauge("hedge_ratio_band_lower",
                                        "Lower edge of the hedge ratio's tolerance band.", asset)
-        self._band_upper = self._gauge("hedge_ratio_band_upper",
+        self._band_upper = self._snapshot_gauge("hedge_ratio_band_upper",
                                        "Upper edge of the hedge ratio's tolerance band.", asset)
-        self._contracts_to_target = self._gauge(
+        self._contracts_to_target = self._snapshot_gauge(
             "hedge_contracts_to_target",
             "Contracts of the hedge instrument to sell (positive) or buy back to reach the target.",
             ("portfolio", "asset", "instrument"))
-        self._basis = self._gauge("hedge_basis_ratio",
+        self._basis = self._snapshot_gauge("hedge_basis_ratio",
                                   "Basis (futures - spot) / spot, as a ratio.", asset)
-        self._min_variance = self._gauge("hedge_min_variance_ratio",
+        self._min_variance = self._snapshot_gauge("hedge_min_variance_ratio",
                                          "Minimum-variance hedge ratio (cross hedge).", asset)
 
         # -- snapshot: per portfolio and position
-        self._position_contracts = self._gauge(
+        self._position_contracts = self._snapshot_gauge(
             "hedge_position_contracts", "Signed contract count of the position.", position)
-        self._position_notional = self._gauge(
+        self._position_notional = self._snapshot_gauge(
             "hedge_position_notional_usd", "Notional of the position in USD.", position)
-        self._position_pnl = self._gauge(
+        self._position_pnl = self._snapshot_gauge(
             "hedge_position_unrealized_pnl_usd", "Unrealised PnL of the position in USD.", position)
-        self._position_funding = self._gauge(
+        self._position_funding = self._snapshot_gauge(
             "hedge_position_funding_accrued_usd",
             "Funding accrued on the position since the hedge began, in USD.", position)
-        self._position_fees = self._gauge(
+        self._position_fees = self._snapshot_gauge(
             "hedge_position_fees_usd", "Fees paid on the position in USD.", position)
-        self._margin_ratio = self._gauge(
+        self._margin_ratio = self._snapshot_gauge(
             "hedge_margin_ratio",
             "Maintenance margin / margin balance (liquidation at 1).", position)
-        self._margin_buffer_usd = self._gauge(
+        self._margin_buffer_usd = self._snapshot_gauge(
             "hedge_margin_buffer_usd", "Margin balance - maintenance margin, in USD.", position)
-        self._margin_buffer_ratio = self._gauge(
+        self._margin_buffer_ratio = self._snapshot_gauge(
             "hedge_margin_buffer_ratio",
             "Margin buffer as a fraction of the margin balance.", position)
-        self._liquidation_price = self._gauge(
+        self._liquidation_price = self._snapshot_gauge(
             "hedge_liquidation_price_usd", "Estimated liquidation price in USD.", position)
-        self._liquidation_distance = self._gauge(
+        self._liquidation_distance = self._snapshot_gauge(
             "hedge_liquidation_distance_ratio",
             "Distance to liquidation |liquidation price - mark| / mark.", position)
-        self._remediation_margin = self._gauge(
+        self._remediation_margin = self._snapshot_gauge(
             "hedge_remediation_margin_usd",
             "Margin to add (USD) that puts the liquidation price back at the target distance.", position)
-        self._remediation_reduce = self._gauge(
+        self._remediation_reduce = self._snapshot_gauge(
             "hedge_remediation_reduce_contracts",
             "Contracts of the leg to close that put the liquidation price back at the target distance.",
             position)
-        self._remediation_distance = self._gauge(
+        self._remediation_distance = self._snapshot_gauge(
             "hedge_remediation_target_distance_ratio",
             "The liquidation distance the remediation restores.", position)
-        self._venue_liquidation_price = self._gauge(
+        self._venue_liquidation_price = self._snapshot_gauge(
             "hedge_venue_liquidation_price_usd",
             "The venue's own reported liquidation price of the position.", position)
-        self._venue_margin_ratio = self._gauge(
+        self._venue_margin_ratio = self._snapshot_gauge(
             "hedge_venue_margin_ratio",
             "The venue's own reported maintenance margin / margin balance of the position.", position)
-        self._adl_rank = self._gauge(
+        self._adl_rank = self._snapshot_gauge(
             "hedge_adl_rank", "The venue's auto-deleveraging rank of the position.", position)
-        self._adl_rank_top = self._gauge(
+        self._adl_rank_top = self._snapshot_gauge(
             "hedge_adl_rank_top", "The venue's top auto-deleveraging bucket (next to be deleveraged).",
             position)
-        self._model_divergence = self._gauge(
+        self._model_divergence = self._snapshot_gauge(
             "hedge_model_divergence_ratio",
             "|model - venue| / |venue| of one figure of the position.", (*position, "figure"))
         account = ("portfolio", "account")
-        self._account_margin_ratio = self._gauge(
+        self._account_margin_ratio = self._snapshot_gauge(
             "hedge_account_margin_ratio",
             "The venue's account maintenance margin / equity (unified or portfolio margin).", account)
-        self._account_liquidation_ratio = self._gauge(
+        self._account_liquidation_ratio = self._snapshot_gauge(
             "hedge_account_liquidation_ratio",
             "The account margin ratio at which the venue liquidates.", account)
-        self._account_model_margin_ratio = self._gauge(
+        self._account_model_margin_ratio = self._snapshot_gauge(
             "hedge_account_model_margin_ratio",
             "The model of the account maintenance margin / equity, moved with the marks.", account)
 
@@ -301,63 +391,63 @@ class Metrics:
         """Gauges for effectiveness, stress, costs and lifecycle."""
         asset = ("portfolio", "asset")
         # -- snapshot: effectiveness per portfolio and asset
-        self._dollar_offset = self._gauge(
+        self._dollar_offset = self._snapshot_gauge(
             "hedge_effectiveness_dollar_offset_ratio",
             "Cumulative dollar offset -(dF)/(dS) since the hedge began.", asset)
-        self._slope = self._gauge("hedge_effectiveness_slope",
+        self._slope = self._snapshot_gauge("hedge_effectiveness_slope",
                                   "Regression slope of hedge changes on spot changes.", asset)
-        self._r_squared = self._gauge("hedge_effectiveness_r_squared",
+        self._r_squared = self._snapshot_gauge("hedge_effectiveness_r_squared",
                                       "R squared of the effectiveness regression.", asset)
-        self._variance_reduction = self._gauge(
+        self._variance_reduction = self._snapshot_gauge(
             "hedge_effectiveness_variance_reduction_ratio",
             "Variance reduction 1 - Var(dS + dF) / Var(dS) (Ederington).", asset)
-        self._effectiveness_samples = self._gauge(
+        self._effectiveness_samples = self._snapshot_gauge(
             "hedge_effectiveness_samples", "Samples in the effectiveness window.", asset)
-        self._effective = self._gauge("hedge_effectiveness_effective",
+        self._effective = self._snapshot_gauge("hedge_effectiveness_effective",
                                       "1 when the hedge is assessed effective, else 0.", asset)
 
         # -- snapshot: stress grid
         shock = ("portfolio", "shock")
-        self._stress_spot = self._gauge("hedge_stress_spot_pnl_usd",
+        self._stress_spot = self._snapshot_gauge("hedge_stress_spot_pnl_usd",
                                         "Spot PnL under a price shock, in USD.", shock)
-        self._stress_hedge = self._gauge("hedge_stress_hedge_pnl_usd",
+        self._stress_hedge = self._snapshot_gauge("hedge_stress_hedge_pnl_usd",
                                          "Hedge PnL under a price shock, in USD.", shock)
-        self._stress_net = self._gauge("hedge_stress_net_pnl_usd",
+        self._stress_net = self._snapshot_gauge("hedge_stress_net_pnl_usd",
                                        "Net PnL under a price shock, in USD.", shock)
-        self._stress_liquidated = self._gauge(
+        self._stress_liquidated = self._snapshot_gauge(
             "hedge_stress_liquidated_positions",
             "Hedge legs liquidated under a price shock.", shock)
 
         # -- snapshot: costs per portfolio
         portfolio = ("portfolio",)
-        self._funding_paid = self._gauge("hedge_funding_paid_usd",
+        self._funding_paid = self._snapshot_gauge("hedge_funding_paid_usd",
                                          "Funding paid since the hedge began, in USD.", portfolio)
-        self._funding_received = self._gauge(
+        self._funding_received = self._snapshot_gauge(
             "hedge_funding_received_usd", "Funding received since the hedge began, in USD.",
             portfolio)
-        self._fees = self._gauge("hedge_fees_usd", "Fees paid since the hedge began, in USD.",
+        self._fees = self._snapshot_gauge("hedge_fees_usd", "Fees paid since the hedge began, in USD.",
                                  portfolio)
-        self._hedge_cost = self._gauge(
+        self._hedge_cost = self._snapshot_gauge(
             "hedge_cost_usd", "Hedge cost: fees + funding paid - funding received, in USD.",
             portfolio)
-        self._protection = self._gauge(
+        self._protection = self._snapshot_gauge(
             "hedge_protection_usd", "Loss the hedge absorbed (protection value), in USD.",
             portfolio)
-        self._cost_budget = self._gauge("hedge_cost_budget_usd",
+        self._cost_budget = self._snapshot_gauge("hedge_cost_budget_usd",
                                         "Cost budget of the hedge plan, in USD.", portfolio)
 
         # -- snapshot: lifecycle, feeds, freshness
-        self._time_left = self._gauge("hedge_time_left_seconds",
+        self._time_left = self._snapshot_gauge("hedge_time_left_seconds",
                                       "Time left until the hedge plan expires.", asset)
-        self._opportunity_cost = self._gauge(
+        self._opportunity_cost = self._snapshot_gauge(
             "hedge_opportunity_cost_usd", "Upside given up by the hedge, in USD.", asset)
-        self._lifecycle_condition = self._gauge(
+        self._lifecycle_condition = self._snapshot_gauge(
             "hedge_lifecycle_condition",
             "1 when a hedge plan condition holds (expired, exit level crossed, stop-loss hit, "
             "cost budget exceeded), else 0.", ("portfolio", "asset", "condition"))
-        self._stale_feeds = self._gauge(
+        self._stale_feeds = self._snapshot_gauge(
             "hedge_portfolio_stale_feeds", "Stale price feeds the portfolio depends on.", portfolio)
-        self._snapshot_timestamp = self._gauge(
+        self._snapshot_timestamp = self._snapshot_gauge(
             "hedge_snapshot_timestamp_seconds", "Time of the portfolio's latest risk snapshot.",
             portfolio)
 
@@ -423,6 +513,20 @@ class Metrics:
     def _gauge(self, name: str, documentation: str, labels: Sequence[str]) -> _Family[Gauge]:
         return _Family(Gauge(name, documentation, labels, registry=self.registry))
 
+    def _snapshot_gauge(self, name: str, documentation: str, labels: Sequence[str]) -> _SnapshotGauge:
+        family = _SnapshotGauge(name, documentation, labels, self.registry)
+        self._snapshot_gauges.append(family)
+        return family
+
+    def render(self) -> bytes:
+        """Every metric in the Prometheus text exposition format (what ``/metrics`` serves)."""
+        _rendering.active = True
+        try:
+            text = generate_latest(self.registry)
+        finally:
+            _rendering.active = False
+        return text + "".join(family.exposition() for family in self._snapshot_gauges).encode()
+
     def _counter(self, name: str, documentation: str, labels: Sequence[str]) -> _Family[Counter]:
         return _Family(Counter(name, documentation, labels, registry=self.registry))
 
@@ -453,7 +557,7 @@ class Metrics:
             return
         values: dict[_SeriesKey, float] = {}
 
-        def put(family: _Family[Gauge], labels: _Labels, value: float | None) -> None:
+        def put(family: _SnapshotGauge, labels: _Labels, value: float | None) -> None:
             if value is not None:
                 values[(family, labels)] = value
 
@@ -510,7 +614,7 @@ class Metrics:
                     _flag(figures.get(condition)))
 
         for (family, series_labels), value in values.items():
-            family.child(series_labels).set(value)
+            family.set(series_labels, value)
         current = set(values)
         for family, series_labels in self._series.get(portfolio, set()) - current:
             family.remove(series_labels)
@@ -654,6 +758,10 @@ class NullMetrics:
 
     enabled: bool = False
 
+    def render(self) -> bytes:
+        """No metrics: an empty exposition."""
+        return b""
+
     def observe_snapshot(self, snapshot: Mapping[str, Any]) -> None:
         """Export nothing."""
 
@@ -729,11 +837,32 @@ class MetricsServer:
         await asyncio.to_thread(self._thread.join)
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """A request handler that logs nothing (scrapes every few seconds would fill the log)."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base's signature
+        """Log nothing."""
+
+
 async def serve_metrics(
     metrics: Metrics, host: str = DEFAULT_METRICS_HOST, port: int = DEFAULT_METRICS_PORT
 ) -> MetricsServer:
-    """Serve ``metrics.registry`` on ``http://host:port/metrics`` (port 0 picks a free port)."""
-    server, thread = await asyncio.to_thread(
-        start_http_server, port, addr=host, registry=metrics.registry
-    )
+    """Serve ``metrics.render()`` on ``http://host:port/metrics`` (port 0 picks a free port)."""
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"only /metrics is served\n"]
+        body = metrics.render()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    def start() -> tuple[WSGIServer, threading.Thread]:
+        server = make_server(host, port, application, ThreadingWSGIServer, handler_class=_QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+        thread.start()
+        return server, thread
+
+    server, thread = await asyncio.to_thread(start)
     return MetricsServer(server, thread)

@@ -9,7 +9,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.metrics import Metrics, NullMetrics, serve_metrics
 from tests.unit.deploy.sample_snapshots import SEED_TS_MS, exercise_every_metric, seed_snapshot
@@ -397,11 +398,44 @@ async def test_serve_metrics_on_loopback_with_port_zero(metrics: Metrics) -> Non
         assert server.port > 0
         body = await asyncio.to_thread(fetch, f"http://127.0.0.1:{server.port}/metrics")
         assert 'hedge_events_processed_total{kind="price"} 3.0' in body
+        metrics.observe_snapshot(seed_snapshot())
+        body = await asyncio.to_thread(fetch, f"http://127.0.0.1:{server.port}/metrics")
+        assert 'hedge_asset_price_usd{portfolio="alice",asset="BTC"} 60000.0' in body
     finally:
         await server.close()
     await server.close()  # idempotent
     with pytest.raises(OSError):  # noqa: PT011 -- connection refused: the socket is released
         await asyncio.to_thread(fetch, f"http://127.0.0.1:{server.port}/metrics")
+
+
+def _samples(text: str) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
+    """Every sample of an exposition as (name, sorted labels, value)."""
+    return {(sample.name, tuple(sorted(sample.labels.items())), sample.value)
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_the_endpoint_text_holds_every_sample_of_the_registry(metrics: Metrics) -> None:
+    """``render`` (cached lines for snapshot gauges) parses to exactly what prometheus_client renders."""
+    exercise_every_metric(metrics)
+    odd = seed_snapshot()
+    odd["portfolio"] = 'desk "7"\\eu\nwest'  # a quote, a backslash and a newline in a label value
+    metrics.observe_snapshot(odd)
+    slow = generate_latest(metrics.registry).decode()
+    fast = metrics.render().decode()
+    assert _samples(fast) == _samples(slow)
+    assert ("hedge_asset_price_usd", (("asset", "BTC"), ("portfolio", 'desk "7"\\eu\nwest')),
+            60_000.0) in _samples(fast)
+    assert fast.count("# TYPE hedge_asset_price_usd gauge") == 1
+
+
+def test_a_snapshot_gauge_series_removed_leaves_the_endpoint_text(metrics: Metrics) -> None:
+    """A figure that becomes null is gone from the served text too, not only from the registry."""
+    snapshot = seed_snapshot()
+    metrics.observe_snapshot(snapshot)
+    assert "hedge_basis_ratio{" in metrics.render().decode()
+    snapshot["assets"]["BTC"]["basis_bps"] = None
+    metrics.observe_snapshot(snapshot)
+    assert "hedge_basis_ratio{" not in metrics.render().decode()
 
 
 def test_remediation_gauges_follow_the_leg_remediation(
