@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 # While building the snapshots of one round, hand what is built to the producer this often.
 HAND_OFF_INTERVAL_S = 0.002
+# With a publish interval, the snapshots that came due are built this long per loop turn at most
+# (urgent ones all): a desk's portfolios come due together, and a tick must not wait for them all.
+THROTTLED_SLICE_S = 0.005
 # A loop that did not turn for this long may have missed enough heartbeats to be expelled (the
 # session timeout is 10 s): it writes nothing until the group confirms its membership.
 STALL_S = 5.0
@@ -106,6 +109,7 @@ class Processor:
         self._price_events: dict[str, PriceEvent] = {}
         self._price_checkpoint_at: dict[int, int] = {}
         self._pending_publish: set[str] = set()
+        self._publish_backlog = False  # throttled snapshots came due and wait for the next turn
         self._last_publish_ms: dict[str, int] = {}
         self._last_checkpoint_ms = 0
         self._cycle: _CheckpointCycle | None = None
@@ -224,9 +228,9 @@ class Processor:
             while not stop.is_set():
                 done, _ = await asyncio.wait(
                     {price_fetch, position_fetch, stop_wait, restore_wait},
-                    # a checkpoint or an export in progress goes on at the next turn of the loop
+                    # a checkpoint, an export or due snapshots go on at the next turn of the loop
                     timeout=0 if self._cycle is not None or self._metrics_exporting
-                    else self.settings.tick_interval_s,
+                    or self._publish_backlog else self.settings.tick_interval_s,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 if restore_wait in done:
@@ -249,6 +253,8 @@ class Processor:
                         await self._flush_outbox()
                         await self._producer_or_fail().flush()
                         await self._advance_checkpoint()
+                    else:
+                        self._publish_backlog = False  # nothing is published until confirmed
                     self._export_metrics()
                 self._round_done.set()
                 self._round_done = asyncio.Event()
@@ -436,8 +442,10 @@ class Processor:
 
         Snapshots go to the producer in slices of about ``HAND_OFF_INTERVAL_S`` of work, so the first
         portfolios of a large fan-out are on their way while the rest are built; ``flush`` still
-        waits for every acknowledgement before a checkpoint.
+        waits for every acknowledgement before a checkpoint. With a publish interval, urgent
+        portfolios go first, then the longest unpublished, for ``THROTTLED_SLICE_S`` per turn.
         """
+        self._publish_backlog = False
         if not self._pending_publish:
             return
         now = self._now_ms()
@@ -448,13 +456,23 @@ class Processor:
         due = [p for p in self._pending_publish if p in self.engine.portfolios]
         self.engine.sample(due)
         firing_changed = False
-        hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
+        started = time.perf_counter()
+        hand_off_at = started + HAND_OFF_INTERVAL_S
         urgent = self.engine.urgent
+        throttled = 0  # snapshots published this turn because their interval was up
+        if interval:
+            last_publish = self._last_publish_ms
+            due.sort(key=lambda p: (p not in urgent, last_publish.get(p, 0)))
         for portfolio_id in due:
-            if (interval and portfolio_id not in urgent
-                    and now - self._last_publish_ms.get(portfolio_id, 0) < interval):
-                deferred.add(portfolio_id)
-                continue
+            if interval and portfolio_id not in urgent:
+                if now - self._last_publish_ms.get(portfolio_id, 0) < interval:
+                    deferred.add(portfolio_id)
+                    continue
+                if throttled and time.perf_counter() - started >= THROTTLED_SLICE_S:
+                    deferred.add(portfolio_id)
+                    self._publish_backlog = True
+                    continue
+                throttled += 1
             state = self.engine.portfolios[portfolio_id]
             latency_ms = max(0, now - state.last_receive_ms) if state.last_receive_ms else None
             snapshot, transitions = self.engine.snapshot(

@@ -254,6 +254,41 @@ async def test_a_large_round_is_handed_off_while_it_is_built(
     assert counter.sent_at_hand_off == sorted(counter.sent_at_hand_off)
 
 
+class _FlushCounter(_HandOffCounter):
+    """A MemoryBus producer that records, at each flush (one per loop turn), the snapshots sent."""
+
+    def __init__(self, bus: MemoryBus) -> None:
+        super().__init__(bus)
+        self.sent_at_flush: list[int] = []
+
+    async def flush(self) -> None:
+        self.sent_at_flush.append(len(self._bus.records(TOPICS.risk)))
+
+
+async def test_throttled_snapshots_that_come_due_together_are_spread_over_turns(
+    bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no time to spare per turn, each turn publishes one due portfolio: a tick never waits
+    for a whole desk that came due at once."""
+    monkeypatch.setattr("monitor.processor.runner.THROTTLED_SLICE_S", 0.0)
+    counter = _FlushCounter(bus)
+
+    async def producer() -> _FlushCounter:
+        return counter
+
+    monkeypatch.setattr(bus, "producer", producer)
+    holders = [f"desk-{index}" for index in range(4)]
+    async with _running(bus, publish_interval_ms=60_000):
+        for portfolio in holders:  # far from liquidation: never urgent
+            _publish(bus, PositionEvent(portfolio, "okx", SWAP, -10, 60_000, 10, "isolated", 18_000,
+                                        1_000, 1_000))
+        _publish(bus, PriceEvent(SWAP, 60_000, None, None, None, 2_000, _now_ms()))
+        await eventually(lambda: all(_latest_risk(bus, p) for p in holders), DEADLINE_S)
+    first = [n for n in counter.sent_at_flush if n > 0]
+    # the four positions arrive in one fetch, all due at once; one per turn: 1, 2, 3, 4 snapshots
+    assert sorted(set(first))[:len(holders)] == list(range(1, len(holders) + 1))
+
+
 async def test_a_throttled_portfolio_is_published_at_once_near_liquidation(bus: MemoryBus) -> None:
     """With a 60 s publish interval a quiet tick waits; a tick within 5 % of liquidation does not."""
     async with _running(bus, publish_interval_ms=60_000) as processor:
