@@ -228,17 +228,22 @@ class _HandOffCounter:
         pass
 
 
+def _give_producer(bus: MemoryBus, monkeypatch: pytest.MonkeyPatch, producer: _HandOffCounter) -> None:
+    """Make ``producer`` the bus's producer for the processor the test starts."""
+
+    async def make() -> _HandOffCounter:
+        return producer
+
+    monkeypatch.setattr(bus, "producer", make)
+
+
 async def test_a_large_round_is_handed_off_while_it_is_built(
     bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Snapshots of one fan-out reach the producer in slices, not only at the round's flush."""
     monkeypatch.setattr("monitor.processor.runner.HAND_OFF_INTERVAL_S", 0.0)
     counter = _HandOffCounter(bus)
-
-    async def producer() -> _HandOffCounter:
-        return counter
-
-    monkeypatch.setattr(bus, "producer", producer)
+    _give_producer(bus, monkeypatch, counter)
     holders = [f"desk-{index}" for index in range(5)]
     async with _running(bus):
         for portfolio in holders:
@@ -272,11 +277,7 @@ async def test_throttled_snapshots_that_come_due_together_are_spread_over_turns(
     for a whole desk that came due at once."""
     monkeypatch.setattr("monitor.processor.runner.THROTTLED_SLICE_S", 0.0)
     counter = _FlushCounter(bus)
-
-    async def producer() -> _FlushCounter:
-        return counter
-
-    monkeypatch.setattr(bus, "producer", producer)
+    _give_producer(bus, monkeypatch, counter)
     holders = [f"desk-{index}" for index in range(4)]
     async with _running(bus, publish_interval_ms=60_000):
         for portfolio in holders:  # far from liquidation: never urgent
