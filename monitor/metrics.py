@@ -299,33 +299,33 @@ class Metrics:
 
         # -- snapshot: per portfolio and asset
         self._asset_price = self._snapshot_gauge("hedge_asset_price_usd",
-                                        "Reference price of the asset (spot, else index).", asset)
+                                                 "Reference price of the asset (spot, else index).", asset)
         self._spot_delta = self._snapshot_gauge("hedge_spot_delta_base",
-                                       "Spot holdings of the asset, in units of the asset.", asset)
+                                                "Spot holdings of the asset, in units of the asset.", asset)
         self._futures_delta = self._snapshot_gauge(
             "hedge_futures_delta_base", "Delta of the futures on the asset, in units of the asset.",
             asset)
         self._net_delta = self._snapshot_gauge("hedge_net_delta_base",
-                                      "Net delta (spot + futures), in units of the asset.", asset)
+                                               "Net delta (spot + futures), in units of the asset.", asset)
         self._net_delta_usd = self._snapshot_gauge("hedge_net_delta_usd", "Net delta in USD.", asset)
         self._residual_delta = self._snapshot_gauge(
             "hedge_residual_delta_base",
             "Delta left after rebalancing to target with whole lots, in units of the asset.", asset)
         self._hedge_ratio = self._snapshot_gauge("hedge_ratio",
-                                        "Hedge ratio -(futures delta)/(spot delta).", asset)
+                                                 "Hedge ratio -(futures delta)/(spot delta).", asset)
         self._hedge_ratio_target = self._snapshot_gauge("hedge_ratio_target", "Target hedge ratio.", asset)
         self._band_lower = self._snapshot_gauge("hedge_ratio_band_lower",
-                                       "Lower edge of the hedge ratio's tolerance band.", asset)
+                                                "Lower edge of the hedge ratio's tolerance band.", asset)
         self._band_upper = self._snapshot_gauge("hedge_ratio_band_upper",
-                                       "Upper edge of the hedge ratio's tolerance band.", asset)
+                                                "Upper edge of the hedge ratio's tolerance band.", asset)
         self._contracts_to_target = self._snapshot_gauge(
             "hedge_contracts_to_target",
             "Contracts of the hedge instrument to sell (positive) or buy back to reach the target.",
             ("portfolio", "asset", "instrument"))
         self._basis = self._snapshot_gauge("hedge_basis_ratio",
-                                  "Basis (futures - spot) / spot, as a ratio.", asset)
+                                           "Basis (futures - spot) / spot, as a ratio.", asset)
         self._min_variance = self._snapshot_gauge("hedge_min_variance_ratio",
-                                         "Minimum-variance hedge ratio (cross hedge).", asset)
+                                                  "Minimum-variance hedge ratio (cross hedge).", asset)
 
         # -- snapshot: per portfolio and position
         self._position_contracts = self._snapshot_gauge(
@@ -395,25 +395,25 @@ class Metrics:
             "hedge_effectiveness_dollar_offset_ratio",
             "Cumulative dollar offset -(dF)/(dS) since the hedge began.", asset)
         self._slope = self._snapshot_gauge("hedge_effectiveness_slope",
-                                  "Regression slope of hedge changes on spot changes.", asset)
+                                           "Regression slope of hedge changes on spot changes.", asset)
         self._r_squared = self._snapshot_gauge("hedge_effectiveness_r_squared",
-                                      "R squared of the effectiveness regression.", asset)
+                                               "R squared of the effectiveness regression.", asset)
         self._variance_reduction = self._snapshot_gauge(
             "hedge_effectiveness_variance_reduction_ratio",
             "Variance reduction 1 - Var(dS + dF) / Var(dS) (Ederington).", asset)
         self._effectiveness_samples = self._snapshot_gauge(
             "hedge_effectiveness_samples", "Samples in the effectiveness window.", asset)
         self._effective = self._snapshot_gauge("hedge_effectiveness_effective",
-                                      "1 when the hedge is assessed effective, else 0.", asset)
+                                               "1 when the hedge is assessed effective, else 0.", asset)
 
         # -- snapshot: stress grid
         shock = ("portfolio", "shock")
         self._stress_spot = self._snapshot_gauge("hedge_stress_spot_pnl_usd",
-                                        "Spot PnL under a price shock, in USD.", shock)
+                                                 "Spot PnL under a price shock, in USD.", shock)
         self._stress_hedge = self._snapshot_gauge("hedge_stress_hedge_pnl_usd",
-                                         "Hedge PnL under a price shock, in USD.", shock)
+                                                  "Hedge PnL under a price shock, in USD.", shock)
         self._stress_net = self._snapshot_gauge("hedge_stress_net_pnl_usd",
-                                       "Net PnL under a price shock, in USD.", shock)
+                                                "Net PnL under a price shock, in USD.", shock)
         self._stress_liquidated = self._snapshot_gauge(
             "hedge_stress_liquidated_positions",
             "Hedge legs liquidated under a price shock.", shock)
@@ -421,12 +421,12 @@ class Metrics:
         # -- snapshot: costs per portfolio
         portfolio = ("portfolio",)
         self._funding_paid = self._snapshot_gauge("hedge_funding_paid_usd",
-                                         "Funding paid since the hedge began, in USD.", portfolio)
+                                                  "Funding paid since the hedge began, in USD.", portfolio)
         self._funding_received = self._snapshot_gauge(
             "hedge_funding_received_usd", "Funding received since the hedge began, in USD.",
             portfolio)
         self._fees = self._snapshot_gauge("hedge_fees_usd", "Fees paid since the hedge began, in USD.",
-                                 portfolio)
+                                          portfolio)
         self._hedge_cost = self._snapshot_gauge(
             "hedge_cost_usd", "Hedge cost: fees + funding paid - funding received, in USD.",
             portfolio)
@@ -434,11 +434,11 @@ class Metrics:
             "hedge_protection_usd", "Loss the hedge absorbed (protection value), in USD.",
             portfolio)
         self._cost_budget = self._snapshot_gauge("hedge_cost_budget_usd",
-                                        "Cost budget of the hedge plan, in USD.", portfolio)
+                                                 "Cost budget of the hedge plan, in USD.", portfolio)
 
         # -- snapshot: lifecycle, feeds, freshness
         self._time_left = self._snapshot_gauge("hedge_time_left_seconds",
-                                      "Time left until the hedge plan expires.", asset)
+                                               "Time left until the hedge plan expires.", asset)
         self._opportunity_cost = self._snapshot_gauge(
             "hedge_opportunity_cost_usd", "Upside given up by the hedge, in USD.", asset)
         self._lifecycle_condition = self._snapshot_gauge(
