@@ -128,6 +128,9 @@ class PositionState:
     fees_usd: float = 0.0
     # An isolated leg's liquidation price depends on its event only, not on the mark.
     isolated_liquidation: tuple[PositionEvent, float] | None = None
+    # A cross leg's: it depends on the moving legs and the wallet left to them, which stays the
+    # same from tick to tick when no other leg of the account moves it (a leg alone on its wallet).
+    cross_liquidation: tuple[tuple[MarginLeg, ...], float, float] | None = None
     leg: tuple[PositionEvent, MarginLeg] | None = None
     # The last event that carried the venue's own figures of this leg (their as-of time is its
     # event time); kept while later events leave the leg unchanged (docs/venue-fields.md).
@@ -436,6 +439,7 @@ class HedgeBook:
                 state.instrument = instrument
                 state.leg = None
                 state.isolated_liquidation = None
+                state.cross_liquidation = None
                 if state.event not in adopted:
                     adopted.append(state.event)
         return adopted
@@ -1060,7 +1064,14 @@ class HedgeBook:
         wallet = cross_wallet - (total_mm - own_mm) + (total_upnl - own_upnl)
         if not math.isfinite(wallet):
             return None  # another cross leg's maintenance margin is unknown
-        return model.liquidation_price([other.margin_leg() for _, other in moving], wallet)
+        legs = tuple(other.margin_leg() for _, other in moving)
+        cached_cross = state.cross_liquidation
+        if cached_cross is not None and cached_cross[1] == wallet and len(cached_cross[0]) == len(legs) \
+                and all(old is new for old, new in zip(cached_cross[0], legs, strict=True)):
+            return cached_cross[2]
+        price = model.liquidation_price(legs, wallet)
+        state.cross_liquidation = (legs, wallet, price)
+        return price
 
     def _remediation(
         self,
@@ -1289,50 +1300,50 @@ class HedgeBook:
     ) -> list[dict[str, Any]]:
         """Shock every price by (1 + s), a cross-hedge asset by its beta; liquidation caps a leg.
 
-        Each leg is repriced at every shock in one vectorised call (the stress formulas take an
-        array of shocked prices).
+        Each leg is repriced shock by shock on floats: a grid of a few shocks costs less so than
+        through numpy's fixed cost per call (the formulas' float and array paths agree).
         """
-        shocks = np.asarray(self.settings.shocks, dtype=np.float64)
-        spot_exposure = sum(
+        shocks = self.settings.shocks
+        spot_exposure = float(sum(
             record["spot_delta"] * record["price"] for record in assets.values()
             if record["price"] is not None
-        )
-        spot_pnl = spot_exposure * shocks
-        hedge_pnl = np.zeros_like(shocks)
-        liquidated: list[list[str]] = [[] for _ in self.settings.shocks]
+        ))
+        hedge_pnl = [0.0] * len(shocks)
+        liquidated: list[list[str]] = [[] for _ in shocks]
         for figure in leg_figures:
             state: PositionState = figure["state"]
             record = figure["record"]
             instrument = state.instrument
-            leg_shocks = shocks
+            beta = None
             if record["hedges"] != instrument.base:
                 beta = self._min_variance_ratio(instrument.base, record["hedges"])
-                leg_shocks = shocks * (beta if beta is not None else 1.0)
+                if beta is None:
+                    beta = 1.0
             mark = figure["mark"]
-            shocked = mark * (1.0 + leg_shocks)
             liquidation = record["liquidation_price"]
             liquidation_value = math.nan if liquidation is None else liquidation
             margin_balance = record["margin_balance_usd"]
             margin_value = math.inf if margin_balance is None else margin_balance
-            pnl = instrument.stress_change_usd(
-                state.event.quantity, state.event.entry_price, mark, shocked, liquidation_value,
-                margin_value)
-            hedge_pnl = hedge_pnl + pnl
-            if liquidation is not None:
-                side = 1.0 if state.event.quantity > 0 else -1.0
-                hit = np.asarray(f.is_liquidated_at(side, shocked, liquidation))
-                for index in np.flatnonzero(hit):
+            quantity, entry_price = state.event.quantity, state.event.entry_price
+            side = 1.0 if quantity > 0 else -1.0
+            for index, shock in enumerate(shocks):
+                move = float(shock) if beta is None else float(shock) * beta
+                shocked = mark * (1.0 + move)
+                hedge_pnl[index] = hedge_pnl[index] + float(instrument.stress_change_usd(
+                    quantity, entry_price, mark, shocked, liquidation_value, margin_value))
+                if liquidation is not None and f.is_liquidated_at(side, shocked, liquidation):
                     liquidated[index].append(instrument.id)
-        return [
-            {
+        rows = []
+        for index, shock in enumerate(shocks):
+            spot_pnl = spot_exposure * float(shock)
+            rows.append({
                 "shock": shock,
-                "spot_pnl_usd": float(spot_pnl[index]),
-                "hedge_pnl_usd": float(hedge_pnl[index]),
-                "net_pnl_usd": float(spot_pnl[index] + hedge_pnl[index]),
+                "spot_pnl_usd": spot_pnl,
+                "hedge_pnl_usd": hedge_pnl[index],
+                "net_pnl_usd": spot_pnl + hedge_pnl[index],
                 "liquidated": liquidated[index],
-            }
-            for index, shock in enumerate(self.settings.shocks)
-        ]
+            })
+        return rows
 
     def _costs_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
         received = sum(s.funding_received_usd for s in self.positions.values())

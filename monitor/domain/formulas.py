@@ -89,6 +89,13 @@ def _float_divide_positive(numerator: float, denominator: float) -> float:
     return _float_divide(numerator, denominator) if denominator > 0 else math.nan
 
 
+def _float_floor_zero(value: float) -> float:
+    """``np.maximum(0.0, value)`` on a float: NaN stays NaN, and -0.0 stays -0.0 as numpy keeps it."""
+    if value != value:  # noqa: PLR0124 -- NaN is the one float unequal to itself
+        return value
+    return value if value >= 0.0 else 0.0
+
+
 def _divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     """numerator / denominator; NaN where the denominator is 0 or the quotient is not finite."""
     if numerator.ndim == 0 and denominator.ndim == 0:
@@ -154,6 +161,12 @@ def _sample_covariance(first: FloatArray, second: FloatArray) -> float:
     """Sample covariance with ddof = 1 (the same ddof as ``np.var(ddof=1)``)."""
     deviations = (first - first.mean()) * (second - second.mean())
     return float(deviations.sum() / (first.size - 1))
+
+
+def _float_liquidated(side: float, shocked_price: float, liquidation_price: float) -> bool:
+    """``_liquidated`` on floats (NaN compares False: never liquidated)."""
+    return (side > 0 and shocked_price <= liquidation_price) or (
+        side < 0 and shocked_price >= liquidation_price)
 
 
 def _liquidated(
@@ -752,6 +765,8 @@ def is_liquidated_at(
     A NaN liquidation price (none) or side 0 never liquidates.
     Source: Binance USDⓈ-M liquidation FAQ (mark price crossing the liquidation price).
     """
+    if _scalars(side, shocked_price, liquidation_price):
+        return _float_liquidated(float(side), float(shocked_price), float(liquidation_price))
     return _bool_result(
         _liquidated(_array(side), _array(shocked_price), _array(liquidation_price))
     )
@@ -901,6 +916,11 @@ def dollar_offset(
     The guard avoids the small-denominator problem (a ratio of two tiny changes means nothing).
     Source: IAS 39 AG105(b) (dollar-offset method, effective within 80-125 %); ASC 815.
     """
+    if _scalars(hedge_change_usd, hedged_change_usd, exposure_usd, min_move_fraction):
+        hedged_value = float(hedged_change_usd)
+        if not abs(hedged_value) >= float(min_move_fraction) * abs(float(exposure_usd)):
+            return math.nan
+        return _float_divide(-float(hedge_change_usd), hedged_value)
     hedged = _array(hedged_change_usd)
     threshold = _array(min_move_fraction) * np.abs(_array(exposure_usd))
     offset = _divide(-_array(hedge_change_usd), hedged)
@@ -997,6 +1017,11 @@ def stress_leg_pnl_linear(
     Source: Binance USDⓈ-M liquidation FAQ (position closed, remaining margin lost); PnL as
     ``linear_pnl``.
     """
+    if _scalars(quantity, contract_size, price, shocked_price, liquidation_price, margin_balance):
+        signed_value, shocked_value = float(quantity), float(shocked_price)
+        if _float_liquidated(signed_value, shocked_value, float(liquidation_price)):
+            return -float(margin_balance)
+        return signed_value * float(contract_size) * (shocked_value - float(price))
     signed = _array(quantity)
     shocked = _array(shocked_price)
     pnl = signed * _array(contract_size) * (shocked - _array(price))
@@ -1040,6 +1065,13 @@ def stress_leg_pnl_inverse(
     never) loses its margin balance in USD.
     Source: risk-definitions.md "Delta" (inverse) and "Stress grid"; Binance COIN-M PnL FAQ.
     """
+    if _scalars(quantity, contract_value, entry_price, price, shocked_price, liquidation_price,
+                margin_balance_usd):
+        signed_value, shocked_value = float(quantity), float(shocked_price)
+        if _float_liquidated(signed_value, shocked_value, float(liquidation_price)):
+            return -float(margin_balance_usd)
+        delta_value = _float_divide_positive(signed_value * float(contract_value), float(entry_price))
+        return delta_value * (shocked_value - float(price))
     signed = _array(quantity)
     shocked = _array(shocked_price)
     delta = _divide_positive(signed * _array(contract_value), _array(entry_price))  # q cv / EP
@@ -1061,6 +1093,8 @@ def time_left_seconds(expiry_ms: FloatOrArray, now_ms: FloatOrArray) -> FloatOrA
 
     Source: risk-definitions.md, hedge lifecycle (a plan's expiry, e.g. 7 days).
     """
+    if _scalars(expiry_ms, now_ms):
+        return _float_floor_zero((float(expiry_ms) - float(now_ms)) / 1000.0)
     return _result(np.maximum(0.0, (_array(expiry_ms) - _array(now_ms)) / 1000.0))
 
 
@@ -1074,6 +1108,8 @@ def opportunity_cost_usd(hedge_pnl_usd: FloatOrArray) -> FloatOrArray:
     Source: Hull, Options, Futures and Other Derivatives, ch. 3 (a short hedge forgoes the gain
     from a price rise).
     """
+    if _scalars(hedge_pnl_usd):
+        return _float_floor_zero(-float(hedge_pnl_usd))
     return _result(np.maximum(0.0, -_array(hedge_pnl_usd)))
 
 

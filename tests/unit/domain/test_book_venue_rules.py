@@ -92,6 +92,25 @@ def test_binance_cross_wallet_is_cw_in_single_asset_mode() -> None:
     assert leg["liquidation_price"] == pytest.approx(83_665.34, abs=CENT)
 
 
+def test_a_cross_leg_liquidation_price_follows_its_wallet_and_its_size_between_ticks() -> None:
+    """A cross leg alone on its wallet keeps its liquidation price from tick to tick (cached), and
+    a new wallet or a new size moves it at once."""
+    book, prices = _book()
+    book.apply_balance(BalanceEvent("p", "b", "USDT", 10_000, 1, 1, cross_wallet=7_000))
+    book.apply_position(PositionEvent("p", "b", BINANCE, -0.5, 60_000, None, "cross", None, 1, 1))
+    _price(prices, BINANCE, 60_000.0)
+    # LP = (7000 + 0.5 x 60000) / (0.5 x 0.004 + 0.5) = 37000 / 0.502 = 73,705.18 at any mark
+    assert book.snapshot()["positions"][0]["liquidation_price"] == pytest.approx(73_705.18, abs=CENT)
+    _price(prices, BINANCE, 61_000.0, 11)
+    assert book.snapshot()["positions"][0]["liquidation_price"] == pytest.approx(73_705.18, abs=CENT)
+    # cw 8,000: (8000 + 30000) / 0.502 = 75,697.21
+    book.apply_balance(BalanceEvent("p", "b", "USDT", 11_000, 12, 12, cross_wallet=8_000))
+    assert book.snapshot()["positions"][0]["liquidation_price"] == pytest.approx(75_697.21, abs=CENT)
+    # short 0.6: (8000 + 0.6 x 60000) / (0.6 x 0.004 + 0.6) = 44000 / 0.6024 = 73,041.17
+    book.apply_position(PositionEvent("p", "b", BINANCE, -0.6, 60_000, None, "cross", None, 13, 13))
+    assert book.snapshot()["positions"][0]["liquidation_price"] == pytest.approx(73_041.17, abs=CENT)
+
+
 def test_an_exactly_hedged_inverse_book_stays_hedged_after_the_move() -> None:
     """1.5 BTC and a short of 900 x 100 USD from 60,000, at 54,000: delta -1.5, ratio 1, 0 to trade."""
     book, prices = _book(PortfolioSettings(plans={"BTC": HedgePlan("BTC", OKX_INVERSE)}))
