@@ -567,9 +567,16 @@ MARGIN_MODELS: dict[str, MarginModel] = {
 ``docs/risk-model.md`` for what their documents do and do not confirm."""
 
 
+_MODELS_BY_ID: dict[str, MarginModel] = {}
+"""``margin_model_for`` by instrument id (the venue is part of the id): a snapshot asks per leg."""
+
+
 def margin_model_for(instrument: Instrument) -> MarginModel:
     """The margin model of the instrument's venue (Binance's rule where the venue has none)."""
-    return MARGIN_MODELS.get(instrument.venue, MARGIN_MODELS["binance"])
+    model = _MODELS_BY_ID.get(instrument.id)
+    if model is None:
+        model = _MODELS_BY_ID[instrument.id] = MARGIN_MODELS.get(instrument.venue, MARGIN_MODELS["binance"])
+    return model
 
 
 __all__ = [
