@@ -211,11 +211,21 @@ class HedgeBook:
         # key of the leg each asset is hedged with, and the instruments held with terms.
         self._hedge_legs: dict[str, tuple[str, str, PositionSide] | None] = {}
         self._priced_instruments: frozenset[str] | None = None
+        self._legs_by_instrument: dict[str, tuple[PositionState, ...]] = {}
 
     def _positions_changed(self) -> None:
         """Forget what was derived from the set of positions (call on every change to it)."""
         self._hedge_legs.clear()
         self._priced_instruments = None
+        self._legs_by_instrument.clear()
+
+    def _legs_in(self, instrument_id: str) -> tuple[PositionState, ...]:
+        """The legs held in one instrument, in the order of ``positions`` (kept until it changes)."""
+        legs = self._legs_by_instrument.get(instrument_id)
+        if legs is None:
+            legs = self._legs_by_instrument[instrument_id] = tuple(
+                state for (_, held, _), state in self.positions.items() if held == instrument_id)
+        return legs
 
     # -- events -------------------------------------------------------------------------------
 
@@ -460,10 +470,10 @@ class HedgeBook:
             self.followed[event.instrument] = price if price is not None else InstrumentPrice(
                 event.mark, event.index, event.funding_rate, event.next_funding_ms,
                 event.ts_event_ms, event.ts_receive_ms)
+        legs = self._legs_in(event.instrument)
         if last is None:
-            for (_, position_instrument, _), position in self.positions.items():
-                if (position_instrument == event.instrument and position.venue_event is not None
-                        and position.venue_mark is None):
+            for position in legs:
+                if position.venue_event is not None and position.venue_mark is None:
                     position.venue_mark = event.mark  # the first mark after the venue's figures
         if last is None or event.ts_event_ms <= last.ts_event_ms:
             return
@@ -476,9 +486,7 @@ class HedgeBook:
                 event.instrument, last.funding_rate, last.mark, last.next_funding_ms))
         if last.funding_rate is not None and last.next_funding_ms is None:
             self._accrue_funding(event.instrument, last, event.ts_event_ms)
-        for (_, position_instrument, _), position in self.positions.items():
-            if position_instrument != event.instrument:
-                continue
+        for position in legs:
             if position.venue_event is not None and position.venue_mark is None:
                 position.venue_mark = event.mark  # the first mark after the venue's figures
             change = self._leg_pnl(position, event.mark) - self._leg_pnl(position, last.mark)
@@ -530,9 +538,9 @@ class HedgeBook:
         payment ``Instrument.funding_usd`` times the fraction of 8 hours held since the later of
         the last price and the position's own update.
         """
-        for (_, held, _), state in self.positions.items():
+        for state in self._legs_in(instrument_id):
             instrument = state.instrument
-            if held != instrument_id or instrument.funding_accrual != "continuous":
+            if instrument.funding_accrual != "continuous":
                 continue
             start = max(last.ts_event_ms, state.event.ts_event_ms)
             if now_ms <= start or state.event.quantity == 0:

@@ -285,19 +285,23 @@ class RiskEngine:
         touched = set(self._watchers.get(event.instrument, ()))
         price = self.prices.prices[event.instrument]
         instrument = self.catalog.get(event.instrument)
-        if instrument is not None and instrument.is_future:
+        future = instrument is not None and instrument.is_future
+        if future:
             self._reprice(event.instrument, event.mark)
+        instrument_id, ts_event_ms, ts_receive_ms = event.instrument, event.ts_event_ms, event.ts_receive_ms
+        portfolios = self.portfolios
         for portfolio_id in touched:
-            state = self.portfolios[portfolio_id]
+            state = portfolios[portfolio_id]
             book = state.book
-            reference = None if instrument is None else book.reference(instrument.base)
-            if instrument is not None and instrument.is_future and book.holds(event.instrument):
-                book.apply_instrument_price(event, price)
-            if instrument is not None and reference is not None:
-                book.apply_asset_price(instrument.base, *reference)
-            book.last_event_ms = max(book.last_event_ms, event.ts_event_ms)
+            if instrument is not None:
+                reference = book.reference(instrument.base)
+                if future and book.holds(instrument_id):
+                    book.apply_instrument_price(event, price)
+                if reference is not None:
+                    book.apply_asset_price(instrument.base, *reference)
+            book.last_event_ms = max(book.last_event_ms, ts_event_ms)
             state.dirty = True
-            state.last_receive_ms = max(state.last_receive_ms, event.ts_receive_ms)
+            state.last_receive_ms = max(state.last_receive_ms, ts_receive_ms)
         return touched
 
     def _reprice(self, instrument_id: str, mark: float) -> None:
