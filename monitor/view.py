@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.domain.remediation import position_remediation, remediation_text
+
+ALERT_LOG_SIZE = 1_000
+"""Alert transitions the view keeps (the newest): ``run`` shows alerts for as long as it runs."""
 
 
 def _money(value: Any, digits: int = 2) -> str:
@@ -43,7 +47,9 @@ class ViewState:
 
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     firing: dict[str, dict[str, Any]] = field(default_factory=dict)
-    alert_log: list[dict[str, Any]] = field(default_factory=list)
+    alert_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ALERT_LOG_SIZE))
+    alerts_fired: int = 0
+    """Firing transitions seen in all (the log keeps only the newest ``ALERT_LOG_SIZE``)."""
     feeds: dict[str, tuple[str, str]] = field(default_factory=dict)
     events: int = 0
     dead_letters: int = 0
@@ -56,10 +62,11 @@ class ViewState:
             self.snapshots[snapshot["portfolio"]] = snapshot
 
     def on_alert(self, alert: dict[str, Any]) -> None:
-        """Track firing alerts and keep a log of transitions."""
+        """Track firing alerts, count the firings and keep a log of the newest transitions."""
         key = f"{alert['portfolio']}/{alert['rule']}/{alert['subject']}"
         if alert["state"] == "firing":
             self.firing[key] = alert
+            self.alerts_fired += 1
         else:
             self.firing.pop(key, None)
         self.alert_log.append(alert)

@@ -154,7 +154,8 @@ def summary(state: ViewState, scenario: Scenario) -> list[str]:
                  f"{_fmt(costs.get('funding_paid_usd'), 2)} USD")
     lines.extend(remediation_lines(snapshot))
     fired = [a for a in state.alert_log if a["state"] == "firing"]
-    lines.append(f"alerts fired: {len(fired)}")
+    shown = "" if len(fired) == state.alerts_fired else f" (the last {len(fired)} below)"
+    lines.append(f"alerts fired: {state.alerts_fired}{shown}")
     for alert in fired:
         lines.append(f"  {alert['severity']} {alert['rule']} {alert['subject']}: {alert['message']}")
         lines.extend(f"    {line}" for line in remediation_check(alert.get("remediation")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from monitor.view import ViewState, plain_lines, remediation_lines, render
+from monitor.view import ALERT_LOG_SIZE, ViewState, plain_lines, remediation_lines, render
 from tests.unit.alerts.snapshots import T0, position, snapshot
 from tests.unit.alerts.test_remediation import RALLY_REMEDIATION
 
@@ -40,3 +40,20 @@ def test_a_leg_with_its_buffer_has_no_line() -> None:
     state = ViewState()
     state.on_snapshot(snapshot(T0, positions=[position(liquidation_distance=0.2)]))
     assert remediation_lines(state.snapshots["alice"]) == []
+
+
+def test_the_alert_log_keeps_the_newest_transitions_and_counts_every_firing() -> None:
+    """``run`` shows alerts for as long as it runs: the log is bounded, the count is not."""
+    state = ViewState()
+    total = ALERT_LOG_SIZE + 500
+    for index in range(total):
+        state.on_alert({"portfolio": "seed", "rule": "margin_ratio", "subject": f"leg-{index}",
+                        "state": "firing", "severity": "warning", "message": str(index)})
+    state.on_alert({"portfolio": "seed", "rule": "margin_ratio", "subject": "leg-0",
+                    "state": "resolved", "severity": "warning", "message": "clear"})
+    assert len(state.alert_log) == ALERT_LOG_SIZE
+    assert state.alerts_fired == total  # 1,500 firings, the resolution not among them
+    assert state.alert_log[-1]["state"] == "resolved"
+    assert state.alert_log[0]["message"] == str(total - ALERT_LOG_SIZE + 1)  # the oldest ones left
+    assert "seed/margin_ratio/leg-0" not in state.firing
+    assert len(state.firing) == total - 1
