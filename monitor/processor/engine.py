@@ -110,6 +110,10 @@ class RiskEngine:
         self.columns = ColumnarPositions(catalog)
         self.risk_levels = risk_levels or RiskLevels()
         self.urgent: set[str] = set()
+        # Portfolios with alert transitions in their outbox, and those whose alert state changed
+        # (transitions, a restore, a drop) since the runner last read their firing alerts.
+        self.outboxes: set[str] = set()
+        self.alerts_changed: set[str] = set()
         self._settings_for = settings_for
         self._alert_engine_for = alert_engine_for
         self.portfolios: dict[str, PortfolioState] = {}
@@ -140,6 +144,8 @@ class RiskEngine:
             del self.portfolios[portfolio_id]
             self.columns.drop_portfolio(portfolio_id)
             self.urgent.discard(portfolio_id)
+            self.outboxes.discard(portfolio_id)
+            self.alerts_changed.add(portfolio_id)
         return dropped
 
     def apply_account(self, event: AccountEvent, partition: int, offset: int) -> str | None:
@@ -224,8 +230,15 @@ class RiskEngine:
                     touched.add(portfolio_id)
         return touched
 
-    @staticmethod
-    def _report_mismatch(state: PortfolioState, event: MismatchEvent) -> None:
+    def queue_transitions(self, portfolio_id: str, transitions: list[AlertTransition]) -> None:
+        """Put a portfolio's alert transitions in its outbox (published after its state is written)."""
+        if not transitions:
+            return
+        self.portfolios[portfolio_id].outbox.extend(transition.to_dict() for transition in transitions)
+        self.outboxes.add(portfolio_id)
+        self.alerts_changed.add(portfolio_id)
+
+    def _report_mismatch(self, state: PortfolioState, event: MismatchEvent) -> None:
         """A resync found (or no longer finds) the stream's state wrong: the position_mismatch alert."""
         if state.alerts is None:
             return
@@ -238,10 +251,9 @@ class RiskEngine:
         transitions = state.alerts.report_condition(
             event.portfolio, "position_mismatch", event.subject, event.active,
             event.resync_quantity - event.stream_quantity, event.ts_event_ms, message)
-        state.outbox.extend(transition.to_dict() for transition in transitions)
+        self.queue_transitions(event.portfolio, transitions)
 
-    @staticmethod
-    def _report_hedge_broken(state: PortfolioState, event: FillEvent) -> None:
+    def _report_hedge_broken(self, state: PortfolioState, event: FillEvent) -> None:
         """A liquidation or ADL fill breaks the hedge: the critical ``hedge_broken`` alert with the
         delta now left unhedged (``HedgeBook.unhedged_by``); an own trade on the leg in the other
         direction re-hedges it and resolves the alert."""
@@ -260,7 +272,7 @@ class RiskEngine:
                 event.portfolio, "hedge_broken", event.instrument, False, None, event.ts_event_ms,
                 f"{event.instrument} in account {event.account}: re-hedged by a trade of "
                 f"{event.quantity:g} contracts at {event.price:g}")
-            state.outbox.extend(transition.to_dict() for transition in transitions)
+            self.queue_transitions(event.portfolio, transitions)
             return
         unhedged = state.book.unhedged_by(event)
         if unhedged is None:
@@ -276,7 +288,7 @@ class RiskEngine:
                    f"{delta:+g} {asset}{usd_text} of delta now unhedged")
         transitions = state.alerts.report_condition(
             event.portfolio, "hedge_broken", event.instrument, True, delta, event.ts_event_ms, message)
-        state.outbox.extend(transition.to_dict() for transition in transitions)
+        self.queue_transitions(event.portfolio, transitions)
 
     def apply_price(self, event: PriceEvent) -> set[str]:
         """Store a price and let every watching book follow it; the portfolios it touched."""
@@ -386,6 +398,9 @@ class RiskEngine:
             state.alerts.restore(data["alerts"])
         state.applied_offset = int(data["applied_offset"])
         state.outbox = list(data.get("outbox") or [])
+        if state.outbox:
+            self.outboxes.add(portfolio_id)
+        self.alerts_changed.add(portfolio_id)
         state.dirty = False
         self._rewatch(portfolio_id, state)
 

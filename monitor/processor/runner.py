@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,14 @@ class Processor:
         self._pending_publish: set[str] = set()
         self._publish_backlog = False  # throttled snapshots came due and wait for the next turn
         self._last_publish_ms: dict[str, int] = {}
+        # Portfolios changed since they were last sampled (``RiskEngine.sample``).
+        self._unsampled: set[str] = set()
+        # With a publish interval: the pending portfolios by last publish time (entries of one
+        # published since are stale and skipped), so a turn reads only the ones that came due.
+        self._throttle_queue: list[tuple[int, str]] = []
+        self._queued: set[str] = set()
+        self._firing: dict[str, list[tuple[str, str, str]]] = {}  # firing alerts by portfolio
+        self._hand_off_at = 0.0
         self._last_checkpoint_ms = 0
         self._cycle: _CheckpointCycle | None = None
         self._commit_task: asyncio.Task[None] | None = None
@@ -365,7 +374,7 @@ class Processor:
             except HedgeMonitorError as exc:  # terms the catalog refuses (CatalogError)
                 self._dead_letter(record, str(exc))
                 continue
-            self._pending_publish.update(touched)
+            self._mark_pending(touched)
         self.metrics.events_processed("instrument", len(records))
 
     def _apply_prices(self, records: list[Record]) -> None:
@@ -388,8 +397,7 @@ class Processor:
                 latest[event.instrument] = event
         for event in latest.values():
             self._keep_price(event)
-            touched = self.engine.apply_price(event)
-            self._pending_publish.update(touched)
+            self._mark_pending(self.engine.apply_price(event))
             self.metrics.feed_event(event.instrument, event.ts_event_ms)
         self.metrics.events_processed("price", len(records))
 
@@ -411,7 +419,7 @@ class Processor:
                 self._dead_letter(record, str(exc))
                 continue
             if portfolio is not None:
-                self._pending_publish.add(portfolio)
+                self._mark_pending((portfolio,))
         self._next_offset[partition.partition] = records[-1].offset + 1
         self.metrics.events_processed("account", len(records))
 
@@ -430,12 +438,17 @@ class Processor:
         self._stale = stale
         for instrument in changed:
             self.metrics.feed_stale(instrument, instrument in stale)
-            for portfolio_id, state in self.engine.portfolios.items():
-                if instrument in state.watched:
-                    self._pending_publish.add(portfolio_id)
+            self._mark_pending(portfolio_id for portfolio_id, state in self.engine.portfolios.items()
+                               if instrument in state.watched)
 
     def _seq(self, partition: int) -> int:
         return sum(self._price_next.values()) + self._next_offset.get(partition, 0)
+
+    def _mark_pending(self, portfolio_ids: Iterable[str]) -> None:
+        """Portfolios whose figures changed: sampled and published at the next round."""
+        changed = set(portfolio_ids)
+        self._pending_publish |= changed
+        self._unsampled |= changed
 
     async def _publish_due(self) -> None:
         """Publish a snapshot of every pending portfolio (and its alert transitions to the outbox).
@@ -443,60 +456,96 @@ class Processor:
         Snapshots go to the producer in slices of about ``HAND_OFF_INTERVAL_S`` of work, so the first
         portfolios of a large fan-out are on their way while the rest are built; ``flush`` still
         waits for every acknowledgement before a checkpoint. With a publish interval, urgent
-        portfolios go first, then the longest unpublished, for ``THROTTLED_SLICE_S`` per turn.
+        portfolios go first, then the longest unpublished, for ``THROTTLED_SLICE_S`` per turn; the
+        portfolios not yet due are not read at all (``_throttle_queue``).
         """
         self._publish_backlog = False
+        portfolios = self.engine.portfolios
+        if self._unsampled:
+            # a portfolio unchanged since its last sample has nothing new to sample
+            self.engine.sample([p for p in self._unsampled if p in portfolios])
+            self._unsampled.clear()
         if not self._pending_publish:
             return
         now = self._now_ms()
-        interval = self.settings.publish_interval_ms
         producer = self._producer_or_fail()
-        topics = self.settings.topics
-        deferred: set[str] = set()
-        due = [p for p in self._pending_publish if p in self.engine.portfolios]
-        self.engine.sample(due)
-        firing_changed = False
-        started = time.perf_counter()
-        hand_off_at = started + HAND_OFF_INTERVAL_S
-        urgent = self.engine.urgent
-        throttled = 0  # snapshots published this turn because their interval was up
-        if interval:
-            last_publish = self._last_publish_ms
-            due.sort(key=lambda p: (p not in urgent, last_publish.get(p, 0)))
-        for portfolio_id in due:
-            if interval and portfolio_id not in urgent:
-                if now - self._last_publish_ms.get(portfolio_id, 0) < interval:
-                    deferred.add(portfolio_id)
-                    continue
-                if throttled and time.perf_counter() - started >= THROTTLED_SLICE_S:
-                    deferred.add(portfolio_id)
-                    self._publish_backlog = True
-                    continue
-                throttled += 1
-            state = self.engine.portfolios[portfolio_id]
-            latency_ms = max(0, now - state.last_receive_ms) if state.last_receive_ms else None
-            snapshot, transitions = self.engine.snapshot(
-                portfolio_id, self._stale, seq=self._seq(state.partition), ts_ms=now,
-                latency_ms=latency_ms)
-            key = portfolio_id.encode()
-            producer.send(topics.risk, key, orjson.dumps(snapshot))
-            state.outbox.extend(transition.to_dict() for transition in transitions)
-            firing_changed = firing_changed or bool(transitions)
-            self._last_publish_ms[portfolio_id] = now
-            self.published_snapshots += 1
-            if portfolio_id in self._metrics_exporting:
-                self._metrics_exporting[portfolio_id] = snapshot
-            else:
-                self._metrics_pending[portfolio_id] = snapshot
-            if latency_ms is not None:
-                self.metrics.observe_latency(latency_ms / 1000)
-            if time.perf_counter() >= hand_off_at:
-                await producer.hand_off()
-                hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
-        self._pending_publish = deferred
-        urgent.clear()
-        if firing_changed:
+        self._hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
+        transitions = False
+        if self.settings.publish_interval_ms:
+            transitions = await self._publish_throttled(now, producer)
+        else:
+            due = [p for p in self._pending_publish if p in portfolios]
+            self._pending_publish = set()
+            for portfolio_id in due:
+                transitions |= self._publish_one(portfolio_id, now, producer)
+                await self._maybe_hand_off(producer)
+        self.engine.urgent.clear()
+        if transitions:
             self.metrics.set_firing_alerts(self.firing_alerts())
+
+    async def _publish_throttled(self, now: int, producer: Producer) -> bool:
+        """With a publish interval: every urgent pending portfolio, then the due ones by last publish
+        time for ``THROTTLED_SLICE_S``; True when an alert transition came of them."""
+        interval = self.settings.publish_interval_ms
+        pending, queued, queue = self._pending_publish, self._queued, self._throttle_queue
+        portfolios, last_publish = self.engine.portfolios, self._last_publish_ms
+        for portfolio_id in pending - queued:
+            heapq.heappush(queue, (last_publish.get(portfolio_id, 0), portfolio_id))
+            queued.add(portfolio_id)
+        transitions = False
+        urgent = sorted((p for p in self.engine.urgent if p in pending and p in portfolios),
+                        key=lambda p: last_publish.get(p, 0))
+        for portfolio_id in urgent:
+            transitions |= self._publish_one(portfolio_id, now, producer)
+            await self._maybe_hand_off(producer)
+        started = time.perf_counter()
+        throttled = 0  # snapshots published this turn because their interval was up
+        while queue:
+            published_ms, portfolio_id = queue[0]
+            if portfolio_id not in pending or portfolio_id not in portfolios:
+                heapq.heappop(queue)
+                queued.discard(portfolio_id)
+                continue
+            if last_publish.get(portfolio_id, 0) != published_ms:
+                heapq.heappop(queue)  # published since (urgent); its newer entry is in the queue
+                continue
+            if now - published_ms < interval:
+                break
+            if throttled and time.perf_counter() - started >= THROTTLED_SLICE_S:
+                self._publish_backlog = True
+                break
+            heapq.heappop(queue)
+            throttled += 1
+            transitions |= self._publish_one(portfolio_id, now, producer)
+            await self._maybe_hand_off(producer)
+        return transitions
+
+    async def _maybe_hand_off(self, producer: Producer) -> None:
+        """Hand the snapshots built so far to the producer every ``HAND_OFF_INTERVAL_S`` of work."""
+        if time.perf_counter() >= self._hand_off_at:
+            await producer.hand_off()
+            self._hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
+
+    def _publish_one(self, portfolio_id: str, now: int, producer: Producer) -> bool:
+        """Build and send one portfolio's snapshot, its transitions to the outbox; True if any."""
+        self._pending_publish.discard(portfolio_id)
+        self._queued.discard(portfolio_id)
+        state = self.engine.portfolios[portfolio_id]
+        latency_ms = max(0, now - state.last_receive_ms) if state.last_receive_ms else None
+        snapshot, transitions = self.engine.snapshot(
+            portfolio_id, self._stale, seq=self._seq(state.partition), ts_ms=now,
+            latency_ms=latency_ms)
+        producer.send(self.settings.topics.risk, portfolio_id.encode(), orjson.dumps(snapshot))
+        self.engine.queue_transitions(portfolio_id, transitions)
+        self._last_publish_ms[portfolio_id] = now
+        self.published_snapshots += 1
+        if portfolio_id in self._metrics_exporting:
+            self._metrics_exporting[portfolio_id] = snapshot
+        else:
+            self._metrics_pending[portfolio_id] = snapshot
+        if latency_ms is not None:
+            self.metrics.observe_latency(latency_ms / 1000)
+        return bool(transitions)
 
     def _export_metrics(self) -> None:
         """Export the latest snapshot of every portfolio published since the last export, when due.
@@ -520,7 +569,12 @@ class Processor:
 
     async def _flush_outbox(self) -> None:
         """Persist the state behind pending alert transitions, then publish them (same ids)."""
-        pending = [(p, s) for p, s in self.engine.portfolios.items() if s.outbox]
+        if not self.engine.outboxes:
+            return
+        portfolios = self.engine.portfolios
+        pending = [(p, portfolios[p]) for p in sorted(self.engine.outboxes)
+                   if p in portfolios and portfolios[p].outbox]
+        self.engine.outboxes.clear()
         if not pending:
             return
         producer = self._producer_or_fail()
@@ -536,12 +590,21 @@ class Processor:
         await producer.flush()
 
     def firing_alerts(self) -> list[tuple[str, str, str]]:
-        """(portfolio, rule, severity) of every firing alert this instance owns."""
-        firing: list[tuple[str, str, str]] = []
-        for state in self.engine.portfolios.values():
-            if state.alerts is not None:
-                firing.extend((p, rule, severity) for p, rule, _, severity in state.alerts.firing())
-        return firing
+        """(portfolio, rule, severity) of every firing alert this instance owns.
+
+        Read again only for the portfolios whose alerts changed since (``RiskEngine.alerts_changed``).
+        """
+        portfolios, firing = self.engine.portfolios, self._firing
+        for portfolio_id in self.engine.alerts_changed:
+            state = portfolios.get(portfolio_id)
+            found = [] if state is None or state.alerts is None else [
+                (p, rule, severity) for p, rule, _, severity in state.alerts.firing()]
+            if found:
+                firing[portfolio_id] = found
+            else:
+                firing.pop(portfolio_id, None)
+        self.engine.alerts_changed.clear()
+        return [alert for alerts in firing.values() for alert in alerts]
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -738,7 +801,7 @@ class Processor:
                         self.engine.restore(value["portfolio"], partition, value)
                         self.engine.catch_up_prices(value["portfolio"])
                         # prices may have moved while nobody owned it: publish it at the new prices
-                        self._pending_publish.add(value["portfolio"])
+                        self._mark_pending((value["portfolio"],))
                         restored += 1
                         if restored % RESTORE_SLICE == 0:
                             await asyncio.sleep(0)
@@ -768,6 +831,8 @@ class Processor:
             for partition in partitions:
                 for portfolio_id in self.engine.drop_partition(partition):
                     self._pending_publish.discard(portfolio_id)
+                    self._unsampled.discard(portfolio_id)
+                    self._queued.discard(portfolio_id)
                     self._metrics_pending.pop(portfolio_id, None)
                     self._metrics_exporting.pop(portfolio_id, None)
                 self._owned.discard(partition)

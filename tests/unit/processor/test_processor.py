@@ -308,6 +308,73 @@ async def test_a_throttled_portfolio_is_published_at_once_near_liquidation(bus: 
     assert risk["positions"][0]["liquidation_distance"] == pytest.approx(2_704.33 / 63_000, abs=1e-6)
 
 
+async def test_a_throttled_portfolio_comes_due_from_its_latest_publish_with_no_new_input(
+    bus: MemoryBus,
+) -> None:
+    """An urgent publish restarts the interval: the quiet tick after it waits a whole interval from
+    the urgent snapshot (not from the one before), then goes out on its own, with no new input."""
+    now = [float(int(time.time()))]  # whole seconds and quarter steps: exact in binary
+    engine = RiskEngine(default_catalog(), lambda _: PortfolioSettings(),
+                        lambda _: AlertEngine(AlertsConfig()))
+    processor = Processor(bus, engine, ProcessorSettings(checkpoint_interval_ms=0, fetch_timeout_ms=20,
+                                                         publish_interval_ms=1_000),
+                          clock=lambda: now[0])
+    stop = asyncio.Event()
+    task = asyncio.create_task(processor.run(stop))
+    try:
+        await eventually(lambda: processor.ready.is_set() or task.done(), DEADLINE_S)
+        start_ms = int(now[0] * 1000)
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await eventually(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 2_000, DEADLINE_S)
+        now[0] += 0.5
+        _publish(bus, *_prices(63_000, 3_000))  # 4.3 % from 65704.33: urgent, at once
+        urgent = await eventually(
+            lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 3_000 and r, DEADLINE_S)
+        assert urgent["ts_ms"] == start_ms + 500  # half way through a 1 s interval
+        _publish(bus, *_prices(61_000, 4_000))  # 7.7 % away: throttled
+        now[0] += 0.75  # 1.25 s after the first snapshot, 0.75 s after the urgent one
+        await processor.drain()
+        assert _latest_risk(bus, "seed") == urgent  # not due: the interval runs from the urgent one
+        now[0] += 0.5
+        quiet = await eventually(
+            lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000 and r, DEADLINE_S)
+        assert quiet["ts_ms"] == start_ms + 1_750  # 1.25 s after the urgent snapshot
+    finally:
+        stop.set()
+        await task
+
+
+def _firing_recomputed(processor: Processor) -> list[tuple[str, str, str]]:
+    """Every firing alert read from every portfolio's alert engine (what the cache must equal)."""
+    return sorted((p, rule, severity) for state in processor.engine.portfolios.values()
+                  if state.alerts is not None for p, rule, _, severity in state.alerts.firing())
+
+
+async def test_the_firing_alerts_kept_per_portfolio_equal_a_full_reading(bus: MemoryBus) -> None:
+    """The gauge's firing alerts are read again only for portfolios whose alerts changed; after a
+    firing and its resolution they still equal a reading of every portfolio."""
+    async with _running(bus) as processor:
+        _publish(bus, *_seed_events(1_000),
+                 PositionEvent("calm", "okx", SWAP, -10, 60_000, 10, "isolated", 18_000, 1_000, 1_000),
+                 *_prices(60_000, 2_000))
+        await eventually(lambda: _latest_risk(bus, "seed") and _latest_risk(bus, "calm"), DEADLINE_S)
+        assert sorted(processor.firing_alerts()) == _firing_recomputed(processor)
+        # 63000: seed 4.3 % from 65704.33 fires the critical liquidation alert; calm is 10 x 0.01
+        # BTC on 18000 USD, nowhere near its liquidation price
+        _publish(bus, *_prices(63_000, 3_000))
+        await eventually(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 3_000, DEADLINE_S)
+        fired = sorted(processor.firing_alerts())
+        assert ("seed", "liquidation_distance_low", "critical") in fired
+        assert fired == _firing_recomputed(processor)
+        assert not [alert for alert in fired if alert[0] == "calm"]
+        # 60000: 9.5 % away, beyond the 6 % clear level: resolved
+        _publish(bus, *_prices(60_000, 4_000))
+        await eventually(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 4_000, DEADLINE_S)
+        left = sorted(processor.firing_alerts())
+        assert ("seed", "liquidation_distance_low", "critical") not in left
+        assert left == _firing_recomputed(processor)
+
+
 async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
     bus: MemoryBus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
