@@ -1334,13 +1334,16 @@ class HedgeBook:
             margin_value = math.inf if margin_balance is None else margin_balance
             quantity, entry_price = state.event.quantity, state.event.entry_price
             side = 1.0 if quantity > 0 else -1.0
-            for index, shock in enumerate(shocks):
-                move = float(shock) if beta is None else float(shock) * beta
-                shocked = mark * (1.0 + move)
-                hedge_pnl[index] = hedge_pnl[index] + float(instrument.stress_change_usd(
-                    quantity, entry_price, mark, shocked, liquidation_value, margin_value))
-                if liquidation is not None and f.is_liquidated_at(side, shocked, liquidation):
-                    liquidated[index].append(instrument.id)
+            shocked_prices = [
+                mark * (1.0 + (float(shock) if beta is None else float(shock) * beta)) for shock in shocks]
+            changes = instrument.stress_grid_usd(quantity, entry_price, mark, shocked_prices,
+                                                 liquidation_value, margin_value)
+            for index, change in enumerate(changes):
+                hedge_pnl[index] = hedge_pnl[index] + change
+            if liquidation is not None:
+                for index, hit in enumerate(f.liquidated_in_grid(side, shocked_prices, liquidation)):
+                    if hit:
+                        liquidated[index].append(instrument.id)
         rows = []
         for index, shock in enumerate(shocks):
             spot_pnl = spot_exposure * float(shock)

@@ -1080,6 +1080,50 @@ def stress_leg_pnl_inverse(
     return _result(np.where(liquidated, -_array(margin_balance_usd), pnl))
 
 
+def stress_grid_linear(
+    quantity: float, contract_size: float, price: float, shocked_prices: Sequence[float],
+    liquidation_price: float, margin_balance: float,
+) -> list[float]:
+    """``stress_leg_pnl_linear`` at each shocked price of a grid, in one call per leg.
+
+    ``q * cs * (P' - P)``, or ``-MB`` where P' reaches LP (NaN LP = never); float for float the
+    values of ``stress_leg_pnl_linear`` shock by shock.
+    Source: Binance USDⓈ-M liquidation FAQ (position closed, remaining margin lost); PnL as ``linear_pnl``.
+    """
+    slope = quantity * contract_size
+    return [
+        -margin_balance if _float_liquidated(quantity, shocked, liquidation_price)
+        else slope * (shocked - price)
+        for shocked in shocked_prices
+    ]
+
+
+def stress_grid_inverse(
+    quantity: float, contract_value: float, entry_price: float, price: float,
+    shocked_prices: Sequence[float], liquidation_price: float, margin_balance_usd: float,
+) -> list[float]:
+    """``stress_leg_pnl_inverse`` at each shocked price of a grid, in one call per leg.
+
+    ``q * cv * (P' - P) / EP``, or ``-MB`` where P' reaches LP (NaN LP = never); float for float
+    the values of ``stress_leg_pnl_inverse`` shock by shock.
+    Source: risk-definitions.md "Delta" (inverse) and "Stress grid"; Binance COIN-M PnL FAQ.
+    """
+    slope = _float_divide_positive(quantity * contract_value, entry_price)
+    return [
+        -margin_balance_usd if _float_liquidated(quantity, shocked, liquidation_price)
+        else slope * (shocked - price)
+        for shocked in shocked_prices
+    ]
+
+
+def liquidated_in_grid(side: float, shocked_prices: Sequence[float], liquidation_price: float) -> list[bool]:
+    """``is_liquidated_at`` at each shocked price of a grid: long ``P' <= LP``, short ``P' >= LP``.
+
+    Source: Binance USDⓈ-M liquidation FAQ (mark price crossing the liquidation price).
+    """
+    return [_float_liquidated(side, shocked, liquidation_price) for shocked in shocked_prices]
+
+
 # --------------------------------------------------------------------------------------------
 # hedge lifecycle
 

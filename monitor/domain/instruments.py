@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
@@ -178,6 +178,13 @@ class Instrument:
         return self._math.stress_change_usd(self, quantity, entry_price, price, shocked,
                                             liquidation_price, margin_balance_usd)
 
+    def stress_grid_usd(self, quantity: float, entry_price: float, price: float,
+                        shocked_prices: Sequence[float], liquidation_price: float,
+                        margin_balance_usd: float) -> list[float]:
+        """``stress_change_usd`` at each price of a stress grid, in one call per leg."""
+        return self._math.stress_grid_usd(self, quantity, entry_price, price, shocked_prices,
+                                          liquidation_price, margin_balance_usd)
+
     def contracts_for_usd(self, exposure_usd: float, price: float) -> float:
         """Contracts whose exposure is ``exposure_usd`` at ``price`` (before lot rounding)."""
         return self._math.contracts_for_usd(self, exposure_usd, price)
@@ -268,6 +275,14 @@ class _LinearContract:
                                        liquidation_price, margin_balance_usd)
 
     @staticmethod
+    def stress_grid_usd(instrument: Instrument, quantity: float, entry_price: float, price: float,  # noqa: ARG004 -- the contract-math signature
+                        shocked_prices: Sequence[float], liquidation_price: float,
+                        margin_balance_usd: float) -> list[float]:
+        """``q cs (P' - P)`` at each shocked price, or ``-MB`` once P' reaches LP."""
+        return f.stress_grid_linear(quantity, instrument.contract_size, price, shocked_prices,
+                                    liquidation_price, margin_balance_usd)
+
+    @staticmethod
     def contracts_for_usd(instrument: Instrument, exposure_usd: float, price: float) -> float:
         """``E / (cs P)``."""
         return f.contracts_for_target_linear(1.0, exposure_usd, instrument.contract_size, price)
@@ -348,6 +363,14 @@ class _InverseContract:
         """``q cv (P' - P) / EP``, or ``-MB`` once P' reaches LP."""
         return f.stress_leg_pnl_inverse(quantity, instrument.contract_value, entry_price, price,
                                         shocked, liquidation_price, margin_balance_usd)
+
+    @staticmethod
+    def stress_grid_usd(instrument: Instrument, quantity: float, entry_price: float, price: float,
+                        shocked_prices: Sequence[float], liquidation_price: float,
+                        margin_balance_usd: float) -> list[float]:
+        """``q cv (P' - P) / EP`` at each shocked price, or ``-MB`` once P' reaches LP."""
+        return f.stress_grid_inverse(quantity, instrument.contract_value, entry_price, price,
+                                     shocked_prices, liquidation_price, margin_balance_usd)
 
     @staticmethod
     def contracts_for_usd(instrument: Instrument, exposure_usd: float, price: float) -> float:  # noqa: ARG004 -- the contract-math signature

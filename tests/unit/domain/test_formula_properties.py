@@ -234,6 +234,10 @@ def test_every_vectorised_function_is_in_the_agreement_table() -> None:
         "relative_divergence",
         "account_maintenance_ratio",
         "adl_top_bucket",
+        # grids over a list of shocked prices: equal to their per-shock formulas (the test below)
+        "stress_grid_linear",
+        "stress_grid_inverse",
+        "liquidated_in_grid",
     }
     public = {
         name for name, value in vars(f).items()
@@ -242,3 +246,27 @@ def test_every_vectorised_function_is_in_the_agreement_table() -> None:
     }
     covered = {name for name, _, _ in VECTORISED}
     assert public - scalar_only == covered
+
+
+@FAST
+@given(
+    quantity=st.floats(min_value=-1_000.0, max_value=1_000.0).filter(lambda q: abs(q) > 1e-6),
+    entry=prices,
+    price=prices,
+    factors=st.lists(shock_factors, min_size=1, max_size=9),
+    liquidation=st.one_of(st.just(math.nan), prices),
+    margin=st.floats(min_value=0.0, max_value=1e7),
+)
+def test_a_stress_grid_equals_its_shocks_priced_one_by_one(
+    quantity: float, entry: float, price: float, factors: list[float], liquidation: float,
+    margin: float,
+) -> None:
+    """The one-call grids give, float for float, the per-shock formulas' values and flags."""
+    shocked = [price * factor for factor in factors]
+    assert f.stress_grid_linear(quantity, 0.01, price, shocked, liquidation, margin) == [
+        f.stress_leg_pnl_linear(quantity, 0.01, price, s, liquidation, margin) for s in shocked]
+    assert f.stress_grid_inverse(quantity, 100.0, entry, price, shocked, liquidation, margin) == [
+        f.stress_leg_pnl_inverse(quantity, 100.0, entry, price, s, liquidation, margin) for s in shocked]
+    side = 1.0 if quantity > 0 else -1.0
+    assert f.liquidated_in_grid(side, shocked, liquidation) == [
+        f.is_liquidated_at(side, s, liquidation) for s in shocked]

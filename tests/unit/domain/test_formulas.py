@@ -560,6 +560,22 @@ def test_stress_grid_over_an_array_of_shocks() -> None:
     assert liquidated.tolist() == [False, False, False, False, True, True]
 
 
+def test_stress_grid_of_one_leg_in_one_call() -> None:
+    """The same short 0.5 BTC and inverse short as above, each grid priced in one call per leg."""
+    shocked = [48_000.0, 54_000.0, 63_000.0, 66_000.0]  # -20 %, -10 %, +5 %, +10 % of 60000
+    # linear: -0.5 * (-12000, -6000, +3000) = 6000, 3000, -1500; 66000 >= LP 65737.05 -> -3000
+    assert f.stress_grid_linear(-0.5, 1.0, 60_000.0, shocked, 65_737.05, 3_000.0) == pytest.approx(
+        [6_000.0, 3_000.0, -1_500.0, -3_000.0], abs=CENT)
+    assert f.liquidated_in_grid(-1.0, shocked, 65_737.05) == [False, False, False, True]
+    # inverse, LP 74700, MB 18000 USD: -90000 / 60000 = -1.5 USD per USD of price:
+    # -1.5 * (-12000, -6000, +3000, +6000) = 18000, 9000, -4500, -9000 (none reaches 74700)
+    assert f.stress_grid_inverse(-900.0, 100.0, 60_000.0, 60_000.0, shocked, 74_700.0,
+                                 18_000.0) == pytest.approx([18_000.0, 9_000.0, -4_500.0, -9_000.0], abs=CENT)
+    # a long leg liquidates below: 48000 <= 50000
+    assert f.liquidated_in_grid(1.0, shocked, 50_000.0) == [True, False, False, False]
+    assert f.liquidated_in_grid(1.0, shocked, math.nan) == [False] * 4  # no liquidation price
+
+
 def test_stress_seed_minus_ten_percent() -> None:
     """Seed: -10 % gives spot -9000, hedge +9000, net 0 (no liquidation price for the hedge)."""
     # spot 1.5 * (54000 - 60000) = -9000; hedge -150 * 0.01 * (54000 - 60000) = +9000
