@@ -120,6 +120,7 @@ class Processor:
         self._queued: set[str] = set()
         self._firing: dict[str, list[tuple[str, str, str]]] = {}  # firing alerts by portfolio
         self._hand_off_at = 0.0
+        self._firing_gauge_stale = False
         self._last_checkpoint_ms = 0
         self._cycle: _CheckpointCycle | None = None
         self._commit_task: asyncio.Task[None] | None = None
@@ -265,6 +266,7 @@ class Processor:
                     else:
                         self._publish_backlog = False  # nothing is published until confirmed
                     self._export_metrics()
+                    self._export_firing()
                 self._round_done.set()
                 self._round_done = asyncio.Event()
         finally:
@@ -470,33 +472,29 @@ class Processor:
         now = self._now_ms()
         producer = self._producer_or_fail()
         self._hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
-        transitions = False
         if self.settings.publish_interval_ms:
-            transitions = await self._publish_throttled(now, producer)
+            await self._publish_throttled(now, producer)
         else:
             due = [p for p in self._pending_publish if p in portfolios]
             self._pending_publish = set()
             for portfolio_id in due:
-                transitions |= self._publish_one(portfolio_id, now, producer)
+                self._publish_one(portfolio_id, now, producer)
                 await self._maybe_hand_off(producer)
         self.engine.urgent.clear()
-        if transitions:
-            self.metrics.set_firing_alerts(self.firing_alerts())
 
-    async def _publish_throttled(self, now: int, producer: Producer) -> bool:
+    async def _publish_throttled(self, now: int, producer: Producer) -> None:
         """With a publish interval: every urgent pending portfolio, then the due ones by last publish
-        time for ``THROTTLED_SLICE_S``; True when an alert transition came of them."""
+        time for ``THROTTLED_SLICE_S``."""
         interval = self.settings.publish_interval_ms
         pending, queued, queue = self._pending_publish, self._queued, self._throttle_queue
         portfolios, last_publish = self.engine.portfolios, self._last_publish_ms
         for portfolio_id in pending - queued:
             heapq.heappush(queue, (last_publish.get(portfolio_id, 0), portfolio_id))
             queued.add(portfolio_id)
-        transitions = False
         urgent = sorted((p for p in self.engine.urgent if p in pending and p in portfolios),
                         key=lambda p: last_publish.get(p, 0))
         for portfolio_id in urgent:
-            transitions |= self._publish_one(portfolio_id, now, producer)
+            self._publish_one(portfolio_id, now, producer)
             await self._maybe_hand_off(producer)
         started = time.perf_counter()
         throttled = 0  # snapshots published this turn because their interval was up
@@ -516,9 +514,8 @@ class Processor:
                 break
             heapq.heappop(queue)
             throttled += 1
-            transitions |= self._publish_one(portfolio_id, now, producer)
+            self._publish_one(portfolio_id, now, producer)
             await self._maybe_hand_off(producer)
-        return transitions
 
     async def _maybe_hand_off(self, producer: Producer) -> None:
         """Hand the snapshots built so far to the producer every ``HAND_OFF_INTERVAL_S`` of work."""
@@ -526,8 +523,8 @@ class Processor:
             await producer.hand_off()
             self._hand_off_at = time.perf_counter() + HAND_OFF_INTERVAL_S
 
-    def _publish_one(self, portfolio_id: str, now: int, producer: Producer) -> bool:
-        """Build and send one portfolio's snapshot, its transitions to the outbox; True if any."""
+    def _publish_one(self, portfolio_id: str, now: int, producer: Producer) -> None:
+        """Build and send one portfolio's snapshot, and its alert transitions to the outbox."""
         self._pending_publish.discard(portfolio_id)
         self._queued.discard(portfolio_id)
         state = self.engine.portfolios[portfolio_id]
@@ -545,7 +542,6 @@ class Processor:
             self._metrics_pending[portfolio_id] = snapshot
         if latency_ms is not None:
             self.metrics.observe_latency(latency_ms / 1000)
-        return bool(transitions)
 
     def _export_metrics(self) -> None:
         """Export the latest snapshot of every portfolio published since the last export, when due.
@@ -603,8 +599,17 @@ class Processor:
                 firing[portfolio_id] = found
             else:
                 firing.pop(portfolio_id, None)
+            self._firing_gauge_stale = True
         self.engine.alerts_changed.clear()
         return [alert for alerts in firing.values() for alert in alerts]
+
+    def _export_firing(self) -> None:
+        """Refresh the firing-alerts gauge after any change of alert state: a snapshot's rules, a
+        fill or a resync (reported conditions), a restore or a revocation."""
+        firing = self.firing_alerts()
+        if self._firing_gauge_stale:
+            self._firing_gauge_stale = False
+            self.metrics.set_firing_alerts(firing)
 
     # -- state ----------------------------------------------------------------------------------
 

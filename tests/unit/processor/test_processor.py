@@ -24,7 +24,7 @@ from monitor.bus.base import (
 )
 from monitor.bus.memory import MemoryBus
 from monitor.codec import encode_event, event_key
-from monitor.domain.events import BalanceEvent, Event, PositionEvent, PriceEvent
+from monitor.domain.events import BalanceEvent, Event, FillEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
 from monitor.metrics import Metrics
@@ -373,6 +373,28 @@ async def test_the_firing_alerts_kept_per_portfolio_equal_a_full_reading(bus: Me
         left = sorted(processor.firing_alerts())
         assert ("seed", "liquidation_distance_low", "critical") not in left
         assert left == _firing_recomputed(processor)
+
+
+async def test_an_alert_from_a_fill_reaches_the_firing_gauge_without_a_snapshot_transition(
+    bus: MemoryBus,
+) -> None:
+    """A liquidation fill fires hedge_broken outside any snapshot's rules; the firing-alerts gauge
+    shows it all the same (a missing series would read as no alert)."""
+    registry = CollectorRegistry()
+
+    def broken() -> float | None:
+        return registry.get_sample_value(
+            "hedge_alerts_firing", {"rule": "hedge_broken", "severity": "critical"})
+
+    async with _running(bus, metrics=Metrics(registry)) as processor:
+        _publish(bus, *_seed_events(1_000), *_prices(60_000, 2_000))
+        await eventually(lambda: (r := _latest_risk(bus, "seed")) and r["ts_event_ms"] == 2_000, DEADLINE_S)
+        # the venue liquidates 50 of the 150 contracts short: 0.5 BTC of the hedge is gone
+        _publish(bus, FillEvent("seed", "okx", SWAP, 50, 60_500, 0.0, 3_000, 3_000,
+                                forced="liquidation"))
+        await eventually(lambda: ("seed", "hedge_broken", "critical") in processor.firing_alerts(),
+                         DEADLINE_S)
+        await eventually(lambda: broken() == 1, DEADLINE_S)
 
 
 async def test_snapshot_gauges_are_exported_at_most_once_per_interval(
