@@ -107,6 +107,9 @@ async def test_a_simulated_adl_fill_raises_hedge_broken(
         async with running_pipeline([module(sim, venue, symbol)]) as run:
             await eventually(lambda: leg(run.latest(), f"{venue}:{symbol}"), DEADLINE_S,
                              state=run.describe)
+            # the private stream is live and its resync done: a fill pushed before that reaches no
+            # subscriber, and the resync alone restores the position but not the fill
+            await eventually(run.resynced, DEADLINE_S, state=run.describe)
             await sim.fill(venue, f"{venue}-main", symbol, 0.5 * units_per_btc, 61_000.0, forced="adl")
             fired = await eventually(
                 lambda: [a for a in run.alerts() if a["rule"] == "hedge_broken"], DEADLINE_S,
