@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -234,6 +235,10 @@ async def test_an_expelled_member_leaves_its_successor_state_alone(
                          interval_s=BROKER_POLL_S)
         await eventually(lambda: everything_committed(kafka_bootstrap, group, topics.positions, 4), 60,
                          interval_s=BROKER_POLL_S)
+        # the member to stall must hold partitions first: stopped inside the join's rebalance, it
+        # owns nothing, is never expelled from anything, and simply rejoins
+        await eventually(lambda: re.search(r"assigned partitions \[\d", stalled_log.read_text()), 60,
+                         interval_s=BROKER_POLL_S, state=logs)
         every = "assigned partitions [0, 1, 2, 3]"
         held_every = survivor_log.read_text().count(every)  # it may have held all before the join
         stalled.send_signal(signal.SIGSTOP)
