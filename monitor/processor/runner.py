@@ -590,8 +590,16 @@ class Processor:
 
         Read again only for the portfolios whose alerts changed since (``RiskEngine.alerts_changed``).
         """
+        self._read_changed_alerts()
+        return [alert for alerts in self._firing.values() for alert in alerts]
+
+    def _read_changed_alerts(self) -> None:
+        """Bring ``_firing`` up to date for the portfolios whose alert state changed."""
+        changed = self.engine.alerts_changed
+        if not changed:
+            return
         portfolios, firing = self.engine.portfolios, self._firing
-        for portfolio_id in self.engine.alerts_changed:
+        for portfolio_id in changed:
             state = portfolios.get(portfolio_id)
             found = [] if state is None or state.alerts is None else [
                 (p, rule, severity) for p, rule, _, severity in state.alerts.firing()]
@@ -599,17 +607,17 @@ class Processor:
                 firing[portfolio_id] = found
             else:
                 firing.pop(portfolio_id, None)
-            self._firing_gauge_stale = True
-        self.engine.alerts_changed.clear()
-        return [alert for alerts in firing.values() for alert in alerts]
+        changed.clear()
+        self._firing_gauge_stale = True
 
     def _export_firing(self) -> None:
         """Refresh the firing-alerts gauge after any change of alert state: a snapshot's rules, a
-        fill or a resync (reported conditions), a restore or a revocation."""
-        firing = self.firing_alerts()
+        fill or a resync (reported conditions), a restore or a revocation. A turn with no change
+        does nothing."""
+        self._read_changed_alerts()
         if self._firing_gauge_stale:
             self._firing_gauge_stale = False
-            self.metrics.set_firing_alerts(firing)
+            self.metrics.set_firing_alerts(self.firing_alerts())
 
     # -- state ----------------------------------------------------------------------------------
 
