@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Container
+from dataclasses import fields
 from typing import Any, TypeVar
 
 import orjson
@@ -33,6 +34,25 @@ from monitor.domain.events import (
     PositionEvent,
     PositionSide,
     PriceEvent,
+)
+from monitor.domain.remediation import LiquidationRemediation
+from monitor.domain.snapshot import (
+    AccountFigures,
+    AccountModelFigures,
+    AccountVenueFigures,
+    AssetFigures,
+    Costs,
+    Divergence,
+    Effectiveness,
+    Feeds,
+    Latency,
+    LegFigures,
+    Lifecycle,
+    ModelFigures,
+    RiskSnapshot,
+    StressRow,
+    UnpricedLeg,
+    VenueFigures,
 )
 from monitor.errors import HedgeMonitorError
 
@@ -411,3 +431,128 @@ def _required_number(data: dict[str, Any], name: str) -> float:
     if value is None:  # _number raises for a missing required field; this narrows the type
         raise DecodeError(f"missing field {name!r}")
     return value
+
+
+# -- hedge.risk ------------------------------------------------------------------------------------
+
+RISK_VERSION = 1
+"""Version of the hedge.risk values written now (``monitor/schemas/risk.json``)."""
+
+
+def encode_risk(snapshot: RiskSnapshot) -> bytes:
+    """The JSON value of a risk snapshot on hedge.risk: its fields, in order, nested (NaN is null)."""
+    return orjson.dumps(snapshot)
+
+
+def risk_to_dict(snapshot: RiskSnapshot) -> dict[str, Any]:
+    """The JSON object of a risk snapshot, as a consumer of hedge.risk reads it."""
+    data: dict[str, Any] = orjson.loads(encode_risk(snapshot))
+    return data
+
+
+_Row = TypeVar("_Row")
+
+
+def _row(cls: type[_Row], data: object, where: str, **nested: Any) -> _Row:
+    """One typed row from its JSON object: every key a field of ``cls`` (missing ones default)."""
+    if not isinstance(data, dict):
+        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
+    names = {item.name for item in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise DecodeError(f"{where} has unknown field(s) {', '.join(unknown)}")
+    values = {**data, **nested}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise DecodeError(f"{where}: {exc}") from None
+
+
+def _rows(cls: type[_Row], data: object, where: str) -> dict[str, _Row]:
+    if not isinstance(data, dict):
+        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
+    return {key: _row(cls, value, f"{where}.{key}") for key, value in data.items()}
+
+
+def _items(data: object, where: str) -> list[Any]:
+    if not isinstance(data, list):
+        raise DecodeError(f"{where} must be an array, got {type(data).__name__}")
+    return data
+
+
+def _remediation(data: object, where: str) -> LiquidationRemediation | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise DecodeError(f"{where} must be an object or null")
+    # A figure the model could not give is NaN in the value and null in its JSON.
+    unknown_as_nan = {name: math.nan for name in ("requirement_at_target", "balance_at_target",
+                                                   "mark_price") if data.get(name, 0.0) is None}
+    return _row(LiquidationRemediation, data, where, **unknown_as_nan)
+
+
+def _leg(data: object, where: str) -> LegFigures:
+    if not isinstance(data, dict):
+        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
+    model, venue = data.get("model_figures"), data.get("venue_figures")
+    return _row(
+        LegFigures, data, where,
+        remediation=_remediation(data.get("remediation"), f"{where}.remediation"),
+        model_figures=None if model is None else _row(ModelFigures, model, f"{where}.model_figures"),
+        venue_figures=None if venue is None else _row(VenueFigures, venue, f"{where}.venue_figures"),
+        model_divergence=_row(Divergence, data.get("model_divergence", {}), f"{where}.model_divergence"),
+    )
+
+
+def _account(data: object, where: str) -> AccountFigures:
+    if not isinstance(data, dict):
+        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
+    return _row(AccountFigures, data, where,
+                venue=_row(AccountVenueFigures, data.get("venue"), f"{where}.venue"),
+                model=_row(AccountModelFigures, data.get("model"), f"{where}.model"))
+
+
+def decode_risk(raw: bytes | str | dict[str, Any]) -> RiskSnapshot:
+    """A hedge.risk value (bytes, text or its parsed object) as a typed snapshot, or DecodeError.
+
+    Sections and figures left out take their defaults (empty, unknown); a key that is no field
+    of the snapshot is an error, so a value of another shape is never read as a safe one.
+    """
+    data = raw if isinstance(raw, dict) else _versioned_object(raw, (RISK_VERSION,), "risk version", "1")
+    if data.get("v", RISK_VERSION) != RISK_VERSION or data.get("type", "risk") != "risk":
+        raise DecodeError(f"not a risk value of version {RISK_VERSION}: v={data.get('v')!r}, "
+                          f"type={data.get('type')!r}")
+    nested: dict[str, Any] = {}
+    if "assets" in data:
+        nested["assets"] = _rows(AssetFigures, data["assets"], "assets")
+    if "positions" in data:
+        positions = _items(data["positions"], "positions")
+        nested["positions"] = tuple(_leg(item, f"positions[{index}]") for index, item in enumerate(positions))
+    if "effectiveness" in data:
+        nested["effectiveness"] = _rows(Effectiveness, data["effectiveness"], "effectiveness")
+    if "stress" in data:
+        nested["stress"] = tuple(
+            _row(StressRow, item, f"stress[{index}]",
+                 liquidated=tuple(_items(item.get("liquidated", []), f"stress[{index}].liquidated")))
+            if isinstance(item, dict) else _row(StressRow, item, f"stress[{index}]")
+            for index, item in enumerate(_items(data["stress"], "stress")))
+    if "costs" in data:
+        nested["costs"] = _row(Costs, data["costs"], "costs")
+    if "lifecycle" in data:
+        nested["lifecycle"] = _rows(Lifecycle, data["lifecycle"], "lifecycle")
+    if "feeds" in data:
+        feeds = data["feeds"]
+        stale = feeds.get("stale", []) if isinstance(feeds, dict) else feeds
+        nested["feeds"] = _row(Feeds, feeds, "feeds", stale=tuple(_items(stale, "feeds.stale")))
+    if "latency_ms" in data:
+        nested["latency_ms"] = _row(Latency, data["latency_ms"], "latency_ms")
+    if "accounts" in data:
+        accounts = data["accounts"]
+        if not isinstance(accounts, dict):
+            raise DecodeError("accounts must be an object")
+        nested["accounts"] = {key: _account(value, f"accounts.{key}") for key, value in accounts.items()}
+    if "unpriced_positions" in data:
+        nested["unpriced_positions"] = tuple(
+            _row(UnpricedLeg, item, f"unpriced_positions[{index}]")
+            for index, item in enumerate(_items(data["unpriced_positions"], "unpriced_positions")))
+    return _row(RiskSnapshot, data, "risk value", **nested)

@@ -11,6 +11,7 @@ from rich.live import Live
 
 from monitor.app import IngestHandle
 from monitor.bus.base import Bus, Topics
+from monitor.codec import decode_risk
 from monitor.processor.runner import Processor
 from monitor.view import ViewState, make_console, plain_lines, render
 
@@ -23,11 +24,10 @@ async def follow_outputs(bus: Bus, topics: Topics, state: ViewState, stop: async
             batches = await consumer.getmany(200, 1_000)
             for records in batches.values():
                 for record in records:
-                    value = orjson.loads(record.value)
                     if record.topic == topics.risk:
-                        state.on_snapshot(value)
+                        state.on_snapshot(decode_risk(record.value))
                     else:
-                        state.on_alert(value)
+                        state.on_alert(orjson.loads(record.value))
     finally:
         await consumer.stop()
 

@@ -90,7 +90,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -105,6 +105,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics import MetricWrapperBase
+
+from monitor.domain.snapshot import AccountFigures, AssetFigures, LegFigures, RiskSnapshot
 
 DEFAULT_PORTFOLIO_LABEL_LIMIT = 500
 DEFAULT_METRICS_HOST = "127.0.0.1"
@@ -239,16 +241,6 @@ def _flag(value: object) -> float | None:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     return None
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    """``value`` if it is a mapping, else an empty one."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def _items(value: object) -> Sequence[Any]:
-    """``value`` if it is a list or tuple, else an empty sequence."""
-    return value if isinstance(value, list | tuple) else ()
 
 
 def _shock_label(value: object) -> str | None:
@@ -548,10 +540,10 @@ class Metrics:
 
     # -- risk snapshots ---------------------------------------------------------------------------
 
-    def observe_snapshot(self, snapshot: Mapping[str, Any]) -> None:
+    def observe_snapshot(self, snapshot: RiskSnapshot) -> None:
         """Export a risk snapshot's figures, removing the portfolio's series it no longer has."""
-        portfolio = snapshot.get("portfolio")
-        if not isinstance(portfolio, str) or not portfolio:
+        portfolio = snapshot.portfolio
+        if not portfolio:
             raise ValueError("risk snapshot has no portfolio id")
         if not self._admit(portfolio):
             return
@@ -561,57 +553,47 @@ class Metrics:
             if value is not None:
                 values[(family, labels)] = value
 
-        timestamp_ms = _number(snapshot.get("ts_ms"))
-        put(self._snapshot_timestamp, (portfolio,),
-            None if timestamp_ms is None else timestamp_ms / 1000.0)
-        put(self._stale_feeds, (portfolio,),
-            float(len(_items(_mapping(snapshot.get("feeds")).get("stale")))))
-
-        for asset, figures in _mapping(snapshot.get("assets")).items():
-            self._asset_values(put, portfolio, str(asset), _mapping(figures))
-        for position in _items(snapshot.get("positions")):
-            self._position_values(put, portfolio, _mapping(position))
-        for account, account_figures in _mapping(snapshot.get("accounts")).items():
-            self._account_values(put, portfolio, str(account), _mapping(account_figures))
-        for asset, measures in _mapping(snapshot.get("effectiveness")).items():
-            labels = (portfolio, str(asset))
-            figures = _mapping(measures)
-            put(self._dollar_offset, labels, _number(figures.get("dollar_offset")))
-            put(self._slope, labels, _number(figures.get("slope")))
-            put(self._r_squared, labels, _number(figures.get("r2")))
-            put(self._variance_reduction, labels, _number(figures.get("variance_reduction")))
-            put(self._effectiveness_samples, labels, _number(figures.get("samples")))
-            put(self._effective, labels, _flag(figures.get("effective")))
-        for item in _items(snapshot.get("stress")):
-            scenario = _mapping(item)
-            shock = _shock_label(scenario.get("shock"))
+        put(self._snapshot_timestamp, (portfolio,), snapshot.ts_ms / 1000.0)
+        put(self._stale_feeds, (portfolio,), float(len(snapshot.feeds.stale)))
+        for asset, figures in snapshot.assets.items():
+            self._asset_values(put, portfolio, asset, figures)
+        for position in snapshot.positions:
+            self._position_values(put, portfolio, position)
+        for account, account_figures in snapshot.accounts.items():
+            self._account_values(put, portfolio, account, account_figures)
+        for asset, measures in snapshot.effectiveness.items():
+            labels = (portfolio, asset)
+            put(self._dollar_offset, labels, _number(measures.dollar_offset))
+            put(self._slope, labels, _number(measures.slope))
+            put(self._r_squared, labels, _number(measures.r2))
+            put(self._variance_reduction, labels, _number(measures.variance_reduction))
+            put(self._effectiveness_samples, labels, float(measures.samples))
+            put(self._effective, labels, _flag(measures.effective))
+        for scenario in snapshot.stress:
+            shock = _shock_label(scenario.shock)
             if shock is None:
                 continue
             labels = (portfolio, shock)
-            put(self._stress_spot, labels, _number(scenario.get("spot_pnl_usd")))
-            put(self._stress_hedge, labels, _number(scenario.get("hedge_pnl_usd")))
-            put(self._stress_net, labels, _number(scenario.get("net_pnl_usd")))
-            liquidated = scenario.get("liquidated")
-            if isinstance(liquidated, list | tuple):
-                put(self._stress_liquidated, labels, float(len(liquidated)))
-        costs = _mapping(snapshot.get("costs"))
-        for family, key in (
-            (self._funding_paid, "funding_paid_usd"),
-            (self._funding_received, "funding_received_usd"),
-            (self._fees, "fees_usd"),
-            (self._hedge_cost, "hedge_cost_usd"),
-            (self._protection, "protection_usd"),
-            (self._cost_budget, "cost_budget_usd"),
+            put(self._stress_spot, labels, _number(scenario.spot_pnl_usd))
+            put(self._stress_hedge, labels, _number(scenario.hedge_pnl_usd))
+            put(self._stress_net, labels, _number(scenario.net_pnl_usd))
+            put(self._stress_liquidated, labels, float(len(scenario.liquidated)))
+        costs = snapshot.costs
+        for family, value in (
+            (self._funding_paid, costs.funding_paid_usd),
+            (self._funding_received, costs.funding_received_usd),
+            (self._fees, costs.fees_usd),
+            (self._hedge_cost, costs.hedge_cost_usd),
+            (self._protection, costs.protection_usd),
+            (self._cost_budget, costs.cost_budget_usd),
         ):
-            put(family, (portfolio,), _number(costs.get(key)))
-        for asset, plan in _mapping(snapshot.get("lifecycle")).items():
-            labels = (portfolio, str(asset))
-            figures = _mapping(plan)
-            put(self._time_left, labels, _number(figures.get("time_left_s")))
-            put(self._opportunity_cost, labels, _number(figures.get("opportunity_cost_usd")))
+            put(family, (portfolio,), _number(value))
+        for asset, plan in snapshot.lifecycle.items():
+            labels = (portfolio, asset)
+            put(self._time_left, labels, _number(plan.time_left_s))
+            put(self._opportunity_cost, labels, _number(plan.opportunity_cost_usd))
             for condition in LIFECYCLE_CONDITIONS:
-                put(self._lifecycle_condition, (*labels, condition),
-                    _flag(figures.get(condition)))
+                put(self._lifecycle_condition, (*labels, condition), _flag(getattr(plan, condition)))
 
         for (family, series_labels), value in values.items():
             family.set(series_labels, value)
@@ -620,64 +602,59 @@ class Metrics:
             family.remove(series_labels)
         self._series[portfolio] = current
 
-    def _asset_values(self, put: _Put, portfolio: str, asset: str,
-                      figures: Mapping[str, Any]) -> None:
+    def _asset_values(self, put: _Put, portfolio: str, asset: str, figures: AssetFigures) -> None:
         labels = (portfolio, asset)
-        put(self._asset_price, labels, _number(figures.get("price")))
-        put(self._spot_delta, labels, _number(figures.get("spot_delta")))
-        put(self._futures_delta, labels, _number(figures.get("futures_delta")))
-        put(self._net_delta, labels, _number(figures.get("net_delta")))
-        put(self._net_delta_usd, labels, _number(figures.get("net_delta_usd")))
-        put(self._residual_delta, labels, _number(figures.get("residual_delta")))
-        put(self._hedge_ratio, labels, _number(figures.get("hedge_ratio")))
-        target = _number(figures.get("target_hedge_ratio"))
+        put(self._asset_price, labels, _number(figures.price))
+        put(self._spot_delta, labels, _number(figures.spot_delta))
+        put(self._futures_delta, labels, _number(figures.futures_delta))
+        put(self._net_delta, labels, _number(figures.net_delta))
+        put(self._net_delta_usd, labels, _number(figures.net_delta_usd))
+        put(self._residual_delta, labels, _number(figures.residual_delta))
+        put(self._hedge_ratio, labels, _number(figures.hedge_ratio))
+        target = _number(figures.target_hedge_ratio)
         put(self._hedge_ratio_target, labels, target)
-        lower, upper = _band(figures.get("hedge_band"), target)
+        lower, upper = _band(figures.hedge_band, target)
         put(self._band_lower, labels, lower)
         put(self._band_upper, labels, upper)
-        instrument = figures.get("hedge_instrument")
-        put(self._contracts_to_target,
-            (portfolio, asset, instrument if isinstance(instrument, str) else ""),
-            _number(figures.get("contracts_to_target")))
-        basis_bps = _number(figures.get("basis_bps"))
+        put(self._contracts_to_target, (portfolio, asset, figures.hedge_instrument or ""),
+            _number(figures.contracts_to_target))
+        basis_bps = _number(figures.basis_bps)
         put(self._basis, labels, None if basis_bps is None else basis_bps / BASIS_POINTS_PER_UNIT)
-        put(self._min_variance, labels, _number(figures.get("min_variance_ratio")))
+        put(self._min_variance, labels, _number(figures.min_variance_ratio))
 
-    def _position_values(self, put: _Put, portfolio: str, position: Mapping[str, Any]) -> None:
-        instrument = position.get("instrument")
-        if not isinstance(instrument, str):
-            return
-        account = position.get("account")
-        labels = (portfolio, account if isinstance(account, str) else "", instrument)
-        put(self._position_contracts, labels, _number(position.get("quantity")))
-        put(self._position_notional, labels, _number(position.get("notional_usd")))
-        put(self._position_pnl, labels, _number(position.get("unrealized_pnl_usd")))
-        put(self._position_funding, labels, _number(position.get("funding_accrued_usd")))
-        put(self._position_fees, labels, _number(position.get("fees_usd")))
-        put(self._margin_ratio, labels, _number(position.get("margin_ratio")))
-        put(self._margin_buffer_usd, labels, _number(position.get("margin_buffer_usd")))
-        put(self._margin_buffer_ratio, labels, _number(position.get("margin_buffer_fraction")))
-        put(self._liquidation_price, labels, _number(position.get("liquidation_price")))
-        put(self._liquidation_distance, labels, _number(position.get("liquidation_distance")))
-        remedy = _mapping(position.get("remediation"))
-        put(self._remediation_margin, labels, _number(remedy.get("add_margin_usd")))
-        put(self._remediation_reduce, labels, _number(remedy.get("reduce_contracts")))
-        put(self._remediation_distance, labels, _number(remedy.get("target_distance")))
-        venue = _mapping(position.get("venue_figures"))
-        put(self._venue_liquidation_price, labels, _number(venue.get("liquidation_price")))
-        put(self._venue_margin_ratio, labels, _number(venue.get("margin_ratio")))
-        put(self._adl_rank, labels, _number(venue.get("adl_rank")))
-        put(self._adl_rank_top, labels, _number(venue.get("adl_rank_top")))
-        for figure, value in _mapping(position.get("model_divergence")).items():
-            put(self._model_divergence, (*labels, str(figure)), _number(value))
+    def _position_values(self, put: _Put, portfolio: str, position: LegFigures) -> None:
+        labels = (portfolio, position.account, position.instrument)
+        put(self._position_contracts, labels, _number(position.quantity))
+        put(self._position_notional, labels, _number(position.notional_usd))
+        put(self._position_pnl, labels, _number(position.unrealized_pnl_usd))
+        put(self._position_funding, labels, _number(position.funding_accrued_usd))
+        put(self._position_fees, labels, _number(position.fees_usd))
+        put(self._margin_ratio, labels, _number(position.margin_ratio))
+        put(self._margin_buffer_usd, labels, _number(position.margin_buffer_usd))
+        put(self._margin_buffer_ratio, labels, _number(position.margin_buffer_fraction))
+        put(self._liquidation_price, labels, _number(position.liquidation_price))
+        put(self._liquidation_distance, labels, _number(position.liquidation_distance))
+        remedy = position.remediation
+        if remedy is not None:
+            put(self._remediation_margin, labels, _number(remedy.add_margin_usd))
+            put(self._remediation_reduce, labels, _number(remedy.reduce_contracts))
+            put(self._remediation_distance, labels, _number(remedy.target_distance))
+        venue = position.venue_figures
+        if venue is not None:
+            put(self._venue_liquidation_price, labels, _number(venue.liquidation_price))
+            put(self._venue_margin_ratio, labels, _number(venue.margin_ratio))
+            put(self._adl_rank, labels, _number(venue.adl_rank))
+            put(self._adl_rank_top, labels, _number(venue.adl_rank_top))
+        divergence = position.model_divergence
+        put(self._model_divergence, (*labels, "liquidation_price"), _number(divergence.liquidation_price))
+        put(self._model_divergence, (*labels, "maintenance_margin_usd"),
+            _number(divergence.maintenance_margin_usd))
 
-    def _account_values(self, put: _Put, portfolio: str, account: str, figures: Mapping[str, Any]) -> None:
+    def _account_values(self, put: _Put, portfolio: str, account: str, figures: AccountFigures) -> None:
         labels = (portfolio, account)
-        venue = _mapping(figures.get("venue"))
-        model = _mapping(figures.get("model"))
-        put(self._account_margin_ratio, labels, _number(venue.get("maintenance_margin_ratio")))
-        put(self._account_liquidation_ratio, labels, _number(figures.get("liquidation_ratio")))
-        put(self._account_model_margin_ratio, labels, _number(model.get("maintenance_margin_ratio")))
+        put(self._account_margin_ratio, labels, _number(figures.venue.maintenance_margin_ratio))
+        put(self._account_liquidation_ratio, labels, _number(figures.liquidation_ratio))
+        put(self._account_model_margin_ratio, labels, _number(figures.model.maintenance_margin_ratio))
 
     # -- alerts -----------------------------------------------------------------------------------
 
@@ -762,7 +739,7 @@ class NullMetrics:
         """No metrics: an empty exposition."""
         return b""
 
-    def observe_snapshot(self, snapshot: Mapping[str, Any]) -> None:
+    def observe_snapshot(self, snapshot: RiskSnapshot) -> None:
         """Export nothing."""
 
     def set_firing_alerts(self, firing: Iterable[tuple[str, str, str]]) -> None:

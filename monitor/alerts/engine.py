@@ -28,6 +28,7 @@ from monitor.alerts.config import AlertsConfig
 from monitor.alerts.reading import Observation, Observer, read_snapshot
 from monitor.alerts.registry import EXTERNAL_RULES, RULES, SNAPSHOT_RULES, SPECS_BY_NAME
 from monitor.alerts.spec import ALL_SEVERITIES, SEVERITY_RANK, RuleConfig, Severity
+from monitor.domain.snapshot import RiskSnapshot
 from monitor.errors import HedgeMonitorError
 
 TransitionState = Literal["firing", "resolved"]
@@ -141,14 +142,12 @@ class AlertEngine:
         """The settings that apply to ``portfolio`` (its own, else the global ones)."""
         return self._per_portfolio.get(portfolio, self._config)
 
-    def evaluate(self, snapshot: Mapping[str, Any]) -> list[AlertTransition]:
+    def evaluate(self, snapshot: RiskSnapshot) -> list[AlertTransition]:
         """Apply every snapshot rule to one risk snapshot at its ``ts_event_ms``."""
-        portfolio = snapshot.get("portfolio")
-        ts_ms = snapshot.get("ts_event_ms")
-        if not isinstance(portfolio, str) or not portfolio:
+        portfolio = snapshot.portfolio
+        ts_ms = snapshot.ts_event_ms
+        if not portfolio:
             raise AlertStateError(f"risk snapshot has no portfolio id: {portfolio!r}")
-        if not isinstance(ts_ms, int) or isinstance(ts_ms, bool):
-            raise AlertStateError(f"risk snapshot has no integer ts_event_ms: {ts_ms!r}")
         reading = read_snapshot(snapshot)
         by_rule = self._alerts.get(portfolio, {})
         transitions: list[AlertTransition] = []

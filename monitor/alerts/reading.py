@@ -1,5 +1,8 @@
 """How rules read a risk snapshot: observations, the snapshot's figures and the shared subject loops.
 
+Rules read the typed snapshot (``monitor.domain.snapshot``); a rule that names a figure reads the
+attribute of that name, whose name is the figure's JSON key.
+
 Every observer takes ``tracked``, the subjects with a pending or firing alert of its rule, and
 reports a subject only when it breaches or is tracked: any other reading changes nothing.
 """
@@ -14,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from monitor.alerts.remediation import with_remediation
 from monitor.alerts.spec import AlertConfigError, RuleConfig, Severity
+from monitor.domain.snapshot import LegFigures, RiskSnapshot
 
 Status = Literal["breach", "between", "clear", "unknown"]
 EN_DASH = "\u2013"
@@ -63,15 +67,15 @@ Observations = dict[str, Observation]
 class SnapshotReading:
     """One risk snapshot with its open positions grouped once for every rule that reads them."""
 
-    snapshot: Mapping[str, Any]
-    open_positions: dict[str, list[Mapping[str, Any]]] | None
+    snapshot: RiskSnapshot
+    open_positions: dict[str, list[LegFigures]]
 
 
 Observer = Callable[[SnapshotReading, RuleConfig, Container[str]], Observations | None]
 """A rule's ``observe``: every breaching subject and every tracked one (see above)."""
 
 
-def read_snapshot(snapshot: Mapping[str, Any]) -> SnapshotReading:
+def read_snapshot(snapshot: RiskSnapshot) -> SnapshotReading:
     """Prepare one risk snapshot for the observers (groups its open positions)."""
     return SnapshotReading(snapshot, open_positions(snapshot))
 
@@ -95,20 +99,6 @@ def number(value: object) -> float | None:
         return None
     result = float(value)
     return result if math.isfinite(result) else None
-
-
-def table(value: object) -> Mapping[str, Any] | None:
-    """``value`` if it is a table (a mapping), else None."""
-    if type(value) is dict:  # the common case, checked without the Mapping ABC
-        return value
-    return value if isinstance(value, Mapping) else None
-
-
-def listing(value: object) -> Sequence[Any] | None:
-    """``value`` if it is a list (a sequence other than text), else None."""
-    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
-        return None
-    return value
 
 
 def below(value: float | None, threshold: float, clear: float) -> Status:
@@ -160,47 +150,39 @@ def levels(rule: RuleConfig) -> tuple[float, float]:
     return rule.threshold, rule.clear_threshold
 
 
-def open_positions(snapshot: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]] | None:
-    """Open positions grouped by instrument (sorted by account), or None if the list is missing."""
-    positions = snapshot.get("positions")
-    if type(positions) is not list and (
-        not isinstance(positions, Sequence) or isinstance(positions, (str, bytes))
-    ):
-        return None
-    grouped: dict[str, list[Mapping[str, Any]]] = {}
-    for position in positions:
-        if type(position) is not dict and not isinstance(position, Mapping):
+def open_positions(snapshot: RiskSnapshot) -> dict[str, list[LegFigures]]:
+    """Open positions grouped by instrument (sorted by account)."""
+    grouped: dict[str, list[LegFigures]] = {}
+    for position in snapshot.positions:
+        if position.quantity == 0:
             continue
-        instrument = position.get("instrument")
-        if not isinstance(instrument, str) or position.get("quantity") == 0:
-            continue
-        group = grouped.get(instrument)
+        group = grouped.get(position.instrument)
         if group is None:
-            grouped[instrument] = [position]
+            grouped[position.instrument] = [position]
         else:
             group.append(position)
     for group in grouped.values():
         if len(group) > 1:
-            group.sort(key=lambda position: str(position.get("account", "")))
+            group.sort(key=account_of)
     return grouped
 
 
-Row = Mapping[str, Any]
-"""One row of the snapshot: a position, or a subject's table in a section (``accounts.<X>``)."""
-NO_ROW: Row = {}
+Row = Any
+"""One row of the snapshot: a position (``LegFigures``) or a subject's row of a section
+(``AccountFigures``, ``Effectiveness``); each message names the type it reads."""
 Worst = tuple[float | None, Row]
-"""A subject's worst figure and the row it came from (``NO_ROW`` when unknown); a plain tuple, as
-one is made per subject and rule on every snapshot."""
-UNKNOWN: Worst = (None, NO_ROW)
+"""A subject's worst figure and the row it came from (None when unknown); a plain tuple, as one
+is made per subject and rule on every snapshot."""
+UNKNOWN: Worst = (None, None)
 """A subject whose figure is missing or null."""
 
-Group = Sequence[Row]
+Group = Sequence[LegFigures]
 """The open positions of one instrument, one per account (two for a hedge-mode account)."""
 
 
-def account_of(row: Row) -> str:
-    """The account of a position row ("" if it names none)."""
-    return str(row.get("account", ""))
+def account_of(row: LegFigures) -> str:
+    """The account of a position row."""
+    return row.account
 
 
 def lowest(figure: str) -> Callable[[Group], Worst]:
@@ -209,7 +191,7 @@ def lowest(figure: str) -> Callable[[Group], Worst]:
     def pick(group: Group) -> Worst:
         worst: Worst = UNKNOWN
         for position in group:
-            value = number(position.get(figure))
+            value = number(getattr(position, figure))
             if value is not None and (worst[0] is None or value < worst[0]):
                 worst = (value, position)
         return worst
@@ -223,7 +205,7 @@ def highest(figure: str) -> Callable[[Group], Worst]:
     def pick(group: Group) -> Worst:
         worst: Worst = UNKNOWN
         for position in group:
-            value = number(position.get(figure))
+            value = number(getattr(position, figure))
             if value is not None and (worst[0] is None or value > worst[0]):
                 worst = (value, position)
         return worst

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from monitor.alerts.reading import EVERY_SUBJECT, Observations, SnapshotReading, read_snapshot
 from monitor.alerts.rules import ALL_RULES
 from monitor.alerts.spec import RuleConfig, RuleSpec
+from monitor.domain.snapshot import RiskSnapshot
 
 
 class Rule(Protocol):
@@ -53,7 +54,7 @@ EXTERNAL_RULES: tuple[str, ...] = tuple(name for name, rule in RULES.items() if 
 """The rules fed through ``AlertEngine.report_condition``."""
 
 
-def observe(name: str, snapshot: Mapping[str, Any], rule: RuleConfig) -> Observations | None:
-    """Read one snapshot rule's subjects from a snapshot, every one of them, clear ones included;
-    None when the section it reads is missing (KeyError for an unknown or external rule)."""
+def observe(name: str, snapshot: RiskSnapshot, rule: RuleConfig) -> Observations | None:
+    """Read one snapshot rule's subjects from a snapshot, every one of them, clear ones included
+    (KeyError for an unknown or external rule)."""
     return SNAPSHOT_RULES[name].observe(read_snapshot(snapshot), rule, EVERY_SUBJECT)

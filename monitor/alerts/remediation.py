@@ -23,6 +23,7 @@ from monitor.domain.remediation import (
     position_remediation,
     remediation_text,
 )
+from monitor.domain.snapshot import AssetFigures, LegFigures
 
 
 def _number(value: object) -> float | None:
@@ -32,10 +33,10 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def margin_remediation(position: Mapping[str, Any], figure: str, level: float) -> dict[str, Any] | None:
+def margin_remediation(position: LegFigures, figure: str, level: float) -> dict[str, Any] | None:
     """Margin (USD) that brings ``margin_ratio`` down to, or ``margin_buffer_fraction`` up to, ``level``."""
-    maintenance = _number(position.get("maintenance_margin_usd"))
-    balance = _number(position.get("margin_balance_usd"))
+    maintenance = _number(position.maintenance_margin_usd)
+    balance = _number(position.margin_balance_usd)
     if maintenance is None or balance is None:
         return None
     if figure == "margin_ratio":
@@ -43,26 +44,26 @@ def margin_remediation(position: Mapping[str, Any], figure: str, level: float) -
     else:
         add = margin_for_buffer(maintenance, balance, level)
     out: dict[str, Any] = {
-        "kind": "margin", "instrument": position.get("instrument"), "account": position.get("account"),
+        "kind": "margin", "instrument": position.instrument, "account": position.account,
         "figure": figure, "target": level, "add_margin_usd": math.ceil(add * 100 - 1e-6) / 100,
         "transfer_account": None, "transfer_available": None, "settle": "USD",
     }
-    remedy = position.get("remediation")
-    if isinstance(remedy, Mapping):
-        out.update(settle=remedy.get("settle", "USD"), transfer_account=remedy.get("transfer_account"),
-                   transfer_available=remedy.get("transfer_available"))
+    remedy = position.remediation
+    if remedy is not None:
+        out.update(settle=remedy.settle, transfer_account=remedy.transfer_account,
+                   transfer_available=remedy.transfer_available)
     return out
 
 
-def hedge_ratio_remediation(asset: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
+def hedge_ratio_remediation(asset: str, row: AssetFigures) -> dict[str, Any] | None:
     """Contracts to sell (> 0: short more) or buy back (< 0) to return the hedge ratio to target."""
-    contracts = _number(row.get("contracts_to_target"))
-    instrument = row.get("hedge_instrument")
-    if contracts is None or contracts == 0 or not isinstance(instrument, str):
+    contracts = _number(row.contracts_to_target)
+    instrument = row.hedge_instrument
+    if contracts is None or contracts == 0 or instrument is None:
         return None
     return {"kind": "hedge_ratio", "asset": asset, "instrument": instrument,
             "action": "sell" if contracts > 0 else "buy", "contracts": abs(contracts),
-            "target_ratio": _number(row.get("target_hedge_ratio"))}
+            "target_ratio": _number(row.target_hedge_ratio)}
 
 
 def with_remediation(message: str, remedy: Mapping[str, Any] | None) -> str:

@@ -8,8 +8,8 @@ an instrument ("okx:BTC-USDT-SWAP") or the whole portfolio, and classifies it as
 - ``clear``: back past the clear threshold (a firing alert resolves);
 - ``unknown``: the figure is null or missing (the alert keeps its state).
 
-A subject missing from a section that is present (a closed position, an asset no longer held) is
-"gone" and its alerts resolve; a section that is missing or null as a whole is unknown.
+A subject missing from its section (a closed position, an asset no longer held) is "gone" and its
+alerts resolve. Rules read the typed snapshot (``monitor.domain.snapshot``).
 
 What ``threshold`` (t) and ``clear_threshold`` (c) mean per rule, [defaults]:
 
@@ -70,7 +70,6 @@ from monitor.alerts.reading import (
     Observation,
     Observations,
     Remedy,
-    Row,
     SnapshotReading,
     Status,
     Worst,
@@ -79,7 +78,6 @@ from monitor.alerts.reading import (
     below,
     highest,
     levels,
-    listing,
     lowest,
     no_message,
     number,
@@ -87,7 +85,6 @@ from monitor.alerts.reading import (
     observe_levels,
     percent_text,
     ratio_text,
-    table,
     usd_text,
     wider,
 )
@@ -102,6 +99,7 @@ from monitor.alerts.spec import (
     RuleSpec,
     Severity,
 )
+from monitor.domain.snapshot import AccountFigures, AssetFigures, Effectiveness, LegFigures, UnpricedLeg
 
 VOL_CLEAR_FACTOR = 1.2
 """A volatility-unit stage clears at this multiple of the least severe vol threshold (hysteresis)."""
@@ -145,21 +143,17 @@ class HedgeRatioRule:
         self, reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
         """Every breaching or tracked asset's hedge ratio against its target band."""
-        assets = table(reading.snapshot.get("assets"))
-        if assets is None:
-            return None
         default_band, clear_fraction = levels(rule)
         side = "above" if self.high else "below"
         observations: Observations = {}
-        for asset, figures in assets.items():
-            row = table(figures) or {}
-            ratio = number(row.get("hedge_ratio"))
-            target = number(row.get("target_hedge_ratio"))
+        for asset, row in reading.snapshot.assets.items():
+            ratio = number(row.hedge_ratio)
+            target = number(row.target_hedge_ratio)
             if target is None:
                 if asset in tracked:
                     observations[asset] = Observation("unknown", ratio, None, None)
                 continue
-            snapshot_band = number(row.get("hedge_band"))
+            snapshot_band = number(row.hedge_band)
             band = snapshot_band if snapshot_band is not None and snapshot_band > 0 else default_band
             if self.high:
                 threshold, clear = target + band, target + clear_fraction * band
@@ -211,17 +205,15 @@ class PositionFigureRule:
     def observe(
         self, reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """Every breaching or tracked instrument's worst figure; None without a positions list."""
+        """Every breaching or tracked instrument's worst figure."""
         grouped = reading.open_positions
-        if grouped is None:
-            return None
         threshold, clear = levels(rule)
         return observe_levels(grouped.items(), self.pick, tracked, threshold, clear, compare=self.compare,
                               message=self.message, remedy=self.remedy, labelled=self.labelled)
 
 
 def _margin_buffer_message(
-    instrument: str, value: float, row: Row, status: Status, threshold: float, clear: float
+    instrument: str, value: float, row: LegFigures, status: Status, threshold: float, clear: float
 ) -> str:
     account = account_of(row)
     if status == "breach":
@@ -232,7 +224,7 @@ def _margin_buffer_message(
 
 
 def _margin_ratio_message(
-    instrument: str, value: float, row: Row, status: Status, threshold: float, clear: float
+    instrument: str, value: float, row: LegFigures, status: Status, threshold: float, clear: float
 ) -> str:
     account = account_of(row)
     if status == "breach":
@@ -242,11 +234,11 @@ def _margin_ratio_message(
             f"below {percent_text(clear)}")
 
 
-def _margin_remedy(figure: str, position: Mapping[str, Any], clear: float) -> Mapping[str, Any] | None:
+def _margin_remedy(figure: str, position: LegFigures, clear: float) -> Mapping[str, Any] | None:
     return margin_remediation(position, figure, clear)
 
 
-def _liquidation_remedy(position: Mapping[str, Any], _clear: float) -> Mapping[str, Any] | None:
+def _liquidation_remedy(position: LegFigures, _clear: float) -> Mapping[str, Any] | None:
     return liquidation_remediation(position)
 
 
@@ -277,14 +269,14 @@ def _widest_basis(group: Group) -> Worst:
     """The basis of widest absolute value across an instrument's positions (signed)."""
     worst: Worst = UNKNOWN
     for position in group:
-        value = number(position.get("basis_bps"))
+        value = number(position.basis_bps)
         if value is not None and (worst[0] is None or abs(value) > abs(worst[0])):
             worst = (value, position)
     return worst
 
 
 def _basis_message(
-    instrument: str, value: float, _row: Row, status: Status, threshold: float, clear: float
+    instrument: str, value: float, _row: LegFigures, status: Status, threshold: float, clear: float
 ) -> str:
     if status == "breach":
         return f"{instrument} basis {value:+.1f} bps is wider than \u00b1{threshold:.1f} bps"
@@ -307,8 +299,8 @@ def _funding_paid(group: Group) -> Worst:
     """The highest net funding paid as a fraction of notional, ``-funding_accrued_usd / notional_usd``."""
     worst: Worst = UNKNOWN
     for position in group:
-        accrued = number(position.get("funding_accrued_usd"))
-        notional = number(position.get("notional_usd"))
+        accrued = number(position.funding_accrued_usd)
+        notional = number(position.notional_usd)
         if accrued is None or notional is None or notional <= 0:
             continue
         fraction = -accrued / notional
@@ -318,9 +310,9 @@ def _funding_paid(group: Group) -> Worst:
 
 
 def _funding_message(
-    instrument: str, value: float, row: Row, status: Status, threshold: float, clear: float
+    instrument: str, value: float, row: LegFigures, status: Status, threshold: float, clear: float
 ) -> str:
-    accrued = number(row.get("funding_accrued_usd"))
+    accrued = number(row.funding_accrued_usd)
     paid = 0.0 if accrued is None else -accrued
     where = (f"{instrument} (account {account_of(row)}) has paid {usd_text(paid)} net funding since the "
              "hedge began")
@@ -347,21 +339,24 @@ def _widest_divergence(group: Group) -> Worst:
     """The widest ``model_divergence`` figure across an instrument's positions, with its name."""
     worst: Worst = UNKNOWN
     for position in group:
-        for raw in (table(position.get("model_divergence")) or {}).values():
+        divergence = position.model_divergence
+        for raw in (divergence.liquidation_price, divergence.maintenance_margin_usd):
             value = number(raw)
             if value is not None and (worst[0] is None or value > worst[0]):
                 worst = (value, position)
     return worst
 
 
-def _divergent_figure(row: Row, value: float) -> str:
+def _divergent_figure(row: LegFigures, value: float) -> str:
     """The name of the ``model_divergence`` figure of ``row`` that is ``value`` (the first one)."""
-    divergences = table(row.get("model_divergence")) or {}
-    return next((str(name) for name, raw in divergences.items() if number(raw) == value), "")
+    divergence = row.model_divergence
+    figures = (("liquidation_price", divergence.liquidation_price),
+               ("maintenance_margin_usd", divergence.maintenance_margin_usd))
+    return next((name for name, raw in figures if number(raw) == value), "")
 
 
 def _model_divergence_message(
-    instrument: str, value: float, row: Row, status: Status, threshold: float, clear: float
+    instrument: str, value: float, row: LegFigures, status: Status, threshold: float, clear: float
 ) -> str:
     account, figure = account_of(row), _divergent_figure(row, value).replace("_", " ")
     if status == "breach":
@@ -388,16 +383,15 @@ _lowest_distance = lowest("liquidation_distance")
 
 
 def _liquidation_message(
-    positions: object, instrument: str, value: float, row: Row, status: Status, threshold: float,
-    clear: float,
+    positions: Sequence[LegFigures], instrument: str, value: float, row: LegFigures, status: Status,
+    threshold: float, clear: float,
 ) -> str:
     """The distance of ``row``; the liquidation price is the last listed one of its account."""
     account = account_of(row)
     liquidation_price: float | None = None
-    for position in positions if isinstance(positions, Sequence) else ():
-        if (isinstance(position, Mapping) and position.get("instrument") == instrument
-                and str(position.get("account", "")) == account):
-            liquidation_price = number(position.get("liquidation_price"))
+    for position in positions:
+        if position.instrument == instrument and position.account == account:
+            liquidation_price = number(position.liquidation_price)
     price_text = f" {liquidation_price:,.2f}" if liquidation_price is not None else ""
     where = (f"{instrument} is {percent_text(value)} from its liquidation price{price_text} "
              f"(account {account})")
@@ -416,19 +410,18 @@ def _stage_of(stages: Sequence[tuple[Severity, float]], value: float | None) -> 
     return worst
 
 
-def _vol_units(reading: SnapshotReading, position: Mapping[str, Any], distance: float,
+def _vol_units(reading: SnapshotReading, position: LegFigures, distance: float,
                horizon_s: float) -> float | None:
     """Distance to liquidation in volatility units: distance / (sigma per sqrt-second x sqrt(h))."""
-    assets = table(reading.snapshot.get("assets")) or {}
-    row = table(assets.get(str(position.get("asset", "")))) or {}
-    sigma = number(row.get("realised_volatility"))
+    row = reading.snapshot.assets.get(position.asset or "")
+    sigma = None if row is None else number(row.realised_volatility)
     if sigma is None or sigma <= 0:
         return None
     return distance / (sigma * math.sqrt(horizon_s))
 
 
 def _staged_message(
-    message: Message, instrument: str, value: float, row: Row, status: Status, level: float,
+    message: Message, instrument: str, value: float, row: LegFigures, status: Status, level: float,
     clear: float, severity: Severity | None, units: float | None, horizon_s: float,
 ) -> str:
     text = message(instrument, value, row, status, level, clear)
@@ -450,16 +443,15 @@ class LiquidationDistanceRule:
     """
 
     spec: RuleSpec
-    message: Callable[[object, str, float, Row, Status, float, float], str] = _liquidation_message
+    message: Callable[[Sequence[LegFigures], str, float, LegFigures, Status, float, float], str] = (
+        _liquidation_message)
 
     def observe(
         self, reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """Every breaching or tracked instrument's lowest distance; None without a positions list."""
+        """Every breaching or tracked instrument's lowest distance."""
         grouped = reading.open_positions
-        if grouped is None:
-            return None
-        message: Message = partial(self.message, reading.snapshot.get("positions"))
+        message: Message = partial(self.message, reading.snapshot.positions)
         if not rule.stages and not rule.vol_stages:
             threshold, clear = levels(rule)
             return observe_levels(grouped.items(), _lowest_distance, tracked, threshold, clear, compare=below,
@@ -534,25 +526,22 @@ class SectionFigureRule:
     def observe(
         self, reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """Every breaching or tracked row's figure; None without the section."""
-        rows = table(reading.snapshot.get(self.section))
-        if rows is None:
-            return None
+        """Every breaching or tracked row's figure."""
+        rows: Mapping[str, Effectiveness | AccountFigures] = getattr(reading.snapshot, self.section)
         threshold, clear = levels(rule)
         return observe_levels(rows.items(), self.pick, tracked, threshold, clear, compare=self.compare,
                               message=self.message)
 
-    def pick(self, figures: object) -> Worst:
+    def pick(self, row: Effectiveness | AccountFigures) -> Worst:
         """The rule's figure of one row of the section, with the row."""
-        row = table(figures) or {}
-        value = number(row.get(self.figure))
+        value = number(getattr(row, self.figure))
         return UNKNOWN if value is None else (value, row)
 
 
 def _r2_message(
-    asset: str, value: float, row: Row, status: Status, threshold: float, clear: float
+    asset: str, value: float, row: Effectiveness, status: Status, threshold: float, clear: float
 ) -> str:
-    samples = number(row.get("samples"))
+    samples = number(row.samples)
     samples_text = f" over {int(samples)} samples" if samples is not None else ""
     if status == "breach":
         return (f"{asset} hedge regression R\u00b2 {ratio_text(value)}{samples_text} is below "
@@ -572,10 +561,10 @@ R2_LOW = SectionFigureRule(
 
 
 def _account_margin_message(
-    account: str, value: float, row: Row, status: Status, threshold: float, clear: float
+    account: str, value: float, row: AccountFigures, status: Status, threshold: float, clear: float
 ) -> str:
-    mode = str(row.get("mode", ""))
-    ratio = number((table(row.get("venue")) or {}).get("maintenance_margin_ratio"))
+    mode = row.mode
+    ratio = number(row.venue.maintenance_margin_ratio)
     ratio_note = "" if ratio is None else f" (margin ratio {percent_text(ratio)})"
     if status == "breach":
         return (f"account {account} ({mode}) has used {percent_text(value)} of its margin to the venue's "
@@ -623,15 +612,12 @@ class DollarOffsetRule:
     def observe(
         self, reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """Every breaching or tracked asset's dollar offset; None without ``effectiveness``."""
-        effectiveness = table(reading.snapshot.get("effectiveness"))
-        if effectiveness is None:
-            return None
+        """Every breaching or tracked asset's dollar offset."""
         lower, clear_lower = levels(rule)
         upper, clear_upper = 1.0 / lower, 1.0 / clear_lower
         observations: Observations = {}
-        for asset, figures in effectiveness.items():
-            value = number((table(figures) or {}).get("dollar_offset"))
+        for asset, figures in reading.snapshot.effectiveness.items():
+            value = number(figures.dollar_offset)
             if value is None:
                 if asset in tracked:
                     observations[asset] = Observation("unknown", None, None, None)
@@ -680,13 +666,11 @@ class CostBudgetRule:
     def observe(
         self, reading: SnapshotReading, rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """The portfolio's hedge cost against its budget; None without ``costs``."""
-        costs = table(reading.snapshot.get("costs"))
-        if costs is None:
-            return None
+        """The portfolio's hedge cost against its budget."""
+        costs = reading.snapshot.costs
         fraction, clear_fraction = levels(rule)
-        cost = number(costs.get("hedge_cost_usd"))
-        budget = number(costs.get("cost_budget_usd"))
+        cost = number(costs.hedge_cost_usd)
+        budget = number(costs.cost_budget_usd)
         if cost is None or budget is None:
             if PORTFOLIO_SUBJECT not in tracked:
                 return {}
@@ -717,42 +701,38 @@ class LifecycleFlagRule:
 
     spec: RuleSpec
     flag: str
-    firing: Callable[[str, Mapping[str, Any]], str]
+    firing: Callable[[str, AssetFigures | None], str]
     resolved: str
 
-    def message(self, assets: Mapping[str, Any], asset: str, status: Status) -> str:
+    def message(self, assets: Mapping[str, AssetFigures], asset: str, status: Status) -> str:
         """The breach's or the clear's sentence for ``asset``."""
         if status == "breach":
-            return self.firing(asset, table(assets.get(asset)) or {})
+            return self.firing(asset, assets.get(asset))
         return f"{asset} {self.resolved}"
 
     def observe(
         self, reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """Every raised or tracked asset's flag; None without ``lifecycle``."""
-        lifecycle = table(reading.snapshot.get("lifecycle"))
-        if lifecycle is None:
-            return None
-        assets = table(reading.snapshot.get("assets")) or {}
-        message: FlagMessage = partial(self.message, assets)
-        return observe_flags(lifecycle.items(), self.raised, tracked, message)
+        """Every raised or tracked asset's flag."""
+        message: FlagMessage = partial(self.message, reading.snapshot.assets)
+        return observe_flags(reading.snapshot.lifecycle.items(), self.raised, tracked, message)
 
     def raised(self, _asset: str, figures: object) -> object:
-        """The flag in one asset's ``lifecycle`` row (None when missing)."""
-        return (table(figures) or {}).get(self.flag)
+        """The flag in one asset's ``lifecycle`` row."""
+        return getattr(figures, self.flag)
 
 
-def _expired_text(asset: str, _figures: Mapping[str, Any]) -> str:
+def _expired_text(asset: str, _figures: AssetFigures | None) -> str:
     return f"{asset} hedge plan has expired: roll or close the hedge"
 
 
-def _exit_text(asset: str, figures: Mapping[str, Any]) -> str:
-    price = number(figures.get("price"))
+def _exit_text(asset: str, figures: AssetFigures | None) -> str:
+    price = None if figures is None else number(figures.price)
     price_text = f" at {price:,.2f}" if price is not None else ""
     return f"{asset} price{price_text} crossed the hedge plan's exit level"
 
 
-def _stop_loss_text(asset: str, _figures: Mapping[str, Any]) -> str:
+def _stop_loss_text(asset: str, _figures: AssetFigures | None) -> str:
     return f"{asset} hedge leg reached its stop-loss"
 
 
@@ -773,10 +753,6 @@ STOP_LOSS_HIT = LifecycleFlagRule(
     "stop_loss_hit", _stop_loss_text, "hedge leg is back above its stop-loss",
 )
 """``lifecycle.<A>.stop_loss_hit``: the hedge leg's USD loss reached the plan's stop-loss."""
-
-
-def _unknown_flag(_subject: str, _source: object) -> None:
-    return None
 
 
 def _raised(_subject: str, _source: object) -> bool:
@@ -803,16 +779,9 @@ class StaleFeedRule:
     def observe(
         self, reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """Every held instrument listed stale, or tracked; None without a positions list."""
-        grouped = reading.open_positions
-        if grouped is None:
-            return None
-        feeds = table(reading.snapshot.get("feeds"))
-        stale_list = listing(feeds.get("stale")) if feeds is not None else None
-        if stale_list is None:
-            return observe_flags(grouped.items(), _unknown_flag, tracked, self.message)
-        stale = {item for item in stale_list if isinstance(item, str)}
-        return observe_flags(grouped.items(), partial(_listed, stale), tracked, self.message)
+        """Every held instrument listed stale, or tracked."""
+        stale = set(reading.snapshot.feeds.stale)
+        return observe_flags(reading.open_positions.items(), partial(_listed, stale), tracked, self.message)
 
 
 STALE_FEED = StaleFeedRule(
@@ -838,16 +807,11 @@ class UnpricedPositionRule:
     def observe(
         self, reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """Every listed instrument, as a breach; None without ``unpriced_positions``."""
-        listed = listing(reading.snapshot.get("unpriced_positions"))
-        if listed is None:
-            return None
+        """Every listed instrument, as a breach."""
         reasons: dict[str, set[str]] = {}
-        for item in listed:
-            row = table(item)
-            if row is None or not isinstance(row.get("instrument"), str):
-                continue
-            reasons.setdefault(row["instrument"], set()).add(str(row.get("reason", "no price")))
+        item: UnpricedLeg
+        for item in reading.snapshot.unpriced_positions:
+            reasons.setdefault(item.instrument, set()).add(item.reason)
         message: FlagMessage = partial(self.message, reasons)
         return observe_flags(reasons.items(), _raised, tracked, message)
 
@@ -879,23 +843,22 @@ class AdlTopBucketRule:
     def observe(
         self, reading: SnapshotReading, _rule: RuleConfig, tracked: Container[str]
     ) -> Observations | None:
-        """Every instrument with a profitable leg in the top bucket, or tracked; None without positions."""
+        """Every instrument with a profitable leg in the top bucket, or tracked."""
         grouped = reading.open_positions
-        if grouped is None:
-            return None
         observations: Observations = {}
         for instrument, group in grouped.items():
             breach: tuple[str, int, int, float | None] | None = None
             known = False
             for position in group:
-                venue = table(position.get("venue_figures")) or {}
-                rank, top = venue.get("adl_rank"), venue.get("adl_rank_top")
-                if not isinstance(rank, int) or not isinstance(top, int) or top < 1:
+                venue = position.venue_figures
+                rank = None if venue is None else venue.adl_rank
+                top = None if venue is None else venue.adl_rank_top
+                if rank is None or top is None or top < 1:
                     continue
                 known = True
-                pnl = number(position.get("unrealized_pnl_usd"))
+                pnl = number(position.unrealized_pnl_usd)
                 if rank >= top and pnl is not None and pnl > 0:
-                    breach = (str(position.get("account", "")), rank, top, pnl)
+                    breach = (position.account, rank, top, pnl)
             if breach is not None:
                 account, rank, top, pnl = breach
                 observations[instrument] = Observation(

@@ -28,6 +28,7 @@ from monitor.commands.alertbridge import add_alertmanager_arguments, bridge_sett
 from monitor.commands.common import add_event_loop_argument, run_in_event_loop
 from monitor.config import MonitorConfig, PortfolioConfig
 from monitor.domain.plans import EffectivenessSettings, HedgePlan, PortfolioSettings
+from monitor.domain.snapshot import AccountFigures, LegFigures
 from monitor.ingest.supervisor import SupervisorSettings
 from monitor.live import follow_and_show
 from monitor.metrics import Metrics, MetricsServer, serve_metrics
@@ -123,35 +124,33 @@ def summary(state: ViewState, scenario: Scenario) -> list[str]:
     snapshot = state.snapshots.get(PORTFOLIO)
     if snapshot is None:
         return [*lines, "no risk snapshot was published"]
-    for asset, figures in sorted(snapshot.get("assets", {}).items()):
+    for asset, figures in sorted(snapshot.assets.items()):
         lines.append(
-            f"{asset}: price {figures.get('price'):,.2f}, net delta {figures.get('net_delta'):+.4f} "
-            f"{asset}, hedge ratio {_fmt(figures.get('hedge_ratio'), 3)}, contracts to target "
-            f"{_fmt(figures.get('contracts_to_target'), 0)}")
-    for asset, figures in sorted(snapshot.get("effectiveness", {}).items()):
-        spot = figures.get("spot_change_usd", 0.0)
-        hedge = figures.get("hedge_change_usd", 0.0)
+            f"{asset}: price {_fmt(figures.price, 2)}, net delta {_signed(figures.net_delta, 4)} "
+            f"{asset}, hedge ratio {_fmt(figures.hedge_ratio, 3)}, contracts to target "
+            f"{_fmt(figures.contracts_to_target, 0)}")
+    for asset, measures in sorted(snapshot.effectiveness.items()):
+        spot, hedge = measures.spot_change_usd, measures.hedge_change_usd
         lines.append(
             f"{asset}: spot value change {spot:+,.2f} USD, hedge value change {hedge:+,.2f} USD "
             f"(incl. funding), net {spot + hedge:+,.2f} USD; dollar offset "
-            f"{_fmt(figures.get('dollar_offset'), 3)}, R2 {_fmt(figures.get('r2'), 3)}, variance "
-            f"reduction {_fmt(figures.get('variance_reduction'), 3)} over {figures.get('samples')} samples")
+            f"{_fmt(measures.dollar_offset, 3)}, R2 {_fmt(measures.r2, 3)}, variance "
+            f"reduction {_fmt(measures.variance_reduction, 3)} over {measures.samples} samples")
     lines.extend(
-        f"{position['instrument']} ({_leg_name(position)}, {position.get('margin_model')} margin "
-        f"rule): {position['quantity']:g} contracts, uPnL "
-        f"{_fmt(position.get('unrealized_pnl_usd'), 2)} USD, maintenance margin "
-        f"{_fmt(position.get('maintenance_margin_usd'), 2)} USD, margin buffer "
-        f"{_fmt(position.get('margin_buffer_usd'), 2)} USD, liquidation "
-        f"{_fmt(position.get('liquidation_price'), 2)} "
-        f"({_fmt(position.get('liquidation_distance'), 4)} away){venue_beside_model(position)}"
-        for position in snapshot.get("positions", [])
+        f"{position.instrument} ({_leg_name(position)}, {position.margin_model} margin "
+        f"rule): {_quantity(position)} contracts, uPnL "
+        f"{_fmt(position.unrealized_pnl_usd, 2)} USD, maintenance margin "
+        f"{_fmt(position.maintenance_margin_usd, 2)} USD, margin buffer "
+        f"{_fmt(position.margin_buffer_usd, 2)} USD, liquidation "
+        f"{_fmt(position.liquidation_price, 2)} "
+        f"({_fmt(position.liquidation_distance, 4)} away){venue_beside_model(position)}"
+        for position in snapshot.positions
     )
-    lines.extend(account_line(account, figures)
-                 for account, figures in sorted(snapshot.get("accounts", {}).items()))
-    costs = snapshot.get("costs", {})
-    lines.append(f"costs: fees {_fmt(costs.get('fees_usd'), 2)} USD, funding received "
-                 f"{_fmt(costs.get('funding_received_usd'), 2)} USD, paid "
-                 f"{_fmt(costs.get('funding_paid_usd'), 2)} USD")
+    lines.extend(account_line(account, figures) for account, figures in sorted(snapshot.accounts.items()))
+    costs = snapshot.costs
+    lines.append(f"costs: fees {_fmt(costs.fees_usd, 2)} USD, funding received "
+                 f"{_fmt(costs.funding_received_usd, 2)} USD, paid "
+                 f"{_fmt(costs.funding_paid_usd, 2)} USD")
     lines.extend(remediation_lines(snapshot))
     fired = [a for a in state.alert_log if a["state"] == "firing"]
     shown = "" if len(fired) == state.alerts_fired else f" (the last {len(fired)} below)"
@@ -179,38 +178,46 @@ def remediation_check(remedy: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
-def venue_beside_model(position: dict[str, Any]) -> str:
+def venue_beside_model(position: LegFigures) -> str:
     """``; venue's liquidation 65,704.33 as of <UTC time> (model 0.00 % off)``: the venue's own figure
     beside the model's, or that the venue reported none (docs/venue-fields.md)."""
-    venue = position.get("venue_figures")
-    if not venue:
+    venue = position.venue_figures
+    if venue is None:
         return "; the venue reported no figures"
-    divergence = (position.get("model_divergence") or {}).get("liquidation_price")
+    divergence = position.model_divergence.liquidation_price
     off = "-" if divergence is None else f"{divergence * 100:.2f} %"
-    adl = venue.get("adl_rank")
-    adl_text = "" if adl is None else f", ADL rank {adl} of {venue.get('adl_rank_top')}"
-    return (f"; venue's liquidation {_fmt(venue.get('liquidation_price'), 2)} as of "
-            f"{_utc(venue.get('as_of_ms'))} (model {off} off){adl_text}")
+    adl = venue.adl_rank
+    adl_text = "" if adl is None else f", ADL rank {adl} of {venue.adl_rank_top}"
+    return (f"; venue's liquidation {_fmt(venue.liquidation_price, 2)} as of "
+            f"{_utc(venue.as_of_ms)} (model {off} off){adl_text}")
 
 
-def _utc(ms: Any) -> str:
-    if not isinstance(ms, int):
+def _utc(ms: int | None) -> str:
+    if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def account_line(account: str, figures: dict[str, Any]) -> str:
+def account_line(account: str, figures: AccountFigures) -> str:
     """One unified / portfolio-margin account: the venue's ratio beside the model's."""
-    venue, model = figures.get("venue") or {}, figures.get("model") or {}
-    return (f"account {account} ({figures.get('mode')}): venue {venue.get('venue_figure')} "
-            f"{_fmt(venue.get('venue_value'), 4)}, margin ratio venue "
-            f"{_fmt(venue.get('maintenance_margin_ratio'), 4)} / model "
-            f"{_fmt(model.get('maintenance_margin_ratio'), 4)}, liquidation at "
-            f"{_fmt(figures.get('liquidation_ratio'), 4)}, buffer used {_fmt(figures.get('buffer_used'), 4)}")
+    venue, model = figures.venue, figures.model
+    return (f"account {account} ({figures.mode}): venue {venue.venue_figure} "
+            f"{_fmt(venue.venue_value, 4)}, margin ratio venue "
+            f"{_fmt(venue.maintenance_margin_ratio, 4)} / model "
+            f"{_fmt(model.maintenance_margin_ratio, 4)}, liquidation at "
+            f"{_fmt(figures.liquidation_ratio, 4)}, buffer used {_fmt(figures.buffer_used, 4)}")
 
 
-def _fmt(value: Any, digits: int) -> str:
+def _fmt(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _quantity(position: LegFigures) -> str:
+    return "-" if position.quantity is None else f"{position.quantity:g}"
+
+
+def _signed(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:+.{digits}f}"
 
 
 async def run_demo(args: argparse.Namespace) -> int:
@@ -285,8 +292,8 @@ def run(args: argparse.Namespace) -> int:
     return run_in_event_loop(args, lambda: run_demo(args))
 
 
-def _leg_name(position: dict[str, Any]) -> str:
+def _leg_name(position: LegFigures) -> str:
     """``one-way`` or the hedge-mode leg (``long leg``, ``short leg``), with its margin mode."""
-    side = position.get("position_side", "one_way")
+    side = position.position_side
     leg = "one-way" if side == "one_way" else f"{side} leg"
-    return f"{leg} {position.get('margin_mode')}"
+    return f"{leg} {position.margin_mode}"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,9 +30,47 @@ from monitor.domain.events import (
 from monitor.domain.instruments import Catalog, Instrument
 from monitor.domain.margin import MARGIN_MODELS, MarginLeg, margin_model_for
 from monitor.domain.plans import STABLE_ASSETS, PortfolioSettings
-from monitor.domain.remediation import liquidation_remediation
+from monitor.domain.remediation import LiquidationRemediation, liquidation_remediation
+from monitor.domain.snapshot import (
+    UNKNOWN_DIVERGENCE,
+    AccountFigures,
+    AccountModelFigures,
+    AccountVenueFigures,
+    AssetFigures,
+    ContractType,
+    Costs,
+    Divergence,
+    Effectiveness,
+    Feeds,
+    Latency,
+    LegFigures,
+    Lifecycle,
+    ModelFigures,
+    RiskSnapshot,
+    StressRow,
+    UnpricedLeg,
+    VenueFigures,
+)
 
 MS_PER_DAY = 86_400_000
+
+
+class LegPricing(NamedTuple):
+    """A priced leg while its snapshot is built: its state, mark, delta and published figures."""
+
+    state: PositionState
+    mark: float
+    delta: float
+    record: LegFigures
+
+
+class Rebalance(NamedTuple):
+    """An asset's contracts to target and what is left after lot rounding (None: unknown)."""
+
+    contracts_to_target: float | None = None
+    residual_delta: float | None = None
+    standard_contracts_to_target: float | None = None
+    standard_residual_delta: float | None = None
 
 
 def _number(value: float) -> float | None:
@@ -319,7 +357,7 @@ class HedgeBook:
             value += quantity * price
         return value, notional
 
-    def _accounts_snapshot(self) -> dict[str, Any]:
+    def _accounts_snapshot(self) -> dict[str, AccountFigures]:
         """Each unified / portfolio-margin account's own margin figures (the venue's, as of its
         update) beside the model of them moved with the marks since, and ``buffer_used``.
 
@@ -331,29 +369,27 @@ class HedgeBook:
         not re-modelled). ``buffer_used`` is the higher of the two ratios over the venue's
         liquidation ratio (1 at liquidation); None when neither is known.
         """
-        out: dict[str, Any] = {}
+        out: dict[str, AccountFigures] = {}
         for account in sorted(self.account_margins):
             event = self.account_margins[account]
             venue_ratio = event.maintenance_margin_ratio
             model_ratio = self._model_account_ratio(account, event)
             ratios = [r for r in (venue_ratio, model_ratio) if r is not None]
-            out[account] = {
-                "mode": event.mode,
-                "liquidation_ratio": event.liquidation_ratio,
-                "venue": {
-                    "source": "venue", "as_of_ms": event.ts_event_ms,
-                    "venue_figure": event.venue_figure, "venue_value": event.venue_value,
-                    "maintenance_margin_ratio": venue_ratio, "equity_usd": event.equity_usd,
-                    "maintenance_margin_usd": event.maintenance_margin_usd, "status": event.status,
-                },
-                "model": {"source": "model", "as_of_ms": self._latest_mark_ms(account) or event.ts_event_ms,
-                          "maintenance_margin_ratio": model_ratio},
-                "model_divergence": (
-                    None if model_ratio is None or venue_ratio is None
-                    else _number(f.relative_divergence(model_ratio, venue_ratio))),
-                "buffer_used": (
+            out[account] = AccountFigures(
+                mode=event.mode,
+                liquidation_ratio=event.liquidation_ratio,
+                venue=AccountVenueFigures(
+                    as_of_ms=event.ts_event_ms, venue_figure=event.venue_figure,
+                    venue_value=event.venue_value, maintenance_margin_ratio=venue_ratio,
+                    equity_usd=event.equity_usd,
+                    maintenance_margin_usd=event.maintenance_margin_usd, status=event.status),
+                model=AccountModelFigures(
+                    as_of_ms=self._latest_mark_ms(account) or event.ts_event_ms,
+                    maintenance_margin_ratio=model_ratio),
+                model_divergence=_divergence(model_ratio, venue_ratio),
+                buffer_used=(
                     None if not ratios else _number(max(ratios) / event.liquidation_ratio)),
-            }
+            )
         return out
 
     def _model_account_ratio(self, account: str, event: AccountMarginEvent) -> float | None:
@@ -703,8 +739,8 @@ class HedgeBook:
         seq: int = 0,
         ts_ms: int | None = None,
         latency_ms: int | None = None,
-    ) -> dict[str, Any]:
-        """Every figure of risk-definitions.md for this portfolio, as the hedge.risk value.
+    ) -> RiskSnapshot:
+        """Every figure of risk-definitions.md for this portfolio: the hedge.risk value, typed.
 
         ``seq``, ``ts_ms`` (the publish time; default the book's event time) and ``latency_ms``
         (event to publish) are the publisher's: the value is built whole, never patched.
@@ -723,46 +759,45 @@ class HedgeBook:
         held = self.instruments_held()
         unpriced = self._unpriced_positions()
         if unpriced:
-            self._blank_unsafe_figures(unpriced, positions_out, assets_out, stress_out)
-        return {
-            "v": 1,
-            "type": "risk",
-            "portfolio": self.portfolio,
-            "seq": seq,
-            "ts_ms": self.last_event_ms if ts_ms is None else ts_ms,
-            "ts_event_ms": self.last_event_ms,
-            "assets": assets_out,
-            "positions": positions_out,
-            "effectiveness": effectiveness_out,
-            "stress": stress_out,
-            "costs": costs_out,
-            "lifecycle": lifecycle_out,
-            "feeds": {"stale": sorted(i for i in stale_instruments if i in held)},
-            "latency_ms": {"event_to_publish": latency_ms},
-            "accounts": accounts_out,
-            "unpriced_positions": unpriced,
-        }
+            positions_out, assets_out, stress_out = self._blank_unsafe_figures(
+                unpriced, positions_out, assets_out, stress_out)
+        return RiskSnapshot(
+            portfolio=self.portfolio,
+            seq=seq,
+            ts_ms=self.last_event_ms if ts_ms is None else ts_ms,
+            ts_event_ms=self.last_event_ms,
+            assets=assets_out,
+            positions=tuple(positions_out),
+            effectiveness=effectiveness_out,
+            stress=stress_out,
+            costs=costs_out,
+            lifecycle=lifecycle_out,
+            feeds=Feeds(stale=tuple(sorted(i for i in stale_instruments if i in held))),
+            latency_ms=Latency(event_to_publish=latency_ms),
+            accounts=accounts_out,
+            unpriced_positions=unpriced,
+        )
 
-    def _unpriced_positions(self) -> list[dict[str, Any]]:
+    def _unpriced_positions(self) -> tuple[UnpricedLeg, ...]:
         """Open positions with no contract terms or no price: each with why it is unknown."""
         out = [
-            {"account": key[0], "instrument": key[1], "position_side": key[2],
-             "reason": "no contract terms"}
+            UnpricedLeg(account=key[0], instrument=key[1], position_side=key[2],
+                        reason="no contract terms")
             for key in sorted(self.untermed_positions)
         ]
         out.extend(
-            {"account": key[0], "instrument": key[1], "position_side": key[2], "reason": "no price"}
+            UnpricedLeg(account=key[0], instrument=key[1], position_side=key[2], reason="no price")
             for key in sorted(self.positions) if self._position_mark(self.positions[key]) is None
         )
-        return out
+        return tuple(out)
 
     def _blank_unsafe_figures(
         self,
-        unpriced: list[dict[str, Any]],
-        positions: list[dict[str, Any]],
-        assets: dict[str, Any],
-        stress: list[dict[str, Any]],
-    ) -> None:
+        unpriced: tuple[UnpricedLeg, ...],
+        positions: list[LegFigures],
+        assets: dict[str, AssetFigures],
+        stress: tuple[StressRow, ...],
+    ) -> tuple[list[LegFigures], dict[str, AssetFigures], tuple[StressRow, ...]]:
         """Make unknown every figure that an unpriced position would change (nothing reads safe).
 
         A cross leg shares its account's wallet with every cross leg of the account, so an unpriced
@@ -775,7 +810,7 @@ class HedgeBook:
         assets_unsafe: set[str] = set()
         every_asset = False
         for item in unpriced:
-            key = (item["account"], item["instrument"], item["position_side"])
+            key = (item.account, item.instrument, item.position_side)
             state = self.positions.get(key)
             if state is None:
                 event = self.untermed_positions[key]
@@ -787,27 +822,32 @@ class HedgeBook:
                 assets_unsafe.add(state.instrument.base)
                 if state.event.margin_mode == "cross":
                     accounts_unsafe.add((state.event.account, state.instrument.settle))
-        margin_figures = ("margin_balance_usd", "margin_ratio", "margin_buffer_usd",
-                          "margin_buffer_fraction", "liquidation_price", "liquidation_distance")
-        for record in positions:
-            if record.get("margin_mode") != "cross":
-                continue
-            instrument = self.catalog.get(record["instrument"])
+        def unsafe(record: LegFigures) -> bool:
+            if record.margin_mode != "cross":
+                return False
+            instrument = self.catalog.get(record.instrument)
             settle = None if instrument is None else instrument.settle
-            if (record["account"], None) in accounts_unsafe or (
-                    record["account"], settle) in accounts_unsafe:
-                record.update(dict.fromkeys(margin_figures))
-        hedge_figures = ("futures_delta", "net_delta", "net_delta_usd", "hedge_ratio",
-                         "contracts_to_target", "residual_delta", "standard_contracts_to_target",
-                         "standard_residual_delta")
-        for asset, record in assets.items():
-            if every_asset or asset in assets_unsafe:
-                record.update(dict.fromkeys(hedge_figures))
-        for row in stress:
-            row["hedge_pnl_usd"] = None
-            row["net_pnl_usd"] = None
+            return (record.account, None) in accounts_unsafe or (
+                record.account, settle) in accounts_unsafe
 
-    def _positions_snapshot(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        blanked_positions = [
+            replace(record, margin_balance_usd=None, margin_ratio=None, margin_buffer_usd=None,
+                    margin_buffer_fraction=None, liquidation_price=None, liquidation_distance=None)
+            if unsafe(record) else record
+            for record in positions
+        ]
+        blanked_assets = {
+            asset: replace(
+                record, futures_delta=None, net_delta=None, net_delta_usd=None, hedge_ratio=None,
+                contracts_to_target=None, residual_delta=None, standard_contracts_to_target=None,
+                standard_residual_delta=None)
+            if every_asset or asset in assets_unsafe else record
+            for asset, record in assets.items()
+        }
+        blanked_stress = tuple(replace(row, hedge_pnl_usd=None, net_pnl_usd=None) for row in stress)
+        return blanked_positions, blanked_assets, blanked_stress
+
+    def _positions_snapshot(self) -> tuple[list[LegFigures], list[LegPricing]]:
         """Each leg's figures, by its venue's margin model (risk-definitions.md "Margin").
 
         Amounts are computed in the settlement currency (USD(T) linear, coin inverse) and reported
@@ -815,8 +855,8 @@ class HedgeBook:
         same settlement asset: their maintenance margins add up leg by leg (gross, hedge-mode legs
         included) and so do their unrealised PnLs.
         """
-        out: list[dict[str, Any]] = []
-        figures: list[dict[str, Any]] = []
+        out: list[LegFigures] = []
+        figures: list[LegPricing] = []
         cross_totals: dict[tuple[str, str], tuple[float, float]] = {}
         marks: dict[tuple[str, str, PositionSide], float] = {}
         pnls: dict[tuple[str, str, PositionSide], float] = {}
@@ -839,33 +879,11 @@ class HedgeBook:
             event = state.event
             instrument = state.instrument
             mark = marks.get(key)
-            record: dict[str, Any] = {
-                "account": event.account,
-                "instrument": instrument.id,
-                "position_side": event.position_side,
-                "asset": instrument.base,
-                "hedges": self._hedged_asset(instrument),
-                "kind": instrument.kind,
-                "margin_model": margin_model_for(instrument).name,
-                "quantity": event.quantity,
-                "entry_price": event.entry_price,
-                "mark_price": mark,
-                "margin_mode": event.margin_mode,
-                "funding_rate": None,
-                "funding_accrued_usd": state.funding_received_usd - state.funding_paid_usd,
-                "fees_usd": state.fees_usd,
-                **self._dated_terms(instrument),
-            }
             if mark is None:
-                record.update(dict.fromkeys((
-                    "notional_usd", "delta", "unrealized_pnl_usd", "maintenance_margin_usd",
-                    "margin_balance_usd", "margin_ratio", "margin_buffer_usd",
-                    "margin_buffer_fraction", "liquidation_price", "liquidation_distance",
-                    "basis_bps", "remediation", "model_figures", "venue_figures")))
-                record["model_divergence"] = dict.fromkeys(_DIVERGENCE_FIGURES)
-                out.append(record)
+                out.append(self._unpriced_leg(state))
                 continue
-            record["funding_rate"] = self.prices.prices[instrument.id].funding_rate
+            price = self.prices.prices[instrument.id]
+            delta = self._leg_delta(state)
             own_mm = maintenance[key]
             balance = self._margin_balance(state, pnls[key], cross_totals)
             liquidation = self._liquidation_price(state, cross_totals, pnls, maintenance, marks)
@@ -878,114 +896,113 @@ class HedgeBook:
                 ratio = _number(f.margin_ratio(mm, margin_balance))
                 buffer = float(f.margin_buffer(margin_balance, mm))
                 buffer_fraction = _number(f.margin_buffer_fraction(margin_balance, mm))
-            record.update({
-                "notional_usd": self._notional(state, mark),
-                "delta": self._leg_delta(state),
-                "unrealized_pnl_usd": float(to_usd(pnls[key], mark)),
-                "maintenance_margin_usd": mm,
-                "margin_balance_usd": margin_balance,
-                "margin_ratio": ratio,
-                "margin_buffer_usd": buffer,
-                "margin_buffer_fraction": buffer_fraction,
-                "liquidation_price": None if liquidation is None else _number(liquidation),
-                "liquidation_distance": (
-                    None if liquidation is None
-                    else _number(f.liquidation_distance(liquidation, mark))
-                ),
-                "basis_bps": None if spot is None else _number(f.basis_bps(mark, spot)),
-                "remediation": None,
-                "annualized_basis": self._annualized_basis(
-                    instrument, mark, self.prices.prices[instrument.id].index or spot),
-            })
-            distance = record["liquidation_distance"]
+            liquidation_price = None if liquidation is None else _number(liquidation)
+            distance = (None if liquidation is None
+                        else _number(f.liquidation_distance(liquidation, mark)))
+            remediation = None
             if distance is not None and distance < self.remediation_distance:
-                record["remediation"] = self._remediation(state, mark, cross_totals, pnls, maintenance, marks)
-            record.update(self._venue_beside_model(state, record))
+                remediation = self._remediation(state, mark, cross_totals, pnls, maintenance, marks)
+            model_figures, venue_figures, divergence = self._venue_beside_model(
+                state, liquidation_price, mm, ratio, price)
+            record = LegFigures(
+                account=event.account, instrument=instrument.id, position_side=event.position_side,
+                asset=instrument.base, hedges=self._hedged_asset(instrument), kind=instrument.kind,
+                margin_model=margin_model_for(instrument).name, quantity=event.quantity,
+                entry_price=event.entry_price, mark_price=mark, margin_mode=event.margin_mode,
+                funding_rate=price.funding_rate,
+                funding_accrued_usd=state.funding_received_usd - state.funding_paid_usd,
+                fees_usd=state.fees_usd, contract_type=self._contract_type(instrument),
+                expiry_ms=instrument.expiry_ms, time_to_expiry_s=self._time_to_expiry(instrument),
+                annualized_basis=self._annualized_basis(instrument, mark, price.index or spot),
+                notional_usd=self._notional(state, mark),
+                delta=delta,
+                unrealized_pnl_usd=float(to_usd(pnls[key], mark)),
+                maintenance_margin_usd=mm,
+                margin_balance_usd=margin_balance,
+                margin_ratio=ratio,
+                margin_buffer_usd=buffer,
+                margin_buffer_fraction=buffer_fraction,
+                liquidation_price=liquidation_price,
+                liquidation_distance=distance,
+                basis_bps=None if spot is None else _number(f.basis_bps(mark, spot)),
+                remediation=remediation,
+                model_figures=model_figures,
+                venue_figures=venue_figures,
+                model_divergence=divergence,
+            )
             out.append(record)
-            figures.append({"state": state, "mark": mark, "record": record})
+            figures.append(LegPricing(state, mark, delta, record))
         for key in sorted(self.untermed_positions):
             untermed = self.untermed_positions[key]
-            out.append({
-                "account": untermed.account,
-                "instrument": untermed.instrument,
-                "position_side": untermed.position_side,
-                "margin_model": _venue_margin_model_name(untermed.instrument),
-                "quantity": untermed.quantity,
-                "entry_price": untermed.entry_price,
-                "mark_price": self.prices.mark(untermed.instrument),
-                "margin_mode": untermed.margin_mode,
-                "funding_rate": None,
-                "funding_accrued_usd": None,
-                "fees_usd": None,
-                "contract_type": None,
-                "expiry_ms": None,
-                "time_to_expiry_s": None,
-                "annualized_basis": None,
-                **dict.fromkeys((
-                    "notional_usd", "delta", "unrealized_pnl_usd", "maintenance_margin_usd",
-                    "margin_balance_usd", "margin_ratio", "margin_buffer_usd",
-                    "margin_buffer_fraction", "liquidation_price", "liquidation_distance",
-                    "basis_bps")),
-            })
+            out.append(LegFigures(
+                account=untermed.account, instrument=untermed.instrument,
+                position_side=untermed.position_side,
+                margin_model=_venue_margin_model_name(untermed.instrument),
+                quantity=untermed.quantity, entry_price=untermed.entry_price,
+                mark_price=self.prices.mark(untermed.instrument), margin_mode=untermed.margin_mode))
         return out, figures
 
-    def _venue_beside_model(self, state: PositionState, record: dict[str, Any]) -> dict[str, Any]:
+    def _unpriced_leg(self, state: PositionState) -> LegFigures:
+        """A leg with terms but no price: every figure that needs a mark is unknown."""
+        event, instrument = state.event, state.instrument
+        return LegFigures(
+            account=event.account, instrument=instrument.id, position_side=event.position_side,
+            asset=instrument.base, hedges=self._hedged_asset(instrument), kind=instrument.kind,
+            margin_model=margin_model_for(instrument).name, quantity=event.quantity,
+            entry_price=event.entry_price, margin_mode=event.margin_mode,
+            funding_accrued_usd=state.funding_received_usd - state.funding_paid_usd,
+            fees_usd=state.fees_usd, contract_type=self._contract_type(instrument),
+            expiry_ms=instrument.expiry_ms, time_to_expiry_s=self._time_to_expiry(instrument))
+
+    @staticmethod
+    def _contract_type(instrument: Instrument) -> ContractType:
+        return "perpetual" if instrument.expiry_ms is None else "future"
+
+    def _time_to_expiry(self, instrument: Instrument) -> float | None:
+        """Seconds to a dated contract's expiry at event time (None for a perpetual)."""
+        expiry = instrument.expiry_ms
+        return None if expiry is None else float(f.time_left_seconds(expiry, self.last_event_ms))
+
+    def _venue_beside_model(
+        self,
+        state: PositionState,
+        liquidation_price: float | None,
+        maintenance_margin_usd: float | None,
+        margin_ratio: float | None,
+        price: InstrumentPrice,
+    ) -> tuple[ModelFigures, VenueFigures | None, Divergence]:
         """The venue's own figures of the leg beside the model's, each with its source and as-of
         time, and the relative divergence ``|model - venue| / |venue|`` of the liquidation price
         and the maintenance margin (None when either is unknown). The model's figures are as of
         the mark (they move with it between venue updates); the venue's as of the event that
         carried them."""
-        price = self.prices.prices.get(state.instrument.id)
-        model: dict[str, Any] = {
-            "source": "model",
-            "as_of_ms": None if price is None else price.ts_event_ms,
-            "liquidation_price": record["liquidation_price"],
-            "maintenance_margin_usd": record["maintenance_margin_usd"],
-            "margin_ratio": record["margin_ratio"],
-        }
+        model = ModelFigures(
+            as_of_ms=price.ts_event_ms, liquidation_price=liquidation_price,
+            maintenance_margin_usd=maintenance_margin_usd, margin_ratio=margin_ratio)
         venue_event = state.venue_event
         if venue_event is None:
-            return {"model_figures": model, "venue_figures": None,
-                    "model_divergence": dict.fromkeys(_DIVERGENCE_FIGURES)}
+            return model, None, UNKNOWN_DIVERGENCE
         maintenance = venue_event.venue_maintenance_margin
         # The venue's maintenance margin is as of the mark it came with: compared with the model's
         # at that same mark (a margin moves with the mark, and the venue's figure does not).
         at = state.venue_mark
         to_usd = state.instrument.settlement_to_usd
-        venue: dict[str, Any] = {
-            "source": "venue",
-            "as_of_ms": venue_event.ts_event_ms,
-            "liquidation_price": venue_event.venue_liquidation_price,
-            "maintenance_margin_usd": (
+        venue = VenueFigures(
+            as_of_ms=venue_event.ts_event_ms,
+            liquidation_price=venue_event.venue_liquidation_price,
+            maintenance_margin_usd=(
                 None if maintenance is None or at is None else float(to_usd(maintenance, at))),
-            "margin_ratio": venue_event.venue_margin_ratio,
-            "adl_rank": venue_event.adl_rank,
-            "adl_rank_top": venue_event.adl_rank_top,
-        }
-        model_then: dict[str, Any] = {"liquidation_price": model["liquidation_price"],
-                                      "maintenance_margin_usd": None}
+            margin_ratio=venue_event.venue_margin_ratio,
+            adl_rank=venue_event.adl_rank,
+            adl_rank_top=venue_event.adl_rank_top,
+        )
+        model_maintenance_then = None
         if at is not None:
             own = self._maintenance_margin(state, at)
-            model_then["maintenance_margin_usd"] = None if own is None else float(to_usd(own, at))
-        divergence: dict[str, float | None] = {}
-        for name in _DIVERGENCE_FIGURES:
-            model_value, venue_value = model_then[name], venue[name]
-            divergence[name] = (
-                None if model_value is None or venue_value is None
-                else _number(f.relative_divergence(float(model_value), float(venue_value))))
-        return {"model_figures": model, "venue_figures": venue, "model_divergence": divergence}
-
-    def _dated_terms(self, instrument: Instrument) -> dict[str, Any]:
-        """A leg's contract type, expiry and time to expiry at event time (None for a perpetual);
-        ``annualized_basis`` starts unknown (it needs a mark)."""
-        expiry = instrument.expiry_ms
-        return {
-            "contract_type": "perpetual" if expiry is None else "future",
-            "expiry_ms": expiry,
-            "time_to_expiry_s": None if expiry is None else float(
-                f.time_left_seconds(expiry, self.last_event_ms)),
-            "annualized_basis": None,
-        }
+            model_maintenance_then = None if own is None else float(to_usd(own, at))
+        return model, venue, Divergence(
+            liquidation_price=_divergence(liquidation_price, venue.liquidation_price),
+            maintenance_margin_usd=_divergence(model_maintenance_then, venue.maintenance_margin_usd))
 
     def _annualized_basis(self, instrument: Instrument, mark: float, spot: float | None) -> float | None:
         """A dated future's basis per year: ``(F / S - 1) * 365 / days_to_expiry`` (risk-definitions.md,
@@ -1089,7 +1106,7 @@ class HedgeBook:
         pnls: dict[tuple[str, str, PositionSide], float],
         maintenance: dict[tuple[str, str, PositionSide], float | None],
         marks: dict[tuple[str, str, PositionSide], float],
-    ) -> dict[str, Any] | None:
+    ) -> LiquidationRemediation | None:
         """What puts the leg's liquidation price back at ``remediation_distance`` from its mark.
 
         The legs and wallet are those of ``_liquidation_price`` (``monitor.domain.remediation``);
@@ -1123,16 +1140,14 @@ class HedgeBook:
             margin_model_for(instrument), legs, index, wallet, mark, self.remediation_distance)
         if remedy is None:
             return None
-        out = remedy.to_dict()
         sources = [
             (quantity, owner) for (owner, asset), quantity in self.balances.items()
             if asset == instrument.settle and owner != event.account and quantity > 0
         ]
         if sources:
             available, source = max(sources)
-            out["transfer_account"] = source
-            out["transfer_available"] = available
-        return out
+            return replace(remedy, transfer_account=source, transfer_available=available)
+        return remedy
 
     def _realised_volatility(self, asset: str) -> float | None:
         """The asset's realised volatility per sqrt-second (``formulas.realised_volatility``),
@@ -1168,57 +1183,56 @@ class HedgeBook:
         self._hedge_legs[asset] = best
         return None if best is None else self.positions[best].instrument
 
-    def _assets_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _assets_snapshot(self, leg_figures: list[LegPricing]) -> dict[str, AssetFigures]:
+        out: dict[str, AssetFigures] = {}
         for asset in self._assets():
             price = self.reference_price(asset)
             spot = self._spot_delta(asset)
             futures = sum(
-                figure["record"]["delta"] for figure in leg_figures
-                if figure["state"].instrument.base == asset
-            )
+                leg.delta for leg in leg_figures if leg.state.instrument.base == asset)
             # A cross hedge: the plan's instrument has another base; its USD value hedges this asset.
             cross_hedge_usd = sum(
-                figure["record"]["delta"] * figure["mark"] for figure in leg_figures
-                if figure["record"]["hedges"] == asset and figure["state"].instrument.base != asset
+                leg.delta * leg.mark for leg in leg_figures
+                if leg.record.hedges == asset and leg.state.instrument.base != asset
             )
             plan = self.settings.plan_for(asset)
             net = spot + futures
-            record: dict[str, Any] = {
-                "price": price,
-                "spot_delta": spot,
-                "futures_delta": futures,
-                "net_delta": net,
-                "net_delta_usd": None if price is None else net * price,
-                "hedge_ratio": None,
-                "target_hedge_ratio": plan.target_ratio,
-                "hedge_band": plan.band,
-                "contracts_to_target": None,
-                "hedge_instrument": None,
-                "residual_delta": None,
-                "standard_contracts_to_target": None,
-                "standard_residual_delta": None,
-                "basis_bps": None,
-                "min_variance_ratio": None,
-                "realised_volatility": self._realised_volatility(asset),
-            }
-            instrument = self._hedge_instrument(asset)
-            if instrument is not None:
-                record["hedge_instrument"] = instrument.id
+            hedge_ratio = None
             if price is not None and spot != 0:
                 if cross_hedge_usd:
-                    record["hedge_ratio"] = _number(-cross_hedge_usd / (spot * price))
+                    hedge_ratio = _number(-cross_hedge_usd / (spot * price))
                 else:
-                    record["hedge_ratio"] = _number(f.hedge_ratio(spot, futures))
+                    hedge_ratio = _number(f.hedge_ratio(spot, futures))
+            instrument = self._hedge_instrument(asset)
+            rebalance = Rebalance()
             if instrument is not None and price is not None:
-                self._rebalance(asset, instrument, plan.target_ratio, spot, futures, price, record)
+                rebalance = self._rebalance(asset, instrument, plan.target_ratio, spot, futures, price)
+            basis = None
             hedge_mark = None if instrument is None else self.prices.mark(instrument.id)
             if hedge_mark is not None and price is not None and instrument is not None \
                     and instrument.base == asset:
-                record["basis_bps"] = _number(f.basis_bps(hedge_mark, price))
+                basis = _number(f.basis_bps(hedge_mark, price))
+            min_variance = None
             if instrument is not None and instrument.base != asset:
-                record["min_variance_ratio"] = self._min_variance_ratio(asset, instrument.base)
-            out[asset] = record
+                min_variance = self._min_variance_ratio(asset, instrument.base)
+            out[asset] = AssetFigures(
+                price=price,
+                spot_delta=spot,
+                futures_delta=futures,
+                net_delta=net,
+                net_delta_usd=None if price is None else net * price,
+                hedge_ratio=hedge_ratio,
+                target_hedge_ratio=plan.target_ratio,
+                hedge_band=plan.band,
+                contracts_to_target=rebalance.contracts_to_target,
+                hedge_instrument=None if instrument is None else instrument.id,
+                residual_delta=rebalance.residual_delta,
+                standard_contracts_to_target=rebalance.standard_contracts_to_target,
+                standard_residual_delta=rebalance.standard_residual_delta,
+                basis_bps=basis,
+                min_variance_ratio=min_variance,
+                realised_volatility=self._realised_volatility(asset),
+            )
         return out
 
     def _rebalance(
@@ -1229,8 +1243,7 @@ class HedgeBook:
         spot: float,
         futures: float,
         price: float,
-        record: dict[str, Any],
-    ) -> None:
+    ) -> Rebalance:
         """Contracts to short (+) or buy back (-) to reach the target, after lot rounding.
 
         ``N = h * exposure_usd / (cs * P)`` (linear), ``h * exposure_usd / cv`` (inverse: a new
@@ -1242,7 +1255,7 @@ class HedgeBook:
         """
         mark = self.prices.mark(instrument.id)
         if mark is None:
-            return
+            return Rebalance()
         if instrument.base == asset:
             needed_base = target * spot + futures  # positive: too long, short more
             exposure_usd = needed_base * mark  # so that N = needed_base / cs exactly (linear)
@@ -1256,14 +1269,16 @@ class HedgeBook:
         raw = instrument.contracts_for_usd(exposure_usd, mark)
         size = instrument.base_per_contract(mark)
         contracts = float(f.round_to_lot(raw, instrument.lot_step))
-        record["contracts_to_target"] = contracts
-        if instrument.base == asset:
-            record["residual_delta"] = target * spot + futures - contracts * size
-            standard = self.catalog.standard_contract_size(asset)
-            standard_contracts = float(f.round_to_lot(
-                (target * spot + futures) / standard, 1.0))
-            record["standard_contracts_to_target"] = standard_contracts
-            record["standard_residual_delta"] = target * spot + futures - standard_contracts * standard
+        if instrument.base != asset:
+            return Rebalance(contracts_to_target=contracts)
+        standard = self.catalog.standard_contract_size(asset)
+        standard_contracts = float(f.round_to_lot((target * spot + futures) / standard, 1.0))
+        return Rebalance(
+            contracts_to_target=contracts,
+            residual_delta=target * spot + futures - contracts * size,
+            standard_contracts_to_target=standard_contracts,
+            standard_residual_delta=target * spot + futures - standard_contracts * standard,
+        )
 
     def _min_variance_ratio(self, asset: str, hedge_asset: str) -> float | None:
         """h* = Cov(rA, rB) / Var(rB) over the sampled window (Hull, ch. 3)."""
@@ -1280,8 +1295,8 @@ class HedgeBook:
         returns_b = np.diff(series_b) / series_b[:-1]
         return _number(f.min_variance_ratio(returns_a, returns_b))
 
-    def _effectiveness_snapshot(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _effectiveness_snapshot(self) -> dict[str, Effectiveness]:
+        out: dict[str, Effectiveness] = {}
         settings = self.settings.effectiveness
         for asset, state in sorted(self.effectiveness.items()):
             offset = _number(f.dollar_offset(
@@ -1291,21 +1306,21 @@ class HedgeBook:
             hedge_changes = np.array(state.hedge_changes, dtype=float)
             slope, r2 = f.regression_slope_r2(spot_changes, hedge_changes)
             reduction = f.variance_reduction(spot_changes, hedge_changes)
-            out[asset] = {
-                "dollar_offset": offset,
-                "slope": _number(slope),
-                "r2": _number(r2),
-                "variance_reduction": _number(reduction),
-                "samples": len(state.spot_changes),
-                "spot_change_usd": state.cumulative_spot_usd,
-                "hedge_change_usd": state.cumulative_hedge_usd,
-                "effective": None if offset is None else bool(f.effective_dollar_offset(offset)),
-            }
+            out[asset] = Effectiveness(
+                dollar_offset=offset,
+                slope=_number(slope),
+                r2=_number(r2),
+                variance_reduction=_number(reduction),
+                samples=len(state.spot_changes),
+                spot_change_usd=state.cumulative_spot_usd,
+                hedge_change_usd=state.cumulative_hedge_usd,
+                effective=None if offset is None else bool(f.effective_dollar_offset(offset)),
+            )
         return out
 
     def _stress_snapshot(
-        self, leg_figures: list[dict[str, Any]], assets: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+        self, leg_figures: list[LegPricing], assets: dict[str, AssetFigures]
+    ) -> tuple[StressRow, ...]:
         """Shock every price by (1 + s), a cross-hedge asset by its beta; liquidation caps a leg.
 
         Each leg is repriced shock by shock on floats: a grid of a few shocks costs less so than
@@ -1313,24 +1328,24 @@ class HedgeBook:
         """
         shocks = self.settings.shocks
         spot_exposure = float(sum(
-            record["spot_delta"] * record["price"] for record in assets.values()
-            if record["price"] is not None
+            record.spot_delta * record.price for record in assets.values()
+            if record.price is not None
         ))
         hedge_pnl = [0.0] * len(shocks)
         liquidated: list[list[str]] = [[] for _ in shocks]
-        for figure in leg_figures:
-            state: PositionState = figure["state"]
-            record = figure["record"]
+        for leg in leg_figures:
+            state = leg.state
+            record = leg.record
             instrument = state.instrument
             beta = None
-            if record["hedges"] != instrument.base:
-                beta = self._min_variance_ratio(instrument.base, record["hedges"])
+            if record.hedges != instrument.base:
+                beta = self._min_variance_ratio(instrument.base, record.hedges or instrument.base)
                 if beta is None:
                     beta = 1.0
-            mark = figure["mark"]
-            liquidation = record["liquidation_price"]
+            mark = leg.mark
+            liquidation = record.liquidation_price
             liquidation_value = math.nan if liquidation is None else liquidation
-            margin_balance = record["margin_balance_usd"]
+            margin_balance = record.margin_balance_usd
             margin_value = math.inf if margin_balance is None else margin_balance
             quantity, entry_price = state.event.quantity, state.event.entry_price
             side = 1.0 if quantity > 0 else -1.0
@@ -1347,44 +1362,43 @@ class HedgeBook:
         rows = []
         for index, shock in enumerate(shocks):
             spot_pnl = spot_exposure * float(shock)
-            rows.append({
-                "shock": shock,
-                "spot_pnl_usd": spot_pnl,
-                "hedge_pnl_usd": hedge_pnl[index],
-                "net_pnl_usd": spot_pnl + hedge_pnl[index],
-                "liquidated": liquidated[index],
-            })
-        return rows
+            rows.append(StressRow(
+                shock=shock,
+                spot_pnl_usd=spot_pnl,
+                hedge_pnl_usd=hedge_pnl[index],
+                net_pnl_usd=spot_pnl + hedge_pnl[index],
+                liquidated=tuple(liquidated[index]),
+            ))
+        return tuple(rows)
 
-    def _costs_snapshot(self, leg_figures: list[dict[str, Any]]) -> dict[str, Any]:
+    def _costs_snapshot(self, leg_figures: list[LegPricing]) -> Costs:
         received = sum(s.funding_received_usd for s in self.positions.values())
         paid = sum(s.funding_paid_usd for s in self.positions.values())
         fees = sum(s.fees_usd for s in self.positions.values()) + self.orphan_fees_usd
-        hedge_pnl = sum(figure["record"]["unrealized_pnl_usd"] for figure in leg_figures)
+        hedge_pnl = sum(leg.record.unrealized_pnl_usd or 0.0 for leg in leg_figures)
         budgets = [p.cost_budget_usd for p in self.settings.plans.values() if p.cost_budget_usd]
-        return {
-            "funding_received_usd": received,
-            "funding_paid_usd": paid,
-            "fees_usd": fees,
-            "hedge_cost_usd": fees + paid - received,
-            "protection_usd": max(0.0, hedge_pnl),
-            "cost_budget_usd": sum(budgets) if budgets else None,
-        }
+        return Costs(
+            funding_received_usd=received,
+            funding_paid_usd=paid,
+            fees_usd=fees,
+            hedge_cost_usd=fees + paid - received,
+            protection_usd=max(0.0, hedge_pnl),
+            cost_budget_usd=sum(budgets) if budgets else None,
+        )
 
     def _lifecycle_snapshot(
         self,
-        assets: dict[str, Any],
-        leg_figures: list[dict[str, Any]],
-        costs: dict[str, Any],
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        assets: dict[str, AssetFigures],
+        leg_figures: list[LegPricing],
+        costs: Costs,
+    ) -> dict[str, Lifecycle]:
+        out: dict[str, Lifecycle] = {}
         now = self.last_event_ms
         for asset, plan in sorted(self.settings.plans.items()):
-            price = assets.get(asset, {}).get("price")
+            figures = assets.get(asset)
+            price = None if figures is None else figures.price
             hedge_pnl = sum(
-                figure["record"]["unrealized_pnl_usd"] for figure in leg_figures
-                if figure["record"]["hedges"] == asset
-            )
+                leg.record.unrealized_pnl_usd or 0.0 for leg in leg_figures if leg.record.hedges == asset)
             time_left = None if plan.expiry_ms is None else float(
                 f.time_left_seconds(plan.expiry_ms, now))
             crossed = price is not None and (
@@ -1392,15 +1406,17 @@ class HedgeBook:
                 or (plan.exit_below is not None and price <= plan.exit_below)
             )
             budget = plan.cost_budget_usd
-            out[asset] = {
-                "time_left_s": time_left,
-                "expired": time_left is not None and time_left <= 0,
-                "exit_level_crossed": crossed,
-                "stop_loss_hit": plan.stop_loss_usd is not None and hedge_pnl <= -plan.stop_loss_usd,
-                "cost_budget_exceeded": budget is not None and costs["hedge_cost_usd"] > budget,
-                "opportunity_cost_usd": float(f.opportunity_cost_usd(hedge_pnl)),
-                "hedge_pnl_usd": hedge_pnl,
-            }
+            hedge_cost = costs.hedge_cost_usd
+            out[asset] = Lifecycle(
+                time_left_s=time_left,
+                expired=time_left is not None and time_left <= 0,
+                exit_level_crossed=crossed,
+                stop_loss_hit=plan.stop_loss_usd is not None and hedge_pnl <= -plan.stop_loss_usd,
+                cost_budget_exceeded=(
+                    budget is not None and hedge_cost is not None and hedge_cost > budget),
+                opportunity_cost_usd=float(f.opportunity_cost_usd(hedge_pnl)),
+                hedge_pnl_usd=hedge_pnl,
+            )
         return out
 
     # -- checkpoint ---------------------------------------------------------------------------
@@ -1517,10 +1533,16 @@ class HedgeBook:
                 None if baseline is None else (float(baseline[0]), float(baseline[1])))
 
 
-_DIVERGENCE_FIGURES = ("liquidation_price", "maintenance_margin_usd")
 """The figures both the venue and the model define alike, compared in ``model_divergence``. The
 margin ratio is shown beside the model's but not compared: the venues define it differently (OKX
 ``mgnRatio`` counts the closing fee in the requirement, Binance's is the account's)."""
+
+
+def _divergence(model: float | None, venue: float | None) -> float | None:
+    """``|model - venue| / |venue|``, None when either is unknown."""
+    if model is None or venue is None:
+        return None
+    return _number(f.relative_divergence(float(model), float(venue)))
 
 
 def has_venue_figures(event: PositionEvent) -> bool:

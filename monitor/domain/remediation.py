@@ -31,9 +31,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.domain.margin import MarginLeg, MarginModel
+
+if TYPE_CHECKING:
+    from monitor.domain.snapshot import LegFigures
 
 # Rounding of an amount to add, in the settlement currency: up, so the target is always met.
 _LINEAR_STEP = 0.01
@@ -259,13 +262,13 @@ def _contracts(value: float) -> str:
     return f"{text} contract" if value == 1 else f"{text} contracts"
 
 
-def position_remediation(position: Mapping[str, Any]) -> dict[str, Any] | None:
+def position_remediation(position: LegFigures) -> dict[str, Any] | None:
     """The alert's remediation from a position row's ``remediation`` (None when it has none)."""
-    remedy = position.get("remediation")
-    if not isinstance(remedy, Mapping) or _finite(remedy.get("add_margin")) is None:
+    remedy = position.remediation
+    if remedy is None or _finite(remedy.add_margin) is None:
         return None
-    return {"kind": "liquidation", "instrument": position.get("instrument"),
-            "account": position.get("account"), **remedy}
+    return {"kind": "liquidation", "instrument": position.instrument,
+            "account": position.account, **remedy.to_dict()}
 
 
 def _transfer_text(remedy: Mapping[str, Any], amount: float, settle: str) -> str:

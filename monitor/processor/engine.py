@@ -33,6 +33,7 @@ from monitor.domain.events import (
 )
 from monitor.domain.instruments import Catalog, instrument_from_terms
 from monitor.domain.plans import PortfolioSettings
+from monitor.domain.snapshot import RiskSnapshot
 from monitor.errors import HedgeMonitorError
 from monitor.processor.columnar import ColumnarPositions
 
@@ -342,16 +343,16 @@ class RiskEngine:
         seq: int = 0,
         ts_ms: int | None = None,
         latency_ms: int | None = None,
-    ) -> tuple[dict[str, Any], list[AlertTransition]]:
+    ) -> tuple[RiskSnapshot, list[AlertTransition]]:
         """A risk snapshot, built whole with its ``seq`` and timing, and the alerts it causes."""
         state = self.portfolios[portfolio_id]
         snapshot = state.book.snapshot(stale_instruments=stale, seq=seq, ts_ms=ts_ms,
                                        latency_ms=latency_ms)
-        for position in snapshot["positions"]:
-            if position["margin_mode"] == "cross":
+        for position in snapshot.positions:
+            if position.margin_mode == "cross":
                 # A cross leg's liquidation price depends on the whole account: the snapshot's.
-                self.columns.set_liquidation_price(portfolio_id, position["account"],
-                                                   position["instrument"], position["liquidation_price"])
+                self.columns.set_liquidation_price(portfolio_id, position.account,
+                                                   position.instrument, position.liquidation_price)
         transitions = [] if state.alerts is None else state.alerts.evaluate(snapshot)
         return snapshot, transitions
 

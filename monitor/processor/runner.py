@@ -34,8 +34,16 @@ from typing import Any
 import orjson
 
 from monitor.bus.base import Bus, BusError, Consumer, Producer, Record, TopicPartition, Topics
-from monitor.codec import DecodeError, dead_letter_value, decode, decode_instrument, event_to_dict
+from monitor.codec import (
+    DecodeError,
+    dead_letter_value,
+    decode,
+    decode_instrument,
+    encode_risk,
+    event_to_dict,
+)
 from monitor.domain.events import PriceEvent
+from monitor.domain.snapshot import RiskSnapshot
 from monitor.errors import HedgeMonitorError
 from monitor.metrics import Metrics, NullMetrics
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
@@ -124,8 +132,8 @@ class Processor:
         self._last_checkpoint_ms = 0
         self._cycle: _CheckpointCycle | None = None
         self._commit_task: asyncio.Task[None] | None = None
-        self._metrics_pending: dict[str, dict[str, Any]] = {}
-        self._metrics_exporting: dict[str, dict[str, Any]] = {}  # the export in progress
+        self._metrics_pending: dict[str, RiskSnapshot] = {}
+        self._metrics_exporting: dict[str, RiskSnapshot] = {}  # the export in progress
         self._metrics_exported_at = -math.inf
         self._prices_consumer: Consumer | None = None
         self._round_done = asyncio.Event()
@@ -532,7 +540,7 @@ class Processor:
         snapshot, transitions = self.engine.snapshot(
             portfolio_id, self._stale, seq=self._seq(state.partition), ts_ms=now,
             latency_ms=latency_ms)
-        producer.send(self.settings.topics.risk, portfolio_id.encode(), orjson.dumps(snapshot))
+        producer.send(self.settings.topics.risk, portfolio_id.encode(), encode_risk(snapshot))
         self.engine.queue_transitions(portfolio_id, transitions)
         self._last_publish_ms[portfolio_id] = now
         self.published_snapshots += 1

@@ -28,7 +28,7 @@ from monitor.alerts.config import AlertsConfig
 from monitor.alerts.registry import observe
 from monitor.app import build_engine
 from monitor.bus.base import Record
-from monitor.codec import DecodeError, decode
+from monitor.codec import DecodeError, decode, risk_to_dict
 from monitor.domain.events import (
     AccountEvent,
     BalanceEvent,
@@ -37,6 +37,7 @@ from monitor.domain.events import (
     PriceEvent,
 )
 from monitor.domain.plans import STABLE_ASSETS
+from monitor.domain.snapshot import RiskSnapshot
 from monitor.processor.engine import RiskEngine, UnknownInstrumentError
 
 RELATIVE_TOLERANCE = 1e-9
@@ -377,7 +378,7 @@ def check_updates(
 def check_alerts(
     report: VerificationReport,
     transitions: list[dict[str, Any]],
-    expected: Mapping[str, Mapping[str, Any]],
+    expected: Mapping[str, RiskSnapshot],
     config: AlertsConfig | None = None,
 ) -> None:
     """Duplicates share an id; firings pair with resolutions; the final states match the recomputation."""
@@ -484,7 +485,7 @@ def verify(
     engine = recompute(inputs)
     portfolios = inputs.portfolios()
     report.portfolios = len(portfolios)
-    expected: dict[str, dict[str, Any]] = {}
+    expected: dict[str, RiskSnapshot] = {}
     for portfolio in portfolios:
         snapshot, _ = engine.snapshot(portfolio)
         expected[portfolio] = snapshot
@@ -496,7 +497,7 @@ def verify(
             report.fail("snapshots", f"{portfolio}: the last snapshot has seq {actual.get('seq')}, "
                         "lower than "
                         f"{snapshots.max_seq.get(portfolio)} published before it")
-        problems = compare_snapshot(portfolio, snapshot, actual)
+        problems = compare_snapshot(portfolio, risk_to_dict(snapshot), actual)
         for problem in problems:
             report.fail("snapshots", problem)
         if not problems:

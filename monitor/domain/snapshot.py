@@ -1,0 +1,256 @@
+"""The risk snapshot as typed values: what the book builds and alerts, metrics and the view read.
+
+Every value is frozen, slotted and built by keyword; its field names and order are the
+``hedge.risk`` JSON keys (docs/topics.md, ``monitor/schemas/risk.json``), so the codec writes a
+snapshot with one ``orjson.dumps`` and reads one back with ``monitor.codec.decode_risk``: JSON
+exists only there.
+A figure that is unknown is None (never a placeholder that reads as safe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from monitor.domain.events import MarginMode, PositionSide
+from monitor.domain.remediation import LiquidationRemediation
+
+ContractType = Literal["perpetual", "future"]
+UnpricedReason = Literal["no contract terms", "no price"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelFigures:
+    """The model's liquidation price, maintenance margin (USD) and margin ratio of a leg, as of
+    its mark's event time."""
+
+    source: Literal["model"] = "model"
+    as_of_ms: int | None = None
+    liquidation_price: float | None = None
+    maintenance_margin_usd: float | None = None
+    margin_ratio: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenueFigures:
+    """The venue's own figures of a leg, as of the event that carried them."""
+
+    source: Literal["venue"] = "venue"
+    as_of_ms: int = 0
+    liquidation_price: float | None = None
+    maintenance_margin_usd: float | None = None
+    margin_ratio: float | None = None
+    adl_rank: int | None = None
+    adl_rank_top: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Divergence:
+    """``|model - venue| / |venue|`` of a leg's liquidation price and maintenance margin."""
+
+    liquidation_price: float | None = None
+    maintenance_margin_usd: float | None = None
+
+
+UNKNOWN_DIVERGENCE = Divergence()
+"""A leg without venue figures (or without a price): both divergences unknown."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegFigures:
+    """One leg's figures (``positions[]``): by its venue's margin model, in USD at its mark.
+
+    A leg without contract terms has no ``asset``, ``hedges`` or ``kind`` and no figure that needs
+    them; a leg without a price has its terms but no figure that needs a mark.
+    """
+
+    account: str
+    instrument: str
+    position_side: PositionSide = "one_way"
+    asset: str | None = None
+    hedges: str | None = None
+    kind: str | None = None
+    margin_model: str = ""
+    quantity: float | None = None
+    entry_price: float | None = None
+    mark_price: float | None = None
+    margin_mode: MarginMode = "cross"
+    funding_rate: float | None = None
+    funding_accrued_usd: float | None = None
+    fees_usd: float | None = None
+    contract_type: ContractType | None = None
+    expiry_ms: int | None = None
+    time_to_expiry_s: float | None = None
+    annualized_basis: float | None = None
+    notional_usd: float | None = None
+    delta: float | None = None
+    unrealized_pnl_usd: float | None = None
+    maintenance_margin_usd: float | None = None
+    margin_balance_usd: float | None = None
+    margin_ratio: float | None = None
+    margin_buffer_usd: float | None = None
+    margin_buffer_fraction: float | None = None
+    liquidation_price: float | None = None
+    liquidation_distance: float | None = None
+    basis_bps: float | None = None
+    remediation: LiquidationRemediation | None = None
+    model_figures: ModelFigures | None = None
+    venue_figures: VenueFigures | None = None
+    model_divergence: Divergence = UNKNOWN_DIVERGENCE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetFigures:
+    """One asset's deltas, hedge ratio and rebalance (``assets.<A>``)."""
+
+    price: float | None = None
+    spot_delta: float = 0.0
+    futures_delta: float | None = None
+    net_delta: float | None = None
+    net_delta_usd: float | None = None
+    hedge_ratio: float | None = None
+    target_hedge_ratio: float | None = None
+    hedge_band: float | None = None
+    contracts_to_target: float | None = None
+    hedge_instrument: str | None = None
+    residual_delta: float | None = None
+    standard_contracts_to_target: float | None = None
+    standard_residual_delta: float | None = None
+    basis_bps: float | None = None
+    min_variance_ratio: float | None = None
+    realised_volatility: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Effectiveness:
+    """One asset's hedge effectiveness over the sampled window (``effectiveness.<A>``)."""
+
+    dollar_offset: float | None = None
+    slope: float | None = None
+    r2: float | None = None
+    variance_reduction: float | None = None
+    samples: int = 0
+    spot_change_usd: float = 0.0
+    hedge_change_usd: float = 0.0
+    effective: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StressRow:
+    """The portfolio's PnL at one price shock (``stress[]``); liquidation caps a leg's loss."""
+
+    shock: float
+    spot_pnl_usd: float
+    hedge_pnl_usd: float | None
+    net_pnl_usd: float | None
+    liquidated: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Costs:
+    """Funding, fees and what the hedge cost and protected (``costs``)."""
+
+    funding_received_usd: float | None = None
+    funding_paid_usd: float | None = None
+    fees_usd: float | None = None
+    hedge_cost_usd: float | None = None
+    protection_usd: float | None = None
+    cost_budget_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lifecycle:
+    """One plan's lifecycle flags (``lifecycle.<A>``)."""
+
+    time_left_s: float | None = None
+    expired: bool = False
+    exit_level_crossed: bool = False
+    stop_loss_hit: bool = False
+    cost_budget_exceeded: bool = False
+    opportunity_cost_usd: float = 0.0
+    hedge_pnl_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Feeds:
+    """The held instruments whose feed is stale."""
+
+    stale: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Latency:
+    """Milliseconds from the latest event to the publish (None when not published)."""
+
+    event_to_publish: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountVenueFigures:
+    """A unified or portfolio-margin account's own margin figures, as of its update."""
+
+    source: Literal["venue"] = "venue"
+    as_of_ms: int = 0
+    venue_figure: str = ""
+    venue_value: float | None = None
+    maintenance_margin_ratio: float | None = None
+    equity_usd: float | None = None
+    maintenance_margin_usd: float | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountModelFigures:
+    """The model of an account's maintenance ratio, moved with the marks since the venue's."""
+
+    source: Literal["model"] = "model"
+    as_of_ms: int = 0
+    maintenance_margin_ratio: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountFigures:
+    """One account's margin figures (``accounts.<X>``): the venue's beside the model's."""
+
+    mode: str
+    liquidation_ratio: float
+    venue: AccountVenueFigures
+    model: AccountModelFigures
+    model_divergence: float | None = None
+    buffer_used: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnpricedLeg:
+    """An open leg with no contract terms or no price, and why (``unpriced_positions[]``)."""
+
+    account: str
+    instrument: str
+    position_side: PositionSide
+    reason: UnpricedReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskSnapshot:
+    """One portfolio's every figure of risk-definitions.md: the ``hedge.risk`` value.
+
+    ``seq``, ``ts_ms`` (the publish time) and ``latency_ms`` are the publisher's, given when the
+    value is built: it is never patched afterwards.
+    """
+
+    v: Literal[1] = 1
+    type: Literal["risk"] = "risk"
+    portfolio: str
+    seq: int = 0
+    ts_ms: int = 0
+    ts_event_ms: int = 0
+    assets: dict[str, AssetFigures] = field(default_factory=dict)
+    positions: tuple[LegFigures, ...] = ()
+    effectiveness: dict[str, Effectiveness] = field(default_factory=dict)
+    stress: tuple[StressRow, ...] = ()
+    costs: Costs = Costs()
+    lifecycle: dict[str, Lifecycle] = field(default_factory=dict)
+    feeds: Feeds = Feeds()
+    latency_ms: Latency = Latency()
+    accounts: dict[str, AccountFigures] = field(default_factory=dict)
+    unpriced_positions: tuple[UnpricedLeg, ...] = ()
