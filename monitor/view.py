@@ -12,8 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from monitor.domain.remediation import position_remediation, remediation_text
-from monitor.domain.snapshot import AssetFigures, LegFigures, RiskSnapshot
+from monitor.domain.remediation import remediation_text
+from monitor.domain.snapshot import AssetFigures, LegFigures, RiskSnapshot, position_remediation
 
 ALERT_LOG_SIZE = 1_000
 """Alert transitions the view keeps (the newest): ``run`` shows alerts for as long as it runs."""

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from monitor.codec import risk_to_dict
+from monitor.domain.book import HedgeBook
 from monitor.processor.runner import Processor
 
 POLL_INTERVAL_S = 0.01
@@ -60,3 +62,8 @@ async def running_processor(
     finally:
         stop.set()
         await task
+
+
+def published(book: HedgeBook) -> dict[str, Any]:
+    """A book's risk snapshot as hedge.risk carries it: the JSON object the codec writes."""
+    return risk_to_dict(book.snapshot())

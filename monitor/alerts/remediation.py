@@ -20,10 +20,9 @@ from typing import Any
 from monitor.domain.remediation import (
     margin_for_buffer,
     margin_for_ratio,
-    position_remediation,
     remediation_text,
 )
-from monitor.domain.snapshot import AssetFigures, LegFigures
+from monitor.domain.snapshot import AssetFigures, LegFigures, position_remediation
 
 
 def _number(value: object) -> float | None:

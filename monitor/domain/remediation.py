@@ -31,12 +31,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from monitor.domain.margin import MarginLeg, MarginModel
-
-if TYPE_CHECKING:
-    from monitor.domain.snapshot import LegFigures
 
 # Rounding of an amount to add, in the settlement currency: up, so the target is always met.
 _LINEAR_STEP = 0.01
@@ -262,15 +259,6 @@ def _contracts(value: float) -> str:
     return f"{text} contract" if value == 1 else f"{text} contracts"
 
 
-def position_remediation(position: LegFigures) -> dict[str, Any] | None:
-    """The alert's remediation from a position row's ``remediation`` (None when it has none)."""
-    remedy = position.remediation
-    if remedy is None or _finite(remedy.add_margin) is None:
-        return None
-    return {"kind": "liquidation", "instrument": position.instrument,
-            "account": position.account, **remedy.to_dict()}
-
-
 def _transfer_text(remedy: Mapping[str, Any], amount: float, settle: str) -> str:
     source = remedy.get("transfer_account")
     available = _finite(remedy.get("transfer_available"))
@@ -322,7 +310,6 @@ __all__ = [
     "margin_for_buffer",
     "margin_for_ratio",
     "margin_to_add",
-    "position_remediation",
     "remediation_text",
     "requirement_and_balance",
     "shortfall",

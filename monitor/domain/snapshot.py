@@ -9,8 +9,9 @@ A figure that is unknown is None (never a placeholder that reads as safe).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from monitor.domain.events import MarginMode, PositionSide
 from monitor.domain.remediation import LiquidationRemediation
@@ -254,3 +255,12 @@ class RiskSnapshot:
     latency_ms: Latency = Latency()
     accounts: dict[str, AccountFigures] = field(default_factory=dict)
     unpriced_positions: tuple[UnpricedLeg, ...] = ()
+
+
+def position_remediation(position: LegFigures) -> dict[str, Any] | None:
+    """The alert's remediation from a leg's ``remediation`` (None when it has none)."""
+    remedy = position.remediation
+    if remedy is None or not math.isfinite(remedy.add_margin):
+        return None
+    return {"kind": "liquidation", "instrument": position.instrument,
+            "account": position.account, **remedy.to_dict()}

@@ -24,6 +24,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from monitor.codec import decode_risk
 from monitor.metrics import Metrics, serve_metrics
 from tests.support import eventually
 from tests.unit.deploy.sample_snapshots import add_venue_figures, exercise_every_metric, seed_snapshot
@@ -92,7 +93,7 @@ class Feeder:
         exercise_every_metric(self.metrics, ts_ms=now_ms,
                               latency_seconds=0.002 + 0.001 * (self.step % 5))
         for portfolio in PORTFOLIOS:
-            self.metrics.observe_snapshot(snapshot_at(portfolio, self.step, now_ms))
+            self.metrics.observe_snapshot(decode_risk(snapshot_at(portfolio, self.step, now_ms)))
         self.metrics.set_firing_alerts([
             ("alice", "margin_buffer_low", "warning"),
             ("bob", "hedge_ratio_low", "warning"),

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from monitor.alerts import AlertEngine, AlertsConfig
 from monitor.bus.base import Topics
 from monitor.bus.kafka import KafkaBus, KafkaSettings, topic_partitions
-from monitor.codec import decode_instrument
+from monitor.codec import decode_instrument, risk_to_dict
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
 from monitor.ingest.bus_sink import BusSink
@@ -111,8 +111,7 @@ async def test_a_whole_account_is_monitored_with_live_terms(
             state = processor.engine.portfolios.get(PORTFOLIO)
             if state is None:
                 return None
-            value, _ = processor.engine.snapshot(PORTFOLIO)
-            return value
+            return risk_to_dict(processor.engine.snapshot(PORTFOLIO)[0])
 
         def priced() -> dict[str, Any] | None:
             value = snapshot()

@@ -12,8 +12,14 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.codec import decode_risk
 from monitor.metrics import Metrics, NullMetrics, serve_metrics
-from tests.unit.deploy.sample_snapshots import SEED_TS_MS, exercise_every_metric, seed_snapshot
+from tests.unit.deploy.sample_snapshots import (
+    SEED_TS_MS,
+    exercise_every_metric,
+    remediation_value,
+    seed_snapshot,
+)
 
 ALICE_BTC = {"portfolio": "alice", "asset": "BTC"}
 ALICE_SWAP = {"portfolio": "alice", "account": "okx-main", "instrument": "okx:BTC-USDT-SWAP"}
@@ -40,7 +46,7 @@ def test_asset_figures_come_from_the_snapshot(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     """Per-asset delta, hedge ratio, band and contracts to target are exported."""
-    metrics.observe_snapshot(seed_snapshot())
+    metrics.observe_snapshot(decode_risk(seed_snapshot()))
     assert value(registry, "hedge_spot_delta_base", **ALICE_BTC) == 1.5
     # -150 * 0.01 = -1.5
     assert value(registry, "hedge_futures_delta_base", **ALICE_BTC) == -1.5
@@ -62,7 +68,7 @@ def test_position_margin_figures_come_from_the_snapshot(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     """Per-position margin buffer, margin ratio and liquidation distance are exported."""
-    metrics.observe_snapshot(seed_snapshot())
+    metrics.observe_snapshot(decode_risk(seed_snapshot()))
     # 9000 - 360 = 8640
     assert value(registry, "hedge_margin_buffer_usd", **ALICE_SWAP) == 8640.0
     # 8640 / 9000 = 0.96
@@ -82,7 +88,7 @@ def test_effectiveness_stress_costs_lifecycle_come_from_the_snapshot(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     """Effectiveness, the stress grid, costs, time left and freshness are exported."""
-    metrics.observe_snapshot(seed_snapshot())
+    metrics.observe_snapshot(decode_risk(seed_snapshot()))
     assert value(registry, "hedge_effectiveness_dollar_offset_ratio", **ALICE_BTC) == 1.0
     assert value(registry, "hedge_effectiveness_r_squared", **ALICE_BTC) == 0.98
     assert value(registry, "hedge_effectiveness_variance_reduction_ratio", **ALICE_BTC) == 0.97
@@ -115,14 +121,14 @@ def test_band_given_as_lower_upper_pair(metrics: Metrics, registry: CollectorReg
     """A ``[lower, upper]`` hedge band is exported as its two edges."""
     snapshot = seed_snapshot()
     snapshot["assets"]["BTC"]["hedge_band"] = [0.85, 1.05]
-    metrics.observe_snapshot(snapshot)
+    metrics.observe_snapshot(decode_risk(snapshot))
     assert value(registry, "hedge_ratio_band_lower", **ALICE_BTC) == 0.85
     assert value(registry, "hedge_ratio_band_upper", **ALICE_BTC) == 1.05
 
 
 def test_null_figures_are_not_exported(metrics: Metrics, registry: CollectorRegistry) -> None:
     """Null figures (a spot line's margin, an undefined min-variance ratio) have no series."""
-    metrics.observe_snapshot(seed_snapshot())
+    metrics.observe_snapshot(decode_risk(seed_snapshot()))
     spot = {"portfolio": "alice", "account": "cold", "instrument": "okx:BTC-USDT"}
     assert value(registry, "hedge_margin_buffer_usd", **spot) is None
     assert value(registry, "hedge_liquidation_distance_ratio", **spot) is None
@@ -134,12 +140,12 @@ def test_figure_turning_null_removes_its_series(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     """A figure that becomes null removes the series instead of setting NaN or keeping it."""
-    metrics.observe_snapshot(seed_snapshot())
+    metrics.observe_snapshot(decode_risk(seed_snapshot()))
     assert value(registry, "hedge_ratio", **ALICE_BTC) == 1.0
     snapshot = seed_snapshot(seq=2)
     snapshot["assets"]["BTC"]["hedge_ratio"] = None
     snapshot["effectiveness"]["BTC"]["dollar_offset"] = None
-    metrics.observe_snapshot(snapshot)
+    metrics.observe_snapshot(decode_risk(snapshot))
     assert value(registry, "hedge_ratio", **ALICE_BTC) is None
     assert value(registry, "hedge_effectiveness_dollar_offset_ratio", **ALICE_BTC) is None
     assert value(registry, "hedge_ratio_target", **ALICE_BTC) == 1.0
@@ -154,7 +160,7 @@ def test_non_finite_and_non_numeric_figures_are_not_exported(
     snapshot["assets"]["BTC"]["net_delta"] = float("nan")
     snapshot["assets"]["BTC"]["spot_delta"] = True
     snapshot["assets"]["BTC"]["price"] = "60000"
-    metrics.observe_snapshot(snapshot)
+    metrics.observe_snapshot(decode_risk(snapshot))
     for name in ("hedge_ratio", "hedge_net_delta_base", "hedge_spot_delta_base",
                  "hedge_asset_price_usd"):
         assert value(registry, name, **ALICE_BTC) is None, name
@@ -162,11 +168,11 @@ def test_non_finite_and_non_numeric_figures_are_not_exported(
 
 def test_closed_position_series_are_removed(metrics: Metrics, registry: CollectorRegistry) -> None:
     """A position missing from the portfolio's next snapshot loses all its series."""
-    metrics.observe_snapshot(seed_snapshot())
-    metrics.observe_snapshot(seed_snapshot("bob"))
+    metrics.observe_snapshot(decode_risk(seed_snapshot()))
+    metrics.observe_snapshot(decode_risk(seed_snapshot("bob")))
     closed = seed_snapshot(seq=2)
     closed["positions"] = [p for p in closed["positions"] if p["kind"] == "spot"]
-    metrics.observe_snapshot(closed)
+    metrics.observe_snapshot(decode_risk(closed))
     for name in ("hedge_margin_buffer_usd", "hedge_position_contracts",
                  "hedge_liquidation_distance_ratio", "hedge_margin_ratio"):
         assert value(registry, name, **ALICE_SWAP) is None, name
@@ -181,11 +187,11 @@ def test_changed_hedge_instrument_moves_contracts_to_target(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
     """When the hedge instrument changes, the old instrument's contracts series goes away."""
-    metrics.observe_snapshot(seed_snapshot())
+    metrics.observe_snapshot(decode_risk(seed_snapshot()))
     snapshot = seed_snapshot(seq=2)
     snapshot["assets"]["BTC"]["hedge_instrument"] = "cme:MBT"
     snapshot["assets"]["BTC"]["contracts_to_target"] = 15.0
-    metrics.observe_snapshot(snapshot)
+    metrics.observe_snapshot(decode_risk(snapshot))
     assert value(registry, "hedge_contracts_to_target", instrument="okx:BTC-USDT-SWAP",
                  **ALICE_BTC) is None
     assert value(registry, "hedge_contracts_to_target", instrument="cme:MBT", **ALICE_BTC) == 15.0
@@ -196,14 +202,14 @@ def test_snapshot_without_portfolio_is_rejected(metrics: Metrics) -> None:
     snapshot: dict[str, Any] = seed_snapshot()
     del snapshot["portfolio"]
     with pytest.raises(ValueError, match="portfolio"):
-        metrics.observe_snapshot(snapshot)
+        metrics.observe_snapshot(decode_risk(snapshot))
 
 
 def test_portfolio_label_cap(registry: CollectorRegistry) -> None:
     """Portfolios past the limit get no series; the overflow counter and gauge count them."""
     metrics = Metrics(registry, portfolio_label_limit=2)
     for portfolio in ("alice", "bob", "carol", "carol", "dave"):
-        metrics.observe_snapshot(seed_snapshot(portfolio))
+        metrics.observe_snapshot(decode_risk(seed_snapshot(portfolio)))
     assert value(registry, "hedge_net_delta_usd", portfolio="bob", asset="BTC") == 0.0
     assert value(registry, "hedge_net_delta_usd", portfolio="carol", asset="BTC") is None
     assert value(registry, "hedge_net_delta_usd", portfolio="dave", asset="BTC") is None
@@ -213,7 +219,7 @@ def test_portfolio_label_cap(registry: CollectorRegistry) -> None:
     assert value(registry, "hedge_portfolio_label_overflow_portfolios") == 2.0
     assert value(registry, "hedge_portfolios_tracked") == 2.0
     # an admitted portfolio keeps its series later on
-    metrics.observe_snapshot(seed_snapshot("alice", seq=2, price=61000.0))
+    metrics.observe_snapshot(decode_risk(seed_snapshot("alice", seq=2, price=61000.0)))
     assert value(registry, "hedge_asset_price_usd", portfolio="alice", asset="BTC") == 61000.0
 
 
@@ -245,7 +251,7 @@ def test_firing_alerts_counted_by_rule_and_severity(
 def test_firing_alerts_beyond_the_cap_are_still_counted(registry: CollectorRegistry) -> None:
     """An overflowed portfolio's alert counts in the aggregate but has no per-portfolio series."""
     metrics = Metrics(registry, portfolio_label_limit=1)
-    metrics.observe_snapshot(seed_snapshot("alice"))
+    metrics.observe_snapshot(decode_risk(seed_snapshot("alice")))
     metrics.set_firing_alerts(
         [("alice", "stale_feed", "warning"), ("zoe", "stale_feed", "warning")]
     )
@@ -398,7 +404,7 @@ async def test_serve_metrics_on_loopback_with_port_zero(metrics: Metrics) -> Non
         assert server.port > 0
         body = await asyncio.to_thread(fetch, f"http://127.0.0.1:{server.port}/metrics")
         assert 'hedge_events_processed_total{kind="price"} 3.0' in body
-        metrics.observe_snapshot(seed_snapshot())
+        metrics.observe_snapshot(decode_risk(seed_snapshot()))
         body = await asyncio.to_thread(fetch, f"http://127.0.0.1:{server.port}/metrics")
         assert 'hedge_asset_price_usd{portfolio="alice",asset="BTC"} 60000.0' in body
     finally:
@@ -419,7 +425,7 @@ def test_the_endpoint_text_holds_every_sample_of_the_registry(metrics: Metrics) 
     exercise_every_metric(metrics)
     odd = seed_snapshot()
     odd["portfolio"] = 'desk "7"\\eu\nwest'  # a quote, a backslash and a newline in a label value
-    metrics.observe_snapshot(odd)
+    metrics.observe_snapshot(decode_risk(odd))
     slow = generate_latest(metrics.registry).decode()
     fast = metrics.render().decode()
     assert _samples(fast) == _samples(slow)
@@ -431,10 +437,10 @@ def test_the_endpoint_text_holds_every_sample_of_the_registry(metrics: Metrics) 
 def test_a_snapshot_gauge_series_removed_leaves_the_endpoint_text(metrics: Metrics) -> None:
     """A figure that becomes null is gone from the served text too, not only from the registry."""
     snapshot = seed_snapshot()
-    metrics.observe_snapshot(snapshot)
+    metrics.observe_snapshot(decode_risk(snapshot))
     assert "hedge_basis_ratio{" in metrics.render().decode()
     snapshot["assets"]["BTC"]["basis_bps"] = None
-    metrics.observe_snapshot(snapshot)
+    metrics.observe_snapshot(decode_risk(snapshot))
     assert "hedge_basis_ratio{" not in metrics.render().decode()
 
 
@@ -443,13 +449,12 @@ def test_remediation_gauges_follow_the_leg_remediation(
 ) -> None:
     """A leg inside the target distance exports its remediation; back outside, the series go."""
     snapshot = seed_snapshot()
-    snapshot["positions"][0]["remediation"] = {"add_margin_usd": 23.61, "reduce_contracts": 1.0,
-                                               "target_distance": 0.06}
-    metrics.observe_snapshot(snapshot)
+    snapshot["positions"][0]["remediation"] = remediation_value(23.61, 1.0, 0.06)
+    metrics.observe_snapshot(decode_risk(snapshot))
     labels = {"portfolio": "alice", "account": "okx-main", "instrument": "okx:BTC-USDT-SWAP"}
     assert value(registry, "hedge_remediation_margin_usd", **labels) == 23.61
     assert value(registry, "hedge_remediation_reduce_contracts", **labels) == 1.0
     assert value(registry, "hedge_remediation_target_distance_ratio", **labels) == 0.06
     snapshot["positions"][0]["remediation"] = None
-    metrics.observe_snapshot(snapshot)
+    metrics.observe_snapshot(decode_risk(snapshot))
     assert value(registry, "hedge_remediation_margin_usd", **labels) is None

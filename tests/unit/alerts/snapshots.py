@@ -1,8 +1,12 @@
-"""Builders of risk snapshots (the ``hedge.risk`` shape of docs/topics.md) for the alert tests."""
+"""Builders of risk snapshots for the alert tests: rows in the ``hedge.risk`` JSON shape of
+docs/topics.md, read into the typed snapshot by the codec (as a consumer of the topic reads them)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from monitor.codec import decode_risk
+from monitor.domain.snapshot import RiskSnapshot
 
 T0 = 1_700_000_000_000
 """A snapshot event time (epoch ms) the scenarios start from."""
@@ -50,8 +54,25 @@ def snapshot(
     costs: dict[str, Any] | None = None,
     lifecycle: dict[str, Any] | None = None,
     stale: list[str] | None = None,
-) -> dict[str, Any]:
+) -> RiskSnapshot:
     """A risk snapshot whose sections default to present but empty (nothing held, nothing stale)."""
+    return decode_risk(snapshot_value(ts_ms, portfolio=portfolio, assets=assets, positions=positions,
+                                      effectiveness=effectiveness, costs=costs, lifecycle=lifecycle,
+                                      stale=stale))
+
+
+def snapshot_value(
+    ts_ms: int,
+    *,
+    portfolio: str = "alice",
+    assets: dict[str, Any] | None = None,
+    positions: list[dict[str, Any]] | None = None,
+    effectiveness: dict[str, Any] | None = None,
+    costs: dict[str, Any] | None = None,
+    lifecycle: dict[str, Any] | None = None,
+    stale: list[str] | None = None,
+) -> dict[str, Any]:
+    """The JSON object of ``snapshot``."""
     return {
         "v": 1,
         "type": "risk",
@@ -70,7 +91,7 @@ def snapshot(
     }
 
 
-def hedge_ratio_snapshot(ts_ms: int, contracts_short: float) -> dict[str, Any]:
+def hedge_ratio_snapshot(ts_ms: int, contracts_short: float) -> RiskSnapshot:
     """The seed portfolio: 1.5 BTC spot hedged with ``contracts_short`` OKX 0.01 BTC contracts.
 
     hedge ratio = -(futures delta) / spot delta = contracts * 0.01 / 1.5 (risk-definitions).

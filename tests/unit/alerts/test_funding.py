@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from monitor.alerts import AlertEngine, AlertsConfig
+from monitor.domain.snapshot import RiskSnapshot
 from tests.unit.alerts.snapshots import T0, position, snapshot
 
 
-def at(ts: int, accrued: float, rate: float = 0.0001) -> dict[str, object]:
+def at(ts: int, accrued: float, rate: float = 0.0001) -> RiskSnapshot:
     """The seed leg (notional 90,000 USD) with ``accrued`` funding (negative: paid)."""
     return snapshot(T0 + ts, positions=[position(notional_usd=90_000.0, funding_accrued_usd=accrued,
                                                  funding_rate=rate)])
@@ -36,5 +39,5 @@ def test_the_level_is_configurable_per_portfolio() -> None:
     """bob tolerates 0.5 % of notional; alice keeps the default 0.1 %."""
     bob = AlertsConfig.from_mapping({"funding_cost_high": {"threshold": 0.005}}, source="t")
     engine = AlertEngine(AlertsConfig(), {"bob": bob})
-    assert engine.evaluate({**at(0, -120.0), "portfolio": "bob"}) == []
+    assert engine.evaluate(replace(at(0, -120.0), portfolio="bob")) == []
     assert [t.rule for t in engine.evaluate(at(0, -120.0))] == ["funding_cost_high"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from monitor.alerts import AlertEngine, AlertsConfig
 from monitor.alerts.reading import Observation
 from monitor.alerts.registry import observe
+from monitor.domain.snapshot import RiskSnapshot
 from tests.unit.alerts.snapshots import T0, asset, position, snapshot
 
 SWAP = "okx:BTC-USDT-SWAP"
@@ -42,7 +44,7 @@ def count_messages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return worded
 
 
-def healthy(ts_ms: int) -> dict[str, Any]:
+def healthy(ts_ms: int) -> RiskSnapshot:
     """A snapshot with every section filled and no figure past any level."""
     return snapshot(
         ts_ms,
@@ -89,7 +91,7 @@ def test_a_snapshot_that_changes_nothing_words_no_message(monkeypatch: pytest.Mo
     assert [item.state for item in engine.evaluate(breach)] == ["firing"]
     assert len(worded) == 1
     # the same breach again keeps it firing and words nothing
-    assert engine.evaluate({**breach, "ts_event_ms": T0 + 2}) == []
+    assert engine.evaluate(replace(breach, ts_event_ms=T0 + 2)) == []
     assert len(worded) == 1
     # 0.70 <= 0.75 resolves: one more sentence
     cleared = snapshot(T0 + 3, positions=[position(margin_ratio=0.70)])

@@ -98,7 +98,7 @@ def test_snapshot_and_external_rules_split_the_registry() -> None:
     assert set(SNAPSHOT_RULES) | set(EXTERNAL_RULES) == set(RULE_NAMES)
     assert not set(SNAPSHOT_RULES) & set(EXTERNAL_RULES)
     assert EXTERNAL_RULES == ("position_mismatch", "hedge_broken")
-    reading = read_snapshot({**snapshot(T0), "accounts": {}, "unpriced_positions": []})
+    reading = read_snapshot(snapshot(T0))
     for name, rule in RULES.items():
         observed = rule.observe(reading, AlertsConfig().rule(name), ())
         assert observed is None if name in EXTERNAL_RULES else observed == {}, name

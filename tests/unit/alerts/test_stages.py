@@ -8,13 +8,14 @@ import pytest
 
 from monitor.alerts import AlertConfigError, AlertEngine, AlertsConfig
 from monitor.domain.formulas import realised_volatility
+from monitor.domain.snapshot import RiskSnapshot
 from tests.unit.alerts.snapshots import T0, asset, position, snapshot
 
 SWAP = "okx:BTC-USDT-SWAP"
 STAGED = {"liquidation_distance_low": {"stages": {"warning": 0.08, "emergency": 0.02}}}
 
 
-def at(ts: int, distance: float, sigma: float | None = None) -> dict[str, Any]:
+def at(ts: int, distance: float, sigma: float | None = None) -> RiskSnapshot:
     """A snapshot with the leg ``distance`` from liquidation and BTC's realised volatility."""
     return snapshot(T0 + ts, positions=[position(liquidation_distance=distance, liquidation_price=65_000.0)],
                     assets={"BTC": asset(1.0, realised_volatility=sigma)})

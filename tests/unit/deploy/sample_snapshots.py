@@ -8,8 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.codec import decode_risk
+
 SEED_TS_MS = 1_700_000_000_000
 SHOCKS = (-0.2, -0.1, -0.05, 0.05, 0.1, 0.2)
+
+
+def remediation_value(add_margin_usd: float, reduce_contracts: float | None,
+                      target_distance: float) -> dict[str, Any]:
+    """A leg's ``remediation`` (the JSON of ``LiquidationRemediation``) for the seed short at 60000:
+    the target price is ``60000 * (1 + target_distance)`` and the margin is in USDT."""
+    return {
+        "target_distance": target_distance, "target_price": 60000.0 * (1 + target_distance),
+        "settle": "USDT", "add_margin": add_margin_usd, "add_margin_usd": add_margin_usd,
+        "reduce_contracts": reduce_contracts, "reduce_side": "short", "requirement_at_target": None,
+        "balance_at_target": None, "mark_price": 60000.0, "transfer_account": None,
+        "transfer_available": None,
+    }
 
 
 def seed_position() -> dict[str, Any]:
@@ -132,10 +147,10 @@ def exercise_every_metric(metrics: Any, *, portfolio: str = "alice", ts_ms: int 
     """
     snapshot = seed_snapshot(portfolio, ts_ms=ts_ms)
     snapshot["assets"]["BTC"]["min_variance_ratio"] = 0.98  # null for a same-asset hedge
-    snapshot["positions"][0]["remediation"] = {  # null while the leg has its buffer
-        "add_margin_usd": 23.61, "reduce_contracts": 1.0, "target_distance": 0.06}
+    # null while the leg has its buffer
+    snapshot["positions"][0]["remediation"] = remediation_value(23.61, 1.0, 0.06)
     add_venue_figures(snapshot)
-    metrics.observe_snapshot(snapshot)
+    metrics.observe_snapshot(decode_risk(snapshot))
     metrics.set_firing_alerts([(portfolio, "margin_buffer_low", "warning")])
     metrics.events_processed("price", 10)
     metrics.events_processed("position")

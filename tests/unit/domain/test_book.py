@@ -8,6 +8,7 @@ from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import BalanceEvent, FillEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import EffectivenessSettings, HedgePlan, PortfolioSettings
+from tests.support import published
 
 SWAP = "okx:BTC-USDT-SWAP"
 SPOT = "okx:BTC-USDT"
@@ -44,7 +45,7 @@ def test_seed_drop_offsets() -> None:
     """1.5 BTC hedged by 150 x 0.01 BTC short: at 54000 spot -9000, hedge +9000, net delta 0."""
     book, table = _seed_book()
     _move(book, table, 54_000, 3_000)
-    snapshot = book.snapshot()
+    snapshot = published(book)
     btc = snapshot["assets"]["BTC"]
     assert btc["spot_delta"] == 1.5
     assert btc["futures_delta"] == pytest.approx(-1.5)  # -150 * 0.01
@@ -74,14 +75,14 @@ def test_seed_drop_offsets() -> None:
 def test_isolated_liquidation_price_follows_a_position_update() -> None:
     """The isolated leg's liquidation price is kept per position event, so an update replaces it."""
     book, table = _seed_book()
-    first = book.snapshot()["positions"][0]["liquidation_price"]
+    first = published(book)["positions"][0]["liquidation_price"]
     _move(book, table, 61_000, 3_000)
     # the mark does not enter an isolated linear liquidation price: still 99000 / 1.50675
-    assert book.snapshot()["positions"][0]["liquidation_price"] == first
+    assert published(book)["positions"][0]["liquidation_price"] == first
     book.apply_position(PositionEvent("seed", "okx", SWAP, -150, 60_000, 10, "isolated", 4_500,
                                       4_000, 4_000))
     # (4500 + 1.5 * 60000) / 1.50675 = 94500 / 1.50675 = 62717.77
-    assert book.snapshot()["positions"][0]["liquidation_price"] == pytest.approx(62_717.77, abs=0.005)
+    assert published(book)["positions"][0]["liquidation_price"] == pytest.approx(62_717.77, abs=0.005)
 
 
 def test_under_hedged_contracts_to_target() -> None:
@@ -89,7 +90,7 @@ def test_under_hedged_contracts_to_target() -> None:
     book, _ = _seed_book()
     book.apply_position(PositionEvent("seed", "okx", SWAP, -75, 60_000, 10, "isolated", 4_500,
                                       2_500, 2_500))
-    snapshot = book.snapshot()
+    snapshot = published(book)
     btc = snapshot["assets"]["BTC"]
     assert btc["hedge_ratio"] == pytest.approx(0.5)  # 75 * 0.01 / 1.5
     assert btc["contracts_to_target"] == 75.0  # (1.5 - 0.75) / 0.01
@@ -102,7 +103,7 @@ def test_rally_liquidates_hedge_leg_in_stress() -> None:
     """A +20 % shock crosses the short's liquidation price: the leg loses its margin balance only."""
     book, table = _seed_book()
     _move(book, table, 62_000, 3_000)
-    snapshot = book.snapshot()
+    snapshot = published(book)
     position = snapshot["positions"][0]
     # margin balance 9000 + (-150*0.01*(62000-60000)) = 9000 - 3000 = 6000
     assert position["margin_balance_usd"] == pytest.approx(6_000.0)
@@ -121,13 +122,13 @@ def test_funding_accrues_to_the_short() -> None:
     book, table = _seed_book()
     _move(book, table, 60_000, 3_000, rate=0.0001, next_funding=10_000)
     _move(book, table, 60_000, 10_500, rate=0.0002, next_funding=20_000)
-    snapshot = book.snapshot()
+    snapshot = published(book)
     assert snapshot["positions"][0]["funding_accrued_usd"] == pytest.approx(9.0)
     assert snapshot["costs"]["funding_received_usd"] == pytest.approx(9.0)
     assert snapshot["costs"]["hedge_cost_usd"] == pytest.approx(-9.0)  # fees 0 + paid 0 - 9
     # the same tick replayed is ignored: no double funding
     _move(book, table, 60_000, 10_500, rate=0.0002, next_funding=20_000)
-    assert book.snapshot()["costs"]["funding_received_usd"] == pytest.approx(9.0)
+    assert published(book)["costs"]["funding_received_usd"] == pytest.approx(9.0)
 
 
 def test_fees_and_lifecycle() -> None:
@@ -137,7 +138,7 @@ def test_fees_and_lifecycle() -> None:
     book, table = _seed_book(PortfolioSettings(plans={"BTC": plan}))
     book.apply_fill(FillEvent("seed", "okx", SWAP, -150, 60_000, 45.0, 2_100, 2_100))
     _move(book, table, 65_500, 8_000)
-    lifecycle = book.snapshot()["lifecycle"]["BTC"]
+    lifecycle = published(book)["lifecycle"]["BTC"]
     assert lifecycle["expired"] is True  # 8000 >= 7000
     assert lifecycle["time_left_s"] == 0.0
     assert lifecycle["exit_level_crossed"] is True  # 65500 >= 65000
@@ -169,7 +170,7 @@ def test_cross_hedge_min_variance_ratio() -> None:
             table.apply(_price(instrument, price, ts))
         book.sample(ts)
     # rBTC = 0.5 * rETH exactly, so Cov(rBTC, rETH) / Var(rETH) = 0.5
-    assert book.snapshot()["assets"]["BTC"]["min_variance_ratio"] == pytest.approx(0.5)
+    assert published(book)["assets"]["BTC"]["min_variance_ratio"] == pytest.approx(0.5)
 
 
 def test_state_round_trip() -> None:
@@ -179,7 +180,7 @@ def test_state_round_trip() -> None:
     _move(book, table, 55_000, 4_500)
     restored = HedgeBook("seed", default_catalog(), table)
     restored.restore_state(book.to_state())
-    assert restored.snapshot() == book.snapshot()
+    assert published(restored) == published(book)
 
 
 def test_sampling_waits_for_its_interval_but_not_for_a_new_asset() -> None:

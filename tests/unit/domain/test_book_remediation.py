@@ -9,6 +9,7 @@ import pytest
 from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
+from tests.support import published
 
 SWAP = "okx:BTC-USDT-SWAP"
 
@@ -34,7 +35,7 @@ def test_a_leg_near_liquidation_gets_the_margin_to_add_and_the_contracts_to_clos
     # LP = (9000 + 90,000) / 1.50675 = 65,704.33; distance (65,704.33 - 62,000) / 62,000 = 5.975 %
     # X = 1.5 x 65,720 x 0.0045 - (9000 - 1.5 x 5,720) = 443.61 - 420 = 23.61 USDT
     # K: 23.61 - 39.8474 k <= 0 -> k >= 0.59 -> 1 contract (tests/unit/domain/test_remediation.py)
-    position = _rally_book(62_000.0).snapshot()["positions"][0]
+    position = published(_rally_book(62_000.0))["positions"][0]
     assert position["liquidation_distance"] == pytest.approx(0.05975, abs=1e-5)
     remedy = position["remediation"]
     assert remedy["target_distance"] == 0.06
@@ -52,7 +53,7 @@ def test_a_leg_near_liquidation_gets_the_margin_to_add_and_the_contracts_to_clos
 
 def test_a_leg_with_its_buffer_has_no_remediation() -> None:
     """Mark 60,000: LP 65,704.33 is 9.5 % away, beyond the 6 % target."""
-    position = _rally_book(60_000.0).snapshot()["positions"][0]
+    position = published(_rally_book(60_000.0))["positions"][0]
     assert position["remediation"] is None
 
 
@@ -61,9 +62,9 @@ def test_the_snapshot_carries_the_realised_volatility_of_the_samples() -> None:
     tests/unit/alerts/test_stages.py: s = 0.1418958, / sqrt(60) = 0.0183187 per sqrt-second."""
     book = _rally_book(60_000.0)
     book.asset_samples["BTC"] = deque([60_000.0, 66_000.0, 59_400.0])
-    assert book.snapshot()["assets"]["BTC"]["realised_volatility"] == pytest.approx(0.0183187, abs=1e-7)
+    assert published(book)["assets"]["BTC"]["realised_volatility"] == pytest.approx(0.0183187, abs=1e-7)
     book.asset_samples["BTC"].append(59_400.0)  # a new sample: recomputed, not the cached figure
     # returns 0.0953102, -0.1053605, 0: mean -0.0033501; deviations 0.0986603, -0.1020104,
     # 0.0033501; squares 0.0097339 + 0.0104061 + 0.0000112 = 0.0201512; / 2 = 0.0100756;
     # s = 0.1003773; / sqrt(60) = 7.7459667 -> 0.0129587
-    assert book.snapshot()["assets"]["BTC"]["realised_volatility"] == pytest.approx(0.0129587, abs=1e-7)
+    assert published(book)["assets"]["BTC"]["realised_volatility"] == pytest.approx(0.0129587, abs=1e-7)

@@ -10,6 +10,7 @@ from monitor.domain import formulas as f
 from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import AccountMarginEvent, BalanceEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
+from tests.support import published
 
 SWAP = "okx:BTC-USDT-SWAP"
 # The okx:BTC-USDT-SWAP leg of test_book.py: -150 contracts @ 60000, isolated wallet 9000. The
@@ -40,7 +41,7 @@ def test_the_relative_divergence_formula() -> None:
 
 def test_without_venue_figures_the_model_stands_alone() -> None:
     """No venue figure reported: ``venue_figures`` null and every divergence null (unknown)."""
-    position = _book(LEG).snapshot()["positions"][0]
+    position = published(_book(LEG))["positions"][0]
     assert position["venue_figures"] is None
     assert position["model_divergence"] == {"liquidation_price": None, "maintenance_margin_usd": None}
     model = position["model_figures"]
@@ -54,7 +55,7 @@ def test_the_venue_figure_beside_the_model_and_their_divergence() -> None:
     liquidation price |65704.33 - 66000| / 66000 = 0.44798 %; maintenance margin 0."""
     reported = replace(LEG, venue_liquidation_price=66_000.0, venue_maintenance_margin=324.0,
                        venue_margin_ratio=0.018, adl_rank=2, adl_rank_top=5)
-    position = _book(reported).snapshot()["positions"][0]
+    position = published(_book(reported))["positions"][0]
     venue = position["venue_figures"]
     assert venue == {
         "source": "venue", "as_of_ms": 1_000, "liquidation_price": 66_000.0,
@@ -77,11 +78,11 @@ def test_venue_figures_hold_while_the_leg_is_unchanged_and_drop_when_it_changes(
     reported = replace(LEG, venue_liquidation_price=66_000.0)
     book = _book(reported)
     book.apply_position(replace(LEG, ts_event_ms=3_000, ts_receive_ms=3_000))
-    venue = book.snapshot()["positions"][0]["venue_figures"]
+    venue = published(book)["positions"][0]["venue_figures"]
     assert (venue["liquidation_price"], venue["as_of_ms"]) == (66_000.0, 1_000)
     book.apply_position(replace(LEG, quantity=-100, isolated_margin=6_000, ts_event_ms=4_000,
                                 ts_receive_ms=4_000))
-    assert book.snapshot()["positions"][0]["venue_figures"] is None
+    assert published(book)["positions"][0]["venue_figures"] is None
 
 
 def test_venue_figures_survive_a_checkpoint() -> None:
@@ -91,7 +92,7 @@ def test_venue_figures_survive_a_checkpoint() -> None:
     restored = _book(LEG)
     restored.restore_state(book.to_state())
     restored.apply_instrument_price(PriceEvent(SWAP, 54_000, None, None, None, 2_000, 2_000))
-    assert restored.snapshot()["positions"][0]["venue_figures"]["as_of_ms"] == 1_000
+    assert published(restored)["positions"][0]["venue_figures"]["as_of_ms"] == 1_000
 
 
 BYBIT = "bybit:BTCUSDT"
@@ -123,7 +124,7 @@ def test_the_account_ratio_is_the_venue_figure_with_its_model_beside() -> None:
     """At the venue's update the model equals it: 600 / 70000 = 0.857 %; buffer used 0.857 % of
     the way to liquidation at 100 %."""
     book, _ = _unified_book()
-    account = book.snapshot()["accounts"]["uta"]
+    account = published(book)["accounts"]["uta"]
     assert account["mode"] == "unified"
     assert account["venue"]["maintenance_margin_ratio"] == pytest.approx(600 / 70_000)
     assert account["venue"]["as_of_ms"] == 2_000
@@ -138,7 +139,7 @@ def test_the_account_model_moves_with_the_mark_between_venue_updates() -> None:
     buffer used is the higher one."""
     book, table = _unified_book()
     _mark(book, table, 66_000, 3_000)
-    account = book.snapshot()["accounts"]["uta"]
+    account = published(book)["accounts"]["uta"]
     assert account["venue"]["maintenance_margin_ratio"] == pytest.approx(600 / 70_000)
     assert account["model"]["maintenance_margin_ratio"] == pytest.approx(660 / 70_000)
     assert account["model"]["as_of_ms"] == 3_000
@@ -154,12 +155,12 @@ def test_portfolio_margin_buffer_is_measured_to_the_venue_liquidation_level() ->
     book.apply_account_margin(AccountMarginEvent(
         "p", "pm", "portfolio_margin", "uniMMR", 1.5, 1 / 1.5, 1 / 1.05, 1500.0, 1000.0, None,
         "MARGIN_CALL", 2_000, 2_000))
-    account = book.snapshot()["accounts"]["pm"]
+    account = published(book)["accounts"]["pm"]
     assert account["buffer_used"] == pytest.approx(1.05 / 1.5)
     assert account["venue"]["status"] == "MARGIN_CALL"
     restored = HedgeBook("p", catalog, PriceTable(catalog))
     restored.restore_state(book.to_state())
-    assert restored.snapshot()["accounts"] == book.snapshot()["accounts"]
+    assert published(restored)["accounts"] == published(book)["accounts"]
 
 
 def test_the_maintenance_margin_is_compared_at_the_venue_figure_mark() -> None:
@@ -170,7 +171,7 @@ def test_the_maintenance_margin_is_compared_at_the_venue_figure_mark() -> None:
     event = PriceEvent(SWAP, 60_000, None, None, None, 3_000, 3_000)
     book.prices.apply(event)
     book.apply_instrument_price(event)
-    position = book.snapshot()["positions"][0]
+    position = published(book)["positions"][0]
     assert position["model_figures"]["maintenance_margin_usd"] == pytest.approx(360.0)
     assert position["venue_figures"]["maintenance_margin_usd"] == pytest.approx(324.0)
     assert position["model_divergence"]["maintenance_margin_usd"] == pytest.approx(0.0, abs=1e-12)

@@ -17,6 +17,7 @@ from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import Instrument, default_catalog
 from monitor.domain.margin import DeribitMargin, MarginLeg, margin_model_for
+from tests.support import published
 
 CATALOG = default_catalog()
 BTC_PERPETUAL = CATALOG.require("deribit:BTC-PERPETUAL")
@@ -152,6 +153,6 @@ def test_the_book_accrues_deribit_funding_continuously() -> None:
         event = PriceEvent(instrument, 60_000.0, 60_000.0, 0.0001, None, ts, ts)
         table.apply(event)
         book.apply_instrument_price(event)
-    (position,) = book.snapshot()["positions"]
+    (position,) = published(book)["positions"]
     assert position["funding_accrued_usd"] == pytest.approx(0.75, rel=1e-12)
-    assert book.snapshot()["costs"]["funding_received_usd"] == pytest.approx(0.75, rel=1e-12)
+    assert published(book)["costs"]["funding_received_usd"] == pytest.approx(0.75, rel=1e-12)

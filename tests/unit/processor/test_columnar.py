@@ -14,6 +14,7 @@ from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import BalanceEvent, MarginMode, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
 from monitor.processor.columnar import ColumnarPositions, Repricing, tier_index
+from tests.support import published
 
 CATALOG = default_catalog()
 OKX_SWAP = "okx:BTC-USDT-SWAP"  # linear, cs 0.01 BTC, tiers 0.4 % / 0.5 % / 1 %
@@ -82,7 +83,7 @@ def _compare_with_book(positions: list[PositionEvent], marks: dict[str, float]) 
     repricings = {instrument: columns.reprice(instrument, mark) for instrument, mark in marks.items()}
     compared = 0
     for portfolio, book in books.items():
-        for record in book.snapshot()["positions"]:
+        for record in published(book)["positions"]:
             repricing = repricings[record["instrument"]]
             assert repricing is not None
             slot = columns.slot(portfolio, record["account"], record["instrument"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.alerts import AlertsConfig
+from monitor.codec import risk_to_dict
 from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
@@ -85,7 +86,7 @@ def test_a_cross_leg_gets_its_liquidation_price_from_the_snapshot() -> None:
                                        1_000, 1_000), 0, 1)
     _tick(engine, 63_000, 2_000)
     assert engine.urgent == set()  # NaN distance: unknown, never urgent
-    snapshot, _ = engine.snapshot("x")
+    snapshot = risk_to_dict(engine.snapshot("x")[0])
     liquidation = snapshot["positions"][0]["liquidation_price"]
     # cross wallet 9000 USDT and no other legs: the same price as the isolated leg,
     # 99000 / 1.50675 = 65704.33 (OKX: MM plus the 0.05 % closing fee)

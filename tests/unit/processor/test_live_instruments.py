@@ -13,7 +13,14 @@ import pytest
 from monitor import schemas
 from monitor.bus.base import Topics
 from monitor.bus.memory import MemoryBus
-from monitor.codec import DecodeError, decode_instrument, encode_event, encode_instrument, event_key
+from monitor.codec import (
+    DecodeError,
+    decode_instrument,
+    encode_event,
+    encode_instrument,
+    event_key,
+    risk_to_dict,
+)
 from monitor.domain.events import (
     BalanceEvent,
     Event,
@@ -193,11 +200,11 @@ def test_an_unpriced_cross_leg_makes_its_accounts_cross_figures_unknown() -> Non
     for offset, event in enumerate(seed):
         engine.apply_account(event, 0, offset)
     engine.apply_price(PriceEvent(swap, 60_000, 60_000, None, None, 2, 2))
-    before, _ = engine.snapshot("p")
+    before = risk_to_dict(engine.snapshot("p")[0])
     assert before["positions"][0]["margin_ratio"] is not None
     assert before["assets"]["BTC"]["hedge_ratio"] == pytest.approx(1.0)  # 100 * 0.01 / 1.0
     engine.apply_account(PositionEvent("p", "okx", SOL, -10, 150, 10, "cross", None, 3, 3), 0, 3)
-    after, _ = engine.snapshot("p")
+    after = risk_to_dict(engine.snapshot("p")[0])
     btc_leg = next(p for p in after["positions"] if p["instrument"] == swap)
     assert btc_leg["margin_ratio"] is None
     assert btc_leg["liquidation_price"] is None
@@ -223,7 +230,7 @@ def test_a_quarterly_leg_reports_time_to_expiry_and_annualised_basis() -> None:
                                        now - 5, now - 5), 0, 2)
     engine.apply_price(PriceEvent("okx:BTC-USDT", 60_000, None, None, None, now, now))
     engine.apply_price(PriceEvent(quarterly, 61_000, 60_000, None, None, now, now))
-    snapshot, _ = engine.snapshot("p")
+    snapshot = risk_to_dict(engine.snapshot("p")[0])
     (leg,) = snapshot["positions"]
     assert leg["contract_type"] == "future"
     assert leg["expiry_ms"] == expiry
@@ -239,6 +246,6 @@ def test_a_perpetual_leg_has_no_expiry_figures() -> None:
     swap = "okx:BTC-USDT-SWAP"
     engine.apply_account(PositionEvent("p", "okx", swap, -100, 60_000, 10, "isolated", 6_000, 1, 1), 0, 0)
     engine.apply_price(PriceEvent(swap, 60_000, 60_000, None, None, 2, 2))
-    (leg,) = engine.snapshot("p")[0]["positions"]
+    (leg,) = risk_to_dict(engine.snapshot("p")[0])["positions"]
     assert (leg["contract_type"], leg["expiry_ms"], leg["time_to_expiry_s"], leg["annualized_basis"]) == (
         "perpetual", None, None, None)

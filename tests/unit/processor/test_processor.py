@@ -27,6 +27,7 @@ from monitor.codec import encode_event, event_key
 from monitor.domain.events import BalanceEvent, Event, FillEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
 from monitor.domain.plans import PortfolioSettings
+from monitor.domain.snapshot import RiskSnapshot
 from monitor.metrics import Metrics
 from monitor.processor.engine import RiskEngine
 from monitor.processor.runner import Processor, ProcessorSettings
@@ -428,8 +429,8 @@ class _CountingMetrics(Metrics):
         super().__init__(CollectorRegistry())
         self.exported: list[str] = []
 
-    def observe_snapshot(self, snapshot: Mapping[str, Any]) -> None:
-        self.exported.append(snapshot["portfolio"])
+    def observe_snapshot(self, snapshot: RiskSnapshot) -> None:
+        self.exported.append(snapshot.portfolio)
         super().observe_snapshot(snapshot)
 
 
@@ -439,12 +440,12 @@ def test_an_export_is_spread_over_loop_turns(bus: MemoryBus, monkeypatch: pytest
     metrics = _CountingMetrics()
     processor = _processor(bus, metrics=metrics)
     names = [f"p{index}" for index in range(3)]
-    processor._metrics_pending = {n: {"portfolio": n, "ts_ms": 1} for n in names}  # noqa: SLF001
+    processor._metrics_pending = {n: RiskSnapshot(portfolio=n, ts_ms=1) for n in names}  # noqa: SLF001
     processor._export_metrics()  # noqa: SLF001
     assert len(metrics.exported) == 1
     # a newer snapshot of a portfolio still queued replaces the queued one
     queued = next(n for n in names if n not in metrics.exported)
-    processor._metrics_exporting[queued] = {"portfolio": queued, "ts_ms": 2_000}  # noqa: SLF001
+    processor._metrics_exporting[queued] = RiskSnapshot(portfolio=queued, ts_ms=2_000)  # noqa: SLF001
     processor._export_metrics()  # noqa: SLF001
     processor._export_metrics()  # noqa: SLF001
     assert sorted(metrics.exported) == names

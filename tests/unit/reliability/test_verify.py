@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from monitor.bus.base import Record
-from monitor.codec import encode_event, event_key
+from monitor.codec import encode_event, event_key, risk_to_dict
 from monitor.domain.events import BalanceEvent, Event, FillEvent, PositionEvent, PriceEvent
 from monitor.reliability.verify import (
     AlertLog,
@@ -68,7 +68,7 @@ def _alert(state: str, alert_id: str, ts_ms: int, rule: str = "hedge_ratio_low")
 
 def test_recomputation_holds_the_last_update_of_every_key() -> None:
     """The replay keeps the last position and balance, the fill's fee and the latest price."""
-    snapshot, _ = recompute(_inputs(_events())).snapshot("a")
+    snapshot = risk_to_dict(recompute(_inputs(_events())).snapshot("a")[0])
     btc = snapshot["assets"]["BTC"]
     assert btc["price"] == 54_000.0
     assert btc["spot_delta"] == 1.5
@@ -84,7 +84,7 @@ def test_recomputation_holds_the_last_update_of_every_key() -> None:
 def test_outputs_equal_to_the_recomputation_pass_every_check() -> None:
     """A final snapshot equal to the replay, with a consistent alert history, passes."""
     inputs = _inputs(_events())
-    snapshot, _ = recompute(inputs).snapshot("a")
+    snapshot = risk_to_dict(recompute(inputs).snapshot("a")[0])
     alerts = AlertLog([_alert("firing", "x", 2_000), _alert("resolved", "x:resolved", 3_000)])
     report = verify(inputs, _snapshots(snapshot), alerts, written_accounts=[
         e for e in _events() if not isinstance(e, PriceEvent)])
@@ -97,7 +97,7 @@ def test_outputs_equal_to_the_recomputation_pass_every_check() -> None:
 def test_a_lost_update_fails_the_snapshot_and_update_checks() -> None:
     """A snapshot still showing an older position quantity is reported by both checks."""
     inputs = _inputs(_events())
-    snapshot, _ = recompute(inputs).snapshot("a")
+    snapshot = risk_to_dict(recompute(inputs).snapshot("a")[0])
     stale = copy.deepcopy(snapshot)
     stale["positions"][0]["quantity"] = -100
     report = verify(inputs, _snapshots(stale), AlertLog())
@@ -109,7 +109,7 @@ def test_a_lost_update_fails_the_snapshot_and_update_checks() -> None:
 def test_a_figure_off_by_more_than_1e9_relative_is_reported() -> None:
     """Unrealised PnL off by 1e-6 relative fails; off by 1e-12 relative passes."""
     inputs = _inputs(_events())
-    snapshot, _ = recompute(inputs).snapshot("a")
+    snapshot = risk_to_dict(recompute(inputs).snapshot("a")[0])
     for factor, passes in ((1 + 1e-6, False), (1 + 1e-12, True)):
         changed = copy.deepcopy(snapshot)
         changed["positions"][0]["unrealized_pnl_usd"] *= factor
@@ -121,7 +121,7 @@ def test_a_figure_off_by_more_than_1e9_relative_is_reported() -> None:
 def test_a_lower_seq_on_the_last_snapshot_is_reported() -> None:
     """The last snapshot must carry the highest seq a consumer has seen."""
     inputs = _inputs(_events())
-    snapshot, _ = recompute(inputs).snapshot("a")
+    snapshot = risk_to_dict(recompute(inputs).snapshot("a")[0])
     log = _snapshots(snapshot, seq=20)
     log.add(Record("risk", 0, 1, b"a", orjson.dumps({**snapshot, "seq": 15}), 0))
     report = verify(inputs, log, AlertLog())
@@ -132,7 +132,7 @@ def test_a_lower_seq_on_the_last_snapshot_is_reported() -> None:
 def test_written_events_missing_from_the_topic_are_reported() -> None:
     """The input check compares what the driver wrote with what hedge.positions holds."""
     inputs = _inputs(_events())
-    snapshot, _ = recompute(inputs).snapshot("a")
+    snapshot = risk_to_dict(recompute(inputs).snapshot("a")[0])
     written = [e for e in _events() if not isinstance(e, PriceEvent)]
     extra = BalanceEvent("a", "cold", "ETH", 3.0, 5_000, 5_000)
     report = verify(inputs, _snapshots(snapshot), AlertLog(), written_accounts=[*written, extra])
@@ -145,7 +145,7 @@ def test_duplicates_up_to_the_resent_count_pass_and_beyond_it_fail() -> None:
     events = _events()
     written = [e for e in events if not isinstance(e, PriceEvent)]
     doubled = _inputs([*events[:7], events[6], *events[7:]])  # the resent fill held twice, adjacent
-    snapshot, _ = recompute(doubled).snapshot("a")
+    snapshot = risk_to_dict(recompute(doubled).snapshot("a")[0])
     resent = verify(doubled, _snapshots(snapshot), AlertLog(), written_accounts=written, resent_accounts=1)
     assert resent.passed("inputs"), resent.failures["inputs"]
     unexplained = verify(doubled, _snapshots(snapshot), AlertLog(), written_accounts=written)
@@ -174,9 +174,9 @@ def test_a_second_firing_id_before_the_resolution_is_reported() -> None:
 def test_the_last_transition_must_match_the_final_state() -> None:
     """A breaching final hedge ratio needs a firing last transition; a clear one must not fire."""
     under = recompute(_inputs([*_events()[:4], BalanceEvent("a", "cold", "BTC", 2.0, 5_000, 5_000)]))
-    snapshot, _ = under.snapshot("a")
+    snapshot = under.snapshot("a")[0]
     # 1.0 BTC hedged of 2.0 held: ratio 0.5 < 0.9 breaches hedge_ratio_low
-    assert snapshot["assets"]["BTC"]["hedge_ratio"] == pytest.approx(0.5)
+    assert snapshot.assets["BTC"].hedge_ratio == pytest.approx(0.5)
     report = VerificationReport()
     check_alerts(report, [_alert("firing", "x", 1_000), _alert("resolved", "x:resolved", 2_000)],
                  {"a": snapshot})
@@ -184,7 +184,7 @@ def test_the_last_transition_must_match_the_final_state() -> None:
     report = VerificationReport()
     check_alerts(report, [_alert("firing", "x", 1_000)], {"a": snapshot})
     assert report.passed("alert_final")
-    hedged, _ = recompute(_inputs(_events())).snapshot("a")
+    hedged = recompute(_inputs(_events())).snapshot("a")[0]
     report = VerificationReport()
     check_alerts(report, [_alert("firing", "x", 1_000)], {"a": hedged})
     assert report.failure_counts["alert_final"] == 1
@@ -192,7 +192,7 @@ def test_the_last_transition_must_match_the_final_state() -> None:
 
 def test_settle_prices_must_be_in_the_snapshot() -> None:
     """A snapshot reflects the settle tick only when every asset price and mark equals it."""
-    snapshot, _ = recompute(_inputs(_events())).snapshot("a")
+    snapshot = risk_to_dict(recompute(_inputs(_events())).snapshot("a")[0])
     assert reflects_settle(snapshot, {"BTC": 54_000.0}, {SWAP: 54_000.0})
     assert not reflects_settle(snapshot, {"BTC": 54_000.5}, {SWAP: 54_000.0})
     assert not reflects_settle(snapshot, {"BTC": 54_000.0}, {SWAP: 55_000.0})
