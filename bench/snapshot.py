@@ -3,7 +3,8 @@
 The book holds 1.5 BTC cold, 20,000 USDT on OKX, a short of 100 ``okx:BTC-USDT-SWAP`` (linear,
 isolated, tiered) and of 500 ``okx:BTC-USD-SWAP`` (inverse, cross), all priced at 60,000. Each stage
 is called N times in a row on the same input and reported in µs per call (median of runs):
-``HedgeBook.snapshot``, ``AlertEngine.evaluate`` (default rules), ``orjson.dumps`` of the snapshot,
+``HedgeBook.snapshot`` (the typed snapshot), ``AlertEngine.evaluate`` (default rules), ``encode_risk``
+(its hedge.risk JSON, one ``orjson.dumps`` of the typed value),
 and ``Metrics.observe_snapshot`` (the Prometheus export, which the processor does at most once a
 second per portfolio). Warm caches and one portfolio: a lower bound of what the processor pays per
 snapshot inside a fan-out.
@@ -15,11 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from prometheus_client import CollectorRegistry
 
 from bench.report import median, table
 from monitor.alerts import AlertEngine, AlertsConfig
+from monitor.codec import encode_risk
 from monitor.domain.book import HedgeBook, PriceTable
 from monitor.domain.events import BalanceEvent, PositionEvent, PriceEvent
 from monitor.domain.instruments import default_catalog
@@ -69,7 +70,7 @@ def run(size: str, repeats: int) -> dict[str, Any]:
     stages: list[tuple[str, Callable[[], object]]] = [
         ("HedgeBook.snapshot", book.snapshot),
         ("AlertEngine.evaluate", lambda: alerts.evaluate(snapshot)),
-        ("orjson.dumps", lambda: orjson.dumps(snapshot)),
+        ("encode_risk", lambda: encode_risk(snapshot)),
         ("Metrics.observe_snapshot", lambda: metrics.observe_snapshot(snapshot)),
     ]
     rows = []

@@ -2,10 +2,10 @@
 
 Prices live in a ``PriceTable`` shared by every book of a processor (each tick is stored once).
 A book applies account events (positions, balances, fills), price moves (for cumulative hedge
-effectiveness) and funding settlements, and builds a ``dict`` risk snapshot whose shape is the
-``hedge.risk`` topic contract (docs/topics.md). Every figure is defined in risk-definitions.md; the
-formulas and their sources are in ``monitor.domain.formulas``. Time is always event time, so the
-same input gives the same snapshot.
+effectiveness) and funding settlements, and builds the typed risk snapshot
+(``monitor.domain.snapshot``) whose JSON is the ``hedge.risk`` topic contract (docs/topics.md).
+Every figure is defined in risk-definitions.md; the formulas and their sources are in
+``monitor.domain.formulas``. Time is always event time, so the same input gives the same snapshot.
 """
 
 from __future__ import annotations

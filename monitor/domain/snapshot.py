@@ -71,7 +71,7 @@ class LegFigures:
     asset: str | None = None
     hedges: str | None = None
     kind: str | None = None
-    margin_model: str = ""
+    margin_model: str
     quantity: float | None = None
     entry_price: float | None = None
     mark_price: float | None = None

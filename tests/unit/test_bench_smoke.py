@@ -125,7 +125,7 @@ def test_snapshot_reports_every_stage(tiny_results: dict[str, Any]) -> None:
     results, printed = tiny_results["snapshot"]
     rows = results["scenarios"]["snapshot"]["rows"]
     assert [row["stage"] for row in rows] == [
-        "HedgeBook.snapshot", "AlertEngine.evaluate", "orjson.dumps", "Metrics.observe_snapshot"]
+        "HedgeBook.snapshot", "AlertEngine.evaluate", "encode_risk", "Metrics.observe_snapshot"]
     for row in rows:
         assert row["us_per_call"] > 0
         assert len(row["runs_us"]) == 1

@@ -39,7 +39,8 @@ def position(
 ) -> dict[str, Any]:
     """One ``positions[]`` row of a short linear hedge leg; figures not given are null."""
     row: dict[str, Any] = dict.fromkeys(POSITION_FIGURES)
-    row.update(account=account, instrument=instrument, asset="BTC", kind="linear", quantity=-150.0)
+    row.update(account=account, instrument=instrument, asset="BTC", kind="linear",
+               margin_model="okx", quantity=-150.0)
     row.update(figures)
     return row
 

@@ -17,13 +17,14 @@ SHOCKS = (-0.2, -0.1, -0.05, 0.05, 0.1, 0.2)
 def remediation_value(add_margin_usd: float, reduce_contracts: float | None,
                       target_distance: float) -> dict[str, Any]:
     """A leg's ``remediation`` (the JSON of ``LiquidationRemediation``) for the seed short at 60000:
-    the target price is ``60000 * (1 + target_distance)`` and the margin is in USDT."""
+    the target price is ``60000 * (1 + target_distance)``, the margin is in USDT and the
+    requirement at target exceeds the balance there (9000) by ``add_margin_usd``."""
     return {
         "target_distance": target_distance, "target_price": 60000.0 * (1 + target_distance),
         "settle": "USDT", "add_margin": add_margin_usd, "add_margin_usd": add_margin_usd,
-        "reduce_contracts": reduce_contracts, "reduce_side": "short", "requirement_at_target": None,
-        "balance_at_target": None, "mark_price": 60000.0, "transfer_account": None,
-        "transfer_available": None,
+        "reduce_contracts": reduce_contracts, "reduce_side": "short",
+        "requirement_at_target": 9000.0 + add_margin_usd, "balance_at_target": 9000.0,
+        "mark_price": 60000.0, "transfer_account": None, "transfer_available": None,
     }
 
 
@@ -31,6 +32,7 @@ def seed_position() -> dict[str, Any]:
     """The short micro-futures leg of the seed hedge."""
     return {
         "account": "okx-main", "instrument": "okx:BTC-USDT-SWAP", "asset": "BTC", "kind": "linear",
+        "margin_model": "okx",
         "quantity": -150.0, "entry_price": 60000.0, "mark_price": 60000.0,
         # 150 * 0.01 * 60000 = 90000
         "notional_usd": 90000.0,
@@ -62,6 +64,7 @@ def seed_spot() -> dict[str, Any]:
     """The spot holding of the seed (no margin figures: they are null)."""
     return {
         "account": "cold", "instrument": "okx:BTC-USDT", "asset": "BTC", "kind": "spot",
+        "margin_model": "okx",
         "quantity": 1.5, "entry_price": None, "mark_price": 60000.0, "notional_usd": 90000.0,
         "delta": 1.5, "unrealized_pnl_usd": None, "maintenance_margin_usd": None,
         "margin_balance_usd": None, "margin_ratio": None, "margin_buffer_usd": None,
