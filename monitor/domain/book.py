@@ -1136,18 +1136,17 @@ class HedgeBook:
             index = next(position for position, (_, other) in enumerate(moving) if other is state)
         if wallet is None or not math.isfinite(wallet):
             return None
-        remedy = liquidation_remediation(
-            margin_model_for(instrument), legs, index, wallet, mark, self.remediation_distance)
-        if remedy is None:
-            return None
         sources = [
             (quantity, owner) for (owner, asset), quantity in self.balances.items()
             if asset == instrument.settle and owner != event.account and quantity > 0
         ]
+        transfer = None
         if sources:
             available, source = max(sources)
-            return replace(remedy, transfer_account=source, transfer_available=available)
-        return remedy
+            transfer = (source, available)
+        return liquidation_remediation(
+            margin_model_for(instrument), legs, index, wallet, mark, self.remediation_distance,
+            transfer=transfer)
 
     def _realised_volatility(self, asset: str) -> float | None:
         """The asset's realised volatility per sqrt-second (``formulas.realised_volatility``),

@@ -194,14 +194,15 @@ def contracts_to_reduce(
 
 def liquidation_remediation(
     model: MarginModel, legs: Sequence[MarginLeg], index: int, wallet: float, price: float,
-    distance: float,
+    distance: float, *, transfer: tuple[str, float] | None = None,
 ) -> LiquidationRemediation | None:
     """The margin to add and the contracts of leg ``index`` to close for a ``distance`` buffer.
 
     ``legs`` share ``wallet`` (an isolated leg alone; a cross symbol's legs with the wallet less the
     other symbols' MM plus their uPnL, as in ``monitor.domain.margin``); ``price`` is the mark.
     The liquidating side is where the shortfall grows (above the mark for a net short). None when
-    a figure is unknown or the legs do not move with the price.
+    a figure is unknown or the legs do not move with the price. ``transfer`` is the account the
+    margin could come from and its balance of the settlement asset, when there is one.
     """
     if not legs or not (math.isfinite(wallet) and math.isfinite(price) and price > 0):
         return None
@@ -226,6 +227,8 @@ def liquidation_remediation(
         requirement_at_target=requirement,
         balance_at_target=balance,
         mark_price=price,
+        transfer_account=None if transfer is None else transfer[0],
+        transfer_available=None if transfer is None else transfer[1],
     )
 
 
