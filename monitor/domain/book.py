@@ -32,6 +32,7 @@ from monitor.domain.margin import MARGIN_MODELS, MarginLeg, margin_model_for
 from monitor.domain.plans import STABLE_ASSETS, PortfolioSettings
 from monitor.domain.remediation import LiquidationRemediation, liquidation_remediation
 from monitor.domain.snapshot import (
+    NO_STALE_FEEDS,
     UNKNOWN_DIVERGENCE,
     AccountFigures,
     AccountModelFigures,
@@ -772,11 +773,16 @@ class HedgeBook:
             stress=stress_out,
             costs=costs_out,
             lifecycle=lifecycle_out,
-            feeds=Feeds(stale=tuple(sorted(i for i in stale_instruments if i in held))),
+            feeds=self._feeds(stale_instruments, held),
             latency_ms=Latency(event_to_publish=latency_ms),
             accounts=accounts_out,
             unpriced_positions=unpriced,
         )
+
+    @staticmethod
+    def _feeds(stale_instruments: frozenset[str], held: set[str]) -> Feeds:
+        stale = tuple(sorted(i for i in stale_instruments if i in held)) if stale_instruments else ()
+        return Feeds(stale=stale) if stale else NO_STALE_FEEDS
 
     def _unpriced_positions(self) -> tuple[UnpricedLeg, ...]:
         """Open positions with no contract terms or no price: each with why it is unknown."""

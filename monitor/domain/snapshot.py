@@ -7,8 +7,9 @@ A figure that is unknown is None (never a placeholder that reads as safe).
 
 The values keep their fields in an instance dict rather than slots, and ``value`` gives each class
 an ``__init__`` that sets that dict in one step: measured on this snapshot (docs/performance.md,
-2026-12-04), frozen slotted dataclasses cost about 25 % more to build than dicts and 5 times as
-much to write (orjson reads a slotted instance field by field, an instance dict at once).
+2026-12-04), orjson wrote frozen slotted dataclasses 5 times slower than dicts (it reads a slotted
+instance field by field, an instance dict at once), and the dataclass ``__init__`` of a frozen
+class sets each field through ``object.__setattr__``.
 """
 
 from __future__ import annotations
@@ -26,29 +27,43 @@ _Value = TypeVar("_Value")
 
 @dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
 def value(cls: type[_Value]) -> type[_Value]:
-    """A frozen dataclass built by keyword whose ``__init__`` sets its instance dict in one step."""
+    """A frozen dataclass built by keyword whose ``__init__`` sets its instance dict in one step.
+
+    The dict holds every field in the class's order (the given values over the defaults), so the
+    JSON orjson writes from it lists the fields in that order.
+    """
     cls = dataclass(frozen=True, kw_only=True)(cls)
-    namespace: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": MISSING}
-    parameters: list[str] = []
-    factories: list[str] = []
-    for item in fields(cls):  # type: ignore[arg-type]
-        name = item.name
+    items = fields(cls)  # type: ignore[arg-type]
+    defaults: dict[str, Any] = {}
+    required: list[str] = []
+    factories: list[tuple[str, Callable[[], Any]]] = []
+    for item in items:
         if item.default is not MISSING:
-            namespace[f"_default_{name}"] = item.default
-            parameters.append(f"{name}=_default_{name}")
-        elif item.default_factory is not MISSING:
-            namespace[f"_factory_{name}"] = item.default_factory
-            parameters.append(f"{name}=_MISSING")
-            factories.append(f"    if {name} is _MISSING:\n        {name} = _factory_{name}()\n")
+            defaults[item.name] = item.default
         else:
-            parameters.append(name)
-    names = [item.name for item in fields(cls)]  # type: ignore[arg-type]
-    source = (f"def __init__(self, *, {', '.join(parameters)}):\n{''.join(factories)}"
-              f"    _set(self, '__dict__', {{{', '.join(f'{name!r}: {name}' for name in names)}}})\n")
-    exec(source, namespace)  # noqa: S102 -- built from the class's own field names, as dataclasses does
-    initialiser: Callable[..., None] = namespace["__init__"]
-    initialiser.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = initialiser  # type: ignore[method-assign]
+            defaults[item.name] = None  # a placeholder: keeps the field's place in the order
+            if item.default_factory is not MISSING:
+                factories.append((item.name, item.default_factory))
+            else:
+                required.append(item.name)
+    count = len(defaults)
+    name = cls.__qualname__
+
+    def __init__(self: object, **values: Any) -> None:  # noqa: N807 -- the class's initialiser
+        merged = {**defaults, **values}
+        if len(merged) != count:
+            unknown = ", ".join(repr(key) for key in values if key not in defaults)
+            raise TypeError(f"{name}.__init__() got an unexpected keyword argument {unknown}")
+        for key in required:
+            if key not in values:
+                raise TypeError(f"{name}.__init__() missing required keyword argument {key!r}")
+        for key, factory in factories:
+            if key not in values:
+                merged[key] = factory()
+        object.__setattr__(self, "__dict__", merged)
+
+    __init__.__qualname__ = f"{name}.__init__"
+    cls.__init__ = __init__  # type: ignore[method-assign]
     return cls
 
 
@@ -215,6 +230,10 @@ class Feeds:
     stale: tuple[str, ...] = ()
 
 
+NO_STALE_FEEDS = Feeds()
+"""No held instrument's feed is stale (the common case, shared)."""
+
+
 @value
 class Latency:
     """Milliseconds from the latest event to the publish (None when not published)."""
@@ -287,7 +306,7 @@ class RiskSnapshot:
     stress: tuple[StressRow, ...] = ()
     costs: Costs = Costs()
     lifecycle: dict[str, Lifecycle] = field(default_factory=dict)
-    feeds: Feeds = Feeds()
+    feeds: Feeds = NO_STALE_FEEDS
     latency_ms: Latency = Latency()
     accounts: dict[str, AccountFigures] = field(default_factory=dict)
     unpriced_positions: tuple[UnpricedLeg, ...] = ()
