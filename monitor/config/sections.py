@@ -66,7 +66,7 @@ _KAFKA_KEYS: Final = (
 )
 _PROCESSOR_KEYS: Final = (
     "group_id", "instance_id", "publish_interval_ms", "checkpoint_interval_ms", "stale_after_ms",
-    "max_batch_records",
+    "max_batch_records", "young_collection_threshold",
 )
 _METRICS_KEYS: Final = ("enabled", "host", "port", "portfolio_label_limit")
 _EFFECTIVENESS_KEYS: Final = ("sample_interval_ms", "window", "min_move_fraction")
@@ -184,6 +184,9 @@ def _processor(check: Checker, data: Mapping[str, Any], topics: Topics) -> Proce
         stale_after_ms=check.integer(data, path, "stale_after_ms", defaults.stale_after_ms, low=1, unit=ms),
         max_batch_records=check.integer(data, path, "max_batch_records", defaults.max_batch_records,
                                         low=1),
+        young_collection_threshold=check.integer(data, path, "young_collection_threshold",
+                                                 defaults.young_collection_threshold, low=0,
+                                                 unit=" (allocations between young collections)"),
     )
 
 

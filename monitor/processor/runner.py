@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import heapq
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,11 @@ class ProcessorSettings:
     fetch_timeout_ms: int = 200
     stale_after_ms: int = 30_000
     tick_interval_s: float = 0.25
+    young_collection_threshold: int = 100_000
+    """The garbage collector's generation-0 threshold while the processor runs (0: the
+    interpreter's own, 700). A snapshot allocates a few dozen objects that live until the next
+    metrics export; at 700 they outlive young collections, reach the oldest generation and make
+    the collector scan every book about once a second (docs/performance.md, 2026-12-04)."""
 
 
 @dataclass(slots=True)
@@ -89,6 +95,18 @@ class _CheckpointCycle:
 
     markers: dict[int, int]
     remaining: list[str]
+
+
+@contextlib.contextmanager
+def young_collections(threshold: int) -> Iterator[None]:
+    """The collector's generation-0 ``threshold`` inside the block (0: unchanged), restored after."""
+    previous = gc.get_threshold()
+    if threshold:
+        gc.set_threshold(threshold, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
 
 
 class Processor:
@@ -160,6 +178,10 @@ class Processor:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Catch up on prices, join the group and process until ``stop`` is set; then checkpoint."""
+        with young_collections(self.settings.young_collection_threshold):
+            await self._run(stop)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         topics = self.settings.topics
         self._producer = await self.bus.producer()
         # hedge.instruments (live contract terms) is read with the prices, as a table too.

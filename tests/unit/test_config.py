@@ -74,6 +74,7 @@ def test_example_loads_with_typed_values(okx_env: None) -> None:
     assert config.processor.topics == config.topics
     assert config.processor.checkpoint_interval_ms == 1000
     assert config.processor.stale_after_ms == 30_000
+    assert config.processor.young_collection_threshold == 100_000
     assert (config.metrics.enabled, config.metrics.host, config.metrics.port) == (True, "127.0.0.1", 9464)
     assert config.metrics.portfolio_label_limit == 500
     assert config.effectiveness == EffectivenessSettings(60_000, 120, 0.005)
@@ -192,6 +193,14 @@ def test_kafka_section_builds_settings_and_prefixed_topics(
     assert config.topics.prices == "desk1.hedge.prices"
     assert config.processor.topics.risk == "desk1.hedge.risk"
     assert config.processor.group_id == "desk1-monitor"
+
+
+def test_the_young_collection_threshold_is_a_non_negative_count() -> None:
+    """0 keeps the interpreter's threshold; a negative count names the key and the bound."""
+    assert _parse("[processor]\nyoung_collection_threshold = 0\n").processor.young_collection_threshold == 0
+    (problem,) = _parse_problems("[processor]\nyoung_collection_threshold = -1\n")
+    assert "processor.young_collection_threshold" in problem
+    assert "at or above 0, got -1" in problem
 
 
 def test_file_secret_relative_to_the_config(tmp_path: Path) -> None:

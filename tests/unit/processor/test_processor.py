@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from monitor.domain.plans import PortfolioSettings
 from monitor.domain.snapshot import RiskSnapshot
 from monitor.metrics import Metrics
 from monitor.processor.engine import RiskEngine
-from monitor.processor.runner import Processor, ProcessorSettings
+from monitor.processor.runner import Processor, ProcessorSettings, young_collections
 from tests.support import eventually
 from tests.unit.processor.support import DelegatingConsumer
 
@@ -102,6 +103,20 @@ async def _running(
     finally:
         stop.set()
         await task
+
+
+async def test_the_collector_threshold_is_raised_while_running_and_restored_after(
+    bus: MemoryBus,
+) -> None:
+    """While it runs the processor sets generation 0 to ``young_collection_threshold``; after it
+    stops, the interpreter's thresholds are back (0 leaves them alone)."""
+    before = gc.get_threshold()
+    async with _running(bus) as processor:
+        assert gc.get_threshold() == (processor.settings.young_collection_threshold, *before[1:])
+        assert gc.get_threshold()[0] == 100_000
+    assert gc.get_threshold() == before
+    with young_collections(0):
+        assert gc.get_threshold() == before
 
 
 async def test_seed_scenario_offsets_the_drop(bus: MemoryBus) -> None:
