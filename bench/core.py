@@ -13,6 +13,7 @@ are on hedge.risk. Staleness is switched off (a backlog would otherwise age the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -105,6 +106,7 @@ class _Drain:
 
 async def measure_case(case: CoreCase, repeats: int) -> dict[str, Any]:
     """Set up ``case.portfolios`` portfolios, then time ``repeats`` drains of ``case.events``."""
+    gc.collect()  # each case starts from a clean heap, not with the last case's garbage
     catalog = bench_catalog()
     workload = Workload(case.portfolios, catalog, seed=case.portfolios, base_ms=_now_ms())
     topics = Topics()
