@@ -45,21 +45,10 @@ def position(
     return row
 
 
-def snapshot(
-    ts_ms: int,
-    *,
-    portfolio: str = "alice",
-    assets: dict[str, Any] | None = None,
-    positions: list[dict[str, Any]] | None = None,
-    effectiveness: dict[str, Any] | None = None,
-    costs: dict[str, Any] | None = None,
-    lifecycle: dict[str, Any] | None = None,
-    stale: list[str] | None = None,
-) -> RiskSnapshot:
-    """A risk snapshot whose sections default to present but empty (nothing held, nothing stale)."""
-    return decode_risk(snapshot_value(ts_ms, portfolio=portfolio, assets=assets, positions=positions,
-                                      effectiveness=effectiveness, costs=costs, lifecycle=lifecycle,
-                                      stale=stale))
+def snapshot(ts_ms: int, **sections: Any) -> RiskSnapshot:
+    """A risk snapshot whose sections default to present but empty (nothing held, nothing stale):
+    ``snapshot_value`` read by the codec."""
+    return decode_risk(snapshot_value(ts_ms, **sections))
 
 
 def snapshot_value(
