@@ -8,9 +8,12 @@ deserialised with ``eval`` or ``pickle``.
 
 from __future__ import annotations
 
+import functools
 import math
+import types
+import typing
 from collections.abc import Container
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import orjson
@@ -453,14 +456,74 @@ def risk_to_dict(snapshot: RiskSnapshot) -> dict[str, Any]:
 _Row = TypeVar("_Row")
 
 
+_JSON_KINDS: dict[object, tuple[tuple[type, ...], str]] = {
+    float: ((int, float), "a number"), int: ((int,), "an integer"), str: ((str,), "a string"),
+    bool: ((bool,), "true or false"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldCheck:
+    """What a scalar field of a snapshot row accepts from JSON."""
+
+    kinds: tuple[type, ...]
+    choices: frozenset[object]
+    nullable: bool
+    text: str
+
+    def accepts(self, value: object) -> bool:
+        if value is None:
+            return self.nullable
+        if self.choices and value in self.choices and type(value) is not bool:
+            return True
+        if type(value) is bool:
+            return bool in self.kinds
+        return isinstance(value, self.kinds)
+
+
+@functools.cache
+def _field_checks(cls: type) -> dict[str, _FieldCheck]:
+    """The scalar fields of a row type and what each accepts (nested rows are read on their own)."""
+    checks: dict[str, _FieldCheck] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
+            else (hint,)
+        kinds: list[type] = []
+        choices: set[object] = set()
+        words: list[str] = []
+        nullable, scalar = False, True
+        for option in options:
+            if option is type(None):
+                nullable = True
+            elif typing.get_origin(option) is typing.Literal:
+                choices.update(typing.get_args(option))
+                words.append("one of " + ", ".join(repr(choice) for choice in typing.get_args(option)))
+            elif option in _JSON_KINDS:
+                kinds.extend(_JSON_KINDS[option][0])
+                words.append(_JSON_KINDS[option][1])
+            else:
+                scalar = False
+        if scalar:
+            text = " or ".join(words + (["null"] if nullable else []))
+            checks[name] = _FieldCheck(tuple(kinds), frozenset(choices), nullable, text)
+    return checks
+
+
 def _row(cls: type[_Row], data: object, where: str, **nested: Any) -> _Row:
-    """One typed row from its JSON object: every key a field of ``cls`` (missing ones default)."""
+    """One typed row from its JSON object: every key a field of ``cls`` (missing ones default),
+    every scalar figure of its JSON type."""
     if not isinstance(data, dict):
         raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
     names = {item.name for item in fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)
     if unknown:
         raise DecodeError(f"{where} has unknown field(s) {', '.join(unknown)}")
+    checks = _field_checks(typing.cast(type, cls))
+    for name, value in data.items():
+        check = checks.get(name)
+        if check is not None and name not in nested and not check.accepts(value):
+            shown = orjson.dumps(value).decode()[:60]
+            raise DecodeError(f"{where}.{name} must be {check.text}, got {shown}")
     values = {**data, **nested}
     try:
         return cls(**values)
@@ -478,6 +541,15 @@ def _items(data: object, where: str) -> list[Any]:
     if not isinstance(data, list):
         raise DecodeError(f"{where} must be an array, got {type(data).__name__}")
     return data
+
+
+def _texts(data: object, where: str) -> tuple[str, ...]:
+    """An array of strings (instrument ids) as a tuple."""
+    items = _items(data, where)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise DecodeError(f"{where}[{index}] must be a string, got {type(item).__name__}")
+    return tuple(items)
 
 
 def _remediation(data: object, where: str) -> LiquidationRemediation | None:
@@ -533,7 +605,7 @@ def decode_risk(raw: bytes | str | dict[str, Any]) -> RiskSnapshot:
     if "stress" in data:
         nested["stress"] = tuple(
             _row(StressRow, item, f"stress[{index}]",
-                 liquidated=tuple(_items(item.get("liquidated", []), f"stress[{index}].liquidated")))
+                 liquidated=_texts(item.get("liquidated", []), f"stress[{index}].liquidated"))
             if isinstance(item, dict) else _row(StressRow, item, f"stress[{index}]")
             for index, item in enumerate(_items(data["stress"], "stress")))
     if "costs" in data:
@@ -543,7 +615,7 @@ def decode_risk(raw: bytes | str | dict[str, Any]) -> RiskSnapshot:
     if "feeds" in data:
         feeds = data["feeds"]
         stale = feeds.get("stale", []) if isinstance(feeds, dict) else feeds
-        nested["feeds"] = _row(Feeds, feeds, "feeds", stale=tuple(_items(stale, "feeds.stale")))
+        nested["feeds"] = _row(Feeds, feeds, "feeds", stale=_texts(stale, "feeds.stale"))
     if "latency_ms" in data:
         nested["latency_ms"] = _row(Latency, data["latency_ms"], "latency_ms")
     if "accounts" in data:

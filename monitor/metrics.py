@@ -48,8 +48,7 @@ Snapshot figures (``observe_snapshot``; the JSON shape is in docs/topics.md), by
 
 ``hedge_basis_ratio`` is ``basis_bps / 10_000`` (Prometheus base units: a ratio, not basis points).
 The stress ``shock`` label is the snapshot's shock written with ``format(shock, "g")`` (``-0.1``).
-``hedge_band`` may be a half-width around the target (``target ± band``) or a ``[lower, upper]``
-pair; both become the two band gauges.
+``hedge_band`` is a half-width around the target (``target ± band``): the two band gauges.
 
 Undefined figures: a ``null`` (or a value that is not a finite number) *removes* the series rather
 than setting NaN. A removed series goes stale in Prometheus, so a panel shows a gap and no rule
@@ -776,10 +775,8 @@ class NullMetrics:
         """Export nothing."""
 
 
-def _band(band: object, target: float | None) -> tuple[float | None, float | None]:
-    """Lower and upper hedge-ratio band edges from a half-width or a ``[lower, upper]`` pair."""
-    if isinstance(band, list | tuple) and len(band) == 2:
-        return _number(band[0]), _number(band[1])
+def _band(band: float | None, target: float | None) -> tuple[float | None, float | None]:
+    """Lower and upper hedge-ratio band edges from the band's half-width around the target."""
     half_width = _number(band)
     if half_width is None or target is None:
         return None, None

@@ -111,6 +111,18 @@ def test_a_hand_made_value_reads_as_its_figures() -> None:
     ((b'{"v": 1, "type": "risk", "portfolio": "a", "positions": [{"account": "x", "instrument": "y", '
       b'"margin": 1}]}'), "positions[0] has unknown field(s) margin"),
     (b'{"v": 1, "type": "risk", "portfolio": "a", "assets": {"BTC": 1}}', "assets.BTC must be an object"),
+    (b'{"v": 1, "type": "risk", "portfolio": "a", "assets": {"BTC": {"price": "60000"}}}',
+     'assets.BTC.price must be a number or null, got "60000"'),
+    (b'{"v": 1, "type": "risk", "portfolio": "a", "assets": {"BTC": {"spot_delta": true}}}',
+     "assets.BTC.spot_delta must be a number, got true"),
+    (b'{"v": 1, "type": "risk", "portfolio": "a", "assets": {"BTC": {"hedge_band": [0.85, 1.05]}}}',
+     "assets.BTC.hedge_band must be a number or null, got [0.85,1.05]"),
+    (b'{"v": 1, "type": "risk", "portfolio": "a", "seq": 1.5}', "seq must be an integer, got 1.5"),
+    ((b'{"v": 1, "type": "risk", "portfolio": "a", "positions": [{"account": "x", "instrument": "y", '
+      b'"margin_model": "okx", "position_side": "sideways"}]}'),
+     "positions[0].position_side must be one of 'one_way', 'long', 'short', got \"sideways\""),
+    (b'{"v": 1, "type": "risk", "portfolio": "a", "feeds": {"stale": [3]}}',
+     "feeds.stale[0] must be a string, got int"),
 ])
 def test_a_value_of_another_shape_is_refused_with_where(value: bytes, reason: str) -> None:
     with pytest.raises(DecodeError) as raised:

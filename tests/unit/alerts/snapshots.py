@@ -28,9 +28,10 @@ POSITION_FIGURES = (
 def asset(
     hedge_ratio: float | None, *, target: float | None = 1.0, band: float | None = 0.1, **rest: Any
 ) -> dict[str, Any]:
-    """One ``assets.<A>`` row; figures not given are null."""
+    """One ``assets.<A>`` row; figures not given are null (the spot delta, never null, 0)."""
     row: dict[str, Any] = dict.fromkeys(ASSET_FIGURES)
-    row.update(hedge_ratio=hedge_ratio, target_hedge_ratio=target, hedge_band=band, **rest)
+    row.update(spot_delta=0.0, hedge_ratio=hedge_ratio, target_hedge_ratio=target, hedge_band=band)
+    row.update(rest)
     return row
 
 
