@@ -12,7 +12,7 @@ import functools
 import math
 import types
 import typing
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -474,10 +474,10 @@ class _FieldCheck:
     def accepts(self, value: object) -> bool:
         if value is None:
             return self.nullable
-        if self.choices and value in self.choices and type(value) is not bool:
-            return True
         if type(value) is bool:
             return bool in self.kinds
+        if self.choices and isinstance(value, str | int) and value in self.choices:
+            return True
         return isinstance(value, self.kinds)
 
 
@@ -509,11 +509,17 @@ def _field_checks(cls: type) -> dict[str, _FieldCheck]:
     return checks
 
 
+def _object(data: object, where: str) -> dict[str, Any]:
+    """``data`` if it is a JSON object, else DecodeError naming ``where``."""
+    if not isinstance(data, dict):
+        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
+    return data
+
+
 def _row(cls: type[_Row], data: object, where: str, **nested: Any) -> _Row:
     """One typed row from its JSON object: every key a field of ``cls`` (missing ones default),
     every scalar figure of its JSON type."""
-    if not isinstance(data, dict):
-        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
+    data = _object(data, where)
     names = {item.name for item in fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)
     if unknown:
@@ -531,10 +537,9 @@ def _row(cls: type[_Row], data: object, where: str, **nested: Any) -> _Row:
         raise DecodeError(f"{where}: {exc}") from None
 
 
-def _rows(cls: type[_Row], data: object, where: str) -> dict[str, _Row]:
-    if not isinstance(data, dict):
-        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
-    return {key: _row(cls, value, f"{where}.{key}") for key, value in data.items()}
+def _rows(read: Callable[[object, str], _Row], data: object, where: str) -> dict[str, _Row]:
+    """A JSON object of rows by subject, each read by ``read``."""
+    return {key: read(value, f"{where}.{key}") for key, value in _object(data, where).items()}
 
 
 def _items(data: object, where: str) -> list[Any]:
@@ -552,20 +557,20 @@ def _texts(data: object, where: str) -> tuple[str, ...]:
     return tuple(items)
 
 
+_NAN_WHEN_UNKNOWN = ("requirement_at_target", "balance_at_target", "mark_price")
+"""Remediation figures the model may not give: NaN in the value, null in its JSON."""
+
+
 def _remediation(data: object, where: str) -> LiquidationRemediation | None:
     if data is None:
         return None
-    if not isinstance(data, dict):
-        raise DecodeError(f"{where} must be an object or null")
-    # A figure the model could not give is NaN in the value and null in its JSON.
-    unknown_as_nan = {name: math.nan for name in ("requirement_at_target", "balance_at_target",
-                                                   "mark_price") if data.get(name, 0.0) is None}
-    return _row(LiquidationRemediation, data, where, **unknown_as_nan)
+    data = _object(data, where)
+    unknown = {name: math.nan for name in _NAN_WHEN_UNKNOWN if name in data and data[name] is None}
+    return _row(LiquidationRemediation, data, where, **unknown)
 
 
 def _leg(data: object, where: str) -> LegFigures:
-    if not isinstance(data, dict):
-        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
+    data = _object(data, where)
     model, venue = data.get("model_figures"), data.get("venue_figures")
     return _row(
         LegFigures, data, where,
@@ -577,11 +582,15 @@ def _leg(data: object, where: str) -> LegFigures:
 
 
 def _account(data: object, where: str) -> AccountFigures:
-    if not isinstance(data, dict):
-        raise DecodeError(f"{where} must be an object, got {type(data).__name__}")
+    data = _object(data, where)
     return _row(AccountFigures, data, where,
                 venue=_row(AccountVenueFigures, data.get("venue"), f"{where}.venue"),
                 model=_row(AccountModelFigures, data.get("model"), f"{where}.model"))
+
+
+def _stress_row(data: object, where: str) -> StressRow:
+    data = _object(data, where)
+    return _row(StressRow, data, where, liquidated=_texts(data.get("liquidated", []), f"{where}.liquidated"))
 
 
 def decode_risk(raw: bytes | str | dict[str, Any]) -> RiskSnapshot:
@@ -596,33 +605,27 @@ def decode_risk(raw: bytes | str | dict[str, Any]) -> RiskSnapshot:
                           f"type={data.get('type')!r}")
     nested: dict[str, Any] = {}
     if "assets" in data:
-        nested["assets"] = _rows(AssetFigures, data["assets"], "assets")
+        nested["assets"] = _rows(functools.partial(_row, AssetFigures), data["assets"], "assets")
     if "positions" in data:
         positions = _items(data["positions"], "positions")
         nested["positions"] = tuple(_leg(item, f"positions[{index}]") for index, item in enumerate(positions))
     if "effectiveness" in data:
-        nested["effectiveness"] = _rows(Effectiveness, data["effectiveness"], "effectiveness")
+        nested["effectiveness"] = _rows(functools.partial(_row, Effectiveness), data["effectiveness"],
+                                        "effectiveness")
     if "stress" in data:
-        nested["stress"] = tuple(
-            _row(StressRow, item, f"stress[{index}]",
-                 liquidated=_texts(item.get("liquidated", []), f"stress[{index}].liquidated"))
-            if isinstance(item, dict) else _row(StressRow, item, f"stress[{index}]")
-            for index, item in enumerate(_items(data["stress"], "stress")))
+        rows = _items(data["stress"], "stress")
+        nested["stress"] = tuple(_stress_row(item, f"stress[{index}]") for index, item in enumerate(rows))
     if "costs" in data:
         nested["costs"] = _row(Costs, data["costs"], "costs")
     if "lifecycle" in data:
-        nested["lifecycle"] = _rows(Lifecycle, data["lifecycle"], "lifecycle")
+        nested["lifecycle"] = _rows(functools.partial(_row, Lifecycle), data["lifecycle"], "lifecycle")
     if "feeds" in data:
-        feeds = data["feeds"]
-        stale = feeds.get("stale", []) if isinstance(feeds, dict) else feeds
-        nested["feeds"] = _row(Feeds, feeds, "feeds", stale=_texts(stale, "feeds.stale"))
+        feeds = _object(data["feeds"], "feeds")
+        nested["feeds"] = _row(Feeds, feeds, "feeds", stale=_texts(feeds.get("stale", []), "feeds.stale"))
     if "latency_ms" in data:
         nested["latency_ms"] = _row(Latency, data["latency_ms"], "latency_ms")
     if "accounts" in data:
-        accounts = data["accounts"]
-        if not isinstance(accounts, dict):
-            raise DecodeError("accounts must be an object")
-        nested["accounts"] = {key: _account(value, f"accounts.{key}") for key, value in accounts.items()}
+        nested["accounts"] = _rows(_account, data["accounts"], "accounts")
     if "unpriced_positions" in data:
         nested["unpriced_positions"] = tuple(
             _row(UnpricedLeg, item, f"unpriced_positions[{index}]")

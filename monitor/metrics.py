@@ -242,12 +242,9 @@ def _flag(value: object) -> float | None:
     return None
 
 
-def _shock_label(value: object) -> str | None:
-    """The stress shock as a label value (``-0.1``), or None when it is missing."""
-    if isinstance(value, str):
-        return value
-    number = _number(value)
-    return None if number is None else format(number, "g")
+def _shock_label(shock: float) -> str:
+    """The stress shock as a label value (``-0.1``)."""
+    return format(shock, "g")
 
 
 def _venue_of(instrument: str) -> str:
@@ -569,10 +566,7 @@ class Metrics:
             put(self._effectiveness_samples, labels, float(measures.samples))
             put(self._effective, labels, _flag(measures.effective))
         for scenario in snapshot.stress:
-            shock = _shock_label(scenario.shock)
-            if shock is None:
-                continue
-            labels = (portfolio, shock)
+            labels = (portfolio, _shock_label(scenario.shock))
             put(self._stress_spot, labels, _number(scenario.spot_pnl_usd))
             put(self._stress_hedge, labels, _number(scenario.hedge_pnl_usd))
             put(self._stress_net, labels, _number(scenario.net_pnl_usd))

@@ -1538,11 +1538,6 @@ class HedgeBook:
                 None if baseline is None else (float(baseline[0]), float(baseline[1])))
 
 
-"""The figures both the venue and the model define alike, compared in ``model_divergence``. The
-margin ratio is shown beside the model's but not compared: the venues define it differently (OKX
-``mgnRatio`` counts the closing fee in the requirement, Binance's is the account's)."""
-
-
 def _divergence(model: float | None, venue: float | None) -> float | None:
     """``|model - venue| / |venue|``, None when either is unknown."""
     if model is None or venue is None:

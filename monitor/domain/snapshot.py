@@ -98,7 +98,12 @@ class VenueFigures:
 
 @value
 class Divergence:
-    """``|model - venue| / |venue|`` of a leg's liquidation price and maintenance margin."""
+    """``|model - venue| / |venue|`` of a leg's liquidation price and maintenance margin.
+
+    These are the figures the venue and the model define alike. The margin ratio is shown beside
+    the model's but not compared: the venues define it differently (OKX ``mgnRatio`` counts the
+    closing fee in the requirement, Binance's is the account's).
+    """
 
     liquidation_price: float | None = None
     maintenance_margin_usd: float | None = None

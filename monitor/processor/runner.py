@@ -97,16 +97,35 @@ class _CheckpointCycle:
     remaining: list[str]
 
 
+@dataclass(slots=True)
+class _CollectorSetting:
+    """The interpreter's collector thresholds while processors hold a raised one (one process can
+    run several processors: the first to start sets it, the last to stop restores it)."""
+
+    holders: int = 0
+    previous: tuple[int, ...] = ()
+
+
+_COLLECTOR = _CollectorSetting()
+
+
 @contextlib.contextmanager
 def young_collections(threshold: int) -> Iterator[None]:
-    """The collector's generation-0 ``threshold`` inside the block (0: unchanged), restored after."""
-    previous = gc.get_threshold()
-    if threshold:
-        gc.set_threshold(threshold, *previous[1:])
+    """The collector's generation-0 ``threshold`` inside the block (0: unchanged), restored when
+    the last block of the process ends."""
+    if not threshold:
+        yield
+        return
+    if _COLLECTOR.holders == 0:
+        _COLLECTOR.previous = gc.get_threshold()
+        gc.set_threshold(threshold, *_COLLECTOR.previous[1:])
+    _COLLECTOR.holders += 1
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
+        _COLLECTOR.holders -= 1
+        if _COLLECTOR.holders == 0:
+            gc.set_threshold(*_COLLECTOR.previous)
 
 
 class Processor:

@@ -123,6 +123,11 @@ def test_a_hand_made_value_reads_as_its_figures() -> None:
      "positions[0].position_side must be one of 'one_way', 'long', 'short', got \"sideways\""),
     (b'{"v": 1, "type": "risk", "portfolio": "a", "feeds": {"stale": [3]}}',
      "feeds.stale[0] must be a string, got int"),
+    ((b'{"v": 1, "type": "risk", "portfolio": "a", "positions": [{"account": "x", "instrument": "y", '
+      b'"margin_model": "okx", "position_side": ["long"]}]}'),
+     "positions[0].position_side must be one of 'one_way', 'long', 'short', got [\"long\"]"),
+    (b'{"v": 1, "type": "risk", "portfolio": "a", "stress": [1]}', "stress[0] must be an object, got int"),
+    (b'{"v": 1, "type": "risk", "portfolio": "a", "accounts": []}', "accounts must be an object, got list"),
 ])
 def test_a_value_of_another_shape_is_refused_with_where(value: bytes, reason: str) -> None:
     with pytest.raises(DecodeError) as raised:

@@ -117,6 +117,15 @@ async def test_the_collector_threshold_is_raised_while_running_and_restored_afte
     assert gc.get_threshold() == before
     with young_collections(0):
         assert gc.get_threshold() == before
+    # two processors of one process, the first started stopping first: the other keeps the
+    # raised threshold, and the interpreter's comes back when both have stopped
+    first, second = young_collections(100_000), young_collections(100_000)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold()[0] == 100_000
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
 
 
 async def test_seed_scenario_offsets_the_drop(bus: MemoryBus) -> None:
