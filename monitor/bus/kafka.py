@@ -145,6 +145,10 @@ async def _closed_on_failure(client: Any) -> AsyncIterator[None]:
         raise
 
 
+TABLE_METADATA_TIMEOUT_S = 10.0
+"""How long a table consumer waits for the broker to list a topic's partitions."""
+
+
 async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 10.0) -> set[int]:
     """The partition ids of ``topic``, refreshing the consumer's metadata until it knows them
     (empty if it still does not after ``timeout_s``, as for a topic that does not exist)."""
@@ -256,7 +260,12 @@ class KafkaBus:
                 await consumer.start()
                 partitions: list[KafkaTopicPartition] = []
                 for topic in topics:
-                    ids = await topic_partitions(consumer, topic)
+                    ids = await topic_partitions(consumer, topic, TABLE_METADATA_TIMEOUT_S)
+                    if not ids:
+                        # the topics exist (they are created first): the broker is away or restarting
+                        raise BusUnavailableError(
+                            f"start a table consumer of {', '.join(topics)}: no partitions of "
+                            f"{topic!r} known after {TABLE_METADATA_TIMEOUT_S:g} s")
                     partitions.extend(KafkaTopicPartition(topic, i) for i in sorted(ids))
                 consumer.assign(partitions)
                 await consumer.seek_to_beginning(*partitions)

@@ -203,8 +203,12 @@ class Processor:
     async def _run(self, stop: asyncio.Event) -> None:
         topics = self.settings.topics
         self._producer = await self.bus.producer()
-        # hedge.instruments (live contract terms) is read with the prices, as a table too.
-        prices = await self.bus.table_consumer([topics.prices, topics.instruments])
+        try:
+            # hedge.instruments (live contract terms) is read with the prices, as a table too.
+            prices = await self.bus.table_consumer([topics.prices, topics.instruments])
+        except BaseException:
+            await self._producer.stop()
+            raise
         self._prices_consumer = prices
         group: Consumer | None = None
         try:

@@ -321,3 +321,50 @@ def test_the_kind_of_error_decides_before_the_call(error: Exception, expected: t
     """Misuse and transient kinds keep their class whatever the call; the rest take the call's."""
     translated = kafka.translate_error("commit offsets", error, refused=BusCommitError)
     assert type(translated) is expected
+
+
+class MetadataLessConsumer:
+    """An AIOKafkaConsumer that starts but whose broker never lists a partition (it is restarting)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.refreshes = 0
+        self._client = self
+
+    async def start(self) -> None:
+        pass
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return None
+
+    async def force_metadata_update(self) -> bool:
+        self.refreshes += 1
+        await asyncio.sleep(0.001)
+        return False
+
+    def assign(self, partitions: object) -> None:
+        raise AssertionError("assigned although no partition is known")
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_a_table_consumer_that_learns_no_partitions_is_unavailable_and_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A broker restarting under a starting processor lists no partitions: unavailable, so the start
+    is retried (aiokafka asserted "No partitions are currently assigned" and the processor died)."""
+    made: list[MetadataLessConsumer] = []
+
+    def make_consumer(**_options: object) -> MetadataLessConsumer:
+        made.append(MetadataLessConsumer())
+        return made[-1]
+
+    monkeypatch.setattr(kafka, "AIOKafkaConsumer", make_consumer)
+    monkeypatch.setattr(kafka, "TABLE_METADATA_TIMEOUT_S", 0.02)
+    with pytest.raises(BusUnavailableError) as caught:
+        await KafkaBus(KafkaSettings("localhost:1")).table_consumer(["hedge.prices", "hedge.instruments"])
+    assert str(caught.value) == ("start a table consumer of hedge.prices, hedge.instruments: "
+                                 "no partitions of 'hedge.prices' known after 0.02 s")
+    assert made[0].refreshes > 0
+    assert [fake.stopped for fake in made] == [True]
