@@ -227,6 +227,9 @@ class HedgeBook:
         self.asset_sample_due: dict[str, int] = {}
         self.followed: dict[str, InstrumentPrice] = {}
         self.followed_assets: dict[str, tuple[float, int]] = {}
+        # Instruments that ticked since the book last followed them, in tick order (an ordered set):
+        # followed at once, at the table's latest price, whenever the book is read or changed.
+        self.deferred_prices: dict[str, None] = {}
         self.unknown_instruments: set[str] = set()
         # Positions held in instruments whose contract terms are not known yet (no catalog entry,
         # no hedge.instruments record): held, never dropped, and every figure of them unknown.
@@ -274,6 +277,7 @@ class HedgeBook:
         A position in an instrument without contract terms is held as it is (``untermed_positions``)
         and reads as unknown in the snapshot until its terms arrive (``adopt_instrument``).
         """
+        self.follow_prices()
         instrument = self.catalog.get(event.instrument)
         if instrument is None or not instrument.is_future:
             self.unknown_instruments.add(event.instrument)
@@ -308,6 +312,7 @@ class HedgeBook:
 
     def apply_balance(self, event: BalanceEvent) -> None:
         """Replace one account's balance of an asset (0 removes it)."""
+        self.follow_prices()
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
         self._sample_horizon_ms = -math.inf
         self.accounts_with_balances.add(event.account)
@@ -473,6 +478,7 @@ class HedgeBook:
         """
         if not instrument.is_future:
             return []
+        self.follow_prices()
         self._positions_changed()
         adopted: list[PositionEvent] = []
         for key in [k for k in self.untermed_positions if k[1] == instrument.id]:
@@ -501,34 +507,81 @@ class HedgeBook:
         Idempotent: an event not newer than the last one the book followed is ignored. ``price``,
         when given, is the event as the shared ``PriceTable`` holds it (one object for every book).
         """
-        self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
-        last = self.followed.get(event.instrument)
-        if last is None or event.ts_event_ms > last.ts_event_ms:
-            self.followed[event.instrument] = price if price is not None else InstrumentPrice(
-                event.mark, event.index, event.funding_rate, event.next_funding_ms,
-                event.ts_event_ms, event.ts_receive_ms)
-        legs = self._legs_in(event.instrument)
+        if price is None:
+            price = InstrumentPrice(event.mark, event.index, event.funding_rate,
+                                    event.next_funding_ms, event.ts_event_ms, event.ts_receive_ms)
+        self._follow_instrument(event.instrument, price, settle_funding=True)
+
+    def _follow_instrument(self, instrument_id: str, price: InstrumentPrice, *,
+                           settle_funding: bool) -> None:
+        """Follow a held contract to ``price`` from the last price the book followed of it.
+
+        Without ``settle_funding`` (a deferred tick) no funding is settled or accrued: the engine
+        follows every tick that settles or accrues funding one by one (``RiskEngine.apply_price``).
+        """
+        self.last_event_ms = max(self.last_event_ms, price.ts_event_ms)
+        last = self.followed.get(instrument_id)
+        if last is None or price.ts_event_ms > last.ts_event_ms:
+            self.followed[instrument_id] = price
+        legs = self._legs_in(instrument_id)
         if last is None:
             for position in legs:
                 if position.venue_event is not None and position.venue_mark is None:
-                    position.venue_mark = event.mark  # the first mark after the venue's figures
-        if last is None or event.ts_event_ms <= last.ts_event_ms:
+                    position.venue_mark = price.mark  # the first mark after the venue's figures
+        if last is None or price.ts_event_ms <= last.ts_event_ms:
             return
-        if (
-            last.next_funding_ms is not None
-            and last.funding_rate is not None
-            and event.ts_event_ms >= last.next_funding_ms > last.ts_event_ms
-        ):
-            self._apply_funding(FundingSettlement(
-                event.instrument, last.funding_rate, last.mark, last.next_funding_ms))
-        if last.funding_rate is not None and last.next_funding_ms is None:
-            self._accrue_funding(event.instrument, last, event.ts_event_ms)
+        if settle_funding:
+            if (
+                last.next_funding_ms is not None
+                and last.funding_rate is not None
+                and price.ts_event_ms >= last.next_funding_ms > last.ts_event_ms
+            ):
+                self._apply_funding(FundingSettlement(
+                    instrument_id, last.funding_rate, last.mark, last.next_funding_ms))
+            if last.funding_rate is not None and last.next_funding_ms is None:
+                self._accrue_funding(instrument_id, last, price.ts_event_ms)
         for position in legs:
             if position.venue_event is not None and position.venue_mark is None:
-                position.venue_mark = event.mark  # the first mark after the venue's figures
-            change = self._leg_pnl(position, event.mark) - self._leg_pnl(position, last.mark)
+                position.venue_mark = price.mark  # the first mark after the venue's figures
+            change = self._leg_pnl(position, price.mark) - self._leg_pnl(position, last.mark)
             asset = self._hedged_asset(position.instrument)
             self._effectiveness_state(asset).cumulative_hedge_usd += change
+
+    def follow_prices(self) -> None:
+        """Follow every deferred tick at once, at the shared table's latest prices.
+
+        The hedge value change of a position held unchanged telescopes:
+        ``sum_i [PnL(P_i+1) - PnL(P_i)] = PnL(P_n) - PnL(P_0)``, and the hedged item's
+        ``sum_i spot (S_i+1 - S_i) = spot (S_n - S_0)`` for an unchanged balance (risk-definitions.md,
+        effectiveness: dF and dS), so following the latest price equals following every tick (to the
+        rounding of the sum). Every event that changes a position, a balance or contract terms, a
+        sample, a snapshot and a checkpoint follow first; ticks that settle or accrue funding are
+        never deferred.
+        """
+        deferred = self.deferred_prices
+        if not deferred:
+            return
+        self.deferred_prices = {}
+        for instrument_id in deferred:
+            self._follow_latest(instrument_id)
+
+    def follow_deferred(self, instrument_id: str) -> None:
+        """Follow one instrument's deferred ticks at the table's current price of it."""
+        deferred = self.deferred_prices
+        if instrument_id in deferred:
+            del deferred[instrument_id]
+            self._follow_latest(instrument_id)
+
+    def _follow_latest(self, instrument_id: str) -> None:
+        price = self.prices.prices.get(instrument_id)
+        instrument = self.catalog.get(instrument_id)
+        if price is None or instrument is None:
+            return
+        if instrument.is_future and self.holds(instrument_id):
+            self._follow_instrument(instrument_id, price, settle_funding=False)
+        reference = self.reference(instrument.base)
+        if reference is not None:
+            self.apply_asset_price(instrument.base, *reference)
 
     def apply_asset_price(self, asset: str, price: float, ts_ms: int) -> None:
         """Follow an asset's reference price: ``dS = spot delta * (S' - S)`` for the effectiveness test."""
@@ -593,8 +646,11 @@ class HedgeBook:
 
     def sample(self, now_ms: int) -> None:
         """Close every sampling interval that ended by ``now_ms`` (fixed clock, default 60 s)."""
+        if self.deferred_prices and self._defers_a_new_state():
+            self.follow_prices()  # a state starts its clock when its first change is followed
         if now_ms < self._sample_horizon_ms:
             return
+        self.follow_prices()
         settings = self.settings.effectiveness
         horizon = math.inf
         for state in self.effectiveness.values():
@@ -629,6 +685,20 @@ class HedgeBook:
                 self.asset_sample_due[asset] = due = now_ms + settings.sample_interval_ms
             horizon = min(horizon, due)
         self._sample_horizon_ms = horizon
+
+    def _defers_a_new_state(self) -> bool:
+        """Whether following the deferred ticks may start an asset's effectiveness state."""
+        effectiveness = self.effectiveness
+        for instrument_id in self.deferred_prices:
+            instrument = self.catalog.get(instrument_id)
+            if instrument is None:
+                continue
+            if instrument.base not in effectiveness and instrument.base not in STABLE_ASSETS:
+                return True
+            if (instrument.is_future and self.holds(instrument_id)
+                    and self._hedged_asset(instrument) not in effectiveness):
+                return True
+        return False
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -707,6 +777,22 @@ class HedgeBook:
             found = self.reference(asset)
         return None if found is None else found[0]
 
+    def reference_source(self, asset: str) -> str | None:
+        """The instrument whose price is the asset's reference now (rule 1 or 2 of ``reference``);
+        None under rule 3, when any instrument of the asset may move it."""
+        plan = self.settings.plans.get(asset)
+        prices = self.prices.prices
+        if plan is not None and plan.spot_source is not None and plan.spot_source in prices:
+            return plan.spot_source
+        hedge = self._hedge_instrument(asset)
+        if hedge is not None and hedge.base == asset and hedge.id in prices:
+            return hedge.id
+        return None
+
+    def valued_assets(self) -> list[str]:
+        """The assets the book values (balances, legs' bases, plans), stablecoins left out."""
+        return self._assets()
+
     def reference(self, asset: str) -> tuple[float, int] | None:
         """The asset's reference price S in USD and its event time, chosen per book by a fixed rule.
 
@@ -746,6 +832,7 @@ class HedgeBook:
         ``seq``, ``ts_ms`` (the publish time; default the book's event time) and ``latency_ms``
         (event to publish) are the publisher's: the value is built whole, never patched.
         """
+        self.follow_prices()
         self._references = {}
         try:
             positions_out, leg_figures = self._positions_snapshot()
@@ -1428,6 +1515,7 @@ class HedgeBook:
 
     def to_state(self) -> dict[str, Any]:
         """Everything the book has accumulated, as JSON-ready data (for the state checkpoint)."""
+        self.follow_prices()
         return {
             "positions": [
                 {
@@ -1479,6 +1567,7 @@ class HedgeBook:
 
     def restore_state(self, data: dict[str, Any]) -> None:
         """Load what ``to_state`` produced (positions whose instrument is unknown are held untermed)."""
+        self.deferred_prices = {}
         self._sample_horizon_ms = -math.inf
         self._positions_changed()
         self.positions.clear()

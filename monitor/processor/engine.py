@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from monitor.domain.book import HedgeBook, PriceTable
+from monitor.domain.book import HedgeBook, InstrumentPrice, PriceTable
 from monitor.domain.events import (
     AccountEvent,
     AccountMarginEvent,
@@ -93,6 +93,13 @@ class PortfolioState:
     broken_hedges: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
+def _settles_funding(previous: InstrumentPrice, event: PriceEvent) -> bool:
+    """Whether a tick is the first at or after the funding time the previous tick announced."""
+    due = previous.next_funding_ms
+    return (due is not None and previous.funding_rate is not None
+            and event.ts_event_ms >= due > previous.ts_event_ms)
+
+
 class RiskEngine:
     """Owns books, the shared price table and the instrument → portfolios index."""
 
@@ -103,6 +110,7 @@ class RiskEngine:
         alert_engine_for: AlertEngineFactory | None = None,
         *,
         risk_levels: RiskLevels | None = None,
+        follow_every_tick: bool = False,
     ) -> None:
         # Its own copy: live terms from hedge.instruments change this engine's catalog alone.
         catalog = catalog.copy()
@@ -110,6 +118,7 @@ class RiskEngine:
         self.prices = PriceTable(catalog)
         self.columns = ColumnarPositions(catalog)
         self.risk_levels = risk_levels or RiskLevels()
+        self.follow_every_tick = follow_every_tick
         self.urgent: set[str] = set()
         # Portfolios with alert transitions in their outbox, and those whose alert state changed
         # (transitions, a restore, a drop) since the runner last read their firing alerts.
@@ -120,8 +129,10 @@ class RiskEngine:
         self.portfolios: dict[str, PortfolioState] = {}
         self._watchers: dict[str, set[str]] = {}
         self._spot_instruments: dict[str, list[str]] = {}
+        self._instruments_of: dict[str, list[str]] = {}
         for instrument_id in catalog.ids():
             instrument = catalog.require(instrument_id)
+            self._instruments_of.setdefault(instrument.base, []).append(instrument_id)
             if instrument.kind == "spot":
                 self._spot_instruments.setdefault(instrument.base, []).append(instrument_id)
 
@@ -200,6 +211,9 @@ class RiskEngine:
         if not self.catalog.put(instrument):
             return set()
         new_spot = instrument.kind == "spot" and known is None
+        of_base = self._instruments_of.setdefault(instrument.base, [])
+        if instrument.id not in of_base:
+            of_base.append(instrument.id)
         if instrument.kind == "spot":
             spot = self._spot_instruments.setdefault(instrument.base, [])
             if instrument.id not in spot:
@@ -292,17 +306,44 @@ class RiskEngine:
         self.queue_transitions(event.portfolio, transitions)
 
     def apply_price(self, event: PriceEvent) -> set[str]:
-        """Store a price and let every watching book follow it; the portfolios it touched."""
+        """Store a price and let every watching book follow it; the portfolios it touched.
+
+        A book follows most ticks later, at once (``HedgeBook.follow_prices``: the value changes
+        telescope); it follows at once, tick by tick, an instrument's first price (a leg's first
+        mark after the venue's figures, a reference source appearing), a tick that settles funding
+        (the settlement takes the mark and rate before it) and every tick of a contract that
+        accrues funding continuously (Deribit: the accrual is a sum over time at each mark).
+        ``follow_every_tick`` follows every tick at once: the reference path.
+        """
+        instrument_id = event.instrument
+        previous = self.prices.prices.get(instrument_id)
+        instrument = self.catalog.get(instrument_id)
+        watchers = self._watchers.get(instrument_id, ())
+        at_once = self.follow_every_tick or previous is None or (
+            instrument is not None and (
+                instrument.funding_accrual == "continuous" or _settles_funding(previous, event)))
+        portfolios = self.portfolios
+        if at_once and previous is not None:
+            for portfolio_id in watchers:
+                # the ticks deferred so far end at the price before this one
+                portfolios[portfolio_id].book.follow_deferred(instrument_id)
         if not self.prices.apply(event):
             return set()
-        touched = set(self._watchers.get(event.instrument, ()))
-        price = self.prices.prices[event.instrument]
-        instrument = self.catalog.get(event.instrument)
+        touched = set(watchers)
+        price = self.prices.prices[instrument_id]
         future = instrument is not None and instrument.is_future
         if future:
-            self._reprice(event.instrument, event.mark)
-        instrument_id, ts_event_ms, ts_receive_ms = event.instrument, event.ts_event_ms, event.ts_receive_ms
-        portfolios = self.portfolios
+            self._reprice(instrument_id, event.mark)
+        ts_event_ms, ts_receive_ms = event.ts_event_ms, event.ts_receive_ms
+        if not at_once:
+            for portfolio_id in touched:
+                state = portfolios[portfolio_id]
+                book = state.book
+                book.deferred_prices[instrument_id] = None
+                book.last_event_ms = max(book.last_event_ms, ts_event_ms)
+                state.dirty = True
+                state.last_receive_ms = max(state.last_receive_ms, ts_receive_ms)
+            return touched
         for portfolio_id in touched:
             state = portfolios[portfolio_id]
             book = state.book
@@ -369,6 +410,10 @@ class RiskEngine:
             watched.update(self._spot_instruments.get(plan.asset, ()))
             if plan.instrument:
                 watched.add(plan.instrument)
+        for asset in book.valued_assets():
+            if book.reference_source(asset) is None:
+                # the newest price of any instrument of the asset is its reference (rule 3)
+                watched.update(self._instruments_of.get(asset, ()))
         return watched
 
     def _rewatch(self, portfolio_id: str, state: PortfolioState) -> None:
