@@ -93,3 +93,21 @@ def test_a_cross_leg_gets_its_liquidation_price_from_the_snapshot() -> None:
     assert liquidation == pytest.approx(65_704.33, abs=0.005)
     _tick(engine, 63_100, 3_000)
     assert engine.urgent == {"x"}
+
+
+def test_a_book_valued_at_the_newest_price_of_its_asset_follows_every_instrument_of_it() -> None:
+    """Rule 3 of the reference price (no spot source, no hedge of the asset): any ETH price may move
+    the ETH balance's value, so a tick of an ETH future the book does not hold touches it; a book
+    hedging BTC with a priced BTC leg is not touched by another BTC future."""
+    engine = _engine()
+    engine.apply_price(PriceEvent(SWAP, 60_000.0, 59_990.0, None, None, 900, 900))
+    engine.apply_account(BalanceEvent("eth-only", "cold", "ETH", 10.0, 1_000, 1_000), 0, 0)
+    _short("hedged", 9_000, 0, engine)
+    eth_future = "bybit:ETHUSDT"
+    other_btc_future = "binance:BTCUSDT"
+    assert engine.apply_price(PriceEvent(eth_future, 3_000.0, None, None, None, 1_001, 1_001)) == {
+        "eth-only"}
+    assert "hedged" not in engine.apply_price(
+        PriceEvent(other_btc_future, 60_100.0, None, None, None, 1_002, 1_002))
+    snapshot, _ = engine.snapshot("eth-only")
+    assert risk_to_dict(snapshot)["assets"]["ETH"]["price"] == 3_000.0
