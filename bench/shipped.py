@@ -8,6 +8,13 @@ stamped with its send time. A tick is *reflected* when every holder of its instr
 snapshot on ``hedge.risk`` whose ``ts_event_ms`` is at least the tick's; its latency is the arrival
 of the last of those snapshots minus the send time. *Exact* counts the ticks whose holders were each
 published at exactly that tick (not conflated into a later one).
+
+The throttled desk is the same command with ``--publish-interval-ms 1000`` (one snapshot per
+portfolio per second, urgent legs at once), offered 1,000 to 10,000 ticks/s: a tick is reflected
+once every holder published a snapshot at or after it, so its latency is up to the interval plus a
+round; a sample of the ticks (``MEASURED_TICKS`` per rate) is measured. A rate is *sustained* when
+every measured tick was reflected, the p99 stays within ``SUSTAINED_P99_FACTOR`` intervals and the
+processor's CPU is below ``SATURATED_CPU``.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.e2e import PARTITIONS, READY_TIMEOUT_S, cpu_seconds
+from bench.e2e import PARTITIONS, READY_TIMEOUT_S, SATURATED_CPU, cpu_seconds
 from bench.report import PROJECT_DIR, percentile, table
 from monitor import eventloop
 from monitor.bus.base import Topics
@@ -41,6 +48,9 @@ CONTRACTS = {"binance:BTCUSDT": -1.5, "okx:BTC-USDT-SWAP": -150.0, "bybit:BTCUSD
 START_PRICE = 60_000.0
 SCRAPE_INTERVAL_S = 1.0
 SETTLE_TIMEOUT_S = 60.0
+THROTTLE_MS = 1_000
+MEASURED_TICKS = 2_000
+SUSTAINED_P99_FACTOR = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +60,22 @@ class ShippedSize:
     portfolios: int
     rates: tuple[float, ...]
     seconds: float
+    throttled_rates: tuple[float, ...]
+    throttled_seconds: float
 
 
-FULL = ShippedSize(portfolios=1_000, rates=(1.25, 5.0, 10.0, 20.0, 50.0), seconds=20.0)
-TINY = ShippedSize(portfolios=30, rates=(2.0,), seconds=3.0)
+FULL = ShippedSize(portfolios=1_000, rates=(1.25, 5.0, 10.0, 20.0, 50.0), seconds=20.0,
+                   throttled_rates=(1_000.0, 2_500.0, 5_000.0, 10_000.0), throttled_seconds=10.0)
+TINY = ShippedSize(portfolios=30, rates=(2.0,), seconds=3.0, throttled_rates=(200.0,),
+                   throttled_seconds=2.0)
 
 COLUMNS = (("rate", "ticks/s offered"), ("ticks", "ticks"), ("reflected", "reflected"),
            ("exact_share", "exact"), ("p50_ms", "p50 (ms)"), ("p99_ms", "p99 (ms)"),
            ("max_ms", "max (ms)"), ("cpu_share", "processor CPU"))
+THROTTLED_COLUMNS = (("rate", "ticks/s offered"), ("sent_per_s", "ticks/s sent"),
+                     ("ticks", "ticks"), ("measured", "measured"), ("reflected", "reflected"),
+                     ("p50_ms", "p50 (ms)"), ("p99_ms", "p99 (ms)"), ("max_ms", "max (ms)"),
+                     ("cpu_share", "processor CPU"), ("sustained", "sustained"))
 
 
 def _free_port() -> int:
@@ -152,11 +170,14 @@ class _Feed:
     rng: random.Random = field(default_factory=lambda: random.Random(1))
     marks: dict[str, float] = field(default_factory=lambda: dict.fromkeys(INSTRUMENTS, START_PRICE))
 
-    async def rate(self, rate: float, seconds: float, arrivals: _Arrivals, pid: int) -> dict[str, Any]:
-        """Offer ``rate`` ticks/s for ``seconds``, settle, and measure every tick."""
+    async def send(self, rate: float, seconds: float) -> tuple[list[tuple[str, int, float]], float]:
+        """Offer ``rate`` ticks/s for ``seconds``: (instrument, ts, send time) of each, and seconds taken.
+
+        Each tick's ``ts_event_ms`` is its send time in ms, one more than the last when two share a
+        millisecond; a send is handed to aiokafka without awaiting its acknowledgement.
+        """
         sent: list[tuple[str, int, float]] = []
         count = max(1, int(rate * seconds))
-        cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         for index in range(count):
             delay = started + index / rate - time.perf_counter()
@@ -170,32 +191,77 @@ class _Feed:
             tick = PriceEvent(instrument, mark, mark * 0.9995, 1e-4, None, self.last_ts, self.last_ts)
             await self.producer.send(self.topics.prices, encode_event(tick), key=event_key(tick))
             sent.append((instrument, self.last_ts, send_time))
-        elapsed = time.perf_counter() - started
+        return sent, time.perf_counter() - started
+
+    async def settle(self, sent: list[tuple[str, int, float]], arrivals: _Arrivals) -> None:
+        """Wait (up to SETTLE_TIMEOUT_S) until every holder reflects the last tick sent."""
         instrument, ts, _ = sent[-1]
         with contextlib.suppress(TimeoutError):
             await _wait_until(lambda: all(arrivals.reflected_at(n, ts) for n in self.holders[instrument]),
                               SETTLE_TIMEOUT_S, "the last tick")
+
+    def reflected(self, tick: tuple[str, int, float], arrivals: _Arrivals) -> tuple[float, bool] | None:
+        """A tick's latency in ms and whether each holder was published at exactly it; None when
+        some holder does not reflect it."""
+        held, tick_ts, send_time = tick
+        found = [arrivals.reflected_at(n, tick_ts) for n in self.holders[held]]
+        reflected = [f for f in found if f is not None]
+        if len(reflected) < len(found):
+            return None
+        return (max(a for a, _ in reflected) - send_time) * 1000, all(t == tick_ts for _, t in reflected)
+
+    async def rate(self, rate: float, seconds: float, arrivals: _Arrivals, pid: int) -> dict[str, Any]:
+        """Offer ``rate`` ticks/s for ``seconds``, settle, and measure every tick."""
+        cpu_before = cpu_seconds(pid)
+        sent, elapsed = await self.send(rate, seconds)
+        await self.settle(sent, arrivals)
         cpu = cpu_seconds(pid) - cpu_before
         latencies: list[float] = []
         exact = 0
-        for held, tick_ts, send_time in sent:
-            found = [arrivals.reflected_at(n, tick_ts) for n in self.holders[held]]
-            reflected = [f for f in found if f is not None]
-            if len(reflected) < len(found):
-                continue
-            latencies.append((max(a for a, _ in reflected) - send_time) * 1000)
-            exact += all(t == tick_ts for _, t in reflected)
+        for tick in sent:
+            found = self.reflected(tick, arrivals)
+            if found is not None:
+                latencies.append(found[0])
+                exact += found[1]
         return {
-            "rate": rate, "ticks": count, "reflected": len(latencies), "exact_share": exact / count,
+            "rate": rate, "ticks": len(sent), "reflected": len(latencies),
+            "exact_share": exact / len(sent),
             "p50_ms": percentile(latencies, 0.5) if latencies else None,
             "p99_ms": percentile(latencies, 0.99) if latencies else None,
             "max_ms": max(latencies) if latencies else None,
             "cpu_share": cpu / max(elapsed, 1e-9),
         }
 
+    async def throttled_rate(self, rate: float, seconds: float, arrivals: _Arrivals, pid: int
+                             ) -> dict[str, Any]:
+        """Offer ``rate`` ticks/s to a throttled processor; measure a sample of the ticks.
 
-async def measure(bootstrap: str, plan: ShippedSize) -> dict[str, Any]:
-    """Start the shipped command, feed it each rate in turn, and report the latencies."""
+        The processor's CPU share is taken over the sending only, before the settle (which idles).
+        """
+        cpu_before = cpu_seconds(pid)
+        sent, elapsed = await self.send(rate, seconds)
+        cpu = cpu_seconds(pid) - cpu_before
+        await self.settle(sent, arrivals)
+        measured = sent[:: max(1, len(sent) // MEASURED_TICKS)]
+        latencies = [found[0] for tick in measured
+                     if (found := self.reflected(tick, arrivals)) is not None]
+        p99 = percentile(latencies, 0.99) if latencies else None
+        cpu_share = cpu / max(elapsed, 1e-9)
+        return {
+            "rate": rate, "sent_per_s": len(sent) / max(elapsed, 1e-9), "ticks": len(sent),
+            "measured": len(measured), "reflected": len(latencies),
+            "p50_ms": percentile(latencies, 0.5) if latencies else None, "p99_ms": p99,
+            "max_ms": max(latencies) if latencies else None, "cpu_share": cpu_share,
+            "sustained": (len(latencies) == len(measured) and p99 is not None
+                          and p99 <= SUSTAINED_P99_FACTOR * THROTTLE_MS and cpu_share < SATURATED_CPU),
+        }
+
+
+async def measure(bootstrap: str, plan: ShippedSize, *, throttled: bool = False) -> dict[str, Any]:
+    """Start the shipped command, feed it each rate in turn, and report the latencies.
+
+    ``throttled``: the command with ``--publish-interval-ms THROTTLE_MS``, fed ``throttled_rates``.
+    """
     prefix = f"bench-shipped-{uuid.uuid4().hex[:8]}-"
     topics = Topics.with_prefix(prefix)
     await KafkaBus(KafkaSettings(bootstrap_servers=bootstrap)).create_topics(topics.specs(PARTITIONS))
@@ -210,6 +276,7 @@ async def measure(bootstrap: str, plan: ShippedSize) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor", "process", "--kafka", bootstrap, "--topic-prefix", prefix,
         "--group-id", f"{prefix}group", "--partitions", str(PARTITIONS), "--metrics-port", str(port),
+        *(["--publish-interval-ms", str(THROTTLE_MS)] if throttled else []),
         stdout=log, stderr=log, cwd=str(PROJECT_DIR))
     stop_scraping = asyncio.Event()
     scraper = asyncio.create_task(_scrape(port, stop_scraping), name="shipped-scrape")
@@ -225,7 +292,12 @@ async def measure(bootstrap: str, plan: ShippedSize) -> dict[str, Any]:
                           READY_TIMEOUT_S, "every portfolio's first snapshot")
         holders = {i: names[index::len(INSTRUMENTS)] for index, i in enumerate(INSTRUMENTS)}
         feed = _Feed(producer, topics, holders, last_ts=setup_ms)
-        rows.extend([await feed.rate(rate, plan.seconds, arrivals, process.pid) for rate in plan.rates])
+        if throttled:
+            rows.extend([await feed.throttled_rate(rate, plan.throttled_seconds, arrivals, process.pid)
+                         for rate in plan.throttled_rates])
+        else:
+            rows.extend([await feed.rate(rate, plan.seconds, arrivals, process.pid)
+                         for rate in plan.rates])
     finally:
         stop_scraping.set()
         await scraper
@@ -251,8 +323,15 @@ def run(size: str, bootstrap: str) -> dict[str, Any]:
     """The shipped command's figures on the broker at ``bootstrap``."""
     plan = FULL if size == "full" else TINY
     result = eventloop.run(measure(bootstrap, plan))
+    throttled = eventloop.run(measure(bootstrap, plan, throttled=True))
+    sustained = [row["sent_per_s"] for row in throttled["rows"] if row["sustained"]]
+    throttled["sustained_ticks_per_s"] = max(sustained, default=0.0)
+    result["throttled"] = throttled
     result["table"] = table(
         f"shipped: `hedge-monitor process --metrics-port`, {plan.portfolios} portfolios, "
         f"{result['holders_per_tick']} holders per tick; tick sent -> every holder's snapshot "
-        "readable on hedge.risk", COLUMNS, result["rows"])
+        "readable on hedge.risk", COLUMNS, result["rows"]) + "\n" + table(
+        f"shipped, throttled: `--publish-interval-ms {THROTTLE_MS}`, the same desk; tick sent -> "
+        f"every holder reflects it (a sample of {MEASURED_TICKS} ticks per rate); sustained "
+        f"{throttled['sustained_ticks_per_s']:,.0f} ticks/s", THROTTLED_COLUMNS, throttled["rows"])
     return result

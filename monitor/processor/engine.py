@@ -316,9 +316,15 @@ class RiskEngine:
         ``follow_every_tick`` follows every tick at once: the reference path.
         """
         instrument_id = event.instrument
-        previous = self.prices.prices.get(instrument_id)
         instrument = self.catalog.get(instrument_id)
-        watchers = self._watchers.get(instrument_id, ())
+        watchers = self._watchers.get(instrument_id)
+        if not watchers:
+            if not self.prices.apply(event):
+                return set()
+            if instrument is not None and instrument.is_future:
+                self._reprice(instrument_id, event.mark)
+            return set()
+        previous = self.prices.prices.get(instrument_id)
         at_once = self.follow_every_tick or previous is None or (
             instrument is not None and (
                 instrument.funding_accrual == "continuous" or _settles_funding(previous, event)))
