@@ -230,6 +230,9 @@ class HedgeBook:
         # Instruments that ticked since the book last followed them, in tick order (an ordered set):
         # followed at once, at the table's latest price, whenever the book is read or changed.
         self.deferred_prices: dict[str, None] = {}
+        # Whether an asset that following a tick would give an effectiveness state has none yet
+        # (None: not known; see ``sample``).
+        self._missing_states: bool | None = None
         self.unknown_instruments: set[str] = set()
         # Positions held in instruments whose contract terms are not known yet (no catalog entry,
         # no hedge.instruments record): held, never dropped, and every figure of them unknown.
@@ -257,6 +260,7 @@ class HedgeBook:
 
     def _positions_changed(self) -> None:
         """Forget what was derived from the set of positions (call on every change to it)."""
+        self._missing_states = None
         self._hedge_legs.clear()
         self._priced_instruments = None
         self._legs_by_instrument.clear()
@@ -315,6 +319,7 @@ class HedgeBook:
         self.follow_prices()
         self.last_event_ms = max(self.last_event_ms, event.ts_event_ms)
         self._sample_horizon_ms = -math.inf
+        self._missing_states = None
         self.accounts_with_balances.add(event.account)
         if event.quantity == 0:
             self.balances.pop(event.key, None)
@@ -646,8 +651,12 @@ class HedgeBook:
 
     def sample(self, now_ms: int) -> None:
         """Close every sampling interval that ended by ``now_ms`` (fixed clock, default 60 s)."""
-        if self.deferred_prices and self._defers_a_new_state():
-            self.follow_prices()  # a state starts its clock when its first change is followed
+        if self.deferred_prices:
+            missing = self._missing_states
+            if missing is None:
+                missing = self._missing_states = self._states_missing()
+            if missing:
+                self.follow_prices()  # a state starts its clock when its first change is followed
         if now_ms < self._sample_horizon_ms:
             return
         self.follow_prices()
@@ -686,19 +695,15 @@ class HedgeBook:
             horizon = min(horizon, due)
         self._sample_horizon_ms = horizon
 
-    def _defers_a_new_state(self) -> bool:
-        """Whether following the deferred ticks may start an asset's effectiveness state."""
+    def _states_missing(self) -> bool:
+        """Whether following a tick may start an effectiveness state: an asset a leg hedges, or a
+        non-zero spot balance, has none yet."""
         effectiveness = self.effectiveness
-        for instrument_id in self.deferred_prices:
-            instrument = self.catalog.get(instrument_id)
-            if instrument is None:
-                continue
-            if instrument.base not in effectiveness and instrument.base not in STABLE_ASSETS:
+        for state in self.positions.values():
+            if self._hedged_asset(state.instrument) not in effectiveness:
                 return True
-            if (instrument.is_future and self.holds(instrument_id)
-                    and self._hedged_asset(instrument) not in effectiveness):
-                return True
-        return False
+        return any(quantity and asset not in STABLE_ASSETS and asset not in effectiveness
+                   for (_, asset), quantity in self.balances.items())
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -708,6 +713,7 @@ class HedgeBook:
             state = EffectivenessState(started=True)
             self.effectiveness[asset] = state
             self._sample_horizon_ms = -math.inf
+            self._missing_states = None
         return state
 
     def _hedged_asset(self, instrument: Instrument) -> str:
