@@ -227,9 +227,12 @@ class HedgeBook:
         self.asset_sample_due: dict[str, int] = {}
         self.followed: dict[str, InstrumentPrice] = {}
         self.followed_assets: dict[str, tuple[float, int]] = {}
-        # Instruments that ticked since the book last followed them, in tick order (an ordered set):
-        # followed at once, at the table's latest price, whenever the book is read or changed.
-        self.deferred_prices: dict[str, None] = {}
+        # The instruments whose ticks the book follows (the engine's watch set, sorted) and the event
+        # time of the newest tick of each it has followed: a newer one in the shared table is
+        # deferred, followed at once whenever the book is read or changed (``follow_prices``).
+        self.watched: tuple[str, ...] = ()
+        self.seen_ticks: dict[str, int] = {}
+        self.last_tick_receive_ms = 0
         # Whether an asset that following a tick would give an effectiveness state has none yet
         # (None: not known; see ``sample``).
         self._missing_states: bool | None = None
@@ -561,32 +564,60 @@ class HedgeBook:
         effectiveness: dF and dS), so following the latest price equals following every tick (to the
         rounding of the sum). Every event that changes a position, a balance or contract terms, a
         sample, a snapshot and a checkpoint follow first; ticks that settle or accrue funding are
-        never deferred.
+        never deferred (``RiskEngine.apply_price`` follows them one by one).
         """
-        deferred = self.deferred_prices
-        if not deferred:
-            return
-        self.deferred_prices = {}
-        for instrument_id in deferred:
-            self._follow_latest(instrument_id)
+        table = self.prices.prices
+        seen = self.seen_ticks
+        for instrument_id in self.watched:
+            price = table.get(instrument_id)
+            if price is not None and price.ts_event_ms > seen.get(instrument_id, -1):
+                self._follow_tick(instrument_id, price, settle_funding=False)
 
-    def follow_deferred(self, instrument_id: str) -> None:
-        """Follow one instrument's deferred ticks at the table's current price of it."""
-        deferred = self.deferred_prices
-        if instrument_id in deferred:
-            del deferred[instrument_id]
-            self._follow_latest(instrument_id)
-
-    def _follow_latest(self, instrument_id: str) -> None:
+    def follow_tick(self, instrument_id: str, *, settle_funding: bool = False) -> None:
+        """Follow one watched instrument's newest tick in the table, unless already followed."""
         price = self.prices.prices.get(instrument_id)
+        if price is not None and price.ts_event_ms > self.seen_ticks.get(instrument_id, -1):
+            self._follow_tick(instrument_id, price, settle_funding=settle_funding)
+
+    def watch(self, instruments: set[str]) -> None:
+        """Follow ``instruments`` from now on: ticks already in the table count as followed."""
+        self.follow_prices()
+        table = self.prices.prices
+        seen = {i: t for i, t in self.seen_ticks.items() if i in instruments}
+        for instrument_id in instruments:
+            if instrument_id not in seen:
+                price = table.get(instrument_id)
+                seen[instrument_id] = -1 if price is None else price.ts_event_ms
+        self.seen_ticks = seen
+        self.watched = tuple(sorted(instruments))
+
+    def _follow_tick(self, instrument_id: str, price: InstrumentPrice, *, settle_funding: bool) -> None:
+        self.seen_ticks[instrument_id] = price.ts_event_ms
+        self.last_event_ms = max(self.last_event_ms, price.ts_event_ms)
+        self.last_tick_receive_ms = max(self.last_tick_receive_ms, price.ts_receive_ms)
         instrument = self.catalog.get(instrument_id)
-        if price is None or instrument is None:
+        if instrument is None:
             return
         if instrument.is_future and self.holds(instrument_id):
-            self._follow_instrument(instrument_id, price, settle_funding=False)
+            self._follow_instrument(instrument_id, price, settle_funding=settle_funding)
         reference = self.reference(instrument.base)
         if reference is not None:
             self.apply_asset_price(instrument.base, *reference)
+
+    def missing_states(self) -> bool:
+        """Whether following a tick may start an effectiveness state (see ``sample``)."""
+        missing = self._missing_states
+        if missing is None:
+            missing = self._missing_states = self._states_missing()
+        return missing
+
+    def may_sample(self, newest_tick_ms: int) -> bool:
+        """Whether ``sample`` may have work: an interval may have ended by the book's event time
+        (at most ``newest_tick_ms`` or its own), or a deferred tick may start a state."""
+        if max(newest_tick_ms, self.last_event_ms) >= self._sample_horizon_ms:
+            return True
+        missing = self._missing_states
+        return self.missing_states() if missing is None else missing
 
     def apply_asset_price(self, asset: str, price: float, ts_ms: int) -> None:
         """Follow an asset's reference price: ``dS = spot delta * (S' - S)`` for the effectiveness test."""
@@ -651,12 +682,8 @@ class HedgeBook:
 
     def sample(self, now_ms: int) -> None:
         """Close every sampling interval that ended by ``now_ms`` (fixed clock, default 60 s)."""
-        if self.deferred_prices:
-            missing = self._missing_states
-            if missing is None:
-                missing = self._missing_states = self._states_missing()
-            if missing:
-                self.follow_prices()  # a state starts its clock when its first change is followed
+        if self.missing_states():
+            self.follow_prices()  # a state starts its clock when its first change is followed
         if now_ms < self._sample_horizon_ms:
             return
         self.follow_prices()
@@ -1573,7 +1600,8 @@ class HedgeBook:
 
     def restore_state(self, data: dict[str, Any]) -> None:
         """Load what ``to_state`` produced (positions whose instrument is unknown are held untermed)."""
-        self.deferred_prices = {}
+        self.seen_ticks = {}
+        self.watched = ()
         self._sample_horizon_ms = -math.inf
         self._positions_changed()
         self.positions.clear()

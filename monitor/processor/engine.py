@@ -119,6 +119,9 @@ class RiskEngine:
         self.columns = ColumnarPositions(catalog)
         self.risk_levels = risk_levels or RiskLevels()
         self.follow_every_tick = follow_every_tick
+        # Portfolios a tick touched since their last checkpoint, and the newest tick's event time.
+        self.ticked: set[str] = set()
+        self.newest_tick_ms = 0
         self.urgent: set[str] = set()
         # Portfolios with alert transitions in their outbox, and those whose alert state changed
         # (transitions, a restore, a drop) since the runner last read their firing alerts.
@@ -155,6 +158,7 @@ class RiskEngine:
             self._unwatch(portfolio_id, self.portfolios[portfolio_id].watched)
             del self.portfolios[portfolio_id]
             self.columns.drop_portfolio(portfolio_id)
+            self.ticked.discard(portfolio_id)
             self.urgent.discard(portfolio_id)
             self.outboxes.discard(portfolio_id)
             self.alerts_changed.add(portfolio_id)
@@ -306,63 +310,51 @@ class RiskEngine:
         self.queue_transitions(event.portfolio, transitions)
 
     def apply_price(self, event: PriceEvent) -> set[str]:
-        """Store a price and let every watching book follow it; the portfolios it touched.
+        """Store a price and reprice its holders at once; the portfolios it touched.
 
-        A book follows most ticks later, at once (``HedgeBook.follow_prices``: the value changes
-        telescope); it follows at once, tick by tick, an instrument's first price (a leg's first
-        mark after the venue's figures, a reference source appearing), a tick that settles funding
-        (the settlement takes the mark and rate before it) and every tick of a contract that
-        accrues funding continuously (Deribit: the accrual is a sum over time at each mark).
-        ``follow_every_tick`` follows every tick at once: the reference path.
+        No book follows the tick here: a book follows the newest tick of each instrument it watches
+        when it is next read or changed (``HedgeBook.follow_prices``: the value changes telescope),
+        so a tick costs the columnar repricing and set operations, whatever the number of holders.
+        Followed here, tick by tick, in every watching book: an instrument's first price (a leg's
+        first mark after the venue's figures, a reference source appearing), a tick that settles
+        funding (the settlement takes the mark and rate before it) and every tick of a contract
+        that accrues funding continuously (Deribit: the accrual is a sum over time at each mark).
+        ``follow_every_tick`` follows every tick so: the reference path.
         """
         instrument_id = event.instrument
         instrument = self.catalog.get(instrument_id)
         watchers = self._watchers.get(instrument_id)
-        if not watchers:
-            if not self.prices.apply(event):
-                return set()
-            if instrument is not None and instrument.is_future:
-                self._reprice(instrument_id, event.mark)
-            return set()
         previous = self.prices.prices.get(instrument_id)
-        at_once = self.follow_every_tick or previous is None or (
+        at_once = bool(watchers) and (self.follow_every_tick or previous is None or (
             instrument is not None and (
-                instrument.funding_accrual == "continuous" or _settles_funding(previous, event)))
+                instrument.funding_accrual == "continuous" or _settles_funding(previous, event))))
         portfolios = self.portfolios
-        if at_once and previous is not None:
+        if at_once and previous is not None and watchers:
             for portfolio_id in watchers:
                 # the ticks deferred so far end at the price before this one
-                portfolios[portfolio_id].book.follow_deferred(instrument_id)
+                portfolios[portfolio_id].book.follow_tick(instrument_id)
         if not self.prices.apply(event):
             return set()
-        touched = set(watchers)
-        price = self.prices.prices[instrument_id]
-        future = instrument is not None and instrument.is_future
-        if future:
+        self.newest_tick_ms = max(self.newest_tick_ms, event.ts_event_ms)
+        if instrument is not None and instrument.is_future:
             self._reprice(instrument_id, event.mark)
-        ts_event_ms, ts_receive_ms = event.ts_event_ms, event.ts_receive_ms
-        if not at_once:
-            for portfolio_id in touched:
-                state = portfolios[portfolio_id]
-                book = state.book
-                book.deferred_prices[instrument_id] = None
-                book.last_event_ms = max(book.last_event_ms, ts_event_ms)
-                state.dirty = True
-                state.last_receive_ms = max(state.last_receive_ms, ts_receive_ms)
-            return touched
-        for portfolio_id in touched:
-            state = portfolios[portfolio_id]
-            book = state.book
-            if instrument is not None:
-                reference = book.reference(instrument.base)
-                if future and book.holds(instrument_id):
-                    book.apply_instrument_price(event, price)
-                if reference is not None:
-                    book.apply_asset_price(instrument.base, *reference)
-            book.last_event_ms = max(book.last_event_ms, ts_event_ms)
-            state.dirty = True
-            state.last_receive_ms = max(state.last_receive_ms, ts_receive_ms)
-        return touched
+        if not watchers:
+            return set()
+        self.ticked |= watchers
+        if at_once:
+            for portfolio_id in watchers:
+                portfolios[portfolio_id].book.follow_tick(instrument_id, settle_funding=True)
+        return set(watchers)
+
+    def needs_checkpoint(self, portfolio_id: str) -> bool:
+        """Whether a portfolio changed since its last checkpoint (an event, or a tick it watches)."""
+        return self.portfolios[portfolio_id].dirty or portfolio_id in self.ticked
+
+    def last_receive_ms(self, portfolio_id: str) -> int:
+        """When the newest input a portfolio reflects was received (0: none yet)."""
+        state = self.portfolios[portfolio_id]
+        state.book.follow_prices()
+        return max(state.last_receive_ms, state.book.last_tick_receive_ms)
 
     def _reprice(self, instrument_id: str, mark: float) -> None:
         """Reprice every holder of a contract at once; holders at or beyond the levels are urgent."""
@@ -378,8 +370,13 @@ class RiskEngine:
 
     def sample(self, portfolio_ids: Iterable[str]) -> None:
         """Advance the effectiveness sampling clock of the given books to their event time."""
+        portfolios = self.portfolios
+        newest_tick_ms = self.newest_tick_ms
         for portfolio_id in portfolio_ids:
-            book = self.portfolios[portfolio_id].book
+            book = portfolios[portfolio_id].book
+            if not book.may_sample(newest_tick_ms):
+                continue
+            book.follow_prices()
             book.sample(book.last_event_ms)
 
     def snapshot(
@@ -430,6 +427,7 @@ class RiskEngine:
         for instrument_id in watched - state.watched:
             self._watchers.setdefault(instrument_id, set()).add(portfolio_id)
         state.watched = watched
+        state.book.watch(watched)
 
     def _unwatch(self, portfolio_id: str, instruments: Iterable[str]) -> None:
         for instrument_id in instruments:
@@ -444,6 +442,8 @@ class RiskEngine:
         state = self.portfolio(portfolio_id, partition)
         self.columns.drop_portfolio(portfolio_id)
         state.book.restore_state(data["book"])
+        self._unwatch(portfolio_id, state.watched)  # the restored book watches nothing yet
+        state.watched = set()
         for position in state.book.positions.values():
             self.columns.upsert(position.event)
         if state.alerts is not None and data.get("alerts") is not None:
@@ -454,6 +454,7 @@ class RiskEngine:
             self.outboxes.add(portfolio_id)
         self.alerts_changed.add(portfolio_id)
         state.dirty = False
+        self.ticked.discard(portfolio_id)
         self._rewatch(portfolio_id, state)
 
     def catch_up_prices(self, portfolio_id: str) -> None:
@@ -478,6 +479,7 @@ class RiskEngine:
         """A portfolio's checkpoint: book, alert states and the last input offset applied."""
         state = self.portfolios[portfolio_id]
         state.dirty = False
+        self.ticked.discard(portfolio_id)
         return {
             "v": 1,
             "portfolio": portfolio_id,

@@ -581,7 +581,8 @@ class Processor:
         self._pending_publish.discard(portfolio_id)
         self._queued.discard(portfolio_id)
         state = self.engine.portfolios[portfolio_id]
-        latency_ms = max(0, now - state.last_receive_ms) if state.last_receive_ms else None
+        received_ms = self.engine.last_receive_ms(portfolio_id)
+        latency_ms = max(0, now - received_ms) if received_ms else None
         snapshot, transitions = self.engine.snapshot(
             portfolio_id, self._stale, seq=self._seq(state.partition), ts_ms=now,
             latency_ms=latency_ms)
@@ -703,7 +704,7 @@ class Processor:
         producer = self._producer_or_fail()
         self._checkpoint_prices(producer)
         for portfolio_id, state in self.engine.portfolios.items():
-            if state.partition in owned and state.dirty:
+            if state.partition in owned and self.engine.needs_checkpoint(portfolio_id):
                 self._write_state(producer, portfolio_id, state.partition)
         offsets = self._write_markers(
             producer, {p: o for p in owned if (o := self._next_offset.get(p)) is not None})
@@ -730,7 +731,7 @@ class Processor:
             self._last_checkpoint_ms = now
             markers = {p: o for p in self._owned if (o := self._next_offset.get(p)) is not None}
             work = [pid for pid, state in self.engine.portfolios.items()
-                    if state.dirty and state.partition in self._owned]
+                    if state.partition in self._owned and self.engine.needs_checkpoint(pid)]
             self._cycle = _CheckpointCycle(markers, work)
         cycle = self._cycle
         producer = self._producer_or_fail()
@@ -738,7 +739,8 @@ class Processor:
         while cycle.remaining:
             portfolio_id = cycle.remaining.pop()
             state = self.engine.portfolios.get(portfolio_id)
-            if state is not None and state.dirty and state.partition in self._owned:
+            if state is not None and state.partition in self._owned \
+                    and self.engine.needs_checkpoint(portfolio_id):
                 self._write_state(producer, portfolio_id, state.partition)
             if time.perf_counter() >= give_back_at:
                 return

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from monitor.alerts import AlertsConfig
 from monitor.alerts.engine import AlertEngine
 from monitor.codec import risk_to_dict
+from monitor.domain.book import HedgeBook
 from monitor.domain.events import (
     BalanceEvent,
     Event,
@@ -158,6 +159,13 @@ def _differences(path: str, expected: Any, actual: Any) -> list[str]:
     return [] if expected == actual else [f"{path}: {expected!r} != {actual!r}"]
 
 
+def _defers(book: HedgeBook) -> bool:
+    """Whether the book has a tick in the shared table it has not followed yet."""
+    table = book.prices.prices
+    return any(instrument in table and table[instrument].ts_event_ms > book.seen_ticks[instrument]
+               for instrument in book.watched)
+
+
 @dataclass
 class _Run:
     snapshots: list[dict[str, Any]]
@@ -167,7 +175,8 @@ class _Run:
 
 
 def _run(stream: _Stream, *, follow_every_tick: bool, publish_seed: int) -> _Run:
-    """Apply the stream as the processor does: sample what changed, publish some, checkpoint all."""
+    """Apply the stream as the processor does: sample what changed, publish some (their latency
+    field holds the receive time of the newest input they reflect), checkpoint all."""
     engine = _engine(stream, follow_every_tick=follow_every_tick)
     rng = random.Random(publish_seed)
     run = _Run([], [], [], 0)
@@ -177,12 +186,13 @@ def _run(stream: _Stream, *, follow_every_tick: bool, publish_seed: int) -> _Run
         else:
             applied = engine.apply_account(event, 0, offset)
             touched = set() if applied is None else {applied}
-        run.deferred_seen += sum(1 for state in engine.portfolios.values()
-                                 if state.book.deferred_prices)
+        run.deferred_seen += sum(1 for state in engine.portfolios.values() if _defers(state.book))
         engine.sample(sorted(touched))
         for portfolio in sorted(touched):
             if rng.random() < 0.15:
-                snapshot, transitions = engine.snapshot(portfolio, seq=offset)
+                # the receive time of the newest input reflected, as the publish latency takes it
+                snapshot, transitions = engine.snapshot(
+                    portfolio, seq=offset, latency_ms=engine.last_receive_ms(portfolio))
                 run.snapshots.append(risk_to_dict(snapshot))
                 run.transitions.extend(transition.to_dict() for transition in transitions)
     for portfolio in sorted(engine.portfolios):
@@ -243,7 +253,7 @@ def test_a_change_between_deferred_ticks_is_followed_at_the_old_size_first() -> 
                                            1_000, 1_000), 0, 0)
         for ts, mark in ((1_001, 60_000.0), (1_002, 59_000.0), (1_003, 58_000.0)):
             engine.apply_price(PriceEvent(swap, mark, None, None, None, ts, ts))
-        assert bool(engine.portfolios["a"].book.deferred_prices) is not every_tick
+        assert _defers(engine.portfolios["a"].book) is not every_tick
         engine.apply_account(PositionEvent("a", "okx", swap, -300, 59_000, 10, "isolated", 18_000,
                                            1_004, 1_004), 0, 1)
         engine.apply_price(PriceEvent(swap, 57_000.0, None, None, None, 1_005, 1_005))
