@@ -341,10 +341,16 @@ class RiskEngine:
         if not watchers:
             return set()
         self.ticked |= watchers
+        touched = set(watchers)
         if at_once:
-            for portfolio_id in watchers:
+            for portfolio_id in touched:
                 portfolios[portfolio_id].book.follow_tick(instrument_id, settle_funding=True)
-        return set(watchers)
+            if previous is None:
+                # a first price may become a book's reference source: its asset's other instruments
+                # no longer move its figures (``HedgeBook.reference_source``)
+                for portfolio_id in touched:
+                    self._rewatch(portfolio_id, portfolios[portfolio_id])
+        return touched
 
     def needs_checkpoint(self, portfolio_id: str) -> bool:
         """Whether a portfolio changed since its last checkpoint (an event, or a tick it watches)."""

@@ -111,3 +111,20 @@ def test_a_book_valued_at_the_newest_price_of_its_asset_follows_every_instrument
         PriceEvent(other_btc_future, 60_100.0, None, None, None, 1_002, 1_002))
     snapshot, _ = engine.snapshot("eth-only")
     assert risk_to_dict(snapshot)["assets"]["ETH"]["price"] == 3_000.0
+
+
+def test_a_book_stops_following_its_assets_other_instruments_once_its_hedge_is_priced() -> None:
+    """Positions before prices (the shipped desk's setup): until its leg's contract is priced, the
+    BTC reference is the newest BTC price of any instrument (rule 3) and every BTC instrument
+    touches the book; its first price makes it the reference (rule 2), and another BTC future's
+    tick no longer does."""
+    engine = _engine()
+    engine.apply_account(BalanceEvent("a", "cold", "BTC", 1.5, 1_000, 1_000), 0, 0)
+    engine.apply_account(PositionEvent("a", "okx", SWAP, -150, 60_000, 10, "isolated", 9_000,
+                                       1_000, 1_000), 0, 1)
+    other = "binance:BTCUSDT"
+    assert engine.apply_price(PriceEvent(other, 60_050.0, None, None, None, 1_001, 1_001)) == {"a"}
+    assert engine.apply_price(PriceEvent(SWAP, 60_000.0, 59_990.0, None, None, 1_002, 1_002)) == {"a"}
+    assert engine.apply_price(PriceEvent(other, 60_100.0, None, None, None, 1_003, 1_003)) == set()
+    snapshot, _ = engine.snapshot("a")
+    assert risk_to_dict(snapshot)["assets"]["BTC"]["price"] == 59_990.0  # the swap's index
