@@ -611,13 +611,13 @@ class HedgeBook:
             missing = self._missing_states = self._states_missing()
         return missing
 
-    def may_sample(self, newest_tick_ms: int) -> bool:
-        """Whether ``sample`` may have work: an interval may have ended by the book's event time
-        (at most ``newest_tick_ms`` or its own), or a deferred tick may start a state."""
-        if max(newest_tick_ms, self.last_event_ms) >= self._sample_horizon_ms:
-            return True
+    def sample_floor(self) -> float:
+        """The event time before which ``sample`` has nothing to do (-inf while a deferred tick may
+        start an effectiveness state)."""
         missing = self._missing_states
-        return self.missing_states() if missing is None else missing
+        if missing is None:
+            missing = self.missing_states()
+        return -math.inf if missing else self._sample_horizon_ms
 
     def apply_asset_price(self, asset: str, price: float, ts_ms: int) -> None:
         """Follow an asset's reference price: ``dS = spot delta * (S' - S)`` for the effectiveness test."""

@@ -121,7 +121,10 @@ class RiskEngine:
         self.follow_every_tick = follow_every_tick
         # Portfolios a tick touched since their last checkpoint, and the newest tick's event time.
         self.ticked: set[str] = set()
-        self.newest_tick_ms = 0
+        # Books that may have a sampling interval due, and per instrument the earliest sampling
+        # horizon among its watchers (absent: to be computed; see ``sample``).
+        self._sample_due: set[str] = set()
+        self._sample_floor: dict[str, float] = {}
         self.urgent: set[str] = set()
         # Portfolios with alert transitions in their outbox, and those whose alert state changed
         # (transitions, a restore, a drop) since the runner last read their firing alerts.
@@ -159,6 +162,7 @@ class RiskEngine:
             del self.portfolios[portfolio_id]
             self.columns.drop_portfolio(portfolio_id)
             self.ticked.discard(portfolio_id)
+            self._sample_due.discard(portfolio_id)
             self.urgent.discard(portfolio_id)
             self.outboxes.discard(portfolio_id)
             self.alerts_changed.add(portfolio_id)
@@ -202,6 +206,9 @@ class RiskEngine:
         state.dirty = True
         state.last_receive_ms = max(state.last_receive_ms, event.ts_receive_ms)
         self._rewatch(event.portfolio, state)
+        self._sample_due.add(event.portfolio)
+        for instrument_id in state.watched:  # its sampling horizon may have moved back
+            self._sample_floor.pop(instrument_id, None)
         return event.portfolio
 
     def apply_instrument(self, event: InstrumentEvent) -> set[str]:
@@ -247,6 +254,9 @@ class RiskEngine:
                 self._rewatch(portfolio_id, state)
                 if state.watched != before:
                     touched.add(portfolio_id)
+        # adopted terms and new watchers move sampling horizons back
+        self._sample_due |= touched
+        self._sample_floor.clear()
         return touched
 
     def queue_transitions(self, portfolio_id: str, transitions: list[AlertTransition]) -> None:
@@ -335,12 +345,17 @@ class RiskEngine:
                 portfolios[portfolio_id].book.follow_tick(instrument_id)
         if not self.prices.apply(event):
             return set()
-        self.newest_tick_ms = max(self.newest_tick_ms, event.ts_event_ms)
         if instrument is not None and instrument.is_future:
             self._reprice(instrument_id, event.mark)
         if not watchers:
             return set()
         self.ticked |= watchers
+        floor = self._sample_floor.get(instrument_id)
+        if floor is None:
+            floor = self._instrument_sample_floor(instrument_id)
+        if event.ts_event_ms >= floor:
+            self._sample_due |= watchers
+            del self._sample_floor[instrument_id]
         touched = set(watchers)
         if at_once:
             for portfolio_id in touched:
@@ -375,15 +390,34 @@ class RiskEngine:
             self.urgent.update(self.columns.portfolio_names(np.unique(repricing.portfolios[at_risk])))
 
     def sample(self, portfolio_ids: Iterable[str]) -> None:
-        """Advance the effectiveness sampling clock of the given books to their event time."""
+        """Advance the effectiveness sampling clock of the given books to their event time.
+
+        Only the books that may have an interval due are visited: those an account event touched,
+        and the watchers of an instrument whose tick reached the earliest sampling horizon among
+        them (``_sample_floor``); for every other book ``HedgeBook.sample`` would do nothing.
+        """
+        due = self._sample_due
+        if not due:
+            return
+        chosen = due.intersection(portfolio_ids)
+        if not chosen:
+            return
+        due -= chosen
         portfolios = self.portfolios
-        newest_tick_ms = self.newest_tick_ms
-        for portfolio_id in portfolio_ids:
-            book = portfolios[portfolio_id].book
-            if not book.may_sample(newest_tick_ms):
-                continue
-            book.follow_prices()
-            book.sample(book.last_event_ms)
+        for portfolio_id in chosen:
+            state = portfolios.get(portfolio_id)
+            if state is not None:
+                book = state.book
+                book.follow_prices()
+                book.sample(book.last_event_ms)
+
+    def _instrument_sample_floor(self, instrument_id: str) -> float:
+        """The earliest sampling horizon among an instrument's watchers (kept until a tick reaches it)."""
+        portfolios = self.portfolios
+        floor = min((portfolios[p].book.sample_floor() for p in self._watchers.get(instrument_id, ())),
+                    default=math.inf)
+        self._sample_floor[instrument_id] = floor
+        return floor
 
     def snapshot(
         self,
@@ -432,6 +466,7 @@ class RiskEngine:
         self._unwatch(portfolio_id, state.watched - watched)
         for instrument_id in watched - state.watched:
             self._watchers.setdefault(instrument_id, set()).add(portfolio_id)
+            self._sample_floor.pop(instrument_id, None)
         state.watched = watched
         state.book.watch(watched)
 
@@ -462,6 +497,7 @@ class RiskEngine:
         state.dirty = False
         self.ticked.discard(portfolio_id)
         self._rewatch(portfolio_id, state)
+        self._sample_due.add(portfolio_id)
 
     def catch_up_prices(self, portfolio_id: str) -> None:
         """Let a restored book follow the latest price of everything it watches."""
