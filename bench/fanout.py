@@ -8,7 +8,8 @@ position. For comparison the per-book path the processor runs today: ``RiskEngin
 then ``RiskEngine.snapshot`` of every touched portfolio (the full risk snapshot, with alerts;
 serialisation excluded), and its memory per position (books, alert engines, index); "apply+sample"
 is what a tick costs a throttled processor when no snapshot is due (``apply_price`` then
-``RiskEngine.sample`` of the touched portfolios).
+``RiskEngine.sample`` of the touched portfolios). The per-book ticks are timed after the first
+price and ``WARMUP_TICKS`` more, with their samples and snapshots: the steady state.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ INVERSE = "okx:BTC-USD-SWAP"
 TARGET_POSITIONS = 100_000
 TARGET_MS = 5.0
 TICKS_PER_RUN = 20
+WARMUP_TICKS = 2
 START_PRICE = 60_000.0
 
 
@@ -159,6 +161,12 @@ def per_book_case(count: int, repeats: int, catalog: Catalog) -> dict[str, Any]:
     marks = _marks(random.Random(1))
     ts = 10
     engine.apply_price(PriceEvent(LINEAR, next(marks), None, None, None, ts, ts))
+    for _ in range(WARMUP_TICKS):  # a book's effectiveness states start at its second followed tick
+        ts += 1
+        touched = engine.apply_price(PriceEvent(LINEAR, next(marks), None, None, None, ts, ts))
+        engine.sample(touched)
+        for portfolio in touched:
+            engine.snapshot(portfolio)
     totals: list[float] = []
     applies: list[float] = []
     throttled: list[float] = []
