@@ -2,10 +2,10 @@
 
 ``RiskEngine`` defers most ticks (``HedgeBook.follow_prices``) and samples only the books that may
 have an interval due; ``follow_every_tick=True``, sampling every touched book, is the per-tick
-scalar path, kept as the reference. On random books and streams (linear, inverse and
-Deribit contracts, isolated and cross legs, spot sources, funding settlements, position, balance
-and fill changes, sampling intervals ending) every figure of every snapshot, every alert
-transition and every checkpoint of the two agree to the rounding of the telescoped sums.
+scalar path, kept as the reference. On random books and streams (linear, inverse and Deribit
+contracts, isolated and cross legs, spot sources, funding settlements, position, balance and fill
+changes, sampling intervals ending, restarts and partition moves) every figure of every snapshot,
+every alert transition and every checkpoint of the two agree to the rounding of the telescoped sums.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -50,6 +51,8 @@ FUTURES = [instrument for instrument in MARKS if not instrument.startswith("bina
 LOT = {"okx:BTC-USD-SWAP": 50.0, "deribit:BTC-PERPETUAL": 500.0}
 FUNDING_PERIOD_MS = 40_000  # short, so a stream crosses many funding times
 RELATIVE = 1e-9
+RESTART_SHARE = 0.01  # of events before which the processor restarts (and, as often, one
+# portfolio's partition moves away and back)
 ABSOLUTE_USD = 1e-6
 
 
@@ -180,12 +183,20 @@ def _run(stream: _Stream, *, follow_every_tick: bool, publish_seed: int) -> _Run
     field holds the receive time of the newest input they reflect), checkpoint all."""
     engine = _engine(stream, follow_every_tick=follow_every_tick)
     rng = random.Random(publish_seed)
+    restarts = random.Random(publish_seed + 1)
+    saved: dict[str, dict[str, Any]] = {}  # each portfolio's checkpoint at the last restart
     run = _Run([], [], [], 0)
     for offset, event in enumerate(stream.events):
+        roll = restarts.random()
+        if roll < RESTART_SHARE:
+            engine = _restarted(engine, stream, saved, follow_every_tick=follow_every_tick)
+        elif roll < 2 * RESTART_SHARE and engine.portfolios:
+            portfolio = sorted(engine.portfolios)[restarts.randrange(len(engine.portfolios))]
+            _reassigned(engine, portfolio, saved.get(portfolio))
         if isinstance(event, PriceEvent):
             touched = engine.apply_price(event)
         else:
-            applied = engine.apply_account(event, 0, offset)
+            applied = engine.apply_account(event, _partition(event.portfolio), offset)
             touched = set() if applied is None else {applied}
         run.deferred_seen += sum(1 for state in engine.portfolios.values() if _defers(state.book))
         if follow_every_tick:
@@ -209,6 +220,39 @@ def _run(stream: _Stream, *, follow_every_tick: bool, publish_seed: int) -> _Run
         run.transitions.extend(transition.to_dict() for transition in transitions)
         run.checkpoints.append(engine.checkpoint(portfolio))
     return run
+
+
+def _restarted(engine: RiskEngine, stream: _Stream, saved: dict[str, dict[str, Any]], *,
+               follow_every_tick: bool) -> RiskEngine:
+    """A processor restarted from checkpoints, as ``Processor`` restores: the price table first,
+    then each portfolio's checkpoint (read back from JSON, kept in ``saved``) and a catch-up to the
+    latest prices."""
+    checkpoints = {portfolio: orjson.loads(orjson.dumps(engine.checkpoint(portfolio)))
+                   for portfolio in sorted(engine.portfolios)}
+    saved.update(checkpoints)
+    restarted = _engine(stream, follow_every_tick=follow_every_tick)
+    for instrument, price in sorted(engine.prices.prices.items()):
+        restarted.apply_price(PriceEvent(instrument, price.mark, price.index, price.funding_rate,
+                                         price.next_funding_ms, price.ts_event_ms, price.ts_receive_ms))
+    for portfolio, data in checkpoints.items():
+        restarted.restore(portfolio, _partition(portfolio), data)
+        restarted.catch_up_prices(portfolio)
+    return restarted
+
+
+def _partition(portfolio: str) -> int:
+    """Each portfolio on its own partition (``p3`` on 3), so one can move alone."""
+    return int(portfolio[1:])
+
+
+def _reassigned(engine: RiskEngine, portfolio: str, older: dict[str, Any] | None) -> None:
+    """One portfolio's partition revoked and assigned back while the others run on: dropped, then
+    restored into the running engine and caught up, from ``older`` when given (a checkpoint another
+    member wrote earlier: other sampling due times than the running books'), else from its own."""
+    data = older if older is not None else orjson.loads(orjson.dumps(engine.checkpoint(portfolio)))
+    engine.drop_partition(_partition(portfolio))
+    engine.restore(portfolio, _partition(portfolio), data)
+    engine.catch_up_prices(portfolio)
 
 
 def _assert_agree(seed: int, length: int) -> _Run:

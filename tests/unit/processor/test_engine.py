@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from monitor.alerts import AlertsConfig
@@ -128,3 +129,30 @@ def test_a_book_stops_following_its_assets_other_instruments_once_its_hedge_is_p
     assert engine.apply_price(PriceEvent(other, 60_100.0, None, None, None, 1_003, 1_003)) == set()
     snapshot, _ = engine.snapshot("a")
     assert risk_to_dict(snapshot)["assets"]["BTC"]["price"] == 59_990.0  # the swap's index
+
+
+def test_a_portfolio_restored_into_a_running_engine_samples_on_its_own_clock() -> None:
+    """A partition assigned from another member brings its sampling due times: B's first interval
+    (its clock starts at its second tick, 1,001: due 1,001 + 60,000 = 61,001) ends at a tick at
+    61,200 although the running book A is due only at 2,001 + 60,000 = 62,001, so the instrument's
+    cached earliest horizon (A's) must not hide B."""
+    def tick(engine: RiskEngine, mark: float, ts: int) -> None:
+        engine.sample(_tick(engine, mark, ts))
+
+    other = _engine()
+    _short("b", 9_000, 0, other)
+    for ts, mark in ((1_000, 60_000.0), (1_001, 60_100.0)):
+        tick(other, mark, ts)
+    moved = orjson.loads(orjson.dumps(other.checkpoint("b")))
+    assert moved["book"]["effectiveness"]["BTC"]["sample_due_ms"] == 61_001
+
+    engine = _engine()
+    _short("a", 9_000, 0, engine)
+    for ts, mark in ((2_000, 60_000.0), (2_001, 60_100.0), (2_002, 60_200.0)):
+        tick(engine, mark, ts)  # A due at 62,001: the swap's earliest horizon, cached
+    engine.restore("b", 1, moved)
+    engine.catch_up_prices("b")
+    engine.sample(["b"])
+    tick(engine, 60_300.0, 61_200)
+    assert len(engine.checkpoint("b")["book"]["effectiveness"]["BTC"]["hedge_changes"]) == 1
+    assert engine.checkpoint("a")["book"]["effectiveness"]["BTC"]["hedge_changes"] == []
