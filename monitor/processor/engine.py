@@ -119,7 +119,7 @@ class RiskEngine:
         self.columns = ColumnarPositions(catalog)
         self.risk_levels = risk_levels or RiskLevels()
         self.follow_every_tick = follow_every_tick
-        # Portfolios a tick touched since their last checkpoint, and the newest tick's event time.
+        # Portfolios a tick touched since their last checkpoint (``needs_checkpoint``).
         self.ticked: set[str] = set()
         # Books that may have a sampling interval due, and per instrument the earliest sampling
         # horizon among its watchers (absent: to be computed; see ``sample``).
