@@ -211,3 +211,18 @@ def test_an_isolated_long_liquidates_below_and_a_short_above_its_entry(
     else:
         # a coin-margined short backed by its whole value (1x) never runs out of margin
         assert liquidation is None or liquidation > leg.entry_price
+
+
+def test_a_mexc_leg_above_maintenance_by_rounding_liquidates_at_its_entry() -> None:
+    """The case hypothesis found (CI, 2026-12-04): 2,000,000 contracts x 0.0001 BTC = 200 BTC long at
+    1,000 (value 200,000 USDT), 100x, wallet 200,000 / 100 x 2 = 4,000.0000000000005; its level's MMR
+    2 % gives MM = 200,000 x 0.02 = 4,000. MEXC: LP = (MM - PM + EP x size) / size
+    = (4,000 - 4,000.0000000000005 + 200,000) / 200 = 1,000 - 2.5e-15, which is 1,000.0 in floats."""
+    (case,) = [case for case in CASES if case.name == "mexc"]
+    draws = iter([1_000.0, 1.0, 99.99999999999999, 1.0, 1.0, 1_000.0, 0.0])
+    book, side = _book(case, "isolated", lambda _strategy: next(draws))
+    (leg,) = book.legs
+    at_entry = case.rule.figures(book.with_mark(SYMBOL, leg.entry_price), SYMBOL, side)
+    assert at_entry.maintenance_requirement == pytest.approx(4_000.0, abs=1e-9)
+    assert 0 < at_entry.margin_balance - at_entry.maintenance_requirement < 1e-12 * 4_000
+    assert at_entry.liquidation_price == 1_000.0
